@@ -1,0 +1,17 @@
+/* Subcommands: argv in, exit status out. Each prints nothing itself except its own output;
+ * errors go back to main() in struct sk_err. */
+#ifndef STOCKADE_CLI_H
+#define STOCKADE_CLI_H
+
+#include "sandbox/spec.h"
+#include "util/err.h"
+
+/* Fills spec from the arguments after "run". Returns 0, or -1 with err (exit 125). A request
+ * for help sets *wants_help. */
+int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_help,
+		  struct sk_err *err);
+/* `stockade run`: returns the exit status for main(), or -1 with err filled. */
+int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
+void cli_run_usage(void);
+
+#endif

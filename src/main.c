@@ -1,0 +1,50 @@
+/* stockade: subcommand dispatch, and the one place where an error is printed and an exit
+ * status chosen. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/err.h"
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+		     "       stockade version\n"
+		     "       stockade help\n"
+		     "Run `stockade run --help` for the options of run.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct sk_err err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if (argc < 2) {
+		usage(stderr);
+		return 125;
+	}
+	if (strcmp(argv[1], "run") == 0) {
+		rc = cli_run(argc - 1, argv + 1, environ, &err);
+	} else if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("stockade %s\n", STOCKADE_VERSION);
+		return 0;
+	} else if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+		   strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	} else {
+		fprintf(stderr, "stockade: unknown command '%.64s' (try `stockade help`)\n", argv[1]);
+		return 125;
+	}
+	if (rc >= 0)
+		return rc;
+	if (strcmp(err.layer, "exec") == 0 && err.errnum == ENOENT)
+		fprintf(stderr, "stockade: %s: command not found in the sandbox\n", err.op);
+	else
+		sk_err_print(&err);
+	return err.exit_code ? err.exit_code : 125;
+}

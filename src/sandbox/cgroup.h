@@ -1,0 +1,49 @@
+/* The cgroup layer: --memory, --pids-limit and --cpus enforced by a cgroup made for the
+ * sandbox. v2 where a delegated subtree with the controllers is writable; v1 controllers
+ * (memory, pids, cpu) on hybrid hosts when running as root; otherwise an error unless the
+ * caller passed --allow-degraded cgroup. All of it runs in the parent. */
+#ifndef STOCKADE_CGROUP_H
+#define STOCKADE_CGROUP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/spec.h"
+#include "util/err.h"
+
+#define CGROUP_MAX_DIRS 3
+
+struct cgroup_plan {
+	int version;			       /* 0: no cgroup made, 1 or 2 */
+	bool is_degraded;		       /* limits asked for but not enforced (caller allowed) */
+	char dirs[CGROUP_MAX_DIRS][PATH_MAX];  /* the cgroup directories made for this sandbox */
+	int dir_count;
+	char detail[256];		       /* for the report: what was made, or why degraded */
+};
+
+struct cgroup_usage {
+	bool oom_killed;		/* the memory controller killed something */
+	uint64_t memory_peak_bytes;	/* 0 if unknown */
+	uint64_t pids_peak;		/* 0 if unknown */
+};
+
+/* Parent, before clone. With no limit in spec it makes nothing (version 0). Otherwise it makes
+ * one cgroup per needed hierarchy, named after `name` (unique per run), beneath the cgroup
+ * stockade itself is in, and writes the limits. When no hierarchy can be used, it fails
+ * (layer "cgroup", saying why and what to do) unless spec->allow_degraded has LAYER_CGROUP,
+ * in which case it sets is_degraded and returns 0. On failure nothing is left behind. */
+int cgroup_prepare(struct cgroup_plan *plan, const struct sandbox_spec *spec, const char *name,
+		   struct sk_err *err);
+
+/* Parent, after clone and before the child proceeds: moves pid into every cgroup of the plan. */
+int cgroup_attach(const struct cgroup_plan *plan, pid_t pid, struct sk_err *err);
+
+/* Parent, after the sandbox ended: reads OOM kills and peaks. */
+void cgroup_collect(const struct cgroup_plan *plan, struct cgroup_usage *usage);
+
+/* Parent: kills whatever is still in the cgroups and removes them. Safe to call twice. */
+void cgroup_destroy(struct cgroup_plan *plan);
+
+#endif

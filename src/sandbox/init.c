@@ -1,0 +1,183 @@
+/* PID 1 of the sandbox's PID namespace. It forks the command (in a new session, so it has no
+ * controlling terminal to inject into), then waits in sigwaitinfo: SIGCHLD reaps every
+ * zombie, the forwarded signals go to the command's process group. When the command ends,
+ * its status goes to the parent and PID 1 exits, which makes the kernel kill whatever else
+ * is left in the namespace. Everything here is async-signal-safe. */
+#define _GNU_SOURCE
+#include "sandbox/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sync.h"
+
+const int init_forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+const int init_forwarded_count = sizeof(init_forwarded_signals) / sizeof(int);
+
+int sync_send(int fd, const struct sync_msg *msg)
+{
+	ssize_t n;
+
+	do
+		n = send(fd, msg, sizeof(*msg), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
+}
+
+int sync_recv(int fd, struct sync_msg *msg)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, msg, sizeof(*msg), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
+}
+
+/* execve along PATH, like execvpe but without allocating; returns the errno to report. */
+static int exec_command(const struct init_config *config)
+{
+	const char *name = config->argv[0];
+	const char *dir = config->path;
+	char full[4096];
+	int saw_eacces = 0;
+
+	if (strchr(name, '/')) {
+		execve(name, config->argv, config->envp);
+		return errno;
+	}
+	while (*dir) {
+		const char *end = strchr(dir, ':');
+		size_t len = end ? (size_t)(end - dir) : strlen(dir);
+		if (len > 0 && len + 1 + strlen(name) < sizeof(full)) {
+			memcpy(full, dir, len);
+			full[len] = '/';
+			sk_strlcpy(full + len + 1, name, sizeof(full) - len - 1);
+			execve(full, config->argv, config->envp);
+			if (errno == EACCES)
+				saw_eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
+				return errno;
+		}
+		dir += len + (end ? 1 : 0);
+	}
+	return saw_eacces ? EACCES : ENOENT;
+}
+
+static void workload_main(const struct init_config *config, int exec_fd)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int saved;
+
+	/* An ignored signal stays ignored across execve: give the command default handling. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Its own session: no controlling terminal, so TIOCSTI has no terminal to push into
+	 * (CVE-2017-5226); seccomp denies TIOCSTI besides. */
+	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		saved = errno;
+		(void)!write(exec_fd, &saved, sizeof(saved));
+		_exit(126);
+	}
+	/* Every fd but 0-2 closes at execve (the exec report pipe included), whatever the
+	 * caller of stockade leaked to us (runc CVE-2024-21626). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		saved = errno;
+		(void)!write(exec_fd, &saved, sizeof(saved));
+		_exit(126);
+	}
+	saved = exec_command(config);
+	(void)!write(exec_fd, &saved, sizeof(saved));
+	_exit(saved == ENOENT ? 127 : 126);
+}
+
+static void send_exit(int sync_fd, int status)
+{
+	struct sync_msg msg;
+	struct rusage usage;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = SYNC_EXIT;
+	msg.wait_status = status;
+	if (getrusage(RUSAGE_CHILDREN, &usage) == 0)
+		msg.max_rss_kb = usage.ru_maxrss;
+	sync_send(sync_fd, &msg);
+}
+
+static void report_exec(int sync_fd, int exec_fd, const char *name)
+{
+	struct sync_msg msg;
+	int child_errno;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	do
+		n = read(exec_fd, &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	close(exec_fd);
+	if (n == 0) { /* closed by execve: the command runs */
+		msg.kind = SYNC_EXECED;
+	} else {
+		msg.kind = SYNC_EXEC_FAILED;
+		sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO,
+			     name, NULL, NULL);
+		msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
+	}
+	sync_send(sync_fd, &msg);
+}
+
+void init_run(const struct init_config *config, int sync_fd)
+{
+	sigset_t set;
+	siginfo_t info;
+	int exec_pipe[2], status;
+	pid_t command, pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(&set, init_forwarded_signals[i]);
+	/* Blocked signals are queued even for a namespace's init, so sigwaitinfo sees them. */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+		_exit(125);
+	command = fork();
+	if (command < 0)
+		_exit(125);
+	if (command == 0) {
+		close(exec_pipe[0]);
+		close(sync_fd);
+		workload_main(config, exec_pipe[1]);
+	}
+	close(exec_pipe[1]);
+	report_exec(sync_fd, exec_pipe[0], config->argv[0]);
+	for (;;) {
+		if (sigwaitinfo(&set, &info) < 0)
+			continue;
+		if (info.si_signo != SIGCHLD) {
+			if (kill(-command, info.si_signo) < 0)
+				kill(command, info.si_signo);
+			continue;
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == command) {
+				send_exit(sync_fd, status);
+				_exit(0);
+			}
+		}
+	}
+}

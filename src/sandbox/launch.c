@@ -1,0 +1,579 @@
+/* The ordered pipeline of a launch. Parent: prepare every layer (may allocate, may fail with a
+ * message), clone3 into new namespaces, write the identity maps and attach the cgroup, let the
+ * child go, then wait for it and collect the outcome. Child (PID 1 of the sandbox): apply the
+ * layers in the order of child_setup() and hand over to init_run(). Every layer's failure
+ * stops the launch: the command never runs with fewer layers than the caller asked for. */
+#define _GNU_SOURCE
+#include "sandbox/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/devfs.h"
+#include "sandbox/env.h"
+#include "sandbox/init.h"
+#include "sandbox/landlock.h"
+#include "sandbox/mount.h"
+#include "sandbox/net.h"
+#include "sandbox/proc.h"
+#include "sandbox/rlimit.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/sync.h"
+#include "sandbox/userns.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+struct launch_plan {
+	const struct sandbox_spec *spec;
+	struct userns_plan userns;
+	struct mount_plan mount;
+	struct caps_plan caps;
+	struct rlimit_plan rlimit;
+	struct env_plan env;
+	struct landlock_plan landlock;
+	struct seccomp_plan seccomp;
+	struct cgroup_plan cgroup;
+	bool has_landlock, has_seccomp;
+	int output_pipe[2][2]; /* [stdout, stderr][read, write] when --output-limit, else -1 */
+};
+
+/* ---- child ---- */
+
+static void child_report(int sync_fd, enum sync_kind kind, const struct sk_err *err)
+{
+	struct sync_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = kind;
+	msg.err = *err;
+	sync_send(sync_fd, &msg);
+}
+
+static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
+{
+	if (plan->output_pipe[0][1] >= 0) {
+		if (dup2(plan->output_pipe[0][1], 1) < 0 || dup2(plan->output_pipe[1][1], 2) < 0)
+			return sk_fail_safe(err, "launch", errno, "dup2(output pipes)", NULL, NULL);
+	}
+	/* Nothing of the parent's or the caller's reaches the sandbox but 0-2 and our socket. */
+	if (sync_fd > 3 && close_range(3, (unsigned)sync_fd - 1, 0) < 0)
+		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
+	if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)
+		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
+	return 0;
+}
+
+/* A layer the caller allowed to be degraded is reported and skipped; any other fails. */
+static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *err)
+{
+	if (rc == 0 || !is_allowed)
+		return rc;
+	child_report(sync_fd, SYNC_DEGRADED, err);
+	return 0;
+}
+
+/* The order is the security argument; each step says why it stands where it does. */
+static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
+{
+	const struct sandbox_spec *spec = plan->spec;
+
+	if (child_fds(plan, sync_fd, err) < 0)
+		return -1;
+	/* Non-dumpable: the workload (same uid) cannot open /proc/1/{mem,exe,environ} nor
+	 * ptrace us; /proc/1/exe is the stockade binary (runc CVE-2019-5736). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_DUMPABLE)", NULL, NULL);
+	/* Identity first: as root our kernel uid is still host 0 until now. */
+	if (userns_apply(&plan->userns, err) < 0)
+		return -1;
+	/* The cgroup namespace is made after the parent attached us, so its root is the
+	 * sandbox's own cgroup and the host's hierarchy above it stays invisible. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
+	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
+	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 || proc_apply(err) < 0 ||
+	    mount_finish(&plan->mount, err) < 0)
+		return -1;
+	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
+	if (net_apply(err) < 0)
+		return -1;
+	if (rlimit_apply(&plan->rlimit, err) < 0)
+		return -1;
+	/* PID 1's own session; the command gets another in init_run. */
+	if (setsid() < 0)
+		return sk_fail_safe(err, "launch", errno, "setsid", NULL, NULL);
+	/* Capabilities last among the privileged steps, then no_new_privs, which Landlock
+	 * and seccomp require of an unprivileged caller. */
+	if (caps_apply(&plan->caps, err) < 0 || caps_set_no_new_privs(err) < 0)
+		return -1;
+	if (plan->has_landlock &&
+	    child_optional(landlock_apply(&plan->landlock, err),
+			   spec->allow_degraded & LAYER_LANDLOCK, sync_fd, err) < 0)
+		return -1;
+	/* seccomp last: it denies mount, unshare and the rest that the steps above used. */
+	if (plan->has_seccomp &&
+	    child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,
+			   sync_fd, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void __attribute__((noreturn)) child_main(const struct launch_plan *plan, int sync_fd)
+{
+	struct init_config config = {plan->spec->argv, plan->env.envp, plan->env.path};
+	struct sk_err err;
+	struct sync_msg msg;
+	sigset_t none;
+
+	memset(&err, 0, sizeof(err));
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Die with the parent. Set before waiting for GO: if the parent is already gone, GO
+	 * never comes and recv sees EOF. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(125);
+	if (sync_recv(sync_fd, &msg) != 1 || msg.kind != SYNC_GO)
+		_exit(125);
+	if (child_setup(plan, sync_fd, &err) < 0) {
+		child_report(sync_fd, SYNC_ERROR, &err);
+		_exit(125);
+	}
+	init_run(&config, sync_fd);
+}
+
+/* ---- parent ---- */
+
+static bool allowed(const struct sandbox_spec *spec, enum sandbox_layer layer)
+{
+	return (spec->allow_degraded & layer) != 0;
+}
+
+static int prepare_optional_layers(struct launch_plan *plan, struct run_report *report,
+				   struct sk_err *err)
+{
+	static const char *const writable[] = {"/tmp", SANDBOX_HOME, "/dev/shm"};
+	const struct sandbox_spec *spec = plan->spec;
+
+	if (landlock_prepare(&plan->landlock, writable, 3, err) == 0) {
+		plan->has_landlock = true;
+		report_layer(report, "landlock", true, false, plan->landlock.detail);
+	} else if (allowed(spec, LAYER_LANDLOCK)) {
+		report_layer(report, "landlock", false, true, err->op);
+	} else {
+		return -1;
+	}
+	if (seccomp_prepare(&plan->seccomp, err) == 0) {
+		plan->has_seccomp = true;
+		report_layer(report, "seccomp", true, false, plan->seccomp.detail);
+	} else if (allowed(spec, LAYER_SECCOMP)) {
+		report_layer(report, "seccomp", false, true, err->op);
+	} else {
+		return -1;
+	}
+	if (!allowed(spec, LAYER_LANDLOCK) && !allowed(spec, LAYER_SECCOMP))
+		return 0;
+	memset(err, 0, sizeof(*err));
+	return 0;
+}
+
+static int prepare_output_pipes(struct launch_plan *plan, struct sk_err *err)
+{
+	for (int i = 0; i < 2; i++)
+		plan->output_pipe[i][0] = plan->output_pipe[i][1] = -1;
+	if (plan->spec->output_limit_bytes == 0)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (pipe2(plan->output_pipe[i], O_CLOEXEC) < 0)
+			return sk_fail(err, "launch", errno, NULL, "pipe2 (output limit)");
+	return 0;
+}
+
+static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
+			  struct run_report *report, struct sk_err *err)
+{
+	const struct sandbox_spec *spec = plan->spec;
+	char name[64];
+
+	if (userns_prepare(&plan->userns, spec, err) < 0 ||
+	    mount_prepare(&plan->mount, spec, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
+	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
+	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
+	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
+	if (cgroup_prepare(&plan->cgroup, spec, name, err) < 0)
+		return -1;
+	report_layer(report, "userns", true, false, plan->userns.detail);
+	report_layer(report, "namespaces", true, false, "user mount pid net ipc uts cgroup");
+	report_layer(report, "mount", true, false, plan->mount.detail);
+	report_layer(report, "caps", true, false, "all sets empty, bounding cleared, no_new_privs");
+	if (plan->cgroup.version || plan->cgroup.is_degraded)
+		report_layer(report, "cgroup", plan->cgroup.version != 0, plan->cgroup.is_degraded,
+			     plan->cgroup.detail);
+	return 0;
+}
+
+static void launch_cleanup(struct launch_plan *plan)
+{
+	cgroup_destroy(&plan->cgroup);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			if (plan->output_pipe[i][j] >= 0)
+				close(plan->output_pipe[i][j]);
+	if (plan->has_seccomp)
+		seccomp_plan_free(&plan->seccomp);
+	env_plan_free(&plan->env);
+	mount_plan_free(&plan->mount);
+}
+
+static pid_t launch_clone(int *pidfd)
+{
+	struct clone_args args;
+
+	memset(&args, 0, sizeof(args));
+	/* The cgroup namespace is unshared by the child once it is in its cgroup. */
+	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+		     CLONE_NEWUTS | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The parent's side of a running sandbox. */
+struct supervisor {
+	struct launch_plan *plan;
+	pid_t pid;
+	int pidfd, sync_fd, signal_fd, timer_fd;
+	int out_fd[2];		/* read ends of the output pipes, -1 once closed */
+	uint64_t output_total;
+	bool child_done, failed_setup;
+	struct sandbox_result *result;
+	struct run_report *report;
+	struct sk_err *err;
+};
+
+static void supervise_kill(struct supervisor *sv)
+{
+	syscall(SYS_pidfd_send_signal, sv->pidfd, SIGKILL, NULL, 0);
+}
+
+static void supervise_message(struct supervisor *sv)
+{
+	struct sync_msg msg;
+	int rc = sync_recv(sv->sync_fd, &msg);
+
+	if (rc <= 0) {
+		close(sv->sync_fd);
+		sv->sync_fd = -1;
+		return;
+	}
+	switch (msg.kind) {
+	case SYNC_ERROR:
+	case SYNC_EXEC_FAILED:
+		*sv->err = msg.err;
+		if (sv->err->exit_code == 0)
+			sv->err->exit_code = 125;
+		sv->failed_setup = true;
+		break;
+	case SYNC_DEGRADED: {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%.180s: %.60s", msg.err.op,
+			 msg.err.errnum ? strerror(msg.err.errnum) : "failed");
+		report_layer(sv->report, msg.err.layer, false, true, detail);
+		break;
+	}
+	case SYNC_EXECED:
+		sv->result->started = true;
+		break;
+	case SYNC_EXIT:
+		if (WIFEXITED(msg.wait_status)) {
+			sv->result->exited = true;
+			sv->result->exit_code = WEXITSTATUS(msg.wait_status);
+		} else if (WIFSIGNALED(msg.wait_status)) {
+			sv->result->term_signal = WTERMSIG(msg.wait_status);
+		}
+		sv->result->max_rss_kb = msg.max_rss_kb;
+		break;
+	}
+}
+
+static void supervise_signal(struct supervisor *sv)
+{
+	struct signalfd_siginfo info;
+
+	if (read(sv->signal_fd, &info, sizeof(info)) != sizeof(info))
+		return;
+	if (info.ssi_signo == SIGCHLD)
+		return; /* the pidfd tells us */
+	syscall(SYS_pidfd_send_signal, sv->pidfd, (int)info.ssi_signo, NULL, 0);
+}
+
+/* Copies what the command wrote, up to --output-limit; past it the sandbox is killed. */
+static void supervise_output(struct supervisor *sv, int which)
+{
+	char buf[65536];
+	uint64_t limit = sv->plan->spec->output_limit_bytes;
+	ssize_t n = read(sv->out_fd[which], buf, sizeof(buf));
+	size_t allowed_now;
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		close(sv->out_fd[which]);
+		sv->out_fd[which] = -1;
+		return;
+	}
+	allowed_now = (size_t)n;
+	if (sv->output_total + (uint64_t)n > limit) {
+		allowed_now = (size_t)(limit - sv->output_total);
+		if (!sv->result->output_limit_hit)
+			supervise_kill(sv);
+		sv->result->output_limit_hit = true;
+	}
+	sv->output_total += allowed_now;
+	for (size_t done = 0; done < allowed_now;) {
+		ssize_t w = write(which + 1, buf + done, allowed_now - done);
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w > 0)
+			done += (size_t)w;
+	}
+}
+
+static void supervise_loop(struct supervisor *sv)
+{
+	for (;;) {
+		struct pollfd fds[6];
+		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
+
+		if (sv->child_done && sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0)
+			return;
+		idx_sig = n;
+		fds[n++] = (struct pollfd){.fd = sv->signal_fd, .events = POLLIN};
+		idx_pid = n;
+		fds[n++] = (struct pollfd){.fd = sv->child_done ? -1 : sv->pidfd, .events = POLLIN};
+		if (sv->sync_fd >= 0) {
+			idx_sync = n;
+			fds[n++] = (struct pollfd){.fd = sv->sync_fd, .events = POLLIN};
+		}
+		if (sv->timer_fd >= 0) {
+			idx_timer = n;
+			fds[n++] = (struct pollfd){.fd = sv->timer_fd, .events = POLLIN};
+		}
+		for (int i = 0; i < 2; i++) {
+			if (sv->out_fd[i] >= 0) {
+				idx_out[i] = n;
+				fds[n++] = (struct pollfd){.fd = sv->out_fd[i], .events = POLLIN};
+			}
+		}
+		if (poll(fds, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			supervise_kill(sv);
+			return;
+		}
+		if (fds[idx_sig].revents)
+			supervise_signal(sv);
+		/* Messages before the exit: they carry the reason and the status. */
+		if (idx_sync >= 0 && fds[idx_sync].revents)
+			supervise_message(sv);
+		for (int i = 0; i < 2; i++)
+			if (idx_out[i] >= 0 && fds[idx_out[i]].revents)
+				supervise_output(sv, i);
+		if (idx_timer >= 0 && fds[idx_timer].revents) {
+			sv->result->timed_out = true;
+			supervise_kill(sv);
+			close(sv->timer_fd);
+			sv->timer_fd = -1;
+		}
+		if (fds[idx_pid].revents)
+			sv->child_done = true;
+	}
+}
+
+static int supervise_start(struct supervisor *sv, struct sk_err *err)
+{
+	struct sync_msg go;
+
+	/* Identity maps and cgroup before the child does anything: it waits for GO. */
+	if (userns_from_parent(&sv->plan->userns, sv->pid, err) < 0 ||
+	    cgroup_attach(&sv->plan->cgroup, sv->pid, err) < 0)
+		return -1;
+	/* The parent holds nothing the sandbox should read, but it runs as the sandbox's host
+	 * uid when unprivileged: keep it out of reach of ptrace and /proc all the same. Not
+	 * before clone: the child would inherit it, and its /proc/PID/uid_map would then be
+	 * owned by root and unwritable for an unprivileged parent. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return sk_fail(err, "launch", errno, NULL, "prctl(PR_SET_DUMPABLE)");
+	memset(&go, 0, sizeof(go));
+	go.kind = SYNC_GO;
+	if (sync_send(sv->sync_fd, &go) < 0)
+		return sk_fail(err, "launch", errno, NULL, "send GO to the sandbox");
+	return 0;
+}
+
+static int make_timer(uint64_t timeout_ms, struct sk_err *err)
+{
+	struct itimerspec its;
+	int fd;
+
+	if (timeout_ms == 0)
+		return -1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (fd < 0)
+		return sk_fail(err, "launch", errno, NULL, "timerfd_create");
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(timeout_ms / 1000);
+	its.it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		close(fd);
+		return sk_fail(err, "launch", errno, NULL, "timerfd_settime");
+	}
+	return fd;
+}
+
+static int make_signalfd(sigset_t *old, struct sk_err *err)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(&set, init_forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return sk_fail(err, "launch", errno, NULL, "sigprocmask");
+	fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (fd < 0) {
+		sigprocmask(SIG_SETMASK, old, NULL);
+		return sk_fail(err, "launch", errno, NULL, "signalfd");
+	}
+	return fd;
+}
+
+static void supervise_finish(struct supervisor *sv)
+{
+	siginfo_t info;
+	struct cgroup_usage usage;
+
+	while (waitid((idtype_t)P_PIDFD, (id_t)sv->pidfd, &info, WEXITED) < 0 && errno == EINTR)
+		;
+	memset(&usage, 0, sizeof(usage));
+	cgroup_collect(&sv->plan->cgroup, &usage);
+	sv->result->oom_killed = usage.oom_killed;
+	/* PID 1 killed before it could report (timeout, output limit, OOM, kill from outside). */
+	if (!sv->result->exited && !sv->result->term_signal && sv->result->started &&
+	    info.si_code == CLD_KILLED)
+		sv->result->term_signal = info.si_status;
+}
+
+static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
+			struct run_report *report, struct sk_err *err)
+{
+	struct supervisor sv = {.plan = plan, .result = result, .report = report, .err = err,
+				.timer_fd = -1, .pidfd = -1};
+	int pair[2], rc = 0;
+	sigset_t old_mask;
+	uint64_t start = now_ms();
+
+	sv.signal_fd = make_signalfd(&old_mask, err);
+	if (sv.signal_fd < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		rc = sk_fail(err, "launch", errno, NULL, "socketpair");
+		goto out_signal;
+	}
+	sv.pid = launch_clone(&sv.pidfd);
+	if (sv.pid < 0) {
+		rc = sk_fail(err, "namespaces", errno,
+			     "unprivileged user namespaces may be disabled "
+			     "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, "
+			     "or an AppArmor/seccomp policy); run `stockade doctor`",
+			     "clone3(NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS)");
+		close(pair[0]);
+		close(pair[1]);
+		goto out_signal;
+	}
+	if (sv.pid == 0) {
+		close(pair[0]);
+		child_main(plan, pair[1]);
+	}
+	close(pair[1]);
+	sv.sync_fd = pair[0];
+	for (int i = 0; i < 2; i++) {
+		sv.out_fd[i] = plan->output_pipe[i][0];
+		if (plan->output_pipe[i][1] >= 0)
+			close(plan->output_pipe[i][1]);
+		plan->output_pipe[i][0] = plan->output_pipe[i][1] = -1;
+	}
+	sv.timer_fd = make_timer(plan->spec->timeout_ms, err);
+	if ((plan->spec->timeout_ms && sv.timer_fd < 0) || supervise_start(&sv, err) < 0) {
+		supervise_kill(&sv);
+		rc = -1;
+	} else {
+		supervise_loop(&sv);
+		rc = sv.failed_setup || !result->started ? -1 : 0;
+		if (rc < 0 && !sv.failed_setup)
+			sk_fail(err, "launch", 0, "run `stockade doctor` to see which layer fails",
+				"the sandbox ended before the command started");
+	}
+	supervise_finish(&sv);
+	result->duration_ms = now_ms() - start;
+	for (int i = 0; i < 2; i++)
+		if (sv.out_fd[i] >= 0)
+			close(sv.out_fd[i]);
+	if (sv.sync_fd >= 0)
+		close(sv.sync_fd);
+	if (sv.timer_fd >= 0)
+		close(sv.timer_fd);
+	close(sv.pidfd);
+out_signal:
+	close(sv.signal_fd);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	return rc;
+}
+
+int sandbox_run(const struct sandbox_spec *spec, char *const *caller_env,
+		struct sandbox_result *result, struct run_report *report, struct sk_err *err)
+{
+	struct launch_plan plan;
+	int rc;
+
+	memset(&plan, 0, sizeof(plan));
+	memset(result, 0, sizeof(*result));
+	plan.spec = spec;
+	for (int i = 0; i < 2; i++)
+		plan.output_pipe[i][0] = plan.output_pipe[i][1] = -1;
+	rc = launch_prepare(&plan, caller_env, report, err);
+	if (rc == 0)
+		rc = launch_spawn(&plan, result, report, err);
+	launch_cleanup(&plan);
+	return rc;
+}

@@ -1,0 +1,451 @@
+/* The mount layer: the parent plans the new root, the child builds it. The child first pivots
+ * into a small staging tmpfs with the host root at /oldroot, builds the new root at /newroot
+ * from /oldroot paths (so a source anywhere on the host, even under /tmp, stays reachable),
+ * then pivots into /newroot and detaches everything else. */
+#define _GNU_SOURCE
+#include "sandbox/mount.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+struct mount_attr {
+	__u64 attr_set;
+	__u64 attr_clr;
+	__u64 propagation;
+	__u64 userns_fd;
+};
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
+ * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. */
+static const char *const curated_etc[] = {
+	"alternatives", "ca-certificates", "ca-certificates.conf", "crypto-policies",
+	"debian_version", "gai.conf", "host.conf", "inputrc", "ld.so.cache", "ld.so.conf",
+	"ld.so.conf.d", "localtime", "lsb-release", "mime.types", "nsswitch.conf", "os-release",
+	"pki", "protocols", "services", "ssl", "terminfo", "timezone",
+};
+/* The host system tree (usr-merge symlinks are recreated, real directories bound). */
+static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64",
+					  "libx32"};
+/* Names we provide ourselves, never taken from a --rootfs. */
+static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
+static const char *const etc_synthesized[] = {"passwd", "group", "hosts", "hostname"};
+
+/* ---- parent side ---- */
+
+static struct mount_entry *plan_add(struct mount_plan *plan, enum mount_kind kind,
+				    const char *src, const char *dst, struct sk_err *err)
+{
+	struct mount_entry *e;
+
+	if (plan->count == plan->capacity) {
+		size_t cap = plan->capacity ? plan->capacity * 2 : 64;
+		struct mount_entry *grown = realloc(plan->entries, cap * sizeof(*grown));
+		if (!grown) {
+			sk_fail(err, "mount", ENOMEM, NULL, "planning the root");
+			return NULL;
+		}
+		plan->entries = grown;
+		plan->capacity = cap;
+	}
+	e = &plan->entries[plan->count];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	if (asprintf(&e->dst, MOUNT_NEWROOT "%s", dst) < 0 || (src && !(e->src = strdup(src)))) {
+		free(e->dst);
+		sk_fail(err, "mount", ENOMEM, NULL, "planning the root");
+		return NULL;
+	}
+	plan->count++;
+	return e;
+}
+
+/* Adds host path `host` (as seen before any namespace change) at `dst`, as what it is. */
+static int plan_host_entry(struct mount_plan *plan, const char *host, const char *dst,
+			   struct sk_err *err)
+{
+	struct stat st;
+	char src[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	if (lstat(host, &st) < 0)
+		return errno == ENOENT ? 0 : sk_fail(err, "mount", errno, NULL, "lstat(%s)", host);
+	if (snprintf(src, sizeof(src), MOUNT_OLDROOT "%s", host) >= (int)sizeof(src))
+		return sk_fail(err, "mount", ENAMETOOLONG, NULL, "%s", host);
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(host, target, sizeof(target) - 1);
+		if (n < 0)
+			return sk_fail(err, "mount", errno, NULL, "readlink(%s)", host);
+		target[n] = '\0';
+		return plan_add(plan, MOUNT_SYMLINK, target, dst, err) ? 0 : -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return plan_add(plan, MOUNT_BIND_DIR, src, dst, err) ? 0 : -1;
+	if (S_ISREG(st.st_mode))
+		return plan_add(plan, MOUNT_BIND_FILE, src, dst, err) ? 0 : -1;
+	return 0; /* sockets, fifos, devices: never */
+}
+
+static int is_listed(const char *name, const char *const *list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds every entry of host directory `dir` at `dst_dir`, except the names in skip. */
+static int plan_host_dir_entries(struct mount_plan *plan, const char *dir, const char *dst_dir,
+				 const char *const *skip, size_t skip_count, struct sk_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char host[PATH_MAX], dst[PATH_MAX];
+	int rc = 0;
+
+	if (!d)
+		return sk_fail(err, "mount", errno, NULL, "opendir(%s)", dir);
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (is_listed(de->d_name, skip, skip_count) || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(host, sizeof(host), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", dst_dir, de->d_name);
+		rc = plan_host_entry(plan, host, dst, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int plan_file(struct mount_plan *plan, const char *dst, const char *content,
+		     struct sk_err *err)
+{
+	struct mount_entry *e = plan_add(plan, MOUNT_FILE, NULL, dst, err);
+
+	if (!e)
+		return -1;
+	e->content = strdup(content);
+	if (!e->content)
+		return sk_fail(err, "mount", ENOMEM, NULL, "planning %s", dst);
+	e->content_len = strlen(content);
+	return 0;
+}
+
+static int plan_identity_files(struct mount_plan *plan, const struct sandbox_spec *spec,
+			       struct sk_err *err)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+		 "%s:x:%u:%u:stockade sandbox:%s:/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 SANDBOX_USER, (unsigned)spec->uid, (unsigned)spec->gid, SANDBOX_HOME);
+	if (plan_file(plan, "/etc/passwd", text, err) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "root:x:0:\n%s:x:%u:\nnogroup:x:65534:\n", SANDBOX_USER,
+		 (unsigned)spec->gid);
+	if (plan_file(plan, "/etc/group", text, err) < 0)
+		return -1;
+	snprintf(text, sizeof(text),
+		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		 spec->hostname);
+	if (plan_file(plan, "/etc/hosts", text, err) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s\n", spec->hostname);
+	return plan_file(plan, "/etc/hostname", text, err);
+}
+
+static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
+{
+	char host[64], dst[64];
+
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+		snprintf(host, sizeof(host), "/%s", system_dirs[i]);
+		if (plan_host_entry(plan, host, host, err) < 0)
+			return -1;
+	}
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
+		return -1;
+	for (size_t i = 0; i < sizeof(curated_etc) / sizeof(curated_etc[0]); i++) {
+		snprintf(host, sizeof(host), "/etc/%s", curated_etc[i]);
+		snprintf(dst, sizeof(dst), "/etc/%s", curated_etc[i]);
+		if (plan_host_entry(plan, host, dst, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_err *err)
+{
+	char etc[PATH_MAX];
+	struct stat st;
+
+	if (stat(rootfs, &st) < 0)
+		return sk_fail(err, "mount", errno, NULL, "--rootfs %s", rootfs);
+	if (!S_ISDIR(st.st_mode))
+		return sk_fail(err, "mount", ENOTDIR,
+			       "--rootfs takes a directory holding a root file system",
+			       "--rootfs %s", rootfs);
+	if (plan_host_dir_entries(plan, rootfs, "", rootfs_skip,
+				  sizeof(rootfs_skip) / sizeof(rootfs_skip[0]), err) < 0)
+		return -1;
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
+		return -1;
+	if (snprintf(etc, sizeof(etc), "%s/etc", rootfs) >= (int)sizeof(etc))
+		return sk_fail(err, "mount", ENAMETOOLONG, NULL, "--rootfs %.64s", rootfs);
+	if (stat(etc, &st) == 0 && S_ISDIR(st.st_mode))
+		return plan_host_dir_entries(plan, etc, "/etc", etc_synthesized,
+					     sizeof(etc_synthesized) / sizeof(etc_synthesized[0]),
+					     err);
+	return 0;
+}
+
+static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spec,
+			 struct sk_err *err)
+{
+	struct mount_entry *e;
+	char data[160];
+
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/home", err))
+		return -1;
+	snprintf(data, sizeof(data), "mode=0700,uid=%u,gid=%u,size=%llu,nr_inodes=65536",
+		 (unsigned)spec->uid, (unsigned)spec->gid, (unsigned long long)spec->tmpfs_bytes);
+	e = plan_add(plan, MOUNT_TMPFS, data, SANDBOX_HOME, err);
+	if (!e)
+		return -1;
+	snprintf(data, sizeof(data), "mode=1777,size=%llu,nr_inodes=65536",
+		 (unsigned long long)spec->tmpfs_bytes);
+	/* /tmp stays exec: compiling and running a program there is ordinary agent work. */
+	e = plan_add(plan, MOUNT_TMPFS, data, "/tmp", err);
+	if (!e)
+		return -1;
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/proc", err) ||
+	    !plan_add(plan, MOUNT_DIR, NULL, "/dev", err))
+		return -1;
+	return 0;
+}
+
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
+{
+	char rootfs[PATH_MAX];
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(plan->root_data, sizeof(plan->root_data), "mode=0755,size=4m,nr_inodes=4096");
+	if (sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir)) >=
+	    sizeof(plan->workdir) - 1)
+		return sk_fail(err, "cli", ENAMETOOLONG, NULL, "--workdir");
+	if (spec->rootfs) {
+		if (!realpath(spec->rootfs, rootfs))
+			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
+				       "--rootfs %s", spec->rootfs);
+		rc = plan_rootfs(plan, rootfs, err);
+		snprintf(plan->detail, sizeof(plan->detail), "rootfs %.100s read-only", rootfs);
+	} else {
+		rc = plan_system_tree(plan, err);
+		snprintf(plan->detail, sizeof(plan->detail),
+			 "host /usr,/bin,/sbin,/lib* read-only, curated /etc");
+	}
+	if (rc == 0)
+		rc = plan_identity_files(plan, spec, err);
+	if (rc == 0)
+		rc = plan_writable(plan, spec, err);
+	if (rc < 0)
+		mount_plan_free(plan);
+	return rc;
+}
+
+void mount_plan_free(struct mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		free(plan->entries[i].src);
+		free(plan->entries[i].dst);
+		free(plan->entries[i].content);
+	}
+	free(plan->entries);
+	plan->entries = NULL;
+	plan->count = plan->capacity = 0;
+}
+
+/* ---- child side: async-signal-safe from here on ---- */
+
+static const char *inside(const char *dst)
+{
+	return strncmp(dst, MOUNT_NEWROOT, sizeof(MOUNT_NEWROOT) - 1) == 0
+		       ? dst + sizeof(MOUNT_NEWROOT) - 1
+		       : dst;
+}
+
+int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					      MOUNT_ATTR_NODEV};
+	struct statfs st;
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
+	/* mount_setattr only adds attributes, so flags the kernel locked on a mount that came
+	 * from the host (nosuid, noexec, ...) are kept, and AT_RECURSIVE reaches submounts. */
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path,
+		    (is_recursive ? AT_RECURSIVE : 0) | AT_SYMLINK_NOFOLLOW, &attr,
+		    sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS || is_recursive)
+		return sk_fail_safe(err, "mount", errno, "mount_setattr(read-only)", inside(path),
+				    NULL);
+	/* Kernels before 5.12: a remount must repeat the locked flags or it fails. */
+	if (statfs(path, &st) < 0)
+		return sk_fail_safe(err, "mount", errno, "statfs", inside(path), NULL);
+	if (st.f_flags & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	if (st.f_flags & ST_NOATIME)
+		flags |= MS_NOATIME;
+	if (st.f_flags & ST_NODIRATIME)
+		flags |= MS_NODIRATIME;
+	if (st.f_flags & ST_RELATIME)
+		flags |= MS_RELATIME;
+	if (mount(NULL, path, NULL, flags, NULL) < 0)
+		return sk_fail_safe(err, "mount", errno, "remount(read-only)", inside(path), NULL);
+	return 0;
+}
+
+static int make_mountpoint(const char *dst, int is_dir, struct sk_err *err)
+{
+	int fd;
+
+	if (is_dir) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return sk_fail_safe(err, "mount", errno, "mkdir", inside(dst), NULL);
+		return 0;
+	}
+	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0)
+		return sk_fail_safe(err, "mount", errno, "create mount point", inside(dst), NULL);
+	close(fd);
+	return 0;
+}
+
+int mount_bind(const char *src, const char *dst, int is_dir, int is_readonly, struct sk_err *err)
+{
+	if (make_mountpoint(dst, is_dir, err) < 0)
+		return -1;
+	if (mount(src, dst, NULL, MS_BIND | (is_dir ? MS_REC : 0), NULL) < 0)
+		return sk_fail_safe(err, "mount", errno, "bind mount", inside(dst),
+				    "the source must be readable by the sandbox's host uid");
+	return is_readonly ? mount_make_readonly(dst, is_dir, err) : 0;
+}
+
+static int write_file(const struct mount_entry *e, struct sk_err *err)
+{
+	int fd = open(e->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	size_t done = 0;
+
+	if (fd < 0)
+		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
+	while (done < e->content_len) {
+		ssize_t n = write(fd, e->content + done, e->content_len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return sk_fail_safe(err, "mount", errno, "write", inside(e->dst), NULL);
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int apply_entry(const struct mount_entry *e, struct sk_err *err)
+{
+	switch (e->kind) {
+	case MOUNT_DIR:
+		return make_mountpoint(e->dst, 1, err);
+	case MOUNT_BIND_DIR:
+		return mount_bind(e->src, e->dst, 1, 1, err);
+	case MOUNT_BIND_FILE:
+		return mount_bind(e->src, e->dst, 0, 1, err);
+	case MOUNT_SYMLINK:
+		if (symlink(e->src, e->dst) < 0)
+			return sk_fail_safe(err, "mount", errno, "symlink", inside(e->dst), NULL);
+		return 0;
+	case MOUNT_FILE:
+		return write_file(e, err);
+	case MOUNT_TMPFS:
+		if (make_mountpoint(e->dst, 1, err) < 0)
+			return -1;
+		if (mount("tmpfs", e->dst, "tmpfs", MS_NOSUID | MS_NODEV | e->flags, e->src) < 0)
+			return sk_fail_safe(err, "mount", errno, "mount tmpfs on", inside(e->dst),
+					    NULL);
+		return 0;
+	}
+	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);
+}
+
+int mount_apply(const struct mount_plan *plan, struct sk_err *err)
+{
+	/* Nothing we mount may propagate back to the host's mount namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)",
+				    NULL, NULL);
+	/* Stage on a tmpfs over /tmp, then pivot into it: from here the host tree is only
+	 * reachable under /oldroot, and it is detached before the workload exists. */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k,nr_inodes=16") < 0)
+		return sk_fail_safe(err, "mount", errno, "mount staging tmpfs on", "/tmp", NULL);
+	if (mkdir("/tmp" MOUNT_NEWROOT, 0755) < 0 || mkdir("/tmp" MOUNT_OLDROOT, 0755) < 0)
+		return sk_fail_safe(err, "mount", errno, "mkdir", "staging dirs", NULL);
+	if (syscall(SYS_pivot_root, "/tmp", "/tmp" MOUNT_OLDROOT) < 0)
+		return sk_fail_safe(err, "mount", errno, "pivot_root", "/tmp",
+				    "is stockade running in a chroot?");
+	if (chdir("/") < 0)
+		return sk_fail_safe(err, "mount", errno, "chdir", "/", NULL);
+	if (mount("tmpfs", MOUNT_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, plan->root_data) < 0)
+		return sk_fail_safe(err, "mount", errno, "mount root tmpfs on", MOUNT_NEWROOT,
+				    NULL);
+	for (size_t i = 0; i < plan->count; i++)
+		if (apply_entry(&plan->entries[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int mount_finish(const struct mount_plan *plan, struct sk_err *err)
+{
+	if (mount_make_readonly(MOUNT_NEWROOT, 0, err) < 0)
+		return -1;
+	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0)
+		return sk_fail_safe(err, "mount", errno, "detach old root", MOUNT_OLDROOT, NULL);
+	/* pivot_root(".", ".") stacks the staging root on top of the new one; detaching "."
+	 * then removes it, leaving no path back to the host tree. */
+	if (chdir(MOUNT_NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return sk_fail_safe(err, "mount", errno, "pivot_root", MOUNT_NEWROOT, NULL);
+	if (umount2(".", MNT_DETACH) < 0)
+		return sk_fail_safe(err, "mount", errno, "detach staging root", NULL, NULL);
+	if (chdir("/") < 0)
+		return sk_fail_safe(err, "mount", errno, "chdir", "/", NULL);
+	if (chdir(plan->workdir) < 0)
+		return sk_fail_safe(err, "workdir", errno, "chdir", plan->workdir,
+				    "--workdir must name a directory inside the sandbox");
+	return 0;
+}

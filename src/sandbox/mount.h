@@ -1,0 +1,59 @@
+/* The mount layer: a new root built from a plan. The parent lists what the root will hold
+ * (read-only binds of the system tree or of --rootfs, a curated /etc, synthesized files, tmpfs
+ * mounts); the child carries the list out and pivots into it, the old root detached. */
+#ifndef STOCKADE_MOUNT_H
+#define STOCKADE_MOUNT_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "sandbox/spec.h"
+#include "util/err.h"
+
+/* Where the child stages things between the two pivot_root calls (see mount_apply). */
+#define MOUNT_OLDROOT "/oldroot"
+#define MOUNT_NEWROOT "/newroot"
+
+enum mount_kind {
+	MOUNT_DIR,	 /* mkdir dst */
+	MOUNT_BIND_DIR,	 /* read-only, recursive bind of the directory src on dst */
+	MOUNT_BIND_FILE, /* read-only bind of the file src on dst */
+	MOUNT_SYMLINK,	 /* symlink src (the link's text) at dst */
+	MOUNT_FILE,	 /* a file at dst holding `content` */
+	MOUNT_TMPFS,	 /* a writable tmpfs at dst, mount data in src */
+};
+
+struct mount_entry {
+	enum mount_kind kind;
+	unsigned long flags; /* extra MS_* flags for MOUNT_TMPFS (noexec) */
+	/* Allocated by the parent; the child reads its copy-on-write image of them. */
+	char *src;
+	char *dst;	     /* full path in the staging root: MOUNT_NEWROOT "/..." */
+	char *content;
+	size_t content_len;
+};
+
+struct mount_plan {
+	struct mount_entry *entries;
+	size_t count, capacity;
+	char root_data[64]; /* tmpfs data of the new root itself */
+	char workdir[PATH_MAX];
+	char detail[128];
+};
+
+/* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs). */
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
+void mount_plan_free(struct mount_plan *plan);
+
+/* Child. Steps 1-3 of the root switch: make every mount private, stage a tmpfs, pivot into
+ * it with the host root at MOUNT_OLDROOT, make the new root's tmpfs and carry out the plan. */
+int mount_apply(const struct mount_plan *plan, struct sk_err *err);
+/* Child, after /dev and /proc are in place: the new root becomes read-only, the old root is
+ * detached, and the process pivots into MOUNT_NEWROOT and changes to the work directory. */
+int mount_finish(const struct mount_plan *plan, struct sk_err *err);
+
+/* Shared with devfs.c and proc.c (child side, async-signal-safe). */
+int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err);
+int mount_bind(const char *src, const char *dst, int is_dir, int is_readonly, struct sk_err *err);
+
+#endif

@@ -1,0 +1,92 @@
+/* The JSON run report (jansson). Stable keys: version, command, exit, duration_ms,
+ * max_rss_kb, layers{name: {applied, degraded, detail}}, degraded[]. */
+#include "sandbox/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void report_layer(struct run_report *report, const char *name, bool is_applied, bool is_degraded,
+		  const char *detail)
+{
+	struct report_layer *layer = NULL;
+
+	for (int i = 0; i < report->layer_count; i++)
+		if (strcmp(report->layers[i].name, name) == 0)
+			layer = &report->layers[i];
+	if (!layer) {
+		if (report->layer_count >= REPORT_MAX_LAYERS)
+			return;
+		layer = &report->layers[report->layer_count++];
+	}
+	layer->name = name;
+	layer->is_applied = is_applied;
+	layer->is_degraded = is_degraded;
+	sk_strlcpy(layer->detail, detail ? detail : "", sizeof(layer->detail));
+}
+
+static json_t *exit_json(const struct sandbox_result *result)
+{
+	return json_pack("{s:b, s:b, s:o, s:o, s:b, s:b, s:b}", "started", result->started,
+			 "exited", result->exited,
+			 "code", result->exited ? json_integer(result->exit_code) : json_null(),
+			 "signal", result->term_signal ? json_integer(result->term_signal)
+						       : json_null(),
+			 "timed_out", result->timed_out, "output_limit_exceeded",
+			 result->output_limit_hit, "oom_killed", result->oom_killed);
+}
+
+static json_t *report_json(const struct sandbox_spec *spec, const struct run_report *report,
+			   const struct sandbox_result *result)
+{
+	json_t *root = json_object(), *command = json_array(), *layers = json_object();
+	json_t *degraded = json_array();
+
+	for (char *const *arg = spec->argv; *arg; arg++)
+		json_array_append_new(command, json_string(*arg));
+	for (int i = 0; i < report->layer_count; i++) {
+		const struct report_layer *l = &report->layers[i];
+		json_object_set_new(layers, l->name,
+				    json_pack("{s:b, s:b, s:s}", "applied", l->is_applied,
+					      "degraded", l->is_degraded, "detail", l->detail));
+		if (l->is_degraded)
+			json_array_append_new(degraded, json_string(l->name));
+	}
+	json_object_set_new(root, "version", json_string(STOCKADE_VERSION));
+	json_object_set_new(root, "command", command);
+	json_object_set_new(root, "exit", exit_json(result));
+	json_object_set_new(root, "duration_ms", json_integer((json_int_t)result->duration_ms));
+	json_object_set_new(root, "max_rss_kb", json_integer(result->max_rss_kb));
+	json_object_set_new(root, "layers", layers);
+	json_object_set_new(root, "degraded", degraded);
+	return root;
+}
+
+int report_write(const char *path, const struct sandbox_spec *spec,
+		 const struct run_report *report, const struct sandbox_result *result,
+		 struct sk_err *err)
+{
+	json_t *root = report_json(spec, report, result);
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	int fd, rc = 0;
+	size_t len;
+
+	json_decref(root);
+	if (!text)
+		return sk_fail(err, "report", ENOMEM, NULL, "encoding the report");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		free(text);
+		return sk_fail(err, "report", errno, NULL, "open(%s)", path);
+	}
+	len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		rc = sk_fail(err, "report", errno, NULL, "write(%s)", path);
+	if (close(fd) < 0 && rc == 0)
+		rc = sk_fail(err, "report", errno, NULL, "close(%s)", path);
+	free(text);
+	return rc;
+}

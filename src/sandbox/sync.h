@@ -1,0 +1,30 @@
+/* The message protocol between the parent and PID 1 of the sandbox, over a SOCK_SEQPACKET
+ * socketpair. Fixed-size messages, so the child never allocates to send one. */
+#ifndef STOCKADE_SYNC_H
+#define STOCKADE_SYNC_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+enum sync_kind {
+	SYNC_GO = 1,	     /* parent -> child: maps written, cgroup attached: proceed */
+	SYNC_ERROR,	     /* child -> parent: setup failed (err), the command will not run */
+	SYNC_DEGRADED,	     /* child -> parent: an allowed-degraded layer failed (err) */
+	SYNC_EXECED,	     /* child -> parent: the command was exec'd */
+	SYNC_EXEC_FAILED,    /* child -> parent: execve failed (err.errnum, exit_code 126/127) */
+	SYNC_EXIT,	     /* child -> parent: the command ended: wait status, max RSS */
+};
+
+struct sync_msg {
+	uint32_t kind;
+	int32_t wait_status;
+	int64_t max_rss_kb;
+	struct sk_err err;
+};
+
+/* Both async-signal-safe. recv returns 1 on a message, 0 on EOF, -1 on error. */
+int sync_send(int fd, const struct sync_msg *msg);
+int sync_recv(int fd, struct sync_msg *msg);
+
+#endif

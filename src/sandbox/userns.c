@@ -1,0 +1,101 @@
+/* The user-namespace layer: uid/gid maps written by the parent, identity taken by the child.
+ * The workload is never host uid 0: as root we map onto SANDBOX_DEFAULT_HOST_UID, otherwise
+ * onto the caller's own uid, and only that one uid is mapped. */
+#include "sandbox/userns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/securebits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan->uid = spec->uid;
+	plan->gid = spec->gid;
+	plan->is_root_caller = geteuid() == 0;
+	if (plan->is_root_caller) {
+		plan->host_uid = SANDBOX_DEFAULT_HOST_UID;
+		plan->host_gid = SANDBOX_DEFAULT_HOST_UID;
+		/* Supplementary groups survive clone; as root they include gid 0. The child
+		 * cannot drop them after setgroups is denied, so the parent drops its own. */
+		if (setgroups(0, NULL) < 0)
+			return sk_fail(err, "userns", errno, NULL, "setgroups(0) in the parent");
+	} else {
+		plan->host_uid = geteuid();
+		plan->host_gid = getegid();
+	}
+	if (plan->host_uid == 0 || plan->host_gid == 0)
+		return sk_fail(err, "userns", 0, "run stockade as root or as a normal user",
+			       "refusing to map the sandbox user onto host uid/gid 0");
+	snprintf(plan->detail, sizeof(plan->detail), "uid %u->%u, gid %u->%u, setgroups deny",
+		 (unsigned)plan->uid, (unsigned)plan->host_uid, (unsigned)plan->gid,
+		 (unsigned)plan->host_gid);
+	return 0;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text, struct sk_err *err)
+{
+	char path[64];
+	int fd;
+	size_t len = strlen(text);
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sk_fail(err, "userns", errno, NULL, "open(%s)", path);
+	if (write(fd, text, len) != (ssize_t)len) {
+		int saved = errno;
+		close(fd);
+		return sk_fail(err, "userns", saved,
+			       "the kernel refused the identity map; a security module or sysctl may restrict user namespaces",
+			       "write(%s, \"%.40s\")", path, text);
+	}
+	close(fd);
+	return 0;
+}
+
+int userns_from_parent(const struct userns_plan *plan, pid_t pid, struct sk_err *err)
+{
+	char map[64];
+
+	/* setgroups must be denied before an unprivileged gid_map write (kernel rule), and we
+	 * want it denied as root too: the workload must never gain groups. */
+	if (write_proc_file(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)plan->uid, (unsigned)plan->host_uid);
+	if (write_proc_file(pid, "uid_map", map, err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)plan->gid, (unsigned)plan->host_gid);
+	return write_proc_file(pid, "gid_map", map, err);
+}
+
+int userns_apply(const struct userns_plan *plan, struct sk_err *err)
+{
+	/* Lock the securebits while we still hold CAP_SETPCAP:
+	 * - NOROOT: no uid inside is ever treated as root at execve (no caps granted on exec);
+	 * - NO_SETUID_FIXUP: setresuid below must not change the capability sets, we still need
+	 *   CAP_SYS_ADMIN for the mounts and drop every capability explicitly afterwards;
+	 * - NO_CAP_AMBIENT_RAISE: ambient capabilities can never be raised again;
+	 * each with its _LOCKED bit so the workload cannot undo it. */
+	unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+			     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+			     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+		return sk_fail_safe(err, "caps", errno, "prctl(PR_SET_SECUREBITS)", NULL, NULL);
+	/* Become the sandbox user at once: as root the child's kernel uid is still host 0, and
+	 * host-root-owned files would pass the owner permission check while it stays so. */
+	/* Raw syscalls: glibc's set*id wrappers synchronise threads through signals, which has
+	 * no place in a child just out of clone3. */
+	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+		return sk_fail_safe(err, "userns", errno, "setresgid", NULL, NULL);
+	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+		return sk_fail_safe(err, "userns", errno, "setresuid", NULL, NULL);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* The user-namespace layer: who the workload is. The parent writes the uid/gid maps (the
+ * sandbox uid maps to the caller's uid, or to an unprivileged host uid when run as root, never
+ * to host uid 0; setgroups denied); the child takes that identity before anything else. */
+#ifndef STOCKADE_USERNS_H
+#define STOCKADE_USERNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox/spec.h"
+#include "util/err.h"
+
+struct userns_plan {
+	uid_t uid, host_uid; /* inside -> outside */
+	gid_t gid, host_gid;
+	bool is_root_caller; /* stockade itself runs as host root */
+	char detail[96];
+};
+
+/* Parent, before clone. As root it also drops the supplementary groups of stockade itself,
+ * because a child cannot drop them once setgroups is denied in its namespace. */
+int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
+/* Parent, after clone: /proc/PID/setgroups = deny, then uid_map and gid_map. */
+int userns_from_parent(const struct userns_plan *plan, pid_t pid, struct sk_err *err);
+/* Child, first step after the maps exist: lock the securebits, then setresgid/setresuid. */
+int userns_apply(const struct userns_plan *plan, struct sk_err *err);
+
+#endif
