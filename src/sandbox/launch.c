@@ -81,6 +81,13 @@ static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err 
 	return 0;
 }
 
+static bool parent_is_gone(int sync_fd)
+{
+	struct pollfd pfd = {.fd = sync_fd, .events = 0};
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
 /* A layer the caller allowed to be degraded is reported and skipped; any other fails. */
 static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *err)
 {
@@ -104,6 +111,12 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 	/* Identity first: as root our kernel uid is still host 0 until now. */
 	if (userns_apply(&plan->userns, err) < 0)
 		return -1;
+	/* A change of effective uid clears the parent-death signal: set it again, then make
+	 * sure the parent did not die in between (its end of the socket would have closed). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_PDEATHSIG)", NULL, NULL);
+	if (parent_is_gone(sync_fd))
+		_exit(125);
 	/* The cgroup namespace is made after the parent attached us, so its root is the
 	 * sandbox's own cgroup and the host's hierarchy above it stays invisible. */
 	if (unshare(CLONE_NEWCGROUP) < 0)

@@ -1,0 +1,176 @@
+"""Test harness for the integration tests: a Context runs stockade (and anything else) as
+the mode's caller, root or the unprivileged test user, and keeps the helpers at hand.
+
+A test is a function `test_*(ctx)` that raises AssertionError to fail and Skip to be counted
+as skipped (with its reason printed). Decorate with @root_only / @user_only to restrict."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import inspect
+
+
+class Skip(Exception):
+    pass
+
+
+def root_only(fn):
+    fn.modes = ("root",)
+    return fn
+
+
+def user_only(fn):
+    fn.modes = ("user",)
+    return fn
+
+
+def collect(module):
+    fns = [v for k, v in vars(module).items() if k.startswith("test_") and callable(v)]
+    return sorted(fns, key=lambda f: inspect.getsourcelines(f)[1])
+
+
+def unit_test_runner(name):
+    def run_unit(ctx):
+        r = ctx.run([os.path.join(ctx.bin, name)], timeout=120,
+                    env={"CMOCKA_MESSAGE_OUTPUT": "stdout"})
+        out = r.out + r.err
+        assert r.returncode == 0, f"exit {r.returncode}\n{out[-3000:]}"
+        skipped = re.search(r"\[  SKIPPED \] (\d+) test", out)
+        if skipped:
+            print(f"  note: {name} as {ctx.mode}: {skipped.group(1)} cmocka test(s) skipped "
+                  f"(they need the other privilege mode)")
+    run_unit.__name__ = "test_" + name
+    return run_unit
+
+
+class Result:
+    def __init__(self, proc, out, err):
+        self.returncode = proc.returncode
+        self.out = out.decode("utf-8", "replace")
+        self.err = err.decode("utf-8", "replace")
+        self.raw_out = out
+
+    def __repr__(self):
+        return f"<exit {self.returncode} out={self.out[-800:]!r} err={self.err[-800:]!r}>"
+
+
+BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8"}
+
+
+class Context:
+    def __init__(self, mode, bin_dir, user):
+        self.mode = mode
+        self.bin = bin_dir
+        self.stockade_path = os.path.join(bin_dir, "stockade")
+        self.user = user
+        self.is_root = mode == "root"
+        self.caller_uid = 0 if self.is_root else user.pw_uid
+        self.caller_gid = 0 if self.is_root else user.pw_gid
+        # The host uid the sandbox user lands on: never 0.
+        self.host_uid = 10001 if self.is_root else user.pw_uid
+        self._cleanup = []
+
+    def reset(self):
+        self._cleanup = []
+
+    def cleanup(self):
+        for fn in reversed(self._cleanup):
+            try:
+                fn()
+            except Exception:
+                pass
+        self._cleanup = []
+
+    def helper(self, name):
+        return os.path.join(self.bin, name)
+
+    def tmpdir(self, mode=0o755):
+        """A fresh host directory owned by the caller of this mode."""
+        d = tempfile.mkdtemp(prefix="stockade-t-")
+        os.chmod(d, mode)
+        os.chown(d, self.caller_uid, self.caller_gid)
+        self._cleanup.append(lambda: shutil.rmtree(d, ignore_errors=True))
+        return d
+
+    def wrap(self, argv):
+        if self.is_root:
+            return list(argv)
+        return ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                "--clear-groups", "--"] + list(argv)
+
+    def popen(self, argv, env=None, **kw):
+        full_env = dict(BASE_ENV)
+        full_env["HOME"] = "/root" if self.is_root else self.user.pw_dir
+        full_env.update(env or {})
+        return subprocess.Popen(self.wrap(argv), env=full_env, **kw)
+
+    def run(self, argv, input=None, timeout=60, env=None, stdin=None, pass_fds=()):
+        if input is not None and stdin is not None:
+            raise ValueError("input or stdin, not both")
+        p = self.popen(argv, env=env, stdin=subprocess.PIPE if input is not None else
+                       (stdin if stdin is not None else subprocess.DEVNULL),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds)
+        try:
+            out, err = p.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            raise AssertionError(f"timed out after {timeout}s: {argv}\n{err[-500:]!r}")
+        return Result(p, out, err)
+
+    def stockade(self, *args, **kw):
+        return self.run([self.stockade_path] + list(args), **kw)
+
+    def sandbox(self, cmd, opts=(), **kw):
+        """Runs cmd (a list, or a string for sh -c) in a sandbox with the given run options."""
+        if isinstance(cmd, str):
+            cmd = ["sh", "-c", cmd]
+        return self.stockade("run", *opts, "--", *cmd, **kw)
+
+    def feed(self, helper, args, opts=(), **kw):
+        """Runs a static helper inside a sandbox: there are no host bind mounts, so its bytes
+        come in on stdin and are written to the sandbox's /tmp first."""
+        with open(self.helper(helper), "rb") as f:
+            data = f.read()
+        script = 'cat > /tmp/h && chmod 700 /tmp/h && exec /tmp/h "$@" </dev/null'
+        return self.sandbox(["sh", "-c", script, "sh"] + list(args), opts=opts, input=data,
+                            **kw)
+
+    @staticmethod
+    def parse_probes(text):
+        results = {}
+        for line in text.splitlines():
+            parts = line.split(" ")
+            if len(parts) >= 2 and "=" in parts[1]:
+                kind, _, value = parts[1].partition("=")
+                detail = parts[2].partition("=")[2] if len(parts) > 2 else ""
+                results[parts[0]] = (kind if kind == "result" and value == "ok" else
+                                     f"{kind}={value}", detail)
+        return {k: ("ok" if v[0] == "result" else v[0], v[1]) for k, v in results.items()}
+
+    def probe(self, *names, opts=()):
+        """try-syscall inside a sandbox: {probe: ("ok" | "errno=EPERM" | "signal=31", detail)}"""
+        r = self.feed("try-syscall", names, opts=opts)
+        assert r.returncode == 0, f"try-syscall failed in the sandbox: {r}"
+        got = self.parse_probes(r.out)
+        missing = [n for n in names if n not in got]
+        assert not missing, f"no result for {missing}: {r}"
+        return got
+
+    def native_probe(self, *names):
+        """try-syscall unsandboxed, as this mode's caller, in a throwaway PID namespace (so the
+        host's PID 1 is never a target) - and for the unprivileged caller in a throwaway user
+        namespace too, which is the most the kernel gives it without a sandbox."""
+        pre = ["unshare", "--pid", "--fork", "--mount-proc"]
+        if not self.is_root:
+            pre = ["unshare", "--user", "--map-current-user", "--pid", "--fork", "--mount-proc"]
+        r = self.run(pre + [self.helper("try-syscall")] + list(names))
+        assert r.returncode == 0, f"native try-syscall failed: {r}"
+        return self.parse_probes(r.out)
+
+
+def expect(cond, message):
+    if not cond:
+        raise AssertionError(message)

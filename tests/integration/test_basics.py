@@ -1,0 +1,185 @@
+"""The run contract: exit statuses, signals, timeout, environment, workdir, hostname, report,
+bad input. Each test runs real sandboxes, as root and as the unprivileged test user."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from harness import expect
+
+
+def unique_sleep():
+    """A command line no other process has, to find the sandbox's processes from the host."""
+    return f"sleep 1000.{time.monotonic_ns() % 10**9:09d}"
+
+
+def test_exit_status_propagates(ctx):
+    for code in (0, 1, 42, 255):
+        r = ctx.sandbox(f"exit {code}")
+        expect(r.returncode == code, f"exit {code} gave {r}")
+
+
+def test_killed_by_signal_is_128_plus_n(ctx):
+    r = ctx.sandbox("kill -TERM $$")
+    expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
+    r = ctx.sandbox("kill -KILL $$")
+    expect(r.returncode == 128 + signal.SIGKILL, f"{r}")
+
+
+def test_command_not_found_127_not_executable_126(ctx):
+    r = ctx.sandbox(["no-such-command-xyz"])
+    expect(r.returncode == 127, f"{r}")
+    expect("command not found" in r.err and r.err.count("\n") == 1, f"one line: {r.err!r}")
+    r = ctx.sandbox(["/etc/hostname"])
+    expect(r.returncode == 126, f"{r}")
+    r = ctx.sandbox(["/no/such/path"])
+    expect(r.returncode == 127, f"{r}")
+
+
+def test_stdin_stdout_stderr_pass_through(ctx):
+    r = ctx.sandbox("tr a-z A-Z; echo err >&2", input=b"hello\n")
+    expect(r.returncode == 0 and r.out == "HELLO\n" and r.err == "err\n", f"{r}")
+
+
+def test_timeout_kills_whole_sandbox_exit_124(ctx):
+    marker = unique_sleep()
+    t0 = time.monotonic()
+    r = ctx.sandbox(f"sh -c '{marker}' & {marker} & echo started; wait", opts=["--timeout", "0.5"])
+    expect(r.out == "started\n", f"{r}")
+    took = time.monotonic() - t0
+    expect(r.returncode == 124, f"{r}")
+    expect(took < 10, f"took {took:.1f}s")
+    expect("timeout" in r.err, r.err)
+    time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    expect(left == "", f"processes survived the timeout: {left}")
+
+
+def test_output_limit(ctx):
+    r = ctx.sandbox("yes stockade | head -c 10000000", opts=["--output-limit", "1k"])
+    expect(r.returncode == 153, f"{r.returncode} {r.err}")
+    expect(len(r.raw_out) == 1024, f"got {len(r.raw_out)} bytes")
+    r = ctx.sandbox("echo small", opts=["--output-limit", "1k"])
+    expect(r.returncode == 0 and r.out == "small\n", f"{r}")
+
+
+def test_environment_is_scrubbed(ctx):
+    env = {"SECRET_TOKEN": "hunter2", "AWS_SECRET_ACCESS_KEY": "x", "TERM": "xterm-test",
+           "PASSME": "passed"}
+    r = ctx.sandbox("env", opts=["-e", "ADDED=1", "-e", "PASSME"], env=env)
+    expect(r.returncode == 0, f"{r}")
+    keys = sorted(line.split("=", 1)[0] for line in r.out.splitlines())
+    expect("hunter2" not in r.out and "AWS_SECRET_ACCESS_KEY" not in r.out, r.out)
+    expect(set(keys) <= {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TERM", "ADDED", "PASSME",
+                         "PWD", "SHLVL", "_", "OLDPWD"}, f"unexpected variables: {keys}")
+    expect("ADDED=1" in r.out and "PASSME=passed" in r.out and "TERM=xterm-test" in r.out, r.out)
+    expect("HOME=/home/sandbox" in r.out, r.out)
+
+
+def test_workdir_and_hostname(ctx):
+    r = ctx.sandbox("pwd; hostname; cat /etc/hostname", opts=["-w", "/tmp", "--hostname", "box1"])
+    expect(r.returncode == 0 and r.out == "/tmp\nbox1\nbox1\n", f"{r}")
+    host = os.uname().nodename
+    expect(os.uname().nodename == host != "box1", "host hostname changed")
+    r = ctx.sandbox("pwd")
+    expect(r.out == "/home/sandbox\n", f"{r}")
+    r = ctx.sandbox("true", opts=["-w", "/nonexistent"])
+    expect(r.returncode == 125 and "workdir" in r.err, f"{r}")
+
+
+def test_report_json(ctx):
+    d = ctx.tmpdir()
+    path = os.path.join(d, "report.json")
+    r = ctx.sandbox("exit 3", opts=["--report", path])
+    expect(r.returncode == 3, f"{r}")
+    report = json.load(open(path))
+    expect(report["exit"]["code"] == 3 and report["exit"]["started"], report)
+    for layer in ("userns", "mount", "caps", "landlock", "seccomp"):
+        expect(report["layers"][layer]["applied"], f"{layer}: {report['layers']}")
+    expect(report["degraded"] == [], report)
+    expect("ABI" in report["layers"]["landlock"]["detail"], report)
+    expect(report["command"] == ["sh", "-c", "exit 3"], report)
+    r = ctx.sandbox("kill -9 $$", opts=["--report", path])
+    report = json.load(open(path))
+    expect(report["exit"]["signal"] == 9 and report["exit"]["code"] is None, report)
+
+
+BAD_INPUT = [
+    (["run"], "no command"),
+    (["run", "--"], "no command"),
+    (["run", "--memory", "lots", "--", "true"], "--memory"),
+    (["run", "--memory", "-1", "--", "true"], "--memory"),
+    (["run", "--timeout", "0", "--", "true"], "--timeout"),
+    (["run", "--timeout", "1d", "--", "true"], "--timeout"),
+    (["run", "--cpus", "0", "--", "true"], "--cpus"),
+    (["run", "--pids-limit", "0", "--", "true"], "--pids-limit"),
+    (["run", "--uid", "0", "--", "true"], "--uid"),
+    (["run", "--uid", "65534", "--", "true"], "--uid"),
+    (["run", "--hostname", "-bad", "--", "true"], "--hostname"),
+    (["run", "--hostname", "a" * 64, "--", "true"], "--hostname"),
+    (["run", "-w", "relative", "--", "true"], "--workdir"),
+    (["run", "-w", "/a/../b", "--", "true"], "--workdir"),
+    (["run", "-e", "1BAD=x", "--", "true"], "-e"),
+    (["run", "-e", "=x", "--", "true"], "-e"),
+    (["run", "--allow-degraded", "everything", "--", "true"], "--allow-degraded"),
+    (["run", "--network", "host", "--", "true"], "--network"),
+    (["run", "-v", "/etc:/etc", "--", "true"], "-v"),
+    (["run", "--rootfs", "/nonexistent-rootfs", "--", "true"], "rootfs"),
+    (["run", "--bogus", "--", "true"], "--bogus"),
+    (["frobnicate"], "unknown command"),
+]
+
+
+def test_bad_input_one_line_exit_125(ctx):
+    for args, word in BAD_INPUT:
+        r = ctx.stockade(*args)
+        expect(r.returncode == 125, f"{args}: exit {r.returncode}")
+        expect(r.err.count("\n") == 1 and r.err.startswith("stockade: "),
+               f"{args}: not one line: {r.err!r}")
+        expect(word in r.err, f"{args}: {word!r} not in {r.err!r}")
+        expect(r.out == "", f"{args}: stdout {r.out!r}")
+
+
+def test_version_and_help(ctx):
+    r = ctx.stockade("version")
+    expect(r.returncode == 0 and r.out.startswith("stockade "), f"{r}")
+    r = ctx.stockade("run", "--help")
+    expect(r.returncode == 0 and "--allow-degraded" in r.out, f"{r}")
+
+
+def test_signal_forwarded_to_workload(ctx):
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c",
+                   "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline()
+    expect(line == b"ready\n", f"{line!r}")
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=10)
+    expect(p.returncode == 7 and b"got-term" in out, f"{p.returncode} {out!r} {err!r}")
+
+
+def test_dies_with_parent(ctx):
+    marker = unique_sleep()
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c", f"echo ready; exec {marker}"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "sandbox did not start")
+    time.sleep(0.1)
+    expect(subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0,
+           "workload not found on the host")
+    os.kill(p.pid, signal.SIGKILL)  # setpriv execs stockade: same pid in both modes
+    p.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode != 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sandbox outlived stockade")
+
+
+def test_zombies_are_reaped(ctx):
+    # Orphans re-parent to PID 1, which must reap them: no Z state may remain.
+    r = ctx.sandbox("for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; sleep 0.5; "
+                    "cat /proc/[0-9]*/stat | awk '{print $3}' | sort | uniq -c")
+    expect(r.returncode == 0, f"{r}")
+    expect(" Z" not in r.out, f"zombies left: {r.out}")
