@@ -300,10 +300,15 @@ static const char *inside(const char *dst)
 
 int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
 {
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					      MOUNT_ATTR_NODEV};
+	return mount_restrict(path, is_recursive, MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID |
+				  MOUNT_RESTRICT_NODEV, err);
+}
+
+int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err)
+{
+	struct mount_attr attr = {.attr_set = attrs};
 	struct statfs st;
-	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+	unsigned long flags = MS_REMOUNT | MS_BIND;
 
 	/* mount_setattr only adds attributes, so flags the kernel locked on a mount that came
 	 * from the host (nosuid, noexec, ...) are kept, and AT_RECURSIVE reaches submounts. */
@@ -312,12 +317,18 @@ int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
 		    sizeof(attr)) == 0)
 		return 0;
 	if (errno != ENOSYS || is_recursive)
-		return sk_fail_safe(err, "mount", errno, "mount_setattr(read-only)", inside(path),
+		return sk_fail_safe(err, "mount", errno, "mount_setattr(restrict)", inside(path),
 				    NULL);
 	/* Kernels before 5.12: a remount must repeat the locked flags or it fails. */
 	if (statfs(path, &st) < 0)
 		return sk_fail_safe(err, "mount", errno, "statfs", inside(path), NULL);
-	if (st.f_flags & ST_NOEXEC)
+	if ((attrs & MOUNT_RESTRICT_RDONLY) || (st.f_flags & ST_RDONLY))
+		flags |= MS_RDONLY;
+	if ((attrs & MOUNT_RESTRICT_NOSUID) || (st.f_flags & ST_NOSUID))
+		flags |= MS_NOSUID;
+	if ((attrs & MOUNT_RESTRICT_NODEV) || (st.f_flags & ST_NODEV))
+		flags |= MS_NODEV;
+	if ((attrs & MOUNT_RESTRICT_NOEXEC) || (st.f_flags & ST_NOEXEC))
 		flags |= MS_NOEXEC;
 	if (st.f_flags & ST_NOATIME)
 		flags |= MS_NOATIME;
@@ -326,7 +337,7 @@ int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
 	if (st.f_flags & ST_RELATIME)
 		flags |= MS_RELATIME;
 	if (mount(NULL, path, NULL, flags, NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "remount(read-only)", inside(path), NULL);
+		return sk_fail_safe(err, "mount", errno, "remount(restrict)", inside(path), NULL);
 	return 0;
 }
 

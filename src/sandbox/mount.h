@@ -53,6 +53,14 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err);
 int mount_finish(const struct mount_plan *plan, struct sk_err *err);
 
 /* Shared with devfs.c and proc.c (child side, async-signal-safe). */
+#define MOUNT_RESTRICT_RDONLY 0x1 /* the MOUNT_ATTR_* values of mount_setattr(2) */
+#define MOUNT_RESTRICT_NOSUID 0x2
+#define MOUNT_RESTRICT_NODEV 0x4
+#define MOUNT_RESTRICT_NOEXEC 0x8
+/* Adds the MOUNT_RESTRICT_* attributes to the mount at path (and below it if recursive),
+ * keeping those it already has. */
+int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err);
+/* mount_restrict with read-only, nosuid, nodev. */
 int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err);
 int mount_bind(const char *src, const char *dst, int is_dir, int is_readonly, struct sk_err *err);
 

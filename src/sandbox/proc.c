@@ -28,11 +28,15 @@ int proc_apply(struct sk_err *err)
 				    "the host's /proc must be fully visible (not partly masked) "
 				    "for a user namespace to mount a new one");
 	for (size_t i = 0; i < sizeof(masked_files) / sizeof(masked_files[0]); i++) {
-		if (mount(MOUNT_OLDROOT "/dev/null", masked_files[i], NULL, MS_BIND, NULL) == 0)
-			continue;
-		if (errno != ENOENT)
+		if (mount(MOUNT_OLDROOT "/dev/null", masked_files[i], NULL, MS_BIND, NULL) < 0) {
+			if (errno == ENOENT)
+				continue;
 			return sk_fail_safe(err, "proc", errno, "mask", masked_files[i] +
 					    sizeof(MOUNT_NEWROOT) - 1, NULL);
+		}
+		if (mount_restrict(masked_files[i], 0, MOUNT_RESTRICT_RDONLY |
+				   MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NOEXEC, err) < 0)
+			return -1;
 	}
 	for (size_t i = 0; i < sizeof(masked_dirs) / sizeof(masked_dirs[0]); i++) {
 		if (mount("tmpfs", masked_dirs[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
