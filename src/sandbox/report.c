@@ -22,7 +22,7 @@ void report_layer(struct run_report *report, const char *name, bool is_applied, 
 			return;
 		layer = &report->layers[report->layer_count++];
 	}
-	layer->name = name;
+	sk_strlcpy(layer->name, name, sizeof(layer->name));
 	layer->is_applied = is_applied;
 	layer->is_degraded = is_degraded;
 	sk_strlcpy(layer->detail, detail ? detail : "", sizeof(layer->detail));

@@ -11,7 +11,7 @@
 #define REPORT_MAX_LAYERS 16
 
 struct report_layer {
-	const char *name;
+	char name[24];
 	bool is_applied;
 	bool is_degraded;
 	char detail[256];

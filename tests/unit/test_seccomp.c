@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "sandbox/seccomp.h"
+#include "sandbox/seccomp_policy.h"
 
 #define X32_SYSCALL_BIT 0x40000000L
 #define NR_STATMOUNT 457
@@ -308,6 +309,24 @@ static void test_prepare_fills_plan(void **state)
 	snprintf(expected, sizeof(expected), ", x86_64, %u rules", plan.rule_count);
 	assert_non_null(strstr(plan.detail, expected));
 	assert_true(strncmp(plan.detail, "libseccomp 2.", 13) == 0);
+}
+
+/* The program built into stockade is exactly what the policy compiles to now: the build-time
+ * generation neither lost nor altered a rule. */
+static void test_builtin_program_matches_policy(void **state)
+{
+	struct seccomp_plan fresh;
+	struct sk_err err = {0};
+
+	(void)state;
+	assert_int_equal(seccomp_compile(&fresh, &err), 0);
+	assert_true(fresh.is_allocated);
+	assert_false(plan.is_allocated);
+	assert_int_equal(fresh.filter_len, plan.filter_len);
+	assert_int_equal(fresh.rule_count, plan.rule_count);
+	assert_memory_equal(fresh.filter, plan.filter, plan.filter_len * sizeof(*plan.filter));
+	seccomp_plan_free(&fresh);
+	assert_null(fresh.filter);
 }
 
 static void test_plan_free_is_idempotent(void **state)
@@ -771,6 +790,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_prepare_fills_plan),
+	    cmocka_unit_test(test_builtin_program_matches_policy),
 	    cmocka_unit_test(test_plan_free_is_idempotent),
 	    cmocka_unit_test(test_apply_without_program_fails),
 	    cmocka_unit_test(test_apply_without_nnp_fails_unprivileged),
