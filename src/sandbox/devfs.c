@@ -37,9 +37,9 @@ int devfs_apply(struct sk_err *err)
 		sk_strlcpy(dst, DEV "/", sizeof(dst));
 		sk_strlcat(dst, devices[i], sizeof(dst));
 		/* Not read-only: /dev/null and friends are written to. The bind keeps the host
-		 * node's own mount flags, so the devices work although /dev itself is nodev. */
-		if (mount_bind(src, dst, 0, 0, err) < 0 ||
-		    mount_restrict(dst, 0, MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NOEXEC, err) < 0)
+		 * node's own mount flags, so the devices work although /dev itself is nodev (and
+		 * nosuid/noexec would mean nothing on a character device). */
+		if (mount_bind(src, dst, 0, 0, err) < 0)
 			return -1;
 	}
 	if (mkdir(DEV "/pts", 0755) < 0 || mkdir(DEV "/shm", 01777) < 0)

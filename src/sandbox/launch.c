@@ -45,6 +45,7 @@ struct launch_plan {
 	const struct sandbox_spec *spec;
 	struct userns_plan userns;
 	struct mount_plan mount;
+	struct proc_plan proc;
 	struct caps_plan caps;
 	struct rlimit_plan rlimit;
 	struct env_plan env;
@@ -122,7 +123,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
 	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
-	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 || proc_apply(err) < 0 ||
+	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 || proc_apply(&plan->proc, err) < 0 ||
 	    mount_finish(&plan->mount, err) < 0)
 		return -1;
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
@@ -227,7 +228,8 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 	char name[64];
 
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
-	    mount_prepare(&plan->mount, spec, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
+	    mount_prepare(&plan->mount, spec, err) < 0 || proc_prepare(&plan->proc, err) < 0 ||
+	    caps_prepare(&plan->caps, err) < 0 ||
 	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
 	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
@@ -286,11 +288,21 @@ struct supervisor {
 	int pidfd, sync_fd, signal_fd, timer_fd;
 	int out_fd[2];		/* read ends of the output pipes, -1 once closed */
 	uint64_t output_total;
-	bool child_done, failed_setup;
+	bool child_done, failed_setup, got_exit;
 	struct sandbox_result *result;
 	struct run_report *report;
 	struct sk_err *err;
 };
+
+/* After PID 1 reported the exit, every other process of the sandbox is dead (init.c: finish)
+ * and PID 1 is exiting; only the kernel's teardown of the namespaces remains. The CLI need
+ * not wait for it (a quarter of a short run's time) unless a cgroup must then be removed:
+ * when stockade exits, PID 1 is reaped by the host's init like any orphan. */
+static bool supervise_may_leave(const struct supervisor *sv)
+{
+	return sv->got_exit && sv->plan->cgroup.version == 0 && sv->out_fd[0] < 0 &&
+	       sv->out_fd[1] < 0;
+}
 
 static void supervise_kill(struct supervisor *sv)
 {
@@ -326,6 +338,7 @@ static void supervise_message(struct supervisor *sv)
 		sv->result->started = true;
 		break;
 	case SYNC_EXIT:
+		sv->got_exit = true;
 		if (WIFEXITED(msg.wait_status)) {
 			sv->result->exited = true;
 			sv->result->exit_code = WEXITSTATUS(msg.wait_status);
@@ -386,7 +399,9 @@ static void supervise_loop(struct supervisor *sv)
 		struct pollfd fds[6];
 		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
 
-		if (sv->child_done && sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0)
+		bool is_drained = sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0;
+
+		if ((is_drained && sv->child_done) || supervise_may_leave(sv))
 			return;
 		idx_sig = n;
 		fds[n++] = (struct pollfd){.fd = sv->signal_fd, .events = POLLIN};
@@ -496,6 +511,9 @@ static void supervise_finish(struct supervisor *sv)
 	siginfo_t info;
 	struct cgroup_usage usage;
 
+	memset(&info, 0, sizeof(info));
+	if (!sv->child_done && supervise_may_leave(sv))
+		return;
 	while (waitid((idtype_t)P_PIDFD, (id_t)sv->pidfd, &info, WEXITED) < 0 && errno == EINTR)
 		;
 	memset(&usage, 0, sizeof(usage));

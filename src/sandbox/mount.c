@@ -42,7 +42,7 @@ struct mount_attr {
 static const char *const curated_etc[] = {
 	"alternatives", "ca-certificates", "ca-certificates.conf", "crypto-policies",
 	"debian_version", "gai.conf", "host.conf", "inputrc", "ld.so.cache", "ld.so.conf",
-	"ld.so.conf.d", "localtime", "lsb-release", "mime.types", "nsswitch.conf", "os-release",
+	"ld.so.conf.d", "localtime", "lsb-release", "nsswitch.conf", "os-release",
 	"pki", "protocols", "services", "ssl", "terminfo", "timezone",
 };
 /* The host system tree (usr-merge symlinks are recreated, real directories bound). */
@@ -81,6 +81,32 @@ static struct mount_entry *plan_add(struct mount_plan *plan, enum mount_kind kin
 	return e;
 }
 
+/* Small configuration files are copied into the new root instead of bound: a bind is a mount
+ * that every launch makes and every teardown unmakes; a copy is one write. */
+#define MOUNT_COPY_MAX (256 * 1024)
+
+static int plan_copy(struct mount_plan *plan, const char *host, const char *dst, size_t size,
+		     struct sk_err *err)
+{
+	struct mount_entry *e;
+	int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return sk_fail(err, "mount", errno, NULL, "open(%s)", host);
+	e = plan_add(plan, MOUNT_FILE, NULL, dst, err);
+	if (!e || !(e->content = malloc(size ? size : 1))) {
+		close(fd);
+		return e ? sk_fail(err, "mount", ENOMEM, NULL, "copying %s", host) : -1;
+	}
+	n = read(fd, e->content, size);
+	close(fd);
+	if (n < 0)
+		return sk_fail(err, "mount", errno, NULL, "read(%s)", host);
+	e->content_len = (size_t)n;
+	return 0;
+}
+
 /* Adds host path `host` (as seen before any namespace change) at `dst`, as what it is. */
 static int plan_host_entry(struct mount_plan *plan, const char *host, const char *dst,
 			   struct sk_err *err)
@@ -102,6 +128,8 @@ static int plan_host_entry(struct mount_plan *plan, const char *host, const char
 	}
 	if (S_ISDIR(st.st_mode))
 		return plan_add(plan, MOUNT_BIND_DIR, src, dst, err) ? 0 : -1;
+	if (S_ISREG(st.st_mode) && st.st_size <= MOUNT_COPY_MAX && strncmp(dst, "/etc/", 5) == 0)
+		return plan_copy(plan, host, dst, (size_t)st.st_size, err);
 	if (S_ISREG(st.st_mode))
 		return plan_add(plan, MOUNT_BIND_FILE, src, dst, err) ? 0 : -1;
 	return 0; /* sockets, fifos, devices: never */
