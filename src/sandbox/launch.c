@@ -105,13 +105,15 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 
 	if (child_fds(plan, sync_fd, err) < 0)
 		return -1;
-	/* Non-dumpable: the workload (same uid) cannot open /proc/1/{mem,exe,environ} nor
-	 * ptrace us; /proc/1/exe is the stockade binary (runc CVE-2019-5736). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_DUMPABLE)", NULL, NULL);
 	/* Identity first: as root our kernel uid is still host 0 until now. */
 	if (userns_apply(&plan->userns, err) < 0)
 		return -1;
+	/* Non-dumpable: the workload (same uid) cannot open /proc/1/{mem,exe,environ} nor
+	 * ptrace us; /proc/1/exe is the stockade binary (runc CVE-2019-5736) and our memory
+	 * holds the caller's environment. After the uid change: the kernel resets the flag to
+	 * fs.suid_dumpable whenever the effective uid changes. Verified again before exec. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_DUMPABLE)", NULL, NULL);
 	/* A change of effective uid clears the parent-death signal: set it again, then make
 	 * sure the parent did not die in between (its end of the socket would have closed). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -143,6 +145,10 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 	    child_optional(landlock_apply(&plan->landlock, err),
 			   spec->allow_degraded & LAYER_LANDLOCK, sync_fd, err) < 0)
 		return -1;
+	/* No credential change since may have made us dumpable again. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return sk_fail_safe(err, "launch", EPERM, "verify PID 1 is not dumpable", NULL,
+				    NULL);
 	/* seccomp last: it denies mount, unshare and the rest that the steps above used. */
 	if (plan->has_seccomp &&
 	    child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,

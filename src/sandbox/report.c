@@ -1,5 +1,5 @@
 /* The JSON run report (jansson). Stable keys: version, command, exit, duration_ms,
- * max_rss_kb, layers{name: {applied, degraded, detail}}, degraded[]. */
+ * kernel, max_rss_kb, layers{name: {applied, degraded, detail}}, degraded[]. */
 #include "sandbox/report.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 void report_layer(struct run_report *report, const char *name, bool is_applied, bool is_degraded,
@@ -55,7 +56,11 @@ static json_t *report_json(const struct sandbox_spec *spec, const struct run_rep
 		if (l->is_degraded)
 			json_array_append_new(degraded, json_string(l->name));
 	}
+	struct utsname uts;
+
 	json_object_set_new(root, "version", json_string(STOCKADE_VERSION));
+	if (uname(&uts) == 0)
+		json_object_set_new(root, "kernel", json_string(uts.release));
 	json_object_set_new(root, "command", command);
 	json_object_set_new(root, "exit", exit_json(result));
 	json_object_set_new(root, "duration_ms", json_integer((json_int_t)result->duration_ms));
