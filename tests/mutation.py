@@ -15,7 +15,8 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# name: (file, text to replace, replacement, -k filters of tests that must go red)
+# name: (file, text to replace, replacement, -k filters of tests that must go red), or a list
+# of such edits applied together (the last one's filters are used)
 MUTATIONS = {
     "landlock": ("src/sandbox/launch.c", "if (plan->has_landlock &&", "if (0 &&",
                  ["layers:landlock", "hostile:"]),
@@ -27,10 +28,14 @@ MUTATIONS = {
                  "if (0)\n\t\treturn sk_fail_safe", ["hostile:proc1"]),
     "pdeathsig": ("src/sandbox/launch.c", "	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)\n		return sk_fail_safe",
                   "	if (0)\n		return sk_fail_safe", ["basics:dies_with_parent"]),
-    "setsid": ("src/sandbox/init.c", "if (setsid() < 0 || prctl(", "if (prctl(",
-               ["hostile:"]),
-    "close-fds": ("src/sandbox/init.c", "if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {",
-                  "if (0) {", ["hostile:"]),
+    # Both sessions: PID 1's own setsid alone also leaves the command without a terminal.
+    "setsid": [("src/sandbox/init.c", "if (setsid() < 0 || prctl(", "if (prctl(", None),
+               ("src/sandbox/launch.c", "if (setsid() < 0)", "if (0)", ["hostile:"])],
+    # Both closings: PID 1 closes inherited fds, the command marks the rest close-on-exec.
+    "close-fds": [("src/sandbox/init.c", "if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {",
+                   "if (0) {", None),
+                  ("src/sandbox/launch.c", "if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)",
+                   "if (0)", ["hostile:"])],
     "readonly-root": ("src/sandbox/mount.c", "if (mount_make_readonly(MOUNT_NEWROOT, 0, err) < 0)",
                       "if (0)", ["layers:filesystem", "layers:mount_table"]),
     "readonly-binds": ("src/sandbox/mount.c", "return is_readonly ? mount_make_readonly(dst, is_dir, err) : 0;",
@@ -55,17 +60,19 @@ def run(cmd, **kw):
 
 
 def check(name, mutation, mode):
-    path, old, new, filters = mutation
+    edits = mutation if isinstance(mutation, list) else [mutation]
+    filters = edits[-1][3]
     work = tempfile.mkdtemp(prefix=f"stockade-mut-{name}-")
     try:
         shutil.copytree(TOP, os.path.join(work, "src-tree"), ignore=shutil.ignore_patterns(
             "build*", ".git"))
         tree = os.path.join(work, "src-tree")
-        source = os.path.join(tree, path)
-        text = open(source).read()
-        if old not in text:
-            return f"{name}: MUTATION DOES NOT APPLY (text not found in {path})"
-        open(source, "w").write(text.replace(old, new, 1))
+        for path, old, new, _ in edits:
+            source = os.path.join(tree, path)
+            text = open(source).read()
+            if old not in text:
+                return f"{name}: MUTATION DOES NOT APPLY (text not found in {path})"
+            open(source, "w").write(text.replace(old, new, 1))
         build = os.path.join(work, "build")
         r = run(["meson", "setup", build, tree, "-Dwerror=false"])
         if r.returncode == 0:
