@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	} else {
-		fprintf(stderr, "stockade: unknown command '%.64s' (try `stockade help`)\n", argv[1]);
+		fprintf(stderr, "stockade: unknown command '%.64s' (try `stockade help`)\n",
+			argv[1]);
 		return 125;
 	}
 	if (rc >= 0)

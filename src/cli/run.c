@@ -14,53 +14,66 @@
 #define EXIT_OUTPUT_LIMIT (128 + 25) /* as if killed by SIGXFSZ, the file-size-limit signal */
 
 enum {
-	OPT_NETWORK = 256, OPT_ALLOW_NET, OPT_DENY_NET, OPT_MEMORY, OPT_PIDS, OPT_CPUS,
-	OPT_TIMEOUT, OPT_OUTPUT_LIMIT, OPT_ROOTFS, OPT_HOSTNAME, OPT_UID, OPT_DEGRADED,
-	OPT_REPORT, OPT_TMPFS_SIZE,
+	OPT_NETWORK = 256,
+	OPT_ALLOW_NET,
+	OPT_DENY_NET,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_CPUS,
+	OPT_TIMEOUT,
+	OPT_OUTPUT_LIMIT,
+	OPT_ROOTFS,
+	OPT_HOSTNAME,
+	OPT_UID,
+	OPT_DEGRADED,
+	OPT_REPORT,
+	OPT_TMPFS_SIZE,
 };
 
 static const struct option run_options[] = {
-	{"volume", required_argument, NULL, 'v'},
-	{"env", required_argument, NULL, 'e'},
-	{"workdir", required_argument, NULL, 'w'},
-	{"network", required_argument, NULL, OPT_NETWORK},
-	{"allow-net", required_argument, NULL, OPT_ALLOW_NET},
-	{"deny-net", required_argument, NULL, OPT_DENY_NET},
-	{"memory", required_argument, NULL, OPT_MEMORY},
-	{"pids-limit", required_argument, NULL, OPT_PIDS},
-	{"cpus", required_argument, NULL, OPT_CPUS},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
-	{"rootfs", required_argument, NULL, OPT_ROOTFS},
-	{"hostname", required_argument, NULL, OPT_HOSTNAME},
-	{"uid", required_argument, NULL, OPT_UID},
-	{"allow-degraded", required_argument, NULL, OPT_DEGRADED},
-	{"report", required_argument, NULL, OPT_REPORT},
-	{"tmpfs-size", required_argument, NULL, OPT_TMPFS_SIZE},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"volume", required_argument, NULL, 'v'},
+    {"env", required_argument, NULL, 'e'},
+    {"workdir", required_argument, NULL, 'w'},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
+    {"deny-net", required_argument, NULL, OPT_DENY_NET},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids-limit", required_argument, NULL, OPT_PIDS},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"uid", required_argument, NULL, OPT_UID},
+    {"allow-degraded", required_argument, NULL, OPT_DEGRADED},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"tmpfs-size", required_argument, NULL, OPT_TMPFS_SIZE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 void cli_run_usage(void)
 {
-	printf("usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
-	       "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
-	       "  -w, --workdir DIR          working directory inside (default %s)\n"
-	       "      --network none         no network but loopback (the default)\n"
-	       "      --memory SIZE          memory limit (cgroup), e.g. 512m\n"
-	       "      --pids-limit N         process limit (cgroup)\n"
-	       "      --cpus N               CPU quota (cgroup), e.g. 0.5\n"
-	       "      --timeout DURATION     kill the sandbox after it, exit 124 (e.g. 30, 500ms, 2m)\n"
-	       "      --output-limit SIZE    kill the sandbox when stdout+stderr exceed it, exit 153\n"
-	       "      --tmpfs-size SIZE      size of /tmp and of $HOME each (default 1g)\n"
-	       "      --rootfs DIR           read-only root from DIR instead of the host's system\n"
-	       "      --hostname NAME        (default %s)\n"
-	       "      --uid N                sandbox uid and gid inside (default %d)\n"
-	       "      --allow-degraded LAYER run without landlock|seccomp|cgroup, recorded\n"
-	       "      --report FILE          write a JSON run report\n"
-	       "exit: the command's status; 128+N if killed by signal N; 124 timeout; 125 stockade\n"
-	       "failed before the command started; 126 not executable; 127 not found\n",
-	       SANDBOX_HOME, SANDBOX_DEFAULT_HOSTNAME, SANDBOX_DEFAULT_UID);
+	printf(
+	    "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+	    "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
+	    "  -w, --workdir DIR          working directory inside (default %s)\n"
+	    "      --network none         no network but loopback (the default)\n"
+	    "      --memory SIZE          memory limit (cgroup), e.g. 512m\n"
+	    "      --pids-limit N         process limit (cgroup)\n"
+	    "      --cpus N               CPU quota (cgroup), e.g. 0.5\n"
+	    "      --timeout DURATION     kill the sandbox after it, exit 124 (e.g. 30, 500ms, "
+	    "2m)\n"
+	    "      --output-limit SIZE    kill the sandbox when stdout+stderr exceed it, exit 153\n"
+	    "      --tmpfs-size SIZE      size of /tmp and of $HOME each (default 1g)\n"
+	    "      --rootfs DIR           read-only root from DIR instead of the host's system\n"
+	    "      --hostname NAME        (default %s)\n"
+	    "      --uid N                sandbox uid and gid inside (default %d)\n"
+	    "      --allow-degraded LAYER run without landlock|seccomp|cgroup, recorded\n"
+	    "      --report FILE          write a JSON run report\n"
+	    "exit: the command's status; 128+N if killed by signal N; 124 timeout; 125 stockade\n"
+	    "failed before the command started; 126 not executable; 127 not found\n",
+	    SANDBOX_HOME, SANDBOX_DEFAULT_HOSTNAME, SANDBOX_DEFAULT_UID);
 }
 
 static int bad_value(struct sk_err *err, const char *flag, const char *value, const char *what)
@@ -104,7 +117,8 @@ static int parse_degraded(const char *layer, unsigned *bits, struct sk_err *err)
 	else if (strcmp(layer, "cgroup") == 0)
 		*bits |= LAYER_CGROUP;
 	else
-		return bad_value(err, "--allow-degraded", layer, "one of landlock, seccomp, cgroup");
+		return bad_value(err, "--allow-degraded", layer,
+				 "one of landlock, seccomp, cgroup");
 	return 0;
 }
 
@@ -132,27 +146,30 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 				 "is not built yet");
 	case OPT_ALLOW_NET:
 	case OPT_DENY_NET:
-		return sk_fail(err, "cli", 0, "the egress proxy is not built yet: no network "
-			       "can be allowed", "--allow-net/--deny-net %.64s", arg);
+		return sk_fail(err, "cli", 0,
+			       "the egress proxy is not built yet: no network "
+			       "can be allowed",
+			       "--allow-net/--deny-net %.64s", arg);
 	case OPT_MEMORY:
 		if (parse_size(arg, &spec->memory_bytes) < 0 || spec->memory_bytes < (1u << 20))
 			return bad_value(err, "--memory", arg, "a size of at least 1m, e.g. 512m");
 		return 0;
 	case OPT_PIDS:
 		return parse_uint(arg, 1, 4194304, &spec->pids_limit) < 0
-			       ? bad_value(err, "--pids-limit", arg, "a number from 1")
-			       : 0;
+			   ? bad_value(err, "--pids-limit", arg, "a number from 1")
+			   : 0;
 	case OPT_CPUS:
 		if (parse_cpus_milli(arg, &spec->cpus_milli) < 0 || spec->cpus_milli < 10)
-			return bad_value(err, "--cpus", arg, "a number of CPUs from 0.01, e.g. 0.5");
+			return bad_value(err, "--cpus", arg,
+					 "a number of CPUs from 0.01, e.g. 0.5");
 		return 0;
 	case OPT_TIMEOUT:
 		if (parse_duration_ms(arg, &spec->timeout_ms) < 0 || spec->timeout_ms == 0)
-			return bad_value(err, "--timeout", arg, "a duration, e.g. 30, 1.5, 500ms, 2m");
+			return bad_value(err, "--timeout", arg,
+					 "a duration, e.g. 30, 1.5, 500ms, 2m");
 		return 0;
 	case OPT_OUTPUT_LIMIT:
-		if (parse_size(arg, &spec->output_limit_bytes) < 0 ||
-		    spec->output_limit_bytes == 0)
+		if (parse_size(arg, &spec->output_limit_bytes) < 0 || spec->output_limit_bytes == 0)
 			return bad_value(err, "--output-limit", arg, "a size, e.g. 10m");
 		return 0;
 	case OPT_TMPFS_SIZE:
@@ -256,10 +273,12 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 		fprintf(stderr, "stockade: timeout: the sandbox was killed after %llu ms\n",
 			(unsigned long long)spec.timeout_ms);
 	if (result.output_limit_hit)
-		fprintf(stderr, "stockade: output limit: the sandbox was killed after %llu bytes "
-			"of output\n", (unsigned long long)spec.output_limit_bytes);
+		fprintf(stderr,
+			"stockade: output limit: the sandbox was killed after %llu bytes "
+			"of output\n",
+			(unsigned long long)spec.output_limit_bytes);
 	if (result.oom_killed)
 		fprintf(stderr, "stockade: memory limit: the kernel killed a process in the "
-			"sandbox (out of memory)\n");
+				"sandbox (out of memory)\n");
 	return exit_status(&result);
 }

@@ -16,17 +16,17 @@
 #define CGROUP_MAX_DIRS 3
 
 struct cgroup_plan {
-	int version;			       /* 0: no cgroup made, 1 or 2 */
-	bool is_degraded;		       /* limits asked for but not enforced (caller allowed) */
-	char dirs[CGROUP_MAX_DIRS][PATH_MAX];  /* the cgroup directories made for this sandbox */
+	int version;	  /* 0: no cgroup made, 1 or 2 */
+	bool is_degraded; /* limits asked for but not enforced (caller allowed) */
+	char dirs[CGROUP_MAX_DIRS][PATH_MAX]; /* the cgroup directories made for this sandbox */
 	int dir_count;
-	char detail[256];		       /* for the report: what was made, or why degraded */
+	char detail[256]; /* for the report: what was made, or why degraded */
 };
 
 struct cgroup_usage {
-	bool oom_killed;		/* the memory controller killed something */
-	uint64_t memory_peak_bytes;	/* 0 if unknown */
-	uint64_t pids_peak;		/* 0 if unknown */
+	bool oom_killed;	    /* the memory controller killed something */
+	uint64_t memory_peak_bytes; /* 0 if unknown */
+	uint64_t pids_peak;	    /* 0 if unknown */
 };
 
 /* Parent, before clone. With no limit in spec it makes nothing (version 0). Otherwise it makes

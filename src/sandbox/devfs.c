@@ -18,11 +18,9 @@ static const struct {
 	const char *target;
 	const char *link;
 } dev_links[] = {
-	{"/proc/self/fd", DEV "/fd"},
-	{"/proc/self/fd/0", DEV "/stdin"},
-	{"/proc/self/fd/1", DEV "/stdout"},
-	{"/proc/self/fd/2", DEV "/stderr"},
-	{"pts/ptmx", DEV "/ptmx"},
+    {"/proc/self/fd", DEV "/fd"},	{"/proc/self/fd/0", DEV "/stdin"},
+    {"/proc/self/fd/1", DEV "/stdout"}, {"/proc/self/fd/2", DEV "/stderr"},
+    {"pts/ptmx", DEV "/ptmx"},
 };
 
 int devfs_apply(struct sk_err *err)

@@ -13,7 +13,7 @@
 struct env_plan {
 	char *envp[ENV_MAX + 1]; /* NULL-terminated, each "KEY=VALUE", allocated */
 	size_t count;
-	char path[1024];	 /* PATH value, used by the child to find the command */
+	char path[1024]; /* PATH value, used by the child to find the command */
 };
 
 /* Parent. `caller_env` is stockade's own environment (for LANG, TERM and `-e KEY`). A later

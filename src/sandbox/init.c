@@ -146,8 +146,8 @@ static void report_exec(int sync_fd, int exec_fd, const char *name)
 		msg.kind = SYNC_EXECED;
 	} else {
 		msg.kind = SYNC_EXEC_FAILED;
-		sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO,
-			     name, NULL, NULL);
+		sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO, name,
+			     NULL, NULL);
 		msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
 	}
 	sync_send(sync_fd, &msg);

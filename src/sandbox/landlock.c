@@ -100,10 +100,11 @@ static int landlock_probe_abi(struct sk_err *err)
 	if (abi < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
 		return sk_fail(err, "landlock", errno, landlock_missing_hint,
 			       "landlock_create_ruleset(VERSION)");
-	return sk_fail(err, "landlock", abi < 0 ? errno : EINVAL,
-		       "a seccomp profile of the container or service that runs stockade may forbid "
-		       "the Landlock syscalls; allow them, or run with --allow-degraded landlock",
-		       "landlock_create_ruleset(VERSION) returned %ld", abi);
+	return sk_fail(
+	    err, "landlock", abi < 0 ? errno : EINVAL,
+	    "a seccomp profile of the container or service that runs stockade may forbid "
+	    "the Landlock syscalls; allow them, or run with --allow-degraded landlock",
+	    "landlock_create_ruleset(VERSION) returned %ld", abi);
 }
 
 static int landlock_add_planned_rule(struct landlock_plan *plan, const char *path, uint64_t access,

@@ -19,12 +19,12 @@ struct landlock_rule {
 };
 
 struct landlock_plan {
-	int abi;		/* best ABI the kernel offers (>= 1) */
-	uint64_t handled_fs;	/* every filesystem right the ABI knows */
-	uint64_t scoped;	/* LANDLOCK_SCOPE_* bits (ABI >= 6), else 0 */
+	int abi;	     /* best ABI the kernel offers (>= 1) */
+	uint64_t handled_fs; /* every filesystem right the ABI knows */
+	uint64_t scoped;     /* LANDLOCK_SCOPE_* bits (ABI >= 6), else 0 */
 	struct landlock_rule rules[LANDLOCK_MAX_RULES];
 	size_t rule_count;
-	char detail[128];	/* for the report: "ABI 7, 5 rules, scoped: abstract-unix, signal" */
+	char detail[128]; /* for the report: "ABI 7, 5 rules, scoped: abstract-unix, signal" */
 };
 
 /* Parent, before clone: probes the ABI (landlock_create_ruleset with

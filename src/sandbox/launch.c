@@ -125,8 +125,8 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
 	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
-	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 || proc_apply(&plan->proc, err) < 0 ||
-	    mount_finish(&plan->mount, err) < 0)
+	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 ||
+	    proc_apply(&plan->proc, err) < 0 || mount_finish(&plan->mount, err) < 0)
 		return -1;
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
@@ -235,8 +235,7 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
 	    mount_prepare(&plan->mount, spec, err) < 0 || proc_prepare(&plan->proc, err) < 0 ||
-	    caps_prepare(&plan->caps, err) < 0 ||
-	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
+	    caps_prepare(&plan->caps, err) < 0 || rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
 	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
@@ -292,7 +291,7 @@ struct supervisor {
 	struct launch_plan *plan;
 	pid_t pid;
 	int pidfd, sync_fd, signal_fd, timer_fd;
-	int out_fd[2];		/* read ends of the output pipes, -1 once closed */
+	int out_fd[2]; /* read ends of the output pipes, -1 once closed */
 	uint64_t output_total;
 	bool child_done, failed_setup, got_exit;
 	struct sandbox_result *result;
@@ -534,8 +533,12 @@ static void supervise_finish(struct supervisor *sv)
 static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			struct run_report *report, struct sk_err *err)
 {
-	struct supervisor sv = {.plan = plan, .result = result, .report = report, .err = err,
-				.timer_fd = -1, .pidfd = -1};
+	struct supervisor sv = {.plan = plan,
+				.result = result,
+				.report = report,
+				.err = err,
+				.timer_fd = -1,
+				.pidfd = -1};
 	int pair[2], rc = 0;
 	sigset_t old_mask;
 	uint64_t start = now_ms();

@@ -40,22 +40,38 @@ struct mount_attr {
 /* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
  * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. */
 static const char *const curated_etc[] = {
-	"alternatives", "ca-certificates", "ca-certificates.conf", "crypto-policies",
-	"debian_version", "gai.conf", "host.conf", "inputrc", "ld.so.cache", "ld.so.conf",
-	"ld.so.conf.d", "localtime", "lsb-release", "nsswitch.conf", "os-release",
-	"pki", "protocols", "services", "ssl", "terminfo", "timezone",
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "crypto-policies",
+    "debian_version",
+    "gai.conf",
+    "host.conf",
+    "inputrc",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "lsb-release",
+    "nsswitch.conf",
+    "os-release",
+    "pki",
+    "protocols",
+    "services",
+    "ssl",
+    "terminfo",
+    "timezone",
 };
 /* The host system tree (usr-merge symlinks are recreated, real directories bound). */
-static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64",
-					  "libx32"};
+static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 /* Names we provide ourselves, never taken from a --rootfs. */
 static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
 static const char *const etc_synthesized[] = {"passwd", "group", "hosts", "hostname"};
 
 /* ---- parent side ---- */
 
-static struct mount_entry *plan_add(struct mount_plan *plan, enum mount_kind kind,
-				    const char *src, const char *dst, struct sk_err *err)
+static struct mount_entry *plan_add(struct mount_plan *plan, enum mount_kind kind, const char *src,
+				    const char *dst, struct sk_err *err)
 {
 	struct mount_entry *e;
 
@@ -322,14 +338,15 @@ void mount_plan_free(struct mount_plan *plan)
 static const char *inside(const char *dst)
 {
 	return strncmp(dst, MOUNT_NEWROOT, sizeof(MOUNT_NEWROOT) - 1) == 0
-		       ? dst + sizeof(MOUNT_NEWROOT) - 1
-		       : dst;
+		   ? dst + sizeof(MOUNT_NEWROOT) - 1
+		   : dst;
 }
 
 int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
 {
-	return mount_restrict(path, is_recursive, MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID |
-				  MOUNT_RESTRICT_NODEV, err);
+	return mount_restrict(path, is_recursive,
+			      MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NODEV,
+			      err);
 }
 
 int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err)
@@ -446,8 +463,8 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 {
 	/* Nothing we mount may propagate back to the host's mount namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)",
-				    NULL, NULL);
+		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)", NULL,
+				    NULL);
 	/* Stage on a tmpfs over /tmp, then pivot into it: from here the host tree is only
 	 * reachable under /oldroot, and it is detached before the workload exists. */
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,

@@ -28,7 +28,7 @@ struct mount_entry {
 	unsigned long flags; /* extra MS_* flags for MOUNT_TMPFS (noexec) */
 	/* Allocated by the parent; the child reads its copy-on-write image of them. */
 	char *src;
-	char *dst;	     /* full path in the staging root: MOUNT_NEWROOT "/..." */
+	char *dst; /* full path in the staging root: MOUNT_NEWROOT "/..." */
 	char *content;
 	size_t content_len;
 };

@@ -18,9 +18,9 @@
 #define PROC MOUNT_NEWROOT "/proc"
 
 static const char *const candidate_files[] = {
-	"kcore",    "keys",	      "timer_list", "sched_debug", "latency_stats", "kallsyms",
-	"kpagecount", "kpageflags", "kpagecgroup", "timer_stats", "config.gz",	  "vmallocinfo",
-	"slabinfo",   "pagetypeinfo", "sysrq-trigger",
+    "kcore",	 "keys",	"timer_list", "sched_debug",  "latency_stats",
+    "kallsyms",	 "kpagecount",	"kpageflags", "kpagecgroup",  "timer_stats",
+    "config.gz", "vmallocinfo", "slabinfo",   "pagetypeinfo", "sysrq-trigger",
 };
 static const char *const candidate_dirs[] = {"acpi", "scsi", "asound", "firmware", "driver"};
 /* Read-only: sysctls. (Writes there would need a root uid the sandbox does not have; the
@@ -50,7 +50,8 @@ int proc_prepare(struct proc_plan *plan, struct sk_err *err)
 		snprintf(host, sizeof(host), "/proc/%s", candidate_files[i]);
 		if (stat(host, &st) < 0 || !(st.st_mode & (S_IROTH | S_IWOTH)))
 			continue;
-		if (!(plan->masked_files[plan->masked_file_count++] = in_newroot(candidate_files[i])))
+		if (!(plan->masked_files[plan->masked_file_count++] =
+			  in_newroot(candidate_files[i])))
 			return sk_fail(err, "proc", E2BIG, NULL, "too many /proc masks");
 	}
 	for (size_t i = 0; i < sizeof(candidate_dirs) / sizeof(candidate_dirs[0]); i++) {
@@ -81,14 +82,17 @@ int proc_apply(const struct proc_plan *plan, struct sk_err *err)
 				continue;
 			return sk_fail_safe(err, "proc", errno, "mask", shown(path), NULL);
 		}
-		if (mount_restrict(path, 0, MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID |
-				   MOUNT_RESTRICT_NOEXEC, err) < 0)
+		if (mount_restrict(path, 0,
+				   MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID |
+				       MOUNT_RESTRICT_NOEXEC,
+				   err) < 0)
 			return -1;
 	}
 	for (int i = 0; i < plan->masked_dir_count; i++) {
 		const char *path = plan->masked_dirs[i];
 		if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "size=0,nr_inodes=1") < 0 && errno != ENOENT)
+			  "size=0,nr_inodes=1") < 0 &&
+		    errno != ENOENT)
 			return sk_fail_safe(err, "proc", errno, "mask", shown(path), NULL);
 	}
 	for (size_t i = 0; i < sizeof(readonly_dirs) / sizeof(readonly_dirs[0]); i++) {

@@ -32,10 +32,9 @@ void report_layer(struct run_report *report, const char *name, bool is_applied, 
 static json_t *exit_json(const struct sandbox_result *result)
 {
 	return json_pack("{s:b, s:b, s:o, s:o, s:b, s:b, s:b}", "started", result->started,
-			 "exited", result->exited,
-			 "code", result->exited ? json_integer(result->exit_code) : json_null(),
-			 "signal", result->term_signal ? json_integer(result->term_signal)
-						       : json_null(),
+			 "exited", result->exited, "code",
+			 result->exited ? json_integer(result->exit_code) : json_null(), "signal",
+			 result->term_signal ? json_integer(result->term_signal) : json_null(),
 			 "timed_out", result->timed_out, "output_limit_exceeded",
 			 result->output_limit_hit, "oom_killed", result->oom_killed);
 }
@@ -70,9 +69,8 @@ static json_t *report_json(const struct sandbox_spec *spec, const struct run_rep
 	return root;
 }
 
-int report_write(const char *path, const struct sandbox_spec *spec,
-		 const struct run_report *report, const struct sandbox_result *result,
-		 struct sk_err *err)
+int report_write(const char *path, const struct sandbox_spec *spec, const struct run_report *report,
+		 const struct sandbox_result *result, struct sk_err *err)
 {
 	json_t *root = report_json(spec, report, result);
 	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

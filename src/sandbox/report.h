@@ -26,8 +26,7 @@ struct run_report {
 void report_layer(struct run_report *report, const char *name, bool is_applied, bool is_degraded,
 		  const char *detail);
 /* Writes the JSON report to path (created 0600, never through a symlink). */
-int report_write(const char *path, const struct sandbox_spec *spec,
-		 const struct run_report *report, const struct sandbox_result *result,
-		 struct sk_err *err);
+int report_write(const char *path, const struct sandbox_spec *spec, const struct run_report *report,
+		 const struct sandbox_result *result, struct sk_err *err);
 
 #endif

@@ -13,9 +13,9 @@
 struct seccomp_plan {
 	const struct sock_filter *filter; /* BPF program exported by libseccomp */
 	bool is_allocated;		  /* filter is malloc'd (seccomp_compile) */
-	unsigned short filter_len;  /* instructions */
-	unsigned rule_count;	    /* rules added to the libseccomp context */
-	char detail[128];	    /* for the report: "libseccomp 2.5.4, x86_64, N rules" */
+	unsigned short filter_len;	  /* instructions */
+	unsigned rule_count;		  /* rules added to the libseccomp context */
+	char detail[128];		  /* for the report: "libseccomp 2.5.4, x86_64, N rules" */
 };
 
 /* Parent, before clone: takes the program compiled at build time. */

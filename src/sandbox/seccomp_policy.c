@@ -145,7 +145,6 @@ static const unsigned long clone_namespace_flags[] = {
  * rarely used kernel code (n_hdlc, CVE-2017-2636). */
 static const unsigned long denied_ioctls[] = {TIOCSTI, TIOCLINUX, TIOCSETD};
 
-
 struct filter_build {
 	scmp_filter_ctx ctx;
 	unsigned rule_count;
@@ -406,4 +405,3 @@ out:
 		seccomp_plan_free(plan);
 	return rc;
 }
-

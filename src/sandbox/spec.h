@@ -24,8 +24,8 @@ enum sandbox_layer {
 };
 
 struct sandbox_spec {
-	char *const *argv;   /* the command and its arguments, argv[0] non-NULL */
-	uid_t uid;	     /* uid and gid inside the sandbox (default 10001) */
+	char *const *argv; /* the command and its arguments, argv[0] non-NULL */
+	uid_t uid;	   /* uid and gid inside the sandbox (default 10001) */
 	gid_t gid;
 	const char *hostname;
 	const char *workdir; /* absolute path inside; default SANDBOX_HOME */
@@ -44,10 +44,10 @@ struct sandbox_spec {
 
 /* The outcome of a run, for the report and the exit status. */
 struct sandbox_result {
-	bool started;		   /* the command was exec'd */
-	bool exited;		   /* exit_code is valid */
+	bool started; /* the command was exec'd */
+	bool exited;  /* exit_code is valid */
 	int exit_code;
-	int term_signal;	   /* killed by this signal, 0 if none */
+	int term_signal; /* killed by this signal, 0 if none */
 	bool timed_out;
 	bool output_limit_hit;
 	bool oom_killed;

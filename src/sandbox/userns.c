@@ -53,7 +53,8 @@ static int write_proc_file(pid_t pid, const char *name, const char *text, struct
 		int saved = errno;
 		close(fd);
 		return sk_fail(err, "userns", saved,
-			       "the kernel refused the identity map; a security module or sysctl may restrict user namespaces",
+			       "the kernel refused the identity map; a security module or sysctl "
+			       "may restrict user namespaces",
 			       "write(%s, \"%.40s\")", path, text);
 	}
 	close(fd);

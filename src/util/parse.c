@@ -70,9 +70,8 @@ int parse_size(const char *text, uint64_t *bytes)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{"", 0},    {"b", 0},	 {"k", 10},  {"kb", 10}, {"kib", 10}, {"m", 20},
-		{"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30}, {"gib", 30}, {"t", 40},
-		{"tb", 40}, {"tib", 40},
+	    {"", 0},	 {"b", 0},  {"k", 10},	{"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+	    {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},	  {"tb", 40}, {"tib", 40},
 	};
 	uint64_t v;
 	const char *end;

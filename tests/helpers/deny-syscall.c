@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (argc < i + 3 || strcmp(argv[i + 1], "--") != 0) {
-		fprintf(stderr, "usage: deny-syscall [-e ERRNO] SYSCALL[,...] -- COMMAND [ARG...]\n");
+		fprintf(stderr,
+			"usage: deny-syscall [-e ERRNO] SYSCALL[,...] -- COMMAND [ARG...]\n");
 		return 2;
 	}
 	ctx = seccomp_init(SCMP_ACT_ALLOW);

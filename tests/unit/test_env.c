@@ -20,15 +20,15 @@ static const char *find(const struct env_plan *plan, const char *key)
 static void test_scrubbed(void **state)
 {
 	char *caller[] = {"SECRET_TOKEN=abc", "LANG=de_DE.UTF-8", "TERM=xterm", "HOME=/root",
-			  "PATH=/evil", "FOO=bar", NULL};
+			  "PATH=/evil",	      "FOO=bar",	  NULL};
 	struct sandbox_spec spec = {0};
 	struct env_plan plan;
 	struct sk_err err = {0};
 	(void)state;
 	spec.env_add[0] = "A=1";
-	spec.env_add[1] = "FOO";	  /* passes the caller's value */
+	spec.env_add[1] = "FOO";     /* passes the caller's value */
 	spec.env_add[2] = "MISSING"; /* not set by the caller: nothing */
-	spec.env_add[3] = "A=2";	  /* later wins */
+	spec.env_add[3] = "A=2";     /* later wins */
 	spec.env_add_count = 4;
 	assert_int_equal(env_prepare(&plan, &spec, caller, &err), 0);
 	assert_null(find(&plan, "SECRET_TOKEN"));
@@ -70,8 +70,8 @@ static void test_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scrubbed),
-		cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_scrubbed),
+	    cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

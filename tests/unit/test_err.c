@@ -42,7 +42,8 @@ static void test_fail_and_print(void **state)
 	dup2(saved, 2);
 	close(fds[1]);
 	assert_true(read(fds[0], line, sizeof(line) - 1) > 0);
-	assert_string_equal(line, "stockade: mount: bind /usr X: No such file or directory (do this)\n");
+	assert_string_equal(line,
+			    "stockade: mount: bind /usr X: No such file or directory (do this)\n");
 	memset(&err, 0, sizeof(err));
 	sk_fail_safe(&err, "seccomp", EPERM, "seccomp(SET_MODE_FILTER)", "/x", NULL);
 	assert_string_equal(err.op, "seccomp(SET_MODE_FILTER) /x");
@@ -52,8 +53,8 @@ static void test_fail_and_print(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strl),
-		cmocka_unit_test(test_fail_and_print),
+	    cmocka_unit_test(test_strl),
+	    cmocka_unit_test(test_fail_and_print),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

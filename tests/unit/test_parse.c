@@ -26,8 +26,9 @@ static void test_size(void **state)
 	assert_int_equal(v, 2ull << 40);
 	assert_int_equal(parse_size("0", &v), 0);
 	assert_int_equal(v, 0);
-	const char *bad[] = {"", "-1", " 1", "1 ", "1x", "1.5g", "k", "99999999999999999999",
-			     "17179869184G", "1gg", "+1", "0x10", NULL};
+	const char *bad[] = {
+	    "",	   "-1", " 1",	 "1 ", "1x", "1.5g", "k", "99999999999999999999", "17179869184G",
+	    "1gg", "+1", "0x10", NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(parse_size(bad[i], &v), -1);
 	assert_int_equal(parse_size(NULL, &v), -1);
@@ -51,8 +52,17 @@ static void test_duration(void **state)
 	assert_int_equal(v, 3600000);
 	assert_int_equal(parse_duration_ms("0.001", &v), 0);
 	assert_int_equal(v, 1);
-	const char *bad[] = {"", "ms", "1.2345", "-1", "1d", "1.5ms", "abc", "1 s",
-			     "99999999999999999999", "18446744073709551615h", NULL};
+	const char *bad[] = {"",
+			     "ms",
+			     "1.2345",
+			     "-1",
+			     "1d",
+			     "1.5ms",
+			     "abc",
+			     "1 s",
+			     "99999999999999999999",
+			     "18446744073709551615h",
+			     NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(parse_duration_ms(bad[i], &v), -1);
 }
@@ -82,9 +92,9 @@ static void test_uint_and_cpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_size),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_uint_and_cpus),
+	    cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_uint_and_cpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
