@@ -55,6 +55,17 @@ class Result:
         return f"<exit {self.returncode} out={self.out[-800:]!r} err={self.err[-800:]!r}>"
 
 
+def finish(p, input=None, timeout=60, what=""):
+    """Waits for a started process with a time limit; its Result (out, err, returncode)."""
+    try:
+        out, err = p.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError(f"timed out after {timeout}s: {what}\n{err[-500:]!r}")
+    return Result(p, out, err)
+
+
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8"}
 
@@ -112,13 +123,7 @@ class Context:
         p = self.popen(argv, env=env, stdin=subprocess.PIPE if input is not None else
                        (stdin if stdin is not None else subprocess.DEVNULL),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds)
-        try:
-            out, err = p.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-            raise AssertionError(f"timed out after {timeout}s: {argv}\n{err[-500:]!r}")
-        return Result(p, out, err)
+        return finish(p, input=input, timeout=timeout, what=argv)
 
     def stockade(self, *args, **kw):
         return self.run([self.stockade_path] + list(args), **kw)

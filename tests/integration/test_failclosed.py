@@ -52,13 +52,7 @@ def _strays(marker):
 
 
 def _finish(p, input=None, timeout=60):
-    try:
-        out, err = p.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError(f"timed out after {timeout}s: {err[-500:]!r}")
-    r = harness.Result(p, out, err)
+    r = harness.finish(p, input=input, timeout=timeout)
     r.pid = p.pid
     return r
 
