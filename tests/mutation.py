@@ -89,6 +89,9 @@ def check(name, mutation, mode):
         first = red[0].split(":", 2)
         return f"{name}: red ({len(red)} failing), e.g. {first[0]}:{first[1]}"
     finally:
+        # A mutant may leave a sandbox behind (that is what removing PDEATHSIG does): end the
+        # PID 1s started from run.py's staging directories; their namespaces die with them.
+        subprocess.run(["pkill", "-KILL", "-f", "^/tmp/stockade-tests-[^ ]*/stockade run"])
         shutil.rmtree(work, ignore_errors=True)
 
 

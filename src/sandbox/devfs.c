@@ -30,7 +30,7 @@ int devfs_apply(struct sk_err *err)
 	if (mount("tmpfs", DEV, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", "/dev", NULL);
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		sk_strlcpy(src, MOUNT_OLDROOT "/dev/", sizeof(src));
+		sk_strlcpy(src, MOUNT_HOST "/dev/", sizeof(src));
 		sk_strlcat(src, devices[i], sizeof(src));
 		sk_strlcpy(dst, DEV "/", sizeof(dst));
 		sk_strlcat(dst, devices[i], sizeof(dst));

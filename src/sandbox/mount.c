@@ -1,7 +1,7 @@
-/* The mount layer: the parent plans the new root, the child builds it. The child first pivots
- * into a small staging tmpfs with the host root at /oldroot, builds the new root at /newroot
- * from /oldroot paths (so a source anywhere on the host, even under /tmp, stays reachable),
- * then pivots into /newroot and detaches everything else. */
+/* The mount layer: the parent plans the new root, the child builds it. The child mounts the
+ * new root's tmpfs over its copy of /sys, fills it from host paths (so a source anywhere on
+ * the host, even under /tmp, stays reachable), then pivots into it and detaches the whole
+ * host tree in one step. */
 #define _GNU_SOURCE
 #include "sandbox/mount.h"
 
@@ -38,34 +38,19 @@ struct mount_attr {
 #endif
 
 /* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
- * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. */
+ * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. Each
+ * entry costs every launch a copy or a mount: add one only for a real need. */
 static const char *const curated_etc[] = {
-    "alternatives",
-    "ca-certificates",
-    "ca-certificates.conf",
-    "crypto-policies",
-    "debian_version",
-    "gai.conf",
-    "host.conf",
-    "inputrc",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "lsb-release",
-    "nsswitch.conf",
-    "os-release",
-    "pki",
-    "protocols",
-    "services",
-    "ssl",
-    "terminfo",
-    "timezone",
+	"alternatives", /* Debian's command alternatives (cc, python, editor, ...) */
+	"ca-certificates", "ssl", "pki", "crypto-policies", /* CA certificates, TLS policy */
+	"ld.so.cache", "ld.so.conf", "ld.so.conf.d",	      /* the dynamic linker */
+	"localtime", "nsswitch.conf", "os-release", "protocols", "services",
 };
 /* The host system tree (usr-merge symlinks are recreated, real directories bound). */
 static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 /* Names we provide ourselves, never taken from a --rootfs. */
 static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
+/* Written by us (a rootfs's own are not taken; /etc/hostname would name another host). */
 static const char *const etc_synthesized[] = {"passwd", "group", "hosts", "hostname"};
 
 /* ---- parent side ---- */
@@ -133,7 +118,7 @@ static int plan_host_entry(struct mount_plan *plan, const char *host, const char
 
 	if (lstat(host, &st) < 0)
 		return errno == ENOENT ? 0 : sk_fail(err, "mount", errno, NULL, "lstat(%s)", host);
-	if (snprintf(src, sizeof(src), MOUNT_OLDROOT "%s", host) >= (int)sizeof(src))
+	if (snprintf(src, sizeof(src), MOUNT_HOST "%s", host) >= (int)sizeof(src))
 		return sk_fail(err, "mount", ENAMETOOLONG, NULL, "%s", host);
 	if (S_ISLNK(st.st_mode)) {
 		n = readlink(host, target, sizeof(target) - 1);
@@ -215,10 +200,7 @@ static int plan_identity_files(struct mount_plan *plan, const struct sandbox_spe
 	snprintf(text, sizeof(text),
 		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		 spec->hostname);
-	if (plan_file(plan, "/etc/hosts", text, err) < 0)
-		return -1;
-	snprintf(text, sizeof(text), "%s\n", spec->hostname);
-	return plan_file(plan, "/etc/hostname", text, err);
+	return plan_file(plan, "/etc/hosts", text, err);
 }
 
 static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
@@ -465,21 +447,9 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)", NULL,
 				    NULL);
-	/* Stage on a tmpfs over /tmp, then pivot into it: from here the host tree is only
-	 * reachable under /oldroot, and it is detached before the workload exists. */
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0755,size=64k,nr_inodes=16") < 0)
-		return sk_fail_safe(err, "mount", errno, "mount staging tmpfs on", "/tmp", NULL);
-	if (mkdir("/tmp" MOUNT_NEWROOT, 0755) < 0 || mkdir("/tmp" MOUNT_OLDROOT, 0755) < 0)
-		return sk_fail_safe(err, "mount", errno, "mkdir", "staging dirs", NULL);
-	if (syscall(SYS_pivot_root, "/tmp", "/tmp" MOUNT_OLDROOT) < 0)
-		return sk_fail_safe(err, "mount", errno, "pivot_root", "/tmp",
-				    "is stockade running in a chroot?");
-	if (chdir("/") < 0)
-		return sk_fail_safe(err, "mount", errno, "chdir", "/", NULL);
 	if (mount("tmpfs", MOUNT_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, plan->root_data) < 0)
 		return sk_fail_safe(err, "mount", errno, "mount root tmpfs on", MOUNT_NEWROOT,
-				    NULL);
+				    "the host needs a /sys directory to build the sandbox's root on");
 	for (size_t i = 0; i < plan->count; i++)
 		if (apply_entry(&plan->entries[i], err) < 0)
 			return -1;
@@ -490,14 +460,13 @@ int mount_finish(const struct mount_plan *plan, struct sk_err *err)
 {
 	if (mount_make_readonly(MOUNT_NEWROOT, 0, err) < 0)
 		return -1;
-	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0)
-		return sk_fail_safe(err, "mount", errno, "detach old root", MOUNT_OLDROOT, NULL);
-	/* pivot_root(".", ".") stacks the staging root on top of the new one; detaching "."
-	 * then removes it, leaving no path back to the host tree. */
+	/* pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
+	 * removes it with every host mount below it, leaving no path back to the host tree. */
 	if (chdir(MOUNT_NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
-		return sk_fail_safe(err, "mount", errno, "pivot_root", MOUNT_NEWROOT, NULL);
+		return sk_fail_safe(err, "mount", errno, "pivot_root", MOUNT_NEWROOT,
+				    "is stockade running in a chroot?");
 	if (umount2(".", MNT_DETACH) < 0)
-		return sk_fail_safe(err, "mount", errno, "detach staging root", NULL, NULL);
+		return sk_fail_safe(err, "mount", errno, "detach the host's root", NULL, NULL);
 	if (chdir("/") < 0)
 		return sk_fail_safe(err, "mount", errno, "chdir", "/", NULL);
 	if (chdir(plan->workdir) < 0)

@@ -10,9 +10,12 @@
 #include "sandbox/spec.h"
 #include "util/err.h"
 
-/* Where the child stages things between the two pivot_root calls (see mount_apply). */
-#define MOUNT_OLDROOT "/oldroot"
-#define MOUNT_NEWROOT "/newroot"
+/* Where the child builds the new root: a tmpfs mounted over /sys of its own copy of the host's
+ * mount tree. Any directory would do that holds no bind source: we never bind anything from
+ * sysfs, and no --rootfs can live there. Sources keep their host paths (MOUNT_HOST is the
+ * prefix under which the host tree is seen while building: it is still our root). */
+#define MOUNT_NEWROOT "/sys"
+#define MOUNT_HOST ""
 
 enum mount_kind {
 	MOUNT_DIR,	 /* mkdir dst */
@@ -28,7 +31,7 @@ struct mount_entry {
 	unsigned long flags; /* extra MS_* flags for MOUNT_TMPFS (noexec) */
 	/* Allocated by the parent; the child reads its copy-on-write image of them. */
 	char *src;
-	char *dst; /* full path in the staging root: MOUNT_NEWROOT "/..." */
+	char *dst; /* full path while building: MOUNT_NEWROOT "/..." */
 	char *content;
 	size_t content_len;
 };
@@ -45,11 +48,11 @@ struct mount_plan {
 int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
 
-/* Child. Steps 1-3 of the root switch: make every mount private, stage a tmpfs, pivot into
- * it with the host root at MOUNT_OLDROOT, make the new root's tmpfs and carry out the plan. */
+/* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries
+ * out the plan, taking sources from the host tree (still the root). */
 int mount_apply(const struct mount_plan *plan, struct sk_err *err);
-/* Child, after /dev and /proc are in place: the new root becomes read-only, the old root is
- * detached, and the process pivots into MOUNT_NEWROOT and changes to the work directory. */
+/* Child, after /dev and /proc are in place: the new root becomes read-only, the process
+ * pivots into it, the whole host tree is detached, and it changes to the work directory. */
 int mount_finish(const struct mount_plan *plan, struct sk_err *err);
 
 /* Shared with devfs.c and proc.c (child side, async-signal-safe). */

@@ -77,7 +77,7 @@ int proc_apply(const struct proc_plan *plan, struct sk_err *err)
 				    "for a user namespace to mount a new one");
 	for (int i = 0; i < plan->masked_file_count; i++) {
 		const char *path = plan->masked_files[i];
-		if (mount(MOUNT_OLDROOT "/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+		if (mount(MOUNT_HOST "/dev/null", path, NULL, MS_BIND, NULL) < 0) {
 			if (errno == ENOENT)
 				continue;
 			return sk_fail_safe(err, "proc", errno, "mask", shown(path), NULL);

@@ -17,8 +17,8 @@ struct proc_plan {
  * kernel's): files readable by others, directories that exist. */
 int proc_prepare(struct proc_plan *plan, struct sk_err *err);
 
-/* Child (PID 1 of the new PID namespace), while the host's /proc is still reachable under
- * MOUNT_OLDROOT: the kernel only lets a user namespace mount procfs when a fully visible one
+/* Child (PID 1 of the new PID namespace), while the host's /proc is still mounted in its
+ * mount namespace: the kernel only lets a user namespace mount procfs when a fully visible one
  * exists in its mount namespace. */
 int proc_apply(const struct proc_plan *plan, struct sk_err *err);
 
