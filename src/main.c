@@ -1,6 +1,8 @@
 /* stockade: subcommand dispatch, and the one place where an error is printed and an exit
  * status chosen. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,12 +19,31 @@ static void usage(FILE *out)
 		     "Run `stockade run --help` for the options of run.\n");
 }
 
+/* A caller may start us with fd 0, 1 or 2 closed; the first socket or pipe we make would then
+ * take its number and be mistaken for a standard stream, in the sandbox too. */
+static int ensure_standard_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", O_RDWR); /* lowest free number: this fd */
+		if (null != fd)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sk_err err;
 	int rc;
 
 	memset(&err, 0, sizeof(err));
+	if (ensure_standard_fds() < 0)
+		return 125;
+	/* Output relayed to a closed pipe must not kill us before we report; the command gets
+	 * default signal handling back (init.c). */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 125;

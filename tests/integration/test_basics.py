@@ -184,3 +184,17 @@ def test_zombies_are_reaped(ctx):
                     "cat /proc/[0-9]*/stat | awk '{print $3}' | sort | uniq -c")
     expect(r.returncode == 0, f"{r}")
     expect(" Z" not in r.out, f"zombies left: {r.out}")
+
+
+def test_closed_standard_fds(ctx):
+    # Started with stdin and stderr closed, stockade must not hand its own sockets to the
+    # command as fd 0 or 2.
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c",
+                   "readlink /proc/self/fd/0 /proc/self/fd/2; ls /proc/self/fd | wc -l"],
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  preexec_fn=lambda: (os.close(0), os.close(2)))
+    out, _ = p.communicate(timeout=30)
+    lines = out.decode().split()
+    expect(p.returncode == 0, f"exit {p.returncode}: {out!r}")
+    expect(lines[:2] == ["/dev/null", "/dev/null"], f"fds 0 and 2: {lines}")
+    expect(lines[2] == "4", f"fds open inside: {lines}")  # 0, 1, 2 and ls's own directory fd
