@@ -14,6 +14,7 @@ extern char **environ;
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+		     "       stockade doctor [--json]\n"
 		     "       stockade version\n"
 		     "       stockade help\n"
 		     "Run `stockade run --help` for the options of run.\n");
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0) {
 		rc = cli_run(argc - 1, argv + 1, environ, &err);
+	} else if (strcmp(argv[1], "doctor") == 0) {
+		rc = cli_doctor(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("stockade %s\n", STOCKADE_VERSION);
 		return 0;

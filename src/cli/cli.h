@@ -13,5 +13,7 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_h
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
 void cli_run_usage(void);
+/* `stockade doctor [--json]`: 0 when every required layer works, 1 when not, -1 with err. */
+int cli_doctor(int argc, char **argv, struct sk_err *err);
 
 #endif

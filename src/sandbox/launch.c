@@ -27,6 +27,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/devfs.h"
 #include "sandbox/env.h"
+#include "sandbox/gate.h"
 #include "sandbox/init.h"
 #include "sandbox/landlock.h"
 #include "sandbox/mount.h"
@@ -611,9 +612,15 @@ int sandbox_run(const struct sandbox_spec *spec, char *const *caller_env,
 	plan.spec = spec;
 	for (int i = 0; i < 2; i++)
 		plan.output_pipe[i][0] = plan.output_pipe[i][1] = -1;
+	/* Refuse before anything exists when a needed layer is known not to work here. */
+	if (gate_check(spec, report, err) < 0)
+		return -1;
 	rc = launch_prepare(&plan, caller_env, report, err);
 	if (rc == 0)
 		rc = launch_spawn(&plan, result, report, err);
 	launch_cleanup(&plan);
+	/* A layer failed although the probes said it works: probe again next time. */
+	if (rc < 0 && err->exit_code == 125)
+		gate_forget();
 	return rc;
 }

@@ -10,7 +10,7 @@ struct sk_err {
 	char layer[24]; /* which layer or subsystem failed: "seccomp", "mount", "cli", ... */
 	char op[384];	/* the failing operation, with its path: "mount(tmpfs on /tmp)" */
 	int errnum;	/* errno seen, 0 when the failure has none (a bad flag, say) */
-	char hint[384]; /* what the operator can do about it; may be empty */
+	char hint[768]; /* what the operator can do about it; may be empty */
 	int exit_code;	/* exit status main() should use: 125 unless set otherwise */
 };
 

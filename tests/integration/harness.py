@@ -82,6 +82,19 @@ class Context:
         # The host uid the sandbox user lands on: never 0.
         self.host_uid = 10001 if self.is_root else user.pw_uid
         self._cleanup = []
+        # stockade's state (the probe cache) for this mode: a directory of this run's own,
+        # so the host's /var/lib/stockade or ~/.local/share/stockade is never touched.
+        self.state = tempfile.mkdtemp(prefix=f"stockade-state-{mode}-")
+        os.chown(self.state, self.caller_uid, self.caller_gid)
+        os.chmod(self.state, 0o700)
+
+    def fresh_state(self):
+        """A new, empty STOCKADE_HOME for one test (no probe cache yet)."""
+        d = tempfile.mkdtemp(prefix=f"stockade-state-{self.mode}-")
+        os.chown(d, self.caller_uid, self.caller_gid)
+        os.chmod(d, 0o700)
+        self._cleanup.append(lambda: shutil.rmtree(d, ignore_errors=True))
+        return d
 
     def reset(self):
         self._cleanup = []
@@ -114,6 +127,7 @@ class Context:
     def popen(self, argv, env=None, **kw):
         full_env = dict(BASE_ENV)
         full_env["HOME"] = "/root" if self.is_root else self.user.pw_dir
+        full_env["STOCKADE_HOME"] = self.state
         full_env.update(env or {})
         return subprocess.Popen(self.wrap(argv), env=full_env, **kw)
 

@@ -65,8 +65,18 @@ def run_as_caller(ctx, argv, env=None, timeout=60):
     return _finish(p, timeout=timeout)
 
 
+def warm_probe_cache(ctx):
+    """One healthy run first, so the probe cache of this boot says every layer works: the run
+    under the filter then gets past the gate and must fail closed in the layer itself (a cached
+    "ok" must never hide a layer that fails now). test_doctor.py covers the gate's own refusals
+    with an empty cache."""
+    r = ctx.sandbox("true")
+    expect(r.returncode == 0, f"healthy warm-up run failed: {r}")
+
+
 def denied(ctx, syscalls, opts=(), cmd=None, errnum=None, marker=None):
     """stockade run OPTS -- CMD, under a filter that fails `syscalls` with errnum (EPERM)."""
+    warm_probe_cache(ctx)
     argv = [ctx.helper("deny-syscall")]
     if errnum is not None:
         argv += ["-e", str(errnum)]
@@ -167,6 +177,7 @@ def _max_userns_zero_root(ctx, m):
 
 
 def test_max_user_namespaces_zero_fails_closed(ctx):
+    warm_probe_cache(ctx)
     m = _marker()
     if ctx.is_root:
         r = _max_userns_zero_root(ctx, m)
@@ -218,6 +229,7 @@ def test_proc_not_fully_visible_fails_closed(ctx):
     # deny-syscall cannot fail mount(2) for procfs alone; a real cause instead: a host /proc
     # with something mounted over part of it (as in a container with masked paths). The
     # kernel then refuses a new procfs in a user namespace ("mount too revealing").
+    warm_probe_cache(ctx)
     m = _marker()
     script = 'mount --bind /dev/null /proc/uptime || exit 99; exec "$@"'
     pre = ["unshare", "--mount"] if ctx.is_root else \
@@ -412,6 +424,7 @@ def _run_with_ro_cgroup(ctx, controllers, opts, m):
         points.append(point)
     remounts = " && ".join(f"mount -o remount,ro,bind {p}" for p in points)
     script = f'{remounts} || exit 99; echo PID=$$; exec "$@"'
+    warm_probe_cache(ctx)
     r = run_as_caller(ctx, ["unshare", "--mount", "sh", "-c", script, "sh", ctx.stockade_path,
                             "run"] + opts + ["--"] + _workload(m))
     if r.returncode == 99:

@@ -1,0 +1,168 @@
+/* `stockade doctor [--json]`: every layer probed for real, with the environment around it
+ * (kernel, Landlock ABI, seccomp architecture, root or not, container or not). Exit 0 only if
+ * every required layer works, 1 otherwise. The JSON schema is stable (schema 1). */
+#define _GNU_SOURCE /* strerrorname_np */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/probe.h"
+
+struct environment {
+	char kernel[128];
+	bool is_root;
+	char container[128]; /* "" when none is detected, else what gave it away */
+	int landlock_abi;    /* 0 when unavailable */
+};
+
+/* Heuristics, each with the evidence it found: enough to tell an operator why namespaces or
+ * /proc may behave differently here. */
+static void detect_container(char *buf, size_t size)
+{
+	static const char *const marks[] = {"/.dockerenv", "/run/.containerenv"};
+	const char *env = getenv("container");
+	char line[512];
+	FILE *f;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (access(marks[i], F_OK) == 0) {
+			snprintf(buf, size, "%s exists", marks[i]);
+			return;
+		}
+	if (env && env[0]) {
+		snprintf(buf, size, "container=%.64s in the environment", env);
+		return;
+	}
+	f = fopen("/proc/1/cgroup", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "docker") || strstr(line, "kubepods") || strstr(line, "lxc") ||
+		    strstr(line, "libpod")) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, size, "/proc/1/cgroup: %.90s", line);
+
+			break;
+		}
+	fclose(f);
+}
+
+static void describe_environment(struct environment *env)
+{
+	struct utsname uts;
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U /* _VERSION */);
+
+	memset(env, 0, sizeof(*env));
+	if (uname(&uts) == 0)
+		snprintf(env->kernel, sizeof(env->kernel), "%.20s %.100s", uts.sysname,
+			 uts.release);
+	env->is_root = geteuid() == 0;
+	env->landlock_abi = abi > 0 ? (int)abi : 0;
+	detect_container(env->container, sizeof(env->container));
+}
+
+static bool all_required_ok(const struct probe_result *results)
+{
+	for (int i = 0; i < PROBE_COUNT; i++)
+		if (results[i].is_required && results[i].status != PROBE_OK)
+			return false;
+	return true;
+}
+
+static void print_table(const struct probe_result *results, const struct environment *env,
+			double total_ms)
+{
+	printf("stockade %s doctor — %s, %s, %s\n", STOCKADE_VERSION, env->kernel,
+	       env->is_root ? "running as root" : "running unprivileged",
+	       env->container[0] ? env->container : "no container detected");
+	printf("%-10s %-12s %-9s %s\n", "LAYER", "STATUS", "REQUIRED", "DETAIL");
+	for (int i = 0; i < PROBE_COUNT; i++) {
+		const struct probe_result *r = &results[i];
+		printf("%-10s %-12s %-9s ", r->name, probe_status_name(r->status),
+		       r->is_required ? "yes" : "limits");
+		if (r->status == PROBE_OK) {
+			printf("%s\n", r->detail);
+			continue;
+		}
+		printf("%s: %s\n%23s cause: %s\n%23s fix: %s\n", r->op,
+		       r->errnum ? strerror(r->errnum) : "failed", "", r->diagnosis, "", r->remedy);
+	}
+	printf("seccomp architecture: x86_64 (other ABIs killed); Landlock ABI: %d\n",
+	       env->landlock_abi);
+	printf("%s (%.1f ms)\n",
+	       all_required_ok(results)
+		   ? "every required layer works"
+		   : "a required layer does not work: `stockade run` will refuse",
+	       total_ms);
+}
+
+static json_t *layer_json(const struct probe_result *r)
+{
+	return json_pack("{s:s, s:b, s:s, s:s, s:i, s:s?, s:s, s:s, s:s, s:f}", "name", r->name,
+			 "required", r->is_required, "status", probe_status_name(r->status), "op",
+			 r->op, "errno", r->errnum, "errno_name",
+			 r->errnum ? strerrorname_np(r->errnum) : NULL, "diagnosis", r->diagnosis,
+			 "remedy", r->remedy, "detail", r->detail, "duration_ms", r->duration_ms);
+}
+
+static int print_json(const struct probe_result *results, const struct environment *env,
+		      double total_ms, struct sk_err *err)
+{
+	json_t *layers = json_array();
+	json_t *root;
+	char *text;
+
+	for (int i = 0; i < PROBE_COUNT; i++)
+		json_array_append_new(layers, layer_json(&results[i]));
+	root = json_pack(
+	    "{s:i, s:s, s:s, s:b, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}", "schema", 1, "version",
+	    STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root, "container", "detected",
+	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
+	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
+	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
+	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(root);
+	if (!text)
+		return sk_fail(err, "doctor", ENOMEM, NULL, "encoding the JSON report");
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+int cli_doctor(int argc, char **argv, struct sk_err *err)
+{
+	struct probe_result results[PROBE_COUNT];
+	struct environment env;
+	struct timespec t0, t1;
+	bool is_json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			is_json = true;
+		else
+			return sk_fail(err, "cli", 0, "usage: stockade doctor [--json]",
+				       "unknown argument '%.64s'", argv[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	probe_all(results);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double total_ms =
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	describe_environment(&env);
+	if (is_json) {
+		if (print_json(results, &env, total_ms, err) < 0)
+			return -1;
+	} else {
+		print_table(results, &env, total_ms);
+	}
+	return all_required_ok(results) ? 0 : 1;
+}

@@ -1,0 +1,24 @@
+/* The fail-closed gate in front of every launch: the layer probes (probe.h), cached per boot,
+ * decide before anything is created whether the layers a run needs work here; if one does not
+ * and the caller did not name it in --allow-degraded, the run is refused with the probe's
+ * diagnosis. The cache only ever speeds up a refusal or a start: a layer it calls ok still
+ * fails closed on its own if it fails now. */
+#ifndef STOCKADE_GATE_H
+#define STOCKADE_GATE_H
+
+#include "sandbox/probe.h"
+#include "sandbox/report.h"
+#include "sandbox/spec.h"
+#include "util/err.h"
+
+/* Returns 0 when the run may go on (degraded layers the caller named are recorded in
+ * report), -1 with err (exit 125) when it must not start. */
+int gate_check(const struct sandbox_spec *spec, struct run_report *report, struct sk_err *err);
+
+/* Drops the cache (after a launch failed in a layer the cache called ok). */
+void gate_forget(void);
+
+/* The cache file's path, for tests and doctor. */
+int gate_cache_path(char *buf, size_t size, struct sk_err *err);
+
+#endif
