@@ -50,6 +50,8 @@ MUTATIONS = {
                   ["basics:environment"]),
     "cgroup": ("src/sandbox/launch.c", "cgroup_attach(&sv->plan->cgroup, sv->pid, err) < 0)",
                "0)", ["limits:"]),
+    "gate": ("src/sandbox/launch.c", "if (gate_check(spec, report, err) < 0)", "if (0)",
+             ["doctor:"]),
     "timeout": ("src/sandbox/launch.c", "sv->result->timed_out = true;\n\t\t\tsupervise_kill(sv);",
                 "sv->result->timed_out = true;", ["basics:timeout"]),
 }

@@ -9,7 +9,7 @@ import time
 
 import harness
 from harness import expect
-from test_failclosed import _marker, _workload, read_report
+from test_failclosed import _marker, _max_userns_zero_root, _workload, read_report
 
 LAYERS = ["userns", "mountns", "pidns", "netns", "ipcns", "utsns", "cgroupns", "seccomp",
           "landlock", "cgroup"]
@@ -99,6 +99,23 @@ def test_userns_blocked_by_seccomp(ctx):
     expect_refused(ctx, r, "userns", words=["seccomp", "Operation not permitted"])
 
 
+def test_max_user_namespaces_zero(ctx):
+    env = {"STOCKADE_HOME": ctx.fresh_state()}
+    if ctx.is_root:
+        r = _max_userns_zero_root(ctx, None, args=["doctor", "--json"], env=env)
+    else:
+        script = 'echo 0 > /proc/sys/user/max_user_namespaces || exit 99; exec "$@"'
+        r = ctx.run(["unshare", "--user", "--map-current-user", "--keep-caps", "sh", "-c",
+                     script, "sh", ctx.stockade_path, "doctor", "--json"], env=env)
+    if r.returncode == 99:
+        raise harness.Skip(f"cannot set user.max_user_namespaces here: {r.err.strip()}")
+    layers = {layer["name"]: layer for layer in json.loads(r.out)["layers"]}
+    expect(r.returncode == 1, f"doctor should fail: {r}")
+    got = layers["userns"]
+    expect(got["status"] == "unavailable" and got["errno"] == errno.ENOSPC and
+           "max_user_namespaces" in got["diagnosis"] + got["remedy"], f"{got}")
+
+
 def test_mount_blocked(ctx):
     r, _ = broken(ctx, ["mount"], "mountns", "unavailable", ["mount"])
     expect_refused(ctx, r, "mountns")
@@ -122,6 +139,14 @@ def test_landlock_blocked_then_allowed_degraded(ctx):
 def test_seccomp_blocked(ctx):
     r, _ = broken(ctx, ["seccomp"], "seccomp", "unavailable", ["seccomp"])
     expect_refused(ctx, r, "seccomp")
+    # Named, it runs without the filter and the report says so.
+    report = os.path.join(ctx.tmpdir(), "r.json")
+    r = ctx.run(deny(ctx, ["seccomp"]) + [ctx.stockade_path, "run", "--allow-degraded",
+                                          "seccomp", "--report", report, "--", "echo", "RAN"],
+                env={"STOCKADE_HOME": ctx.fresh_state()})
+    expect(r.returncode == 0 and r.out == "RAN\n", f"{r}")
+    rep = read_report(report)
+    expect(rep["degraded"] == ["seccomp"] and rep["layers"]["landlock"]["applied"], rep)
     # Naming another layer does not let it through.
     r = ctx.run(deny(ctx, ["seccomp"]) + [ctx.stockade_path, "run", "--allow-degraded",
                                           "landlock", "--", "echo", "RAN"],

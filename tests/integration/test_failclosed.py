@@ -155,15 +155,16 @@ def test_clone3_forbidden_fails_closed(ctx):
     expect_fail_closed(r, "namespaces", ENOSYS, marker=m)
 
 
-def _max_userns_zero_root(ctx, m):
-    """As host root: a user namespace whose user.max_user_namespaces is 0, mapped 0->0 by us
-    (privileged writer: setgroups stays allowed, so stockade's root path can drop its groups
-    and gets as far as clone3)."""
+def _max_userns_zero_root(ctx, m, args=None, env=None):
+    """As host root: stockade ARGS (default: run -- the workload) in a user namespace whose
+    user.max_user_namespaces is 0, mapped 0->0 by us (privileged writer: setgroups stays
+    allowed, so stockade's root path can drop its groups and gets as far as clone3)."""
     script = ('echo ready; read go; exec sh -c \'echo 0 > /proc/sys/user/max_user_namespaces '
               '|| exit 99; exec "$@"\' sh "$@"')
-    argv = ["unshare", "--user", "sh", "-c", script, "sh", ctx.stockade_path, "run", "--"]
-    argv += _workload(m)
-    p = ctx.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    argv = ["unshare", "--user", "sh", "-c", script, "sh", ctx.stockade_path]
+    argv += args if args is not None else ["run", "--"] + _workload(m)
+    p = ctx.popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
     try:
         expect(p.stdout.readline() == b"ready\n", "unshare --user did not start")
         for name in ("uid_map", "gid_map"):
