@@ -1,6 +1,6 @@
 # Convenience front end to meson. `make demo` and `make check` are the README's two commands.
 BUILD ?= build
-DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev \
+DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev libc-ares-dev \
        python3 util-linux busybox-static
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -41,11 +41,11 @@ def stage(build):
     top = tempfile.mkdtemp(prefix="stockade-tests-")
     os.chmod(top, 0o755)
     names = {"stockade": os.path.join(build, "stockade")}
-    tests_dir = os.path.join(build, "tests")
-    for name in os.listdir(tests_dir):
-        path = os.path.join(tests_dir, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            names[name] = path
+    for tests_dir in (os.path.join(build, "tests"), os.path.join(build, "tests", "escape")):
+        for name in os.listdir(tests_dir):
+            path = os.path.join(tests_dir, name)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                names[name] = path
     for name, path in names.items():
         shutil.copy2(path, os.path.join(top, name))
         os.chmod(os.path.join(top, name), 0o755)

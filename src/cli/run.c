@@ -27,7 +27,7 @@ enum {
 	OPT_UID,
 	OPT_DEGRADED,
 	OPT_REPORT,
-	OPT_TMPFS_SIZE,
+	OPT_TMPFS_SIZE, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
 };
 
 static const struct option run_options[] = {
@@ -48,6 +48,10 @@ static const struct option run_options[] = {
     {"allow-degraded", required_argument, NULL, OPT_DEGRADED},
     {"report", required_argument, NULL, OPT_REPORT},
     {"tmpfs-size", required_argument, NULL, OPT_TMPFS_SIZE},
+    {"dns-server", required_argument, NULL, OPT_DNS_SERVER},
+    {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
+    {"audit", required_argument, NULL, OPT_AUDIT},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -58,7 +62,13 @@ void cli_run_usage(void)
 	    "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
 	    "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
 	    "  -w, --workdir DIR          working directory inside (default %s)\n"
-	    "      --network none         no network but loopback (the default)\n"
+	    "      --network MODE         none: loopback only (the default); allowlist: egress\n"
+	    "                             through stockade's proxy, only where rules allow\n"
+	    "      --allow-net HOST[:PORT] exact host, *.suffix, IP or CIDR (no port: 443, 80)\n"
+	    "      --deny-net HOST[:PORT] wins over --allow-net\n"
+	    "      --dns-server IP[:PORT] --hosts-file FILE   how the proxy resolves names\n"
+	    "      --audit FILE           one JSON line per egress decision; --quiet: no\n"
+	    "                             stderr line per denied connection\n"
 	    "      --memory SIZE          memory limit (cgroup), e.g. 512m\n"
 	    "      --pids-limit N         process limit (cgroup)\n"
 	    "      --cpus N               CPU quota (cgroup), e.g. 0.5\n"
@@ -139,17 +149,34 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		spec->workdir = arg;
 		return parse_workdir(arg, err);
 	case OPT_NETWORK:
-		if (strcmp(arg, "none") == 0)
+		if (strcmp(arg, "none") == 0 || strcmp(arg, "allowlist") == 0) {
+			spec->has_network = strcmp(arg, "allowlist") == 0;
 			return 0;
-		return bad_value(err, "--network", arg,
-				 "only 'none' is available in this version: the egress proxy "
-				 "is not built yet");
+		}
+		return bad_value(err, "--network", arg, "none or allowlist");
 	case OPT_ALLOW_NET:
+		if (spec->allow_net_count >= SANDBOX_MAX_NET_RULES)
+			return bad_value(err, "--allow-net", arg, "too many rules");
+		spec->allow_net[spec->allow_net_count++] = arg;
+		spec->has_network = true;
+		return 0;
 	case OPT_DENY_NET:
-		return sk_fail(err, "cli", 0,
-			       "the egress proxy is not built yet: no network "
-			       "can be allowed",
-			       "--allow-net/--deny-net %.64s", arg);
+		if (spec->deny_net_count >= SANDBOX_MAX_NET_RULES)
+			return bad_value(err, "--deny-net", arg, "too many rules");
+		spec->deny_net[spec->deny_net_count++] = arg;
+		return 0;
+	case OPT_DNS_SERVER:
+		spec->dns_server = arg;
+		return 0;
+	case OPT_HOSTS_FILE:
+		spec->hosts_file = arg;
+		return 0;
+	case OPT_AUDIT:
+		spec->audit_path = arg;
+		return 0;
+	case OPT_QUIET:
+		spec->is_quiet = true;
+		return 0;
 	case OPT_MEMORY:
 		if (parse_size(arg, &spec->memory_bytes) < 0 || spec->memory_bytes < (1u << 20))
 			return bad_value(err, "--memory", arg, "a size of at least 1m, e.g. 512m");

@@ -108,21 +108,15 @@ static int parse_record(char *line, struct probe_result results[PROBE_COUNT])
 	return -1;
 }
 
-/* Loads the cache if its key matches; returns 0 with every layer filled, -1 otherwise. */
-static int cache_load(const char *path, const char *key, struct probe_result results[PROBE_COUNT])
+int gate_cache_parse(char *text, size_t size, const char *key,
+		     struct probe_result results[PROBE_COUNT])
 {
-	char text[CACHE_MAX + 1];
 	size_t key_len = strlen(key);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), filled = 0;
-	ssize_t n;
+	int filled = 0;
 
-	if (fd < 0)
+	if (size <= key_len || memcmp(text, key, key_len) != 0)
 		return -1;
-	n = read(fd, text, CACHE_MAX);
-	close(fd);
-	if (n <= (ssize_t)key_len || memcmp(text, key, key_len) != 0)
-		return -1;
-	text[n] = '\0';
+	text[size] = '\0';
 	for (char *line = text + key_len, *end; *line; line = end + 1) {
 		end = strchr(line, '\n');
 		if (!end)
@@ -133,6 +127,20 @@ static int cache_load(const char *path, const char *key, struct probe_result res
 		filled++;
 	}
 	return filled == PROBE_COUNT ? 0 : -1;
+}
+
+/* Loads the cache if its key matches; returns 0 with every layer filled, -1 otherwise. */
+static int cache_load(const char *path, const char *key, struct probe_result results[PROBE_COUNT])
+{
+	char text[CACHE_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, text, CACHE_MAX);
+	close(fd);
+	return n < 0 ? -1 : gate_cache_parse(text, (size_t)n, key, results);
 }
 
 static void cache_store(const char *path, const char *key,

@@ -18,6 +18,12 @@ int gate_check(const struct sandbox_spec *spec, struct run_report *report, struc
 /* Drops the cache (after a launch failed in a layer the cache called ok). */
 void gate_forget(void);
 
+/* Parses a probe cache's text (size bytes; text has room for a NUL at text[size], and is
+ * modified): 0 when it starts with key and fills every layer of results, -1 otherwise. Split
+ * from the file reading so the parser can be fuzzed (tests/fuzz/fuzz_gate_cache.c). */
+int gate_cache_parse(char *text, size_t size, const char *key,
+		     struct probe_result results[PROBE_COUNT]);
+
 /* The cache file's path, for tests and doctor. */
 int gate_cache_path(char *buf, size_t size, struct sk_err *err);
 

@@ -26,6 +26,7 @@
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/devfs.h"
+#include "sandbox/egress.h"
 #include "sandbox/env.h"
 #include "sandbox/gate.h"
 #include "sandbox/init.h"
@@ -54,6 +55,7 @@ struct launch_plan {
 	struct seccomp_plan seccomp;
 	struct cgroup_plan cgroup;
 	bool has_landlock, has_seccomp;
+	struct egress_plan egress;
 	int output_pipe[2][2]; /* [stdout, stderr][read, write] when --output-limit, else -1 */
 };
 
@@ -132,6 +134,9 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
 	if (net_apply(err) < 0)
+		return -1;
+	/* With egress, the proxy's sockets are made here (this namespace) and handed out. */
+	if (egress_apply(&plan->egress, sync_fd, err) < 0)
 		return -1;
 	if (rlimit_apply(&plan->rlimit, err) < 0)
 		return -1;
@@ -238,6 +243,7 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 	    mount_prepare(&plan->mount, spec, err) < 0 || proc_prepare(&plan->proc, err) < 0 ||
 	    caps_prepare(&plan->caps, err) < 0 || rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
 	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
+	    egress_prepare(&plan->egress, spec, &plan->env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
@@ -255,6 +261,7 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 
 static void launch_cleanup(struct launch_plan *plan)
 {
+	egress_plan_free(&plan->egress);
 	cgroup_destroy(&plan->cgroup);
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2; j++)
@@ -318,14 +325,25 @@ static void supervise_kill(struct supervisor *sv)
 static void supervise_message(struct supervisor *sv)
 {
 	struct sync_msg msg;
-	int rc = sync_recv(sv->sync_fd, &msg);
+	int fds[2], fd_count;
+	int rc = sync_recv_fds(sv->sync_fd, &msg, fds, 2, &fd_count);
 
 	if (rc <= 0) {
 		close(sv->sync_fd);
 		sv->sync_fd = -1;
 		return;
 	}
+	if (fd_count && msg.kind != SYNC_PROXY)
+		for (int i = 0; i < fd_count; i++)
+			close(fds[i]);
 	switch (msg.kind) {
+	case SYNC_PROXY:
+		/* The command waits for this: if the proxy cannot start, it never runs. */
+		if (egress_from_parent(&sv->plan->egress, fds, sv->sync_fd, sv->err) < 0) {
+			sv->failed_setup = true;
+			supervise_kill(sv);
+		}
+		break;
 	case SYNC_ERROR:
 	case SYNC_EXEC_FAILED:
 		*sv->err = msg.err;
@@ -586,6 +604,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 				"the sandbox ended before the command started");
 	}
 	supervise_finish(&sv);
+	egress_finish(&plan->egress, result, report);
 	result->duration_ms = now_ms() - start;
 	for (int i = 0; i < 2; i++)
 		if (sv.out_fd[i] >= 0)

@@ -1,5 +1,6 @@
 /* struct sandbox_spec: everything a sandbox is, in one place. The CLI fills it from argv; the
- * engine (launch.c) turns it into a running sandbox. Nothing here is host state. */
+ * engine (launch.c) turns it into a running sandbox. Nothing here is host state, except the
+ * volume directories the CLI opened from the store (struct sandbox_volume). */
 #ifndef STOCKADE_SPEC_H
 #define STOCKADE_SPEC_H
 
@@ -15,6 +16,24 @@
 #define SANDBOX_DEFAULT_HOSTNAME "stockade"
 #define SANDBOX_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SANDBOX_MAX_ENV 256
+#define SANDBOX_MAX_NET_RULES 64
+
+#define SANDBOX_MAX_VOLUMES 16
+#define SANDBOX_VOLUME_NAME_MAX 64
+#define SANDBOX_GUEST_PATH_MAX 200
+
+/* A managed volume (-v). Parsed and validated first (store/volume.c), for every -v, before
+ * anything is created; then the CLI takes it from the store: dir_fd is the volume directory,
+ * opened with openat2 beneath its store root and verified (store/safepath.c), and the engine
+ * mounts that directory, never a path it did not verify. */
+struct sandbox_volume {
+	char name[SANDBOX_VOLUME_NAME_MAX + 1]; /* anonymous: made up when it is created */
+	char guest[SANDBOX_GUEST_PATH_MAX + 1]; /* absolute, normalized, outside the system tree */
+	bool is_anonymous;
+	bool is_readonly;
+	int dir_fd;	       /* -1 until the CLI opened it */
+	const char *host_root; /* the store directory holding `name` */
+};
 
 /* Layers the caller may name in --allow-degraded. A bit each. */
 enum sandbox_layer {
@@ -40,6 +59,19 @@ struct sandbox_spec {
 	uint64_t tmpfs_bytes;	     /* size of /tmp and of $HOME each */
 	unsigned allow_degraded;     /* enum sandbox_layer bits */
 	const char *report_path;     /* NULL: no report */
+	/* Egress (net/proxy.h): none unless --network allowlist or an --allow-net rule. */
+	bool has_network;
+	const char *allow_net[SANDBOX_MAX_NET_RULES]; /* --allow-net, in order */
+	size_t allow_net_count;
+	const char *deny_net[SANDBOX_MAX_NET_RULES]; /* --deny-net */
+	size_t deny_net_count;
+	const char *dns_server; /* --dns-server IP[:PORT] */
+	const char *hosts_file; /* --hosts-file FILE */
+	const char *audit_path; /* --audit FILE: one JSON line per egress decision */
+	bool is_quiet;		/* --quiet: no stderr line per denied connection */
+	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
+	size_t volume_count;
+	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
 };
 
 /* The outcome of a run, for the report and the exit status. */
@@ -51,6 +83,7 @@ struct sandbox_result {
 	bool timed_out;
 	bool output_limit_hit;
 	bool oom_killed;
+	uint64_t egress_allowed, egress_denied; /* connections the proxy allowed and refused */
 	uint64_t duration_ms;
 	long max_rss_kb;
 };

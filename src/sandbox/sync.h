@@ -14,6 +14,7 @@ enum sync_kind {
 	SYNC_EXECED,	  /* child -> parent: the command was exec'd */
 	SYNC_EXEC_FAILED, /* child -> parent: execve failed (err.errnum, exit_code 126/127) */
 	SYNC_EXIT,	  /* child -> parent: the command ended: wait status, max RSS */
+	SYNC_PROXY,	     /* child -> parent: the proxy's two listening sockets (SCM_RIGHTS) */
 };
 
 struct sync_msg {
@@ -26,5 +27,9 @@ struct sync_msg {
 /* Both async-signal-safe. recv returns 1 on a message, 0 on EOF, -1 on error. */
 int sync_send(int fd, const struct sync_msg *msg);
 int sync_recv(int fd, struct sync_msg *msg);
+/* The same, with up to `count` file descriptors attached (SCM_RIGHTS). Received fds are
+ * close-on-exec; *received says how many came (the rest of fds is set to -1). */
+int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count);
+int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received);
 
 #endif

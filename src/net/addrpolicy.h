@@ -1,0 +1,42 @@
+/* Egress policy on addresses: which resolved (or literal) addresses the proxy must never
+ * connect to, unless an allow rule names the address or a network containing it; and the
+ * strict CIDR parser. Pure functions over struct netpolicy; no resolver, no sockets. */
+#ifndef STOCKADE_ADDRPOLICY_H
+#define STOCKADE_ADDRPOLICY_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/hostmatch.h"
+#include "util/err.h"
+
+/* "ADDR/N": ADDR a strict IPv4 or unbracketed IPv6 literal (no zone id), N decimal without
+ * leading zeros, <= 32 or <= 128. Host bits must be zero ("10.1.0.0/8" is refused, with the
+ * network it probably meant in the message). "::ffff:a.b.c.d/N" (N >= 96) becomes IPv4. */
+int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *err);
+
+/* Records one of the sandbox host's own addresses (gathered by the caller with getifaddrs):
+ * connecting to it is forbidden like loopback. Duplicates are ignored; -1 when the list is
+ * full or sa is not AF_INET/AF_INET6. */
+int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa,
+				socklen_t len, struct sk_err *err);
+
+enum addrverdict {
+	ADDRPOLICY_ALLOWED,
+	ADDRPOLICY_FORBIDDEN,
+};
+
+/* The check the proxy makes on the exact address it is about to connect to (port included:
+ * an allow rule lifts a forbidden range only for its own ports). Order: a deny IP/CIDR rule
+ * matching the address (or the IPv4 address embedded in a NAT64 or 6to4 address) forbids;
+ * then a forbidden range or a host address forbids unless an allow IP/CIDR rule contains
+ * the address (or its embedded IPv4 address). *reason is a static string for the audit log:
+ * "public address", "allowed by rule", "loopback", ... */
+enum addrverdict addrpolicy_check(const struct netpolicy *policy, const struct sockaddr *addr,
+				  socklen_t len, const char **reason);
+/* The same on a parsed address; *matched (may be NULL) is the deciding rule or NULL. */
+enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy,
+				       const struct netaddr *addr, uint16_t port,
+				       const char **reason, const struct netrule **matched);
+
+#endif

@@ -1,0 +1,48 @@
+/* Name resolution for the egress proxy: the proxy resolves every name itself (the sandbox has
+ * no resolver), from a hosts file first, then DNS through c-ares inside the proxy's event
+ * loop. IP literals never come here: the policy handles them without resolution. */
+#ifndef STOCKADE_DNS_H
+#define STOCKADE_DNS_H
+
+#include <sys/socket.h>
+
+#include "util/err.h"
+
+#define DNS_MAX_ADDRS 16
+
+struct dns;
+
+/* The answer to one query: status 0 with count >= 1 addresses, or status -1 with a reason. */
+struct dns_answer {
+	int status;
+	const char *reason; /* static text when status is -1 */
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+	int count;
+};
+
+typedef void (*dns_callback)(void *arg, const struct dns_answer *answer);
+
+/* Registers c-ares' sockets with the caller's epoll instance through this callback; the
+ * caller calls dns_process(dns, fd, events) when one is ready. */
+typedef void (*dns_watch)(void *loop, int fd, int want_read, int want_write);
+
+/* server: "IP" or "IP:PORT" (NULL: /etc/resolv.conf); hosts_file: NULL for /etc/hosts. */
+int dns_init(struct dns **out, const char *server, const char *hosts_file, dns_watch watch,
+	     void *loop, struct sk_err *err);
+void dns_free(struct dns *dns);
+
+/* Resolves `name` (canonical: lower case, no trailing dot); cb runs exactly once, possibly
+ * before dns_resolve returns (hosts file), never after dns_free. */
+void dns_resolve(struct dns *dns, const char *name, dns_callback cb, void *arg);
+
+/* The event loop's hooks: a ready c-ares socket (fd, EPOLLIN/EPOLLOUT bits), and the time
+ * until c-ares next needs dns_process(dns, -1, 0) for its timeouts (-1: none pending). */
+void dns_process(struct dns *dns, int fd, unsigned events);
+int dns_timeout_ms(struct dns *dns);
+
+/* Parses hosts-file text into lookups (exposed for tests): returns the addresses of `name`
+ * found in `text`, 0 if none. */
+int dns_hosts_lookup(const char *text, const char *name, struct sockaddr_storage *addrs,
+		     int max);
+
+#endif

@@ -1,0 +1,121 @@
+/* Egress policy on names: host-name canonicalization, strict IP-literal parsing, and the
+ * --allow-net / --deny-net rule grammar with its matcher. Pure functions: no allocation, no
+ * global state, no resolver; every parser takes (buf, len) so that it can be fuzzed. */
+#ifndef STOCKADE_HOSTMATCH_H
+#define STOCKADE_HOSTMATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "util/err.h"
+
+#define HOSTMATCH_NAME_MAX 253	/* DNS limit on a name's text form, no trailing dot */
+#define HOSTMATCH_LABEL_MAX 63
+#define NETADDR_TEXT_MAX 46	/* INET6_ADDRSTRLEN */
+
+/* An IP address in network byte order. IPv4-mapped IPv6 (::ffff:a.b.c.d) never appears here:
+ * the parsers turn it into the IPv4 address, so that one address has one spelling. */
+struct netaddr {
+	sa_family_t family; /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];  /* IPv4 uses the first 4 */
+};
+
+/* A target host as the proxy receives it: a canonical name or an address. */
+struct nethost {
+	bool is_ip;
+	struct netaddr ip;			/* when is_ip */
+	char text[HOSTMATCH_NAME_MAX + 1];	/* canonical name, or the address's canonical text */
+};
+
+/* Canonical name: ASCII lower case, one trailing dot removed. Refused: empty names and labels,
+ * labels > 63, names > 253, bytes outside [A-Za-z0-9._-] (so NUL, controls, spaces, non-ASCII),
+ * a hyphen at either end of a label, and names libc would read as an IPv4 address (the last
+ * label all digits or 0x-hex: "127.1", "0x7f.1", "2130706433"). out_size >= 254 always fits. */
+int hostmatch_canonicalize(const char *in, size_t len, char *out, size_t out_size,
+			   struct sk_err *err);
+
+/* Strict IP literal: IPv4 as four decimal octets without leading zeros, or IPv6 text without
+ * brackets or zone id. IPv4-mapped IPv6 becomes IPv4. Returns 0, or -1 (not an address). */
+int netaddr_parse(const char *in, size_t len, struct netaddr *out);
+/* Canonical text (inet_ntop form, IPv6 lower case and compressed) into buf >= 46 bytes. */
+void netaddr_format(const struct netaddr *addr, char *buf, size_t size);
+/* From a sockaddr_in/sockaddr_in6 (mapped addresses become IPv4); port in host order. */
+int netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct netaddr *out,
+			  uint16_t *port);
+bool netaddr_equal(const struct netaddr *a, const struct netaddr *b);
+
+/* A host field: "[v6]" or bare v6 (no zone id), a strict IPv4 literal, or a name (then
+ * canonicalized). Anything that looks numeric but is not a strict literal is refused. */
+int hostmatch_parse_host(const char *in, size_t len, struct nethost *out, struct sk_err *err);
+
+/* An IP network. IPv4-mapped IPv6 prefixes (::ffff:0:0/96 and longer) are stored as IPv4. */
+struct cidr {
+	struct netaddr addr; /* host bits are zero */
+	unsigned prefix_len; /* 0..32 or 0..128 */
+};
+bool cidr_contains(const struct cidr *net, const struct netaddr *addr);
+
+enum netrule_kind {
+	NETRULE_NAME,	  /* exact canonical name */
+	NETRULE_WILDCARD, /* "*.suffix": names with at least one more label in front */
+	NETRULE_IP,	  /* one address (cidr with a full prefix) */
+	NETRULE_CIDR,	  /* a network */
+};
+
+struct netrule {
+	enum netrule_kind kind;
+	bool is_deny;
+	uint16_t port;				/* 0: no port given (see netrule_port_matches) */
+	char host[HOSTMATCH_NAME_MAX + 1];	/* name, or the suffix without "*." */
+	struct cidr net;			/* NETRULE_IP, NETRULE_CIDR */
+	char text[HOSTMATCH_NAME_MAX + 48];	/* canonical spelling, for the audit log */
+};
+
+/* "HOST[:PORT]": name, *.suffix, IPv4, [IPv6] or bare IPv6 (then no port), IPv4/N,
+ * [IPv6/N] or bare IPv6/N. PORT 1-65535, decimal without leading zeros. Refused: bare "*",
+ * wildcards anywhere but a leading "*.", allow-wildcards over fewer than 2 labels or over a
+ * known public suffix, allow-CIDRs shorter than /8, CIDRs with host bits set. */
+int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *rule,
+		  struct sk_err *err);
+/* A rule without a port: an allow rule permits 80 and 443, a deny rule denies every port. */
+bool netrule_port_matches(const struct netrule *rule, uint16_t port);
+/* Name rules match names only, IP/CIDR rules addresses only: never suffix-match an address. */
+bool netrule_matches_host(const struct netrule *rule, const struct nethost *host, uint16_t port);
+bool netrule_matches_addr(const struct netrule *rule, const struct netaddr *addr, uint16_t port);
+
+#define NETPOLICY_MAX_RULES 128
+#define NETPOLICY_MAX_HOST_ADDRS 64
+
+struct netpolicy {
+	struct netrule rules[NETPOLICY_MAX_RULES];
+	size_t rule_count;
+	struct netaddr host_addrs[NETPOLICY_MAX_HOST_ADDRS]; /* the sandbox host's own */
+	size_t host_addr_count;
+};
+
+enum netverdict {
+	NETVERDICT_ALLOW,	  /* an allow rule matched and no deny rule did */
+	NETVERDICT_DENY_RULE,	  /* a deny rule matched (deny wins) */
+	NETVERDICT_DENY_NO_RULE,  /* no allow rule matched */
+};
+
+void netpolicy_init(struct netpolicy *policy);
+/* Parses one rule and appends it; -1 when it is malformed or the policy is full. */
+int netpolicy_add(struct netpolicy *policy, const char *text, size_t len, bool is_deny,
+		  struct sk_err *err);
+/* The verdict for a canonical name (hostmatch_canonicalize's output) and port. A string that
+ * is not a canonical name (an address, say) gets NETVERDICT_DENY_NO_RULE. *matched (may be
+ * NULL) is the deciding rule, or NULL. */
+enum netverdict netpolicy_check_name(const struct netpolicy *policy, const char *canonical_host,
+				     uint16_t port, const struct netrule **matched);
+/* The verdict for an IP literal target: only IP and CIDR rules apply. */
+enum netverdict netpolicy_check_ip(const struct netpolicy *policy, const struct netaddr *addr,
+				   uint16_t port, const struct netrule **matched);
+/* Dispatches on host->is_ip. */
+enum netverdict netpolicy_check_host(const struct netpolicy *policy, const struct nethost *host,
+				     uint16_t port, const struct netrule **matched);
+const char *netverdict_name(enum netverdict verdict);
+
+#endif

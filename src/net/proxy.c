@@ -1,0 +1,654 @@
+/* The egress proxy process: how it starts and stops, its epoll loop, and each connection's
+ * life: request -> policy on the name -> resolve -> policy on every address -> connect to
+ * exactly a checked address -> answer -> (peek at the TLS ClientHello) -> splice both ways ->
+ * audit. The protocols themselves are in proxy_proto.c. */
+#define _GNU_SOURCE
+#include "net/proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/addrpolicy.h"
+#include "net/proxy_internal.h"
+
+#define MAX_EVENTS 128
+#define MAX_CONNS 4096
+
+uint64_t proxy_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- in the sandbox's PID 1 ---- */
+
+static int listen_on(uint16_t port, struct sk_err *err)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return sk_fail_safe(err, "proxy", errno, "socket for the proxy", NULL, NULL);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1024) < 0) {
+		int saved = errno;
+		close(fd);
+		return sk_fail_safe(err, "proxy", saved, "bind/listen 127.0.0.1 port",
+				    port == PROXY_HTTP_PORT ? "3128" : "1080", NULL);
+	}
+	return fd;
+}
+
+int proxy_listen(int fds[2], struct sk_err *err)
+{
+	fds[0] = listen_on(PROXY_HTTP_PORT, err);
+	if (fds[0] < 0)
+		return -1;
+	fds[1] = listen_on(PROXY_SOCKS_PORT, err);
+	if (fds[1] < 0) {
+		close(fds[0]);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the loop's registrations ---- */
+
+static void watch_set(struct proxy *p, struct watch *w, unsigned events, unsigned *current)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	if (*current == events)
+		return;
+	if (*current == 0 && events)
+		epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev);
+	else if (events == 0)
+		epoll_ctl(p->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+	else
+		epoll_ctl(p->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
+	*current = events;
+}
+
+/* The resolver's sockets: one watch each, made and dropped as c-ares asks. */
+struct dns_watch_slot {
+	struct watch watch;
+	unsigned events;
+};
+static struct dns_watch_slot dns_slots[64];
+
+static void on_dns_watch(void *loop, int fd, int want_read, int want_write)
+{
+	struct proxy *p = loop;
+	struct dns_watch_slot *slot = NULL;
+
+	for (size_t i = 0; i < sizeof(dns_slots) / sizeof(dns_slots[0]); i++) {
+		if (dns_slots[i].events && dns_slots[i].watch.fd == fd)
+			slot = &dns_slots[i];
+		else if (!slot && !dns_slots[i].events && (want_read || want_write))
+			slot = &dns_slots[i];
+	}
+	if (!slot)
+		return;
+	slot->watch.kind = WATCH_DNS;
+	slot->watch.fd = fd;
+	watch_set(p, &slot->watch, (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
+		  &slot->events);
+}
+
+/* ---- connections ---- */
+
+static void conn_update_events(struct conn *c)
+{
+	struct proxy *p = c->proxy;
+	unsigned client = 0, upstream = 0;
+
+	switch (c->state) {
+	case CONN_HEAD:
+	case CONN_PEEK:
+		client = EPOLLIN;
+		break;
+	case CONN_CONNECTING:
+		upstream = EPOLLOUT;
+		break;
+	case CONN_RELAY:
+		client = (relay_wants_read(&c->up) ? EPOLLIN : 0) |
+			 (relay_wants_write(&c->down) ? EPOLLOUT : 0);
+		upstream = (relay_wants_read(&c->down) ? EPOLLIN : 0) |
+			   (relay_wants_write(&c->up) ? EPOLLOUT : 0);
+		break;
+	default:
+		break;
+	}
+	if (c->client >= 0)
+		watch_set(p, &c->client_watch, client, &c->client_events);
+	if (c->upstream >= 0)
+		watch_set(p, &c->upstream_watch, upstream, &c->upstream_events);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct proxy *p = c->proxy;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	p->conn_count--;
+	free(c);
+}
+
+void conn_close(struct conn *c)
+{
+	struct proxy *p = c->proxy;
+
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->has_relay) {
+		struct audit_event e = {
+			.is_allowed = true, .proto = c->proto, .host = c->host.text,
+			.port = c->port, .addr = c->addr_text, .rule = c->rule_text,
+			.reason = "", .bytes_up = c->up.bytes, .bytes_down = c->down.bytes,
+			.duration_ms = proxy_now_ms() - c->start_ms,
+		};
+		audit_write(&p->audit, &e);
+		relay_close(&c->up);
+		relay_close(&c->down);
+	}
+	/* Closing an fd removes it from epoll. */
+	if (c->client >= 0)
+		close(c->client);
+	if (c->upstream >= 0)
+		close(c->upstream);
+	c->client = c->upstream = -1;
+	if (c->state == CONN_RESOLVING) {
+		c->state = CONN_DEAD; /* the resolver's callback frees it */
+		return;
+	}
+	conn_free(c);
+}
+
+void conn_deny(struct conn *c, const char *reason)
+{
+	c->reason = reason;
+	struct audit_event e = {
+		.is_allowed = false, .proto = c->proto, .host = c->host.text, .port = c->port,
+		.addr = c->addr_text, .rule = c->rule_text ? c->rule_text : "", .reason = reason,
+		.duration_ms = proxy_now_ms() - c->start_ms,
+	};
+
+	audit_write(&c->proxy->audit, &e);
+	proto_deny(c, 403);
+	conn_close(c);
+}
+
+int conn_send(struct conn *c, const void *data, size_t len)
+{
+	ssize_t n = send(c->client, data, len, MSG_NOSIGNAL);
+
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int conn_read_head(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->head_len >= sizeof(c->head))
+		return -1;
+	n = recv(c->client, c->head + c->head_len, sizeof(c->head) - c->head_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	c->head_len += (size_t)n;
+	return 1;
+}
+
+/* Tries the next allowed address; denies when none is left. */
+static void conn_connect_next(struct conn *c)
+{
+	const struct proxy_config *cfg = c->proxy->config;
+
+	if (c->upstream >= 0) {
+		close(c->upstream);
+		c->upstream = -1;
+		c->upstream_events = 0;
+	}
+	while (c->addr_next < c->addr_count) {
+		struct sockaddr_storage *sa = &c->addrs[c->addr_next++];
+		socklen_t len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							  : sizeof(struct sockaddr_in6);
+		struct netaddr na;
+		uint16_t ignored;
+
+		if (netaddr_from_sockaddr((struct sockaddr *)sa, len, &na, &ignored) == 0)
+			netaddr_format(&na, c->addr_text, sizeof(c->addr_text));
+		c->upstream = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (c->upstream < 0)
+			continue;
+		if (connect(c->upstream, (struct sockaddr *)sa, len) == 0 || errno == EINPROGRESS) {
+			c->upstream_watch = (struct watch){WATCH_UPSTREAM, c->upstream, c};
+			c->state = CONN_CONNECTING;
+			c->deadline_ms = proxy_now_ms() + cfg->connect_timeout_ms;
+			conn_update_events(c);
+			return;
+		}
+		close(c->upstream);
+		c->upstream = -1;
+	}
+	/* Allowed, but unreachable: not a policy denial; answered as such. */
+	c->reason = "connect failed";
+	struct audit_event e = {
+		.is_allowed = false, .proto = c->proto, .host = c->host.text, .port = c->port,
+		.addr = c->addr_text, .rule = c->rule_text ? c->rule_text : "",
+		.reason = "unreachable", .duration_ms = proxy_now_ms() - c->start_ms,
+	};
+	audit_write(&c->proxy->audit, &e);
+	proto_deny(c, 502);
+	conn_close(c);
+}
+
+/* Keeps only the addresses the policy allows, then connects; the first refusal's reason is
+ * what the client and the audit log are told when none is left. */
+static void conn_check_addresses(struct conn *c, const struct sockaddr_storage *addrs, int count)
+{
+	const char *first_reason = NULL;
+
+	c->addr_count = c->addr_next = 0;
+	for (int i = 0; i < count; i++) {
+		socklen_t len = addrs[i].ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							       : sizeof(struct sockaddr_in6);
+		struct sockaddr_storage sa = addrs[i];
+		const char *reason = NULL;
+		struct netaddr na;
+		uint16_t ignored;
+
+		((struct sockaddr_in *)&sa)->sin_port = htons(c->port); /* same offset in v6 */
+		if (addrpolicy_check(&c->proxy->config->policy, (struct sockaddr *)&sa, len,
+				     &reason) == ADDRPOLICY_ALLOWED) {
+			c->addrs[c->addr_count++] = sa;
+			continue;
+		}
+		if (!first_reason && netaddr_from_sockaddr((struct sockaddr *)&sa, len, &na,
+							   &ignored) == 0) {
+			netaddr_format(&na, c->addr_text, sizeof(c->addr_text));
+			first_reason = reason;
+		}
+	}
+	if (c->addr_count == 0) {
+		conn_deny(c, first_reason ? first_reason : "no address");
+		return;
+	}
+	conn_connect_next(c);
+}
+
+static void on_resolved(void *arg, const struct dns_answer *answer)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_DEAD) {
+		conn_free(c);
+		return;
+	}
+	c->state = CONN_HEAD; /* no longer held by the resolver */
+	if (answer->status < 0) {
+		c->reason = answer->reason;
+		struct audit_event e = {
+			.is_allowed = false, .proto = c->proto, .host = c->host.text,
+			.port = c->port, .addr = "", .rule = c->rule_text ? c->rule_text : "",
+			.reason = answer->reason, .duration_ms = proxy_now_ms() - c->start_ms,
+		};
+		audit_write(&c->proxy->audit, &e);
+		proto_deny(c, 502);
+		conn_close(c);
+		return;
+	}
+	conn_check_addresses(c, answer->addrs, answer->count);
+}
+
+void conn_request(struct conn *c)
+{
+	const struct netrule *rule = NULL;
+	enum netverdict verdict =
+		netpolicy_check_host(&c->proxy->config->policy, &c->host, c->port, &rule);
+
+	c->rule_text = rule ? rule->text : "";
+	if (verdict != NETVERDICT_ALLOW) {
+		conn_deny(c, verdict == NETVERDICT_DENY_RULE ? "denied by rule"
+							     : "no allow rule matches");
+		return;
+	}
+	if (c->host.is_ip) {
+		struct sockaddr_storage sa;
+		memset(&sa, 0, sizeof(sa));
+		if (c->host.ip.family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+			in->sin_family = AF_INET;
+			memcpy(&in->sin_addr, c->host.ip.bytes, 4);
+		} else {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+			in6->sin6_family = AF_INET6;
+			memcpy(&in6->sin6_addr, c->host.ip.bytes, 16);
+		}
+		conn_check_addresses(c, &sa, 1);
+		return;
+	}
+	c->state = CONN_RESOLVING;
+	conn_update_events(c); /* nothing to read while resolving */
+	dns_resolve(c->proxy->dns, c->host.text, on_resolved, c);
+}
+
+void conn_start_relay(struct conn *c)
+{
+	if (relay_open(&c->up, c->client, c->upstream) < 0 ||
+	    relay_open(&c->down, c->upstream, c->client) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->has_relay = true;
+	if (c->is_forward && relay_push(&c->up, c->upstream_head, c->upstream_head_len) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->head_len && relay_push(&c->up, c->head, c->head_len) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->head_len = 0;
+	c->state = CONN_RELAY;
+	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
+	if (relay_pump(&c->up) < 0 || relay_pump(&c->down) < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_update_events(c);
+}
+
+static void conn_on_connected(struct conn *c)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (getsockopt(c->upstream, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0) {
+		conn_connect_next(c);
+		return;
+	}
+	if (proto_connected(c) == 0 && c->state != CONN_RELAY)
+		conn_update_events(c);
+}
+
+static void conn_on_relay(struct conn *c)
+{
+	if (relay_pump(&c->up) < 0 || relay_pump(&c->down) < 0 ||
+	    (c->up.is_done && c->down.is_done)) {
+		conn_close(c);
+		return;
+	}
+	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
+	conn_update_events(c);
+}
+
+static void conn_on_event(struct conn *c, enum watch_kind kind, unsigned events)
+{
+	switch (c->state) {
+	case CONN_HEAD:
+		if (kind == WATCH_CLIENT && proto_head(c) == 0 && c->state == CONN_HEAD)
+			conn_update_events(c);
+		break;
+	case CONN_CONNECTING:
+		if (kind == WATCH_UPSTREAM && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			conn_on_connected(c);
+		break;
+	case CONN_PEEK:
+		if (kind == WATCH_CLIENT)
+			proto_peek(c, false);
+		break;
+	case CONN_RELAY:
+		conn_on_relay(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void accept_all(struct proxy *p, int fd, bool is_socks)
+{
+	for (;;) {
+		int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (client < 0)
+			return;
+		struct conn *c = p->conn_count < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			close(client);
+			continue;
+		}
+		c->proxy = p;
+		c->client = client;
+		c->upstream = -1;
+		c->is_socks = is_socks;
+		c->proto = is_socks ? "socks5" : "http";
+		socks5_init(&c->socks);
+		c->client_watch = (struct watch){WATCH_CLIENT, client, c};
+		c->start_ms = proxy_now_ms();
+		c->deadline_ms = c->start_ms + p->config->connect_timeout_ms;
+		c->next = p->conns;
+		if (p->conns)
+			p->conns->prev = c;
+		p->conns = c;
+		p->conn_count++;
+		conn_update_events(c);
+	}
+}
+
+/* Deadlines: the request and the connect get connect_timeout_ms, a relay idle_timeout_ms of
+ * silence, the ClientHello peek peek_timeout_ms. */
+static void sweep_deadlines(struct proxy *p)
+{
+	uint64_t now = proxy_now_ms();
+	struct conn *next;
+
+	for (struct conn *c = p->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_DEAD || c->state == CONN_RESOLVING || now < c->deadline_ms)
+			continue;
+		if (c->state == CONN_PEEK)
+			proto_peek(c, true);
+		else if (c->state == CONN_CONNECTING)
+			conn_connect_next(c);
+		else
+			conn_close(c);
+	}
+}
+
+static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd)
+{
+	struct watch listen_http = {WATCH_LISTEN_HTTP, http_fd, NULL};
+	struct watch listen_socks = {WATCH_LISTEN_SOCKS, socks_fd, NULL};
+	struct watch control = {WATCH_CONTROL, control_fd, NULL};
+	unsigned e1 = 0, e2 = 0, e3 = 0;
+	struct epoll_event events[MAX_EVENTS];
+
+	watch_set(p, &listen_http, EPOLLIN, &e1);
+	watch_set(p, &listen_socks, EPOLLIN, &e2);
+	watch_set(p, &control, EPOLLIN, &e3);
+	for (;;) {
+		int dns_ms = dns_timeout_ms(p->dns);
+		int timeout = dns_ms >= 0 && dns_ms < 250 ? dns_ms : 250;
+		int n = epoll_wait(p->epoll_fd, events, MAX_EVENTS, timeout);
+
+		if (n < 0 && errno != EINTR)
+			return -1;
+		for (int i = 0; i < n; i++) {
+			struct watch *w = events[i].data.ptr;
+			switch (w->kind) {
+			case WATCH_LISTEN_HTTP:
+			case WATCH_LISTEN_SOCKS:
+				accept_all(p, w->fd, w->kind == WATCH_LISTEN_SOCKS);
+				break;
+			case WATCH_CONTROL:
+				return 0; /* the parent closed its end: stop */
+			case WATCH_DNS:
+				dns_process(p->dns, w->fd, events[i].events);
+				break;
+			default:
+				conn_on_event(w->conn, w->kind, events[i].events);
+				break;
+			}
+		}
+		dns_process(p->dns, -1, 0);
+		sweep_deadlines(p);
+	}
+}
+
+/* ---- the process ---- */
+
+/* Drops what the proxy does not need: as root it becomes nobody (it only connects out and
+ * reads nothing after start), no new privileges, no core dumps. */
+static int proxy_drop_privileges(void)
+{
+	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+			       setresuid(65534, 65534, 65534) < 0))
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0
+		       ? -1
+		       : 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int proxy_process(const struct proxy_config *config, int http_fd, int socks_fd,
+			 int control_fd, int ready_fd, int stats_fd)
+{
+	struct proxy p = {.config = config, .audit = {config->audit_fd, config->is_quiet, 0, 0}};
+	struct sk_err err = {0};
+	char line[64];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	p.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (p.epoll_fd < 0 ||
+	    dns_init(&p.dns, config->dns_server, config->hosts_file, on_dns_watch, &p, &err) < 0 ||
+	    proxy_drop_privileges() < 0) {
+		if (!err.layer[0])
+			sk_fail(&err, "proxy", errno, NULL, "starting the egress proxy");
+		(void)!write(ready_fd, &err, sizeof(err));
+		return 1;
+	}
+	(void)!write(ready_fd, "", 1); /* ready */
+	close(ready_fd);
+	rc = proxy_loop(&p, http_fd, socks_fd, control_fd);
+	snprintf(line, sizeof(line), "allowed %llu denied %llu\n",
+		 (unsigned long long)p.audit.allowed, (unsigned long long)p.audit.denied);
+	(void)!write(stats_fd, line, strlen(line));
+	dns_free(p.dns);
+	return rc < 0 ? 1 : 0;
+}
+
+static void close_all_except(const int *keep, size_t count)
+{
+	unsigned next = 3;
+
+	for (;;) {
+		/* The smallest kept fd at or above `next`. */
+		unsigned lowest = ~0U;
+		for (size_t i = 0; i < count; i++)
+			if (keep[i] >= (int)next && (unsigned)keep[i] < lowest)
+				lowest = (unsigned)keep[i];
+		if (lowest == ~0U) {
+			close_range(next, ~0U, 0);
+			return;
+		}
+		if (lowest > next)
+			close_range(next, lowest - 1, 0);
+		next = lowest + 1;
+	}
+}
+
+int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
+		struct proxy_handle *handle, struct sk_err *err)
+{
+	int control[2], ready[2], stats[2];
+	char answer[sizeof(struct sk_err)];
+	ssize_t n;
+
+	if (pipe2(control, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0 ||
+	    pipe2(stats, O_CLOEXEC) < 0)
+		return sk_fail(err, "proxy", errno, NULL, "pipe2");
+	handle->pid = fork();
+	if (handle->pid < 0)
+		return sk_fail(err, "proxy", errno, NULL, "fork the egress proxy");
+	if (handle->pid == 0) {
+		int keep[] = {http_fd, socks_fd, control[0], ready[1], stats[1], config->audit_fd};
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes. */
+		close_all_except(keep, sizeof(keep) / sizeof(keep[0]));
+		_exit(proxy_process(config, http_fd, socks_fd, control[0], ready[1], stats[1]));
+	}
+	close(control[0]);
+	close(ready[1]);
+	close(stats[1]);
+	/* The listening sockets live only in the proxy: if it dies, they close. */
+	close(http_fd);
+	close(socks_fd);
+	handle->control_fd = control[1];
+	handle->stats_fd = stats[0];
+	do
+		n = read(ready[0], answer, sizeof(answer));
+	while (n < 0 && errno == EINTR);
+	close(ready[0]);
+	if (n == 1)
+		return 0;
+	if (n == (ssize_t)sizeof(struct sk_err))
+		memcpy(err, answer, sizeof(*err));
+	else
+		sk_fail(err, "proxy", 0, NULL, "the egress proxy died while starting");
+	proxy_stop(handle, NULL);
+	return -1;
+}
+
+void proxy_stop(struct proxy_handle *handle, struct proxy_stats *stats)
+{
+	char line[64] = {0};
+	unsigned long long allowed = 0, denied = 0;
+
+	if (handle->pid <= 0)
+		return;
+	close(handle->control_fd);
+	if (read(handle->stats_fd, line, sizeof(line) - 1) > 0)
+		sscanf(line, "allowed %llu denied %llu", &allowed, &denied);
+	close(handle->stats_fd);
+	while (waitpid(handle->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	handle->pid = 0;
+	if (stats) {
+		stats->allowed = allowed;
+		stats->denied = denied;
+	}
+}

@@ -1,0 +1,52 @@
+/* The egress proxy: one process per `stockade run --network allowlist`, serving the two
+ * listening sockets that the sandbox's PID 1 made in the sandbox's network namespace
+ * (127.0.0.1:3128 HTTP CONNECT and plain HTTP, 127.0.0.1:1080 SOCKS5). It runs outside the
+ * sandbox, resolves names itself, checks every address it will connect to, connects to
+ * exactly that address, relays with splice, and logs every decision. One epoll loop, no
+ * thread per connection. If it dies, the listening sockets die with it: the sandbox loses
+ * egress, it never gains any. */
+#ifndef STOCKADE_PROXY_H
+#define STOCKADE_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "net/hostmatch.h"
+#include "util/err.h"
+
+#define PROXY_HTTP_PORT 3128
+#define PROXY_SOCKS_PORT 1080
+
+struct proxy_config {
+	struct netpolicy policy;
+	const char *dns_server; /* "IP[:PORT]", NULL: /etc/resolv.conf */
+	const char *hosts_file; /* NULL: /etc/hosts */
+	int audit_fd;		/* -1: none */
+	bool is_quiet;		/* no stderr line per denial */
+	unsigned connect_timeout_ms, idle_timeout_ms, peek_timeout_ms;
+};
+
+struct proxy_handle {
+	pid_t pid;
+	int control_fd; /* parent's end: closing it stops the proxy */
+	int stats_fd;	/* the proxy writes "allowed N denied N\n" there when it stops */
+};
+
+struct proxy_stats {
+	uint64_t allowed, denied;
+};
+
+/* Parent: forks the proxy process with the two listening sockets (closed in the parent
+ * afterwards). Returns when the proxy is ready to serve, or -1 with err (it could not start:
+ * the run must not go on). */
+int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
+		struct proxy_handle *handle, struct sk_err *err);
+/* Parent: stops the proxy and collects its counts. */
+void proxy_stop(struct proxy_handle *handle, struct proxy_stats *stats);
+
+/* Child of the sandbox (PID 1, in the sandbox's network namespace, lo up): makes the two
+ * listening sockets. Async-signal-safe. */
+int proxy_listen(int fds[2], struct sk_err *err);
+
+#endif

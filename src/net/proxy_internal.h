@@ -1,0 +1,100 @@
+/* The proxy's internals shared by proxy.c (the process, the loop, the connection life
+ * cycle) and proxy_proto.c (what HTTP CONNECT, plain HTTP and SOCKS5 ask and are answered). */
+#ifndef STOCKADE_PROXY_INTERNAL_H
+#define STOCKADE_PROXY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/audit.h"
+#include "net/dns.h"
+#include "net/hostmatch.h"
+#include "net/proxy.h"
+#include "net/relay.h"
+#include "net/socks5.h"
+
+#define PROXY_HEAD_MAX 16384
+
+enum watch_kind { WATCH_LISTEN_HTTP, WATCH_LISTEN_SOCKS, WATCH_CONTROL, WATCH_DNS, WATCH_CLIENT,
+		  WATCH_UPSTREAM };
+
+struct conn;
+
+/* What an epoll event points at. */
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	struct conn *conn;
+};
+
+enum conn_state {
+	CONN_HEAD,	 /* reading the request (HTTP head, SOCKS greeting and request) */
+	CONN_RESOLVING,	 /* waiting for the resolver */
+	CONN_CONNECTING, /* non-blocking connect to one checked address */
+	CONN_PEEK,	 /* CONNECT/SOCKS answered; reading the TLS ClientHello for its SNI */
+	CONN_RELAY,	 /* splicing both ways */
+	CONN_DEAD,	 /* closed while the resolver still holds it */
+};
+
+struct proxy;
+
+struct conn {
+	struct proxy *proxy;
+	struct conn *prev, *next;
+	enum conn_state state;
+	bool is_socks;
+	bool is_forward;	/* plain HTTP: the rewritten request goes upstream first */
+	struct socks5 socks;	/* the SOCKS5 exchange (is_socks) */
+	int client, upstream;
+	struct watch client_watch, upstream_watch;
+	unsigned client_events, upstream_events;
+	char head[PROXY_HEAD_MAX]; /* what the client sent before the relay began */
+	size_t head_len;
+	char upstream_head[PROXY_HEAD_MAX]; /* plain HTTP: the request as forwarded */
+	size_t upstream_head_len;
+	const char *proto;	/* "http-connect", "http", "socks5" */
+	struct nethost host;
+	uint16_t port;
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+	int addr_count, addr_next;
+	char addr_text[NETADDR_TEXT_MAX];
+	const char *rule_text;
+	const char *reason;
+	struct relay_dir up, down; /* client->upstream, upstream->client */
+	bool has_relay;
+	uint64_t start_ms, deadline_ms;
+};
+
+struct proxy {
+	const struct proxy_config *config;
+	int epoll_fd;
+	struct dns *dns;
+	struct audit audit;
+	struct conn *conns;
+	unsigned conn_count;
+};
+
+uint64_t proxy_now_ms(void);
+
+/* proxy.c: the life cycle, for proxy_proto.c. */
+/* The request names host:port (parsed, canonical): check the name, resolve, connect. */
+void conn_request(struct conn *c);
+/* Ends the connection; writes the audit record of an allowed one. */
+void conn_close(struct conn *c);
+/* Refuses: the protocol's denial goes to the client (proto_deny), the audit log records it. */
+void conn_deny(struct conn *c, const char *reason);
+/* Starts the relay (after the protocol's answer and the peek). */
+void conn_start_relay(struct conn *c);
+/* Reads what the client sent into c->head; -1 when it closed or failed. */
+int conn_read_head(struct conn *c);
+/* Sends a short answer to the client; -1 on failure. */
+int conn_send(struct conn *c, const void *data, size_t len);
+
+/* proxy_proto.c: the protocols. Each returns 0 (go on, or wait for more) or -1 (closed). */
+int proto_head(struct conn *c);		/* new bytes in c->head during CONN_HEAD */
+int proto_connected(struct conn *c);	/* the upstream connection succeeded */
+int proto_peek(struct conn *c, bool is_timeout); /* new bytes (or the deadline) during PEEK */
+void proto_deny(struct conn *c, int status); /* status: 403 not allowed, 502 unreachable */
+
+#endif

@@ -1,0 +1,183 @@
+/* What the proxy's clients ask and how they are answered: HTTP CONNECT and plain HTTP
+ * forwarding on one port, SOCKS5 on the other, and the look at the TLS ClientHello that
+ * refuses a tunnel whose SNI names another host than the one the policy allowed. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "net/httpreq.h"
+#include "net/proxy_internal.h"
+#include "net/tlspeek.h"
+
+/* Drops the first `n` bytes of the client's buffer (what a parser consumed). */
+static void head_consume(struct conn *c, size_t n)
+{
+	memmove(c->head, c->head + n, c->head_len - n);
+	c->head_len -= n;
+}
+
+static void http_answer(struct conn *c, int status, const char *text, const char *reason)
+{
+	char response[512];
+	int n = snprintf(response, sizeof(response),
+			 "HTTP/1.1 %d %s\r\nX-Stockade-Denied: %s\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\nstockade: %s\n",
+			 status, text, reason, strlen(reason) + 11, reason);
+
+	if (n > 0 && (size_t)n < sizeof(response))
+		(void)conn_send(c, response, (size_t)n);
+}
+
+void proto_deny(struct conn *c, int status)
+{
+	const char *reason = c->reason ? c->reason : "not allowed";
+	uint8_t reply[SOCKS5_REPLY_MAX];
+
+	if (c->state == CONN_PEEK || c->state == CONN_RELAY)
+		return; /* the tunnel was answered already: closing is the only answer */
+	if (c->is_socks) {
+		size_t n = socks5_build_reply(status == 403 ? SOCKS5_NOT_ALLOWED
+							    : SOCKS5_HOST_UNREACHABLE,
+					      NULL, 0, reply);
+		(void)conn_send(c, reply, n);
+		return;
+	}
+	http_answer(c, status, status == 403 ? "Forbidden" : "Bad Gateway", reason);
+}
+
+static int http_head(struct conn *c)
+{
+	struct httpreq req;
+
+	switch (httpreq_parse(c->head, c->head_len, &req)) {
+	case HTTPREQ_NEED_MORE:
+		return 0;
+	case HTTPREQ_BAD:
+		c->reason = req.reason;
+		http_answer(c, req.status_code, "Bad Request", req.reason);
+		conn_deny(c, req.reason);
+		return -1;
+	case HTTPREQ_COMPLETE:
+		break;
+	}
+	c->host = req.host;
+	c->port = req.port;
+	if (req.kind == HTTPREQ_FORWARD) {
+		c->proto = "http";
+		c->is_forward = true;
+		if (httpreq_build_upstream(c->head, &req, c->upstream_head,
+					   sizeof(c->upstream_head), &c->upstream_head_len) < 0) {
+			conn_deny(c, "request too large to forward");
+			return -1;
+		}
+	} else {
+		c->proto = "http-connect";
+	}
+	head_consume(c, req.head_len); /* what follows is the body or early tunnel data */
+	conn_request(c);
+	return 0;
+}
+
+static int socks_head(struct conn *c)
+{
+	for (;;) {
+		uint8_t reply[SOCKS5_REPLY_MAX];
+		size_t consumed = 0, reply_len = 0;
+
+		switch (socks5_feed(&c->socks, c->head, c->head_len, &consumed, reply, &reply_len)) {
+		case SOCKS5_NEED_MORE:
+			return 0;
+		case SOCKS5_REPLY:
+			if (conn_send(c, reply, reply_len) < 0) {
+				conn_close(c);
+				return -1;
+			}
+			head_consume(c, consumed);
+			continue;
+		case SOCKS5_FAIL:
+			if (reply_len)
+				(void)conn_send(c, reply, reply_len);
+			c->state = CONN_PEEK; /* answered: conn_deny must not answer again */
+			conn_deny(c, c->socks.reason ? c->socks.reason : "bad SOCKS5 request");
+			return -1;
+		case SOCKS5_REQUEST:
+			c->host = c->socks.host;
+			c->port = c->socks.port;
+			head_consume(c, consumed);
+			conn_request(c);
+			return 0;
+		}
+	}
+}
+
+int proto_head(struct conn *c)
+{
+	int rc = conn_read_head(c);
+
+	if (rc < 0) {
+		conn_close(c);
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
+	return c->is_socks ? socks_head(c) : http_head(c);
+}
+
+int proto_connected(struct conn *c)
+{
+	static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	if (c->is_forward) {
+		conn_start_relay(c);
+		return 0;
+	}
+	if (c->is_socks) {
+		struct sockaddr_storage bound;
+		socklen_t len = sizeof(bound);
+		uint8_t reply[SOCKS5_REPLY_MAX];
+		size_t n;
+		if (getsockname(c->upstream, (struct sockaddr *)&bound, &len) < 0)
+			len = 0;
+		n = socks5_build_reply(SOCKS5_SUCCEEDED, len ? (struct sockaddr *)&bound : NULL,
+				       len, reply);
+		if (conn_send(c, reply, n) < 0) {
+			conn_close(c);
+			return -1;
+		}
+	} else if (conn_send(c, established, sizeof(established) - 1) < 0) {
+		conn_close(c);
+		return -1;
+	}
+	c->state = CONN_PEEK;
+	c->deadline_ms = proxy_now_ms() + c->proxy->config->peek_timeout_ms;
+	if (c->head_len)
+		return proto_peek(c, false) < 0 ? -1 : 0;
+	return 0;
+}
+
+/* Reads the start of the tunnel until the ClientHello says which host it wants. A name that
+ * differs from the one the policy allowed is domain fronting: the tunnel is closed. Anything
+ * that is not TLS (or a silent client past the deadline) is relayed as it is: the policy
+ * allowed this host and port. */
+int proto_peek(struct conn *c, bool is_timeout)
+{
+	char sni[HOSTMATCH_NAME_MAX + 1];
+	enum tlspeek_status status;
+
+	if (!is_timeout) {
+		int rc = conn_read_head(c);
+		if (rc < 0 && c->head_len < sizeof(c->head)) {
+			conn_close(c);
+			return -1;
+		}
+	}
+	status = tlspeek_sni(c->head, c->head_len, sni, sizeof(sni), NULL);
+	if (status == TLSPEEK_NEED_MORE && !is_timeout && c->head_len < sizeof(c->head))
+		return 0;
+	if (status == TLSPEEK_SNI && !c->host.is_ip && strcmp(sni, c->host.text) != 0) {
+		conn_deny(c, "TLS SNI names another host than the tunnel's (domain fronting)");
+		return -1;
+	}
+	conn_start_relay(c);
+	return 0;
+}

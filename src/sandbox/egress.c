@@ -1,0 +1,178 @@
+/* The egress layer (see egress.h). The proxy sockets are made by the child because a socket
+ * belongs to the network namespace it was created in: made inside, they accept the sandbox's
+ * connections; served from outside, the proxy's own connections leave from the host's
+ * namespace. The sandbox holds no copy of them once they are handed over. */
+#include "sandbox/egress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/addrpolicy.h"
+#include "sandbox/sync.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define IDLE_TIMEOUT_MS 300000
+#define PEEK_TIMEOUT_MS 1000
+
+static int add_rules(struct netpolicy *policy, const char *const *texts, size_t count,
+		     bool is_deny, struct sk_err *err)
+{
+	for (size_t i = 0; i < count; i++)
+		if (netpolicy_add(policy, texts[i], strlen(texts[i]), is_deny, err) < 0) {
+			sk_strlcpy(err->layer, "cli", sizeof(err->layer));
+			return -1;
+		}
+	return 0;
+}
+
+/* The host's own addresses are forbidden targets like loopback (a service listening on the
+ * host's LAN address is the host). */
+static int add_host_addresses(struct netpolicy *policy, struct sk_err *err)
+{
+	struct ifaddrs *list, *ifa;
+
+	if (getifaddrs(&list) < 0)
+		return sk_fail(err, "proxy", errno, NULL, "getifaddrs");
+	for (ifa = list; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || (ifa->ifa_addr->sa_family != AF_INET &&
+				       ifa->ifa_addr->sa_family != AF_INET6))
+			continue;
+		socklen_t len = ifa->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+								     : sizeof(struct sockaddr_in6);
+		struct sk_err ignored = {0};
+		addrpolicy_add_host_address(policy, ifa->ifa_addr, len, &ignored);
+	}
+	freeifaddrs(list);
+	return 0;
+}
+
+static int set_proxy_env(struct env_plan *env, struct sk_err *err)
+{
+	static const char *const http_vars[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+						"https_proxy"};
+	static const char *const all_vars[] = {"ALL_PROXY", "all_proxy"};
+	static const char *const no_vars[] = {"NO_PROXY", "no_proxy"};
+
+	for (size_t i = 0; i < 4; i++)
+		if (env_set(env, http_vars[i], "http://127.0.0.1:3128", err) < 0)
+			return -1;
+	for (size_t i = 0; i < 2; i++)
+		if (env_set(env, all_vars[i], "socks5h://127.0.0.1:1080", err) < 0 ||
+		    env_set(env, no_vars[i], "localhost,127.0.0.1,::1", err) < 0)
+			return -1;
+	return 0;
+}
+
+int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec,
+		   struct env_plan *env, struct sk_err *err)
+{
+	struct proxy_config *c;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->handle.pid = -1;
+	if (!spec->has_network) {
+		if (spec->deny_net_count || spec->dns_server || spec->hosts_file || spec->audit_path)
+			return sk_fail(err, "cli", 0, "add --network allowlist or an --allow-net rule",
+				       "network options given without network");
+		snprintf(plan->detail, sizeof(plan->detail), "none: own namespace, loopback only");
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return sk_fail(err, "proxy", ENOMEM, NULL, "egress policy");
+	plan->config = c;
+	plan->is_enabled = true;
+	c->audit_fd = -1;
+	netpolicy_init(&c->policy);
+	if (add_rules(&c->policy, spec->allow_net, spec->allow_net_count, false, err) < 0 ||
+	    add_rules(&c->policy, spec->deny_net, spec->deny_net_count, true, err) < 0 ||
+	    add_host_addresses(&c->policy, err) < 0 || set_proxy_env(env, err) < 0)
+		return -1;
+	c->dns_server = spec->dns_server;
+	c->hosts_file = spec->hosts_file;
+	c->is_quiet = spec->is_quiet;
+	c->connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	c->idle_timeout_ms = IDLE_TIMEOUT_MS;
+	c->peek_timeout_ms = PEEK_TIMEOUT_MS;
+	if (spec->audit_path) {
+		c->audit_fd = open(spec->audit_path,
+				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (c->audit_fd < 0)
+			return sk_fail(err, "proxy", errno, NULL, "open --audit %s",
+				       spec->audit_path);
+	}
+	snprintf(plan->detail, sizeof(plan->detail),
+		 "allowlist: %zu allow and %zu deny rules through the proxy at 127.0.0.1:%d "
+		 "(HTTP) and :%d (SOCKS5)",
+		 spec->allow_net_count, spec->deny_net_count, PROXY_HTTP_PORT, PROXY_SOCKS_PORT);
+	return 0;
+}
+
+int egress_apply(const struct egress_plan *plan, int sync_fd, struct sk_err *err)
+{
+	struct sync_msg msg;
+	int fds[2];
+
+	if (!plan->is_enabled)
+		return 0;
+	if (proxy_listen(fds, err) < 0)
+		return -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = SYNC_PROXY;
+	int rc = sync_send_fds(sync_fd, &msg, fds, 2);
+	close(fds[0]);
+	close(fds[1]);
+	if (rc < 0)
+		return sk_fail_safe(err, "proxy", errno, "hand the proxy sockets over", NULL, NULL);
+	/* The command must not start before the proxy serves: wait for the parent's word. */
+	if (sync_recv(sync_fd, &msg) != 1 || msg.kind != SYNC_GO)
+		return sk_fail_safe(err, "proxy", EPIPE, "wait for the proxy", NULL, NULL);
+	return 0;
+}
+
+int egress_from_parent(struct egress_plan *plan, int fds[2], int sync_fd, struct sk_err *err)
+{
+	struct sync_msg go;
+
+	if (!plan->is_enabled || fds[0] < 0 || fds[1] < 0) {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return sk_fail(err, "proxy", EPROTO, NULL, "unexpected proxy sockets");
+	}
+	if (proxy_spawn(plan->config, fds[0], fds[1], &plan->handle, err) < 0)
+		return -1;
+	memset(&go, 0, sizeof(go));
+	go.kind = SYNC_GO;
+	if (sync_send(sync_fd, &go) < 0)
+		return sk_fail(err, "proxy", errno, NULL, "tell the sandbox the proxy is ready");
+	return 0;
+}
+
+void egress_finish(struct egress_plan *plan, struct sandbox_result *result,
+		   struct run_report *report)
+{
+	struct proxy_stats stats = {0, 0};
+
+	if (plan->handle.pid > 0)
+		proxy_stop(&plan->handle, &stats);
+	result->egress_allowed = stats.allowed;
+	result->egress_denied = stats.denied;
+	report_layer(report, "network", true, false, plan->detail);
+}
+
+void egress_plan_free(struct egress_plan *plan)
+{
+	if (plan->handle.pid > 0)
+		proxy_stop(&plan->handle, NULL);
+	if (plan->config && plan->config->audit_fd >= 0)
+		close(plan->config->audit_fd);
+	free(plan->config);
+	plan->config = NULL;
+}

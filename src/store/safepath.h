@@ -1,0 +1,52 @@
+/* Host-side file operations on trees a sandbox could have touched: open a volume directory
+ * exactly one level below its store root, copy trees in and out (import/export), remove them.
+ * Every step is relative to a directory fd opened without following symlinks, so a link the
+ * sandbox planted (or swaps in while we work) is never followed (runc CVE-2021-30465,
+ * Flatpak CVE-2024-42472; THREATS.md "Mounts and paths"). */
+#ifndef STOCKADE_SAFEPATH_H
+#define STOCKADE_SAFEPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+/* Opens root_fd/name, where name is one path component, with openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, and checks what it got: a
+ * directory, owned by owner, on root_fd's device. O_DIRECTORY|O_CLOEXEC plus extra_flags
+ * (O_RDONLY or O_PATH). Returns the fd, or -1 with err. */
+int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flags,
+		      struct sk_err *err);
+
+/* 0 when name is a single, ordinary path component (not empty, ".", "..", no '/'). */
+int safepath_check_component(const char *name);
+
+/* What a copy did; special files (devices, fifos, sockets) are skipped and counted. */
+struct safepath_copy_stats {
+	uint64_t files, dirs, symlinks, bytes, reflinked, skipped;
+	char first_skipped[256]; /* path relative to the source root */
+};
+
+/* Copies the contents of directory src_fd into directory dst_fd: modes (without set-id bits)
+ * and times preserved, symlinks copied as symlinks (never followed), special files skipped.
+ * Nothing in dst is written through a symlink: files are created with O_EXCL|O_NOFOLLOW (an
+ * existing non-directory entry is unlinked first), directories opened with O_NOFOLLOW. When
+ * chown_uid is not -1, every created entry is given that owner (import as root). Uses FICLONE
+ * when the file system can, else copy_file_range, else read/write. */
+int safepath_copy_tree(int src_fd, int dst_fd, uid_t chown_uid, gid_t chown_gid,
+		       struct safepath_copy_stats *stats, struct sk_err *err);
+
+/* Removes everything inside directory dir_fd, never following a symlink: entries are unlinked
+ * relative to directory fds opened with O_NOFOLLOW. Directories the caller cannot read or
+ * write (a sandbox may chmod 000) are given u+rwx first, on the opened inode. */
+int safepath_empty_dir(int dir_fd, struct sk_err *err);
+
+/* Removes parent_fd/name and everything below it (safepath_empty_dir, then rmdir). A name that
+ * is not a directory (or was swapped for a symlink) is unlinked itself, never its target. */
+int safepath_remove_tree(int parent_fd, const char *name, struct sk_err *err);
+
+/* Bytes allocated on disk below dir_fd (st_blocks), never following a symlink. */
+uint64_t safepath_disk_usage(int dir_fd);
+
+#endif

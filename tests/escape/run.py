@@ -1,0 +1,793 @@
+#!/usr/bin/env python3
+"""The escape runner: hostile programs inside real sandboxes, one line per technique.
+
+    BLOCKED  the attempt's specific failure was seen inside AND the host-side checks of that
+             technique (stockade's hash, a marker file, a server that must hear nothing, a
+             sentinel process, the host's hostname, mount table, /proc values) show no change
+    ESCAPED  the attempt succeeded inside, or a host-side check changed
+    ERROR    anything else: an unexpected outcome, a missing result, or a probe that could not
+             be shown to work unsandboxed (the differential) without a recorded reason
+
+Differential: every hostile program also runs unsandboxed, as the same caller, in a throwaway
+PID namespace (and for the unprivileged caller in a throwaway user namespace, once with
+--map-current-user and once with --map-root-user, where it holds every capability over its
+own namespaces). There it must succeed, or at least get past the check the sandbox adds
+(arguments are harmless: see the programs), unless README.md's table says why this kernel
+answers the same way natively.
+
+Positive probes (ordinary programs that must keep working) are reported OK / BROKEN.
+The summary line is `escape [MODE]: N blocked, N escaped, N error; ...`. Exit status 1 if
+anything escaped, errored or broke.
+
+usage: tests/escape/run.py --build BUILD [--mode root|user|both] [-k SUBSTRING]
+(as root; tests/integration/test_escape.py runs the same thing inside tests/run.py)
+"""
+import argparse
+import hashlib
+import importlib.util
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import harness  # noqa: E402
+
+SIGUSR2 = int(signal.SIGUSR2)
+
+# ---------------------------------------------------------------------------------------------
+# The techniques. try-syscall probes: (group, probe, outcome that shows the defence).
+
+TRY = [
+    ("terminal", "tiocsti", "errno=EPERM"),
+    ("terminal", "tiocsti_hi", "errno=EPERM"),
+    ("terminal", "tioclinux", "errno=EPERM"),
+    ("runtime", "proc1_exe_write", "errno=EACCES"),
+    ("runtime", "proc1_mem_write", "errno=EACCES"),
+    ("runtime", "proc1_environ", "errno=EACCES"),
+    ("runtime", "ptrace_traceme", "errno=EPERM"),
+    ("runtime", "ptrace_attach", "errno=EPERM"),
+    ("runtime", "ptrace_attach_pid1", "errno=EPERM"),
+    ("runtime", "process_vm_writev", "errno=EPERM"),
+    ("runtime", "pidfd_getfd", "errno=EPERM"),
+    ("runtime", "setuid0", "errno=EINVAL"),
+    ("runtime", "setgid0", "errno=EINVAL"),
+    ("runtime", "setgroups", "errno=EPERM"),
+    ("runtime", "fd_leak", "ok"),
+    ("runtime", "cwd", "ok"),
+    ("runtime", "caps", "ok"),
+    ("mounts", "mount", "errno=EPERM"),
+    ("mounts", "umount", "errno=EPERM"),
+    ("mounts", "pivot_root", "errno=EPERM"),
+    ("mounts", "chroot", "errno=EPERM"),
+    ("mounts", "open_tree", "errno=EPERM"),
+    ("mounts", "move_mount", "errno=EPERM"),
+    ("mounts", "fsopen", "errno=EPERM"),
+    ("mounts", "fsconfig", "errno=EPERM"),
+    ("mounts", "fsmount", "errno=EPERM"),
+    ("mounts", "fspick", "errno=EPERM"),
+    ("mounts", "mount_setattr", "errno=EPERM"),
+    ("mounts", "listmount", "errno=EPERM"),
+    ("mounts", "statmount", "errno=EPERM"),
+    ("kernel", "unshare_user", "errno=EPERM"),
+    ("kernel", "unshare_ns", "errno=EPERM"),
+    ("kernel", "clone_newuser", "errno=EPERM"),
+    ("kernel", "clone3", "errno=ENOSYS"),
+    ("kernel", "setns", "errno=EPERM"),
+    ("kernel", "io_uring_setup", "errno=EPERM"),
+    ("kernel", "userfaultfd", "errno=EPERM"),
+    ("kernel", "keyctl", "errno=EPERM"),
+    ("kernel", "add_key", "errno=EPERM"),
+    ("kernel", "request_key", "errno=EPERM"),
+    ("kernel", "bpf", "errno=EPERM"),
+    ("kernel", "perf_event_open", "errno=EPERM"),
+    ("kernel", "kexec_load", "errno=EPERM"),
+    ("kernel", "init_module", "errno=EPERM"),
+    ("kernel", "finit_module", "errno=EPERM"),
+    ("kernel", "delete_module", "errno=EPERM"),
+    ("kernel", "open_by_handle_at", "errno=EPERM"),
+    ("kernel", "name_to_handle_at", "errno=EPERM"),
+    ("kernel", "personality", "errno=EPERM"),
+    ("kernel", "socket_packet", "errno=EAFNOSUPPORT"),
+    ("kernel", "socket_netlink_audit", "errno=EPROTONOSUPPORT"),
+    ("kernel", "socket_vsock", "errno=EAFNOSUPPORT"),
+    ("kernel", "socket_alg", "errno=EAFNOSUPPORT"),
+    ("kernel", "x32_getpid", "signal=31"),
+    ("kernel", "int80_getpid", "signal=31"),
+    ("kernel", "sethostname", "errno=EPERM"),
+    ("kernel", "syslog", "errno=EPERM"),
+    ("kernel", "reboot", "errno=EPERM"),
+    ("kernel", "swapon", "errno=EPERM"),
+    ("kernel", "acct", "errno=EPERM"),
+    ("kernel", "clock_settime", "errno=EPERM"),
+    ("kernel", "iopl", "errno=EPERM"),
+    ("kernel", "ioperm", "errno=EPERM"),
+    ("kernel", "modify_ldt", "errno=EPERM"),
+    ("kernel", "kcmp", "errno=EPERM"),
+    ("kernel", "lookup_dcookie", "errno=EPERM"),
+    ("kernel", "quotactl", "errno=EPERM"),
+    ("kernel", "vhangup", "errno=EPERM"),
+]
+
+ZERO_CAPS = "0000000000000000"
+
+
+def check_detail(probe, detail, env):
+    """For the probes whose outcome is "ok" with a detail: is the detail the defended one?"""
+    if probe == "fd_leak":
+        return detail == "fds:none"
+    if probe == "cwd":
+        return detail == "/home/sandbox"
+    if probe == "caps":
+        fields = dict(kv.split(":", 1) for kv in detail.split(",") if ":" in kv)
+        return (all(fields.get(c) == ZERO_CAPS for c in
+                    ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
+                and fields.get("NoNewPrivs") == "1" and fields.get("Seccomp") == "2"
+                and fields.get("Uid", "").split("/")[0] == "10001")
+    if probe == "read_masked:kallsyms":
+        return detail == "bytes=0"
+    return True
+
+
+def fs_probes(env, native):
+    """escape-fs probes: (group, name, argument, outcomes that show the defence).
+    native=True gives the unsandboxed run's arguments (its own marker and node directory)."""
+    d = env["dir"]
+    probes = [
+        ("mounts", "write_append:usr", "/usr/lib/os-release", {"errno=EROFS", "errno=EACCES"}),
+        ("mounts", "write_append:etc", "/etc/passwd", {"errno=EROFS"}),
+        ("mounts", "marker:host_file", os.path.join(d, "native-marker" if native else "marker"),
+         {"errno=ENOENT"}),
+        ("mounts", "open_read:host_dir", d, {"errno=ENOENT"}),
+        ("mounts", "open_read:dotdot_shadow", "/../../../etc/shadow", {"errno=ENOENT"}),
+        ("mounts", "open_read:proc1_root", "/proc/1/root/etc/passwd", {"errno=EACCES"}),
+        ("mounts", "open_write:core_pattern", "/proc/sys/kernel/core_pattern",
+         {"errno=EACCES", "errno=EROFS"}),
+        ("mounts", "read_masked:kallsyms", "/proc/kallsyms", {"ok"}),
+        ("mounts", "mknod_mem:dev_mem", os.path.join(d, "nodes") if native else "/tmp",
+         {"errno=EPERM"}),
+    ]
+    if env.get("release_agent"):
+        probes.append(("mounts", "open_write:release_agent", env["release_agent"],
+                       {"errno=ENOENT"}))
+    if env.get("block_device"):
+        probes.append(("mounts", "open_read:block_device", env["block_device"],
+                       {"errno=ENOENT"}))
+    probes.append(("terminal", "tiocsti:caller_terminal", "2", {"errno=EPERM"}))
+    return probes
+
+
+def kill_probe(env):
+    return ("runtime", "kill:host_process", f"{env['sentinel_pid']}:{SIGUSR2}",
+            {"errno=ESRCH", "errno=EPERM"})
+
+
+def net_probes(env):
+    s = env["servers"]
+    probes = [
+        ("network", "tcp:host_loopback", f"127.0.0.1:{s.tcp_port}", {"errno=ECONNREFUSED"}),
+        ("network", "tcp6:host_loopback6", f"::1,{s.tcp6_port}", {"errno=ECONNREFUSED"}),
+        ("network", "udp:host_loopback", f"127.0.0.1:{s.udp_port}", {"errno=ECONNREFUSED"}),
+        ("network", "raw:icmp", "-", {"errno=EPERM"}),
+        ("network", "unix_abstract:host", s.abstract_name, {"errno=EPERM", "errno=ECONNREFUSED"}),
+        ("network", "unix_path:host", s.unix_path, {"errno=ENOENT"}),
+    ]
+    if env.get("host_ip"):
+        probes += [
+            ("network", "tcp:host_address", f"{env['host_ip']}:{s.tcp_port}",
+             {"errno=ENETUNREACH"}),
+            ("network", "udp:host_address", f"{env['host_ip']}:{s.udp_port}",
+             {"errno=ENETUNREACH"}),
+        ]
+    return probes
+
+
+# Shell techniques: (group, name, command, stderr text of the specific failure).
+SHELL = [
+    ("kernel", "sh:unshare_U", "unshare -U true", "Operation not permitted"),
+    ("kernel", "sh:unshare_r", "unshare -r id -u", "Operation not permitted"),
+    ("mounts", "sh:mount_tmpfs", "mount -t tmpfs none /tmp", "ermission denied"),
+    ("kernel", "sh:hostname", "hostname stockade-escaped", "ermitted"),
+    ("kernel", "sh:setarch_no_aslr", "setarch x86_64 -R true", "not permitted"),
+    ("runtime", "sh:setpriv_ambient",
+     "setpriv --inh-caps=+net_bind_service --ambient-caps=+net_bind_service true",
+     "not permitted"),
+]
+
+# What the kernel answers natively exactly as the sandbox does, per mode: the differential
+# cannot show these here. Copied into README.md; a probe that turns "same natively" without
+# an entry here is an ERROR (it no longer shows the attack).
+SAME_NATIVELY = {
+    ("root", "socket_alg"): "no CONFIG_CRYPTO_USER_API on this kernel: EAFNOSUPPORT natively",
+    ("user", "socket_alg"): "no CONFIG_CRYPTO_USER_API on this kernel: EAFNOSUPPORT natively",
+    ("user", "userfaultfd"): "vm.unprivileged_userfaultfd=0: EPERM natively (needs "
+                             "CAP_SYS_PTRACE in the initial user namespace)",
+    ("user", "bpf"): "kernel.unprivileged_bpf_disabled=2: EPERM natively",
+    ("user", "proc1_exe_write"): "the native PID 1 runs a root-owned binary: EACCES natively",
+    ("user", "setgroups"): "setgroups is denied in every unprivileged user namespace",
+    ("user", "syslog"): "dmesg_restrict: CAP_SYSLOG in the initial user namespace",
+    ("user", "swapon"): "CAP_SYS_ADMIN in the initial user namespace",
+    ("user", "acct"): "CAP_SYS_PACCT in the initial user namespace",
+    ("user", "vhangup"): "CAP_SYS_TTY_CONFIG in the initial user namespace",
+    ("user", "raw:icmp"): "CAP_NET_RAW over the host's network namespace (a user namespace "
+                          "gets it only over a network namespace of its own)",
+    ("user", "tiocsti:caller_terminal"): "TIOCSTI on a terminal that is not the caller's "
+                                         "controlling one needs CAP_SYS_ADMIN in the initial "
+                                         "user namespace",
+    ("user", "mknod_mem:dev_mem"): "mknod of a device needs CAP_MKNOD in the initial user "
+                                   "namespace",
+    ("user", "open_write:core_pattern"): "owned by host root: EACCES natively",
+    ("user", "open_read:proc1_root"): "the caller's native PID 1 is itself, but "
+                                      "/proc/1/root needs ptrace access: shown as root only",
+    ("user", "open_write:release_agent"): "owned by host root: EACCES natively",
+    ("user", "open_read:block_device"): "the disk belongs to root:disk: EACCES natively",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Host side: servers that must hear nothing, a sentinel process, snapshots
+
+
+class Servers:
+    """TCP (v4 and v6), UDP, abstract and path unix servers on the host; each counts what it
+    receives. The runner reads the counts around each run."""
+
+    def __init__(self, directory, owner):
+        self.hits = {}
+        self.lock = threading.Lock()
+        self.stop = False
+        self.tcp = self._bind(socket.AF_INET, socket.SOCK_STREAM, ("0.0.0.0", 0))
+        self.tcp_port = self.tcp.getsockname()[1]
+        self.tcp6 = self._bind(socket.AF_INET6, socket.SOCK_STREAM, ("::", 0), v6only=True)
+        self.tcp6_port = self.tcp6.getsockname()[1]
+        self.udp = self._bind(socket.AF_INET, socket.SOCK_DGRAM, ("0.0.0.0", 0))
+        self.udp_port = self.udp.getsockname()[1]
+        self.abstract_name = f"stockade-escape-{os.getpid()}-{time.monotonic_ns()}"
+        self.abstract = self._bind(socket.AF_UNIX, socket.SOCK_STREAM, "\0" + self.abstract_name)
+        self.unix_path = os.path.join(directory, "host.sock")
+        self.unix = self._bind(socket.AF_UNIX, socket.SOCK_STREAM, self.unix_path)
+        os.chmod(self.unix_path, 0o777)
+        os.chown(self.unix_path, owner[0], owner[1])
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _bind(family, kind, addr, v6only=False):
+        s = socket.socket(family, kind)
+        if v6only:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind(addr)
+        if kind == socket.SOCK_STREAM:
+            s.listen(16)
+        return s
+
+    def _count(self, name):
+        with self.lock:
+            self.hits[name] = self.hits.get(name, 0) + 1
+
+    def _loop(self):
+        names = {self.tcp: "tcp", self.tcp6: "tcp6", self.udp: "udp",
+                 self.abstract: "unix_abstract", self.unix: "unix_path"}
+        while not self.stop:
+            ready, _, _ = select.select(list(names), [], [], 0.2)
+            for s in ready:
+                if s is self.udp:
+                    data, peer = s.recvfrom(4096)
+                    self._count("udp")
+                    s.sendto(b"echo:" + data[:32], peer)
+                    continue
+                conn, _ = s.accept()
+                self._count(names[s])
+                conn.close()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.hits)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=2)
+        for s in (self.tcp, self.tcp6, self.udp, self.abstract, self.unix):
+            s.close()
+
+
+SENTINEL = r'''
+import os, signal, sys, time
+path = sys.argv[1]
+def hit(*_):
+    with open(path, "a") as f:
+        f.write("signalled\n")
+signal.signal(signal.SIGUSR2, hit)
+open(path + ".ready", "w").close()
+while True:
+    time.sleep(60)
+'''
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        return f"<{e.strerror}>"
+
+
+def host_state(ctx, env):
+    """Everything a technique could change on the host, read from the host."""
+    st = os.stat(ctx.stockade_path)
+    return {
+        "stockade sha256": sha256(ctx.stockade_path),
+        "stockade inode/mode/mtime": (st.st_ino, st.st_mode, st.st_mtime_ns, st.st_uid),
+        "hostname": os.uname().nodename,
+        "domainname": read("/proc/sys/kernel/domainname"),
+        "core_pattern": read("/proc/sys/kernel/core_pattern"),
+        "host mountinfo": sorted(read("/proc/self/mountinfo").splitlines()),
+        "marker": read(os.path.join(env["dir"], "marker")),
+        "host dir": sorted(os.listdir(env["dir"])),
+        "sentinel": (read(env["sentinel_file"]), env["sentinel"].poll()),
+        "servers": env["servers"].snapshot(),
+        "pty input": env.get("pty_input", ""),
+    }
+
+
+def diff_state(before, after, keys):
+    changed = []
+    for key in keys:
+        if before.get(key) != after.get(key):
+            if key == "host mountinfo":
+                new = sorted(set(after[key]) - set(before[key]))
+                gone = sorted(set(before[key]) - set(after[key]))
+                changed.append(f"host mount table changed: new {new[:3]} gone {gone[:3]}")
+            else:
+                changed.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}")
+    return changed
+
+
+ALWAYS = ["stockade sha256", "stockade inode/mode/mtime", "hostname", "domainname",
+          "core_pattern", "host mountinfo", "marker", "host dir"]
+_BASE = "stockade hash+inode, hostname, domainname, core_pattern, mount table, marker, dir"
+HOST_CHECKS = {"network": _BASE + ", servers heard nothing", "terminal": _BASE + ", pty input",
+               "runtime": _BASE + ", sentinel not signalled", "mounts": _BASE, "kernel": _BASE}
+HOST_KEYS = {"network": ALWAYS + ["servers"], "terminal": ALWAYS + ["pty input"],
+             "runtime": ALWAYS + ["sentinel"], "mounts": ALWAYS, "kernel": ALWAYS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the programs
+
+
+def feed_script(stdin_redirect="</dev/null"):
+    return 'cat > /tmp/h && chmod 700 /tmp/h && exec /tmp/h "$@" ' + stdin_redirect
+
+
+def run_inside(ctx, program, args, pass_fds=(), cwd=None, stderr=subprocess.PIPE):
+    """A static program fed through stdin into a sandbox; (parsed results, Result-ish)."""
+    with open(ctx.helper(program), "rb") as f:
+        data = f.read()
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c", feed_script(), "sh"] + list(args),
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                  pass_fds=pass_fds, cwd=cwd)
+    try:
+        out, err = p.communicate(data, timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError(f"{program} timed out in the sandbox")
+    r = harness.Result(p, out, err or b"")
+    return ctx.parse_probes(r.out), r
+
+
+def native_prefixes(ctx, with_pidns=True):
+    pid = ["--pid", "--fork", "--mount-proc"] if with_pidns else ["--fork"]
+    if ctx.is_root:
+        return [("native-root", ["unshare"] + pid)] if with_pidns else [("native-root", [])]
+    return [("native-user", ["unshare", "--user", "--map-current-user"] + pid),
+            ("native-userns-root", ["unshare", "--user", "--map-root-user", "--mount", "--uts"]
+             + pid)]
+
+
+def run_native(ctx, program, args, with_pidns=True, **kw):
+    """[(label, results)] of the unsandboxed runs."""
+    runs = []
+    for label, pre in native_prefixes(ctx, with_pidns):
+        p = ctx.popen(pre + [ctx.helper(program)] + list(args), stdin=subprocess.DEVNULL,
+                      stdout=subprocess.PIPE, stderr=kw.get("stderr", subprocess.PIPE),
+                      pass_fds=kw.get("pass_fds", ()), cwd=kw.get("cwd"))
+        try:
+            out, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        r = harness.Result(p, out, err or b"")
+        runs.append((label, ctx.parse_probes(r.out)))
+    return runs
+
+
+class Report:
+    def __init__(self, mode):
+        self.mode = mode
+        self.lines = []
+        self.counts = {"BLOCKED": 0, "ESCAPED": 0, "ERROR": 0, "OK": 0, "BROKEN": 0}
+        self.native_not_shown = []
+
+    def add(self, verdict, name, evidence):
+        self.counts[verdict] += 1
+        line = f"{verdict:<7} [{self.mode}] {name}: {evidence}"
+        self.lines.append(line)
+        print(line, flush=True)
+
+    def summary(self):
+        c = self.counts
+        return (f"escape [{self.mode}]: {c['BLOCKED']} blocked, {c['ESCAPED']} escaped, "
+                f"{c['ERROR']} error; positive: {c['OK']} ok, {c['BROKEN']} broken; "
+                f"differential: {len(self.native_not_shown)} not shown natively (README table)")
+
+    def failed(self):
+        c = self.counts
+        return c["ESCAPED"] + c["ERROR"] + c["BROKEN"] > 0
+
+
+def judge(rep, ctx, group, name, blocked, inside, natives, before, after, env):
+    """One technique's line."""
+    got, detail = inside.get(name, ("missing", ""))
+    changed = diff_state(before, after, HOST_KEYS[group])
+    label = f"{group}/{name}"
+    native_text = ", ".join(f"{lab}: {res.get(name, ('missing',))[0]}" for lab, res in natives)
+    if changed:
+        rep.add("ESCAPED", label, f"inside {got} ({detail}); HOST CHANGED: {'; '.join(changed)}")
+        return
+    is_defended = got in blocked and (got != "ok" or check_detail(name, detail, env))
+    if got == "ok" and not is_defended:
+        rep.add("ESCAPED", label, f"the attempt succeeded inside: {detail}")
+        return
+    if not is_defended:
+        rep.add("ERROR", label, f"inside {got} ({detail}), expected {'|'.join(sorted(blocked))}"
+                                f"; native {native_text}")
+        return
+    # The differential: natively the defended outcome must not occur.
+    shown = [lab for lab, res in natives
+             if res.get(name, ("missing", ""))[0] not in ("missing",)
+             and not (res[name][0] in blocked and (res[name][0] != "ok" or
+                                                   check_detail(name, res[name][1], env)))]
+    native_part = f"native {native_text}"
+    if not shown:
+        reason = SAME_NATIVELY.get((ctx.mode, name))
+        if reason is None:
+            rep.add("ERROR", label, f"blocked inside ({got}) but the same natively "
+                                    f"({native_text}): the probe does not show the attack here")
+            return
+        rep.native_not_shown.append((name, reason))
+        native_part += f" (same natively: {reason or 'see README'})"
+    rep.add("BLOCKED", label, f"{got} {detail}; {native_part}; host unchanged: "
+                              f"{HOST_CHECKS[group]}")
+
+
+def technique_batch(rep, ctx, env, group_of, blocked_of, program, inside_args, native_args,
+                    run_kw=None, native_kw=None, before_hook=None, after_hook=None,
+                    with_pidns=True):
+    run_kw = run_kw or {}
+    native_kw = native_kw or {}
+    if before_hook:
+        before_hook()
+    before = host_state(ctx, env)
+    try:
+        inside, r = run_inside(ctx, program, inside_args, **run_kw)
+    except AssertionError as e:
+        for name in group_of:
+            rep.add("ERROR", f"{group_of[name]}/{name}", f"sandbox run failed: {e}")
+        return
+    if after_hook:
+        after_hook()
+    time.sleep(0.05)  # let the servers' thread count anything that arrived
+    after = host_state(ctx, env)
+    if r.returncode != 0:
+        for name in group_of:
+            rep.add("ERROR", f"{group_of[name]}/{name}",
+                    f"{program} exited {r.returncode} in the sandbox: {r.err.strip()[-300:]}")
+        return
+    natives = run_native(ctx, program, native_args, with_pidns=with_pidns, **native_kw)
+    for name in group_of:
+        judge(rep, ctx, group_of[name], name, blocked_of[name], inside, natives, before, after,
+              env)
+
+
+def read_pty(fd):
+    got = b""
+    while select.select([fd], [], [], 0.1)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got.decode("utf-8", "replace")
+
+
+def run_try_syscall(rep, ctx, env):
+    group_of = {p: g for g, p, _ in TRY}
+    blocked_of = {p: {o} for _, p, o in TRY}
+    names = [p for _, p, _ in TRY]
+    # A host file opened read-write and the host directory as the cwd leak into stockade
+    # (CVE-2024-21626): neither may reach the workload.
+    leak = os.open(os.path.join(env["dir"], "marker"), os.O_RDWR)
+    try:
+        technique_batch(rep, ctx, env, group_of, blocked_of, "try-syscall", names, names,
+                        run_kw={"pass_fds": (leak,), "cwd": env["dir"]},
+                        native_kw={"pass_fds": (leak,), "cwd": env["dir"]})
+    finally:
+        os.close(leak)
+
+
+def run_escape_fs(rep, ctx, env):
+    inside_probes = fs_probes(env, native=False)
+    native_probes = fs_probes(env, native=True)
+    group_of = {n: g for g, n, _, _ in inside_probes}
+    blocked_of = {n: b for _, n, _, b in inside_probes}
+    # The terminal: a pty whose slave is stockade's stderr (the caller's terminal). What a
+    # TIOCSTI typed into it would be read from the slave, which is checked after the run.
+    master, slave = pty.openpty()
+    os.chown(os.ttyname(slave), ctx.caller_uid, -1)
+
+    def drain():
+        env["pty_input"] = read_pty_input(slave)
+
+    try:
+        os.set_blocking(slave, False)
+        env["pty_input"] = ""
+        technique_batch(rep, ctx, env, group_of, blocked_of, "escape-fs",
+                        [f"{n}={a}" for _, n, a, _ in inside_probes],
+                        [f"{n}={a}" for _, n, a, _ in native_probes],
+                        run_kw={"stderr": slave}, native_kw={"stderr": slave},
+                        before_hook=drain, after_hook=drain)
+    finally:
+        read_pty(master)
+        os.close(master)
+        os.close(slave)
+
+
+def read_pty_input(slave):
+    """What is waiting to be read as the terminal's input (typed or injected)."""
+    got = b""
+    while True:
+        try:
+            chunk = os.read(slave, 4096)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got.decode("utf-8", "replace")
+
+
+def run_kill(rep, ctx, env):
+    group, name, arg, blocked = kill_probe(env)
+    # Natively without a PID namespace: a signal to a host process of the same uid is what
+    # the sandbox must stop (inside, that PID does not exist).
+    technique_batch(rep, ctx, env, {name: group}, {name: blocked}, "escape-fs",
+                    [f"{name}={arg}"], [f"{name}={arg}"], with_pidns=False)
+
+
+def run_escape_net(rep, ctx, env):
+    probes = net_probes(env)
+    group_of = {n: g for g, n, _, _ in probes}
+    blocked_of = {n: b for _, n, _, b in probes}
+    args = [f"{n}={a}" for _, n, a, _ in probes]
+    technique_batch(rep, ctx, env, group_of, blocked_of, "escape-net", args, args)
+
+
+def run_shell(rep, ctx, env):
+    for group, name, cmd, failure in SHELL:
+        before = host_state(ctx, env)
+        r = ctx.sandbox(cmd)
+        after = host_state(ctx, env)
+        changed = diff_state(before, after, HOST_KEYS[group])
+        label = f"{group}/{name}"
+        if changed:
+            rep.add("ESCAPED", label, f"`{cmd}` exit {r.returncode}; HOST CHANGED: {changed}")
+            continue
+        if r.returncode == 0:
+            rep.add("ESCAPED", label, f"`{cmd}` succeeded inside: {r.out.strip()[:200]}")
+            continue
+        if failure not in r.err:
+            rep.add("ERROR", label, f"`{cmd}` exit {r.returncode}, stderr {r.err.strip()[:200]!r}"
+                                    f" (expected {failure!r})")
+            continue
+        # Natively in a throwaway PID (and user, mount, UTS) namespace.
+        shown = []
+        for lab, pre in native_prefixes(ctx):
+            if name == "sh:hostname" and ctx.is_root:
+                pre = ["unshare", "--uts"] + pre[1:]  # never the host's own hostname
+            n = ctx.run(pre + ["sh", "-c", cmd])
+            if n.returncode == 0:
+                shown.append(lab)
+        note = f"native ok ({', '.join(shown)})" if shown else "native also fails"
+        if not shown and (ctx.mode, name) not in SAME_NATIVELY:
+            rep.add("ERROR", label, f"failed inside ({failure}) and natively too")
+            continue
+        if not shown:
+            rep.native_not_shown.append((name, SAME_NATIVELY[(ctx.mode, name)]))
+        rep.add("BLOCKED", label, f"`{cmd}` exit {r.returncode}: "
+                                  f"{r.err.strip().splitlines()[-1][:120]}; {note}; host unchanged")
+
+
+# ---------------------------------------------------------------------------------------------
+# Positive probes: ordinary work that must keep working
+
+POSITIVE = [
+    ("shell_pipeline", "seq 1 1000 | grep 7 | sort -rn | awk '{s += $1} END {print s}'",
+     f"{sum(i for i in range(1, 1001) if '7' in str(i))}\n"),
+    ("python3", "python3 -c 'import sys, json; print(json.dumps({\"v\": sys.version_info[0]}))'",
+     '{"v": 3}\n'),
+    ("c_compile", "cd /tmp && printf '#include <stdio.h>\\nint main(void){puts(\"compiled\");"
+                  "return 0;}\\n' > c.c && gcc -O1 -o c c.c && ./c", "compiled\n"),
+    ("threads", "python3 -c 'import threading; n=[]; t=[threading.Thread(target=n.append, "
+                "args=(i,)) for i in range(16)]; [x.start() for x in t]; [x.join() for x in t];"
+                " print(len(n))'", "16\n"),
+    ("pipes", "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -n 2 | tail -n 1", "B\n"),
+    ("socketpair", "python3 -c 'import socket; a, b = socket.socketpair(); a.sendall(b\"ping\");"
+                   " print(b.recv(4).decode())'", "ping\n"),
+    ("mmap", "python3 -c 'import mmap; m = mmap.mmap(-1, 1 << 20); m[:5] = b\"hello\"; "
+             "print(m[:5].decode())'", "hello\n"),
+    ("signals", "python3 -c 'import os, signal; got = []; signal.signal(signal.SIGUSR1, "
+                "lambda *a: got.append(1)); os.kill(os.getpid(), signal.SIGUSR1); "
+                "print(len(got))'; sleep 5 & kill -TERM $!; wait $!; echo $?", "1\n143\n"),
+    ("dev_shm", "echo shared > /dev/shm/x && cat /dev/shm/x && python3 -c 'from multiprocessing"
+                " import shared_memory as s; m = s.SharedMemory(create=True, size=64); "
+                "m.buf[:2] = b\"ok\"; print(bytes(m.buf[:2]).decode()); m.close(); m.unlink()'",
+     "shared\nok\n"),
+    ("fork_exec_wait", "for i in 1 2 3; do sh -c \"exit $i\"; echo -n $?; done; echo",
+     "123\n"),
+]
+
+
+def run_positive(rep, ctx):
+    for name, cmd, want in POSITIVE:
+        if name == "c_compile" and not shutil.which("gcc"):
+            rep.add("BROKEN", f"positive/{name}", "gcc is not installed on the host")
+            continue
+        r = ctx.sandbox(cmd, timeout=120)
+        if r.returncode == 0 and r.out == want:
+            rep.add("OK", f"positive/{name}", f"output {want.strip()!r}")
+        else:
+            rep.add("BROKEN", f"positive/{name}", f"exit {r.returncode}, out {r.out[-200:]!r}, "
+                                                  f"err {r.err[-300:]!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def host_ipv4():
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+    return m.group(1) if m else None
+
+
+def release_agent():
+    for ctrl in ("memory", "pids", "cpu", "blkio"):
+        path = f"/sys/fs/cgroup/{ctrl}/release_agent"
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def block_device():
+    for line in read("/proc/self/mountinfo").splitlines():
+        fields = line.split(" - ")
+        if line.split()[4] == "/" and len(fields) == 2 and fields[1].split()[1].startswith("/dev/"):
+            dev = fields[1].split()[1]
+            return dev if os.path.exists(dev) else None
+    return None
+
+
+def setup_env(ctx):
+    d = tempfile.mkdtemp(prefix="stockade-escape-")
+    os.chmod(d, 0o755)
+    os.chown(d, ctx.caller_uid, ctx.caller_gid)
+    for name in ("marker", "native-marker"):
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write("untouched\n")
+        os.chmod(path, 0o666)
+        os.chown(path, ctx.caller_uid, ctx.caller_gid)
+    os.mkdir(os.path.join(d, "nodes"), 0o755)
+    os.chown(os.path.join(d, "nodes"), ctx.caller_uid, ctx.caller_gid)
+    # The sentinel runs as the host uid the sandbox's user maps to: the same uid, so only the
+    # sandbox's isolation (PID namespace, Landlock's signal scope) stands in the way.
+    sentinel_file = os.path.join(d, "sentinel")
+    with open(sentinel_file, "w"):
+        pass
+    os.chmod(sentinel_file, 0o666)
+    os.chmod(d, 0o777)  # the sentinel (host uid 10001 as root) writes its ready file here
+    uid = ctx.host_uid
+    sentinel = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                                 "--", sys.executable, "-c", SENTINEL, sentinel_file],
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sentinel_file + ".ready") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.chmod(d, 0o755)
+    env = {"dir": d, "sentinel": sentinel, "sentinel_pid": sentinel.pid,
+           "sentinel_file": sentinel_file, "host_ip": host_ipv4(),
+           "release_agent": release_agent(), "block_device": block_device(),
+           "servers": Servers(d, (ctx.caller_uid, ctx.caller_gid))}
+    return env
+
+
+def teardown_env(env):
+    env["servers"].close()
+    env["sentinel"].kill()
+    env["sentinel"].wait()
+    shutil.rmtree(env["dir"], ignore_errors=True)
+
+
+def run_mode(ctx, k=""):
+    """Every technique and positive probe as ctx's caller. Returns the Report."""
+    rep = Report(ctx.mode)
+    env = setup_env(ctx)
+    try:
+        for name, fn in (("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs),
+                         ("kill", run_kill), ("escape-net", run_escape_net),
+                         ("shell", run_shell)):
+            if k in name:
+                fn(rep, ctx, env)
+        if k in "positive":
+            run_positive(rep, ctx)
+    finally:
+        teardown_env(env)
+    print(rep.summary(), flush=True)
+    return rep
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
+    ap.add_argument("-k", default="", help="only the batches whose name contains this "
+                                           "(try-syscall, escape-fs, kill, escape-net, shell, "
+                                           "positive)")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("tests/escape/run.py must run as root (it runs as root and as an unprivileged "
+              "user)", file=sys.stderr)
+        return 2
+    # tests/run.py (not this file, also named run.py): the test user and the staging.
+    spec = importlib.util.spec_from_file_location(
+        "suite", os.path.join(os.path.dirname(HERE), "run.py"))
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    user = suite.ensure_test_user()
+    bin_dir = suite.stage(os.path.abspath(args.build))
+    failed = False
+    summaries = []
+    try:
+        for mode in (["root", "user"] if args.mode == "both" else [args.mode]):
+            ctx = harness.Context(mode, bin_dir, user)
+            rep = run_mode(ctx, args.k)
+            summaries.append(rep.summary())
+            failed |= rep.failed()
+            shutil.rmtree(ctx.state, ignore_errors=True)
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+    print("\n".join(summaries))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
