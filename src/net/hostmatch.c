@@ -360,16 +360,12 @@ static int parse_rule_host(const char *in, size_t len, bool is_bracketed, struct
 
 	if (len == 0)
 		return rule_fail(err, rule, in, len, "empty host");
-	if (memchr(in, '/', len)) {
-		if (is_bracketed != (memchr(in, ':', len) != NULL))
-			return rule_fail(err, rule, in, len, "brackets are for IPv6 only");
-		return parse_cidr_rule(in, len, rule, err);
-	}
-	if (in[0] == '*')
-		return is_bracketed ? rule_fail(err, rule, in, len, "bad wildcard")
-				    : parse_wildcard(in, len, rule, err);
 	if (is_bracketed && !memchr(in, ':', len))
 		return rule_fail(err, rule, in, len, "brackets are for IPv6 only");
+	if (memchr(in, '/', len))
+		return parse_cidr_rule(in, len, rule, err);
+	if (in[0] == '*')
+		return parse_wildcard(in, len, rule, err);
 	if (hostmatch_parse_host(in, len, &host, err) < 0)
 		return -1;
 	if (!host.is_ip) {

@@ -184,7 +184,8 @@ static enum httpreq_status parse_request_line(const char *buf, size_t len, struc
 		req->version_minor = 1;
 	else if (version_len == 8 && memcmp(version, "HTTP/1.0", 8) == 0)
 		req->version_minor = 0;
-	else if (version_len >= 5 && memcmp(version, "HTTP/", 5) == 0)
+	else if (version_len == 8 && memcmp(version, "HTTP/", 5) == 0 && is_digit(version[5]) &&
+		 version[6] == '.' && is_digit(version[7]))
 		return bad(req, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
 	else
 		return bad(req, 400, "malformed request line");

@@ -160,8 +160,9 @@ void conn_close(struct conn *c)
 {
 	struct proxy *p = c->proxy;
 
-	if (c->state == CONN_DEAD)
+	if (c->is_closed)
 		return;
+	c->is_closed = true;
 	if (c->has_relay) {
 		struct audit_event e = {
 			.is_allowed = true, .proto = c->proto, .host = c->host.text,
@@ -179,11 +180,18 @@ void conn_close(struct conn *c)
 	if (c->upstream >= 0)
 		close(c->upstream);
 	c->client = c->upstream = -1;
-	if (c->state == CONN_RESOLVING) {
-		c->state = CONN_DEAD; /* the resolver's callback frees it */
-		return;
+}
+
+/* Frees the connections closed during this iteration that nothing holds any more. */
+static void reap_closed(struct proxy *p)
+{
+	struct conn *next;
+
+	for (struct conn *c = p->conns; c; c = next) {
+		next = c->next;
+		if (c->is_closed && !c->is_resolving)
+			conn_free(c);
 	}
-	conn_free(c);
 }
 
 void conn_deny(struct conn *c, const char *reason)
@@ -304,11 +312,9 @@ static void on_resolved(void *arg, const struct dns_answer *answer)
 {
 	struct conn *c = arg;
 
-	if (c->state == CONN_DEAD) {
-		conn_free(c);
+	c->is_resolving = false;
+	if (c->is_closed)
 		return;
-	}
-	c->state = CONN_HEAD; /* no longer held by the resolver */
 	if (answer->status < 0) {
 		c->reason = answer->reason;
 		struct audit_event e = {
@@ -352,8 +358,9 @@ void conn_request(struct conn *c)
 		return;
 	}
 	c->state = CONN_RESOLVING;
+	c->is_resolving = true;
 	conn_update_events(c); /* nothing to read while resolving */
-	dns_resolve(c->proxy->dns, c->host.text, on_resolved, c);
+	dns_resolve(c->proxy->dns, c->host.text, on_resolved, c); /* may answer at once */
 }
 
 void conn_start_relay(struct conn *c)
@@ -391,7 +398,7 @@ static void conn_on_connected(struct conn *c)
 		conn_connect_next(c);
 		return;
 	}
-	if (proto_connected(c) == 0 && c->state != CONN_RELAY)
+	if (proto_connected(c) == 0 && !c->is_closed && c->state != CONN_RELAY)
 		conn_update_events(c);
 }
 
@@ -408,9 +415,12 @@ static void conn_on_relay(struct conn *c)
 
 static void conn_on_event(struct conn *c, enum watch_kind kind, unsigned events)
 {
+	if (c->is_closed)
+		return; /* an event fetched in the same batch as the close */
 	switch (c->state) {
 	case CONN_HEAD:
-		if (kind == WATCH_CLIENT && proto_head(c) == 0 && c->state == CONN_HEAD)
+		if (kind == WATCH_CLIENT && proto_head(c) == 0 && !c->is_closed &&
+		    c->state == CONN_HEAD)
 			conn_update_events(c);
 		break;
 	case CONN_CONNECTING:
@@ -467,7 +477,7 @@ static void sweep_deadlines(struct proxy *p)
 
 	for (struct conn *c = p->conns; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_DEAD || c->state == CONN_RESOLVING || now < c->deadline_ms)
+		if (c->is_closed || c->state == CONN_RESOLVING || now < c->deadline_ms)
 			continue;
 		if (c->state == CONN_PEEK)
 			proto_peek(c, true);
@@ -515,6 +525,7 @@ static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd
 		}
 		dns_process(p->dns, -1, 0);
 		sweep_deadlines(p);
+		reap_closed(p);
 	}
 }
 

@@ -34,7 +34,6 @@ enum conn_state {
 	CONN_CONNECTING, /* non-blocking connect to one checked address */
 	CONN_PEEK,	 /* CONNECT/SOCKS answered; reading the TLS ClientHello for its SNI */
 	CONN_RELAY,	 /* splicing both ways */
-	CONN_DEAD,	 /* closed while the resolver still holds it */
 };
 
 struct proxy;
@@ -43,6 +42,11 @@ struct conn {
 	struct proxy *proxy;
 	struct conn *prev, *next;
 	enum conn_state state;
+	/* A connection is never freed where it is closed: the callers up the stack, an event
+	 * already fetched in this epoll batch, or the resolver may still hold it. It is freed
+	 * at the end of the loop's iteration once closed and no longer resolving. */
+	bool is_closed;
+	bool is_resolving;
 	bool is_socks;
 	bool is_forward;	/* plain HTTP: the rewritten request goes upstream first */
 	struct socks5 socks;	/* the SOCKS5 exchange (is_socks) */

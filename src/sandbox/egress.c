@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ static int add_host_addresses(struct netpolicy *policy, struct sk_err *err)
 		socklen_t len = ifa->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 								     : sizeof(struct sockaddr_in6);
 		struct sk_err ignored = {0};
+		if (ifa->ifa_flags & IFF_LOOPBACK)
+			continue; /* covered by the loopback ranges, which say so in the audit */
 		addrpolicy_add_host_address(policy, ifa->ifa_addr, len, &ignored);
 	}
 	freeifaddrs(list);

@@ -1,5 +1,6 @@
 /* The JSON run report (jansson). Stable keys: version, command, exit, duration_ms,
- * kernel, max_rss_kb, layers{name: {applied, degraded, detail}}, degraded[]. */
+ * kernel, max_rss_kb, egress{allowed, denied}, layers{name: {applied, degraded, detail}},
+ * degraded[]. */
 #include "sandbox/report.h"
 
 #include <errno.h>
@@ -64,6 +65,9 @@ static json_t *report_json(const struct sandbox_spec *spec, const struct run_rep
 	json_object_set_new(root, "exit", exit_json(result));
 	json_object_set_new(root, "duration_ms", json_integer((json_int_t)result->duration_ms));
 	json_object_set_new(root, "max_rss_kb", json_integer(result->max_rss_kb));
+	json_object_set_new(root, "egress",
+			    json_pack("{s:I, s:I}", "allowed", (json_int_t)result->egress_allowed,
+				      "denied", (json_int_t)result->egress_denied));
 	json_object_set_new(root, "layers", layers);
 	json_object_set_new(root, "degraded", degraded);
 	return root;

@@ -1,0 +1,377 @@
+"""Egress through stockade's proxy: real servers on the host's loopback (HTTP, a raw TCP sink,
+a DNS server), clients inside real sandboxes. Every target is on this machine: names map to
+127.0.0.1 through --hosts-file or the test's own DNS server; names that map to forbidden
+ranges (link-local, private) are refused before any connection is attempted."""
+import hashlib
+import http.server
+import json
+import os
+import socket
+import socketserver
+import struct
+import subprocess
+import threading
+import time
+
+import harness
+from harness import expect
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    log = []
+
+    def do_GET(self):
+        Handler.log.append((self.path, self.headers.get("Host")))
+        if self.path.startswith("/big/"):
+            size = int(self.path.split("/")[2])
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            block = bytes(range(256)) * 256
+            sent = 0
+            while sent < size:
+                chunk = block[: min(len(block), size - sent)]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            return
+        body = f"hello {self.path}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class Servers:
+    """Started once per module: an HTTP server, a TCP sink that records what it receives,
+    and a DNS server answering A records from a table."""
+
+    def __init__(self):
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.http_port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.sink = socket.socket()
+        self.sink.bind(("127.0.0.1", 0))
+        self.sink.listen(64)
+        self.sink_port = self.sink.getsockname()[1]
+        self.sink_bytes = 0
+        self.sink_conns = 0
+        threading.Thread(target=self._sink_loop, daemon=True).start()
+        self.dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.dns.bind(("127.0.0.1", 0))
+        self.dns_port = self.dns.getsockname()[1]
+        self.dns_table = {"dns-ok.stockade.test": "127.0.0.1", "dns-private.stockade.test": "10.0.0.1",
+                          "dns-meta.stockade.test": "169.254.169.254"}
+        self.dns_queries = []
+        threading.Thread(target=self._dns_loop, daemon=True).start()
+
+    def _sink_loop(self):
+        while True:
+            conn, _ = self.sink.accept()
+            self.sink_conns += 1
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    def _drain(self, conn):
+        conn.settimeout(5)
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                self.sink_bytes += len(data)
+        except OSError:
+            pass
+        conn.close()
+
+    def _dns_loop(self):
+        while True:
+            packet, peer = self.dns.recvfrom(512)
+            try:
+                self.dns.sendto(self._answer(packet), peer)
+            except Exception:
+                pass
+
+    def _answer(self, packet):
+        qid, flags, qd = struct.unpack("!HHH", packet[:6])
+        pos, labels = 12, []
+        while packet[pos]:
+            n = packet[pos]
+            labels.append(packet[pos + 1:pos + 1 + n].decode())
+            pos += n + 1
+        qtype = struct.unpack("!H", packet[pos + 1:pos + 3])[0]
+        question = packet[12:pos + 5]
+        name = ".".join(labels).lower()
+        self.dns_queries.append((name, qtype))
+        ip = self.dns_table.get(name)
+        if ip is None or qtype != 1:
+            rcode = 3 if ip is None else 0
+            return struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, 0, 0, 0) + question
+        answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(ip)
+        return struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + answer
+
+
+_servers = None
+
+
+def servers():
+    global _servers
+    if _servers is None:
+        _servers = Servers()
+    return _servers
+
+
+def hosts_file(ctx, entries):
+    path = os.path.join(ctx.tmpdir(), "hosts")
+    with open(path, "w") as f:
+        for name, ip in entries.items():
+            f.write(f"{ip} {name}\n")
+    os.chmod(path, 0o644)
+    return path
+
+
+def run_net(ctx, cmd, opts, timeout=60):
+    audit = os.path.join(ctx.tmpdir(mode=0o777), "audit.jsonl")
+    report = os.path.join(os.path.dirname(audit), "report.json")
+    r = ctx.sandbox(cmd, opts=list(opts) + ["--audit", audit, "--report", report],
+                    timeout=timeout)
+    events = []
+    if os.path.exists(audit):
+        events = [json.loads(line) for line in open(audit) if line.strip()]
+    rep = json.load(open(report)) if os.path.exists(report) else {}
+    return r, events, rep
+
+
+def curl(url, extra=""):
+    return f"curl -sS --max-time 10 {extra} -o /dev/null -w '%{{http_code}}\\n' '{url}'"
+
+
+def test_no_network_without_flags(ctx):
+    s = servers()
+    r = ctx.sandbox(f"env | grep -ci proxy; {curl(f'http://127.0.0.1:{s.http_port}/')} || true")
+    expect(r.out.splitlines()[0] == "0", f"proxy variables without --network: {r}")
+    expect("000" in r.out, f"reached the host without a network: {r}")
+
+
+def test_allowed_name_and_address(ctx):
+    s = servers()
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1"})
+    p = s.http_port
+    r, events, rep = run_net(ctx, curl(f"http://api.test:{p}/x") + ";" +
+                             curl(f"http://api.test:{p}/y", "-x socks5h://127.0.0.1:1080") + ";"
+                             + curl(f"http://api.test:{p}/z", "-p"),
+                             ["--allow-net", f"api.test:{p}", "--allow-net", f"127.0.0.1:{p}",
+                              "--hosts-file", hosts])
+    expect(r.returncode == 0 and r.out.split() == ["200", "200", "200"], f"{r}")
+    protos = sorted(e["proto"] for e in events)
+    expect(protos == ["http", "http-connect", "socks5"], f"{events}")
+    for e in events:
+        expect(e["decision"] == "allow" and e["host"] == "api.test" and e["addr"] == "127.0.0.1"
+               and e["port"] == p and e["bytes_down"] > 0, f"{e}")
+    expect(rep["egress"] == {"allowed": 3, "denied": 0}, f"{rep.get('egress')}")
+    expect(rep["layers"]["network"]["applied"], rep["layers"])
+
+
+def test_loopback_needs_an_address_rule(ctx):
+    """A name that resolves to the host's loopback is refused unless an allow rule names that
+    address: a policy on names alone cannot reach 127.0.0.1 (DNS rebinding)."""
+    s = servers()
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1"})
+    r, events, _ = run_net(ctx, curl(f"http://api.test:{s.http_port}/"),
+                           ["--allow-net", f"api.test:{s.http_port}", "--hosts-file", hosts])
+    expect(r.out.strip() == "403", f"{r}")
+    expect(events and events[0]["decision"] == "deny" and "loopback" in events[0]["reason"]
+           and events[0]["addr"] == "127.0.0.1", f"{events}")
+    expect("egress denied: api.test" in r.err and r.err.count("\n") == 1, f"{r.err!r}")
+
+
+def test_forbidden_ranges_refused_before_connecting(ctx):
+    hosts = hosts_file(ctx, {"meta.stockade.test": "169.254.169.254", "lan.stockade.test": "10.1.2.3",
+                             "cgnat.stockade.test": "100.64.0.1", "ula.stockade.test": "fd00::1",
+                             "mapped.stockade.test": "::ffff:127.0.0.1", "bcast.stockade.test": "255.255.255.255"})
+    names = ["meta.stockade.test", "lan.stockade.test", "cgnat.stockade.test", "ula.stockade.test", "mapped.stockade.test", "bcast.stockade.test"]
+    cmd = ";".join(curl(f"http://{n}/") for n in names)
+    r, events, rep = run_net(ctx, cmd, ["--allow-net", "*.stockade.test", "--hosts-file", hosts,
+                                        "--quiet"])
+    expect(r.out.split() == ["403"] * len(names), f"{r}")
+    expect(r.err == "", f"--quiet still printed: {r.err!r}")
+    expect(len(events) == len(names) and all(e["decision"] == "deny" for e in events),
+           f"{events}")
+    reasons = {e["host"]: e["reason"] for e in events}
+    expect("link-local" in reasons["meta.stockade.test"], f"{reasons}")
+    expect(rep["egress"]["denied"] == len(names), f"{rep['egress']}")
+
+
+def test_denials_and_rules(ctx):
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"a.good.test": "127.0.0.1", "badgood.test": "127.0.0.1",
+                             "bad.good.test": "127.0.0.1", "good.test": "127.0.0.1"})
+    urls = [f"http://a.good.test:{p}/", f"http://badgood.test:{p}/", f"http://bad.good.test:{p}/",
+            f"http://good.test:{p}/", f"http://a.good.test:{p + 1}/"]
+    r, events, _ = run_net(ctx, ";".join(curl(u) for u in urls),
+                           ["--allow-net", f"*.good.test:{p}", "--allow-net", f"127.0.0.1:{p}",
+                            "--deny-net", "bad.good.test", "--hosts-file", hosts, "--quiet"])
+    expect(r.out.split() == ["200", "403", "403", "403", "403"], f"{r}")
+    by_host = {(e["host"], e["port"]): e for e in events}
+    expect(by_host[("bad.good.test", p)]["reason"] == "denied by rule", f"{events}")
+    expect(by_host[("badgood.test", p)]["reason"] == "no allow rule matches", f"{events}")
+
+
+def test_bad_rules_refused_at_parse_time(ctx):
+    for rule in ["*", "*.com", "*.co.uk", "exa mple.test", "a.test:0", "a.test:65536",
+                 "0x7f.1", "10.0.0.0/33"]:
+        r = ctx.stockade("run", "--allow-net", rule, "--", "echo", "RAN")
+        expect(r.returncode == 125 and "RAN" not in r.out and r.err.count("\n") == 1,
+               f"{rule!r}: {r}")
+    r = ctx.stockade("run", "--deny-net", "a.test", "--", "true")
+    expect(r.returncode == 125 and "network" in r.err, f"--deny-net without network: {r}")
+
+
+def raw_proxy(request, port=3128):
+    """Python inside the sandbox: send `request` raw to the proxy, print the status line."""
+    return ["python3", "-c",
+            "import socket,sys\n"
+            f"s=socket.create_connection(('127.0.0.1',{port}))\n"
+            f"s.sendall({request!r})\n"
+            "print(s.recv(4096).split(b'\\r\\n')[0].decode())"]
+
+
+def test_host_header_must_agree(ctx):
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1", "other.test": "127.0.0.1"})
+    before = len(Handler.log)
+    req = (f"GET http://api.test:{p}/h HTTP/1.1\r\nHost: other.test:{p}\r\n\r\n").encode()
+    r, events, _ = run_net(ctx, raw_proxy(req), ["--allow-net", f"api.test:{p}",
+                                                 "--allow-net", f"127.0.0.1:{p}",
+                                                 "--hosts-file", hosts, "--quiet"])
+    expect(r.out.startswith("HTTP/1.1 400"), f"{r}")
+    expect(len(Handler.log) == before, "the request reached the server")
+
+
+def test_sni_must_name_the_tunnel_host(ctx):
+    """CONNECT to an allowed host, then a TLS ClientHello for another: domain fronting. The
+    sink on the allowed port must receive nothing."""
+    s = servers()
+    hosts = hosts_file(ctx, {"front.test": "127.0.0.1"})
+    code = ("import socket,ssl\n"
+            "s=socket.create_connection(('127.0.0.1',3128))\n"
+            f"s.sendall(b'CONNECT front.test:{s.sink_port} HTTP/1.1\\r\\nHost: front.test:{s.sink_port}\\r\\n\\r\\n')\n"
+            "print(s.recv(4096).split(b'\\r\\n')[0].decode())\n"
+            "ctx=ssl.create_default_context()\n"
+            "try:\n"
+            "    ctx.wrap_socket(s, server_hostname='hidden.test')\n"
+            "    print('HANDSHAKE')\n"
+            "except (OSError, ssl.SSLError) as e:\n"
+            "    print('CLOSED')\n")
+    before = s.sink_bytes
+    r, events, _ = run_net(ctx, ["python3", "-c", code],
+                           ["--allow-net", f"front.test:{s.sink_port}",
+                            "--allow-net", f"127.0.0.1:{s.sink_port}", "--hosts-file", hosts,
+                            "--quiet"])
+    expect(r.out.split("\n")[:2] == ["HTTP/1.1 200 Connection established", "CLOSED"], f"{r}")
+    expect(any("SNI" in e["reason"] for e in events if e["decision"] == "deny"), f"{events}")
+    time.sleep(0.2)
+    expect(s.sink_bytes == before, f"the ClientHello reached the upstream ({s.sink_bytes})")
+
+
+def test_dns_through_the_proxy_resolver(ctx):
+    s = servers()
+    p = s.http_port
+    cmd = ";".join([curl(f"http://dns-ok.stockade.test:{p}/"),
+                    curl("http://dns-private.stockade.test/"),
+                    curl("http://dns-meta.stockade.test/"),
+                    curl("http://dns-missing.stockade.test/")])
+    r, events, _ = run_net(ctx, cmd, ["--allow-net", "*.stockade.test",
+                                      "--allow-net", f"*.stockade.test:{p}",
+                                      "--allow-net", f"127.0.0.1:{p}",
+                                      "--dns-server", f"127.0.0.1:{s.dns_port}", "--quiet"])
+    out = r.out.split()
+    expect(out[:3] == ["200", "403", "403"] and out[3] in ("502", "403"), f"{r}")
+    reasons = {e["host"]: e["reason"] for e in events}
+    expect("private" in reasons["dns-private.stockade.test"].lower(), f"{reasons}")
+    expect(any(q[0] == "dns-ok.stockade.test" for q in s.dns_queries), "the proxy did not ask our DNS")
+
+
+def test_client_ignoring_the_proxy_has_no_way_out(ctx):
+    s = servers()
+    code = ("import socket,errno\n"
+            "def tcp(host, port):\n"
+            "    try:\n"
+            "        socket.create_connection((host, port), timeout=3); return 'CONNECTED'\n"
+            "    except OSError as e: return errno.errorcode.get(e.errno, str(e))\n"
+            f"print(tcp('127.0.0.1', {s.http_port}))\n"
+            "u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"u.sendto(b'x', ('127.0.0.1', {s.dns_port}))\n"
+            "u.settimeout(1)\n"
+            "try: u.recv(10); print('UDP-ANSWER')\n"
+            "except OSError: print('NO-UDP')\n"
+            "try: socket.getaddrinfo('dns-ok.stockade.test', 80); print('RESOLVED')\n"
+            "except OSError: print('NO-DNS')\n")
+    before = len(s.dns_queries)
+    r, _, _ = run_net(ctx, ["python3", "-c", code], ["--allow-net", "*.stockade.test", "--quiet"])
+    expect(r.out.split() == ["ECONNREFUSED", "NO-UDP", "NO-DNS"], f"{r}")
+    expect(len(s.dns_queries) == before, "the sandbox reached the host's DNS server")
+
+
+def test_large_transfer_and_many_connections(ctx):
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"big.test": "127.0.0.1"})
+    size = 64 << 20
+    block = bytes(range(256)) * 256
+    expected = hashlib.sha256((block * (size // len(block) + 1))[:size]).hexdigest()
+    code = ("import concurrent.futures, urllib.request\n"
+            f"def get(i): return urllib.request.urlopen('http://big.test:{p}/n%d' % i, timeout=30).read()\n"
+            "with concurrent.futures.ThreadPoolExecutor(50) as ex:\n"
+            "    got = list(ex.map(get, range(200)))\n"
+            "print(sum(1 for g in got if g.startswith(b'hello')))\n")
+    cmd = (f"curl -sS --max-time 60 http://big.test:{p}/big/{size} | sha256sum | cut -c1-64; "
+           f"python3 -c \"$0\"")
+    r, events, rep = run_net(ctx, ["sh", "-c", cmd, code],
+                             ["--allow-net", f"big.test:{p}", "--allow-net", f"127.0.0.1:{p}",
+                              "--hosts-file", hosts], timeout=120)
+    lines = r.out.split()
+    expect(r.returncode == 0 and lines[0] == expected, f"download: {r.out[:200]} {r.err[-300:]}")
+    expect(lines[1] == "200", f"concurrent requests: {lines[1:]} {r.err[-300:]}")
+    big = [e for e in events if e["bytes_down"] >= size]
+    expect(big, "the audit log lost the large transfer's byte count")
+    expect(rep["egress"]["allowed"] == 201, f"{rep['egress']}")
+
+
+def test_fails_closed_when_the_proxy_cannot_start(ctx):
+    for opts in (["--dns-server", "not-an-address"], ["--hosts-file", "/nonexistent/hosts"]):
+        r = ctx.stockade("run", "--allow-net", "a.test", *opts, "--", "echo", "RAN")
+        expect(r.returncode == 125 and "RAN" not in r.out and "proxy" in r.err and
+               r.err.count("\n") == 1, f"{opts}: {r}")
+
+
+def test_proxy_death_removes_egress(ctx):
+    """Kill the proxy mid-run: the sandbox's next connection fails; it never gains a direct
+    route."""
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1"})
+    direct = curl(f"http://127.0.0.1:{p}/", "--noproxy '*'")
+    again = curl(f"http://api.test:{p}/")
+    script = f"{again}; echo READY; read x; {again} || true; {direct} || true"
+    proc = ctx.popen([ctx.stockade_path, "run", "--allow-net", f"api.test:{p}",
+                      "--allow-net", f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet", "--",
+                      "sh", "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    expect(first == b"200\n" and proc.stdout.readline() == b"READY\n", f"{first!r}")
+    # The proxy is the stockade process's child that is not the sandbox's PID 1.
+    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    pids = [int(x) for x in kids.stdout.split()]
+    proxy = [k for k in pids if os.readlink(f"/proc/{k}/ns/net") == os.readlink(
+        f"/proc/{proc.pid}/ns/net")]
+    expect(len(proxy) == 1, f"children {pids}")
+    os.kill(proxy[0], 9)
+    out, err = proc.communicate(b"go\n", timeout=30)
+    lines = out.decode().split()
+    expect(lines == ["000", "000"], f"after the proxy died: {lines} {err[-300:]!r}")
