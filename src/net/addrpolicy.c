@@ -143,8 +143,8 @@ int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *er
 	return 0;
 }
 
-int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa,
-				socklen_t len, struct sk_err *err)
+int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa, socklen_t len,
+				struct sk_err *err)
 {
 	struct netaddr addr;
 
@@ -224,9 +224,9 @@ static const struct netrule *find_rule(const struct netpolicy *policy, bool is_d
 	return NULL;
 }
 
-enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy,
-				       const struct netaddr *addr, uint16_t port,
-				       const char **reason, const struct netrule **matched)
+enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy, const struct netaddr *addr,
+				       uint16_t port, const char **reason,
+				       const struct netrule **matched)
 {
 	const struct netrule *rule;
 	const char *why;

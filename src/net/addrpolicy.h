@@ -18,8 +18,8 @@ int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *er
 /* Records one of the sandbox host's own addresses (gathered by the caller with getifaddrs):
  * connecting to it is forbidden like loopback. Duplicates are ignored; -1 when the list is
  * full or sa is not AF_INET/AF_INET6. */
-int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa,
-				socklen_t len, struct sk_err *err);
+int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa, socklen_t len,
+				struct sk_err *err);
 
 enum addrverdict {
 	ADDRPOLICY_ALLOWED,
@@ -35,8 +35,8 @@ enum addrverdict {
 enum addrverdict addrpolicy_check(const struct netpolicy *policy, const struct sockaddr *addr,
 				  socklen_t len, const char **reason);
 /* The same on a parsed address; *matched (may be NULL) is the deciding rule or NULL. */
-enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy,
-				       const struct netaddr *addr, uint16_t port,
-				       const char **reason, const struct netrule **matched);
+enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy, const struct netaddr *addr,
+				       uint16_t port, const char **reason,
+				       const struct netrule **matched);
 
 #endif

@@ -11,9 +11,9 @@
 
 #include "util/err.h"
 
-#define HOSTMATCH_NAME_MAX 253	/* DNS limit on a name's text form, no trailing dot */
+#define HOSTMATCH_NAME_MAX 253 /* DNS limit on a name's text form, no trailing dot */
 #define HOSTMATCH_LABEL_MAX 63
-#define NETADDR_TEXT_MAX 46	/* INET6_ADDRSTRLEN */
+#define NETADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 
 /* An IP address in network byte order. IPv4-mapped IPv6 (::ffff:a.b.c.d) never appears here:
  * the parsers turn it into the IPv4 address, so that one address has one spelling. */
@@ -25,8 +25,8 @@ struct netaddr {
 /* A target host as the proxy receives it: a canonical name or an address. */
 struct nethost {
 	bool is_ip;
-	struct netaddr ip;			/* when is_ip */
-	char text[HOSTMATCH_NAME_MAX + 1];	/* canonical name, or the address's canonical text */
+	struct netaddr ip;		   /* when is_ip */
+	char text[HOSTMATCH_NAME_MAX + 1]; /* canonical name, or the address's canonical text */
 };
 
 /* Canonical name: ASCII lower case, one trailing dot removed. Refused: empty names and labels,
@@ -67,10 +67,10 @@ enum netrule_kind {
 struct netrule {
 	enum netrule_kind kind;
 	bool is_deny;
-	uint16_t port;				/* 0: no port given (see netrule_port_matches) */
-	char host[HOSTMATCH_NAME_MAX + 1];	/* name, or the suffix without "*." */
-	struct cidr net;			/* NETRULE_IP, NETRULE_CIDR */
-	char text[HOSTMATCH_NAME_MAX + 48];	/* canonical spelling, for the audit log */
+	uint16_t port;			    /* 0: no port given (see netrule_port_matches) */
+	char host[HOSTMATCH_NAME_MAX + 1];  /* name, or the suffix without "*." */
+	struct cidr net;		    /* NETRULE_IP, NETRULE_CIDR */
+	char text[HOSTMATCH_NAME_MAX + 48]; /* canonical spelling, for the audit log */
 };
 
 /* "HOST[:PORT]": name, *.suffix, IPv4, [IPv6] or bare IPv6 (then no port), IPv4/N,
@@ -96,9 +96,9 @@ struct netpolicy {
 };
 
 enum netverdict {
-	NETVERDICT_ALLOW,	  /* an allow rule matched and no deny rule did */
-	NETVERDICT_DENY_RULE,	  /* a deny rule matched (deny wins) */
-	NETVERDICT_DENY_NO_RULE,  /* no allow rule matched */
+	NETVERDICT_ALLOW,	 /* an allow rule matched and no deny rule did */
+	NETVERDICT_DENY_RULE,	 /* a deny rule matched (deny wins) */
+	NETVERDICT_DENY_NO_RULE, /* no allow rule matched */
 };
 
 void netpolicy_init(struct netpolicy *policy);

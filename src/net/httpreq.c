@@ -47,7 +47,7 @@ static struct httpreq_span span(size_t offset, size_t len)
 	return (struct httpreq_span){(uint16_t)offset, (uint16_t)len};
 }
 
-static const char *const methods[] = {"GET",	 "HEAD",  "POST",    "PUT",
+static const char *const methods[] = {"GET",	"HEAD",	 "POST",    "PUT",
 				      "DELETE", "PATCH", "OPTIONS", "CONNECT"};
 
 static bool is_known_method(const char *p, size_t len)
@@ -172,8 +172,8 @@ static enum httpreq_status parse_request_line(const char *buf, size_t len, struc
 	if (!sp1 || !is_known_method(buf, (size_t)(sp1 - buf)))
 		return bad(req, 501, "method not supported by the proxy");
 	req->method = span(0, (size_t)(sp1 - buf));
-	req->kind = sp1 - buf == 7 && memcmp(buf, "CONNECT", 7) == 0 ? HTTPREQ_CONNECT
-								    : HTTPREQ_FORWARD;
+	req->kind =
+	    sp1 - buf == 7 && memcmp(buf, "CONNECT", 7) == 0 ? HTTPREQ_CONNECT : HTTPREQ_FORWARD;
 	sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - buf));
 	if (!sp2 || sp2 == sp1 + 1)
 		return bad(req, 400, "malformed request line");
@@ -230,13 +230,15 @@ static enum httpreq_status check_connection(const char *buf, struct httpreq *req
 		    span_equals_nocase(buf, token, "content-length") ||
 		    span_equals_nocase(buf, token, "transfer-encoding"))
 			return bad(req, 400, "Connection lists a framing or Host header");
-		while (i < value.len && (buf[value.offset + i] == ' ' || buf[value.offset + i] == '\t'))
+		while (i < value.len &&
+		       (buf[value.offset + i] == ' ' || buf[value.offset + i] == '\t'))
 			i++;
 		if (i < value.len && buf[value.offset + i] != ',')
 			return bad(req, 400, "malformed Connection header");
 		if (i < value.len)
 			i++;
-		while (i < value.len && (buf[value.offset + i] == ' ' || buf[value.offset + i] == '\t'))
+		while (i < value.len &&
+		       (buf[value.offset + i] == ' ' || buf[value.offset + i] == '\t'))
 			i++;
 	}
 	return HTTPREQ_COMPLETE;
@@ -427,8 +429,8 @@ static bool is_listed_in_connection(const char *buf, const struct httpreq *req,
 			struct httpreq_span token = span(value.offset + start, i - start);
 			if (token.len == name.len) {
 				size_t k = 0;
-				while (k < name.len && lower(buf[token.offset + k]) ==
-							   lower(buf[name.offset + k]))
+				while (k < name.len &&
+				       lower(buf[token.offset + k]) == lower(buf[name.offset + k]))
 					k++;
 				if (k == name.len)
 					return true;
@@ -442,9 +444,12 @@ static bool is_listed_in_connection(const char *buf, const struct httpreq *req,
 
 static bool is_hop_by_hop(const char *buf, const struct httpreq *req, struct httpreq_span name)
 {
-	static const char *const names[] = {"connection",	   "proxy-connection",
-					    "keep-alive",	   "proxy-authorization",
-					    "proxy-authenticate", "te",
+	static const char *const names[] = {"connection",
+					    "proxy-connection",
+					    "keep-alive",
+					    "proxy-authorization",
+					    "proxy-authenticate",
+					    "te",
 					    "upgrade"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -468,8 +473,8 @@ static void put_host_header(struct out *o, const struct httpreq *req)
 	puts_(o, "\r\n");
 }
 
-int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out,
-			   size_t out_size, size_t *out_len)
+int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out, size_t out_size,
+			   size_t *out_len)
 {
 	struct out o = {out, out_size, 0, false};
 

@@ -11,8 +11,8 @@
 
 #include "net/hostmatch.h"
 
-#define HTTPREQ_HEAD_MAX 16384	 /* request line + headers + the empty line */
-#define HTTPREQ_LINE_MAX 8192	 /* one line, CRLF excluded */
+#define HTTPREQ_HEAD_MAX 16384 /* request line + headers + the empty line */
+#define HTTPREQ_LINE_MAX 8192  /* one line, CRLF excluded */
 #define HTTPREQ_HEADERS_MAX 100
 
 enum httpreq_status {
@@ -51,8 +51,8 @@ struct httpreq {
 	uint64_t content_length;
 	size_t header_count;
 	struct httpreq_header headers[HTTPREQ_HEADERS_MAX];
-	size_t head_len;   /* COMPLETE: bytes of the head, final CRLF CRLF included */
-	int status_code;   /* BAD: 400, 414, 431, 501 or 505 */
+	size_t head_len;    /* COMPLETE: bytes of the head, final CRLF CRLF included */
+	int status_code;    /* BAD: 400, 414, 431, 501 or 505 */
 	const char *reason; /* BAD: a short static sentence for the response and the audit log */
 };
 
@@ -69,7 +69,7 @@ enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *r
  * client sent none (HTTP/1.0), and "Connection: close" (one request per upstream connection:
  * the proxy checks every request). Returns -1 when out is too small (HTTPREQ_HEAD_MAX + 512
  * always suffices). buf is the buffer httpreq_parse saw. */
-int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out,
-			   size_t out_size, size_t *out_len);
+int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out, size_t out_size,
+			   size_t *out_len);
 
 #endif

@@ -153,6 +153,8 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	p->conn_count--;
+	free(c->head);
+	free(c->upstream_head);
 	free(c);
 }
 
@@ -219,9 +221,9 @@ int conn_read_head(struct conn *c)
 {
 	ssize_t n;
 
-	if (c->head_len >= sizeof(c->head))
+	if (c->head_len >= PROXY_HEAD_MAX)
 		return -1;
-	n = recv(c->client, c->head + c->head_len, sizeof(c->head) - c->head_len, 0);
+	n = recv(c->client, c->head + c->head_len, PROXY_HEAD_MAX - c->head_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
@@ -375,11 +377,23 @@ void conn_start_relay(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	if (c->is_forward) {
+		/* One request per upstream connection, checked: exactly its body goes after the
+		 * head, nothing the client pipelines behind it (another Host, unchecked). */
+		uint64_t early = c->head_len < c->body_len ? c->head_len : c->body_len;
+		c->head_len = (size_t)early;
+		c->up.from_limit = c->body_len - early;
+		c->up.is_limit_silent = true;
+		if (c->up.from_limit == 0) {
+			c->up.from_limit = 1; /* "reached": nothing more is read */
+			c->up.from_read = 1;
+			c->up.is_from_eof = true;
+		}
+	}
 	if (c->head_len && relay_push(&c->up, c->head, c->head_len) < 0) {
 		conn_close(c);
 		return;
 	}
-	c->head_len = 0;
 	c->state = CONN_RELAY;
 	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
 	if (relay_pump(&c->up) < 0 || relay_pump(&c->down) < 0) {
@@ -408,6 +422,12 @@ static void conn_on_relay(struct conn *c)
 	    (c->up.is_done && c->down.is_done)) {
 		conn_close(c);
 		return;
+	}
+	if (c->head && relay_pending_done(&c->up)) {
+		free(c->head); /* sent on: a long-lived tunnel keeps no request buffer */
+		free(c->upstream_head);
+		c->head = c->upstream_head = NULL;
+		c->head_len = c->upstream_head_len = 0;
 	}
 	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
 	conn_update_events(c);
@@ -446,6 +466,10 @@ static void accept_all(struct proxy *p, int fd, bool is_socks)
 		if (client < 0)
 			return;
 		struct conn *c = p->conn_count < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+		if (c && !(c->head = malloc(PROXY_HEAD_MAX))) {
+			free(c);
+			c = NULL;
+		}
 		if (!c) {
 			close(client);
 			continue;
@@ -466,6 +490,14 @@ static void accept_all(struct proxy *p, int fd, bool is_socks)
 		p->conn_count++;
 		conn_update_events(c);
 	}
+}
+
+/* Every connection ends, with its audit record (the proxy is stopping). */
+static void close_all(struct proxy *p)
+{
+	for (struct conn *c = p->conns; c; c = c->next)
+		conn_close(c);
+	reap_closed(p);
 }
 
 /* Deadlines: the request and the connect get connect_timeout_ms, a relay idle_timeout_ms of
@@ -514,7 +546,8 @@ static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd
 				accept_all(p, w->fd, w->kind == WATCH_LISTEN_SOCKS);
 				break;
 			case WATCH_CONTROL:
-				return 0; /* the parent closed its end: stop */
+				close_all(p); /* the parent closed its end: the sandbox is gone */
+				return 0;
 			case WATCH_DNS:
 				dns_process(p->dns, w->fd, events[i].events);
 				break;

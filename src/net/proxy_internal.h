@@ -53,10 +53,14 @@ struct conn {
 	int client, upstream;
 	struct watch client_watch, upstream_watch;
 	unsigned client_events, upstream_events;
-	char head[PROXY_HEAD_MAX]; /* what the client sent before the relay began */
+	/* Allocated, not zeroed, so a connection costs the pages it touches: what the client
+	 * sent before the relay began (PROXY_HEAD_MAX), and for plain HTTP the request as
+	 * forwarded. Freed once the relay has sent them on. */
+	char *head;
 	size_t head_len;
-	char upstream_head[PROXY_HEAD_MAX]; /* plain HTTP: the request as forwarded */
+	char *upstream_head;
 	size_t upstream_head_len;
+	uint64_t body_len;	/* plain HTTP: bytes of request body to forward after the head */
 	const char *proto;	/* "http-connect", "http", "socks5" */
 	struct nethost host;
 	uint16_t port;

@@ -2,6 +2,7 @@
  * forwarding on one port, SOCKS5 on the other, and the look at the TLS ClientHello that
  * refuses a tunnel whose SNI names another host than the one the policy allowed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -65,8 +66,18 @@ static int http_head(struct conn *c)
 	if (req.kind == HTTPREQ_FORWARD) {
 		c->proto = "http";
 		c->is_forward = true;
-		if (httpreq_build_upstream(c->head, &req, c->upstream_head,
-					   sizeof(c->upstream_head), &c->upstream_head_len) < 0) {
+		if (req.is_chunked) {
+			/* Forwarding exactly one request needs its length; no chunk parser yet. */
+			c->reason = "chunked request bodies are not supported: send Content-Length";
+			http_answer(c, 411, "Length Required", c->reason);
+			conn_deny(c, c->reason);
+			return -1;
+		}
+		c->body_len = req.has_content_length ? req.content_length : 0;
+		size_t size = PROXY_HEAD_MAX + 512; /* enough for any head httpreq accepts */
+		c->upstream_head = malloc(size);
+		if (!c->upstream_head || httpreq_build_upstream(c->head, &req, c->upstream_head, size,
+								&c->upstream_head_len) < 0) {
 			conn_deny(c, "request too large to forward");
 			return -1;
 		}
@@ -166,16 +177,22 @@ int proto_peek(struct conn *c, bool is_timeout)
 
 	if (!is_timeout) {
 		int rc = conn_read_head(c);
-		if (rc < 0 && c->head_len < sizeof(c->head)) {
+		if (rc < 0 && c->head_len < PROXY_HEAD_MAX) {
 			conn_close(c);
 			return -1;
 		}
 	}
 	status = tlspeek_sni(c->head, c->head_len, sni, sizeof(sni), NULL);
-	if (status == TLSPEEK_NEED_MORE && !is_timeout && c->head_len < sizeof(c->head))
+	if (status == TLSPEEK_NEED_MORE && !is_timeout && c->head_len < PROXY_HEAD_MAX)
 		return 0;
 	if (status == TLSPEEK_SNI && !c->host.is_ip && strcmp(sni, c->host.text) != 0) {
 		conn_deny(c, "TLS SNI names another host than the tunnel's (domain fronting)");
+		return -1;
+	}
+	/* TLS to a named host without SNI: whatever answers would route on what the policy
+	 * never saw (the Host inside TLS): the fronting case again. */
+	if (status == TLSPEEK_NO_SNI && !c->host.is_ip) {
+		conn_deny(c, "TLS without SNI to a named host");
 		return -1;
 	}
 	conn_start_relay(c);

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +13,7 @@
 
 int relay_open(struct relay_dir *d, int from, int to)
 {
-	memset(d, 0, offsetof(struct relay_dir, pending));
+	memset(d, 0, sizeof(*d));
 	d->from = from;
 	d->to = to;
 	if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -36,31 +35,54 @@ void relay_close(struct relay_dir *d)
 
 int relay_push(struct relay_dir *d, const void *data, size_t len)
 {
-	if (len > sizeof(d->pending) - d->pending_len)
+	if (len == 0)
+		return 0;
+	if (d->segment_count >= RELAY_SEGMENTS)
 		return -ENOBUFS;
-	memcpy(d->pending + d->pending_len, data, len);
-	d->pending_len += len;
+	d->segments[d->segment_count].data = data;
+	d->segments[d->segment_count].len = len;
+	d->segment_count++;
 	return 0;
 }
 
+bool relay_pending_done(const struct relay_dir *d)
+{
+	return d->segment_next >= d->segment_count;
+}
+
+/* Returns 1 when every queued byte is sent, 0 when `to` would block, -errno on error. */
 static int flush_pending(struct relay_dir *d)
 {
-	while (d->pending_off < d->pending_len) {
-		ssize_t n = send(d->to, d->pending + d->pending_off, d->pending_len - d->pending_off,
-				 MSG_NOSIGNAL);
+	while (d->segment_next < d->segment_count) {
+		const char *data = d->segments[d->segment_next].data;
+		size_t len = d->segments[d->segment_next].len;
+		ssize_t n = send(d->to, data + d->segment_off, len - d->segment_off, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		d->pending_off += (size_t)n;
+		d->segment_off += (size_t)n;
 		d->bytes += (uint64_t)n;
+		if (d->segment_off == len) {
+			d->segment_next++;
+			d->segment_off = 0;
+		}
 	}
-	return 1; /* all sent */
+	return 1;
 }
 
 /* from -> pipe: returns 0, or -errno. */
 static int fill(struct relay_dir *d)
 {
 	while (!d->is_from_eof) {
-		ssize_t n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_CHUNK,
+		size_t want = RELAY_CHUNK;
+		if (d->from_limit) {
+			if (d->from_read >= d->from_limit) {
+				d->is_from_eof = true;
+				break;
+			}
+			if (d->from_limit - d->from_read < want)
+				want = (size_t)(d->from_limit - d->from_read);
+		}
+		ssize_t n = splice(d->from, NULL, d->pipe[1], NULL, want,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n == 0) {
 			d->is_from_eof = true;
@@ -69,6 +91,7 @@ static int fill(struct relay_dir *d)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		d->in_pipe += (size_t)n;
+		d->from_read += (uint64_t)n;
 	}
 	return 0;
 }
@@ -103,7 +126,9 @@ int relay_pump(struct relay_dir *d)
 	}
 	if (d->is_from_eof && d->in_pipe == 0) {
 		/* Half-close: the peer sees EOF, the other direction goes on. */
-		shutdown(d->to, SHUT_WR);
+		bool is_at_limit = d->from_limit && d->from_read >= d->from_limit;
+		if (!(is_at_limit && d->is_limit_silent))
+			shutdown(d->to, SHUT_WR);
 		d->is_done = true;
 	}
 	return 0;
@@ -111,10 +136,10 @@ int relay_pump(struct relay_dir *d)
 
 bool relay_wants_read(const struct relay_dir *d)
 {
-	return !d->is_from_eof && d->pending_off == d->pending_len;
+	return !d->is_from_eof && relay_pending_done(d);
 }
 
 bool relay_wants_write(const struct relay_dir *d)
 {
-	return !d->is_done && (d->in_pipe > 0 || d->pending_off < d->pending_len);
+	return !d->is_done && (d->in_pipe > 0 || !relay_pending_done(d));
 }

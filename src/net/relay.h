@@ -9,25 +9,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RELAY_PENDING_MAX 16384
+#define RELAY_SEGMENTS 2
 
 struct relay_dir {
 	int from, to;		/* sockets (not owned) */
 	int pipe[2];		/* owned */
 	size_t in_pipe;		/* bytes waiting in the pipe */
-	size_t pending_len, pending_off;
-	bool is_from_eof;	/* `from` said EOF */
+	/* Bytes the proxy read before the relay began, sent first. Not copied: the caller's
+	 * memory must stay valid until relay_pending_done(). */
+	struct {
+		const char *data;
+		size_t len;
+	} segments[RELAY_SEGMENTS];
+	int segment_count, segment_next;
+	size_t segment_off;
+	uint64_t from_limit;	/* 0: none; else read at most this many bytes from `from`,
+				 * then act as if it said EOF (one forwarded HTTP request) */
+	uint64_t from_read;
+	bool is_limit_silent;	/* at from_limit, stop without shutting `to` down: a server
+				 * may take an early FIN for an aborted request */
+	bool is_from_eof;	/* `from` said EOF (or from_limit was reached) */
 	bool is_done;		/* EOF delivered: `to` was shut down for writing */
 	uint64_t bytes;		/* delivered to `to` */
-	char pending[RELAY_PENDING_MAX]; /* bytes read before the relay began, sent first (last:
-					  * relay_open clears everything before it) */
 };
 
 /* Sets up a direction (makes its pipe). Returns 0 or -errno. */
 int relay_open(struct relay_dir *d, int from, int to);
 void relay_close(struct relay_dir *d);
-/* Queues bytes to send before the spliced stream (what the proxy already read). */
+/* Queues bytes to send before the spliced stream (what the proxy already read); -ENOBUFS
+ * past RELAY_SEGMENTS segments. */
 int relay_push(struct relay_dir *d, const void *data, size_t len);
+/* Every queued byte was sent: the caller may free the memory it queued. */
+bool relay_pending_done(const struct relay_dir *d);
 /* Moves what it can without blocking. Returns 0 when it would block or is done, -errno on a
  * socket error (the connection should be torn down). */
 int relay_pump(struct relay_dir *d);

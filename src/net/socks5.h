@@ -27,7 +27,7 @@ enum socks5_reply_code {
 enum socks5_state {
 	SOCKS5_STATE_GREETING,
 	SOCKS5_STATE_REQUEST,
-	SOCKS5_STATE_READY,  /* the request is parsed: the caller connects and replies */
+	SOCKS5_STATE_READY, /* the request is parsed: the caller connects and replies */
 	SOCKS5_STATE_FAILED,
 };
 
@@ -41,10 +41,10 @@ enum socks5_event {
 
 struct socks5 {
 	enum socks5_state state;
-	uint8_t atyp;		/* 1 IPv4, 3 DOMAINNAME, 4 IPv6 */
-	struct nethost host;	/* canonical; an IP in a DOMAINNAME becomes is_ip */
+	uint8_t atyp;	     /* 1 IPv4, 3 DOMAINNAME, 4 IPv6 */
+	struct nethost host; /* canonical; an IP in a DOMAINNAME becomes is_ip */
 	uint16_t port;
-	const char *reason;	/* static text for the audit log, on FAIL */
+	const char *reason; /* static text for the audit log, on FAIL */
 };
 
 void socks5_init(struct socks5 *s);

@@ -128,8 +128,8 @@ static enum tlspeek_status read_server_name(struct reader ext, char *sni, size_t
 		if (has_host_name)
 			return not_tls(reason, "two host names in server_name");
 		has_host_name = true;
-		if (name.len == 0 || hostmatch_canonicalize((const char *)name.p, name.len, sni,
-							    sni_size, &err) < 0)
+		if (name.len == 0 ||
+		    hostmatch_canonicalize((const char *)name.p, name.len, sni, sni_size, &err) < 0)
 			return not_tls(reason, "server_name is not a valid host name");
 	}
 	if (list.is_bad)
@@ -166,8 +166,8 @@ static enum tlspeek_status read_extensions(struct reader *hello, char *sni, size
 	return status;
 }
 
-static enum tlspeek_status read_hello(const uint8_t *body, size_t len, char *sni,
-				      size_t sni_size, const char **reason)
+static enum tlspeek_status read_hello(const uint8_t *body, size_t len, char *sni, size_t sni_size,
+				      const char **reason)
 {
 	struct reader hello = {body, len, 0, false};
 	unsigned major = get_u8(&hello), minor = get_u8(&hello);
@@ -207,8 +207,8 @@ enum tlspeek_status tlspeek_sni(const char *buf, size_t len, char *sni, size_t s
 	status = reassemble((const uint8_t *)buf, len, hs, &hs_len, reason);
 	if (status != TLSPEEK_NO_SNI)
 		return status;
-	status = read_hello(hs + HANDSHAKE_HEADER_LEN, hs_len - HANDSHAKE_HEADER_LEN, sni,
-			    sni_size, reason);
+	status = read_hello(hs + HANDSHAKE_HEADER_LEN, hs_len - HANDSHAKE_HEADER_LEN, sni, sni_size,
+			    reason);
 	if (status != TLSPEEK_SNI && sni_size > 0)
 		sni[0] = '\0';
 	return status;

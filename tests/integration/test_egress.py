@@ -50,6 +50,9 @@ class Servers:
     and a DNS server answering A records from a table."""
 
     def __init__(self):
+        # A real server's backlog: socketserver's default of 5 drops connections under the
+        # concurrency test, which is the test server's limit, not the proxy's.
+        http.server.ThreadingHTTPServer.request_queue_size = 512
         self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
         self.http_port = self.http.server_address[1]
@@ -375,3 +378,25 @@ def test_proxy_death_removes_egress(ctx):
     out, err = proc.communicate(b"go\n", timeout=30)
     lines = out.decode().split()
     expect(lines == ["000", "000"], f"after the proxy died: {lines} {err[-300:]!r}")
+
+
+def test_one_checked_request_per_upstream_connection(ctx):
+    """A request pipelined behind an allowed one (with another Host) never reaches the
+    server; a chunked body, whose length the proxy cannot bound, is refused."""
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1", "other.test": "127.0.0.1"})
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    two = (f"GET http://api.test:{p}/one-{tag} HTTP/1.1\r\nHost: api.test:{p}\r\n\r\n"
+           f"GET http://api.test:{p}/two-{tag} HTTP/1.1\r\nHost: other.test:{p}\r\n\r\n").encode()
+    chunked = (f"POST http://api.test:{p}/c HTTP/1.1\r\nHost: api.test:{p}\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").encode()
+    opts = ["--allow-net", f"api.test:{p}", "--allow-net", f"127.0.0.1:{p}", "--hosts-file",
+            hosts, "--quiet"]
+    r, _, _ = run_net(ctx, raw_proxy(two), opts)
+    expect(r.out.startswith("HTTP/1.0 200") or r.out.startswith("HTTP/1.1 200"), f"{r}")
+    time.sleep(0.2)
+    paths = [path for path, _ in Handler.log]
+    expect(f"/one-{tag}" in paths and f"/two-{tag}" not in paths, f"pipelined: {paths[-3:]}")
+    r, _, _ = run_net(ctx, raw_proxy(chunked), opts)
+    expect(r.out.startswith("HTTP/1.1 411"), f"{r}")

@@ -106,28 +106,43 @@ static void test_bulk_in_order_with_half_close(void **state)
 	close(server[1]);
 }
 
-static void test_pending_limit(void **state)
+static void test_pending_segments(void **state)
 {
 	struct relay_dir d;
-	char big[RELAY_PENDING_MAX + 1] = {0};
-	int pair[2];
+	static const char a[] = "first", b[] = "second";
+	int in[2], out[2];
+	char got[32] = {0};
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
-	assert_int_equal(relay_open(&d, pair[0], pair[1]), 0);
-	assert_int_equal(relay_push(&d, big, sizeof(big)), -ENOBUFS);
-	assert_int_equal(relay_push(&d, big, RELAY_PENDING_MAX), 0);
-	assert_int_equal(relay_push(&d, big, 1), -ENOBUFS);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, in), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, out), 0);
+	nonblock(in[1]);
+	assert_int_equal(relay_open(&d, in[1], out[0]), 0);
+	assert_true(relay_pending_done(&d));
+	assert_int_equal(relay_push(&d, a, 5), 0);
+	assert_int_equal(relay_push(&d, "", 0), 0); /* nothing: no segment used */
+	assert_int_equal(relay_push(&d, b, 6), 0);
+	assert_int_equal(relay_push(&d, a, 1), -ENOBUFS);
+	assert_false(relay_pending_done(&d));
+	assert_true(relay_wants_write(&d));
+	assert_false(relay_wants_read(&d));
+	assert_int_equal(relay_pump(&d), 0);
+	assert_true(relay_pending_done(&d));
+	assert_true(relay_wants_read(&d));
+	assert_int_equal(read(out[1], got, sizeof(got)), 11);
+	assert_string_equal(got, "firstsecond");
 	relay_close(&d);
-	close(pair[0]);
-	close(pair[1]);
+	for (int i = 0; i < 2; i++) {
+		close(in[i]);
+		close(out[i]);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bulk_in_order_with_half_close),
-		cmocka_unit_test(test_pending_limit),
+		cmocka_unit_test(test_pending_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
