@@ -1,10 +1,22 @@
 # Convenience front end to meson. `make demo` and `make check` are the README's two commands.
 BUILD ?= build
 DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev libc-ares-dev \
-       python3 util-linux busybox-static
+       python3 util-linux busybox-static \
+       clang clang-tidy cppcheck libclang-rt-14-dev
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo check test clean
+# The variants of the security suite (tests/escape, tests/fuzz, SECURITY.md): an ASan+UBSan
+# build (gcc, dynamic), a clang build, a libFuzzer build (clang, ASan+UBSan, instrumented).
+ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# Leak checking is off for the suite: LeakSanitizer needs to clone a tracer thread at exit,
+# which the fail-closed tests' seccomp filters deny on purpose; the fuzzers check leaks.
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+.PHONY: all deps build demo check test clean check-asan build-clang lint fuzz fuzz-build
 
 all: build
 
@@ -32,5 +44,32 @@ check: deps build
 
 test: check
 
+# The unit and integration tests (escape runner included) on an ASan+UBSan build.
+check-asan: deps
+	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined
+	ninja -C $(ASAN_BUILD)
+	$(SUDO) env $(SANITIZER_ENV) python3 tests/run.py --build $(ASAN_BUILD)
+
+build-clang: deps
+	[ -f $(CLANG_BUILD)/build.ninja ] || CC=clang meson setup $(CLANG_BUILD)
+	ninja -C $(CLANG_BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+
+# Only the fuzz targets: the rest of the clang build is build-clang's job.
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | \
+		sed -n 's|^\(tests/fuzz/fuzz_[A-Za-z0-9_]*\): .*|\1|p')
+
+# Every libFuzzer target for FUZZ_SECONDS from its seed corpus (tests/fuzz/README.md).
+fuzz: fuzz-build
+	python3 tests/fuzz/run.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $$(nproc)
+
+# cppcheck and the curated clang-tidy set (.clang-tidy) over the clang and fuzz builds' files.
+lint: deps $(FUZZ_BUILD)/build.ninja
+	[ -f $(CLANG_BUILD)/build.ninja ] || CC=clang meson setup $(CLANG_BUILD)
+	tests/lint.sh $(CLANG_BUILD) $(FUZZ_BUILD)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

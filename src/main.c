@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/reserve.h"
 #include "util/err.h"
 
 extern char **environ;
@@ -15,6 +16,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
 		     "       stockade doctor [--json]\n"
+		     "       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
+		     "       stockade reserve status|release\n"
 		     "       stockade version\n"
 		     "       stockade help\n"
 		     "Run `stockade run --help` for the options of run.\n");
@@ -34,6 +37,16 @@ static int ensure_standard_fds(void)
 	return 0;
 }
 
+/* The disk reserve, on every start of a command that may write (cheap when it is whole). */
+static void keep_reserve(void)
+{
+	char why[256];
+
+	reserve_ensure(why, sizeof(why));
+	if (why[0])
+		fprintf(stderr, "stockade: reserve: %s\n", why);
+}
+
 int main(int argc, char **argv)
 {
 	struct sk_err err;
@@ -50,9 +63,17 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	if (strcmp(argv[1], "run") == 0) {
+		keep_reserve();
 		rc = cli_run(argc - 1, argv + 1, environ, &err);
 	} else if (strcmp(argv[1], "doctor") == 0) {
+		keep_reserve();
 		rc = cli_doctor(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "volume") == 0) {
+		keep_reserve();
+		rc = cli_volume(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "reserve") == 0) {
+		/* Not before these: release must work on a full disk, status must not change it. */
+		rc = cli_reserve(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("stockade %s\n", STOCKADE_VERSION);
 		return 0;
@@ -71,5 +92,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stockade: %s: command not found in the sandbox\n", err.op);
 	else
 		sk_err_print(&err);
+	if (err.errnum == ENOSPC && reserve_would_help())
+		fprintf(stderr, "stockade: the disk is full: `stockade reserve release` frees the "
+				"%llu MiB stockade keeps in reserve for this, to give you room to clean "
+				"up\n",
+			(unsigned long long)(RESERVE_BYTES >> 20));
 	return err.exit_code ? err.exit_code : 125;
 }

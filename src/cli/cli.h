@@ -15,5 +15,8 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
 void cli_run_usage(void);
 /* `stockade doctor [--json]`: 0 when every required layer works, 1 when not, -1 with err. */
 int cli_doctor(int argc, char **argv, struct sk_err *err);
+/* `stockade volume ...` and `stockade reserve status|release`: 0, or -1 with err. */
+int cli_volume(int argc, char **argv, struct sk_err *err);
+int cli_reserve(int argc, char **argv, struct sk_err *err);
 
 #endif

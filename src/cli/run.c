@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox/launch.h"
+#include "store/volume.h"
 #include "util/parse.h"
 
 #define EXIT_OUTPUT_LIMIT (128 + 25) /* as if killed by SIGXFSZ, the file-size-limit signal */
@@ -27,7 +28,7 @@ enum {
 	OPT_UID,
 	OPT_DEGRADED,
 	OPT_REPORT,
-	OPT_TMPFS_SIZE, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
+	OPT_TMPFS_SIZE, OPT_KEEP_VOLUMES, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
 };
 
 static const struct option run_options[] = {
@@ -48,6 +49,7 @@ static const struct option run_options[] = {
     {"allow-degraded", required_argument, NULL, OPT_DEGRADED},
     {"report", required_argument, NULL, OPT_REPORT},
     {"tmpfs-size", required_argument, NULL, OPT_TMPFS_SIZE},
+    {"keep-volumes", no_argument, NULL, OPT_KEEP_VOLUMES},
     {"dns-server", required_argument, NULL, OPT_DNS_SERVER},
     {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
     {"audit", required_argument, NULL, OPT_AUDIT},
@@ -60,6 +62,9 @@ void cli_run_usage(void)
 {
 	printf(
 	    "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+	    "  -v, --volume SPEC          managed volume: /guest (anonymous) or NAME:/guest, then\n"
+	    "                             :ro or :rw; host data: `stockade volume import`\n"
+	    "      --keep-volumes         keep anonymous volumes after the run\n"
 	    "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
 	    "  -w, --workdir DIR          working directory inside (default %s)\n"
 	    "      --network MODE         none: loopback only (the default); allowlist: egress\n"
@@ -138,8 +143,11 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 
 	switch (opt) {
 	case 'v':
-		return sk_fail(err, "cli", 0, "managed volumes are not available in this version",
-			       "-v %.64s", arg);
+		/* Phase 1 only: parsed and checked; nothing is created before every flag is. */
+		return volume_add_spec(spec, arg, err);
+	case OPT_KEEP_VOLUMES:
+		spec->should_keep_volumes = true;
+		return 0;
 	case 'e':
 		if (spec->env_add_count >= SANDBOX_MAX_ENV)
 			return bad_value(err, "--env", arg, "too many -e");
@@ -273,6 +281,35 @@ static int exit_status(const struct sandbox_result *result)
 	return 125;
 }
 
+/* Phase 2 of -v: every spec was parsed and checked before this; now the volumes are taken from
+ * the store (created on first use) and opened, the sandbox runs, and anonymous ones go after. */
+static int run_with_volumes(struct sandbox_spec *spec, char *const *caller_env,
+			    struct sandbox_result *result, struct run_report *report,
+			    struct sk_err *err)
+{
+	struct volume_store store;
+	struct volume_handle handles[SANDBOX_MAX_VOLUMES];
+	int rc;
+
+	memset(result, 0, sizeof(*result));
+	if (spec->volume_count == 0)
+		return sandbox_run(spec, caller_env, result, report, err);
+	if (volume_store_open(&store, err) < 0)
+		return -1;
+	if (volume_run_acquire(&store, spec, handles, err) < 0) {
+		volume_store_close(&store);
+		return -1;
+	}
+	rc = sandbox_run(spec, caller_env, result, report, err);
+	for (size_t i = 0; i < spec->volume_count && spec->should_keep_volumes; i++)
+		if (spec->volumes[i].is_anonymous && result->started)
+			fprintf(stderr, "stockade: kept anonymous volume %s (%s)\n",
+				spec->volumes[i].name, spec->volumes[i].guest);
+	volume_run_release(&store, spec, handles, result->started);
+	volume_store_close(&store);
+	return rc;
+}
+
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 {
 	struct sandbox_spec spec;
@@ -287,7 +324,7 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 		return 0;
 	}
 	memset(&report, 0, sizeof(report));
-	rc = sandbox_run(&spec, caller_env, &result, &report, err);
+	rc = run_with_volumes(&spec, caller_env, &result, &report, err);
 	if (spec.report_path) {
 		struct sk_err report_err;
 		memset(&report_err, 0, sizeof(report_err));

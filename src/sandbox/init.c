@@ -234,7 +234,7 @@ void init_run(const struct init_config *config, int sync_fd)
 	 * tables for it was a tenth of a short run. The child below touches only its own stack
 	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
 	 * handlers, so resetting them there leaves ours alone. */
-	command = vfork();
+	command = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
 	if (command < 0)
 		_exit(125);
 	if (command == 0) {

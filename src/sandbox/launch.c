@@ -71,16 +71,41 @@ static void child_report(int sync_fd, enum sync_kind kind, const struct sk_err *
 	sync_send(sync_fd, &msg);
 }
 
+/* Closes every fd from 3 up except those in keep (sorted here, in place). */
+static int close_fds_except(int *keep, int count)
+{
+	unsigned from = 3;
+
+	for (int i = 1; i < count; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < count; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+			return -1;
+		from = (unsigned)keep[i] + 1;
+	}
+	return close_range(from, ~0U, 0);
+}
+
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
+	int keep[1 + SANDBOX_MAX_VOLUMES];
+	int count;
+
 	if (plan->output_pipe[0][1] >= 0) {
 		if (dup2(plan->output_pipe[0][1], 1) < 0 || dup2(plan->output_pipe[1][1], 2) < 0)
 			return sk_fail_safe(err, "launch", errno, "dup2(output pipes)", NULL, NULL);
 	}
-	/* Nothing of the parent's or the caller's reaches the sandbox but 0-2 and our socket. */
-	if (sync_fd > 3 && close_range(3, (unsigned)sync_fd - 1, 0) < 0)
-		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
-	if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)
+	/* Nothing of the parent's or the caller's reaches the sandbox but 0-2 and our socket;
+	 * the volumes' fds only until mount_apply() has mounted and closed them. */
+	keep[0] = sync_fd;
+	count = 1 + mount_child_fds(&plan->mount, keep + 1, SANDBOX_MAX_VOLUMES);
+	if (close_fds_except(keep, count) < 0)
 		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
 	return 0;
 }
@@ -196,10 +221,15 @@ static bool allowed(const struct sandbox_spec *spec, enum sandbox_layer layer)
 static int prepare_optional_layers(struct launch_plan *plan, struct run_report *report,
 				   struct sk_err *err)
 {
-	static const char *const writable[] = {"/tmp", SANDBOX_HOME, "/dev/shm"};
+	const char *writable[3 + SANDBOX_MAX_VOLUMES] = {"/tmp", SANDBOX_HOME, "/dev/shm"};
 	const struct sandbox_spec *spec = plan->spec;
+	size_t writable_count = 3;
 
-	if (landlock_prepare(&plan->landlock, writable, 3, err) == 0) {
+	/* Writable volumes are the only other place the sandbox may write. */
+	for (size_t i = 0; i < spec->volume_count; i++)
+		if (!spec->volumes[i].is_readonly)
+			writable[writable_count++] = spec->volumes[i].guest;
+	if (landlock_prepare(&plan->landlock, writable, writable_count, err) == 0) {
 		plan->has_landlock = true;
 		report_layer(report, "landlock", true, false, plan->landlock.detail);
 	} else if (allowed(spec, LAYER_LANDLOCK)) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -35,6 +36,13 @@ struct mount_attr {
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#define SYS_move_mount 429
 #endif
 
 /* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
@@ -273,6 +281,68 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 	return 0;
 }
 
+/* The attributes every volume gets: nosuid, nodev, and read-only for :ro. */
+static struct mount_attr volume_attr(bool is_readonly)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+
+	if (is_readonly)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	return attr;
+}
+
+/* As root: a detached copy of the verified directory, made here in the host's namespace where
+ * the kernel allows the clone, with its attributes set before the sandbox ever sees it. */
+static int plan_detached_volume(struct mount_volume *v, int dir_fd, struct sk_err *err)
+{
+	struct mount_attr attr = volume_attr(v->is_readonly);
+
+	v->fd = (int)syscall(SYS_open_tree, dir_fd, "",
+			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (v->fd < 0)
+		return sk_fail(err, "mount", errno, "mounting volumes needs Linux 5.12 or later",
+			       "open_tree(volume for %s)", v->dst + sizeof(MOUNT_NEWROOT) - 1);
+	v->is_detached = true;
+	if (syscall(SYS_mount_setattr, v->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+		    sizeof(attr)) < 0)
+		return sk_fail(err, "mount", errno, NULL, "mount_setattr(volume for %s)",
+			       v->dst + sizeof(MOUNT_NEWROOT) - 1);
+	return 0;
+}
+
+static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec,
+			struct sk_err *err)
+{
+	for (size_t i = 0; i < spec->volume_count; i++) {
+		const struct sandbox_volume *sv = &spec->volumes[i];
+		struct mount_volume *v = &plan->volumes[plan->volume_count++];
+		struct stat st;
+
+		v->fd = -1;
+		v->is_readonly = sv->is_readonly;
+		if (sv->dir_fd < 0 || fstat(sv->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+			return sk_fail(err, "mount", EBADF, NULL, "volume for %s was not opened",
+				       sv->guest);
+		v->dev = st.st_dev;
+		v->ino = st.st_ino;
+		if (asprintf(&v->dst, MOUNT_NEWROOT "%s", sv->guest) < 0) {
+			v->dst = NULL;
+			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
+		}
+		if (geteuid() == 0) {
+			if (plan_detached_volume(v, sv->dir_fd, err) < 0)
+				return -1;
+			continue;
+		}
+		v->fd = sv->dir_fd;
+		v->host_root = strdup(sv->host_root ? sv->host_root : "");
+		v->name = strdup(sv->name);
+		if (!v->host_root || !v->name)
+			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
+	}
+	return 0;
+}
+
 int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
 {
 	char rootfs[PATH_MAX];
@@ -298,6 +368,8 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, stru
 		rc = plan_identity_files(plan, spec, err);
 	if (rc == 0)
 		rc = plan_writable(plan, spec, err);
+	if (rc == 0)
+		rc = plan_volumes(plan, spec, err);
 	if (rc < 0)
 		mount_plan_free(plan);
 	return rc;
@@ -313,6 +385,15 @@ void mount_plan_free(struct mount_plan *plan)
 	free(plan->entries);
 	plan->entries = NULL;
 	plan->count = plan->capacity = 0;
+	for (size_t i = 0; i < plan->volume_count; i++) {
+		struct mount_volume *v = &plan->volumes[i];
+		if (v->is_detached && v->fd >= 0)
+			close(v->fd); /* ours; a verified directory fd belongs to the CLI */
+		free(v->dst);
+		free(v->host_root);
+		free(v->name);
+	}
+	plan->volume_count = 0;
 }
 
 /* ---- child side: async-signal-safe from here on ---- */
@@ -441,6 +522,76 @@ static int apply_entry(const struct mount_entry *e, struct sk_err *err)
 	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);
 }
 
+/* mkdir -p of a volume's mount point in the new root (or in a tmpfs below it). */
+static int make_volume_mountpoint(const char *dst, struct sk_err *err)
+{
+	char path[PATH_MAX];
+
+	sk_strlcpy(path, dst, sizeof(path));
+	for (char *p = path + sizeof(MOUNT_NEWROOT); *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return sk_fail_safe(err, "mount", errno, "mkdir", inside(path), NULL);
+		*p = '/';
+	}
+	return make_mountpoint(dst, 1, err);
+}
+
+/* As a user: the volume opened again in our own namespace, beneath its store root and through
+ * no symlink, must be the inode the parent verified; its clone is then ours to attach. */
+static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
+{
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+	struct mount_attr attr = volume_attr(v->is_readonly);
+	struct stat st;
+	int root, dir, tree;
+
+	root = open(v->host_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return sk_fail_safe(err, "mount", errno, "open volume store", v->host_root, NULL);
+	dir = (int)syscall(SYS_openat2, root, v->name, &how, sizeof(how));
+	close(root);
+	if (dir < 0)
+		return sk_fail_safe(err, "mount", errno, "open volume", v->name, NULL);
+	if (fstat(dir, &st) < 0 || st.st_dev != v->dev || st.st_ino != v->ino) {
+		close(dir);
+		return sk_fail_safe(err, "mount", EXDEV, "volume changed since it was verified:",
+				    v->name, "run again; is something replacing volume directories?");
+	}
+	tree = (int)syscall(SYS_open_tree, dir, "",
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	close(dir);
+	if (tree < 0)
+		return sk_fail_safe(err, "mount", errno, "open_tree(volume)", v->name, NULL);
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+		    sizeof(attr)) < 0) {
+		close(tree);
+		return sk_fail_safe(err, "mount", errno, "mount_setattr(volume)", v->name, NULL);
+	}
+	return tree;
+}
+
+static int apply_volume(const struct mount_volume *v, struct sk_err *err)
+{
+	int tree = v->is_detached ? v->fd : -1, rc;
+
+	if (make_volume_mountpoint(v->dst, err) < 0)
+		return -1;
+	if (!v->is_detached && (tree = clone_volume_here(v, err)) < 0)
+		return -1;
+	rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, v->dst, MOVE_MOUNT_F_EMPTY_PATH);
+	if (rc < 0)
+		sk_fail_safe(err, "mount", errno, "move_mount(volume) on", inside(v->dst), NULL);
+	if (tree != v->fd)
+		close(tree);
+	close(v->fd); /* kept open through child_fds() only until now */
+	return rc < 0 ? -1 : 0;
+}
+
 int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 {
 	/* Nothing we mount may propagate back to the host's mount namespace. */
@@ -453,7 +604,20 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 	for (size_t i = 0; i < plan->count; i++)
 		if (apply_entry(&plan->entries[i], err) < 0)
 			return -1;
+	for (size_t i = 0; i < plan->volume_count; i++)
+		if (apply_volume(&plan->volumes[i], err) < 0)
+			return -1;
 	return 0;
+}
+
+int mount_child_fds(const struct mount_plan *plan, int *fds, size_t capacity)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->volume_count && n < capacity; i++)
+		if (plan->volumes[i].fd >= 0)
+			fds[n++] = plan->volumes[i].fd;
+	return (int)n;
 }
 
 int mount_finish(const struct mount_plan *plan, struct sk_err *err)

@@ -5,7 +5,9 @@
 #define STOCKADE_MOUNT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sandbox/spec.h"
 #include "util/err.h"
@@ -36,9 +38,29 @@ struct mount_entry {
 	size_t content_len;
 };
 
+/* A managed volume, mounted by file descriptor after the plan's entries. The kernel only
+ * clones a mount of the caller's own mount namespace (open_tree, bind), and the child's is a
+ * copy of ours, so: as root the parent clones the verified directory into a detached mount
+ * before clone (open_tree(OPEN_TREE_CLONE)) and the child attaches it (move_mount); as a user,
+ * who may not clone in the host's namespace, the child opens the volume again beneath its store
+ * root in its own namespace (openat2, no symlinks), checks it is the very inode the parent
+ * verified (device and inode numbers), clones that and attaches it. */
+struct mount_volume {
+	int fd;		  /* detached mount (is_detached), else the parent's verified directory */
+	bool is_detached;
+	bool is_readonly;
+	dev_t dev;	  /* of the verified directory */
+	ino_t ino;
+	char *dst;	  /* MOUNT_NEWROOT guest-path */
+	char *host_root;  /* unprivileged: the store directory and the name below it */
+	char *name;
+};
+
 struct mount_plan {
 	struct mount_entry *entries;
 	size_t count, capacity;
+	struct mount_volume volumes[SANDBOX_MAX_VOLUMES];
+	size_t volume_count;
 	char root_data[64]; /* tmpfs data of the new root itself */
 	char workdir[PATH_MAX];
 	char detail[128];
@@ -51,6 +73,9 @@ void mount_plan_free(struct mount_plan *plan);
 /* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries
  * out the plan, taking sources from the host tree (still the root). */
 int mount_apply(const struct mount_plan *plan, struct sk_err *err);
+/* The fds the child must keep open until mount_apply() has mounted the volumes (it closes
+ * them then). Fills up to capacity, returns how many. */
+int mount_child_fds(const struct mount_plan *plan, int *fds, size_t capacity);
 /* Child, after /dev and /proc are in place: the new root becomes read-only, the process
  * pivots into it, the whole host tree is detached, and it changes to the work directory. */
 int mount_finish(const struct mount_plan *plan, struct sk_err *err);

@@ -147,6 +147,17 @@ int reserve_status(struct reserve_state *state, struct sk_err *err)
 	return 0;
 }
 
+bool reserve_would_help(void)
+{
+	char home[PATH_MAX];
+	struct sk_err err;
+	struct statvfs vfs;
+
+	memset(&err, 0, sizeof(err));
+	return paths_home(home, sizeof(home), &err) == 0 && statvfs(home, &vfs) == 0 &&
+	       (uint64_t)vfs.f_bavail * vfs.f_frsize < RESERVE_BYTES;
+}
+
 int reserve_release(uint64_t *freed, struct sk_err *err)
 {
 	struct reserve_state state;

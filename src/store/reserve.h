@@ -28,6 +28,10 @@ struct reserve_state {
 };
 
 int reserve_status(struct reserve_state *state, struct sk_err *err);
+/* After an ENOSPC: true when the state directory's file system is what is full (less free than
+ * the reserve), so releasing the reserve would help. ENOSPC also means "too many namespaces",
+ * "quota exceeded" or "full elsewhere", where the hint would mislead. */
+bool reserve_would_help(void);
 /* Unlinks the reserve; *freed is what it held (0 if it was not there). */
 int reserve_release(uint64_t *freed, struct sk_err *err);
 

@@ -429,7 +429,8 @@ static int copy_subdir(int src_fd, int dst_fd, const char *name, const struct st
 
 	if (depth >= SAFEPATH_MAX_DEPTH)
 		return copy_fail(ctx, ELOOP, "deeper than 128 levels:");
-	in = open_subdir(src_fd, name, false);
+	/* A directory the sandbox made unreadable (chmod 000) gets u+rwx: it is the caller's. */
+	in = open_subdir(src_fd, name, true);
 	if (in < 0)
 		return copy_fail(ctx, errno, "open directory");
 	if (fstat(in, &now) < 0 || !same_file(st, &now)) {
@@ -448,7 +449,7 @@ static int copy_subdir(int src_fd, int dst_fd, const char *name, const struct st
 	}
 	rc = copy_dir_contents(in, out, ctx, depth + 1);
 	if (rc == 0)
-		rc = finish_attrs(out, &now, ctx, 01777);
+		rc = finish_attrs(out, st, ctx, 01777); /* the mode as it was before any fix */
 	close(in);
 	close(out);
 	ctx->stats->dirs++;

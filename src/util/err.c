@@ -60,8 +60,8 @@ static void sk_err_reset(struct sk_err *err, const char *layer, int errnum, cons
 		err->exit_code = 125;
 }
 
-int sk_fail(struct sk_err *err, const char *layer, int errnum, const char *hint, const char *fmt,
-	    ...)
+int(sk_fail)(struct sk_err *err, const char *layer, int errnum, const char *hint, const char *fmt,
+	     ...)
 {
 	va_list ap;
 
@@ -72,7 +72,7 @@ int sk_fail(struct sk_err *err, const char *layer, int errnum, const char *hint,
 	return -1;
 }
 
-int sk_fail_safe(struct sk_err *err, const char *layer, int errnum, const char *op,
+int(sk_fail_safe)(struct sk_err *err, const char *layer, int errnum, const char *op,
 		 const char *path, const char *hint)
 {
 	sk_err_reset(err, layer, errnum, hint);
@@ -95,7 +95,7 @@ void sk_err_print(const struct sk_err *err)
 	if (err->errnum && n > 0 && (size_t)n < sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, ": %s", strerror(err->errnum));
 	if (err->hint[0] && n > 0 && (size_t)n < sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " (%s)", err->hint);
+		snprintf(line + n, sizeof(line) - (size_t)n, " (%s)", err->hint);
 	/* One line, whatever the parts contained. */
 	for (char *p = line; *p; p++)
 		if (*p == '\n' || *p == '\r')

@@ -23,6 +23,13 @@ int sk_fail(struct sk_err *err, const char *layer, int errnum, const char *hint,
 int sk_fail_safe(struct sk_err *err, const char *layer, int errnum, const char *op,
 		 const char *path, const char *hint);
 
+/* Both always return -1; the macros make that visible where they are called, so that the
+ * compiler and the static analyzers (clang-tidy's clang-analyzer-*) follow `return sk_fail()`
+ * as a failure instead of assuming any int (which made them report uninitialized outputs on
+ * paths that cannot happen). The definitions are written `int (sk_fail)(...)`. */
+#define sk_fail(...) ({ (void)(sk_fail)(__VA_ARGS__); -1; })
+#define sk_fail_safe(...) ({ (void)(sk_fail_safe)(__VA_ARGS__); -1; })
+
 /* Async-signal-safe bounded copy and append; always NUL-terminates, returns the length. */
 size_t sk_strlcpy(char *dst, const char *src, size_t size);
 size_t sk_strlcat(char *dst, const char *src, size_t size);

@@ -132,6 +132,23 @@ static void try_kill(const char *name, const char *arg)
 		report(name, 0, "kill(%d,%d)-delivered", pid, sig);
 }
 
+/* Creates a file through an inherited directory fd ARG (the caller's stderr was a host
+ * directory): no mount can stop openat() on an fd the workload already holds; Landlock's rules
+ * name no host path, so it must. The file is left for the runner's host-side check. */
+static void try_plant(const char *name, const char *fd_text)
+{
+	int dir_fd = atoi(fd_text);
+	int fd = openat(dir_fd, "planted-by-workload", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			0644);
+
+	if (fd < 0) {
+		report(name, errno, "openat(%d,planted-by-workload,O_CREAT)", dir_fd);
+		return;
+	}
+	close(fd);
+	report(name, 0, "openat(%d,planted-by-workload,O_CREAT)-created", dir_fd);
+}
+
 /* A probe is KIND:LABEL=ARG; its result line is named KIND:LABEL. */
 int main(int argc, char **argv)
 {
@@ -143,6 +160,7 @@ int main(int argc, char **argv)
 	    {"open_read", try_open_read},      {"marker", try_marker},
 	    {"read_masked", try_read_bytes},   {"mknod_mem", try_mknod},
 	    {"tiocsti", try_tiocsti},	       {"kill", try_kill},
+	    {"plant", try_plant},
 	};
 
 	for (int i = 1; i < argc; i++) {

@@ -47,7 +47,7 @@ static void parse_one(const char *bytes, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t key_len = strlen(FUZZ_KEY);
+	size_t key_len = sizeof(FUZZ_KEY) - 1;
 	char *keyed = malloc(key_len + size);
 
 	if (!keyed)

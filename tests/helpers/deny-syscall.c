@@ -33,9 +33,11 @@ int main(int argc, char **argv)
 		int nr = seccomp_syscall_resolve_name(name);
 		if (nr == __NR_SCMP_ERROR || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), nr, 0)) {
 			fprintf(stderr, "deny-syscall: cannot deny '%s'\n", name);
+			free(names);
 			return 2;
 		}
 	}
+	free(names);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_load(ctx) < 0) {
 		perror("deny-syscall: seccomp_load");
 		return 2;

@@ -128,6 +128,10 @@ class Context:
         full_env = dict(BASE_ENV)
         full_env["HOME"] = "/root" if self.is_root else self.user.pw_dir
         full_env["STOCKADE_HOME"] = self.state
+        # A sanitizer build's settings (CI's ASan+UBSan run) reach every stockade started here.
+        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                full_env[key] = os.environ[key]
         full_env.update(env or {})
         return subprocess.Popen(self.wrap(argv), env=full_env, **kw)
 

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 
 from harness import Skip, expect
 
@@ -38,7 +39,13 @@ def test_workload_host_uid_is_never_root(ctx):
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         expect(p.stdout.readline() == b"ready\n", "sandbox did not start")
-        pids = subprocess.run(["pgrep", "-f", "^" + marker], capture_output=True, text=True).stdout.split()
+        deadline = time.monotonic() + 5  # "ready" comes just before sh execs sleep
+        while True:
+            pids = subprocess.run(["pgrep", "-f", "^" + marker], capture_output=True,
+                                  text=True).stdout.split()
+            if pids or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         expect(len(pids) == 1, f"pgrep: {pids}")
         st = status_fields(open(f"/proc/{pids[0]}/status").read())
         expect(st["Uid"] == [str(ctx.host_uid)] * 4, f"host Uid {st['Uid']}, want {ctx.host_uid}")

@@ -81,12 +81,15 @@ def test_cpu_quota(ctx):
     code = ("import time\nw = time.monotonic(); c = time.process_time()\n"
             "while time.monotonic() - w < 1.0: pass\n"
             "print(round(time.process_time() - c, 2))")
+    r = ctx.sandbox(["python3", "-c", code])
+    free = float(r.out)
+    if free < 0.5:
+        raise Skip(f"the machine is too loaded to measure a CPU quota: an unlimited busy "
+                   f"loop got only {free}s of CPU in 1s")
     r = ctx.sandbox(["python3", "-c", code], opts=["--cpus", "0.2"])
     expect(r.returncode == 0, f"{r}")
     used = float(r.out)
-    expect(used < 0.45, f"used {used}s of CPU in 1s with --cpus 0.2")
-    r = ctx.sandbox(["python3", "-c", code])
-    expect(float(r.out) > 0.7, f"without a quota only {r.out.strip()}s")
+    expect(used < 0.45, f"used {used}s of CPU in 1s with --cpus 0.2 (unlimited: {free}s)")
 
 
 @user_only

@@ -45,15 +45,52 @@ static void test_canonicalize_accepts(void **state)
 
 static void test_canonicalize_refuses(void **state)
 {
-	static const char *const bad[] = {
-	    "", ".", "..", "example.com..", ".example.com", "a..b", "exa mple.com", "example.com ",
-	    " example.com", "exa\tmple.com", "exa\rmple.com", "exa\nmple.com", "exam\x7fple.com",
-	    "ex\x01" "ample.com", "bücher.de", "\xc3\xa9xample.com", "\xd0\xb0pple.com", "-a.com",
-	    "a-.com", "a.-b.com", "a.b-.com", "example.com/", "ex*ample.com", "*.example.com",
-	    "user@example.com", "example.com:80", "[::1]", "exa%41mple.com", "a\\b.com",
-	    "127.1", "127.0.1", "0x7f.1", "0x7f000001", "017700000001", "2130706433", "127.0.0.1",
-	    "1.2.3.4", "0", "0x", "1.0xff", "example.123", "example.0x1f", "256.256.256.256",
-	    "localhost.0", "example.com.."};
+	static const char *const bad[] = {"",
+					  ".",
+					  "..",
+					  "example.com..",
+					  ".example.com",
+					  "a..b",
+					  "exa mple.com",
+					  "example.com ",
+					  " example.com",
+					  "exa\tmple.com",
+					  "exa\rmple.com",
+					  "exa\nmple.com",
+					  "exam\x7fple.com",
+					  "ex\x01"
+					  "ample.com",
+					  "bücher.de",
+					  "\xc3\xa9xample.com",
+					  "\xd0\xb0pple.com",
+					  "-a.com",
+					  "a-.com",
+					  "a.-b.com",
+					  "a.b-.com",
+					  "example.com/",
+					  "ex*ample.com",
+					  "*.example.com",
+					  "user@example.com",
+					  "example.com:80",
+					  "[::1]",
+					  "exa%41mple.com",
+					  "a\\b.com",
+					  "127.1",
+					  "127.0.1",
+					  "0x7f.1",
+					  "0x7f000001",
+					  "017700000001",
+					  "2130706433",
+					  "127.0.0.1",
+					  "1.2.3.4",
+					  "0",
+					  "0x",
+					  "1.0xff",
+					  "example.123",
+					  "example.0x1f",
+					  "256.256.256.256",
+					  "localhost.0",
+					  "example.com.."};
 	char out[HOSTMATCH_NAME_MAX + 1];
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -68,9 +105,8 @@ static void test_canonicalize_nul_and_bounds(void **state)
 	char out[HOSTMATCH_NAME_MAX + 1], in[300];
 	struct sk_err err = {0};
 	(void)state;
-	assert_int_equal(hostmatch_canonicalize("evil.com\0.example.com", 21, out, sizeof(out),
-						&err),
-			 -1);
+	assert_int_equal(
+	    hostmatch_canonicalize("evil.com\0.example.com", 21, out, sizeof(out), &err), -1);
 	assert_string_equal(err.layer, "netpolicy");
 	assert_non_null(strstr(err.op, "evil.com?.example.com"));
 	assert_int_equal(hostmatch_canonicalize("a\0", 2, out, sizeof(out), &err), -1);
@@ -118,13 +154,42 @@ static void test_netaddr_strict(void **state)
 	    {"::127.0.0.1", "::127.0.0.1"},
 	    {"64:ff9b::10.0.0.1", "64:ff9b::a00:1"},
 	};
-	static const char *const bad[] = {
-	    "", "1", "127.1", "127.0.1", "0x7f.0.0.1", "0177.0.0.1", "127.0.0.01", "01.2.3.4",
-	    "2130706433", "017700000001", "0x7f000001", "127.0.0.1.", ".127.0.0.1", "127..0.1",
-	    "256.0.0.1", "1.2.3.4.5", "1.2.3", "-1.2.3.4", "+1.2.3.4", "1.2.3.4 ", " 1.2.3.4",
-	    "1.2.3.4/32", "1.2.3.1000", "1.2.3.0000", "fe80::1%eth0", "fe80::1%25eth0", "[::1]",
-	    "::1 ", "1:2:3:4:5:6:7:8:9", ":::", "::ffff:127.0.0.01", "::ffff:0x7f.0.0.1",
-	    "12345::1", "g::1", "::1/128", "1.2.3.4\n"};
+	static const char *const bad[] = {"",
+					  "1",
+					  "127.1",
+					  "127.0.1",
+					  "0x7f.0.0.1",
+					  "0177.0.0.1",
+					  "127.0.0.01",
+					  "01.2.3.4",
+					  "2130706433",
+					  "017700000001",
+					  "0x7f000001",
+					  "127.0.0.1.",
+					  ".127.0.0.1",
+					  "127..0.1",
+					  "256.0.0.1",
+					  "1.2.3.4.5",
+					  "1.2.3",
+					  "-1.2.3.4",
+					  "+1.2.3.4",
+					  "1.2.3.4 ",
+					  " 1.2.3.4",
+					  "1.2.3.4/32",
+					  "1.2.3.1000",
+					  "1.2.3.0000",
+					  "fe80::1%eth0",
+					  "fe80::1%25eth0",
+					  "[::1]",
+					  "::1 ",
+					  "1:2:3:4:5:6:7:8:9",
+					  ":::",
+					  "::ffff:127.0.0.01",
+					  "::ffff:0x7f.0.0.1",
+					  "12345::1",
+					  "g::1",
+					  "::1/128",
+					  "1.2.3.4\n"};
 	struct netaddr a;
 	char text[NETADDR_TEXT_MAX];
 	(void)state;
@@ -171,9 +236,13 @@ static void test_parse_host(void **state)
 {
 	struct nethost h;
 	struct sk_err err = {0};
-	static const char *const bad[] = {
-	    "[127.0.0.1]", "[fe80::1%eth0]", "fe80::1%eth0", "[::1", "::1]", "[]", "[[::1]]",
-	    "127.1", "0x7f.1", "example.com:443", "exa%mple.com", "", "[::1]:80", "1.2.3.4:80"};
+	static const char *const bad[] = {"[127.0.0.1]",  "[fe80::1%eth0]",
+					  "fe80::1%eth0", "[::1",
+					  "::1]",	  "[]",
+					  "[[::1]]",	  "127.1",
+					  "0x7f.1",	  "example.com:443",
+					  "exa%mple.com", "",
+					  "[::1]:80",	  "1.2.3.4:80"};
 	(void)state;
 	assert_int_equal(hostmatch_parse_host("[::1]", 5, &h, &err), 0);
 	assert_true(h.is_ip);
@@ -225,19 +294,69 @@ static void test_rule_grammar(void **state)
 	    {"fd00::/8", NETRULE_CIDR, "[fd00::/8]", 0},
 	    {"1.2.3.4/32", NETRULE_CIDR, "1.2.3.4/32", 0},
 	};
-	static const char *const bad[] = {
-	    "", "*", "*:443", "*.com", "*.COM.", "*.io", "*.co.uk", "*.com.au", "*.github.io",
-	    "*.herokuapp.com", "*.s3.amazonaws.com", "**.example.com", "*.*.example.com",
-	    "a.*.example.com", "*example.com", "*.", "*..com", "example.*", "example.com:",
-	    "example.com:0", "example.com:65536", "example.com:080", "example.com:+80",
-	    "example.com:-1", "example.com:443:443", "example.com: 443", " example.com",
-	    "example.com ", "exa\tmple.com", "[::1]:", "[::1", "[::1]x", "[::1]443",
-	    "[127.0.0.1]", "[example.com]", "[*.example.com]", "[10.0.0.0/8]", "::1:443x",
-	    "fe80::1%eth0", "[fe80::1%25eth0]:443", "127.1", "0x7f.1", "2130706433",
-	    "0.0.0.0/0", "::/0", "0.0.0.0/7", "128.0.0.0/1", "::/1", "10.0.0.1/8",
-	    "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/", "/8", "10.0.0.0/8/8", "[::1/129]",
-	    "::ffff:0:0/96", "2001:db8::/32:443", "*.example.com/8", "http://example.com",
-	    "example.com/path", "user@example.com", "ex\xc3\xa4mple.com", "exa_mple.com:99999"};
+	static const char *const bad[] = {"",
+					  "*",
+					  "*:443",
+					  "*.com",
+					  "*.COM.",
+					  "*.io",
+					  "*.co.uk",
+					  "*.com.au",
+					  "*.github.io",
+					  "*.herokuapp.com",
+					  "*.s3.amazonaws.com",
+					  "**.example.com",
+					  "*.*.example.com",
+					  "a.*.example.com",
+					  "*example.com",
+					  "*.",
+					  "*..com",
+					  "example.*",
+					  "example.com:",
+					  "example.com:0",
+					  "example.com:65536",
+					  "example.com:080",
+					  "example.com:+80",
+					  "example.com:-1",
+					  "example.com:443:443",
+					  "example.com: 443",
+					  " example.com",
+					  "example.com ",
+					  "exa\tmple.com",
+					  "[::1]:",
+					  "[::1",
+					  "[::1]x",
+					  "[::1]443",
+					  "[127.0.0.1]",
+					  "[example.com]",
+					  "[*.example.com]",
+					  "[10.0.0.0/8]",
+					  "::1:443x",
+					  "fe80::1%eth0",
+					  "[fe80::1%25eth0]:443",
+					  "127.1",
+					  "0x7f.1",
+					  "2130706433",
+					  "0.0.0.0/0",
+					  "::/0",
+					  "0.0.0.0/7",
+					  "128.0.0.0/1",
+					  "::/1",
+					  "10.0.0.1/8",
+					  "10.0.0.0/33",
+					  "10.0.0.0/08",
+					  "10.0.0.0/",
+					  "/8",
+					  "10.0.0.0/8/8",
+					  "[::1/129]",
+					  "::ffff:0:0/96",
+					  "2001:db8::/32:443",
+					  "*.example.com/8",
+					  "http://example.com",
+					  "example.com/path",
+					  "user@example.com",
+					  "ex\xc3\xa4mple.com",
+					  "exa_mple.com:99999"};
 	struct netrule r;
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

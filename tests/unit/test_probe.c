@@ -34,7 +34,7 @@ static void print_result(const struct probe_result *r)
 		      probe_status_name(r->status), r->duration_ms, r->detail,
 		      r->status ? r->op : "", r->status ? ": " : "",
 		      r->status && r->errnum ? strerror(r->errnum) : "", r->status ? " -- " : "",
-		      r->status ? r->diagnosis : "", r->status ? "" : "");
+		      r->status ? r->diagnosis : "", "");
 	if (r->status)
 		print_message("          remedy: %s\n", r->remedy);
 }

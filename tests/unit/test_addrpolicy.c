@@ -1,0 +1,417 @@
+/* Unit tests for src/net/addrpolicy.c: the CIDR parser, every forbidden range at and around
+ * its edges, IPv4 hidden in IPv6, the host's own addresses, and allow/deny rules over them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "net/addrpolicy.h"
+
+static int cidr(const char *text, struct cidr *out)
+{
+	struct sk_err err = {0};
+	return cidr_parse(text, strlen(text), out, &err);
+}
+
+static void test_cidr_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *addr;
+		unsigned prefix_len;
+	} good[] = {
+	    {"10.0.0.0/8", "10.0.0.0", 8},
+	    {"0.0.0.0/0", "0.0.0.0", 0},
+	    {"1.2.3.4/32", "1.2.3.4", 32},
+	    {"100.64.0.0/10", "100.64.0.0", 10},
+	    {"::/0", "::", 0},
+	    {"2001:DB8::/32", "2001:db8::", 32},
+	    {"::1/128", "::1", 128},
+	    {"fe80::/10", "fe80::", 10},
+	    {"::ffff:10.0.0.0/104", "10.0.0.0", 8},
+	    {"::ffff:0:0/96", "0.0.0.0", 0},
+	};
+	static const char *const bad[] = {"",
+					  "/",
+					  "10.0.0.0",
+					  "10.0.0.0/",
+					  "/8",
+					  "10.0.0.0/33",
+					  "::/129",
+					  "10.0.0.0/08",
+					  "10.0.0.0/-1",
+					  "10.0.0.0/+8",
+					  "10.0.0.0/8 ",
+					  " 10.0.0.0/8",
+					  "10.0.0.0/8/8",
+					  "10.0.0.1/8",
+					  "10.0.0.0/0x8",
+					  "10/8",
+					  "10.0/8",
+					  "012.0.0.0/8",
+					  "0x0a.0.0.0/8",
+					  "10.0.0.0/1000",
+					  "10.0.0.0/4294967304",
+					  "fe80::1/10",
+					  "fe80::%eth0/10",
+					  "[::1]/128",
+					  "::ffff:10.0.0.0/95",
+					  "::ffff:10.0.0.1/104",
+					  "example.com/8",
+					  "*/0",
+					  "10.0.0.0\\8",
+					  "255.255.255.255/31",
+					  "1.2.3.4/32\n"};
+	struct cidr c;
+	char text[NETADDR_TEXT_MAX];
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (cidr(good[i].in, &c) != 0)
+			fail_msg("refused \"%s\"", good[i].in);
+		netaddr_format(&c.addr, text, sizeof(text));
+		assert_string_equal(text, good[i].addr);
+		assert_int_equal(c.prefix_len, good[i].prefix_len);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (cidr(bad[i], &c) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(cidr_parse("10.0.0.0/8\0", 11, &c, &(struct sk_err){0}), -1);
+	assert_int_equal(cidr_parse("10.0.0.0\0/8", 11, &c, &(struct sk_err){0}), -1);
+}
+
+static void test_cidr_hint(void **state)
+{
+	struct cidr c;
+	struct sk_err err = {0};
+	(void)state;
+	assert_int_equal(cidr_parse("192.168.1.77/24", 15, &c, &err), -1);
+	assert_non_null(strstr(err.op, "host bits"));
+	assert_non_null(strstr(err.op, "192.168.1.0/24"));
+	assert_int_equal(cidr_parse("2001:db8::1/64", 14, &c, &err), -1);
+	assert_non_null(strstr(err.op, "2001:db8::/64"));
+}
+
+/* The verdict for a textual address (IPv4 or IPv6) and port, via a real sockaddr. */
+static enum addrverdict check(const struct netpolicy *p, const char *text, uint16_t port,
+			      const char **reason)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+		len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		assert_int_equal(inet_pton(AF_INET, text, &in4->sin_addr), 1);
+		len = sizeof(*in4);
+	}
+	return addrpolicy_check(p, (struct sockaddr *)&ss, len, reason);
+}
+
+static struct netpolicy *policy_new(void)
+{
+	struct netpolicy *p = test_malloc(sizeof(*p));
+	netpolicy_init(p);
+	return p;
+}
+
+static void test_forbidden_ranges(void **state)
+{
+	static const char *const forbidden[] = {"0.0.0.0",
+						"0.255.255.255",
+						"10.0.0.0",
+						"10.255.255.255",
+						"100.64.0.0",
+						"100.127.255.255",
+						"127.0.0.1",
+						"127.255.255.254",
+						"169.254.169.254",
+						"169.254.0.1",
+						"172.16.0.0",
+						"172.31.255.255",
+						"192.0.0.170",
+						"192.0.2.1",
+						"192.88.99.1",
+						"192.168.0.1",
+						"192.168.255.255",
+						"198.18.0.1",
+						"198.19.255.255",
+						"198.51.100.7",
+						"203.0.113.9",
+						"224.0.0.1",
+						"239.255.255.250",
+						"240.0.0.1",
+						"255.255.255.255",
+						"::",
+						"::1",
+						"::127.0.0.1",
+						"::8.8.8.8",
+						"::ffff:127.0.0.1",
+						"::ffff:169.254.169.254",
+						"::ffff:10.1.2.3",
+						"::ffff:0:8.8.8.8",
+						"64:ff9b::127.0.0.1",
+						"64:ff9b::a9fe:a9fe",
+						"64:ff9b::10.0.0.1",
+						"64:ff9b:1::8.8.8.8",
+						"100::1",
+						"2001::1",
+						"2001:0:4136:e378::1",
+						"2001:2::1",
+						"2001:10::1",
+						"2001:db8::1",
+						"2002:7f00:1::1",
+						"2002:a9fe:a9fe::",
+						"2002:c0a8:101::1",
+						"3fff::1",
+						"5f00::1",
+						"fc00::1",
+						"fd12:3456::1",
+						"fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+						"fe80::1",
+						"febf::1",
+						"fec0::1",
+						"ff02::1",
+						"ff0e::1"};
+	static const char *const allowed[] = {"1.1.1.1",
+					      "8.8.8.8",
+					      "9.255.255.255",
+					      "11.0.0.0",
+					      "100.63.255.255",
+					      "100.128.0.0",
+					      "126.255.255.255",
+					      "128.0.0.0",
+					      "169.253.255.255",
+					      "169.255.0.0",
+					      "172.15.255.255",
+					      "172.32.0.0",
+					      "192.0.1.1",
+					      "192.167.255.255",
+					      "192.169.0.0",
+					      "198.17.255.255",
+					      "198.20.0.0",
+					      "223.255.255.255",
+					      "::ffff:8.8.8.8",
+					      "64:ff9b::8.8.8.8",
+					      "2002:808:808::1",
+					      "2606:4700::1111",
+					      "2001:4860:4860::8888",
+					      "2001:1::1",
+					      "2001:20::1",
+					      "fbff::1",
+					      "fe7f::1"};
+	struct netpolicy *p = policy_new();
+	const char *reason;
+	(void)state;
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+		if (check(p, forbidden[i], 443, &reason) != ADDRPOLICY_FORBIDDEN)
+			fail_msg("allowed %s", forbidden[i]);
+		assert_non_null(reason);
+	}
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		if (check(p, allowed[i], 443, &reason) != ADDRPOLICY_ALLOWED)
+			fail_msg("forbade %s (%s)", allowed[i], reason);
+		assert_string_equal(reason, "public address");
+	}
+	assert_int_equal(check(p, "feff:ffff::1", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	test_free(p);
+}
+
+static void test_reasons(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"127.0.0.1", "loopback"},
+	    {"::1", "loopback"},
+	    {"169.254.169.254", "cloud metadata (link-local)"},
+	    {"::ffff:169.254.169.254", "cloud metadata (link-local)"},
+	    {"10.0.0.1", "private (RFC 1918)"},
+	    {"100.100.100.200", "shared address space (CGNAT 100.64.0.0/10)"},
+	    {"255.255.255.255", "broadcast"},
+	    {"fd00::1", "unique-local (fc00::/7)"},
+	    {"fe80::1", "link-local"},
+	    {"::5.6.7.8", "IPv4-compatible (deprecated)"},
+	    {"64:ff9b::7f00:1", "NAT64 address of a forbidden IPv4 address"},
+	    {"2002:7f00:1::", "6to4 address of a forbidden IPv4 address"},
+	    {"2001::1", "Teredo (2001::/32)"},
+	    {"ff02::1", "multicast"},
+	};
+	struct netpolicy *p = policy_new();
+	const char *reason;
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(check(p, cases[i][0], 80, &reason), ADDRPOLICY_FORBIDDEN);
+		assert_string_equal(reason, cases[i][1]);
+	}
+	test_free(p);
+}
+
+static void add_host(struct netpolicy *p, const char *text)
+{
+	struct sk_err err = {0};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+		len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+		in4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, text, &in4->sin_addr), 1);
+		len = sizeof(*in4);
+	}
+	assert_int_equal(addrpolicy_add_host_address(p, (struct sockaddr *)&ss, len, &err), 0);
+}
+
+static void test_host_addresses(void **state)
+{
+	struct netpolicy *p = policy_new();
+	struct sk_err err = {0};
+	struct sockaddr_in in4 = {.sin_family = AF_INET};
+	const char *reason;
+	(void)state;
+	add_host(p, "203.0.114.7");
+	add_host(p, "203.0.114.7");
+	add_host(p, "::ffff:203.0.114.8");
+	add_host(p, "2a01:4f8::7");
+	assert_int_equal(p->host_addr_count, 3);
+	assert_int_equal(check(p, "203.0.114.7", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "the sandbox host's own address");
+	assert_int_equal(check(p, "::ffff:203.0.114.7", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "203.0.114.8", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "2a01:4f8::7", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "2002:cb00:7207::1", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "64:ff9b::cb00:7207", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "203.0.114.9", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "2a01:4f8::8", 443, &reason), ADDRPOLICY_ALLOWED);
+	/* Not an IP socket address; the list is bounded. */
+	in4.sin_family = AF_UNIX;
+	assert_int_equal(addrpolicy_add_host_address(p, (struct sockaddr *)&in4, sizeof(in4), &err),
+			 -1);
+	in4.sin_family = AF_INET;
+	for (uint32_t i = 0; p->host_addr_count < NETPOLICY_MAX_HOST_ADDRS; i++) {
+		in4.sin_addr.s_addr = htonl(0x0b000000 + i);
+		assert_int_equal(
+		    addrpolicy_add_host_address(p, (struct sockaddr *)&in4, sizeof(in4), &err), 0);
+	}
+	in4.sin_addr.s_addr = htonl(0x0c000000);
+	assert_int_equal(addrpolicy_add_host_address(p, (struct sockaddr *)&in4, sizeof(in4), &err),
+			 -1);
+	test_free(p);
+}
+
+static void add(struct netpolicy *p, const char *text, bool is_deny)
+{
+	struct sk_err err = {0};
+	assert_int_equal(netpolicy_add(p, text, strlen(text), is_deny, &err), 0);
+}
+
+static void test_allow_rules_lift_ranges(void **state)
+{
+	struct netpolicy *p = policy_new();
+	const struct netrule *m;
+	struct netaddr a;
+	const char *reason;
+	(void)state;
+	add(p, "127.0.0.1:8080", false);
+	add(p, "10.20.0.0/16", false);
+	add(p, "[fd00::/8]:443", false);
+	add(p, "internal.example.com", false); /* a name rule lifts nothing */
+	assert_int_equal(check(p, "127.0.0.1", 8080, &reason), ADDRPOLICY_ALLOWED);
+	assert_string_equal(reason, "allowed by rule");
+	assert_int_equal(check(p, "::ffff:127.0.0.1", 8080, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "127.0.0.1", 8081, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "loopback");
+	assert_int_equal(check(p, "127.0.0.2", 8080, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "10.20.1.1", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "10.20.1.1", 80, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "10.20.1.1", 22, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "10.21.1.1", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "64:ff9b::a14:101", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "fd00::5", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "fd00::5", 80, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "fe80::5", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "169.254.169.254", 80, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(netaddr_parse("10.20.3.4", 9, &a), 0);
+	assert_int_equal(addrpolicy_check_addr(p, &a, 443, &reason, &m), ADDRPOLICY_ALLOWED);
+	assert_string_equal(m->text, "10.20.0.0/16");
+	/* A netaddr given with the mapped form still gets the IPv4 treatment. */
+	a.family = AF_INET6;
+	memset(a.bytes, 0, 16);
+	a.bytes[10] = a.bytes[11] = 0xff;
+	a.bytes[12] = 127, a.bytes[15] = 1;
+	assert_int_equal(addrpolicy_check_addr(p, &a, 8080, &reason, &m), ADDRPOLICY_ALLOWED);
+	assert_int_equal(addrpolicy_check_addr(p, &a, 80, &reason, NULL), ADDRPOLICY_FORBIDDEN);
+	test_free(p);
+}
+
+static void test_deny_rules(void **state)
+{
+	struct netpolicy *p = policy_new();
+	const char *reason;
+	(void)state;
+	add(p, "10.0.0.0/8", false);
+	add(p, "10.6.0.0/16", true);
+	add(p, "8.8.8.0/24", true);
+	add(p, "[2606:4700::/32]", true);
+	assert_int_equal(check(p, "10.6.1.1", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "denied by rule");
+	assert_int_equal(check(p, "10.7.1.1", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "8.8.8.8", 1, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "::ffff:8.8.8.8", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "64:ff9b::808:808", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "denied by rule");
+	assert_int_equal(check(p, "2002:808:808::1", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "2606:4700::1111", 443, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(check(p, "2606:4701::1111", 443, &reason), ADDRPOLICY_ALLOWED);
+	assert_int_equal(check(p, "8.8.4.4", 443, &reason), ADDRPOLICY_ALLOWED);
+	test_free(p);
+}
+
+static void test_bad_sockaddr(void **state)
+{
+	struct netpolicy *p = policy_new();
+	struct sockaddr_in in4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+	const char *reason;
+	(void)state;
+	in4.sin_addr.s_addr = htonl(0x08080808);
+	assert_int_equal(addrpolicy_check(p, (struct sockaddr *)&in4, sizeof(in4), &reason),
+			 ADDRPOLICY_ALLOWED);
+	assert_int_equal(addrpolicy_check(p, (struct sockaddr *)&in4, 4, &reason),
+			 ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(addrpolicy_check(p, (struct sockaddr *)&in6, sizeof(in4), &reason),
+			 ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(addrpolicy_check(p, NULL, 0, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "not an IPv4 or IPv6 address");
+	in4.sin_family = AF_UNIX;
+	assert_int_equal(addrpolicy_check(p, (struct sockaddr *)&in4, sizeof(in4), &reason),
+			 ADDRPOLICY_FORBIDDEN);
+	test_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cidr_parse),	     cmocka_unit_test(test_cidr_hint),
+	    cmocka_unit_test(test_forbidden_ranges), cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_host_addresses),   cmocka_unit_test(test_allow_rules_lift_ranges),
+	    cmocka_unit_test(test_deny_rules),	     cmocka_unit_test(test_bad_sockaddr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
