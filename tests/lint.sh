@@ -24,7 +24,8 @@ db, top, done = sys.argv[1], sys.argv[2], sys.argv[3]
 seen = set(open(done).read().split())
 for e in json.load(open(os.path.join(db, "compile_commands.json"))):
     path = os.path.normpath(os.path.join(e["directory"], e["file"]))
-    if path.startswith(top + "/") and path not in seen:
+    generated = path.startswith(os.path.abspath(db) + "/")  # e.g. seccomp_program.c
+    if path.startswith(top + "/") and not generated and path not in seen:
         seen.add(path)
         print(path)
 PY

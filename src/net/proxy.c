@@ -98,10 +98,11 @@ static void on_dns_watch(void *loop, int fd, int want_read, int want_write)
 	struct proxy *p = loop;
 	struct dns_watch_slot *slot = NULL;
 
+	/* The fd's own slot if it has one, else the first free one (for a new socket). */
 	for (size_t i = 0; i < sizeof(dns_slots) / sizeof(dns_slots[0]); i++) {
-		if (dns_slots[i].events && dns_slots[i].watch.fd == fd)
-			slot = &dns_slots[i];
-		else if (!slot && !dns_slots[i].events && (want_read || want_write))
+		bool is_its_own = dns_slots[i].events && dns_slots[i].watch.fd == fd;
+		bool is_free = !slot && !dns_slots[i].events && (want_read || want_write);
+		if (is_its_own || is_free)
 			slot = &dns_slots[i];
 	}
 	if (!slot)
@@ -142,10 +143,8 @@ static void conn_update_events(struct conn *c)
 		watch_set(p, &c->upstream_watch, upstream, &c->upstream_events);
 }
 
-static void conn_free(struct conn *c)
+static void conn_free(struct proxy *p, struct conn *c)
 {
-	struct proxy *p = c->proxy;
-
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -192,7 +191,7 @@ static void reap_closed(struct proxy *p)
 	for (struct conn *c = p->conns; c; c = next) {
 		next = c->next;
 		if (c->is_closed && !c->is_resolving)
-			conn_free(c);
+			conn_free(p, c);
 	}
 }
 
@@ -495,8 +494,10 @@ static void accept_all(struct proxy *p, int fd, bool is_socks)
 /* Every connection ends, with its audit record (the proxy is stopping). */
 static void close_all(struct proxy *p)
 {
+	/* The analyzer cannot see that a list head has no prev (conn_free then moves
+	 * p->conns), and takes the head for freed memory; conn_close frees nothing. */
 	for (struct conn *c = p->conns; c; c = c->next)
-		conn_close(c);
+		conn_close(c); // NOLINT(clang-analyzer-unix.Malloc)
 	reap_closed(p);
 }
 

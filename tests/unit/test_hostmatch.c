@@ -58,8 +58,8 @@ static void test_canonicalize_refuses(void **state)
 					  "exa\rmple.com",
 					  "exa\nmple.com",
 					  "exam\x7fple.com",
-					  "ex\x01"
-					  "ample.com",
+					  ("ex\x01"
+					   "ample.com"),
 					  "bücher.de",
 					  "\xc3\xa9xample.com",
 					  "\xd0\xb0pple.com",
