@@ -34,7 +34,7 @@ MUTATIONS = {
     # Both closings: PID 1 closes inherited fds, the command marks the rest close-on-exec.
     "close-fds": [("src/sandbox/init.c", "if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {",
                    "if (0) {", None),
-                  ("src/sandbox/launch.c", "if (close_range((unsigned)sync_fd + 1, ~0U, 0) < 0)",
+                  ("src/sandbox/launch.c", "if (fds_close_except(keep, count) < 0)",
                    "if (0)", ["hostile:"])],
     "readonly-root": ("src/sandbox/mount.c", "if (mount_make_readonly(MOUNT_NEWROOT, 0, err) < 0)",
                       "if (0)", ["layers:filesystem", "layers:mount_table"]),

@@ -23,6 +23,7 @@
 
 #include "net/addrpolicy.h"
 #include "net/proxy_internal.h"
+#include "util/fds.h"
 
 #define MAX_EVENTS 128
 #define MAX_CONNS 4096
@@ -616,26 +617,6 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	return rc < 0 ? 1 : 0;
 }
 
-static void close_all_except(const int *keep, size_t count)
-{
-	unsigned next = 3;
-
-	for (;;) {
-		/* The smallest kept fd at or above `next`. */
-		unsigned lowest = ~0U;
-		for (size_t i = 0; i < count; i++)
-			if (keep[i] >= (int)next && (unsigned)keep[i] < lowest)
-				lowest = (unsigned)keep[i];
-		if (lowest == ~0U) {
-			close_range(next, ~0U, 0);
-			return;
-		}
-		if (lowest > next)
-			close_range(next, lowest - 1, 0);
-		next = lowest + 1;
-	}
-}
-
 int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		struct proxy_handle *handle, struct sk_err *err)
 {
@@ -653,7 +634,7 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		int keep[] = {http_fd, socks_fd, control[0], ready[1], stats[1], config->audit_fd};
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes. */
-		close_all_except(keep, sizeof(keep) / sizeof(keep[0]));
+		fds_close_except(keep, sizeof(keep) / sizeof(keep[0]));
 		_exit(proxy_process(config, http_fd, socks_fd, control[0], ready[1], stats[1]));
 	}
 	close(control[0]);

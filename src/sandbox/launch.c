@@ -38,6 +38,7 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/sync.h"
 #include "sandbox/userns.h"
+#include "util/fds.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -71,27 +72,6 @@ static void child_report(int sync_fd, enum sync_kind kind, const struct sk_err *
 	sync_send(sync_fd, &msg);
 }
 
-/* Closes every fd from 3 up except those in keep (sorted here, in place). */
-static int close_fds_except(int *keep, int count)
-{
-	unsigned from = 3;
-
-	for (int i = 1; i < count; i++)
-		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			int t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	for (int i = 0; i < count; i++) {
-		if (keep[i] < (int)from)
-			continue;
-		if (keep[i] > (int)from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
-			return -1;
-		from = (unsigned)keep[i] + 1;
-	}
-	return close_range(from, ~0U, 0);
-}
-
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
 	int keep[1 + SANDBOX_MAX_VOLUMES];
@@ -105,7 +85,7 @@ static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err 
 	 * the volumes' fds only until mount_apply() has mounted and closed them. */
 	keep[0] = sync_fd;
 	count = 1 + mount_child_fds(&plan->mount, keep + 1, SANDBOX_MAX_VOLUMES);
-	if (close_fds_except(keep, count) < 0)
+	if (fds_close_except(keep, count) < 0)
 		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
 	return 0;
 }
