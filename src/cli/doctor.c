@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sandbox/probe.h"
+#include "store/reserve.h"
 
 struct environment {
 	char kernel[128];
@@ -78,6 +79,35 @@ static bool all_required_ok(const struct probe_result *results)
 	return true;
 }
 
+/* The disk reserve (store/reserve.h): present, how much it holds, free space beside it. */
+static json_t *reserve_json(void)
+{
+	struct reserve_state st;
+	struct sk_err err = {0};
+
+	if (reserve_status(&st, &err) < 0)
+		return json_pack("{s:b, s:s}", "known", 0, "error", err.op);
+	return json_pack("{s:b, s:s, s:b, s:I, s:I}", "known", 1, "path", st.path, "present",
+			 st.exists, "bytes", (json_int_t)st.allocated_bytes, "free_bytes",
+			 (json_int_t)st.free_bytes);
+}
+
+static void print_reserve(void)
+{
+	struct reserve_state st;
+	struct sk_err err = {0};
+
+	if (reserve_status(&st, &err) < 0)
+		printf("disk reserve: unknown (%s)\n", err.op);
+	else if (st.exists)
+		printf("disk reserve: %llu MiB at %s (%llu MiB free beside it)\n",
+		       (unsigned long long)(st.allocated_bytes >> 20), st.path,
+		       (unsigned long long)(st.free_bytes >> 20));
+	else
+		printf("disk reserve: missing at %s (%llu MiB free): `stockade reserve status`\n",
+		       st.path, (unsigned long long)(st.free_bytes >> 20));
+}
+
 static void print_table(const struct probe_result *results, const struct environment *env,
 			double total_ms)
 {
@@ -98,6 +128,7 @@ static void print_table(const struct probe_result *results, const struct environ
 	}
 	printf("seccomp architecture: x86_64 (other ABIs killed); Landlock ABI: %d\n",
 	       env->landlock_abi);
+	print_reserve();
 	printf("%s (%.1f ms)\n",
 	       all_required_ok(results)
 		   ? "every required layer works"
@@ -129,6 +160,8 @@ static int print_json(const struct probe_result *results, const struct environme
 	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
 	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
 	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
+	if (root)
+		json_object_set_new(root, "reserve", reserve_json());
 	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(root);
 	if (!text)

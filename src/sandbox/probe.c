@@ -29,6 +29,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/mount.h"
 #include "sandbox/net.h"
+#include "net/proxy.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "sandbox/probe_advice.h"
@@ -456,6 +457,13 @@ static int netns_body(const void *arg, struct probe_result *r)
 	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.ifr_flags & IFF_UP))
 		return broken(r, errno, "SIOCGIFFLAGS lo", "lo is not up after SIOCSIFFLAGS");
 	close(fd);
+	/* The egress proxy's listening sockets, made exactly as a run makes them. */
+	int proxy_fds[2];
+	if (proxy_listen(proxy_fds, &err) < 0)
+		return advise(net_advice, err.errnum, err.op, r);
+	close(proxy_fds[0]);
+	close(proxy_fds[1]);
+	sk_strlcpy(r->detail, "lo up; proxy sockets 127.0.0.1:3128, :1080", sizeof(r->detail));
 	return 0;
 }
 

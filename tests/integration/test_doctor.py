@@ -34,6 +34,8 @@ def test_doctor_healthy(ctx):
     expect(data["schema"] == 1 and data["root"] == ctx.is_root, f"{data}")
     expect(data["landlock_abi"] >= 1 and data["seccomp_arch"] == "x86_64", f"{data}")
     expect(data["kernel"].startswith("Linux "), f"{data}")
+    expect(data["reserve"]["known"] and data["reserve"]["path"].endswith("/.reserve"),
+           f"{data.get('reserve')}")
     expect(set(layers) == set(LAYERS), f"layers: {sorted(layers)}")
     for name, layer in layers.items():
         expect(set(layer) >= {"name", "required", "status", "op", "errno", "diagnosis",
