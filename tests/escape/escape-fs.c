@@ -152,10 +152,7 @@ static void try_plant(const char *name, const char *fd_text)
 /* A probe is KIND:LABEL=ARG; its result line is named KIND:LABEL. */
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *kind;
-		void (*run)(const char *name, const char *arg);
-	} kinds[] = {
+	static const struct probe_kind kinds[] = {
 	    {"write_append", try_open_append}, {"open_write", try_open_write},
 	    {"open_read", try_open_read},      {"marker", try_marker},
 	    {"read_masked", try_read_bytes},   {"mknod_mem", try_mknod},
@@ -163,20 +160,5 @@ int main(int argc, char **argv)
 	    {"plant", try_plant},
 	};
 
-	for (int i = 1; i < argc; i++) {
-		char *name = argv[i], *arg = probe_arg(name);
-		size_t kind_len = strcspn(name, ":");
-		size_t k = 0;
-
-		while (k < sizeof(kinds) / sizeof(kinds[0]) &&
-		       !(strlen(kinds[k].kind) == kind_len &&
-			 strncmp(kinds[k].kind, name, kind_len) == 0))
-			k++;
-		if (k == sizeof(kinds) / sizeof(kinds[0])) {
-			fprintf(stderr, "escape-fs: unknown probe kind in '%s'\n", name);
-			return 2;
-		}
-		kinds[k].run(name, arg);
-	}
-	return 0;
+	return probe_dispatch(kinds, sizeof(kinds) / sizeof(kinds[0]), argc, argv, "escape-fs");
 }

@@ -165,28 +165,10 @@ static void try_unix_path(const char *name, const char *arg)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *kind;
-		void (*run)(const char *name, const char *arg);
-	} kinds[] = {
+	static const struct probe_kind kinds[] = {
 	    {"tcp", try_tcp4}, {"tcp6", try_tcp6}, {"udp", try_udp}, {"raw", try_raw},
 	    {"unix_abstract", try_unix_abstract}, {"unix_path", try_unix_path},
 	};
 
-	for (int i = 1; i < argc; i++) {
-		char *name = argv[i], *arg = probe_arg(name);
-		size_t kind_len = strcspn(name, ":");
-		size_t k = 0;
-
-		while (k < sizeof(kinds) / sizeof(kinds[0]) &&
-		       !(strlen(kinds[k].kind) == kind_len &&
-			 strncmp(kinds[k].kind, name, kind_len) == 0))
-			k++;
-		if (k == sizeof(kinds) / sizeof(kinds[0])) {
-			fprintf(stderr, "escape-net: unknown probe kind in '%s'\n", name);
-			return 2;
-		}
-		kinds[k].run(name, arg);
-	}
-	return 0;
+	return probe_dispatch(kinds, sizeof(kinds) / sizeof(kinds[0]), argc, argv, "escape-net");
 }

@@ -49,4 +49,31 @@ static char *probe_arg(char *spec)
 	return eq + 1;
 }
 
+/* One probe runner per program: KIND:LABEL=ARG arguments, dispatched on KIND. */
+struct probe_kind {
+	const char *kind;
+	void (*run)(const char *name, const char *arg);
+};
+
+/* Runs every probe named on the command line; 2 for an unknown kind. */
+static int probe_dispatch(const struct probe_kind *kinds, size_t count, int argc, char **argv,
+			  const char *program)
+{
+	for (int i = 1; i < argc; i++) {
+		char *name = argv[i], *arg = probe_arg(name);
+		size_t kind_len = strcspn(name, ":");
+		size_t k = 0;
+
+		while (k < count && !(strlen(kinds[k].kind) == kind_len &&
+				      strncmp(kinds[k].kind, name, kind_len) == 0))
+			k++;
+		if (k == count) {
+			fprintf(stderr, "%s: unknown probe kind in '%s'\n", program, name);
+			return 2;
+		}
+		kinds[k].run(name, arg);
+	}
+	return 0;
+}
+
 #endif
