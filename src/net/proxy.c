@@ -158,21 +158,32 @@ static void conn_free(struct proxy *p, struct conn *c)
 	free(c);
 }
 
+/* One audit record for the connection as it stands. */
+static void conn_audit(struct conn *c, bool is_allowed, const char *reason)
+{
+	struct audit_event e = {
+	    .is_allowed = is_allowed,
+	    .proto = c->proto,
+	    .host = c->host.text,
+	    .port = c->port,
+	    .addr = c->addr_text,
+	    .rule = c->rule_text ? c->rule_text : "",
+	    .reason = reason,
+	    .bytes_up = c->has_relay ? c->up.bytes : 0,
+	    .bytes_down = c->has_relay ? c->down.bytes : 0,
+	    .duration_ms = proxy_now_ms() - c->start_ms,
+	};
+
+	audit_write(&c->proxy->audit, &e);
+}
+
 void conn_close(struct conn *c)
 {
-	struct proxy *p = c->proxy;
-
 	if (c->is_closed)
 		return;
 	c->is_closed = true;
 	if (c->has_relay) {
-		struct audit_event e = {
-			.is_allowed = true, .proto = c->proto, .host = c->host.text,
-			.port = c->port, .addr = c->addr_text, .rule = c->rule_text,
-			.reason = "", .bytes_up = c->up.bytes, .bytes_down = c->down.bytes,
-			.duration_ms = proxy_now_ms() - c->start_ms,
-		};
-		audit_write(&p->audit, &e);
+		conn_audit(c, true, "");
 		relay_close(&c->up);
 		relay_close(&c->down);
 	}
@@ -196,18 +207,19 @@ static void reap_closed(struct proxy *p)
 	}
 }
 
-void conn_deny(struct conn *c, const char *reason)
+/* Ends a refused connection: its audit record, the protocol's answer (403: the policy said
+ * no; 502: allowed, but unresolvable or unreachable), the close. */
+static void conn_refuse(struct conn *c, int status, const char *reason)
 {
 	c->reason = reason;
-	struct audit_event e = {
-		.is_allowed = false, .proto = c->proto, .host = c->host.text, .port = c->port,
-		.addr = c->addr_text, .rule = c->rule_text ? c->rule_text : "", .reason = reason,
-		.duration_ms = proxy_now_ms() - c->start_ms,
-	};
-
-	audit_write(&c->proxy->audit, &e);
-	proto_deny(c, 403);
+	conn_audit(c, false, reason);
+	proto_deny(c, status);
 	conn_close(c);
+}
+
+void conn_deny(struct conn *c, const char *reason)
+{
+	conn_refuse(c, 403, reason);
 }
 
 int conn_send(struct conn *c, const void *data, size_t len)
@@ -232,6 +244,11 @@ int conn_read_head(struct conn *c)
 	return 1;
 }
 
+static socklen_t sockaddr_len(const struct sockaddr_storage *sa)
+{
+	return sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
 /* Tries the next allowed address; denies when none is left. */
 static void conn_connect_next(struct conn *c)
 {
@@ -244,8 +261,7 @@ static void conn_connect_next(struct conn *c)
 	}
 	while (c->addr_next < c->addr_count) {
 		struct sockaddr_storage *sa = &c->addrs[c->addr_next++];
-		socklen_t len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							  : sizeof(struct sockaddr_in6);
+		socklen_t len = sockaddr_len(sa);
 		struct netaddr na;
 		uint16_t ignored;
 
@@ -265,15 +281,7 @@ static void conn_connect_next(struct conn *c)
 		c->upstream = -1;
 	}
 	/* Allowed, but unreachable: not a policy denial; answered as such. */
-	c->reason = "connect failed";
-	struct audit_event e = {
-		.is_allowed = false, .proto = c->proto, .host = c->host.text, .port = c->port,
-		.addr = c->addr_text, .rule = c->rule_text ? c->rule_text : "",
-		.reason = "unreachable", .duration_ms = proxy_now_ms() - c->start_ms,
-	};
-	audit_write(&c->proxy->audit, &e);
-	proto_deny(c, 502);
-	conn_close(c);
+	conn_refuse(c, 502, "unreachable");
 }
 
 /* Keeps only the addresses the policy allows, then connects; the first refusal's reason is
@@ -284,8 +292,7 @@ static void conn_check_addresses(struct conn *c, const struct sockaddr_storage *
 
 	c->addr_count = c->addr_next = 0;
 	for (int i = 0; i < count; i++) {
-		socklen_t len = addrs[i].ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							       : sizeof(struct sockaddr_in6);
+		socklen_t len = sockaddr_len(&addrs[i]);
 		struct sockaddr_storage sa = addrs[i];
 		const char *reason = NULL;
 		struct netaddr na;
@@ -297,8 +304,8 @@ static void conn_check_addresses(struct conn *c, const struct sockaddr_storage *
 			c->addrs[c->addr_count++] = sa;
 			continue;
 		}
-		if (!first_reason && netaddr_from_sockaddr((struct sockaddr *)&sa, len, &na,
-							   &ignored) == 0) {
+		if (!first_reason &&
+		    netaddr_from_sockaddr((struct sockaddr *)&sa, len, &na, &ignored) == 0) {
 			netaddr_format(&na, c->addr_text, sizeof(c->addr_text));
 			first_reason = reason;
 		}
@@ -318,15 +325,7 @@ static void on_resolved(void *arg, const struct dns_answer *answer)
 	if (c->is_closed)
 		return;
 	if (answer->status < 0) {
-		c->reason = answer->reason;
-		struct audit_event e = {
-			.is_allowed = false, .proto = c->proto, .host = c->host.text,
-			.port = c->port, .addr = "", .rule = c->rule_text ? c->rule_text : "",
-			.reason = answer->reason, .duration_ms = proxy_now_ms() - c->start_ms,
-		};
-		audit_write(&c->proxy->audit, &e);
-		proto_deny(c, 502);
-		conn_close(c);
+		conn_refuse(c, 502, answer->reason);
 		return;
 	}
 	conn_check_addresses(c, answer->addrs, answer->count);
@@ -336,7 +335,7 @@ void conn_request(struct conn *c)
 {
 	const struct netrule *rule = NULL;
 	enum netverdict verdict =
-		netpolicy_check_host(&c->proxy->config->policy, &c->host, c->port, &rule);
+	    netpolicy_check_host(&c->proxy->config->policy, &c->host, c->port, &rule);
 
 	c->rule_text = rule ? rule->text : "";
 	if (verdict != NETVERDICT_ALLOW) {
@@ -574,8 +573,8 @@ static int proxy_drop_privileges(void)
 			       setresuid(65534, 65534, 65534) < 0))
 		return -1;
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 static void raise_fd_limit(void)
@@ -633,7 +632,8 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 	if (handle->pid == 0) {
 		int keep[] = {http_fd, socks_fd, control[0], ready[1], stats[1], config->audit_fd};
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes. */
+		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes.
+		 */
 		fds_close_except(keep, sizeof(keep) / sizeof(keep[0]));
 		_exit(proxy_process(config, http_fd, socks_fd, control[0], ready[1], stats[1]));
 	}
