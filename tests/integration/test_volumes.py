@@ -225,10 +225,13 @@ def wait_in_use(s, name, timeout=10):
 def test_rm_and_prune_refuse_a_volume_in_use(ctx):
     s = Store(ctx)
     p = ctx.popen([ctx.stockade_path, "run", "-v", "busy:/b", "-v", "/anon", "--keep-volumes",
-                   "--", "sleep", "30"], env=s.env, stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE)
+                   "--", "sh", "-c", "echo up; exec sleep 30"], env=s.env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_in_use(s, "busy")
+        # The workload runs: PID 1 has long closed its copy of the lock fd (child_fds), so
+        # from here only stockade holds the lock and killing stockade releases it at once.
+        expect(p.stdout.readline() == b"up\n", "the workload never started")
         r = s.cli("volume", "rm", "busy")
         one_line_125(r, "in use")
         anon = s.names("anonymous")
