@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import json
 import os
+import shutil
 import socket
 import socketserver
 import struct
@@ -15,6 +16,20 @@ import time
 
 import harness
 from harness import expect
+
+
+# A package in an npm registry: the packument `npm view` reads, and the ping.
+NPM_PACKAGE = "stockade-demo"
+NPM_REGISTRY = {
+    "/-/ping": {},
+    f"/{NPM_PACKAGE}": {
+        "name": NPM_PACKAGE, "dist-tags": {"latest": "1.2.3"},
+        "versions": {"1.2.3": {"name": NPM_PACKAGE, "version": "1.2.3",
+                               "dist": {"tarball": f"http://registry.invalid/{NPM_PACKAGE}.tgz",
+                                        "shasum": "0" * 40}}},
+        "time": {"created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                 "1.2.3": "2026-01-01T00:00:00.000Z"}},
+}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -36,6 +51,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sent += len(chunk)
             return
         body = f"hello {self.path}\n".encode()
+        npm = NPM_REGISTRY.get(self.path.split("?")[0])  # what `npm ping` and `npm view` ask
+        if npm is not None:
+            body = json.dumps(npm).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -400,3 +418,175 @@ def test_one_checked_request_per_upstream_connection(ctx):
     expect(f"/one-{tag}" in paths and f"/two-{tag}" not in paths, f"pipelined: {paths[-3:]}")
     r, _, _ = run_net(ctx, raw_proxy(chunked), opts)
     expect(r.out.startswith("HTTP/1.1 411"), f"{r}")
+
+
+def need_node(*tools):
+    """node (and npm) come from the host's /usr, which every sandbox sees read-only."""
+    missing = [t for t in ("node",) + tools if not shutil.which(t, path=harness.BASE_ENV["PATH"])]
+    if missing:
+        raise harness.Skip(f"{' and '.join(missing)} not installed (`make deps` installs nodejs "
+                           f"and npm)")
+
+
+def node_results(r):
+    """The JSON lines a node script printed, one per request."""
+    expect(r.returncode == 0, f"{r}")
+    try:
+        return [json.loads(line) for line in r.out.splitlines()]
+    except ValueError:
+        raise AssertionError(f"not JSON lines: {r}")
+
+
+def test_node_http_client_forwards_through_proxy_env(ctx):
+    """node's http module ignores the proxy environment; a node app that honours it (as the
+    proxy agents do) sends absolute-form requests to HTTP_PROXY. Allowed: the server's body;
+    denied: 403 with the reason in X-Stockade-Denied, and the server sees nothing."""
+    need_node()
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    # agent: false is one request per connection, which is all the proxy serves on one.
+    code = ("const http = require('http');\n"
+            "const proxy = new URL(process.env.HTTP_PROXY);\n"
+            "const get = (url) => new Promise((resolve) => {\n"
+            "  const req = http.request({host: proxy.hostname, port: proxy.port, path: url,\n"
+            "                            headers: {Host: new URL(url).host}, agent: false},\n"
+            "                           (res) => {\n"
+            "    let body = '';\n"
+            "    res.setEncoding('utf8');\n"
+            "    res.on('data', (d) => body += d);\n"
+            "    res.on('end', () => resolve([res.statusCode,\n"
+            "      res.headers['x-stockade-denied'] || '', body.trim()]));\n"
+            "  });\n"
+            "  req.on('error', (e) => resolve(['ERROR', e.code]));\n"
+            "  req.end();\n"
+            "});\n"
+            "(async () => {\n"
+            "  console.log(JSON.stringify(proxy.href));\n"
+            "  for (const url of process.argv.slice(1))\n"
+            "    console.log(JSON.stringify(await get(url)));\n"
+            "})();\n")
+    r, events, _ = run_net(ctx, ["node", "-e", code, f"http://api.stockade.test:{p}/node-{tag}",
+                                 f"http://other.stockade.test:{p}/node-denied-{tag}"],
+                           ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
+                            f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+    got = node_results(r)
+    expect(got == ["http://127.0.0.1:3128/", [200, "", f"hello /node-{tag}"],
+                   [403, "no allow rule matches", "stockade: no allow rule matches"]], f"{r}")
+    expect([(e["decision"], e["proto"], e["host"]) for e in events] ==
+           [("allow", "http", "api.stockade.test"), ("deny", "http", "other.stockade.test")],
+           f"{events}")
+    seen = [entry for entry in Handler.log if tag in entry[0]]
+    expect(seen == [(f"/node-{tag}", f"api.stockade.test:{p}")], f"server saw {seen}")
+
+
+def test_node_connect_tunnel_through_proxy_env(ctx):
+    """http.request({method: 'CONNECT'}) to HTTPS_PROXY, then node's http client over the
+    tunnel's socket to the allowed server; a CONNECT to a host no rule allows gets 403."""
+    need_node()
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    code = ("const http = require('http');\n"
+            "const proxy = new URL(process.env.HTTPS_PROXY);\n"
+            "const tunnel = (target, path) => new Promise((resolve) => {\n"
+            "  const req = http.request({host: proxy.hostname, port: proxy.port,\n"
+            "                            method: 'CONNECT', path: target,\n"
+            "                            headers: {Host: target}, agent: false});\n"
+            "  req.on('connect', (res, socket) => {\n"
+            "    if (res.statusCode !== 200) {\n"
+            "      socket.destroy();\n"
+            "      return resolve([res.statusCode, res.headers['x-stockade-denied'] || '']);\n"
+            "    }\n"
+            "    const [host, port] = target.split(':');\n"
+            "    const inner = http.request({createConnection: () => socket, host, port, path,\n"
+            "                                headers: {Connection: 'close'}}, (got) => {\n"
+            "      let body = '';\n"
+            "      got.setEncoding('utf8');\n"
+            "      got.on('data', (d) => body += d);\n"
+            "      got.on('end', () => resolve([res.statusCode, got.statusCode, body.trim()]));\n"
+            "    });\n"
+            "    inner.on('error', (e) => resolve(['ERROR', e.code]));\n"
+            "    inner.end();\n"
+            "  });\n"
+            "  req.on('error', (e) => resolve(['ERROR', e.code]));\n"
+            "  req.end();\n"
+            "});\n"
+            "(async () => {\n"
+            "  console.log(JSON.stringify(await tunnel(process.argv[1], process.argv[3])));\n"
+            "  console.log(JSON.stringify(await tunnel(process.argv[2], process.argv[3])));\n"
+            "})();\n")
+    r, events, rep = run_net(ctx, ["node", "-e", code, f"api.stockade.test:{p}",
+                                   f"other.stockade.test:{p}", f"/tunnel-{tag}"],
+                             ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
+                              f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+    got = node_results(r)
+    expect(got == [[200, 200, f"hello /tunnel-{tag}"], [403, "no allow rule matches"]], f"{r}")
+    expect([(e["decision"], e["proto"], e["host"]) for e in events] ==
+           [("allow", "http-connect", "api.stockade.test"),
+            ("deny", "http-connect", "other.stockade.test")], f"{events}")
+    expect(events[0]["bytes_down"] > 0, f"{events[0]}")
+    expect(rep["egress"] == {"allowed": 1, "denied": 1}, f"{rep.get('egress')}")
+    seen = [entry for entry in Handler.log if tag in entry[0]]
+    expect(seen == [(f"/tunnel-{tag}", f"api.stockade.test:{p}")], f"server saw {seen}")
+
+
+def test_npm_honours_the_proxy_env(ctx):
+    """npm, a real node application, takes HTTP_PROXY/HTTPS_PROXY itself: ping and view
+    against a registry on the host's loopback go through the proxy (the sandbox cannot even
+    resolve the registry's name); with the registry's host not allowed, npm fails."""
+    need_node("npm")
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"registry.stockade.test": "127.0.0.1",
+                             "denied.stockade.test": "127.0.0.1"})
+    ok, denied = f"http://registry.stockade.test:{p}/", f"http://denied.stockade.test:{p}/"
+    script = (f"npm ping --registry {ok} && npm view {NPM_PACKAGE} version --registry {ok}; "
+              f"echo ok-exit=$?; npm view {NPM_PACKAGE} version --registry {denied}; "
+              "echo denied-exit=$?")
+    before = len(Handler.log)
+    r, events, rep = run_net(ctx, script,
+                             ["--allow-net", f"registry.stockade.test:{p}", "--allow-net",
+                              f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet",
+                              "-e", "npm_config_update_notifier=false",
+                              "-e", "npm_config_fetch_retries=0"])
+    expect(r.returncode == 0 and r.out.split() == ["1.2.3", "ok-exit=0", "denied-exit=1"],
+           f"{r}")
+    expect("PONG" in r.err and "E403" in r.err, f"{r.err[-1500:]}")
+    expect([(e["decision"], e["proto"], e["host"]) for e in events] ==
+           [("allow", "http", "registry.stockade.test")] * 2 +
+           [("deny", "http", "denied.stockade.test")], f"{events}")
+    expect(events[-1]["reason"] == "no allow rule matches", f"{events[-1]}")
+    seen = Handler.log[before:]
+    host = f"registry.stockade.test:{p}"
+    expect(seen == [("/-/ping", host), (f"/{NPM_PACKAGE}", host)], f"registry saw {seen}")
+
+
+def test_node_fetch_ignoring_the_proxy_has_no_way_out(ctx):
+    """Node's global fetch (undici) ignores HTTP_PROXY and friends: it resolves and connects
+    by itself, and from inside the sandbox that goes nowhere, even to an allowed host."""
+    need_node()
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1"})
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    code = ("const get = (url) => fetch(url, {signal: AbortSignal.timeout(2000)}).then(\n"
+            "  (res) => 'STATUS ' + res.status, (e) => (e.cause && e.cause.code) || e.name);\n"
+            "(async () => {\n"
+            "  console.log(JSON.stringify([process.env.HTTP_PROXY, process.env.HTTPS_PROXY]));\n"
+            "  for (const url of process.argv.slice(1))\n"
+            "    console.log(JSON.stringify(await get(url)));\n"
+            "})();\n")
+    r, events, _ = run_net(ctx, ["node", "-e", code, f"http://api.stockade.test:{p}/fetch-{tag}",
+                                 f"http://127.0.0.1:{p}/fetch-{tag}"],
+                           ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
+                            f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+    got = node_results(r)
+    expect(len(got) == 3 and got[0] == ["http://127.0.0.1:3128"] * 2, f"{r}")
+    expect(got[1] in ("EAI_AGAIN", "ENOTFOUND") and got[2] == "ECONNREFUSED",
+           f"fetch found a way out: {r}")
+    expect(events == [], f"fetch went through the proxy: {events}")
+    seen = [entry for entry in Handler.log if tag in entry[0]]
+    expect(seen == [], f"the server saw {seen}")
