@@ -281,21 +281,23 @@ static enum httpreq_status check_header(const char *buf, struct httpreq *req,
 	return HTTPREQ_COMPLETE;
 }
 
-/* name ":" OWS value OWS; the line has no CR, LF or NUL (checked by the line scanner). */
-static enum httpreq_status parse_header_line(const char *buf, size_t start, size_t end,
-					     struct httpreq *req)
+/* name ":" OWS value OWS; the line has no CR, LF or NUL (checked by the line scanner). Adds
+ * the field to req->headers; a malformed one is BAD with bad_status (400 for a request, 502
+ * for a response from upstream). */
+static enum httpreq_status split_header_line(const char *buf, size_t start, size_t end,
+					     struct httpreq *req, int bad_status)
 {
 	struct httpreq_header *h;
 	size_t i = start, value_end = end;
 
 	if (buf[start] == ' ' || buf[start] == '\t')
-		return bad(req, 400, "obsolete line folding");
+		return bad(req, bad_status, "obsolete line folding");
 	if (req->header_count >= HTTPREQ_HEADERS_MAX)
-		return bad(req, 431, "too many header fields");
+		return bad(req, bad_status == 400 ? 431 : bad_status, "too many header fields");
 	while (i < end && is_tchar(buf[i]))
 		i++;
 	if (i == start || i == end || buf[i] != ':')
-		return bad(req, 400, "malformed header field");
+		return bad(req, bad_status, "malformed header field");
 	h = &req->headers[req->header_count++];
 	h->name = span(start, i - start);
 	for (i++; i < end && (buf[i] == ' ' || buf[i] == '\t'); i++)
@@ -303,7 +305,17 @@ static enum httpreq_status parse_header_line(const char *buf, size_t start, size
 	while (value_end > i && (buf[value_end - 1] == ' ' || buf[value_end - 1] == '\t'))
 		value_end--;
 	h->value = span(i, value_end - i);
-	return check_header(buf, req, h);
+	return HTTPREQ_COMPLETE;
+}
+
+static enum httpreq_status parse_header_line(const char *buf, size_t start, size_t end,
+					     struct httpreq *req)
+{
+	enum httpreq_status status = split_header_line(buf, start, end, req, 400);
+
+	return status == HTTPREQ_COMPLETE
+		       ? check_header(buf, req, &req->headers[req->header_count - 1])
+		       : status;
 }
 
 /* Framing and Host rules that need every header. */
@@ -500,4 +512,68 @@ int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out
 		return -1;
 	*out_len = o.len;
 	return 0;
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason]": the status line of a response from upstream. */
+static enum httpreq_status parse_status_line(const char *buf, size_t len, struct httpreq *resp)
+{
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ' || !is_digit(buf[9]) || !is_digit(buf[10]) || !is_digit(buf[11]) ||
+	    (len > 12 && buf[12] != ' '))
+		return bad(resp, 502, "malformed status line");
+	resp->version_minor = (unsigned)(buf[7] - '0');
+	resp->status_code = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (resp->status_code < 100)
+		return bad(resp, 502, "malformed status line");
+	return HTTPREQ_COMPLETE;
+}
+
+enum httpreq_status httpreq_rewrite_response(const char *buf, size_t len, char *out,
+					     size_t out_size, size_t *out_len, struct httpreq *resp)
+{
+	size_t limit = len < HTTPREQ_HEAD_MAX ? len : HTTPREQ_HEAD_MAX, start = 0, cr = 0;
+	size_t status_end = 0;
+	struct out o = {out, out_size, 0, false};
+	enum httpreq_status status;
+
+	memset(resp, 0, sizeof(*resp));
+	for (;;) {
+		status = scan_line(buf, limit, start, resp, &cr);
+		if (status == HTTPREQ_NEED_MORE && len >= HTTPREQ_HEAD_MAX)
+			return bad(resp, 502, "response head too large");
+		if (status != HTTPREQ_COMPLETE)
+			return status == HTTPREQ_BAD ? bad(resp, 502, resp->reason) : status;
+		if (start == 0) {
+			status = parse_status_line(buf, cr, resp);
+			status_end = cr + 2;
+		} else if (cr == start) {
+			break;
+		} else {
+			status = split_header_line(buf, start, cr, resp, 502);
+		}
+		if (status != HTTPREQ_COMPLETE)
+			return status;
+		start = cr + 2;
+	}
+	resp->head_len = cr + 2;
+	/* The status line and every end-to-end header as sent, in order. */
+	put(&o, buf, status_end);
+	for (size_t i = 0; i < resp->header_count; i++) {
+		const struct httpreq_header *h = &resp->headers[i];
+		if (is_hop_by_hop(buf, resp, h->name))
+			continue;
+		size_t line_end = h->value.offset + h->value.len;
+		while (buf[line_end] != '\r') /* trailing spaces of the value, as sent */
+			line_end++;
+		put(&o, buf + h->name.offset, line_end + 2 - h->name.offset);
+	}
+	/* An interim response (100 Continue, 103 Early Hints) is followed by the final one on
+	 * the same connection; only the final one ends it. */
+	if (resp->status_code >= 200 || resp->status_code == 101)
+		puts_(&o, "Connection: close\r\n");
+	puts_(&o, "\r\n");
+	if (o.overflow)
+		return bad(resp, 502, "response head too large");
+	*out_len = o.len;
+	return HTTPREQ_COMPLETE;
 }

@@ -72,4 +72,14 @@ enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *r
 int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out, size_t out_size,
 			   size_t *out_len);
 
+/* A response head from upstream (plain HTTP forwarding), rewritten for the client: the status
+ * line and the headers as sent, without the hop-by-hop ones, and for a final response (not
+ * 1xx) "Connection: close": the proxy carries one request per client connection, and a
+ * client told nothing would send its next request into a socket about to close (RFC 9112
+ * 9.6). Lines end in CRLF; obs-fold and bare CR/LF are refused. COMPLETE: resp->status_code
+ * is the response's status, resp->head_len the bytes of buf that were its head, *out_len what
+ * was written to out (at most head_len + 19 bytes). BAD: resp->reason (status_code 502). */
+enum httpreq_status httpreq_rewrite_response(const char *buf, size_t len, char *out,
+					     size_t out_size, size_t *out_len, struct httpreq *resp);
+
 #endif

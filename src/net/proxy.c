@@ -155,6 +155,8 @@ static void conn_free(struct proxy *p, struct conn *c)
 	p->conn_count--;
 	free(c->head);
 	free(c->upstream_head);
+	free(c->resp);
+	free(c->resp_out);
 	free(c);
 }
 
@@ -377,6 +379,14 @@ void conn_start_relay(struct conn *c)
 		return;
 	}
 	if (c->is_forward) {
+		/* The response head is read and rewritten before its body is spliced. */
+		c->resp = malloc(PROXY_HEAD_MAX);
+		c->resp_out = malloc(PROXY_HEAD_MAX + 64);
+		c->is_resp_head = true;
+		if (!c->resp || !c->resp_out) {
+			conn_close(c);
+			return;
+		}
 		/* One request per upstream connection, checked: exactly its body goes after the
 		 * head, nothing the client pipelines behind it (another Host, unchecked). */
 		uint64_t early = c->head_len < c->body_len ? c->head_len : c->body_len;
@@ -395,7 +405,7 @@ void conn_start_relay(struct conn *c)
 	}
 	c->state = CONN_RELAY;
 	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
-	if (relay_pump(&c->up) < 0 || relay_pump(&c->down) < 0) {
+	if (relay_pump(&c->up) < 0 || (!c->is_resp_head && relay_pump(&c->down) < 0)) {
 		conn_close(c);
 		return;
 	}
@@ -417,7 +427,11 @@ static void conn_on_connected(struct conn *c)
 
 static void conn_on_relay(struct conn *c)
 {
-	if (relay_pump(&c->up) < 0 || relay_pump(&c->down) < 0 ||
+	if (c->is_resp_head && (relay_flush(&c->down) < 0 || proto_response(c) < 0)) {
+		conn_close(c);
+		return;
+	}
+	if (relay_pump(&c->up) < 0 || (!c->is_resp_head && relay_pump(&c->down) < 0) ||
 	    (c->up.is_done && c->down.is_done)) {
 		conn_close(c);
 		return;
@@ -427,6 +441,11 @@ static void conn_on_relay(struct conn *c)
 		free(c->upstream_head);
 		c->head = c->upstream_head = NULL;
 		c->head_len = c->upstream_head_len = 0;
+	}
+	if (c->resp && !c->is_resp_head && relay_pending_done(&c->down)) {
+		free(c->resp);
+		free(c->resp_out);
+		c->resp = c->resp_out = NULL;
 	}
 	c->deadline_ms = proxy_now_ms() + c->proxy->config->idle_timeout_ms;
 	conn_update_events(c);

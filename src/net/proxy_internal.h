@@ -61,6 +61,12 @@ struct conn {
 	char *upstream_head;
 	size_t upstream_head_len;
 	uint64_t body_len;	/* plain HTTP: bytes of request body to forward after the head */
+	/* Plain HTTP: the response head is read (resp) and rewritten (resp_out) before the rest
+	 * is spliced to the client; both freed once sent on. */
+	bool is_resp_head;	/* still reading it */
+	bool has_resp_sent;	/* something of the response was queued for the client */
+	char *resp, *resp_out;
+	size_t resp_len, resp_off, resp_out_len;
 	const char *proto;	/* "http-connect", "http", "socks5" */
 	struct nethost host;
 	uint16_t port;
@@ -104,5 +110,6 @@ int proto_head(struct conn *c);		/* new bytes in c->head during CONN_HEAD */
 int proto_connected(struct conn *c);	/* the upstream connection succeeded */
 int proto_peek(struct conn *c, bool is_timeout); /* new bytes (or the deadline) during PEEK */
 void proto_deny(struct conn *c, int status); /* status: 403 not allowed, 502 unreachable */
+int proto_response(struct conn *c);	/* plain HTTP: upstream readable while is_resp_head */
 
 #endif

@@ -1,6 +1,7 @@
 /* What the proxy's clients ask and how they are answered: HTTP CONNECT and plain HTTP
  * forwarding on one port, SOCKS5 on the other, and the look at the TLS ClientHello that
  * refuses a tunnel whose SNI names another host than the one the policy allowed. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,5 +197,57 @@ int proto_peek(struct conn *c, bool is_timeout)
 		return -1;
 	}
 	conn_start_relay(c);
+	return 0;
+}
+
+/* Plain HTTP: reads the response head from upstream and queues it for the client rewritten
+ * (httpreq_rewrite_response: "Connection: close", no hop-by-hop fields), then the body
+ * bytes read with it; the relay splices the rest. Interim 1xx heads go on as they come. */
+int proto_response(struct conn *c)
+{
+	size_t queued_from = c->resp_out_len;
+	const char *failure = NULL;
+	ssize_t n;
+
+	if (!relay_pending_done(&c->down))
+		return 0; /* an interim head is still going out: read on once it is sent */
+	n = recv(c->upstream, c->resp + c->resp_len, PROXY_HEAD_MAX - c->resp_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		failure = "upstream closed the connection before a response";
+	else
+		c->resp_len += (size_t)n;
+	while (!failure && c->is_resp_head) {
+		struct httpreq resp;
+		size_t written = 0;
+		enum httpreq_status status = httpreq_rewrite_response(
+			c->resp + c->resp_off, c->resp_len - c->resp_off, c->resp_out + c->resp_out_len,
+			PROXY_HEAD_MAX + 64 - c->resp_out_len, &written, &resp);
+		if (status == HTTPREQ_NEED_MORE && c->resp_len < PROXY_HEAD_MAX)
+			break;
+		if (status != HTTPREQ_COMPLETE) {
+			failure = status == HTTPREQ_BAD ? resp.reason : "response head too large";
+			break;
+		}
+		c->resp_off += resp.head_len;
+		c->resp_out_len += written;
+		c->is_resp_head = resp.status_code < 200 && resp.status_code != 101;
+	}
+	if (failure) {
+		c->reason = failure;
+		if (!c->has_resp_sent)
+			http_answer(c, 502, "Bad Gateway", failure);
+		conn_close(c);
+		return -1;
+	}
+	if ((c->resp_out_len > queued_from &&
+	     relay_push(&c->down, c->resp_out + queued_from, c->resp_out_len - queued_from) < 0) ||
+	    (!c->is_resp_head && c->resp_len > c->resp_off &&
+	     relay_push(&c->down, c->resp + c->resp_off, c->resp_len - c->resp_off) < 0)) {
+		conn_close(c);
+		return -1;
+	}
+	c->has_resp_sent = c->has_resp_sent || c->resp_out_len > 0;
 	return 0;
 }

@@ -37,6 +37,8 @@ int relay_push(struct relay_dir *d, const void *data, size_t len)
 {
 	if (len == 0)
 		return 0;
+	if (d->segment_next == d->segment_count)
+		d->segment_count = d->segment_next = 0; /* all sent: the slots are free again */
 	if (d->segment_count >= RELAY_SEGMENTS)
 		return -ENOBUFS;
 	d->segments[d->segment_count].data = data;
@@ -67,6 +69,13 @@ static int flush_pending(struct relay_dir *d)
 		}
 	}
 	return 1;
+}
+
+int relay_flush(struct relay_dir *d)
+{
+	int rc = flush_pending(d);
+
+	return rc < 0 ? rc : 0;
 }
 
 /* from -> pipe: returns 0, or -errno. */

@@ -37,8 +37,10 @@ struct relay_dir {
 int relay_open(struct relay_dir *d, int from, int to);
 void relay_close(struct relay_dir *d);
 /* Queues bytes to send before the spliced stream (what the proxy already read); -ENOBUFS
- * past RELAY_SEGMENTS segments. */
+ * past RELAY_SEGMENTS segments not yet sent. */
 int relay_push(struct relay_dir *d, const void *data, size_t len);
+/* Sends what is queued (relay_push) without reading `from`: 0 (done or would block), -errno. */
+int relay_flush(struct relay_dir *d);
 /* Every queued byte was sent: the caller may free the memory it queued. */
 bool relay_pending_done(const struct relay_dir *d);
 /* Moves what it can without blocking. Returns 0 when it would block or is done, -errno on a

@@ -1,6 +1,7 @@
-/* Fuzzes the proxy's HTTP request-head parser and the upstream head builder
- * (src/net/httpreq.c): no read outside the buffer, a complete head never longer than the input,
- * and a forwarded head that fits the documented bound and parses again as a request. */
+/* Fuzzes the proxy's HTTP request-head parser, the upstream head builder and the response-head
+ * rewriter (src/net/httpreq.c): no read outside the buffer, a complete head never longer than
+ * the input, a forwarded head that fits the documented bound, and a rewritten response head
+ * within its bound (head_len + 19) that says "Connection: close" when it is final. */
 #undef NDEBUG
 #include <assert.h>
 #include <stddef.h>
@@ -31,6 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (status == HTTPREQ_BAD)
 		assert(req.status_code >= 400 && req.status_code < 600 && req.reason);
+	status = httpreq_rewrite_response(buf, size, out, sizeof(out), &out_len, &req);
+	if (status == HTTPREQ_COMPLETE) {
+		assert(req.head_len <= size && out_len <= req.head_len + 19);
+		assert(out_len >= 4 && memcmp(out + out_len - 4, "\r\n\r\n", 4) == 0);
+		if (req.status_code >= 200)
+			assert(out_len >= 21 &&
+			       memcmp(out + out_len - 21, "Connection: close\r\n\r\n", 21) == 0);
+	}
+	if (status == HTTPREQ_BAD)
+		assert(req.status_code == 502 && req.reason);
 	free(buf);
 	return 0;
 }

@@ -2,6 +2,7 @@
 a DNS server), clients inside real sandboxes. Every target is on this machine: names map to
 127.0.0.1 through --hosts-file or the test's own DNS server; names that map to forbidden
 ranges (link-local, private) are refused before any connection is attempted."""
+import ast
 import hashlib
 import http.server
 import json
@@ -56,8 +57,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps(npm).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
+        if self.path.startswith("/keepalive"):  # a server that offers to keep it open
+            self.send_header("Connection", "keep-alive, X-Hop")
+            self.send_header("Keep-Alive", "timeout=5")
+            self.send_header("X-Hop", "for the next hop only")
+            self.send_header("X-End", "end to end")
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        # BaseHTTPRequestHandler answers "Expect: 100-continue" with a 100 before this runs.
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Handler.log.append((self.path, self.headers.get("Host")))
+        out = b"got " + body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
 
     def log_message(self, *args):
         pass
@@ -590,3 +606,71 @@ def test_node_fetch_ignoring_the_proxy_has_no_way_out(ctx):
     expect(events == [], f"fetch went through the proxy: {events}")
     seen = [entry for entry in Handler.log if tag in entry[0]]
     expect(seen == [], f"the server saw {seen}")
+
+
+def test_forwarded_responses_end_the_connection(ctx):
+    """The proxy carries one request per client connection, so every forwarded response says
+    "Connection: close" and loses the server's hop-by-hop fields; a keep-alive client (node's
+    default agent) then opens a new connection for its next request instead of sending it
+    into a closed one. Interim 100 Continue heads go through unchanged."""
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1"})
+    opts = ["--allow-net", f"api.stockade.test:{p}", "--allow-net", f"127.0.0.1:{p}",
+            "--hosts-file", hosts, "--quiet"]
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    code = ("import socket\n"
+            "def send(req, body=b''):\n"
+            "    s = socket.create_connection(('127.0.0.1', 3128))\n"
+            "    s.sendall(req)\n"
+            "    data = b''\n"
+            "    if body:\n"
+            "        while b'\\r\\n\\r\\n' not in data:\n"
+            "            data += s.recv(4096)\n"
+            "        s.sendall(body)\n"
+            "    while True:\n"
+            "        chunk = s.recv(65536)\n"
+            "        if not chunk:\n"
+            "            return data\n"
+            "        data += chunk\n"
+            f"h = 'Host: api.stockade.test:{p}\\r\\n'\n"
+            f"u = 'http://api.stockade.test:{p}'\n"
+            f"print(repr(send(f'GET {{u}}/keepalive-{tag} HTTP/1.1\\r\\n{{h}}\\r\\n'.encode())))\n"
+            f"print(repr(send(f'POST {{u}}/post-{tag} HTTP/1.1\\r\\n{{h}}Expect: 100-continue\\r\\n'\n"
+            "                 'Content-Length: 4\\r\\n\\r\\n'.encode(), b'data')))\n")
+    r, events, _ = run_net(ctx, ["python3", "-c", code], opts)
+    expect(r.returncode == 0, f"{r}")
+    lines = r.out.splitlines()
+    expect(len(lines) == 2, f"{r}")
+    get = ast.literal_eval(lines[0])
+    head, _, body = get.partition(b"\r\n\r\n")
+    fields = head.split(b"\r\n")
+    expect(fields[0] == b"HTTP/1.1 200 OK" and body == f"hello /keepalive-{tag}\n".encode(),
+           f"{get!r}")
+    expect(fields.count(b"Connection: close") == 1, f"no Connection: close: {get!r}")
+    for hop in (b"Connection: keep-alive", b"Keep-Alive:", b"X-Hop:"):
+        expect(not any(f.startswith(hop) for f in fields), f"{hop!r} passed on: {get!r}")
+    expect(b"X-End: end to end" in fields, f"an end-to-end field was lost: {get!r}")
+    post = ast.literal_eval(lines[1])
+    expect(post.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n") and
+           post.endswith(b"\r\n\r\ngot data") and b"Connection: close" in post, f"{post!r}")
+    if shutil.which("node", path=harness.BASE_ENV["PATH"]):
+        # node's default agent keeps connections open and reuses them when told nothing.
+        js = ("const http = require('http');\n"
+              "const proxy = new URL(process.env.HTTP_PROXY);\n"
+              "const get = (url) => new Promise((resolve) => {\n"
+              "  http.get({host: proxy.hostname, port: proxy.port, path: url,\n"
+              "            headers: {Host: new URL(url).host}}, (res) => {\n"
+              "    let body = '';\n"
+              "    res.on('data', (d) => body += d);\n"
+              "    res.on('end', () => resolve([res.statusCode, body.trim()]));\n"
+              "  }).on('error', (e) => resolve(['ERROR', e.code]));\n"
+              "});\n"
+              "(async () => {\n"
+              "  for (const url of process.argv.slice(1))\n"
+              "    console.log(JSON.stringify(await get(url)));\n"
+              "})();\n")
+        urls = [f"http://api.stockade.test:{p}/keepalive-{tag}-{i}" for i in range(3)]
+        r, _, _ = run_net(ctx, ["node", "-e", js] + urls, opts)
+        expect(node_results(r) == [[200, f"hello /keepalive-{tag}-{i}"] for i in range(3)],
+               f"{r}")

@@ -416,6 +416,74 @@ static void test_worst_case_upstream_fits(void **state)
 	free(out);
 }
 
+static enum httpreq_status rewrite(const char *text, char *out, size_t out_size, size_t *out_len)
+{
+	return httpreq_rewrite_response(text, strlen(text), out, out_size, out_len, &req);
+}
+
+static void test_response_rewritten(void **state)
+{
+	char out[512];
+	size_t n = 0;
+	const char *text = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive, X-Hop\r\n"
+			   "Keep-Alive: timeout=5\r\nX-Hop: a  \r\nProxy-Authenticate: Basic\r\n"
+			   "X-End:  kept as sent \r\n\r\nhello";
+	const char *want = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-End:  kept as sent \r\n"
+			   "Connection: close\r\n\r\n";
+	(void)state;
+	assert_int_equal(rewrite(text, out, sizeof(out), &n), HTTPREQ_COMPLETE);
+	assert_int_equal(req.status_code, 200);
+	assert_int_equal(req.head_len, strlen(text) - 5);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+	/* A reason phrase is optional; HTTP/1.0 too. */
+	assert_int_equal(rewrite("HTTP/1.0 204\r\n\r\n", out, sizeof(out), &n), HTTPREQ_COMPLETE);
+	assert_int_equal(req.status_code, 204);
+	assert_int_equal(n, strlen("HTTP/1.0 204\r\nConnection: close\r\n\r\n"));
+	/* Interim: unchanged (no Connection: close), the final one follows in the same buffer. */
+	text = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+	assert_int_equal(rewrite(text, out, sizeof(out), &n), HTTPREQ_COMPLETE);
+	assert_int_equal(req.status_code, 100);
+	assert_int_equal(req.head_len, 25);
+	assert_memory_equal(out, "HTTP/1.1 100 Continue\r\n\r\n", n);
+	/* Every prefix of a head needs more; none is a verdict. */
+	text = "HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+	for (size_t len = 0; len < strlen(text); len++)
+		assert_int_equal(httpreq_rewrite_response(text, len, out, sizeof(out), &n, &req), HTTPREQ_NEED_MORE);
+	/* Too small an output buffer is a refusal, not an overflow. */
+	assert_int_equal(rewrite(text, out, 20, &n), HTTPREQ_BAD);
+}
+
+static void test_response_refused(void **state)
+{
+	static const char *const bad_heads[] = {
+	    "HTTP/2 200 OK\r\n\r\n",	     "HTTP/1.1 20 OK\r\n\r\n",
+	    "HTTP/1.1 2000\r\n\r\n",	     "HTTP/1.1 099 x\r\n\r\n",
+	    "ICY 200 OK\r\n\r\n",		     "HTTP/1.1 200 OK\nA: b\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", "HTTP/1.1 200 OK\r\n folded\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nNo colon\r\n\r\n", "HTTP/1.1 200 OK\r\nA: \x01\r\n\r\n",
+	};
+	char out[512];
+	size_t n;
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_heads) / sizeof(bad_heads[0]); i++) {
+		if (rewrite(bad_heads[i], out, sizeof(out), &n) != HTTPREQ_BAD)
+			fail_msg("not refused: \"%s\"", bad_heads[i]);
+		assert_int_equal(req.status_code, 502);
+		assert_non_null(req.reason);
+	}
+	/* No end within HTTPREQ_HEAD_MAX: refused, never "need more" forever. */
+	char *big = malloc(HTTPREQ_HEAD_MAX + 1);
+	size_t len = (size_t)sprintf(big, "HTTP/1.1 200 OK\r\n");
+	while (len + 8 < HTTPREQ_HEAD_MAX)
+		len += (size_t)sprintf(big + len, "A: b\r\n");
+	while (len < HTTPREQ_HEAD_MAX)
+		big[len++] = 'x';
+	assert_int_equal(httpreq_rewrite_response(big, len, out, sizeof(out), &n, &req),
+			 HTTPREQ_BAD);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +497,8 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_build_upstream),
 	    cmocka_unit_test(test_worst_case_upstream_fits),
+	    cmocka_unit_test(test_response_rewritten),
+	    cmocka_unit_test(test_response_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
