@@ -1,6 +1,6 @@
-/* Unit tests for src/net/relay.c: a splice relay between socket pairs moves every byte in
- * order both ways, flushes pending bytes first, carries half-close, and keeps no buffer that
- * grows with the transfer. */
+/* Unit tests for src/net/relay.c: the relay between socket pairs moves every byte in order,
+ * flushes pending bytes first, carries half-close, grows the pipe of a bulk direction, and
+ * stops reading while the receiver is full (nothing grows with the transfer). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -97,6 +98,7 @@ static void test_bulk_in_order_with_half_close(void **state)
 	assert_int_equal(got, TOTAL + 4);
 	assert_int_equal(up.bytes, TOTAL + 4);
 	assert_true(up.is_done);
+	assert_true(up.has_grown); /* 8 MiB in a row is a bulk transfer */
 	assert_false(relay_wants_read(&up));
 	assert_false(relay_wants_write(&up));
 	relay_close(&up);
@@ -131,6 +133,66 @@ static void test_pending_segments(void **state)
 	assert_true(relay_wants_read(&d));
 	assert_int_equal(read(out[1], got, sizeof(got)), 11);
 	assert_string_equal(got, "firstsecond");
+	/* Once sent, the slots are free again (an interim HTTP head, then the final one). */
+	assert_int_equal(relay_push(&d, a, 5), 0);
+	assert_int_equal(relay_push(&d, b, 6), 0);
+	assert_int_equal(relay_pump(&d), 0);
+	assert_int_equal(read(out[1], got, sizeof(got)), 11);
+	relay_close(&d);
+	for (int i = 0; i < 2; i++) {
+		close(in[i]);
+		close(out[i]);
+	}
+}
+
+/* A receiver that reads nothing: the relay holds at most one read's worth (in the pipe), stops
+ * asking to read, and leaves the rest in the sender's socket; once the receiver reads, every
+ * byte arrives in order. */
+static void test_backpressure(void **state)
+{
+	int in[2], out[2];
+	struct relay_dir d;
+	unsigned char buf[65536];
+	size_t sent = 0, got = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, in), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, out), 0);
+	nonblock(in[0]);
+	nonblock(in[1]);
+	nonblock(out[0]);
+	nonblock(out[1]);
+	assert_int_equal(relay_open(&d, in[1], out[0]), 0);
+	for (int round = 0; round < 64; round++) {
+		for (;;) { /* the sender writes until its socket is full */
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = (unsigned char)((sent + i) % 251);
+			ssize_t n = write(in[0], buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			sent += (size_t)n;
+		}
+		assert_int_equal(relay_pump(&d), 0);
+	}
+	assert_true(d.in_pipe > 0 && d.in_pipe <= d.chunk);
+	assert_false(relay_wants_read(&d)); /* a level-triggered EPOLLIN would spin */
+	assert_true(relay_wants_write(&d));
+	int queued = 0;
+	assert_int_equal(ioctl(in[1], FIONREAD, &queued), 0);
+	assert_true(queued > 0); /* left with the sender */
+	shutdown(in[0], SHUT_WR);
+	while (!d.is_done) {
+		assert_int_equal(relay_pump(&d), 0);
+		ssize_t n = read(out[1], buf, sizeof(buf));
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)((got + (size_t)i) % 251))
+				fail_msg("byte %zu out of order", got + (size_t)i);
+		got += n > 0 ? (size_t)n : 0;
+	}
+	for (ssize_t n; (n = read(out[1], buf, sizeof(buf))) > 0;)
+		got += (size_t)n;
+	assert_int_equal(got, sent);
+	assert_int_equal(d.bytes, sent);
 	relay_close(&d);
 	for (int i = 0; i < 2; i++) {
 		close(in[i]);
@@ -143,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bulk_in_order_with_half_close),
 		cmocka_unit_test(test_pending_segments),
+		cmocka_unit_test(test_backpressure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
