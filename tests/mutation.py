@@ -43,7 +43,7 @@ MUTATIONS = {
     "proc-masks": ("src/sandbox/launch.c", "proc_apply(&plan->proc, err) < 0 ||",
                    "(mount(\"proc\", MOUNT_NEWROOT \"/proc\", \"proc\", 0, NULL), 0) ||",
                    ["layers:proc", "escape:"]),
-    "netns": ("src/sandbox/launch.c", "CLONE_NEWPID | CLONE_NEWNET |", "CLONE_NEWPID |",
+    "netns": ("src/sandbox/launch.c", "if (net_helper_join(&net, err) < 0)", "if (0)",
               ["layers:network", "layers:namespaces", "escape:"]),
     "env-scrub": ("src/sandbox/launch.c", "struct init_config config = {plan->spec->argv, plan->env.envp,",
                   "extern char **environ; struct init_config config = {plan->spec->argv, environ,",

@@ -135,17 +135,23 @@ static int exec_command(const struct init_config *config)
 	return saw_eacces ? EACCES : ENOENT;
 }
 
-static void workload_main(const struct init_config *config, int exec_fd)
+void init_default_signals(void)
 {
 	struct sigaction dfl;
-	sigset_t none;
-	int saved;
 
-	/* An ignored signal stays ignored across execve: give the command default handling. */
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < _NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+}
+
+static void workload_main(const struct init_config *config, int exec_fd)
+{
+	sigset_t none;
+	int saved;
+
+	/* Dispositions are the defaults already (init_default_signals); only the mask. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Its own session: no controlling terminal, so TIOCSTI has no terminal to push into
@@ -193,7 +199,7 @@ static void __attribute__((noreturn)) finish(int sync_fd, int status)
 	_exit(0);
 }
 
-static void report_exec(int sync_fd, int exec_fd, const char *name)
+static void report_exec(int sync_fd, int exec_fd, const char *name, int *started)
 {
 	struct sync_msg msg;
 	int child_errno;
@@ -205,13 +211,13 @@ static void report_exec(int sync_fd, int exec_fd, const char *name)
 	while (n < 0 && errno == EINTR);
 	close(exec_fd);
 	if (n == 0) { /* closed by execve: the command runs */
-		msg.kind = SYNC_EXECED;
-	} else {
-		msg.kind = SYNC_EXEC_FAILED;
-		sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO, name,
-			     NULL, NULL);
-		msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
+		__atomic_store_n(started, 1, __ATOMIC_RELEASE);
+		return;
 	}
+	msg.kind = SYNC_EXEC_FAILED;
+	sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO, name, NULL,
+		     NULL);
+	msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
 	sync_send(sync_fd, &msg);
 }
 
@@ -243,7 +249,7 @@ void init_run(const struct init_config *config, int sync_fd)
 		workload_main(config, exec_pipe[1]);
 	}
 	close(exec_pipe[1]);
-	report_exec(sync_fd, exec_pipe[0], config->argv[0]);
+	report_exec(sync_fd, exec_pipe[0], config->argv[0], config->started);
 	for (;;) {
 		if (sigwaitinfo(&set, &info) < 0)
 			continue;

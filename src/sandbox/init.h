@@ -7,7 +7,17 @@ struct init_config {
 	char *const *argv;
 	char *const *envp;
 	const char *path; /* PATH used to find argv[0] */
+	/* Shared with the parent (MAP_SHARED, made before clone3): set once the command's
+	 * execve succeeded. A flag instead of a message: the parent needs it only at the end
+	 * (EXIT, or PID 1 killed by a timeout or from outside), and a message would wake it
+	 * once more per launch for nothing. */
+	int *started;
 };
+
+/* PID 1, before anything else: every signal's disposition back to the default, so the
+ * command execs with none ignored (an ignored signal stays ignored across execve) and the
+ * vfork child has nothing to reset. PID 1 itself blocks the signals it waits for. */
+void init_default_signals(void);
 
 /* Child, after every layer is applied. Never returns. */
 void init_run(const struct init_config *config, int sync_fd) __attribute__((noreturn));

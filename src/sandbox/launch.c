@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -58,6 +59,7 @@ struct launch_plan {
 	bool has_landlock, has_seccomp;
 	struct egress_plan egress;
 	int output_pipe[2][2]; /* [stdout, stderr][read, write] when --output-limit, else -1 */
+	int *started;	       /* shared with PID 1 (struct init_config) */
 };
 
 /* ---- child ---- */
@@ -110,6 +112,7 @@ static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *e
 static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
 	const struct sandbox_spec *spec = plan->spec;
+	struct net_helper net;
 
 	if (child_fds(plan, sync_fd, err) < 0)
 		return -1;
@@ -128,6 +131,9 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_PDEATHSIG)", NULL, NULL);
 	if (parent_is_gone(sync_fd))
 		_exit(125);
+	/* The network namespace is built beside the mounts; joined before anything uses it. */
+	if (net_helper_start(&net, err) < 0)
+		return -1;
 	/* The cgroup namespace is made after the parent attached us, so its root is the
 	 * sandbox's own cgroup and the host's hierarchy above it stays invisible. */
 	if (unshare(CLONE_NEWCGROUP) < 0)
@@ -138,7 +144,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 		return -1;
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
-	if (net_apply(err) < 0)
+	if (net_helper_join(&net, err) < 0)
 		return -1;
 	/* With egress, the proxy's sockets are made here (this namespace) and handed out. */
 	if (egress_apply(&plan->egress, sync_fd, err) < 0)
@@ -170,7 +176,8 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 
 static void __attribute__((noreturn)) child_main(const struct launch_plan *plan, int sync_fd)
 {
-	struct init_config config = {plan->spec->argv, plan->env.envp, plan->env.path};
+	struct init_config config = {plan->spec->argv, plan->env.envp, plan->env.path,
+				     plan->started};
 	struct sk_err err;
 	struct sync_msg msg;
 	sigset_t none;
@@ -178,6 +185,8 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 	memset(&err, 0, sizeof(err));
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* While the parent writes our maps: off the critical path, and before seccomp. */
+	init_default_signals();
 	/* Die with the parent. Set before waiting for GO: if the parent is already gone, GO
 	 * never comes and recv sees EOF. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -289,8 +298,9 @@ static pid_t launch_clone(int *pidfd)
 
 	memset(&args, 0, sizeof(args));
 	/* The cgroup namespace is unshared by the child once it is in its cgroup. */
-	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-		     CLONE_NEWUTS | CLONE_PIDFD;
+	/* The network namespace is made by PID 1's helper, in parallel (net.h). */
+	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		     CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
 	args.exit_signal = SIGCHLD;
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
@@ -368,9 +378,6 @@ static void supervise_message(struct supervisor *sv)
 		report_layer(sv->report, msg.err.layer, false, true, detail);
 		break;
 	}
-	case SYNC_EXECED:
-		sv->result->started = true;
-		break;
 	case SYNC_EXIT:
 		sv->got_exit = true;
 		if (WIFEXITED(msg.wait_status)) {
@@ -572,9 +579,19 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	sigset_t old_mask;
 	uint64_t start = now_ms();
 
+	/* Anonymous and shared: PID 1 keeps the mapping across clone3; the command's execve
+	 * drops it (it only ever shared PID 1's memory through vfork). */
+	plan->started = mmap(NULL, sizeof(*plan->started), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (plan->started == MAP_FAILED) {
+		plan->started = NULL;
+		return sk_fail(err, "launch", errno, NULL, "mmap(MAP_SHARED)");
+	}
 	sv.signal_fd = make_signalfd(&old_mask, err);
-	if (sv.signal_fd < 0)
+	if (sv.signal_fd < 0) {
+		munmap(plan->started, sizeof(*plan->started));
 		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
 		rc = sk_fail(err, "launch", errno, NULL, "socketpair");
 		goto out_signal;
@@ -585,7 +602,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			     "unprivileged user namespaces may be disabled "
 			     "(sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, "
 			     "or an AppArmor/seccomp policy); run `stockade doctor`",
-			     "clone3(NEWUSER|NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS)");
+			     "clone3(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS)");
 		close(pair[0]);
 		close(pair[1]);
 		goto out_signal;
@@ -608,6 +625,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 		rc = -1;
 	} else {
 		supervise_loop(&sv);
+		result->started = __atomic_load_n(plan->started, __ATOMIC_ACQUIRE) != 0;
 		rc = sv.failed_setup || !result->started ? -1 : 0;
 		if (rc < 0 && !sv.failed_setup)
 			sk_fail(err, "launch", 0, "run `stockade doctor` to see which layer fails",
@@ -627,6 +645,8 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 out_signal:
 	close(sv.signal_fd);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	munmap(plan->started, sizeof(*plan->started));
+	plan->started = NULL;
 	return rc;
 }
 

@@ -11,7 +11,6 @@ enum sync_kind {
 	SYNC_GO = 1,	  /* parent -> child: maps written, cgroup attached: proceed */
 	SYNC_ERROR,	  /* child -> parent: setup failed (err), the command will not run */
 	SYNC_DEGRADED,	  /* child -> parent: an allowed-degraded layer failed (err) */
-	SYNC_EXECED,	  /* child -> parent: the command was exec'd */
 	SYNC_EXEC_FAILED, /* child -> parent: execve failed (err.errnum, exit_code 126/127) */
 	SYNC_EXIT,	  /* child -> parent: the command ended: wait status, max RSS */
 	SYNC_PROXY,	     /* child -> parent: the proxy's two listening sockets (SCM_RIGHTS) */

@@ -346,6 +346,21 @@ def test_setresuid_forbidden_fails_closed(ctx):
     expect_fail_closed(r, "userns", errno.EPERM, words=["setresgid"], marker=m)
 
 
+def test_network_namespace_join_forbidden_fails_closed(ctx):
+    """PID 1 enters the network namespace its helper made with setns(2): refused, no run."""
+    m = _marker()
+    r = denied(ctx, ["setns"], marker=m)
+    expect_fail_closed(r, "net", errno.EPERM, words=["setns(CLONE_NEWNET)"], marker=m)
+
+
+def test_loopback_setup_failing_in_the_helper_fails_closed(ctx):
+    """The helper's own failure (here its socket for bringing lo up) reaches PID 1 and the
+    caller as the network layer's error."""
+    m = _marker()
+    r = denied(ctx, ["socket"], marker=m)
+    expect_fail_closed(r, "net", errno.EPERM, words=["socket(AF_INET)"], marker=m)
+
+
 def test_sethostname_forbidden_fails_closed(ctx):
     m = _marker()
     r = denied(ctx, ["sethostname"], marker=m)
