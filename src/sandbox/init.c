@@ -5,6 +5,7 @@
  * is left in the namespace. Everything here is async-signal-safe. */
 #define _GNU_SOURCE
 #include "sandbox/init.h"
+#include "sandbox/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -250,6 +251,7 @@ void init_run(const struct init_config *config, int sync_fd)
 	}
 	close(exec_pipe[1]);
 	report_exec(sync_fd, exec_pipe[0], config->argv[0], config->started);
+	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
 		if (sigwaitinfo(&set, &info) < 0)
 			continue;

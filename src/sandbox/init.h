@@ -12,6 +12,7 @@ struct init_config {
 	 * (EXIT, or PID 1 killed by a timeout or from outside), and a message would wake it
 	 * once more per launch for nothing. */
 	int *started;
+	int net_helper_pidfd; /* reaped once the command runs (net_helper_reap), or -1 */
 };
 
 /* PID 1, before anything else: every signal's disposition back to the default, so the

@@ -109,7 +109,8 @@ static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *e
 }
 
 /* The order is the security argument; each step says why it stands where it does. */
-static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
+static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_helper_pidfd,
+		       struct sk_err *err)
 {
 	const struct sandbox_spec *spec = plan->spec;
 	struct net_helper net;
@@ -144,6 +145,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 		return -1;
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
+	*net_helper_pidfd = net.pidfd; /* reaped by PID 1 once the command runs */
 	if (net_helper_join(&net, err) < 0)
 		return -1;
 	/* With egress, the proxy's sockets are made here (this namespace) and handed out. */
@@ -177,7 +179,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, struct sk_er
 static void __attribute__((noreturn)) child_main(const struct launch_plan *plan, int sync_fd)
 {
 	struct init_config config = {plan->spec->argv, plan->env.envp, plan->env.path,
-				     plan->started};
+				     plan->started, -1};
 	struct sk_err err;
 	struct sync_msg msg;
 	sigset_t none;
@@ -193,7 +195,7 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 		_exit(125);
 	if (sync_recv(sync_fd, &msg) != 1 || msg.kind != SYNC_GO)
 		_exit(125);
-	if (child_setup(plan, sync_fd, &err) < 0) {
+	if (child_setup(plan, sync_fd, &config.net_helper_pidfd, &err) < 0) {
 		child_report(sync_fd, SYNC_ERROR, &err);
 		_exit(125);
 	}

@@ -130,7 +130,6 @@ int net_helper_start(struct net_helper *h, struct sk_err *err)
 int net_helper_join(struct net_helper *h, struct sk_err *err)
 {
 	struct net_result r;
-	siginfo_t info;
 	ssize_t n;
 	int rc = 0;
 
@@ -148,11 +147,19 @@ int net_helper_join(struct net_helper *h, struct sk_err *err)
 		rc = sk_fail_safe(err, "net", errno, "setns(CLONE_NEWNET)", NULL, NULL);
 	}
 	close(h->result_fd);
-	close(h->stay_fd); /* the helper exits */
-	while (waitid((idtype_t)P_PIDFD, (id_t)h->pidfd, &info, WEXITED | __WALL) < 0 &&
+	close(h->stay_fd); /* the helper exits; reaped by net_helper_reap, not waited for here */
+	h->result_fd = h->stay_fd = -1;
+	return rc;
+}
+
+void net_helper_reap(int pidfd)
+{
+	siginfo_t info;
+
+	if (pidfd < 0)
+		return;
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL) < 0 &&
 	       errno == EINTR)
 		;
-	close(h->pidfd);
-	h->pidfd = h->result_fd = h->stay_fd = -1;
-	return rc;
+	close(pidfd);
 }
