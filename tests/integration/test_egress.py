@@ -444,6 +444,14 @@ def need_node(*tools):
                            f"and npm)")
 
 
+def node_setup(ctx):
+    """node present, the test server's port, a hosts file naming an allowed and another host,
+    and a tag unique to this test for the server's log."""
+    need_node()
+    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
+    return servers().http_port, hosts, f"{os.getpid()}-{time.monotonic_ns()}"
+
+
 def node_results(r):
     """The JSON lines a node script printed, one per request."""
     expect(r.returncode == 0, f"{r}")
@@ -457,11 +465,7 @@ def test_node_http_client_forwards_through_proxy_env(ctx):
     """node's http module ignores the proxy environment; a node app that honours it (as the
     proxy agents do) sends absolute-form requests to HTTP_PROXY. Allowed: the server's body;
     denied: 403 with the reason in X-Stockade-Denied, and the server sees nothing."""
-    need_node()
-    s = servers()
-    p = s.http_port
-    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
-    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    p, hosts, tag = node_setup(ctx)
     # agent: false is one request per connection, which is all the proxy serves on one.
     code = ("const http = require('http');\n"
             "const proxy = new URL(process.env.HTTP_PROXY);\n"
@@ -500,11 +504,7 @@ def test_node_http_client_forwards_through_proxy_env(ctx):
 def test_node_connect_tunnel_through_proxy_env(ctx):
     """http.request({method: 'CONNECT'}) to HTTPS_PROXY, then node's http client over the
     tunnel's socket to the allowed server; a CONNECT to a host no rule allows gets 403."""
-    need_node()
-    s = servers()
-    p = s.http_port
-    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
-    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    p, hosts, tag = node_setup(ctx)
     code = ("const http = require('http');\n"
             "const proxy = new URL(process.env.HTTPS_PROXY);\n"
             "const tunnel = (target, path) => new Promise((resolve) => {\n"
