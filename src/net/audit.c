@@ -29,11 +29,18 @@ void audit_write(struct audit *audit, const struct audit_event *event)
 		audit->allowed++;
 	else
 		audit->denied++;
-	if (!event->is_allowed && !audit->is_quiet)
-		dprintf(2, "stockade: egress denied: %s port %u%s%s (%s)\n",
-			event->host ? event->host : "?", (unsigned)event->port,
-			event->addr && event->addr[0] ? " at " : "", event->addr ? event->addr : "",
-			event->reason ? event->reason : "not allowed");
+	if (!event->is_allowed && !audit->is_quiet) {
+		/* snprintf + write, not dprintf: stdio on fd 2 would fstat and lseek it, which the
+		 * proxy's seccomp filter does not allow. */
+		char line[512];
+		int n = snprintf(line, sizeof(line), "stockade: egress denied: %s port %u%s%s (%s)\n",
+				 event->host ? event->host : "?", (unsigned)event->port,
+				 event->addr && event->addr[0] ? " at " : "",
+				 event->addr ? event->addr : "",
+				 event->reason ? event->reason : "not allowed");
+		if (n > 0)
+			(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
 	if (audit->fd < 0)
 		return;
 	json_t *obj = event_json(event);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -103,6 +104,25 @@ int dns_init(struct dns **out, const char *server, const char *hosts_file, dns_w
 	}
 	*out = dns;
 	return 0;
+}
+
+size_t dns_tcp_ports(struct dns *dns, uint16_t *ports, size_t max)
+{
+	struct ares_addr_port_node *servers = NULL;
+	size_t count = 0;
+
+	if (ares_get_servers_ports(dns->channel, &servers) != ARES_SUCCESS)
+		return 0;
+	for (struct ares_addr_port_node *s = servers; s; s = s->next) {
+		uint16_t port = s->tcp_port ? (uint16_t)s->tcp_port : 53;
+		bool is_known = false;
+		for (size_t i = 0; i < count; i++)
+			is_known = is_known || ports[i] == port;
+		if (!is_known && count < max)
+			ports[count++] = port;
+	}
+	ares_free_data(servers);
+	return count;
 }
 
 void dns_free(struct dns *dns)

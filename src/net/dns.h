@@ -4,6 +4,8 @@
 #ifndef STOCKADE_DNS_H
 #define STOCKADE_DNS_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "util/err.h"
@@ -30,6 +32,9 @@ typedef void (*dns_watch)(void *loop, int fd, int want_read, int want_write);
 int dns_init(struct dns **out, const char *server, const char *hosts_file, dns_watch watch,
 	     void *loop, struct sk_err *err);
 void dns_free(struct dns *dns);
+/* The TCP ports of the configured name servers (c-ares falls back to TCP for a truncated
+ * answer), each once; at most max. For the proxy's Landlock rules. */
+size_t dns_tcp_ports(struct dns *dns, uint16_t *ports, size_t max);
 
 /* Resolves `name` (canonical: lower case, no trailing dot); cb runs exactly once, possibly
  * before dns_resolve returns (hosts file), never after dns_free. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/addrpolicy.h"
+#include "net/proxy_harden.h"
 #include "net/proxy_internal.h"
 #include "util/fds.h"
 
@@ -596,6 +598,43 @@ static int proxy_drop_privileges(void)
 		   : 0;
 }
 
+/* The ports an allow rule lets the proxy connect to (a rule without one: 80 and 443), and
+ * the resolver's TCP ports; each once. */
+static size_t confine_ports(const struct proxy_config *config, struct dns *dns, uint16_t *ports,
+			    size_t max)
+{
+	size_t count = dns_tcp_ports(dns, ports, max);
+
+	for (size_t i = 0; i < config->policy.rule_count; i++) {
+		const struct netrule *rule = &config->policy.rules[i];
+		uint16_t wanted[2] = {rule->port ? rule->port : 80, rule->port ? 0 : 443};
+		if (rule->is_deny)
+			continue;
+		for (int w = 0; w < 2 && wanted[w]; w++) {
+			bool is_known = false;
+			for (size_t k = 0; k < count; k++)
+				is_known = is_known || ports[k] == wanted[w];
+			if (!is_known && count < max)
+				ports[count++] = wanted[w];
+		}
+	}
+	return count;
+}
+
+/* Last step before serving: Landlock, then seccomp (which denies the Landlock calls). The
+ * seeding of jansson's hash (it reads /dev/urandom on first use) comes first: after this,
+ * no path can be opened. */
+static int proxy_confine(const struct proxy_config *config, struct dns *dns, struct sk_err *err)
+{
+	uint16_t ports[PROXY_HARDEN_MAX_PORTS];
+	size_t count = confine_ports(config, dns, ports, PROXY_HARDEN_MAX_PORTS);
+
+	json_object_seed(0);
+	if (config->landlock_abi > 0 && proxy_landlock(config->landlock_abi, ports, count, err) < 0)
+		return -1;
+	return config->has_seccomp ? proxy_seccomp(err) : 0;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -619,7 +658,7 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	p.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (p.epoll_fd < 0 ||
 	    dns_init(&p.dns, config->dns_server, config->hosts_file, on_dns_watch, &p, &err) < 0 ||
-	    proxy_drop_privileges() < 0) {
+	    proxy_drop_privileges() < 0 || proxy_confine(config, p.dns, &err) < 0) {
 		if (!err.layer[0])
 			sk_fail(&err, "proxy", errno, NULL, "starting the egress proxy");
 		(void)!write(ready_fd, &err, sizeof(err));
@@ -689,11 +728,14 @@ void proxy_stop(struct proxy_handle *handle, struct proxy_stats *stats)
 	if (read(handle->stats_fd, line, sizeof(line) - 1) > 0)
 		sscanf(line, "allowed %llu denied %llu", &allowed, &denied);
 	close(handle->stats_fd);
-	while (waitpid(handle->pid, NULL, 0) < 0 && errno == EINTR)
+	int status = 0;
+	while (waitpid(handle->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	handle->pid = 0;
 	if (stats) {
 		stats->allowed = allowed;
 		stats->denied = denied;
+		stats->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		stats->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 	}
 }

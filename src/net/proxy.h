@@ -25,6 +25,9 @@ struct proxy_config {
 	int audit_fd;		/* -1: none */
 	bool is_quiet;		/* no stderr line per denial */
 	unsigned connect_timeout_ms, idle_timeout_ms, peek_timeout_ms;
+	/* The proxy's own confinement (proxy_harden.h), when the run's layers work: */
+	int landlock_abi; /* 0: the run's Landlock layer is off (allowed degraded) */
+	bool has_seccomp; /* false: the run's seccomp layer is off */
 };
 
 struct proxy_handle {
@@ -35,6 +38,8 @@ struct proxy_handle {
 
 struct proxy_stats {
 	uint64_t allowed, denied;
+	int term_signal; /* the proxy was killed by this signal (0: it exited) */
+	int exit_code;	 /* its exit status otherwise (0: it stopped when told to) */
 };
 
 /* Parent: forks the proxy process with the two listening sockets (closed in the parent

@@ -9,6 +9,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,13 +162,29 @@ int egress_from_parent(struct egress_plan *plan, int fds[2], int sync_fd, struct
 void egress_finish(struct egress_plan *plan, struct sandbox_result *result,
 		   struct run_report *report)
 {
-	struct proxy_stats stats = {0, 0};
+	struct proxy_stats stats = {0, 0, 0, 0};
+	char died[160] = "";
 
 	if (plan->handle.pid > 0)
 		proxy_stop(&plan->handle, &stats);
 	result->egress_allowed = stats.allowed;
 	result->egress_denied = stats.denied;
-	report_layer(report, "network", true, false, plan->detail);
+	/* The sandbox lost its egress when the proxy died (never gained any): say so, since the
+	 * workload only saw refused connections. */
+	if (stats.term_signal || stats.exit_code) {
+		if (stats.term_signal)
+			snprintf(died, sizeof(died), "the egress proxy died during the run: %s%s",
+				 strsignal(stats.term_signal),
+				 stats.term_signal == SIGSYS
+				     ? " (a system call outside its seccomp allow-list)"
+				     : "");
+		else
+			snprintf(died, sizeof(died),
+				 "the egress proxy died during the run: exit status %d",
+				 stats.exit_code);
+		fprintf(stderr, "stockade: network: %s\n", died);
+	}
+	report_layer(report, "network", true, false, died[0] ? died : plan->detail);
 }
 
 void egress_plan_free(struct egress_plan *plan)

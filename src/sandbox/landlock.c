@@ -44,14 +44,6 @@
 #define LANDLOCK_SCOPE_SIGNAL (1ULL << 1) /* ABI 6 */
 #endif
 
-/* Our own copy with every field up to ABI 6: the installed header's struct may stop at
- * handled_access_fs. The size passed to the kernel follows the ABI (see ruleset_attr_size). */
-struct landlock_ruleset_attr_abi6 {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net; /* ABI 4; always 0 here */
-	uint64_t scoped;	     /* ABI 6 */
-};
-
 #define ACCESS_FS_ABI1 ((1ULL << 13) - 1) /* EXECUTE .. MAKE_SYM */
 #define ACCESS_FS_READ_TREE                                                                        \
 	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE)
@@ -65,9 +57,10 @@ static const char *const landlock_missing_hint =
     "the kernel needs CONFIG_SECURITY_LANDLOCK=y and Landlock in the lsm= boot parameter "
     "(e.g. lsm=landlock,lockdown,yama,apparmor,bpf); or run with --allow-degraded landlock";
 
-/* Every filesystem right the given ABI knows. Network rights are deliberately never handled:
- * the sandbox has its own network namespace and the workload must reach loopback servers. */
-static uint64_t landlock_fs_rights(int abi)
+/* Every filesystem right the given ABI knows. Network rights are deliberately never handled for
+ * the sandbox: it has its own network namespace and the workload must reach loopback servers
+ * (the egress proxy handles them for itself: proxy_harden.c). */
+uint64_t landlock_fs_rights(int abi)
 {
 	uint64_t rights = ACCESS_FS_ABI1;
 
@@ -82,7 +75,7 @@ static uint64_t landlock_fs_rights(int abi)
 
 /* The kernel accepts a larger zero-tailed struct, but passing exactly what the ABI defines keeps
  * the call meaningful on every kernel and documents which fields are in use. */
-static size_t ruleset_attr_size(int abi)
+size_t landlock_ruleset_attr_size(int abi)
 {
 	if (abi >= 6)
 		return sizeof(struct landlock_ruleset_attr_abi6);
@@ -91,7 +84,7 @@ static size_t ruleset_attr_size(int abi)
 	return offsetof(struct landlock_ruleset_attr_abi6, handled_access_net);
 }
 
-static int landlock_probe_abi(struct sk_err *err)
+int landlock_probe_abi(struct sk_err *err)
 {
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
@@ -283,7 +276,7 @@ int landlock_apply(const struct landlock_plan *plan, struct sk_err *err)
 		return sk_fail_safe(err, "landlock", EINVAL, "landlock_apply", NULL,
 				    "landlock_prepare() did not run");
 	ruleset_fd =
-	    (int)syscall(SYS_landlock_create_ruleset, &attr, ruleset_attr_size(plan->abi), 0U);
+	    (int)syscall(SYS_landlock_create_ruleset, &attr, landlock_ruleset_attr_size(plan->abi), 0U);
 	if (ruleset_fd < 0) {
 		int saved_errno = errno;
 		bool is_missing = saved_errno == ENOSYS || saved_errno == EOPNOTSUPP;

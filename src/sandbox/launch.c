@@ -267,6 +267,11 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 	    egress_prepare(&plan->egress, spec, &plan->env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
+	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h). */
+	if (plan->egress.config) {
+		plan->egress.config->landlock_abi = plan->has_landlock ? plan->landlock.abi : 0;
+		plan->egress.config->has_seccomp = plan->has_seccomp;
+	}
 	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
 	if (cgroup_prepare(&plan->cgroup, spec, name, err) < 0)
 		return -1;

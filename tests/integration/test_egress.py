@@ -179,6 +179,9 @@ def run_net(ctx, cmd, opts, timeout=60):
     if os.path.exists(audit):
         events = [json.loads(line) for line in open(audit) if line.strip()]
     rep = json.load(open(report)) if os.path.exists(report) else {}
+    # The proxy must outlive every run: a death (its seccomp filter killing it, a crash) is
+    # reported on stderr and in the report, and no test may pass over one.
+    expect("egress proxy died" not in r.err, f"the proxy died: {r.err[-300:]}")
     return r, events, rep
 
 
@@ -387,6 +390,46 @@ def test_fails_closed_when_the_proxy_cannot_start(ctx):
                r.err.count("\n") == 1, f"{opts}: {r}")
 
 
+def proxy_pid(stockade_pid):
+    """The proxy is the stockade process's child that is not the sandbox's PID 1 (it stays
+    in the host's network namespace)."""
+    kids = subprocess.run(["pgrep", "-P", str(stockade_pid)], capture_output=True, text=True)
+    pids = [int(x) for x in kids.stdout.split()]
+    proxy = [k for k in pids if os.readlink(f"/proc/{k}/ns/net") == os.readlink(
+        f"/proc/{stockade_pid}/ns/net")]
+    expect(len(proxy) == 1, f"children {pids}")
+    return proxy[0]
+
+
+def test_proxy_confines_itself(ctx):
+    """The proxy parses what the sandbox sends; it runs under its own seccomp allow-list
+    (tests/unit/test_proxy_harden.c: what it kills, and Landlock's file and port refusals),
+    with no_new_privs, no capabilities, as nobody when stockade is root — seen from the host
+    while it serves."""
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1"})
+    proc = ctx.popen([ctx.stockade_path, "run", "--allow-net", f"api.test:{p}", "--allow-net",
+                      f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet", "--", "sh", "-c",
+                      f"{curl(f'http://api.test:{p}/')}; read x"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        expect(proc.stdout.readline() == b"200\n", "the first request failed")
+        with open(f"/proc/{proxy_pid(proc.pid)}/status") as f:
+            status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    finally:
+        _, err = proc.communicate(b"done\n", timeout=30)
+    expect(b"egress proxy died" not in err, f"the proxy died: {err[-300:]!r}")
+    expect(status.get("Seccomp") == "2" and status.get("Seccomp_filters") == "1",
+           f"proxy seccomp: {status.get('Seccomp')} filters {status.get('Seccomp_filters')}")
+    expect(status.get("NoNewPrivs") == "1", f"proxy NoNewPrivs {status.get('NoNewPrivs')}")
+    expect(all(status.get(c) == "0000000000000000" for c in ("CapEff", "CapPrm")),
+           f"proxy capabilities {status.get('CapEff')} {status.get('CapPrm')}")
+    uid = "65534" if ctx.is_root else str(ctx.user.pw_uid)
+    expect(status.get("Uid", "").split() == [uid] * 4, f"proxy uids {status.get('Uid')}")
+    expect(proc.returncode == 0, f"exit {proc.returncode}")
+
+
 def test_proxy_death_removes_egress(ctx):
     """Kill the proxy mid-run: the sandbox's next connection fails; it never gains a direct
     route."""
@@ -402,16 +445,12 @@ def test_proxy_death_removes_egress(ctx):
                      stderr=subprocess.PIPE)
     first = proc.stdout.readline()
     expect(first == b"200\n" and proc.stdout.readline() == b"READY\n", f"{first!r}")
-    # The proxy is the stockade process's child that is not the sandbox's PID 1.
-    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
-    pids = [int(x) for x in kids.stdout.split()]
-    proxy = [k for k in pids if os.readlink(f"/proc/{k}/ns/net") == os.readlink(
-        f"/proc/{proc.pid}/ns/net")]
-    expect(len(proxy) == 1, f"children {pids}")
-    os.kill(proxy[0], 9)
+    os.kill(proxy_pid(proc.pid), 9)
     out, err = proc.communicate(b"go\n", timeout=30)
     lines = out.decode().split()
     expect(lines == ["000", "000"], f"after the proxy died: {lines} {err[-300:]!r}")
+    expect(b"stockade: network: the egress proxy died during the run: Killed" in err,
+           f"the proxy's death was not reported: {err[-300:]!r}")
 
 
 def test_one_checked_request_per_upstream_connection(ctx):
