@@ -156,6 +156,17 @@ static enum httpreq_status parse_target(const char *buf, struct httpreq *req)
 	}
 	if (req->kind == HTTPREQ_FORWARD)
 		return parse_absolute_form(buf, req);
+	if (req->kind == HTTPREQ_ORIGIN) {
+		const char *t = buf + req->target.offset;
+		bool is_asterisk = req->target.len == 1 && t[0] == '*' &&
+				   span_equals_nocase(buf, req->method, "options");
+		if (t[0] != '/' && !is_asterisk)
+			return bad(req, 400, "a request inside a tunnel needs an origin-form target");
+		if (memchr(t, '#', req->target.len))
+			return bad(req, 400, "fragment in request target");
+		req->path = req->target;
+		return HTTPREQ_COMPLETE;
+	}
 	if (parse_authority(buf + req->target.offset, req->target.len, &req->host, &req->port,
 			    &has_port) < 0 ||
 	    !has_port)
@@ -172,8 +183,11 @@ static enum httpreq_status parse_request_line(const char *buf, size_t len, struc
 	if (!sp1 || !is_known_method(buf, (size_t)(sp1 - buf)))
 		return bad(req, 501, "method not supported by the proxy");
 	req->method = span(0, (size_t)(sp1 - buf));
-	req->kind =
-	    sp1 - buf == 7 && memcmp(buf, "CONNECT", 7) == 0 ? HTTPREQ_CONNECT : HTTPREQ_FORWARD;
+	bool is_connect = sp1 - buf == 7 && memcmp(buf, "CONNECT", 7) == 0;
+	if (req->kind == HTTPREQ_ORIGIN && is_connect)
+		return bad(req, 400, "CONNECT inside a tunnel");
+	if (req->kind != HTTPREQ_ORIGIN)
+		req->kind = is_connect ? HTTPREQ_CONNECT : HTTPREQ_FORWARD;
 	sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - buf));
 	if (!sp2 || sp2 == sp1 + 1)
 		return bad(req, 400, "malformed request line");
@@ -248,7 +262,7 @@ static enum httpreq_status check_host_header(const char *buf, struct httpreq *re
 					     struct httpreq_span value)
 {
 	struct nethost host;
-	uint16_t port = req->kind == HTTPREQ_FORWARD ? 80 : req->port;
+	uint16_t port = req->kind == HTTPREQ_CONNECT ? req->port : 80;
 	bool has_port;
 
 	if (req->has_host_header)
@@ -329,6 +343,8 @@ static enum httpreq_status check_head(struct httpreq *req)
 		return bad(req, 400, "CONNECT with a body");
 	if (req->kind == HTTPREQ_FORWARD && req->version_minor == 1 && !req->has_host_header)
 		return bad(req, 400, "missing Host header");
+	if (req->kind == HTTPREQ_ORIGIN && !req->has_host_header)
+		return bad(req, 400, "a request inside a tunnel needs a Host header");
 	return HTTPREQ_COMPLETE;
 }
 
@@ -377,12 +393,12 @@ static enum httpreq_status check_partial_method(const char *buf, size_t len, str
 	return HTTPREQ_NEED_MORE;
 }
 
-enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *req)
+/* Both parsers; req->kind, host and port are preset for a tunneled request. */
+static enum httpreq_status parse_head(const char *buf, size_t len, struct httpreq *req)
 {
 	size_t limit = len < HTTPREQ_HEAD_MAX ? len : HTTPREQ_HEAD_MAX, start = 0, cr = 0;
 	enum httpreq_status status;
 
-	memset(req, 0, sizeof(*req));
 	for (;;) {
 		status = scan_line(buf, limit, start, req, &cr);
 		if (status == HTTPREQ_NEED_MORE && start == 0)
@@ -403,6 +419,22 @@ enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *r
 	}
 	req->head_len = cr + 2;
 	return check_head(req);
+}
+
+enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *req)
+{
+	memset(req, 0, sizeof(*req));
+	return parse_head(buf, len, req);
+}
+
+enum httpreq_status httpreq_parse_tunneled(const char *buf, size_t len, const struct nethost *host,
+					   uint16_t port, struct httpreq *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->kind = HTTPREQ_ORIGIN;
+	req->host = *host;
+	req->port = port;
+	return parse_head(buf, len, req);
 }
 
 /* Upstream output with a bound. */
@@ -490,7 +522,7 @@ int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out
 {
 	struct out o = {out, out_size, 0, false};
 
-	if (req->kind != HTTPREQ_FORWARD)
+	if (req->kind == HTTPREQ_CONNECT)
 		return -1;
 	put(&o, buf + req->method.offset, req->method.len);
 	puts_(&o, req->path.len == 0 || req->path_needs_slash ? " /" : " ");

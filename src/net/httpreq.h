@@ -24,6 +24,7 @@ enum httpreq_status {
 enum httpreq_kind {
 	HTTPREQ_CONNECT, /* CONNECT host:port: a tunnel */
 	HTTPREQ_FORWARD, /* METHOD http://host[:port]/path: one request forwarded */
+	HTTPREQ_ORIGIN,	 /* METHOD /path inside a tunnel (httpreq_parse_tunneled) */
 };
 
 struct httpreq_span {
@@ -63,7 +64,15 @@ struct httpreq {
  * must name the target's host and port. */
 enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *req);
 
-/* The head to send upstream for a FORWARD request: origin-form target, the client's headers
+/* The same for a plain HTTP request sent inside a tunnel (CONNECT or SOCKS5) to host:port:
+ * origin-form target ("/..." or "*"), any method above but CONNECT, and a Host header, which
+ * must name the tunnel's host (and its port, 80 when Host gives none) whatever the version:
+ * it is what the server will route on. kind is HTTPREQ_ORIGIN; httpreq_build_upstream then
+ * rebuilds it like a forwarded request. */
+enum httpreq_status httpreq_parse_tunneled(const char *buf, size_t len, const struct nethost *host,
+					   uint16_t port, struct httpreq *req);
+
+/* The head to send upstream for a FORWARD (or ORIGIN) request: origin-form target, the client's headers
  * without hop-by-hop ones (Connection and the headers it lists, Proxy-Connection,
  * Keep-Alive, Proxy-Authorization, Proxy-Authenticate, TE, Upgrade), Host added when the
  * client sent none (HTTP/1.0), and "Connection: close" (one request per upstream connection:

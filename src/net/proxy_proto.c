@@ -2,6 +2,7 @@
  * forwarding on one port, SOCKS5 on the other, and the look at the TLS ClientHello that
  * refuses a tunnel whose SNI names another host than the one the policy allowed. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,30 @@ void proto_deny(struct conn *c, int status)
 	http_answer(c, status, status == 403 ? "Forbidden" : "Bad Gateway", reason);
 }
 
+/* A plain HTTP request (forwarded, or inside a tunnel) goes upstream alone: its head rebuilt
+ * (httpreq_build_upstream) and exactly its body after it; the response says
+ * "Connection: close". Returns 0, or -1 when refused (answered and denied). */
+static int forward_setup(struct conn *c, const struct httpreq *req)
+{
+	c->is_forward = true;
+	if (req->is_chunked) {
+		/* Forwarding exactly one request needs its length; no chunk parser yet. */
+		c->reason = "chunked request bodies are not supported: send Content-Length";
+		http_answer(c, 411, "Length Required", c->reason);
+		conn_deny(c, c->reason);
+		return -1;
+	}
+	c->body_len = req->has_content_length ? req->content_length : 0;
+	size_t size = PROXY_HEAD_MAX + 512; /* enough for any head httpreq accepts */
+	c->upstream_head = malloc(size);
+	if (!c->upstream_head || httpreq_build_upstream(c->head, req, c->upstream_head, size,
+							&c->upstream_head_len) < 0) {
+		conn_deny(c, "request too large to forward");
+		return -1;
+	}
+	return 0;
+}
+
 static int http_head(struct conn *c)
 {
 	struct httpreq req;
@@ -66,22 +91,8 @@ static int http_head(struct conn *c)
 	c->port = req.port;
 	if (req.kind == HTTPREQ_FORWARD) {
 		c->proto = "http";
-		c->is_forward = true;
-		if (req.is_chunked) {
-			/* Forwarding exactly one request needs its length; no chunk parser yet. */
-			c->reason = "chunked request bodies are not supported: send Content-Length";
-			http_answer(c, 411, "Length Required", c->reason);
-			conn_deny(c, c->reason);
+		if (forward_setup(c, &req) < 0)
 			return -1;
-		}
-		c->body_len = req.has_content_length ? req.content_length : 0;
-		size_t size = PROXY_HEAD_MAX + 512; /* enough for any head httpreq accepts */
-		c->upstream_head = malloc(size);
-		if (!c->upstream_head || httpreq_build_upstream(c->head, &req, c->upstream_head, size,
-								&c->upstream_head_len) < 0) {
-			conn_deny(c, "request too large to forward");
-			return -1;
-		}
 	} else {
 		c->proto = "http-connect";
 	}
@@ -171,10 +182,101 @@ int proto_connected(struct conn *c)
  * differs from the one the policy allowed is domain fronting: the tunnel is closed. Anything
  * that is not TLS (or a silent client past the deadline) is relayed as it is: the policy
  * allowed this host and port. */
+/* The first bytes of plain HTTP (a request line's method), which a tunnel must not carry to a
+ * named host: every later request on it could name another virtual host on the same address,
+ * unchecked. Plain HTTP goes to the proxy as absolute-URI requests (HTTP_PROXY), one checked
+ * request per connection. */
+enum http_look { HTTP_NO, HTTP_YES, HTTP_MAYBE /* a method's prefix so far */ };
+
+static enum http_look looks_like_http(const char *p, size_t len)
+{
+	static const char *const methods[] = {"GET ",	  "HEAD ",  "POST ",	"PUT ",	 "DELETE ",
+					      "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ", "PRI "};
+	enum http_look look = HTTP_NO;
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t n = strlen(methods[i]);
+		if (memcmp(p, methods[i], len < n ? len : n) != 0)
+			continue;
+		if (len >= n)
+			return HTTP_YES;
+		look = HTTP_MAYBE;
+	}
+	return look;
+}
+
+/* A tunnel to a named host: the name the policy checked must be the only name the server
+ * can route on. Returns the reason to refuse, or NULL. A tunnel to an IP literal was checked
+ * by its address, which is where it goes whatever it carries. */
+static const char *peek_refusal(const struct conn *c, enum tlspeek_status status,
+				const char *sni, bool is_final)
+{
+	if (c->host.is_ip)
+		return NULL;
+	switch (status) {
+	case TLSPEEK_SNI:
+		return strcmp(sni, c->host.text) != 0
+			   ? "TLS SNI names another host than the tunnel's (domain fronting)"
+			   : NULL;
+	case TLSPEEK_NO_SNI:
+		/* Whatever answers would route on what the policy never saw (the Host inside
+		 * TLS): the fronting case again. */
+		return "TLS without SNI to a named host";
+	case TLSPEEK_ECH:
+		return "TLS Encrypted Client Hello hides the server name from the policy";
+	case TLSPEEK_BAD_TLS:
+		return "malformed or oversized TLS ClientHello";
+	case TLSPEEK_NEED_MORE:
+		/* The peek ran out of time or buffer inside a ClientHello: what follows would go
+		 * through unread. Nothing sent at all (a server-speaks-first protocol) is fine. */
+		return is_final && c->head_len > 0 ? "incomplete TLS ClientHello" : NULL;
+	case TLSPEEK_NOT_TLS:
+		/* Plain HTTP is checked as a request (tunneled_http); a prefix of one that the
+		 * peek's time or buffer ran out on is refused. */
+		return looks_like_http(c->head, c->head_len) == HTTP_MAYBE
+			   ? "incomplete HTTP request inside a tunnel"
+			   : NULL;
+	}
+	return NULL;
+}
+
+/* Plain HTTP inside a tunnel to a named host: later requests on a raw tunnel could name any
+ * virtual host at the checked address, so it is handled like a forwarded request — its Host
+ * must name the tunnel's host, it goes upstream alone, and the response ends the connection.
+ * Returns 0 (relaying, or waiting for the rest of the head) or -1 (refused). */
+static int tunneled_http(struct conn *c, bool is_final)
+{
+	struct httpreq req;
+
+	switch (httpreq_parse_tunneled(c->head, c->head_len, &c->host, c->port, &req)) {
+	case HTTPREQ_NEED_MORE:
+		if (!is_final)
+			return 0;
+		c->reason = "incomplete HTTP request inside a tunnel";
+		http_answer(c, 408, "Request Timeout", c->reason);
+		conn_deny(c, c->reason);
+		return -1;
+	case HTTPREQ_BAD:
+		c->reason = req.reason;
+		http_answer(c, req.status_code, "Bad Request", req.reason);
+		conn_deny(c, req.reason);
+		return -1;
+	case HTTPREQ_COMPLETE:
+		break;
+	}
+	if (forward_setup(c, &req) < 0)
+		return -1;
+	head_consume(c, req.head_len);
+	conn_start_relay(c);
+	return 0;
+}
+
 int proto_peek(struct conn *c, bool is_timeout)
 {
 	char sni[HOSTMATCH_NAME_MAX + 1];
 	enum tlspeek_status status;
+	const char *refusal;
+	bool is_full;
 
 	if (!is_timeout) {
 		int rc = conn_read_head(c);
@@ -183,17 +285,20 @@ int proto_peek(struct conn *c, bool is_timeout)
 			return -1;
 		}
 	}
+	is_full = c->head_len >= PROXY_HEAD_MAX;
 	status = tlspeek_sni(c->head, c->head_len, sni, sizeof(sni), NULL);
-	if (status == TLSPEEK_NEED_MORE && !is_timeout && c->head_len < PROXY_HEAD_MAX)
+	if (status == TLSPEEK_NEED_MORE && !is_timeout && !is_full)
 		return 0;
-	if (status == TLSPEEK_SNI && !c->host.is_ip && strcmp(sni, c->host.text) != 0) {
-		conn_deny(c, "TLS SNI names another host than the tunnel's (domain fronting)");
-		return -1;
-	}
-	/* TLS to a named host without SNI: whatever answers would route on what the policy
-	 * never saw (the Host inside TLS): the fronting case again. */
-	if (status == TLSPEEK_NO_SNI && !c->host.is_ip) {
-		conn_deny(c, "TLS without SNI to a named host");
+	/* Plain data that may still become a request line: wait, unless the peek is over. */
+	if (status == TLSPEEK_NOT_TLS && !is_timeout && !is_full && !c->host.is_ip &&
+	    looks_like_http(c->head, c->head_len) == HTTP_MAYBE)
+		return 0;
+	if (status == TLSPEEK_NOT_TLS && !c->host.is_ip &&
+	    looks_like_http(c->head, c->head_len) == HTTP_YES)
+		return tunneled_http(c, is_timeout || is_full);
+	refusal = peek_refusal(c, status, sni, is_timeout || is_full);
+	if (refusal) {
+		conn_deny(c, refusal);
 		return -1;
 	}
 	conn_start_relay(c);

@@ -14,6 +14,8 @@
 #define HANDSHAKE_CLIENT_HELLO 1
 #define HANDSHAKE_HEADER_LEN 4
 #define EXT_SERVER_NAME 0
+#define EXT_ENCRYPTED_CLIENT_HELLO 0xfe0d /* RFC 9849 (draft-ietf-tls-esni) */
+#define EXT_ENCRYPTED_SERVER_NAME 0xffce  /* the ESNI draft that preceded it */
 #define NAME_TYPE_HOST_NAME 0
 
 struct reader {
@@ -154,6 +156,11 @@ static enum tlspeek_status read_extensions(struct reader *hello, char *sni, size
 		struct reader ext = sub(&list, get_u16(&list));
 		if (list.is_bad)
 			return not_tls(reason, "malformed extension");
+		if (type == EXT_ENCRYPTED_CLIENT_HELLO || type == EXT_ENCRYPTED_SERVER_NAME) {
+			if (reason)
+				*reason = "TLS Encrypted Client Hello hides the server name";
+			return TLSPEEK_ECH;
+		}
 		if (type != EXT_SERVER_NAME)
 			continue;
 		if (has_server_name)
@@ -162,6 +169,7 @@ static enum tlspeek_status read_extensions(struct reader *hello, char *sni, size
 		status = read_server_name(ext, sni, sni_size, reason);
 		if (status == TLSPEEK_NOT_TLS)
 			return status;
+		/* Read on: an ECH extension after server_name still hides the real name. */
 	}
 	return status;
 }
@@ -205,11 +213,16 @@ enum tlspeek_status tlspeek_sni(const char *buf, size_t len, char *sni, size_t s
 	if (sni_size > 0)
 		sni[0] = '\0';
 	status = reassemble((const uint8_t *)buf, len, hs, &hs_len, reason);
-	if (status != TLSPEEK_NO_SNI)
+	if (status == TLSPEEK_NEED_MORE)
 		return status;
-	status = read_hello(hs + HANDSHAKE_HEADER_LEN, hs_len - HANDSHAKE_HEADER_LEN, sni, sni_size,
-			    reason);
+	if (status == TLSPEEK_NO_SNI)
+		status = read_hello(hs + HANDSHAKE_HEADER_LEN, hs_len - HANDSHAKE_HEADER_LEN, sni,
+				    sni_size, reason);
 	if (status != TLSPEEK_SNI && sni_size > 0)
 		sni[0] = '\0';
+	/* Whatever failed inside something that began as a handshake record is bad TLS, not
+	 * another protocol: a lenient server could still take it. */
+	if (status == TLSPEEK_NOT_TLS && len > 0 && (uint8_t)buf[0] == RECORD_HANDSHAKE)
+		return TLSPEEK_BAD_TLS;
 	return status;
 }

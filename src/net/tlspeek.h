@@ -16,13 +16,17 @@ enum tlspeek_status {
 	TLSPEEK_NEED_MORE, /* the ClientHello is not complete yet */
 	TLSPEEK_NO_SNI,	   /* a well-formed ClientHello without a host_name */
 	TLSPEEK_SNI,	   /* sni holds the canonical host name */
-	TLSPEEK_NOT_TLS,   /* not a TLS handshake, or a malformed or oversized ClientHello */
+	TLSPEEK_NOT_TLS,   /* does not start with a TLS handshake record: another protocol */
+	TLSPEEK_BAD_TLS,   /* starts as TLS, but is not a well-formed ClientHello within the
+			    * limits: a server may still accept it, so it is never "not TLS" */
+	TLSPEEK_ECH,	   /* a ClientHello with Encrypted Client Hello (or the ESNI draft):
+			    * the name the server will route on is hidden from the proxy */
 };
 
 /* Reads the ClientHello at the start of buf, reassembled across handshake records. On
  * TLSPEEK_SNI, sni (>= HOSTMATCH_NAME_MAX + 1 bytes) holds the name canonicalized by
  * hostmatch_canonicalize; an SNI that is not a valid host name (an IP address, NUL, ...) is
- * TLSPEEK_NOT_TLS. *reason (may be NULL) gets a static sentence on NOT_TLS. */
+ * TLSPEEK_BAD_TLS. *reason (may be NULL) gets a static sentence on NOT_TLS, BAD_TLS and ECH. */
 enum tlspeek_status tlspeek_sni(const char *buf, size_t len, char *sni, size_t sni_size,
 				const char **reason);
 

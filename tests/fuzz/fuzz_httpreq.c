@@ -32,6 +32,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (status == HTTPREQ_BAD)
 		assert(req.status_code >= 400 && req.status_code < 600 && req.reason);
+	/* The same bytes as a request inside a tunnel to example.com:80. */
+	static struct nethost tunnel_host;
+	if (!tunnel_host.text[0]) {
+		struct sk_err err = {0};
+		assert(hostmatch_parse_host("example.com", 11, &tunnel_host, &err) == 0);
+	}
+	status = httpreq_parse_tunneled(buf, size, &tunnel_host, 80, &req);
+	if (status == HTTPREQ_COMPLETE) {
+		assert(req.head_len <= size && req.kind == HTTPREQ_ORIGIN && req.has_host_header);
+		assert(strcmp(req.host.text, "example.com") == 0 && req.port == 80);
+		assert(httpreq_build_upstream(buf, &req, out, sizeof(out), &out_len) == 0 &&
+		       out_len <= sizeof(out));
+	}
+	if (status == HTTPREQ_BAD)
+		assert(req.status_code >= 400 && req.status_code < 600 && req.reason);
 	status = httpreq_rewrite_response(buf, size, out, sizeof(out), &out_len, &req);
 	if (status == HTTPREQ_COMPLETE) {
 		assert(req.head_len <= size && out_len <= req.head_len + 19);

@@ -319,6 +319,121 @@ def test_sni_must_name_the_tunnel_host(ctx):
     expect(s.sink_bytes == before, f"the ClientHello reached the upstream ({s.sink_bytes})")
 
 
+def _tls_ext(kind, data):
+    return struct.pack("!HH", kind, len(data)) + data
+
+
+def _sni_ext(name):
+    entry = b"\x00" + struct.pack("!H", len(name)) + name.encode()
+    return _tls_ext(0, struct.pack("!H", len(entry)) + entry)
+
+
+def _client_hello(exts, record_size=16384):
+    """A TLS 1.3-shaped ClientHello with these extensions, cut into records of record_size."""
+    body = (b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" +
+            struct.pack("!H", len(exts)) + exts)
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(hs[i:i + record_size])) +
+                    hs[i:i + record_size] for i in range(0, len(hs), record_size))
+
+
+def test_tunnel_payloads_the_policy_cannot_check(ctx):
+    """A CONNECT tunnel to a named host carries only what lets the proxy see the name the
+    server will route on. Refused (the proxy closes, the server gets nothing): TLS with
+    Encrypted Client Hello, a malformed ClientHello, one larger or more fragmented than the
+    proxy reads, one left incomplete past the peek's timeout, and a plain HTTP request whose
+    Host names another virtual host (answered 400). Passed: a ClientHello naming the tunnel's
+    host, another protocol (SSH's banner), plain HTTP to an IP-literal tunnel, and a plain
+    HTTP request naming the tunnel's host — forwarded alone, its response saying
+    "Connection: close", so a second request on the tunnel can never name another host."""
+    s = servers()
+    hosts = hosts_file(ctx, {"front.test": "127.0.0.1"})
+    port = s.sink_port
+    good = _client_hello(_sni_ext("front.test"))
+    cases = {
+        "ech": (f"front.test:{port}", _client_hello(_sni_ext("front.test") +
+                                                   _tls_ext(0xfe0d, b"\x00" * 40)), 0),
+        "two-sni": (f"front.test:{port}",
+                    _client_hello(_sni_ext("front.test") + _sni_ext("hidden.test")), 0),
+        "oversized": (f"front.test:{port}", _client_hello(
+            _tls_ext(21, b"\x00" * 17000) + _sni_ext("hidden.test")), 0),
+        "fragmented": (f"front.test:{port}", _client_hello(
+            _tls_ext(21, b"\x00" * 3000) + _sni_ext("hidden.test"), record_size=1), 0),
+        "incomplete": (f"front.test:{port}", _client_hello(_sni_ext("hidden.test")), 1.5),
+        "plain-http": (f"front.test:{port}", b"GET / HTTP/1.1\r\nHost: hidden.test\r\n\r\n", 0),
+        "http-same-host": (f"front.test:{s.http_port}",
+                           f"GET /tunneled HTTP/1.1\r\nHost: front.test:{s.http_port}\r\n\r\n"
+                           f"GET /second HTTP/1.1\r\nHost: hidden.test\r\n\r\n".encode(), 0),
+        "tls-ok": (f"front.test:{port}", good, 0),
+        "ssh": (f"front.test:{port}", b"SSH-2.0-OpenSSH_9.2\r\n", 0),
+        "http-to-ip": (f"127.0.0.1:{port}", b"GET / HTTP/1.1\r\nHost: hidden.test\r\n\r\n", 0),
+    }
+    code = ("import socket, sys, threading, time\n"
+            "out = {}\n"
+            "def one(name, target, payload, pause):\n"
+            "    c = socket.create_connection(('127.0.0.1', 3128))\n"
+            "    c.sendall(f'CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'.encode())\n"
+            "    if not c.recv(4096).startswith(b'HTTP/1.1 200'):\n"
+            "        out[name] = 'NO-200'; return\n"
+            "    c.sendall(payload[:20] if pause else payload)\n"
+            "    if pause:\n"
+            "        time.sleep(pause)\n"
+            "        try: c.sendall(payload[20:])\n"
+            "        except OSError: pass\n"
+            "    c.settimeout(2.5)\n"
+            "    got = b''\n"
+            "    try:\n"
+            "        while True:\n"
+            "            chunk = c.recv(65536)\n"
+            "            if not chunk: break\n"
+            "            got += chunk\n"
+            "        out[name] = 'CLOSED' if not got else got.decode(errors='replace')\n"
+            "    except socket.timeout: out[name] = 'OPEN' if not got else 'OPEN+DATA'\n"
+            "    except OSError: out[name] = 'CLOSED'\n"
+            "args = sys.argv[1:]\n"
+            "ts = [threading.Thread(target=one, args=(args[i], args[i + 1], bytes.fromhex(args[i + 2]),\n"
+            "                                           float(args[i + 3])))\n"
+            "      for i in range(0, len(args), 4)]\n"
+            "[t.start() for t in ts]; [t.join() for t in ts]\n"
+            "import json; print(json.dumps(out))\n")
+    argv = ["python3", "-c", code]
+    for name, (target, payload, pause) in cases.items():
+        argv += [name, target, payload.hex(), str(pause)]
+    before = s.sink_bytes
+    before_log = len(Handler.log)
+    r, events, _ = run_net(ctx, argv, ["--allow-net", f"front.test:{port}", "--allow-net",
+                                       f"127.0.0.1:{port}", "--allow-net",
+                                       f"front.test:{s.http_port}", "--allow-net",
+                                       f"127.0.0.1:{s.http_port}", "--hosts-file", hosts,
+                                       "--quiet"])
+    expect(r.returncode == 0, f"{r}")
+    got = json.loads(r.out)
+    same_host = got.pop("http-same-host")
+    plain = got.pop("plain-http")
+    want = {name: "OPEN" if name in ("tls-ok", "ssh", "http-to-ip") else "CLOSED"
+            for name in got}
+    expect(got == want, f"{got} {r.err[-300:]}")
+    expect(plain.startswith("HTTP/1.1 400 ") and "Host header does not match" in plain,
+           f"plain HTTP naming another host: {plain!r}")
+    head, _, body = same_host.partition("\r\n\r\n")
+    expect(head.startswith("HTTP/1.1 200 ") and "\r\nConnection: close" in head and
+           body == "hello /tunneled\n", f"plain HTTP naming the tunnel's host: {same_host!r}")
+    seen = [path for path, _ in Handler.log[before_log:]]
+    expect("/tunneled" in seen and "/second" not in seen, f"the server saw {seen}")
+    reasons = sorted(e["reason"] for e in events if e["decision"] == "deny")
+    for words in ("Encrypted Client Hello", "malformed or oversized", "incomplete TLS",
+                  "Host header does not match"):
+        expect(any(words in reason for reason in reasons), f"no denial for {words}: {reasons}")
+    expect(len(reasons) == 6, f"{reasons}")
+    deadline = time.monotonic() + 2
+    passed = len(good) + len(cases["ssh"][1]) + len(cases["http-to-ip"][1])
+    while s.sink_bytes - before < passed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    expect(s.sink_bytes - before == passed,
+           f"the server got {s.sink_bytes - before} bytes, not the {passed} of the passed ones")
+
+
 def test_dns_through_the_proxy_resolver(ctx):
     s = servers()
     p = s.http_port

@@ -416,6 +416,72 @@ static void test_worst_case_upstream_fits(void **state)
 	free(out);
 }
 
+/* A plain request inside a tunnel to host:port (origin-form; Host required and bound). */
+static enum httpreq_status tunneled(const char *text, const char *host, uint16_t port)
+{
+	struct nethost h;
+	struct sk_err err = {0};
+
+	assert_int_equal(hostmatch_parse_host(host, strlen(host), &h, &err), 0);
+	return httpreq_parse_tunneled(text, strlen(text), &h, port, &req);
+}
+
+static void expect_tunneled_bad(const char *text, const char *host, uint16_t port, int status)
+{
+	if (tunneled(text, host, port) != HTTPREQ_BAD)
+		fail_msg("not refused inside a tunnel to %s:%u: \"%s\"", host, port, text);
+	assert_int_equal(req.status_code, status);
+	assert_non_null(req.reason);
+}
+
+static void test_tunneled(void **state)
+{
+	char out[512];
+	size_t n;
+	(void)state;
+	assert_int_equal(tunneled("GET /a?b HTTP/1.1\r\nHost: Front.Test:8080\r\n\r\nX", "front.test",
+				  8080),
+			 HTTPREQ_COMPLETE);
+	assert_int_equal(req.kind, HTTPREQ_ORIGIN);
+	assert_int_equal(req.head_len, strlen("GET /a?b HTTP/1.1\r\nHost: Front.Test:8080\r\n\r\n"));
+	assert_int_equal(httpreq_build_upstream(
+			     "GET /a?b HTTP/1.1\r\nHost: Front.Test:8080\r\n\r\nX", &req, out,
+			     sizeof(out), &n),
+			 0);
+	out[n] = '\0';
+	assert_string_equal(out, "GET /a?b HTTP/1.1\r\nHost: Front.Test:8080\r\nConnection: close\r\n\r\n");
+	/* Host without a port means 80; HTTP/1.0 too must name the host; OPTIONS * is fine. */
+	assert_int_equal(tunneled("GET / HTTP/1.0\r\nHost: front.test\r\n\r\n", "front.test", 80),
+			 HTTPREQ_COMPLETE);
+	assert_int_equal(tunneled("OPTIONS * HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80),
+			 HTTPREQ_COMPLETE);
+	assert_int_equal(tunneled("GET / HTTP/1.1\r\nHost: [2001:db8::1]:81\r\n\r\n", "2001:db8::1",
+				  81),
+			 HTTPREQ_COMPLETE);
+	/* Another virtual host, port, or none at all; other request forms. */
+	expect_tunneled_bad("GET / HTTP/1.1\r\nHost: hidden.test\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("GET / HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 8080, 400);
+	expect_tunneled_bad("GET / HTTP/1.1\r\nHost: front.test:81\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("GET / HTTP/1.1\r\nHost: front.test.\r\nHost: x\r\n\r\n", "front.test",
+			    80, 400);
+	expect_tunneled_bad("GET / HTTP/1.0\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("GET / HTTP/1.1\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("GET http://front.test/ HTTP/1.1\r\nHost: front.test\r\n\r\n",
+			    "front.test", 80, 400);
+	expect_tunneled_bad("CONNECT front.test:80 HTTP/1.1\r\nHost: front.test\r\n\r\n",
+			    "front.test", 80, 400);
+	expect_tunneled_bad("GET * HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "front.test", 80, 501);
+	/* Every prefix needs more. */
+	const char *text = "POST /x HTTP/1.1\r\nHost: front.test\r\nContent-Length: 3\r\n\r\n";
+	for (size_t len = 0; len < strlen(text); len++) {
+		struct nethost h;
+		struct sk_err err = {0};
+		assert_int_equal(hostmatch_parse_host("front.test", 10, &h, &err), 0);
+		assert_int_equal(httpreq_parse_tunneled(text, len, &h, 80, &req), HTTPREQ_NEED_MORE);
+	}
+}
+
 static enum httpreq_status rewrite(const char *text, char *out, size_t out_size, size_t *out_len)
 {
 	return httpreq_rewrite_response(text, strlen(text), out, out_size, out_len, &req);
@@ -497,6 +563,7 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_build_upstream),
 	    cmocka_unit_test(test_worst_case_upstream_fits),
+	    cmocka_unit_test(test_tunneled),
 	    cmocka_unit_test(test_response_rewritten),
 	    cmocka_unit_test(test_response_refused),
 	};

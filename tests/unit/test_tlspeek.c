@@ -147,10 +147,14 @@ static void test_no_sni(void **state)
 	assert_int_equal(peek(buf, n), TLSPEEK_NO_SNI);
 }
 
+/* Refused: another protocol when it does not start as a handshake record, else bad TLS (a
+ * lenient server could still take it, so the proxy must not treat it as another protocol). */
 static void expect_not_tls(const uint8_t *buf, size_t len)
 {
+	enum tlspeek_status want = len > 0 && buf[0] == 0x16 ? TLSPEEK_BAD_TLS : TLSPEEK_NOT_TLS;
+
 	strcpy(sni, "stale");
-	if (peek(buf, len) != TLSPEEK_NOT_TLS)
+	if (peek(buf, len) != want)
 		fail_msg("accepted (sni \"%s\")", sni);
 	assert_non_null(reason);
 	assert_string_equal(sni, "");
@@ -250,7 +254,7 @@ static void test_bad_structure(void **state)
 		body[pokes[i].at] = pokes[i].value;
 		n = records(buf, body, b, 16384);
 		strcpy(sni, "stale");
-		if (peek(buf, n) != TLSPEEK_NOT_TLS)
+		if (peek(buf, n) != TLSPEEK_BAD_TLS)
 			fail_msg("poke %zu accepted", i);
 	}
 }
@@ -310,13 +314,36 @@ static void test_large_hello(void **state)
 	free(buf);
 }
 
+/* Encrypted Client Hello (and the ESNI draft) hide the name the server routes on: whatever
+ * the outer SNI says, before or after it, the hello is reported as ECH. */
+static void test_encrypted_client_hello(void **state)
+{
+	uint8_t exts[512], body[1024], buf[2048];
+	size_t e, n;
+	(void)state;
+	for (unsigned kind = 0; kind < 2; kind++) {
+		unsigned type = kind ? 0xffce : 0xfe0d;
+		e = ext_sni(exts, 0, "public.example", 14);
+		e += ext_other(exts + e, type, 40);
+		n = records(buf, body, hello_body(body, exts, e), 16384);
+		strcpy(sni, "stale");
+		assert_int_equal(peek(buf, n), TLSPEEK_ECH);
+		assert_string_equal(sni, "");
+		assert_non_null(reason);
+		e = ext_other(exts, type, 40);
+		e += ext_sni(exts + e, 0, "public.example", 14);
+		n = records(buf, body, hello_body(body, exts, e), 16384);
+		assert_int_equal(peek(buf, n), TLSPEEK_ECH);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sni),		  cmocka_unit_test(test_every_prefix_needs_more),
 	    cmocka_unit_test(test_no_sni),	  cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_bad_structure), cmocka_unit_test(test_record_layer),
-	    cmocka_unit_test(test_large_hello),
+	    cmocka_unit_test(test_large_hello), cmocka_unit_test(test_encrypted_client_hello),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
