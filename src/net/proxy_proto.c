@@ -48,19 +48,24 @@ void proto_deny(struct conn *c, int status)
 	http_answer(c, status, status == 403 ? "Forbidden" : "Bad Gateway", reason);
 }
 
+/* Answers an HTTP request the proxy refuses and records the denial; returns -1. */
+static int http_refuse(struct conn *c, int status, const char *text, const char *reason)
+{
+	c->reason = reason;
+	http_answer(c, status, text, reason);
+	conn_deny(c, reason);
+	return -1;
+}
+
 /* A plain HTTP request (forwarded, or inside a tunnel) goes upstream alone: its head rebuilt
  * (httpreq_build_upstream) and exactly its body after it; the response says
  * "Connection: close". Returns 0, or -1 when refused (answered and denied). */
 static int forward_setup(struct conn *c, const struct httpreq *req)
 {
 	c->is_forward = true;
-	if (req->is_chunked) {
-		/* Forwarding exactly one request needs its length; no chunk parser yet. */
-		c->reason = "chunked request bodies are not supported: send Content-Length";
-		http_answer(c, 411, "Length Required", c->reason);
-		conn_deny(c, c->reason);
-		return -1;
-	}
+	if (req->is_chunked) /* forwarding exactly one request needs its length */
+		return http_refuse(c, 411, "Length Required",
+				   "chunked request bodies are not supported: send Content-Length");
 	c->body_len = req->has_content_length ? req->content_length : 0;
 	size_t size = PROXY_HEAD_MAX + 512; /* enough for any head httpreq accepts */
 	c->upstream_head = malloc(size);
@@ -80,10 +85,7 @@ static int http_head(struct conn *c)
 	case HTTPREQ_NEED_MORE:
 		return 0;
 	case HTTPREQ_BAD:
-		c->reason = req.reason;
-		http_answer(c, req.status_code, "Bad Request", req.reason);
-		conn_deny(c, req.reason);
-		return -1;
+		return http_refuse(c, req.status_code, "Bad Request", req.reason);
 	case HTTPREQ_COMPLETE:
 		break;
 	}
@@ -250,17 +252,11 @@ static int tunneled_http(struct conn *c, bool is_final)
 
 	switch (httpreq_parse_tunneled(c->head, c->head_len, &c->host, c->port, &req)) {
 	case HTTPREQ_NEED_MORE:
-		if (!is_final)
-			return 0;
-		c->reason = "incomplete HTTP request inside a tunnel";
-		http_answer(c, 408, "Request Timeout", c->reason);
-		conn_deny(c, c->reason);
-		return -1;
+		return is_final ? http_refuse(c, 408, "Request Timeout",
+					      "incomplete HTTP request inside a tunnel")
+				: 0;
 	case HTTPREQ_BAD:
-		c->reason = req.reason;
-		http_answer(c, req.status_code, "Bad Request", req.reason);
-		conn_deny(c, req.reason);
-		return -1;
+		return http_refuse(c, req.status_code, "Bad Request", req.reason);
 	case HTTPREQ_COMPLETE:
 		break;
 	}
