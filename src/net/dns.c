@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -113,14 +112,8 @@ size_t dns_tcp_ports(struct dns *dns, uint16_t *ports, size_t max)
 
 	if (ares_get_servers_ports(dns->channel, &servers) != ARES_SUCCESS)
 		return 0;
-	for (struct ares_addr_port_node *s = servers; s; s = s->next) {
-		uint16_t port = s->tcp_port ? (uint16_t)s->tcp_port : 53;
-		bool is_known = false;
-		for (size_t i = 0; i < count; i++)
-			is_known = is_known || ports[i] == port;
-		if (!is_known && count < max)
-			ports[count++] = port;
-	}
+	for (struct ares_addr_port_node *s = servers; s && count < max; s = s->next)
+		ports[count++] = s->tcp_port ? (uint16_t)s->tcp_port : 53;
 	ares_free_data(servers);
 	return count;
 }

@@ -33,7 +33,7 @@ int dns_init(struct dns **out, const char *server, const char *hosts_file, dns_w
 	     void *loop, struct sk_err *err);
 void dns_free(struct dns *dns);
 /* The TCP ports of the configured name servers (c-ares falls back to TCP for a truncated
- * answer), each once; at most max. For the proxy's Landlock rules. */
+ * answer), one per server; at most max. For the proxy's Landlock rules. */
 size_t dns_tcp_ports(struct dns *dns, uint16_t *ports, size_t max);
 
 /* Resolves `name` (canonical: lower case, no trailing dot); cb runs exactly once, possibly

@@ -599,26 +599,28 @@ static int proxy_drop_privileges(void)
 }
 
 /* The ports an allow rule lets the proxy connect to (a rule without one: 80 and 443), and
- * the resolver's TCP ports; each once. */
+ * the resolver's TCP ports; each once. max leaves room for two ports of every rule. */
 static size_t confine_ports(const struct proxy_config *config, struct dns *dns, uint16_t *ports,
 			    size_t max)
 {
-	size_t count = dns_tcp_ports(dns, ports, max);
+	size_t count = dns_tcp_ports(dns, ports, max - 2 * NETPOLICY_MAX_RULES), unique = 0;
 
 	for (size_t i = 0; i < config->policy.rule_count; i++) {
 		const struct netrule *rule = &config->policy.rules[i];
-		uint16_t wanted[2] = {rule->port ? rule->port : 80, rule->port ? 0 : 443};
 		if (rule->is_deny)
 			continue;
-		for (int w = 0; w < 2 && wanted[w]; w++) {
-			bool is_known = false;
-			for (size_t k = 0; k < count; k++)
-				is_known = is_known || ports[k] == wanted[w];
-			if (!is_known && count < max)
-				ports[count++] = wanted[w];
-		}
+		ports[count++] = rule->port ? rule->port : 80;
+		if (!rule->port)
+			ports[count++] = 443;
 	}
-	return count;
+	for (size_t i = 0; i < count; i++) {
+		size_t k = 0;
+		while (k < unique && ports[k] != ports[i])
+			k++;
+		if (k == unique)
+			ports[unique++] = ports[i];
+	}
+	return unique;
 }
 
 /* Last step before serving: Landlock, then seccomp (which denies the Landlock calls). The

@@ -13,7 +13,10 @@
 
 #include "util/err.h"
 
-#define PROXY_HARDEN_MAX_PORTS 256
+#include "net/hostmatch.h"
+
+/* Two ports for each rule (80 and 443 for a rule without one), and the resolver's. */
+#define PROXY_HARDEN_MAX_PORTS (2 * NETPOLICY_MAX_RULES + 16)
 
 /* Landlock: every file-system right handled with no rule (no open, create, exec, ... of any
  * path), abstract unix sockets and signals scoped (ABI >= 6), and from ABI 4 TCP bind refused

@@ -599,11 +599,22 @@ def need_node(*tools):
 
 
 def node_setup(ctx):
-    """node present, the test server's port, a hosts file naming an allowed and another host,
-    and a tag unique to this test for the server's log."""
+    """node present; the test server's port, a tag unique to this test for the server's log,
+    and the run options: api.stockade.test allowed, other.stockade.test named in the hosts
+    file but not allowed."""
     need_node()
+    p = servers().http_port
     hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1", "other.stockade.test": "127.0.0.1"})
-    return servers().http_port, hosts, f"{os.getpid()}-{time.monotonic_ns()}"
+    opts = ["--allow-net", f"api.stockade.test:{p}", "--allow-net", f"127.0.0.1:{p}",
+            "--hosts-file", hosts, "--quiet"]
+    return p, f"{os.getpid()}-{time.monotonic_ns()}", opts
+
+
+# The end of a node script that defines get(url): one JSON line per URL given in argv.
+NODE_GET_EACH = ("(async () => {\n"
+                 "  for (const url of process.argv.slice(1))\n"
+                 "    console.log(JSON.stringify(await get(url)));\n"
+                 "})();\n")
 
 
 def node_results(r):
@@ -619,7 +630,7 @@ def test_node_http_client_forwards_through_proxy_env(ctx):
     """node's http module ignores the proxy environment; a node app that honours it (as the
     proxy agents do) sends absolute-form requests to HTTP_PROXY. Allowed: the server's body;
     denied: 403 with the reason in X-Stockade-Denied, and the server sees nothing."""
-    p, hosts, tag = node_setup(ctx)
+    p, tag, opts = node_setup(ctx)
     # agent: false is one request per connection, which is all the proxy serves on one.
     code = ("const http = require('http');\n"
             "const proxy = new URL(process.env.HTTP_PROXY);\n"
@@ -636,15 +647,10 @@ def test_node_http_client_forwards_through_proxy_env(ctx):
             "  req.on('error', (e) => resolve(['ERROR', e.code]));\n"
             "  req.end();\n"
             "});\n"
-            "(async () => {\n"
-            "  console.log(JSON.stringify(proxy.href));\n"
-            "  for (const url of process.argv.slice(1))\n"
-            "    console.log(JSON.stringify(await get(url)));\n"
-            "})();\n")
+            "console.log(JSON.stringify(proxy.href));\n" + NODE_GET_EACH)
     r, events, _ = run_net(ctx, ["node", "-e", code, f"http://api.stockade.test:{p}/node-{tag}",
                                  f"http://other.stockade.test:{p}/node-denied-{tag}"],
-                           ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
-                            f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+                           opts)
     got = node_results(r)
     expect(got == ["http://127.0.0.1:3128/", [200, "", f"hello /node-{tag}"],
                    [403, "no allow rule matches", "stockade: no allow rule matches"]], f"{r}")
@@ -658,7 +664,7 @@ def test_node_http_client_forwards_through_proxy_env(ctx):
 def test_node_connect_tunnel_through_proxy_env(ctx):
     """http.request({method: 'CONNECT'}) to HTTPS_PROXY, then node's http client over the
     tunnel's socket to the allowed server; a CONNECT to a host no rule allows gets 403."""
-    p, hosts, tag = node_setup(ctx)
+    p, tag, opts = node_setup(ctx)
     code = ("const http = require('http');\n"
             "const proxy = new URL(process.env.HTTPS_PROXY);\n"
             "const tunnel = (target, path) => new Promise((resolve) => {\n"
@@ -690,8 +696,7 @@ def test_node_connect_tunnel_through_proxy_env(ctx):
             "})();\n")
     r, events, rep = run_net(ctx, ["node", "-e", code, f"api.stockade.test:{p}",
                                    f"other.stockade.test:{p}", f"/tunnel-{tag}"],
-                             ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
-                              f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+                             opts)
     got = node_results(r)
     expect(got == [[200, 200, f"hello /tunnel-{tag}"], [403, "no allow rule matches"]], f"{r}")
     expect([(e["decision"], e["proto"], e["host"]) for e in events] ==
@@ -737,22 +742,14 @@ def test_npm_honours_the_proxy_env(ctx):
 def test_node_fetch_ignoring_the_proxy_has_no_way_out(ctx):
     """Node's global fetch (undici) ignores HTTP_PROXY and friends: it resolves and connects
     by itself, and from inside the sandbox that goes nowhere, even to an allowed host."""
-    need_node()
-    s = servers()
-    p = s.http_port
-    hosts = hosts_file(ctx, {"api.stockade.test": "127.0.0.1"})
-    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    p, tag, opts = node_setup(ctx)
     code = ("const get = (url) => fetch(url, {signal: AbortSignal.timeout(2000)}).then(\n"
             "  (res) => 'STATUS ' + res.status, (e) => (e.cause && e.cause.code) || e.name);\n"
-            "(async () => {\n"
-            "  console.log(JSON.stringify([process.env.HTTP_PROXY, process.env.HTTPS_PROXY]));\n"
-            "  for (const url of process.argv.slice(1))\n"
-            "    console.log(JSON.stringify(await get(url)));\n"
-            "})();\n")
+            "console.log(JSON.stringify([process.env.HTTP_PROXY, process.env.HTTPS_PROXY]));\n" +
+            NODE_GET_EACH)
     r, events, _ = run_net(ctx, ["node", "-e", code, f"http://api.stockade.test:{p}/fetch-{tag}",
                                  f"http://127.0.0.1:{p}/fetch-{tag}"],
-                           ["--allow-net", f"api.stockade.test:{p}", "--allow-net",
-                            f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet"])
+                           opts)
     got = node_results(r)
     expect(len(got) == 3 and got[0] == ["http://127.0.0.1:3128"] * 2, f"{r}")
     expect(got[1] in ("EAI_AGAIN", "ENOTFOUND") and got[2] == "ECONNREFUSED",
@@ -819,11 +816,7 @@ def test_forwarded_responses_end_the_connection(ctx):
               "    res.on('data', (d) => body += d);\n"
               "    res.on('end', () => resolve([res.statusCode, body.trim()]));\n"
               "  }).on('error', (e) => resolve(['ERROR', e.code]));\n"
-              "});\n"
-              "(async () => {\n"
-              "  for (const url of process.argv.slice(1))\n"
-              "    console.log(JSON.stringify(await get(url)));\n"
-              "})();\n")
+              "});\n" + NODE_GET_EACH)
         urls = [f"http://api.stockade.test:{p}/keepalive-{tag}-{i}" for i in range(3)]
         r, _, _ = run_net(ctx, ["node", "-e", js] + urls, opts)
         expect(node_results(r) == [[200, f"hello /keepalive-{tag}-{i}"] for i in range(3)],
