@@ -17,7 +17,13 @@ FUZZ_SECONDS ?= 60
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps build demo check test clean check-asan build-clang lint fuzz fuzz-build
+# The peers bench/run measures stockade against (srt itself is npm-installed by bench/run into
+# ~/.cache/stockade-bench at a pinned version, with the npm `make deps` installs; srt refuses
+# to start without rg and socat).
+BENCH_DEPS = bubblewrap firejail gnuplot-nox ripgrep socat linux-perf
+
+.PHONY: all deps bench-deps build demo check test clean check-asan build-clang lint fuzz fuzz-build \
+	check-tree
 
 all: build
 
@@ -26,6 +32,16 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEPS) >/dev/null; \
 	fi
+
+bench-deps: deps
+	@if ! dpkg -s $(BENCH_DEPS) >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_DEPS) >/dev/null; \
+	fi
+
+# The repository itself: no large or third-party files tracked, no reference outside the tree.
+check-tree:
+	python3 tests/check_tree.py
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) --buildtype=debugoptimized

@@ -1,5 +1,5 @@
 /* `stockade run`: parse the flags into a sandbox_spec, run it, write the report, and turn the
- * outcome into the exit status of DESIGN.md (command's own, 128+N, 124, 125, 126, 127). */
+ * outcome into the exit status of docs/DESIGN.md (command's own, 128+N, 124, 125, 126, 127). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
 

@@ -1,4 +1,4 @@
-/* Forbidden destination addresses (THREATS.md, "Network egress": DNS rebinding, metadata
+/* Forbidden destination addresses (docs/THREATS.md, "Network egress": DNS rebinding, metadata
  * endpoints, IPv4 hidden inside IPv6) and the CIDR parser. The proxy calls addrpolicy_check
  * on the exact address it connects to, after resolution. */
 #include "net/addrpolicy.h"

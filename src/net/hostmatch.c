@@ -1,6 +1,6 @@
 /* Egress policy on names: one canonical spelling per host (names and IP literals), the
  * --allow-net / --deny-net grammar, and the matcher where deny wins and an address is never
- * matched against a name suffix. See THREATS.md, "Network egress". */
+ * matched against a name suffix. See docs/THREATS.md, "Network egress". */
 #include "net/hostmatch.h"
 
 #include <arpa/inet.h>

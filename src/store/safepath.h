@@ -2,7 +2,7 @@
  * exactly one level below its store root, copy trees in and out (import/export), remove them.
  * Every step is relative to a directory fd opened without following symlinks, so a link the
  * sandbox planted (or swaps in while we work) is never followed (runc CVE-2021-30465,
- * Flatpak CVE-2024-42472; THREATS.md "Mounts and paths"). */
+ * Flatpak CVE-2024-42472; docs/THREATS.md "Mounts and paths"). */
 #ifndef STOCKADE_SAFEPATH_H
 #define STOCKADE_SAFEPATH_H
 

@@ -1,4 +1,4 @@
-/* escape-net: network egress techniques (THREATS.md "Network egress") that
+/* escape-net: network egress techniques (docs/THREATS.md "Network egress") that
  * tests/helpers/try-syscall has no probe for: TCP and UDP to servers the runner started on
  * the host (its loopback and its own address), a raw socket, the host's abstract and path
  * unix sockets. A connection that succeeds sends a marker the host server records.

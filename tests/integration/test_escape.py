@@ -1,4 +1,4 @@
-"""The escape runner (tests/escape/run.py) inside the suite: every technique of THREATS.md
+"""The escape runner (tests/escape/run.py) inside the suite: every technique of docs/THREATS.md
 that exists in the code, as this mode's caller, one BLOCKED / ESCAPED / ERROR line each (and
 OK / BROKEN for the positive probes), then its summary line `escape [MODE]: N blocked,
 N escaped, N error; ...`. One test per mode: it fails if anything escaped, errored or broke."""

@@ -1,4 +1,4 @@
-"""Fail closed (DESIGN.md principle 1): when a layer cannot be applied for real, the command
+"""Fail closed (docs/DESIGN.md principle 1): when a layer cannot be applied for real, the command
 does not run. Each test breaks one layer in a real way (a seccomp filter around stockade that
 fails the syscall the layer needs, a sysctl, a read-only cgroup mount, a partly masked /proc)
 and checks: exit 125; exactly one stderr line "stockade: LAYER: ...: ERRNO-TEXT ..."; the
@@ -255,7 +255,7 @@ def test_landlock_unavailable_enosys_fails_closed_with_hint(ctx):
 
 def test_landlock_forbidden_eperm_fails_closed_with_hint(ctx):
     # A container profile that forbids Landlock answers EPERM; the message must still name
-    # the fix (DESIGN.md principle 1: "naming the layer, the errno and the fix").
+    # the fix (docs/DESIGN.md principle 1: "naming the layer, the errno and the fix").
     m = _marker()
     r = denied(ctx, ["landlock_create_ruleset"], errnum=errno.EPERM, marker=m)
     expect_fail_closed(r, "landlock", errno.EPERM, words=["--allow-degraded landlock"],

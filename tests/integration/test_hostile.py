@@ -1,4 +1,4 @@
-"""Hostile workloads: the techniques of THREATS.md "Terminal and session", "The runtime's own
+"""Hostile workloads: the techniques of docs/THREATS.md "Terminal and session", "The runtime's own
 processes" and "Kernel attack surface", each tried from inside a real sandbox, plus a few
 positive tests showing that ordinary programs still work there.
 
