@@ -19,4 +19,12 @@ int cli_doctor(int argc, char **argv, struct sk_err *err);
 int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
 
+/* Leftovers of runs killed with SIGKILL: stale cgroups and anonymous volumes, removed. */
+struct cli_swept {
+	unsigned cgroups, volumes;
+};
+void cli_sweep_leftovers(struct cli_swept *swept);
+/* Only the anonymous volumes (a run sweeps the cgroups while its sandbox starts). */
+unsigned cli_sweep_volumes(void);
+
 #endif

@@ -109,7 +109,7 @@ static void print_reserve(void)
 }
 
 static void print_table(const struct probe_result *results, const struct environment *env,
-			double total_ms)
+			const struct cli_swept *swept, double total_ms)
 {
 	printf("stockade %s doctor — %s, %s, %s\n", STOCKADE_VERSION, env->kernel,
 	       env->is_root ? "running as root" : "running unprivileged",
@@ -129,6 +129,9 @@ static void print_table(const struct probe_result *results, const struct environ
 	printf("seccomp architecture: x86_64 (other ABIs killed); Landlock ABI: %d\n",
 	       env->landlock_abi);
 	print_reserve();
+	if (swept->cgroups || swept->volumes)
+		printf("removed what killed runs left: %u cgroup(s), %u anonymous volume(s)\n",
+		       swept->cgroups, swept->volumes);
 	printf("%s (%.1f ms)\n",
 	       all_required_ok(results)
 		   ? "every required layer works"
@@ -146,7 +149,7 @@ static json_t *layer_json(const struct probe_result *r)
 }
 
 static int print_json(const struct probe_result *results, const struct environment *env,
-		      double total_ms, struct sk_err *err)
+		      const struct cli_swept *swept, double total_ms, struct sk_err *err)
 {
 	json_t *layers = json_array();
 	json_t *root;
@@ -160,8 +163,12 @@ static int print_json(const struct probe_result *results, const struct environme
 	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
 	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
 	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
-	if (root)
+	if (root) {
 		json_object_set_new(root, "reserve", reserve_json());
+		json_object_set_new(root, "swept",
+				    json_pack("{s:i, s:i}", "cgroups", (int)swept->cgroups,
+					      "volumes", (int)swept->volumes));
+	}
 	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(root);
 	if (!text)
@@ -185,6 +192,8 @@ int cli_doctor(int argc, char **argv, struct sk_err *err)
 			return sk_fail(err, "cli", 0, "usage: stockade doctor [--json]",
 				       "unknown argument '%.64s'", argv[i]);
 	}
+	struct cli_swept swept;
+	cli_sweep_leftovers(&swept);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	probe_all(results);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -192,10 +201,10 @@ int cli_doctor(int argc, char **argv, struct sk_err *err)
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	describe_environment(&env);
 	if (is_json) {
-		if (print_json(results, &env, total_ms, err) < 0)
+		if (print_json(results, &env, &swept, total_ms, err) < 0)
 			return -1;
 	} else {
-		print_table(results, &env, total_ms);
+		print_table(results, &env, &swept, total_ms);
 	}
 	return all_required_ok(results) ? 0 : 1;
 }

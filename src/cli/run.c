@@ -325,6 +325,9 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 	}
 	memset(&report, 0, sizeof(report));
 	rc = run_with_volumes(&spec, caller_env, &result, &report, err);
+	/* After the command, off its start-up path: anonymous volumes of runs that were killed
+	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */
+	(void)cli_sweep_volumes();
 	if (spec.report_path) {
 		struct sk_err report_err;
 		memset(&report_err, 0, sizeof(report_err));

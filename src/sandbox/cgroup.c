@@ -3,6 +3,7 @@
  * controllers as root on hybrid hosts), writes the limits, and later reads usage and removes it. */
 #include "sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -794,4 +795,100 @@ void cgroup_destroy(struct cgroup_plan *plan)
 		remove_dir(plan->dirs[i]);
 	}
 	plan->dir_count = 0;
+}
+
+/* ---- stale cgroups of runs that were killed (kill -9 leaves their directories) ---- */
+
+/* When the process `pid` started, in seconds since the epoch; -1 when it does not exist. */
+static long long process_start_time(pid_t pid)
+{
+	char path[64], text[1024], stat_text[4096];
+	unsigned long long start_ticks = 0, boot = 0;
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, text, sizeof(text)) < 0)
+		return -1;
+	/* Field 22 (starttime), counted after the ")" that ends the command name, which may
+	 * itself hold spaces and parentheses. */
+	p = strrchr(text, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start_ticks) != 1)
+		return -1;
+	if (read_small_file("/proc/stat", stat_text, sizeof(stat_text)) < 0 ||
+	    !(p = strstr(stat_text, "\nbtime ")) || sscanf(p + 7, "%llu", &boot) != 1)
+		return -1;
+	return (long long)(boot + start_ticks / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* A cgroup named by a run ("stockade-PID-TIME") or a probe ("stockade-probe-PID-N") is stale
+ * when the process that made it is gone — or is another process that took its PID later. */
+static bool is_stale(const char *name)
+{
+	int pid = 0, end = 0;
+	long long made = 0;
+	unsigned counter;
+
+	if (sscanf(name, "stockade-probe-%d-%u%n", &pid, &counter, &end) == 2 &&
+	    name[end] == '\0')
+		made = -1; /* a probe lives for milliseconds inside its owner: the PID suffices */
+	else if (sscanf(name, "stockade-%d-%lld%n", &pid, &made, &end) != 2 || name[end] != '\0')
+		return false; /* not ours */
+	if (pid <= 0 || pid == (int)getpid())
+		return false;
+	long long started = process_start_time((pid_t)pid);
+	if (started < 0)
+		return true;
+	/* One second of slack: the name's time and the boot time are both rounded down. */
+	return made >= 0 && started > made + 1;
+}
+
+/* Removes the stale stockade cgroups beside the ones this process would make. Only empty ones:
+ * a killed run's PID 1 dies with it (PDEATHSIG) and takes the sandbox along, and a cgroup that
+ * still has members may belong to a stockade in another PID namespace, whose PIDs mean nothing
+ * here — rmdir refuses a populated cgroup (EBUSY), so nobody's processes are touched. */
+static unsigned sweep_dir(const char *own_dir)
+{
+	char dir[PATH_MAX];
+	unsigned removed = 0;
+	DIR *d = opendir(own_dir);
+	struct dirent *de;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || strncmp(de->d_name, "stockade-", 9) != 0 ||
+		    !is_stale(de->d_name) || path_join(dir, sizeof(dir), own_dir, de->d_name) < 0)
+			continue;
+		removed += rmdir(dir) == 0;
+	}
+	closedir(d);
+	return removed;
+}
+
+unsigned cgroup_sweep_stale(void)
+{
+	struct cgroup_mount mount;
+	char own[PATH_MAX], own_dir[PATH_MAX];
+	unsigned removed = 0;
+	FILE *mountinfo = fopen("/proc/self/mountinfo", "re");
+
+	if (!mountinfo)
+		return 0;
+	while (next_cgroup_mount(mountinfo, &mount)) {
+		const char *controller = NULL;
+
+		/* v1: the hierarchy of a controller stockade uses; v2: the unified one. */
+		for (int c = 0; c < CTRL_COUNT && !mount.is_v2 && !controller; c++)
+			if (list_has(mount.options, controller_names[c], ","))
+				controller = controller_names[c];
+		if ((!mount.is_v2 && !controller) ||
+		    own_cgroup_path(controller, own, sizeof(own)) < 0 ||
+		    dir_in_mount(&mount, own, own_dir, sizeof(own_dir)) < 0)
+			continue;
+		removed += sweep_dir(own_dir);
+	}
+	fclose(mountinfo);
+	return removed;
 }

@@ -46,4 +46,10 @@ void cgroup_collect(const struct cgroup_plan *plan, struct cgroup_usage *usage);
 /* Parent: kills whatever is still in the cgroups and removes them. Safe to call twice. */
 void cgroup_destroy(struct cgroup_plan *plan);
 
+/* Removes the cgroups that runs and probes killed with SIGKILL left beside stockade's own
+ * (their maker is gone, or its PID now belongs to a younger process), killing anything still in
+ * them. Returns how many were removed. Cheap when there are none: one directory read per
+ * hierarchy. */
+unsigned cgroup_sweep_stale(void);
+
 #endif

@@ -301,11 +301,14 @@ static int meta_lock(struct volume_store *store, enum volume_kind kind, const ch
 	return store_fail(err, EAGAIN, "lock", name);
 }
 
-static void meta_write(int fd, uint64_t limit_bytes)
+/* The meta file: "created T\nlimit N\n", and "ephemeral 1\n" for an anonymous volume that its
+ * run is to remove — if that run is killed, a later run or doctor finds it by this line
+ * (volume_sweep_ephemeral), while anonymous volumes kept on purpose (--keep-volumes) stay. */
+static void meta_write(int fd, uint64_t limit_bytes, bool is_ephemeral)
 {
-	char text[96];
-	int n = snprintf(text, sizeof(text), "created %lld\nlimit %llu\n", (long long)time(NULL),
-			 (unsigned long long)limit_bytes);
+	char text[112];
+	int n = snprintf(text, sizeof(text), "created %lld\nlimit %llu\n%s", (long long)time(NULL),
+			 (unsigned long long)limit_bytes, is_ephemeral ? "ephemeral 1\n" : "");
 
 	if (ftruncate(fd, 0) == 0)
 		(void)!pwrite(fd, text, (size_t)n, 0);
@@ -344,8 +347,20 @@ static int make_volume_dir(struct volume_store *store, enum volume_kind kind, co
 	return 0;
 }
 
-int volume_acquire(struct volume_store *store, enum volume_kind kind, const char *name,
-		   bool may_create, struct volume_handle *handle, struct sk_err *err)
+static bool meta_is_ephemeral(int fd)
+{
+	char text[128];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	return strstr(text, "\nephemeral 1\n") != NULL;
+}
+
+static int acquire(struct volume_store *store, enum volume_kind kind, const char *name,
+		   bool may_create, bool is_ephemeral, struct volume_handle *handle,
+		   struct sk_err *err)
 {
 	struct stat st;
 
@@ -358,8 +373,9 @@ int volume_acquire(struct volume_store *store, enum volume_kind kind, const char
 	handle->lock_fd = meta_lock(store, kind, name, LOCK_SH, may_create, &st, err);
 	if (handle->lock_fd < 0)
 		return -1;
+	/* Written before the directory is made, so no volume of a killed run lacks the mark. */
 	if (st.st_size == 0)
-		meta_write(handle->lock_fd, 0);
+		meta_write(handle->lock_fd, 0, is_ephemeral);
 	if ((may_create && make_volume_dir(store, kind, name, &handle->is_new, err) < 0) ||
 	    (handle->dir_fd = safepath_open_dir(store->root_fd[kind], name, store->owner_uid,
 						O_RDONLY, err)) < 0) {
@@ -368,6 +384,12 @@ int volume_acquire(struct volume_store *store, enum volume_kind kind, const char
 	}
 	(void)futimens(handle->lock_fd, NULL); /* last used */
 	return 0;
+}
+
+int volume_acquire(struct volume_store *store, enum volume_kind kind, const char *name,
+		   bool may_create, struct volume_handle *handle, struct sk_err *err)
+{
+	return acquire(store, kind, name, may_create, false, handle, err);
 }
 
 /* With the exclusive lock held: the directory (safely), then the meta file. */
@@ -440,7 +462,7 @@ int volume_create(struct volume_store *store, const char *name, uint64_t limit_b
 	if (limit_bytes) {
 		rc = quota_limit_dir(handle.dir_fd, limit_bytes, err);
 		if (rc == 0)
-			meta_write(handle.lock_fd, limit_bytes);
+			meta_write(handle.lock_fd, limit_bytes, false);
 	}
 	volume_release(store, &handle, rc < 0);
 	return rc;
@@ -462,7 +484,9 @@ int volume_remove(struct volume_store *store, const char *name, struct sk_err *e
 	return rc;
 }
 
-int volume_prune(struct volume_store *store, unsigned *removed, struct sk_err *err)
+/* Removes the anonymous volumes no run holds (all, or only those marked ephemeral). */
+static int remove_unused_anonymous(struct volume_store *store, bool only_ephemeral,
+				   unsigned *removed, struct sk_err *err)
 {
 	int dir = openat(store->root_fd[VOLUME_ANONYMOUS], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dir >= 0 ? fdopendir(dir) : NULL;
@@ -481,6 +505,10 @@ int volume_prune(struct volume_store *store, unsigned *removed, struct sk_err *e
 				   &st, &busy);
 		if (fd < 0)
 			continue; /* in use */
+		if (only_ephemeral && !meta_is_ephemeral(fd)) {
+			close(fd);
+			continue;
+		}
 		rc = remove_locked(store, VOLUME_ANONYMOUS, de->d_name, err);
 		close(fd);
 		if (rc == 0)
@@ -488,6 +516,16 @@ int volume_prune(struct volume_store *store, unsigned *removed, struct sk_err *e
 	}
 	closedir(d);
 	return rc;
+}
+
+int volume_prune(struct volume_store *store, unsigned *removed, struct sk_err *err)
+{
+	return remove_unused_anonymous(store, false, removed, err);
+}
+
+int volume_sweep_ephemeral(struct volume_store *store, unsigned *removed, struct sk_err *err)
+{
+	return remove_unused_anonymous(store, true, removed, err);
 }
 
 static bool probe_in_use(struct volume_store *store, enum volume_kind kind, const char *name)
@@ -613,8 +651,10 @@ int volume_run_acquire(struct volume_store *store, struct sandbox_spec *spec,
 		struct sandbox_volume *vol = &spec->volumes[i];
 		enum volume_kind kind = vol->is_anonymous ? VOLUME_ANONYMOUS : VOLUME_NAMED;
 
+		bool is_ephemeral = vol->is_anonymous && !spec->should_keep_volumes;
+
 		if ((vol->is_anonymous && anonymous_name(vol->name, sizeof(vol->name), err) < 0) ||
-		    volume_acquire(store, kind, vol->name, true, &handles[i], err) < 0) {
+		    acquire(store, kind, vol->name, true, is_ephemeral, &handles[i], err) < 0) {
 			spec->volume_count = i;
 			volume_run_release(store, spec, handles, false);
 			return -1;

@@ -77,6 +77,9 @@ int volume_create(struct volume_store *store, const char *name, uint64_t limit_b
 int volume_remove(struct volume_store *store, const char *name, struct sk_err *err);
 /* Removes every anonymous volume not in use; *removed counts them. */
 int volume_prune(struct volume_store *store, unsigned *removed, struct sk_err *err);
+/* Removes the anonymous volumes of runs that were killed before they could (marked ephemeral in
+ * their meta file, and no longer locked by a run); kept anonymous volumes stay. */
+int volume_sweep_ephemeral(struct volume_store *store, unsigned *removed, struct sk_err *err);
 /* All volumes (named first), allocated; free() the array. */
 int volume_list(struct volume_store *store, struct volume_info **infos, size_t *count,
 		struct sk_err *err);
