@@ -211,13 +211,20 @@ static double now_ms(void)
  * the caller otherwise. Not userns_prepare(): as root it drops the caller's groups. */
 static void probe_identity_plan(struct userns_plan *plan)
 {
-	bool is_root = geteuid() == 0;
+	struct userns_identity id;
+	struct sk_err ignored;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = plan->gid = SANDBOX_DEFAULT_UID;
-	plan->is_root_caller = is_root;
-	plan->host_uid = is_root ? SANDBOX_DEFAULT_HOST_UID : geteuid();
-	plan->host_gid = is_root ? SANDBOX_DEFAULT_HOST_UID : getegid();
+	/* No safe uid (root whose uid 0 is uid 0 outside, without uid 10001): try 10001 all
+	 * the same, so that the map write fails and rootless_advice says why. */
+	if (userns_host_identity(&id, &ignored) < 0) {
+		id.uid = id.gid = SANDBOX_DEFAULT_HOST_UID;
+		id.is_privileged_root = true;
+	}
+	plan->is_root_caller = id.is_privileged_root;
+	plan->host_uid = id.uid;
+	plan->host_gid = id.gid;
 }
 
 static pid_t probe_clone(uint64_t flags)

@@ -126,7 +126,7 @@ const struct advice landlock_advice[] = {
 #define STR(x) #x
 #define XSTR(x) STR(x)
 const struct advice rootless_advice[] = {{0, PROBE_UNAVAILABLE, "stockade runs as "
-	"root of a user namespace (a rootless container?) that lacks uid "
+	"root of a user namespace whose uid 0 is uid 0 outside too, and that lacks uid "
 	XSTR(SANDBOX_DEFAULT_HOST_UID) ", onto which root maps the sandbox user", "map uid "
 	XSTR(SANDBOX_DEFAULT_HOST_UID) " into that namespace (a larger subuid range), or run "
 	"stockade there as a non-root user"}};

@@ -14,8 +14,19 @@ struct userns_plan {
 	uid_t uid, host_uid; /* inside -> outside */
 	gid_t gid, host_gid;
 	bool is_root_caller; /* stockade itself runs as host root */
-	char detail[96];
+	char detail[160];
 };
+
+/* Where the sandbox user lands outside: the caller's uid; as root, uid 10001; as root of a
+ * user namespace without uid 10001 (a rootless container), that root itself, when it is an
+ * unprivileged uid of the parent namespace. Fails when no such uid exists. */
+struct userns_identity {
+	uid_t uid;
+	gid_t gid;
+	bool is_privileged_root; /* root with uid 10001 mapped: it lands there */
+	char mapping[80];	 /* for the report and doctor */
+};
+int userns_host_identity(struct userns_identity *id, struct sk_err *err);
 
 /* Parent, before clone. As root it also drops the supplementary groups of stockade itself,
  * because a child cannot drop them once setgroups is denied in its namespace. */

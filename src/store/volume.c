@@ -3,6 +3,7 @@
  * Host-side work inside a volume goes through safepath.c, never through a path string. */
 #define _GNU_SOURCE
 #include "store/volume.h"
+#include "sandbox/userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -221,8 +222,12 @@ int volume_store_open(struct volume_store *store, struct sk_err *err)
 
 	memset(store, 0, sizeof(*store));
 	store->root_fd[0] = store->root_fd[1] = store->meta_fd = -1;
-	store->owner_uid = geteuid() == 0 ? SANDBOX_DEFAULT_HOST_UID : geteuid();
-	store->owner_gid = geteuid() == 0 ? SANDBOX_DEFAULT_HOST_UID : getegid();
+	/* Volumes belong to the uid the sandbox user lands on (userns.c decides it). */
+	struct userns_identity id;
+	if (userns_host_identity(&id, err) < 0)
+		return -1;
+	store->owner_uid = id.uid;
+	store->owner_gid = id.gid;
 	if (paths_ensure_home(store->home, sizeof(store->home), err) < 0)
 		return -1;
 	home_fd = open(store->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

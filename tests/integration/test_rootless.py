@@ -1,0 +1,57 @@
+"""stockade as root of a user namespace (rootless Podman/Docker, pods with hostUsers: false,
+CI runners): that root is an unprivileged uid outside, so the sandbox user lands on it, as
+for an unprivileged caller; only a root whose uid 0 is uid 0 outside too, without uid 10001
+mapped, is refused (src/sandbox/userns.c, userns_host_identity)."""
+import json
+import os
+import subprocess
+import time
+
+from harness import expect, root_only, user_only
+
+UNSHARE = ["unshare", "--user", "--map-root-user", "--"]
+
+
+@user_only
+def test_namespace_root_maps_sandbox_onto_itself(ctx):
+    report = os.path.join(ctx.tmpdir(0o777), "r.json")
+    p = ctx.popen(UNSHARE + [ctx.stockade_path, "run", "--report", report, "--", "sh", "-c",
+                             "id -u; echo ready; exec sleep 30.25"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        uid_inside = p.stdout.readline().strip()
+        ready = p.stdout.readline()
+        # From the host: the workload's real uid is the unprivileged caller's, never 0.
+        seen = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:2] == [b"sleep", b"30.25"]:
+                        with open(f"/proc/{pid}/status") as s:
+                            seen += [l.split()[1:] for l in s if l.startswith("Uid:")]
+            except OSError:
+                pass
+    finally:
+        p.kill()
+        p.wait()
+    expect(ready == "ready\n", f"the sandbox did not run: {ready!r} {p.stderr.read()[-400:]}")
+    expect(uid_inside == "10001", f"uid inside {uid_inside}")
+    expect(seen and all(ids == [str(ctx.caller_uid)] * 4 for ids in seen),
+           f"workload's host uids {seen}, caller {ctx.caller_uid}")
+    r = ctx.run(UNSHARE + [ctx.stockade_path, "run", "--report", report, "--", "true"])
+    expect(r.returncode == 0, f"{r}")
+    detail = json.load(open(report))["layers"]["userns"]["detail"]
+    expect("root of a user namespace" in detail and f"uid {ctx.caller_uid} outside" in detail,
+           detail)
+
+
+@root_only
+def test_namespace_root_that_is_host_root_is_refused(ctx):
+    # unshare --map-root-user as root maps uid 0 onto host uid 0 and nothing else: there is
+    # no unprivileged uid to put the sandbox user on.
+    marker = os.path.join(ctx.tmpdir(), "ran")
+    r = ctx.run(UNSHARE + [ctx.stockade_path, "run", "--", "sh", "-c", f"touch {marker}"])
+    expect(r.returncode == 125, f"{r}")
+    expect(len(r.err.strip().splitlines()) == 1 and "uid 10001" in r.err and
+           "uid 0 outside" in r.err, r.err)
+    expect(not os.path.exists(marker), "the command ran")
