@@ -120,6 +120,10 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 	/* Identity first: as root our kernel uid is still host 0 until now. */
 	if (userns_apply(&plan->userns, err) < 0)
 		return -1;
+	/* While CAP_SYS_RESOURCE in the new namespace is ours: the sandbox's share of the
+	 * per-user kernel objects, before anything of the workload can hold any. */
+	if (userns_limits_apply(&plan->userns, err) < 0)
+		return -1;
 	/* Non-dumpable: the workload (same uid) cannot open /proc/1/{mem,exe,environ} nor
 	 * ptrace us; /proc/1/exe is the stockade binary (runc CVE-2019-5736) and our memory
 	 * holds the caller's environment. After the uid change: the kernel resets the flag to

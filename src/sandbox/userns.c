@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <linux/securebits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -77,6 +78,76 @@ int userns_host_identity(struct userns_identity *id, struct sk_err *err)
 						     "mapped");
 }
 
+/* The per-user counts of inotify and fanotify objects are shared by every process of a host
+ * uid: every sandbox started by root runs as uid 10001, and an unprivileged caller's sandboxes
+ * share the caller's own. One sandbox holding them all (128 inotify instances by default)
+ * made inotify_init fail in every other sandbox and for the caller. The kernel counts them in
+ * every user namespace up the chain, each with its own limit (/proc/sys/user/max_* of that
+ * namespace): the sandbox's namespace gets an eighth of the caller's limit, so several
+ * sandboxes at once cannot starve each other or the caller. Nested user namespaces: none
+ * (the seccomp filter denies them too; this holds when seccomp is degraded). */
+static const struct {
+	const char *file;
+	unsigned divisor; /* 0: the value is 0 */
+} limit_table[USERNS_LIMIT_COUNT] = {
+    {"max_inotify_instances", 8}, {"max_inotify_watches", 8}, {"max_fanotify_groups", 8},
+    {"max_fanotify_marks", 8},	  {"max_user_namespaces", 0},
+};
+
+static void plan_limits(struct userns_plan *plan)
+{
+	for (size_t i = 0; i < USERNS_LIMIT_COUNT; i++) {
+		char path[64], text[32];
+		unsigned long long caller = 0, value = 0;
+		int fd;
+		ssize_t n;
+
+		plan->limits[i].file = limit_table[i].file;
+		snprintf(path, sizeof(path), "/proc/sys/user/%s", limit_table[i].file);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0) {
+			plan->limits[i].file = NULL; /* this kernel lacks it: nothing to cap */
+			continue;
+		}
+		text[n] = '\0';
+		caller = strtoull(text, NULL, 10);
+		if (limit_table[i].divisor)
+			value = caller / limit_table[i].divisor ? caller / limit_table[i].divisor : 1;
+		snprintf(plan->limits[i].value, sizeof(plan->limits[i].value), "%llu\n", value);
+	}
+}
+
+int userns_limits_apply(const struct userns_plan *plan, struct sk_err *err)
+{
+	for (size_t i = 0; i < USERNS_LIMIT_COUNT; i++) {
+		char path[64] = "/proc/sys/user/";
+		const char *value = plan->limits[i].value;
+		size_t length = 0;
+		int fd;
+
+		if (!plan->limits[i].file)
+			continue;
+		/* /proc/sys/user shows the namespace of the reader: ours, though this /proc is
+		 * still the host's mount. No allocation, no stdio: we are after clone. */
+		sk_strlcat(path, plan->limits[i].file, sizeof(path));
+		while (value[length])
+			length++;
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return sk_fail_safe(err, "userns", errno, "open", path, NULL);
+		if (write(fd, value, length) != (ssize_t)length) {
+			int saved = errno;
+			close(fd);
+			return sk_fail_safe(err, "userns", saved, "write", path, NULL);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
 {
 	struct userns_identity id;
@@ -89,6 +160,7 @@ int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, st
 	plan->host_uid = id.uid;
 	plan->host_gid = id.gid;
 	plan->is_root_caller = id.is_privileged_root;
+	plan_limits(plan);
 	if (geteuid() == 0 && setgroups(0, NULL) < 0 && id.is_privileged_root)
 		/* Supplementary groups survive clone; as root they include gid 0. The child
 		 * cannot drop them after setgroups is denied, so the parent drops its own. (A

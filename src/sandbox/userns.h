@@ -10,11 +10,19 @@
 #include "sandbox/spec.h"
 #include "util/err.h"
 
+#define USERNS_LIMIT_COUNT 5
+
 struct userns_plan {
 	uid_t uid, host_uid; /* inside -> outside */
 	gid_t gid, host_gid;
 	bool is_root_caller; /* stockade itself runs as host root */
 	char detail[160];
+	/* Per-sandbox caps on kernel objects counted per user (userns_limits_apply): the
+	 * values as text, ready for write(2) in the child. */
+	struct {
+		const char *file; /* under /proc/sys/user/ */
+		char value[24];
+	} limits[USERNS_LIMIT_COUNT];
 };
 
 /* Where the sandbox user lands outside: the caller's uid; as root, uid 10001; as root of a
@@ -35,5 +43,9 @@ int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, st
 int userns_from_parent(const struct userns_plan *plan, pid_t pid, struct sk_err *err);
 /* Child, first step after the maps exist: lock the securebits, then setresgid/setresuid. */
 int userns_apply(const struct userns_plan *plan, struct sk_err *err);
+/* Child, right after userns_apply (it needs CAP_SYS_RESOURCE in the new namespace): caps the
+ * sandbox's share of the per-user kernel objects (inotify, fanotify) and forbids nested user
+ * namespaces, in the sandbox's own /proc/sys/user. */
+int userns_limits_apply(const struct userns_plan *plan, struct sk_err *err);
 
 #endif

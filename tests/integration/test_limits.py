@@ -186,3 +186,49 @@ def test_memory_limit_covers_tcp_buffers(ctx):
     expect(queued_mib <= 96, f"the sandbox queued {queued_mib} MiB in TCP buffers under --memory 64m")
     expect(grown_mib <= 112, f"host TCP memory grew by {grown_mib} MiB (sandbox queued {queued_mib} MiB)")
     expect(p.returncode == 0, f"exit {p.returncode}: {err[-400:]}")
+
+
+# Holds as many inotify instances as the kernel gives, reports the count, keeps them until
+# stdin closes.
+INOTIFY_HOG = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+held = 0
+while held < 4096 and libc.inotify_init1(0) >= 0:
+    held += 1
+print(held, ctypes.get_errno(), flush=True)
+sys.stdin.read()
+"""
+INOTIFY_ONE = ("import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+               "fd = libc.inotify_init1(0); print(fd >= 0, ctypes.get_errno())")
+
+
+def test_one_sandbox_cannot_starve_others_of_inotify(ctx):
+    """Per-user kernel objects are shared by every sandbox of a host uid (10001 for all of
+    root's; the caller's own otherwise): a sandbox that takes every inotify instance it can
+    must leave some for a second sandbox, running at the same time, and for the caller."""
+    hog = ctx.popen([ctx.stockade_path, "run", "--", "python3", "-c", INOTIFY_HOG],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    text=True)
+    try:
+        held, errnum = map(int, hog.stdout.readline().split())
+        other = ctx.sandbox(["python3", "-c", INOTIFY_ONE])
+        caller = ctx.run(["python3", "-c", INOTIFY_ONE])
+    finally:
+        hog.communicate(input="", timeout=30)
+    with open("/proc/sys/fs/inotify/max_user_instances") as f:
+        host_limit = int(f.read())
+    expect(0 < held < host_limit // 2,
+           f"one sandbox took {held} of the uid's {host_limit} inotify instances")
+    expect(other.out.split()[0] == "True", f"a second sandbox got none: {other}")
+    expect(caller.out.split()[0] == "True", f"the caller got none: {caller}")
+
+
+def test_no_nested_user_namespace_by_count(ctx):
+    """max_user_namespaces is 0 in the sandbox's own namespace: a second barrier to nested
+    user namespaces besides the seccomp filter (which answers EPERM first, so the count is
+    read here rather than provoked), and the workload cannot raise it."""
+    r = ctx.sandbox("cat /proc/sys/user/max_user_namespaces; "
+                    "echo 5 > /proc/sys/user/max_user_namespaces && echo RAISED; "
+                    "cat /proc/sys/user/max_user_namespaces")
+    expect(r.out.split() == ["0", "0"], f"{r}")
