@@ -159,7 +159,9 @@ def main():
     except (OSError, ValueError) as e:
         print(f"tests/run.py: expected skips: {e}", file=sys.stderr)
         return 2
-    tally = Tally(skips.Ledger(expected, os.path.relpath(args.expected_skips)))
+    shown = os.path.relpath(args.expected_skips)
+    tally = Tally(skips.Ledger(expected, shown if not shown.startswith("..") else
+                               os.path.abspath(args.expected_skips)))
     user = ensure_test_user()
     bin_dir = stage(os.path.abspath(args.build))
     modes = ["root", "user"] if args.mode == "both" else [args.mode]

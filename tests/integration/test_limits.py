@@ -77,11 +77,12 @@ print(ok, fail)
     expect(not stockade_cgroups(), f"cgroups left: {stockade_cgroups()}")
 
 
-# A busy loop that prints the most CPU it got in any 0.2 s of wall time during 2 s. Under a
-# quota of 0.2 CPU (20 ms per 100 ms period) no 0.2 s window can hold more than three periods'
-# quotas, 0.3 s/s; unlimited, one window in which the scheduler let it run gives ~1.0. Load on
-# the machine only lowers what it gets, so the limited side cannot pass by accident, and the
-# unlimited side needs only one uncontended 0.2 s in 2 s.
+# A busy loop that prints the most CPU it got in any 0.2 s of wall time during 2 s, and its
+# total. Under a quota of 0.2 CPU (20 ms per 100 ms period) a 0.2 s window overlaps at most
+# three periods and holds ~0.2-0.25 CPU/s; unlimited, a window in which the scheduler let the
+# loop run holds ~1.0. Load only lowers what the loop gets: it cannot make the limited side
+# fail, and the unlimited side (the differential: the measure would catch a missing quota)
+# needs just one 0.2 s window with more than half a CPU.
 CPU_WINDOWS = """import time
 samples, w0 = [], time.monotonic()
 while True:
@@ -113,7 +114,7 @@ def test_cpu_quota(ctx):
     if not cgroup_path_usable():
         raise Skip("no cpu cgroup controller on this machine")
     limited, limited_total = cpu_windows(ctx, ["--cpus", "0.2"])
-    expect(limited < 0.45 and limited_total < 0.7,
+    expect(limited < 0.4 and limited_total < 0.7,
            f"--cpus 0.2: up to {limited}s of CPU per second in a 0.2 s window, "
            f"{limited_total}s in 2 s")
     # The differential: the same measure unlimited sees far more, so it would catch a quota
@@ -122,9 +123,9 @@ def test_cpu_quota(ctx):
     for _ in range(3):
         free, _ = cpu_windows(ctx)
         tries.append(free)
-        if free > 0.6:
+        if free > 0.5:
             break
-    expect(max(tries) > 0.6, f"unlimited, the busy loop never got more than {max(tries)}s of CPU "
+    expect(max(tries) > 0.5, f"unlimited, the busy loop never got more than {max(tries)}s of CPU "
                              f"per second in a 0.2 s window ({tries}): the measure cannot tell "
                              f"a quota from load here")
     print(f"  note: cpu quota: --cpus 0.2 peak {limited} CPU/s ({limited_total}s in 2 s), "
