@@ -59,10 +59,12 @@ def test_checked_in_list_parses():
 
 def test_unexpected_skip_is_a_problem():
     ledger = skips.Ledger(skips.parse(LIST, "list"), "list")
-    problem = ledger.skipped("user", "volumes:size_limit_enforced", "no project quota in this kernel")
+    problem = ledger.skipped("user", "volumes:size_limit_enforced",
+                             "no project quota in this kernel")
     assert problem and "unexpected skip" in problem and "[user]" in problem, problem
     # It names the line that would list it.
-    assert "`user  volumes:size_limit_enforced  no project quota in this kernel`" in problem, problem
+    line = "`user  volumes:size_limit_enforced  no project quota in this kernel`"
+    assert line in problem, problem
     assert ledger.skipped("root", "layers:rootfs", "busybox missing"), "unlisted test"
 
 
