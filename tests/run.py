@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """The whole test suite: unit tests (cmocka binaries) and integration tests (real sandboxes),
-each run as root and as an unprivileged user created here. Prints one line per test and
-ends with `N passed, N failed, N skipped`. Exit status 0 only if nothing failed.
+each run as root and as an unprivileged user created here. Prints one line per test (and one
+SKIP line per skipped cmocka test) and ends with `N passed, N failed, N skipped`. Exit status
+0 only if nothing failed.
+
+Every skip is checked against the list of skips this machine is expected to have
+(tests/expected-skips.txt, CI's; tests/skips.py says how): a skip not listed, or a listed one
+whose test passed, is a FAIL line `expected-skips` naming the line to add or remove.
 
 usage: tests/run.py --build BUILD_DIR [--mode root|user|both] [-k SUBSTRING]
+                    [--expected-skips FILE]   (default $STOCKADE_EXPECTED_SKIPS, else CI's list)
 """
 import argparse
 import importlib
@@ -20,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "integration"))
 
 import harness  # noqa: E402
+import skips  # noqa: E402
 
 TEST_USER = "stockade-test"
 MODULES = sorted(n[:-3] for n in os.listdir(os.path.join(HERE, "integration"))
@@ -56,22 +63,110 @@ def unit_tests(bin_dir):
     return sorted(n for n in os.listdir(bin_dir) if n.startswith("test_"))
 
 
+class Tally:
+    """Counts, prints and checks every outcome: one line per test, skips against the list."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.failures = []
+
+    def line(self, status, mode, name, took=None, detail=""):
+        key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
+        self.counts[key] += 1
+        line = f"{status} [{mode}] {name}" + (f" ({took:.2f}s)" if took is not None else "")
+        if detail:
+            line += ": " + detail.strip().replace("\n", "\n    ")
+        print(line, flush=True)
+        if status == "FAIL":
+            self.failures.append(f"[{mode}] {name}")
+
+    def list_problem(self, mode, name, problem):
+        if problem:
+            self.line("FAIL", mode, f"expected-skips:{name}", detail=problem)
+
+    def outcome(self, mode, name, status, took, detail):
+        self.line(status, mode, name, took, detail)
+        if status == "SKIP":
+            self.list_problem(mode, name, self.ledger.skipped(mode, name, detail))
+        elif status == "PASS":
+            self.list_problem(mode, name, self.ledger.passed(mode, name))
+        else:
+            self.ledger.failed(mode, name)
+
+    def unit_outcomes(self, mode, name, outcomes):
+        """The cmocka tests of one binary: each skip is a SKIP line of its own."""
+        for test, (status, reason) in outcomes.items():
+            sub = f"{name}/{test}"
+            if status == "skipped":
+                self.line("SKIP", mode, sub, detail=reason or "(no reason given)")
+                self.list_problem(mode, sub, self.ledger.skipped(mode, sub, reason))
+            elif status == "ok":
+                self.list_problem(mode, sub, self.ledger.passed(mode, sub))
+            else:
+                self.ledger.failed(mode, sub)
+
+
+def run_one(ctx, fn):
+    ctx.reset()
+    t0 = time.monotonic()
+    try:
+        fn(ctx)
+        status, detail = "PASS", ""
+    except harness.Skip as e:
+        status, detail = "SKIP", str(e) or "(no reason given)"
+    except AssertionError as e:
+        status, detail = "FAIL", str(e) or traceback.format_exc(limit=2)
+    except Exception:  # a crashed test is a failed test
+        status, detail = "FAIL", traceback.format_exc(limit=3)
+    finally:
+        ctx.cleanup()
+    return status, detail, time.monotonic() - t0
+
+
+def self_checks(tally, pattern):
+    """The harness's own logic (tests/test_harness_skips.py), once, before any sandbox."""
+    import test_harness_skips
+    for fn in harness.collect(test_harness_skips):
+        name = f"harness:{fn.__name__[5:]}"
+        if pattern not in name:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            status, detail = "PASS", ""
+        except Exception:
+            status, detail = "FAIL", traceback.format_exc(limit=3)
+        tally.line(status, "self", name, time.monotonic() - t0, detail)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("-k", default="", help="run only tests whose name contains this")
+    ap.add_argument("--expected-skips", metavar="FILE",
+                    default=os.environ.get("STOCKADE_EXPECTED_SKIPS", skips.DEFAULT_LIST),
+                    help="the skips this machine is expected to have (default: "
+                         "$STOCKADE_EXPECTED_SKIPS, else tests/expected-skips.txt, CI's)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/run.py must run as root: it runs every test as root and as an "
               "unprivileged user it creates", file=sys.stderr)
         return 2
+    try:
+        expected = skips.load(args.expected_skips)
+    except (OSError, ValueError) as e:
+        print(f"tests/run.py: expected skips: {e}", file=sys.stderr)
+        return 2
+    shown = os.path.relpath(args.expected_skips)
+    tally = Tally(skips.Ledger(expected, shown if not shown.startswith("..") else
+                               os.path.abspath(args.expected_skips)))
     user = ensure_test_user()
     bin_dir = stage(os.path.abspath(args.build))
     modes = ["root", "user"] if args.mode == "both" else [args.mode]
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
-    failures = []
     start = time.monotonic()
+    self_checks(tally, args.k)
     for mode in modes:
         ctx = harness.Context(mode, bin_dir, user)
         tests = [(f"unit:{name}", harness.unit_test_runner(name)) for name in unit_tests(bin_dir)]
@@ -83,31 +178,18 @@ def main():
                 continue
             if mode not in getattr(fn, "modes", ("root", "user")):
                 continue
-            ctx.reset()
-            t0 = time.monotonic()
-            try:
-                fn(ctx)
-                status, detail = "PASS", ""
-            except harness.Skip as e:
-                status, detail = "SKIP", str(e)
-            except AssertionError as e:
-                status, detail = "FAIL", str(e) or traceback.format_exc(limit=2)
-            except Exception:  # a crashed test is a failed test
-                status, detail = "FAIL", traceback.format_exc(limit=3)
-            finally:
-                ctx.cleanup()
-            took = time.monotonic() - t0
-            key = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}[status]
-            counts[key] += 1
-            line = f"{status} [{mode}] {name} ({took:.2f}s)"
-            if detail:
-                line += ": " + detail.strip().replace("\n", "\n    ")
-            print(line, flush=True)
-            if status == "FAIL":
-                failures.append(f"[{mode}] {name}")
+            status, detail, took = run_one(ctx, fn)
+            tally.outcome(mode, name, status, took, detail)
+            tally.unit_outcomes(mode, name, ctx.unit_outcomes)
+    if not args.k and args.mode == "both":
+        # Only a run of everything can tell that a listed skip belongs to no test at all.
+        for entry, problem in tally.ledger.never_ran():
+            tally.line("FAIL", entry.mode, f"expected-skips:{entry.test}", detail=problem)
     shutil.rmtree(bin_dir, ignore_errors=True)
+    failures = tally.failures
     print(f"\n{len(failures)} failures: {', '.join(failures) if failures else 'none'}")
     print(f"took {time.monotonic() - start:.1f}s")
+    counts = tally.counts
     print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     return 1 if counts["failed"] else 0
 

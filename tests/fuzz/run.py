@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Runs every libFuzzer target of a -Dfuzz=true build for a while, each from its committed seed
 corpus (tests/fuzz/corpus/NAME/, read only: new inputs go to a scratch directory), and reports
-the executions and findings per target. Exit status 1 if any target found something (the
-reproducer is kept and its path printed), 2 for usage errors.
+the executions and findings per target. A target fails if it found something (the reproducer
+is kept and its path printed), exited non-zero, has no seed corpus or did not load it, or did
+not really fuzz: no `#N DONE` line (libFuzzer's end of a timed run) or zero executions. Exit
+status 1 if any target failed, 2 for usage errors.
 
 usage: tests/fuzz/run.py --build BUILD_FUZZ [--seconds 60] [--jobs 2] [--only NAME]
-                         [--keep DIR]   (keep the grown corpora and artifacts there)
+                         [--keep DIR]     (keep the grown corpora and artifacts there)
+                         [--corpus DIR]   (the seed corpora, one directory per target;
+                                           default tests/fuzz/corpus)
 """
 import argparse
 import concurrent.futures
@@ -28,9 +32,35 @@ def targets(build):
                   and os.path.isfile(os.path.join(d, n)))
 
 
-def run_one(build, name, seconds, work):
+def verdict(rc, log, found, seeds, seeds_dir=None):
+    """(executions, None) for a target that fuzzed cleanly, else (executions, why not). seeds:
+    how many committed seed files it was given; seeds_dir: their directory, which libFuzzer's
+    log must show it read."""
+    done = re.search(r"^#(\d+)\s+DONE\b", log, re.MULTILINE)
+    stat = re.search(r"stat::number_of_executed_units:\s*(\d+)", log)
+    execs = int(stat.group(1)) if stat else int(done.group(1)) if done else 0
+    if found:
+        return execs, "it found a crash, a leak or a timeout (reproducers below)"
+    if rc != 0:
+        return execs, f"exit {rc}"
+    if seeds == 0:
+        return execs, "no seed corpus (its directory is missing or empty)"
+    if not done:
+        return execs, ("no `#N DONE` line: the timed run did not finish (the target exited or "
+                       "was killed before the time was up)")
+    if execs == 0:
+        return execs, "0 executions"
+    if seeds_dir:
+        loaded = re.search(r"INFO:\s*(\d+) files found in " + re.escape(seeds_dir) + "$", log,
+                           re.MULTILINE)
+        if not loaded or int(loaded.group(1)) == 0:
+            return execs, f"libFuzzer did not read the seed corpus {seeds_dir}"
+    return execs, None
+
+
+def run_one(build, name, seconds, work, corpus):
     exe = os.path.join(build, "tests", "fuzz", "fuzz_" + name)
-    seeds = os.path.join(HERE, "corpus", name)
+    seeds = os.path.join(corpus, name)
     grown = os.path.join(work, name, "corpus")
     artifacts = os.path.join(work, name, "artifacts") + "/"
     os.makedirs(grown, exist_ok=True)
@@ -39,19 +69,20 @@ def run_one(build, name, seconds, work):
     # Leaks are findings too; UBSan reports abort so libFuzzer keeps the input.
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
     env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1")
+    seed_count = len(os.listdir(seeds)) if os.path.isdir(seeds) else 0
     cmd = [exe, f"-max_total_time={seconds}", "-timeout=10", "-rss_limit_mb=2048",
            "-print_final_stats=1", f"-artifact_prefix={artifacts}", grown]
-    if os.path.isdir(seeds):
+    if seed_count:
         cmd.append(seeds)
     r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", env=env,
                        timeout=seconds + 300)
     log = r.stdout + r.stderr
     with open(os.path.join(work, name, "log"), "w") as f:
         f.write(log)
-    execs = re.search(r"stat::number_of_executed_units:\s*(\d+)", log)
     cov = re.findall(r"cov: (\d+) ft: (\d+)", log)
     found = sorted(os.listdir(artifacts))
-    return {"name": name, "rc": r.returncode, "execs": int(execs.group(1)) if execs else 0,
+    execs, why = verdict(r.returncode, log, found, seed_count, seeds)
+    return {"name": name, "rc": r.returncode, "execs": execs, "why": why,
             "cov": cov[-1] if cov else ("?", "?"), "found": found, "artifacts": artifacts,
             "corpus": len(os.listdir(grown)), "tail": log[-3000:]}
 
@@ -63,7 +94,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--only", default="")
     ap.add_argument("--keep", default="")
+    ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"))
     args = ap.parse_args()
+    corpus = os.path.abspath(args.corpus)
     build = os.path.abspath(args.build)
     names = [n for n in targets(build) if args.only in n]
     if not names:
@@ -75,18 +108,19 @@ def main():
           flush=True)
     failed = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for res in pool.map(lambda n: run_one(build, n, args.seconds, work), names):
-            ok = res["rc"] == 0 and not res["found"]
+        for res in pool.map(lambda n: run_one(build, n, args.seconds, work, corpus), names):
+            ok = res["why"] is None
             print(f"{'PASS' if ok else 'FAIL'} fuzz:{res['name']}: {res['execs']} execs, "
                   f"cov {res['cov'][0]} ft {res['cov'][1]}, corpus {res['corpus']}, "
-                  f"{len(res['found'])} findings", flush=True)
+                  f"{len(res['found'])} findings" + ("" if ok else f": {res['why']}"),
+                  flush=True)
             if not ok:
                 failed.append(res["name"])
                 print(f"    exit {res['rc']}; reproducers in {res['artifacts']}: "
                       f"{res['found']}\n    " + res["tail"].replace("\n", "\n    "))
     if not args.keep and not failed:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"fuzz: {len(names) - len(failed)} clean, {len(failed)} with findings"
+    print(f"fuzz: {len(names) - len(failed)} clean, {len(failed)} failed"
           + (f" (kept in {work})" if failed else ""))
     return 1 if failed else 0
 

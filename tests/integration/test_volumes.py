@@ -3,8 +3,11 @@ ownership, anonymous cleanup, rm of a volume in use, links planted by the sandbo
 host side (export, rm and prune must never touch their targets), symlink races during
 import/export/rm, and the disk reserve on a small file system (fill, ENOSPC hint, release,
 hysteresis, recovery). Each test has its own STOCKADE_HOME."""
+import gzip
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import time
@@ -521,17 +524,85 @@ def test_reserve_release_without_reserve_and_usage(ctx):
     expect(os.path.exists(os.path.join(s.home, ".reserve")), "not re-created")
 
 
-def test_size_limit(ctx):
-    s = Store(ctx)
+def test_size_limit_refused_without_project_quota(ctx):
+    """Where project quota is missing, --size is refused with the way out and nothing is left
+    behind: as root on a tmpfs (tmpfs has no project quota), as the test user anywhere (only
+    root may set a project quota)."""
+    if ctx.is_root:
+        _, home = mount_small_fs(ctx)
+        s = Store(ctx, home=home)
+    else:
+        s = Store(ctx)
     r = s.cli("volume", "create", "--size", "10m", "lim")
+    one_line_125(r, "volume size limit")
+    expect(("project quota" in r.err and "prjquota" in r.err) if ctx.is_root else
+           "only root" in r.err, f"no way out given: {r.err!r}")
+    expect(s.names("named") == [], "a refused create left the volume")
+
+
+def kernel_config(option):
+    """'y', 'm', 'n' (not set) or None (no /proc/config.gz to tell)."""
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.search(rf"^{option}=(\w+)$", text, re.MULTILINE)
+    return m.group(1) if m else "n"
+
+
+def mount_project_quota_fs(ctx):
+    """As root: a 256 MiB ext4 image made with project quota, loop-mounted with prjquota; its
+    mount point. Skips, saying why, where this machine cannot make one."""
+    mkfs = shutil.which("mkfs.ext4", path=harness.BASE_ENV["PATH"])
+    if not mkfs:
+        raise harness.Skip("mkfs.ext4 is not installed (`make deps` installs e2fsprogs)")
+    d = ctx.tmpdir()
+    image, point = os.path.join(d, "prjquota.img"), os.path.join(d, "mnt")
+    with open(image, "wb") as f:
+        f.truncate(256 << 20)
+    subprocess.run([mkfs, "-q", "-F", "-O", "quota,project", "-E", "quotatype=prjquota", image],
+                   check=True)
+    os.mkdir(point, 0o755)
+    r = subprocess.run(["mount", "-o", "loop,prjquota", image, point], capture_output=True,
+                       text=True)
     if r.returncode != 0:
-        # Project quota is unavailable here (or we are not root): refused, with the way out,
-        # and nothing left behind.
-        one_line_125(r, "volume size limit")
-        expect(s.names("named") == [], "a refused create left the volume")
-        return
-    r = s.run("dd if=/dev/zero of=/q/f bs=1M count=20", opts=["-v", "lim:/q"])
-    expect(r.returncode != 0, f"wrote past the limit: {r}")
+        missing = [o for o in ("CONFIG_QUOTA", "CONFIG_QFMT_V2") if kernel_config(o) == "n"]
+        if missing:
+            raise harness.Skip(f"no project quota in this kernel ({', '.join(missing)} not set): "
+                               f"an ext4 image made with it does not mount")
+        raise harness.Skip(f"cannot loop-mount an ext4 image with project quota: "
+                           f"{r.stderr.strip()}")
+    ctx._cleanup.append(lambda: subprocess.run(["umount", "-l", point]))
+    return point
+
+
+@harness.root_only
+def test_size_limit_enforced(ctx):
+    """On a file system with project quota, --size holds inside a real sandbox: a write past
+    10 MiB fails (EDQUOT; ENOSPC on XFS) while the file system has room, the sandbox's df
+    shows the limit, and what was written stays under it on the host."""
+    point = mount_project_quota_fs(ctx)
+    home = os.path.join(point, "home")
+    os.mkdir(home, 0o700)
+    s = Store(ctx, home=home)
+    r = s.cli("volume", "create", "--size", "10m", "lim")
+    expect(r.returncode == 0, f"create --size on a project-quota file system: {r}")
+    r = s.run("df -k /q | tail -n 1; dd if=/dev/zero of=/q/f bs=1M count=20; echo rc=$?",
+              opts=["-v", "lim:/q"])
+    expect(r.returncode == 0, f"{r}")
+    df_kib = int(r.out.split("\n")[0].split()[1])
+    expect(9 * 1024 <= df_kib <= 11 * 1024, f"df in the sandbox does not show 10 MiB: {r.out!r}")
+    expect("rc=0" not in r.out, f"wrote 20 MiB past a 10 MiB limit: {r}")
+    expect("Disk quota exceeded" in r.err or "No space left on device" in r.err, f"{r.err!r}")
+    vfs = os.statvfs(point)
+    expect(vfs.f_bavail * vfs.f_frsize > 100 << 20, "the file system itself was full")
+    size = os.stat(os.path.join(s.path("named", "lim"), "f")).st_size
+    expect(8 << 20 <= size <= 10 << 20, f"{size} bytes written under a 10 MiB limit")
+    # The limit is the volume's, not a broken file system: after a delete the space is back.
+    r = s.run("rm /q/f && dd if=/dev/zero of=/q/g bs=1M count=5 2>/dev/null && echo WROTE",
+              opts=["-v", "lim:/q"])
+    expect(r.returncode == 0 and "WROTE" in r.out, f"{r}")
 
 
 def test_volume_cli_usage_errors(ctx):

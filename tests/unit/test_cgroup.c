@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "skip.h"
+
 #include "sandbox/cgroup.h"
 
 #define MIB (1024ull * 1024ull)
@@ -27,16 +29,14 @@
 static void require_root(void)
 {
 	if (geteuid() != 0) {
-		print_message("needs root: skipped\n");
-		skip();
+		skip_because("needs root");
 	}
 }
 
 static void require_unprivileged(void)
 {
 	if (geteuid() == 0) {
-		print_message("needs an unprivileged user: skipped\n");
-		skip();
+		skip_because("needs an unprivileged user");
 	}
 }
 
@@ -420,8 +420,7 @@ static void test_unprivileged_fails_with_diagnosis(void **state)
 	if (rc == 0 && plan.version == 2) {
 		/* This host delegates a v2 subtree to us: not the situation under test. */
 		cgroup_destroy(&plan);
-		print_message("a delegated cgroup v2 subtree is available: skipped\n");
-		skip();
+		skip_because("a delegated cgroup v2 subtree is available");
 	}
 	assert_int_equal(rc, -1);
 	sk_err_print(&err);
@@ -450,8 +449,7 @@ static void test_unprivileged_degrades_when_allowed(void **state)
 	assert_int_equal(cgroup_prepare(&plan, &spec, name, &err), 0);
 	if (plan.version == 2) {
 		cgroup_destroy(&plan);
-		print_message("a delegated cgroup v2 subtree is available: skipped\n");
-		skip();
+		skip_because("a delegated cgroup v2 subtree is available");
 	}
 	print_message("%s\n", plan.detail);
 	assert_true(plan.is_degraded);

@@ -25,6 +25,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "skip.h"
+
 #include "sandbox/landlock.h"
 
 #define FS_EXECUTE (1ULL << 0)
@@ -529,7 +531,7 @@ static void test_scope_abstract_unix_socket(void **state)
 
 	(void)state;
 	if (skip_below_abi6(&plan))
-		skip();
+		skip_because("scoping needs Landlock ABI 6, this kernel has %d", plan.abi);
 	/* The listener belongs to the parent, outside the child's Landlock domain. */
 	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "stockade-landlock-test-%d",
 		 (int)getpid());
@@ -556,7 +558,7 @@ static void test_scope_signal(void **state)
 
 	(void)state;
 	if (skip_below_abi6(&plan))
-		skip();
+		skip_because("scoping needs Landlock ABI 6, this kernel has %d", plan.abi);
 	assert_int_equal(run_child(child_signal_parent, NULL, NULL), 0);
 	assert_int_equal(run_child(child_signal_parent, NULL, &plan), 0);
 }

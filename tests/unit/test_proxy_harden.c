@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "skip.h"
+
 #include "net/proxy_harden.h"
 #include "sandbox/landlock.h"
 
@@ -160,7 +162,7 @@ static void test_landlock_no_files(void **state)
 {
 	(void)state;
 	if (landlock_abi < 1)
-		skip();
+		skip_because("no Landlock in this kernel");
 	/* Unconfined, the same attempt works: the refusal is the confinement's. */
 	assert_int_equal(open_a_file(), 0);
 	expect_exit(confined(LANDLOCK_ONLY, open_a_file), 100 + EACCES);
@@ -171,7 +173,7 @@ static void test_landlock_connect_only_to_allowed_ports(void **state)
 {
 	(void)state;
 	if (landlock_abi < 4)
-		skip(); /* TCP rules need Landlock ABI 4 */
+		skip_because("TCP rules need Landlock ABI 4, this kernel has %d", landlock_abi);
 	assert_int_equal(connect_to(other_port), 0);
 	expect_exit(confined(LANDLOCK_ONLY, connect_allowed), CHILD_OK);
 	expect_exit(confined(LANDLOCK_ONLY, connect_other), 100 + EACCES);

@@ -14,6 +14,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "skip.h"
 #include "store/reserve.h"
 
 static char home[64], path[128];
@@ -51,7 +52,7 @@ static void test_lifecycle(void **state)
 	(void)state;
 	assert_int_equal(statvfs(home, &vfs), 0);
 	if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * RESERVE_BYTES)
-		skip();
+		skip_because("less than 4 x the reserve free in %s", home);
 	reserve_ensure(why, sizeof(why));
 	assert_string_equal(why, "");
 	assert_true(allocated() >= RESERVE_BYTES);

@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "skip.h"
+
 #include "sandbox/seccomp.h"
 #include "sandbox/seccomp_policy.h"
 
@@ -368,7 +370,7 @@ static void test_apply_without_nnp_fails_unprivileged(void **state)
 {
 	(void)state;
 	if (geteuid() == 0)
-		skip(); /* CAP_SYS_ADMIN may load a filter without no_new_privs */
+		skip_because("as root: CAP_SYS_ADMIN may load a filter without no_new_privs");
 	assert_int_equal(native_errno(probe_apply_without_nnp, 0), EACCES);
 }
 
@@ -491,7 +493,8 @@ static void test_io_uring_denied(void **state)
 	(void)state;
 	assert_int_equal(filtered_errno(probe_io_uring_setup, 0), EPERM);
 	if (is_io_uring_disabled())
-		skip(); /* the kernel itself answers EPERM: no native difference to show */
+		skip_because("kernel.io_uring_disabled: the kernel itself answers EPERM, no native "
+			     "difference to show");
 	assert_denied_by_filter(probe_io_uring_setup, 0, EPERM);
 }
 
@@ -571,7 +574,8 @@ static void test_i386_abi_killed(void **state)
 	(void)state;
 	native = run_probe(false, probe_int80_getpid, 0);
 	if (!native.has_report)
-		skip(); /* no ia32 emulation (SIGSEGV): the kernel has no i386 table to reach */
+		skip_because("no ia32 emulation (int 0x80 is SIGSEGV): the kernel has no i386 "
+			     "table to reach");
 	assert_int_equal(native.value, 0);
 	filtered = run_probe(true, probe_int80_getpid, 0);
 	assert_true(is_killed_by_sigsys(filtered));
