@@ -3,6 +3,7 @@
  * every required layer works, 1 otherwise. The JSON schema is stable (schema 1). */
 #define _GNU_SOURCE /* strerrorname_np */
 #include "cli/cli.h"
+#include "sandbox/userns.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@
 struct environment {
 	char kernel[128];
 	bool is_root;
+	char identity[112]; /* where the sandbox user lands (userns_host_identity) */
 	char container[128]; /* "" when none is detected, else what gave it away */
 	int landlock_abi;    /* 0 when unavailable */
 };
@@ -67,8 +69,23 @@ static void describe_environment(struct environment *env)
 		snprintf(env->kernel, sizeof(env->kernel), "%.20s %.100s", uts.sysname,
 			 uts.release);
 	env->is_root = geteuid() == 0;
+	struct userns_identity id;
+	struct sk_err refused = {0};
+	if (userns_host_identity(&id, &refused) == 0)
+		snprintf(env->identity, sizeof(env->identity), "sandbox user onto %s", id.mapping);
+	else
+		snprintf(env->identity, sizeof(env->identity), "no uid to map the sandbox user onto");
 	env->landlock_abi = abi > 0 ? (int)abi : 0;
 	detect_container(env->container, sizeof(env->container));
+}
+
+/* Every namespace probe clones with CLONE_NEWUSER: when the user namespace itself does not
+ * work, their failures are that one cause again, and they are marked as depending on it
+ * instead of repeating (and misnaming) it. */
+static bool needs_failed_userns(const struct probe_result *results, int i)
+{
+	return i > PROBE_USERNS && i <= PROBE_CGROUPNS && results[i].status != PROBE_OK &&
+	       results[PROBE_USERNS].status != PROBE_OK;
 }
 
 static bool all_required_ok(const struct probe_result *results)
@@ -111,8 +128,8 @@ static void print_reserve(void)
 static void print_table(const struct probe_result *results, const struct environment *env,
 			const struct cli_swept *swept, double total_ms)
 {
-	printf("stockade %s doctor — %s, %s, %s\n", STOCKADE_VERSION, env->kernel,
-	       env->is_root ? "running as root" : "running unprivileged",
+	printf("stockade %s doctor — %s, %s (%s), %s\n", STOCKADE_VERSION, env->kernel,
+	       env->is_root ? "running as root" : "running unprivileged", env->identity,
 	       env->container[0] ? env->container : "no container detected");
 	printf("%-10s %-12s %-9s %s\n", "LAYER", "STATUS", "REQUIRED", "DETAIL");
 	for (int i = 0; i < PROBE_COUNT; i++) {
@@ -121,6 +138,10 @@ static void print_table(const struct probe_result *results, const struct environ
 		       r->is_required ? "yes" : "limits");
 		if (r->status == PROBE_OK) {
 			printf("%s\n", r->detail);
+			continue;
+		}
+		if (needs_failed_userns(results, i)) {
+			printf("needs the user namespace (userns above)\n");
 			continue;
 		}
 		printf("%s: %s\n%23s cause: %s\n%23s fix: %s\n", r->op,
@@ -155,11 +176,15 @@ static int print_json(const struct probe_result *results, const struct environme
 	json_t *root;
 	char *text;
 
-	for (int i = 0; i < PROBE_COUNT; i++)
-		json_array_append_new(layers, layer_json(&results[i]));
+	for (int i = 0; i < PROBE_COUNT; i++) {
+		json_t *layer = layer_json(&results[i]);
+		if (layer && needs_failed_userns(results, i))
+			json_object_set_new(layer, "depends_on", json_string("userns"));
+		json_array_append_new(layers, layer);
+	}
 	root = json_pack(
-	    "{s:i, s:s, s:s, s:b, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}", "schema", 1, "version",
-	    STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root, "container", "detected",
+	    "{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}", "schema", 1, "version",
+	    STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root, "identity", env->identity, "container", "detected",
 	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
 	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
 	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
