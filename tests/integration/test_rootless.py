@@ -75,3 +75,23 @@ def test_doctor_names_the_userns_cause_once(ctx):
         expect(layers[name].get("depends_on") == "userns", f"{name}: {layers[name]}")
     expect(layers["seccomp"]["status"] == "ok" and "depends_on" not in layers["seccomp"], layers)
     expect("sandbox user onto" in doc["identity"] or "no uid" in doc["identity"], doc)
+
+
+def test_masked_proc_in_namespace_is_diagnosed(ctx):
+    """In a rootless container with masked /proc entries, the proc probe is reached (the
+    userns refusal no longer hides it) and names the mask; the run refuses with it."""
+    script = 'mount --bind /dev/null /proc/uptime || exit 99; exec "$@"'
+    wrap = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c", script, "sh"]
+    if ctx.is_root:
+        # As root, uid 0 of such a namespace is host uid 0: refused before any probe.
+        r = ctx.run(wrap + [ctx.stockade_path, "run", "--", "true"])
+        expect(r.returncode == 125 and "uid 0 outside" in r.err, f"{r}")
+        return
+    doc = json.loads(ctx.run(wrap + [ctx.stockade_path, "doctor", "--json"]).out)
+    layers = {l["name"]: l for l in doc["layers"]}
+    expect(layers["userns"]["status"] == "ok", layers["userns"])
+    expect(layers["pidns"]["status"] == "unavailable" and
+           "masked" in layers["pidns"]["diagnosis"], layers["pidns"])
+    r = ctx.run(wrap + [ctx.stockade_path, "run", "--", "true"])
+    expect(r.returncode == 125 and "/proc is masked" in r.err and
+           len(r.err.strip().splitlines()) == 1, f"{r}")
