@@ -51,17 +51,13 @@ int safepath_check_component(const char *name)
 	return 0;
 }
 
-static int openat2_beneath(int dir_fd, const char *name, int flags)
+int safepath_openat2(int dir_fd, const char *path, int flags, uint64_t resolve)
 {
-	struct open_how how = {
-	    .flags = (uint64_t)flags,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-		       RESOLVE_NO_XDEV,
-	};
+	struct open_how how = {.flags = (uint64_t)flags, .resolve = resolve};
 	int fd;
 
 	do
-		fd = (int)syscall(SYS_openat2, dir_fd, name, &how, sizeof(how));
+		fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
 	while (fd < 0 && errno == EINTR);
 	return fd;
 }
@@ -77,7 +73,9 @@ int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flag
 			       "refusing volume path '%.64s'", name);
 	if (fstat(root_fd, &root_st) < 0)
 		return sk_fail(err, "volume", errno, NULL, "fstat(volume store)");
-	fd = openat2_beneath(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags);
+	fd = safepath_openat2(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags,
+			      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+				  RESOLVE_NO_XDEV);
 	if (fd < 0)
 		return sk_fail(err, "volume", errno,
 			       errno == ELOOP || errno == ENOTDIR || errno == EXDEV
