@@ -597,6 +597,7 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 	const char *p = inside(dst), *end;
 	int dir = fcntl(root_fd, F_DUPFD_CLOEXEC, 0), next, saved;
 
+	*name = p; /* set on every path: the analyzer cannot see that refuse_path returns -1 */
 	if (dir < 0)
 		return sk_fail_safe(err, "mount", errno, "dup(new root)", NULL, NULL);
 	while (*p == '/')
