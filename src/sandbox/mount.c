@@ -587,24 +587,29 @@ static int refuse_path(int errnum, const char *dst, const char *end, struct sk_e
 			    errnum == ELOOP || errnum == EXDEV ? hint : NULL);
 }
 
+static void close_parent(int fd, int root_fd)
+{
+	if (fd != root_fd)
+		close(fd);
+}
+
 /* Opens the directory holding dst's last component beneath the new root, one component at a
  * time and through no symlink, making missing directories when make_parents (a volume's mount
- * point, like mkdir -p). *name is set to dst's last component. Returns an O_PATH fd. */
+ * point, like mkdir -p). *name is set to dst's last component. Returns an O_PATH fd, or root_fd
+ * itself for a name at the top (most of them; close it with close_parent). */
 static int open_parent(int root_fd, const char *dst, bool make_parents, const char **name,
 		       struct sk_err *err)
 {
 	char component[NAME_MAX + 1];
 	const char *p = inside(dst), *end;
-	int dir = fcntl(root_fd, F_DUPFD_CLOEXEC, 0), next, saved;
+	int dir = root_fd, next, saved;
 
 	*name = p; /* set on every path: the analyzer cannot see that refuse_path returns -1 */
-	if (dir < 0)
-		return sk_fail_safe(err, "mount", errno, "dup(new root)", NULL, NULL);
 	while (*p == '/')
 		p++;
 	for (end = strchrnul(p, '/'); *end; p = end + 1, end = strchrnul(p, '/')) {
 		if ((size_t)(end - p) > NAME_MAX || end == p) {
-			close(dir);
+			close_parent(dir, root_fd);
 			return refuse_path(end == p ? EINVAL : ENAMETOOLONG, dst, end, err);
 		}
 		memcpy(component, p, (size_t)(end - p));
@@ -614,7 +619,7 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 		if (next < 0 && errno == ENOENT && make_parents) {
 			if (mkdirat(dir, component, 0755) < 0 && errno != EEXIST) {
 				saved = errno;
-				close(dir);
+				close_parent(dir, root_fd);
 				return sk_fail_safe(err, "mount", saved, "mkdir", inside(dst),
 						    NULL);
 			}
@@ -622,13 +627,13 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 						NEWROOT_RESOLVE);
 		}
 		saved = errno;
-		close(dir);
+		close_parent(dir, root_fd);
 		if (next < 0)
 			return refuse_path(saved, dst, end, err);
 		dir = next;
 	}
 	if (!*p) {
-		close(dir);
+		close_parent(dir, root_fd);
 		return refuse_path(EINVAL, dst, end, err);
 	}
 	*name = p;
@@ -648,14 +653,14 @@ static int open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_p
 	rc = is_dir ? mkdirat(parent, name, 0755) : mknodat(parent, name, S_IFREG | 0444, 0);
 	if (rc < 0 && errno != EEXIST) {
 		saved = errno;
-		close(parent);
+		close_parent(parent, root_fd);
 		return sk_fail_safe(err, "mount", saved, is_dir ? "mkdir" : "create mount point",
 				    inside(dst), NULL);
 	}
 	fd = safepath_openat2(parent, name, O_PATH | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0),
 			      NEWROOT_RESOLVE);
 	saved = errno;
-	close(parent);
+	close_parent(parent, root_fd);
 	if (fd < 0)
 		return refuse_path(saved, dst, dst + strlen(dst), err);
 	return fd;
@@ -750,11 +755,11 @@ static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *e
 		rc = symlinkat(e->src, parent, name);
 		if (rc < 0)
 			sk_fail_safe(err, "mount", errno, "symlink", inside(e->dst), NULL);
-		close(parent);
+		close_parent(parent, root_fd);
 		return rc < 0 ? -1 : 0;
 	}
 	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	close(parent);
+	close_parent(parent, root_fd);
 	if (fd < 0)
 		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
 	rc = write_all(fd, e->content, e->content_len);
