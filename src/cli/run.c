@@ -4,9 +4,12 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sandbox/launch.h"
 #include "store/volume.h"
@@ -244,6 +247,7 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_h
 	spec->hostname = SANDBOX_DEFAULT_HOSTNAME;
 	spec->workdir = SANDBOX_HOME;
 	spec->tmpfs_bytes = 1ull << 30;
+	spec->audit_fd = -1;
 	*wants_help = 0;
 	opterr = 0;
 	optind = 1;
@@ -310,11 +314,103 @@ static int run_with_volumes(struct sandbox_spec *spec, char *const *caller_env,
 	return rc;
 }
 
+/* A file the caller named for stockade's output (--report, --audit). */
+struct run_output {
+	const char *flag, *path;
+	int fd; /* -1: none */
+	bool was_created;
+	dev_t dev;
+	ino_t ino;
+};
+
+static int output_fail(const struct run_output *out, int errnum, struct sk_err *err)
+{
+	return sk_fail(err, "cli", errnum,
+		       "it takes a regular file, created if missing, in an existing directory: "
+		       "not a symlink, fifo, device or directory",
+		       "%s %.200s%s", out->flag, out->path, errnum ? "" : ": not a regular file");
+}
+
+/* Opened before anything runs, so an output that cannot be written refuses the run instead of
+ * being found out after the command ran. Never through a symlink (O_NOFOLLOW); O_NONBLOCK so a
+ * fifo does not block us (one without a reader is ENXIO), cleared once fstat says it is a
+ * regular file. Created 0600 when missing (O_EXCL: we know it is ours to remove). Not
+ * truncated here: the report is truncated when written, the audit log is appended to. */
+static int output_open(struct run_output *out, bool is_append, struct sk_err *err)
+{
+	int flags =
+	    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (is_append ? O_APPEND : 0);
+	struct stat st;
+	int status;
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		out->fd = open(out->path, flags);
+		if (out->fd >= 0 || errno != ENOENT)
+			break;
+		out->fd = open(out->path, flags | O_CREAT | O_EXCL, 0600);
+		out->was_created = out->fd >= 0;
+		if (out->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (out->fd < 0)
+		return output_fail(out, errno == ENXIO ? 0 : errno, err);
+	if (fstat(out->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (status = fcntl(out->fd, F_GETFL)) < 0 ||
+	    fcntl(out->fd, F_SETFL, status & ~O_NONBLOCK) < 0) {
+		/* Not ours to remove: O_EXCL made a regular file, so this one was there. */
+		close(out->fd);
+		out->fd = -1;
+		return output_fail(out, 0, err);
+	}
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	return 0;
+}
+
+/* Closes it; a file this run created is removed again, if its name still holds it. */
+static void output_discard(struct run_output *out)
+{
+	struct stat st;
+
+	if (out->fd < 0)
+		return;
+	if (out->was_created && lstat(out->path, &st) == 0 && st.st_dev == out->dev &&
+	    st.st_ino == out->ino)
+		(void)unlink(out->path);
+	close(out->fd);
+	out->fd = -1;
+}
+
+/* Both outputs, or neither: a refusal leaves nothing it created behind. The audit file only
+ * with a network (without one, the run is refused for --audit by the egress layer). */
+static int outputs_open(struct sandbox_spec *spec, struct run_output *report,
+			struct run_output *audit, struct sk_err *err)
+{
+	*report = (struct run_output){.flag = "--report", .path = spec->report_path, .fd = -1};
+	*audit = (struct run_output){.flag = "--audit", .path = spec->audit_path, .fd = -1};
+	if (report->path && output_open(report, false, err) < 0)
+		return -1;
+	if (audit->path && spec->has_network && output_open(audit, true, err) < 0) {
+		output_discard(report);
+		return -1;
+	}
+	if (report->fd >= 0 && audit->fd >= 0 && report->dev == audit->dev &&
+	    report->ino == audit->ino) {
+		output_discard(audit);
+		output_discard(report);
+		return sk_fail(err, "cli", 0, "give each its own file",
+			       "--report and --audit name the same file");
+	}
+	spec->audit_fd = audit->fd;
+	return 0;
+}
+
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 {
 	struct sandbox_spec spec;
 	struct sandbox_result result;
 	struct run_report report;
+	struct run_output report_out, audit_out;
 	int wants_help, rc;
 
 	if (cli_run_parse(argc, argv, &spec, &wants_help, err) < 0)
@@ -323,15 +419,30 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 		cli_run_usage();
 		return 0;
 	}
+	if (outputs_open(&spec, &report_out, &audit_out, err) < 0)
+		return -1;
 	memset(&report, 0, sizeof(report));
 	rc = run_with_volumes(&spec, caller_env, &result, &report, err);
 	/* After the command, off its start-up path: anonymous volumes of runs that were killed
 	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */
 	(void)cli_sweep_volumes();
-	if (spec.report_path) {
+	/* The report of a refused run stays (it says why nothing started); an audit log this run
+	 * created holds nothing then. */
+	if (!result.started)
+		output_discard(&audit_out);
+	if (audit_out.fd >= 0)
+		close(audit_out.fd);
+	if (report_out.fd >= 0) {
 		struct sk_err report_err;
+		int wrote;
+
 		memset(&report_err, 0, sizeof(report_err));
-		if (report_write(spec.report_path, &spec, &report, &result, &report_err) < 0)
+		wrote = report_write(report_out.fd, spec.report_path, &spec, &report, &result,
+				     &report_err);
+		if (close(report_out.fd) < 0 && wrote == 0)
+			wrote = sk_fail(&report_err, "report", errno, NULL, "close(%s)",
+					spec.report_path);
+		if (wrote < 0)
 			sk_err_print(&report_err);
 	}
 	if (rc < 0)

@@ -1,6 +1,7 @@
 /* `stockade volume create|ls|inspect|rm|prune|import|export`: the store of managed volumes from
  * the host's side. Data moves between the host and a volume only through import and export,
- * which copy with safepath.c and never follow a link the sandbox planted. */
+ * which copy with safepath.c and never follow a link the sandbox planted; export does not
+ * recreate one that would lead out of the exported tree either (--links). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
 
@@ -20,7 +21,10 @@
 
 static const char *const volume_usage =
     "usage: stockade volume create [--size SIZE] NAME | ls [--json] | inspect [--json] NAME | "
-    "rm NAME | prune | import NAME HOSTPATH | export NAME HOSTPATH";
+    "rm NAME | prune | import NAME HOSTPATH | export [--links=safe|skip|keep] NAME HOSTPATH";
+
+/* Skipped links listed on stderr; the rest are only counted (a sandbox can plant millions). */
+#define SKIPPED_LINKS_LISTED 100
 
 static int usage_error(struct sk_err *err, const char *what)
 {
@@ -144,19 +148,71 @@ static int do_inspect(struct volume_store *store, const char *name, bool is_json
 	return 0;
 }
 
+/* A name or link text the sandbox chose, made safe for a terminal: printable ASCII as it is,
+ * '\\' doubled, every other byte as \xHH (no control sequence reaches the caller's terminal),
+ * cut with "..." when it does not fit. */
+static void escape_name(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		size_t need = c >= 0x20 && c < 0x7f ? (c == '\\' ? 2 : 1) : 4;
+
+		if (n + need + 4 > size) {
+			sk_strlcpy(out + n, "...", size - n);
+			return;
+		}
+		if (need == 1) {
+			out[n++] = (char)c;
+		} else if (need == 2) {
+			out[n++] = '\\';
+			out[n++] = '\\';
+		} else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+static void print_skipped_link(void *arg, const char *path, const char *target, const char *why)
+{
+	uint64_t *listed = arg;
+	char shown_path[256], shown_target[256];
+
+	if ((*listed)++ >= SKIPPED_LINKS_LISTED)
+		return;
+	escape_name(path, shown_path, sizeof(shown_path));
+	escape_name(target, shown_target, sizeof(shown_target));
+	fprintf(stderr, "stockade: skipped link %s -> %s (%s)\n", shown_path, shown_target, why);
+}
+
 static void print_copy(const char *verb, const char *name, const struct safepath_copy_stats *s)
 {
+	char first[256];
+
 	printf("%s %llu files, %llu directories, %llu symlinks (%llu bytes, %llu reflinked) %s "
-	       "volume %s\n",
+	       "volume %s",
 	       verb, (unsigned long long)s->files, (unsigned long long)s->dirs,
 	       (unsigned long long)s->symlinks, (unsigned long long)s->bytes,
 	       (unsigned long long)s->reflinked, strcmp(verb, "imported") == 0 ? "into" : "from",
 	       name);
+	if (s->links_skipped)
+		printf("; %llu links skipped", (unsigned long long)s->links_skipped);
+	printf("\n");
+	if (s->links_skipped > SKIPPED_LINKS_LISTED)
+		fprintf(stderr, "stockade: volume: %llu more skipped links not listed\n",
+			(unsigned long long)(s->links_skipped - SKIPPED_LINKS_LISTED));
+	escape_name(s->first_skipped, first, sizeof(first));
 	if (s->skipped)
 		fprintf(stderr,
 			"stockade: volume: skipped %llu special file(s) (devices, fifos, sockets "
 			"are never copied), e.g. %s\n",
-			(unsigned long long)s->skipped, s->first_skipped);
+			(unsigned long long)s->skipped, first);
 }
 
 /* import: the host directory the caller named (its own path may hold symlinks: the caller
@@ -169,6 +225,14 @@ static int do_import(struct volume_store *store, const char *name, const char *h
 	struct sk_err none;
 	enum volume_kind kind = VOLUME_NAMED;
 	bool is_root = geteuid() == 0;
+	/* Every link is kept: they are the caller's own, and inside the sandbox they resolve
+	 * against the sandbox's root; on the host nothing follows a link in the store. As root the
+	 * files must belong to the sandbox's host uid, like the volume. */
+	struct safepath_copy_opts opts = {
+	    .chown_uid = is_root ? store->owner_uid : (uid_t)-1,
+	    .chown_gid = is_root ? store->owner_gid : (gid_t)-1,
+	    .links = SAFEPATH_LINKS_KEEP,
+	};
 	int src, rc;
 
 	memset(&none, 0, sizeof(none));
@@ -181,9 +245,7 @@ static int do_import(struct volume_store *store, const char *name, const char *h
 		close(src);
 		return -1;
 	}
-	/* As root the files must belong to the sandbox's host uid, like the volume. */
-	rc = safepath_copy_tree(src, handle.dir_fd, is_root ? store->owner_uid : (uid_t)-1,
-				is_root ? store->owner_gid : (gid_t)-1, &stats, err);
+	rc = safepath_copy_tree(src, handle.dir_fd, &opts, &stats, err);
 	close(src);
 	volume_release(store, &handle, rc < 0 && handle.is_new);
 	if (rc < 0)
@@ -192,12 +254,19 @@ static int do_import(struct volume_store *store, const char *name, const char *h
 	return 0;
 }
 
-/* export: the volume into the host directory the caller named (created 0700 if missing). */
+/* export: the volume into the host directory the caller named (created 0700 if missing). The
+ * copy is the host's from then on, so links that lead out of it are left out (`links`). */
 static int do_export(struct volume_store *store, const char *name, const char *host,
-		     struct sk_err *err)
+		     enum safepath_links links, struct sk_err *err)
 {
 	struct volume_handle handle;
 	struct safepath_copy_stats stats;
+	uint64_t listed = 0;
+	struct safepath_copy_opts opts = {.chown_uid = (uid_t)-1,
+					  .chown_gid = (gid_t)-1,
+					  .links = links,
+					  .on_skipped_link = print_skipped_link,
+					  .arg = &listed};
 	enum volume_kind kind;
 	int dst, rc;
 
@@ -214,13 +283,53 @@ static int do_export(struct volume_store *store, const char *name, const char *h
 		return sk_fail(err, "volume", errno, "export takes a host directory",
 			       "export: open %.200s", host);
 	}
-	rc = safepath_copy_tree(handle.dir_fd, dst, (uid_t)-1, (gid_t)-1, &stats, err);
+	rc = safepath_copy_tree(handle.dir_fd, dst, &opts, &stats, err);
 	close(dst);
 	volume_release(store, &handle, false);
 	if (rc < 0)
 		return -1;
 	print_copy("exported", name, &stats);
 	return 0;
+}
+
+static int parse_links(const char *value, enum safepath_links *links, struct sk_err *err)
+{
+	if (strcmp(value, "safe") == 0)
+		*links = SAFEPATH_LINKS_SAFE;
+	else if (strcmp(value, "skip") == 0)
+		*links = SAFEPATH_LINKS_SKIP;
+	else if (strcmp(value, "keep") == 0)
+		*links = SAFEPATH_LINKS_KEEP;
+	else
+		return sk_fail(err, "cli", 0, "safe (the default), skip or keep",
+			       "volume export: invalid --links '%.64s'", value);
+	return 0;
+}
+
+/* export [--links=MODE | --links MODE] NAME HOSTPATH */
+static int export_command(struct volume_store *store, int argc, char **argv, struct sk_err *err)
+{
+	enum safepath_links links = SAFEPATH_LINKS_SAFE;
+	const char *positional[2];
+	int count = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--links=", 8) == 0) {
+			if (parse_links(argv[i] + 8, &links, err) < 0)
+				return -1;
+		} else if (strcmp(argv[i], "--links") == 0 && i + 1 < argc) {
+			if (parse_links(argv[++i], &links, err) < 0)
+				return -1;
+		} else if (argv[i][0] != '-' && count < 2) {
+			positional[count++] = argv[i];
+		} else {
+			return usage_error(err,
+					   "export takes [--links=safe|skip|keep] NAME HOSTPATH");
+		}
+	}
+	if (count != 2)
+		return usage_error(err, "export takes [--links=safe|skip|keep] NAME HOSTPATH");
+	return do_export(store, positional[0], positional[1], links, err);
 }
 
 static int do_create(struct volume_store *store, int argc, char **argv, struct sk_err *err)
@@ -273,8 +382,8 @@ static int dispatch(struct volume_store *store, int argc, char **argv, struct sk
 	}
 	if (strcmp(cmd, "import") == 0 && rest == 2)
 		return do_import(store, args[0], args[1], err);
-	if (strcmp(cmd, "export") == 0 && rest == 2)
-		return do_export(store, args[0], args[1], err);
+	if (strcmp(cmd, "export") == 0)
+		return export_command(store, argc, argv, err);
 	return usage_error(err, "unknown subcommand or wrong arguments");
 }
 

@@ -105,11 +105,12 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec,
 	c->idle_timeout_ms = IDLE_TIMEOUT_MS;
 	c->peek_timeout_ms = PEEK_TIMEOUT_MS;
 	if (spec->audit_path) {
-		c->audit_fd = open(spec->audit_path,
-				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		/* Opened and checked by the CLI before anything ran (cli/run.c: a regular file,
+		 * never through a symlink); the proxy gets a copy of its own. */
+		c->audit_fd = spec->audit_fd >= 0 ? fcntl(spec->audit_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		if (c->audit_fd < 0)
-			return sk_fail(err, "proxy", errno, NULL, "open --audit %s",
-				       spec->audit_path);
+			return sk_fail(err, "proxy", spec->audit_fd >= 0 ? errno : EBADF, NULL,
+				       "--audit %s was not opened", spec->audit_path);
 	}
 	snprintf(plan->detail, sizeof(plan->detail),
 		 "allowlist: %zu allow and %zu deny rules through the proxy at 127.0.0.1:%d "

@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "store/safepath.h"
+
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
@@ -36,9 +38,6 @@ struct mount_attr {
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
 #endif
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
@@ -94,51 +93,58 @@ static struct mount_entry *plan_add(struct mount_plan *plan, enum mount_kind kin
  * that every launch makes and every teardown unmakes; a copy is one write. */
 #define MOUNT_COPY_MAX (256 * 1024)
 
-static int plan_copy(struct mount_plan *plan, const char *host, const char *dst, size_t size,
-		     struct sk_err *err)
+static int plan_copy(struct mount_plan *plan, int dir_fd, const char *name, const char *shown,
+		     const char *dst, struct sk_err *err)
 {
 	struct mount_entry *e;
-	int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	/* O_NONBLOCK: a fifo swapped in since the fstatat does not hang us; it is refused below. */
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	ssize_t n;
 
 	if (fd < 0)
-		return sk_fail(err, "mount", errno, NULL, "open(%s)", host);
-	e = plan_add(plan, MOUNT_FILE, NULL, dst, err);
-	if (!e || !(e->content = malloc(size ? size : 1))) {
+		return sk_fail(err, "mount", errno, NULL, "open(%s)", shown);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MOUNT_COPY_MAX) {
 		close(fd);
-		return e ? sk_fail(err, "mount", ENOMEM, NULL, "copying %s", host) : -1;
+		return sk_fail(err, "mount", EAGAIN, NULL, "%s changed while it was read", shown);
 	}
-	n = read(fd, e->content, size);
+	e = plan_add(plan, MOUNT_FILE, NULL, dst, err);
+	if (!e || !(e->content = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+		close(fd);
+		return e ? sk_fail(err, "mount", ENOMEM, NULL, "copying %s", shown) : -1;
+	}
+	n = read(fd, e->content, (size_t)st.st_size);
 	close(fd);
 	if (n < 0)
-		return sk_fail(err, "mount", errno, NULL, "read(%s)", host);
+		return sk_fail(err, "mount", errno, NULL, "read(%s)", shown);
 	e->content_len = (size_t)n;
 	return 0;
 }
 
-/* Adds host path `host` (as seen before any namespace change) at `dst`, as what it is. */
-static int plan_host_entry(struct mount_plan *plan, const char *host, const char *dst,
-			   struct sk_err *err)
+/* Adds entry `name` of directory dir_fd at dst, as what it is: a symlink is recreated as one,
+ * a directory bound, a small /etc file copied, another file bound. `src` is what the child
+ * binds: a host path (dir_fd AT_FDCWD, name the same absolute path) or a path relative to the
+ * --rootfs. Read through dir_fd, never through a symlink: as root we may read any host file. */
+static int plan_entry_at(struct mount_plan *plan, int dir_fd, const char *name, const char *src,
+			 const char *dst, struct sk_err *err)
 {
 	struct stat st;
-	char src[PATH_MAX], target[PATH_MAX];
+	char target[PATH_MAX];
 	ssize_t n;
 
-	if (lstat(host, &st) < 0)
-		return errno == ENOENT ? 0 : sk_fail(err, "mount", errno, NULL, "lstat(%s)", host);
-	if (snprintf(src, sizeof(src), MOUNT_HOST "%s", host) >= (int)sizeof(src))
-		return sk_fail(err, "mount", ENAMETOOLONG, NULL, "%s", host);
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : sk_fail(err, "mount", errno, NULL, "lstat(%s)", src);
 	if (S_ISLNK(st.st_mode)) {
-		n = readlink(host, target, sizeof(target) - 1);
+		n = readlinkat(dir_fd, name, target, sizeof(target) - 1);
 		if (n < 0)
-			return sk_fail(err, "mount", errno, NULL, "readlink(%s)", host);
+			return sk_fail(err, "mount", errno, NULL, "readlink(%s)", src);
 		target[n] = '\0';
 		return plan_add(plan, MOUNT_SYMLINK, target, dst, err) ? 0 : -1;
 	}
 	if (S_ISDIR(st.st_mode))
 		return plan_add(plan, MOUNT_BIND_DIR, src, dst, err) ? 0 : -1;
 	if (S_ISREG(st.st_mode) && st.st_size <= MOUNT_COPY_MAX && strncmp(dst, "/etc/", 5) == 0)
-		return plan_copy(plan, host, dst, (size_t)st.st_size, err);
+		return plan_copy(plan, dir_fd, name, src, dst, err);
 	if (S_ISREG(st.st_mode))
 		return plan_add(plan, MOUNT_BIND_FILE, src, dst, err) ? 0 : -1;
 	return 0; /* sockets, fifos, devices: never */
@@ -152,24 +158,30 @@ static int is_listed(const char *name, const char *const *list, size_t count)
 	return 0;
 }
 
-/* Adds every entry of host directory `dir` at `dst_dir`, except the names in skip. */
-static int plan_host_dir_entries(struct mount_plan *plan, const char *dir, const char *dst_dir,
-				 const char *const *skip, size_t skip_count, struct sk_err *err)
+/* Adds every entry of directory dir_fd (a --rootfs or its etc) at dst_dir, except the names in
+ * skip; the child binds them from src_prefix + name, relative to the --rootfs. */
+static int plan_dir_entries(struct mount_plan *plan, int dir_fd, const char *src_prefix,
+			    const char *dst_dir, const char *const *skip, size_t skip_count,
+			    struct sk_err *err)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
-	char host[PATH_MAX], dst[PATH_MAX];
+	char src[PATH_MAX], dst[PATH_MAX];
 	int rc = 0;
 
-	if (!d)
-		return sk_fail(err, "mount", errno, NULL, "opendir(%s)", dir);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return sk_fail(err, "mount", errno, NULL, "opendir(--rootfs %s)", src_prefix);
+	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (is_listed(de->d_name, skip, skip_count) || strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(host, sizeof(host), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
+		snprintf(src, sizeof(src), "%s%s", src_prefix, de->d_name);
 		snprintf(dst, sizeof(dst), "%s/%s", dst_dir, de->d_name);
-		rc = plan_host_entry(plan, host, dst, err);
+		rc = plan_entry_at(plan, dir_fd, de->d_name, src, dst, err);
 	}
 	closedir(d);
 	return rc;
@@ -216,44 +228,70 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 	char host[64], dst[64];
 
 	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
-		snprintf(host, sizeof(host), "/%s", system_dirs[i]);
-		if (plan_host_entry(plan, host, host, err) < 0)
+		snprintf(host, sizeof(host), MOUNT_HOST "/%s", system_dirs[i]);
+		snprintf(dst, sizeof(dst), "/%s", system_dirs[i]);
+		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
 			return -1;
 	}
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		return -1;
 	for (size_t i = 0; i < sizeof(curated_etc) / sizeof(curated_etc[0]); i++) {
-		snprintf(host, sizeof(host), "/etc/%s", curated_etc[i]);
+		snprintf(host, sizeof(host), MOUNT_HOST "/etc/%s", curated_etc[i]);
 		snprintf(dst, sizeof(dst), "/etc/%s", curated_etc[i]);
-		if (plan_host_entry(plan, host, dst, err) < 0)
+		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* The rootfs's etc is read here, by the caller (root, maybe) and in the host's tree: through a
+ * symlink it would be any host directory, the host's /etc with its shadow file say, copied into
+ * the sandbox. It must be a directory inside the rootfs; a missing one (or a file) gives the
+ * sandbox only the files stockade writes. */
+static int plan_rootfs_etc(struct mount_plan *plan, int root_fd, const char *rootfs,
+			   struct sk_err *err)
+{
+	int etc = safepath_openat2(root_fd, "etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+				   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	int rc;
+
+	if (etc < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (etc < 0 && errno == ELOOP)
+		return sk_fail(err, "mount", errno,
+			       "stockade builds the sandbox's /etc from a root file system's etc, "
+			       "so it must be a directory inside it",
+			       "--rootfs %.200s: etc is a symlink", rootfs);
+	if (etc < 0)
+		return sk_fail(err, "mount", errno, NULL, "--rootfs %.200s: open etc", rootfs);
+	rc = plan_dir_entries(plan, etc, "etc/", "/etc", etc_synthesized,
+			      sizeof(etc_synthesized) / sizeof(etc_synthesized[0]), err);
+	close(etc);
+	return rc;
+}
+
+/* The rootfs is read through directory fds here; the child binds its entries beneath it again
+ * (plan->rootfs), through no symlink. */
 static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_err *err)
 {
-	char etc[PATH_MAX];
-	struct stat st;
+	int root_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
-	if (stat(rootfs, &st) < 0)
-		return sk_fail(err, "mount", errno, NULL, "--rootfs %s", rootfs);
-	if (!S_ISDIR(st.st_mode))
-		return sk_fail(err, "mount", ENOTDIR,
-			       "--rootfs takes a directory holding a root file system",
+	if (root_fd < 0)
+		return sk_fail(err, "mount", errno,
+			       errno == ENOTDIR
+				   ? "--rootfs takes a directory holding a root file system"
+				   : NULL,
 			       "--rootfs %s", rootfs);
-	if (plan_host_dir_entries(plan, rootfs, "", rootfs_skip,
-				  sizeof(rootfs_skip) / sizeof(rootfs_skip[0]), err) < 0)
-		return -1;
-	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
-		return -1;
-	if (snprintf(etc, sizeof(etc), "%s/etc", rootfs) >= (int)sizeof(etc))
-		return sk_fail(err, "mount", ENAMETOOLONG, NULL, "--rootfs %.64s", rootfs);
-	if (stat(etc, &st) == 0 && S_ISDIR(st.st_mode))
-		return plan_host_dir_entries(plan, etc, "/etc", etc_synthesized,
-					     sizeof(etc_synthesized) / sizeof(etc_synthesized[0]),
-					     err);
-	return 0;
+	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip,
+			      sizeof(rootfs_skip) / sizeof(rootfs_skip[0]), err);
+	if (rc == 0 && !plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
+		rc = -1;
+	if (rc == 0)
+		rc = plan_rootfs_etc(plan, root_fd, rootfs, err);
+	close(root_fd);
+	if (rc == 0 && !(plan->rootfs = strdup(rootfs)))
+		rc = sk_fail(err, "mount", ENOMEM, NULL, "planning the root");
+	return rc;
 }
 
 static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spec,
@@ -385,6 +423,8 @@ void mount_plan_free(struct mount_plan *plan)
 	free(plan->entries);
 	plan->entries = NULL;
 	plan->count = plan->capacity = 0;
+	free(plan->rootfs);
+	plan->rootfs = NULL;
 	for (size_t i = 0; i < plan->volume_count; i++) {
 		struct mount_volume *v = &plan->volumes[i];
 		if (v->is_detached && v->fd >= 0)
@@ -412,24 +452,41 @@ int mount_make_readonly(const char *path, int is_recursive, struct sk_err *err)
 			      err);
 }
 
-int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err)
+/* "/proc/self/fd/N": a path for the calls that take no fd (mount(2), statfs). The kernel
+ * follows the magic link to the very inode the fd holds, not to whatever a name says by then. */
+static const char *fd_path(int fd, char *buf, size_t size)
+{
+	char number[16];
+
+	sk_strlcpy(buf, "/proc/self/fd/", size);
+	sk_strlcat(buf, sk_utoa((unsigned)fd, number, sizeof(number)), size);
+	return buf;
+}
+
+/* Adds attrs to the mount fd refers to (mount_fd >= 0), else to the one at path. */
+static int restrict_mount(int mount_fd, const char *path, const char *shown, int is_recursive,
+			  unsigned attrs, struct sk_err *err)
 {
 	struct mount_attr attr = {.attr_set = attrs};
 	struct statfs st;
 	unsigned long flags = MS_REMOUNT | MS_BIND;
+	char fd_target[32];
 
 	/* mount_setattr only adds attributes, so flags the kernel locked on a mount that came
 	 * from the host (nosuid, noexec, ...) are kept, and AT_RECURSIVE reaches submounts. */
-	if (syscall(SYS_mount_setattr, AT_FDCWD, path,
-		    (is_recursive ? AT_RECURSIVE : 0) | AT_SYMLINK_NOFOLLOW, &attr,
-		    sizeof(attr)) == 0)
+	if (syscall(SYS_mount_setattr, mount_fd >= 0 ? mount_fd : AT_FDCWD,
+		    mount_fd >= 0 ? "" : path,
+		    (is_recursive ? AT_RECURSIVE : 0) |
+			(mount_fd >= 0 ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW),
+		    &attr, sizeof(attr)) == 0)
 		return 0;
 	if (errno != ENOSYS || is_recursive)
-		return sk_fail_safe(err, "mount", errno, "mount_setattr(restrict)", inside(path),
-				    NULL);
+		return sk_fail_safe(err, "mount", errno, "mount_setattr(restrict)", shown, NULL);
+	if (mount_fd >= 0)
+		path = fd_path(mount_fd, fd_target, sizeof(fd_target));
 	/* Kernels before 5.12: a remount must repeat the locked flags or it fails. */
 	if (statfs(path, &st) < 0)
-		return sk_fail_safe(err, "mount", errno, "statfs", inside(path), NULL);
+		return sk_fail_safe(err, "mount", errno, "statfs", shown, NULL);
 	if ((attrs & MOUNT_RESTRICT_RDONLY) || (st.f_flags & ST_RDONLY))
 		flags |= MS_RDONLY;
 	if ((attrs & MOUNT_RESTRICT_NOSUID) || (st.f_flags & ST_NOSUID))
@@ -445,8 +502,13 @@ int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk
 	if (st.f_flags & ST_RELATIME)
 		flags |= MS_RELATIME;
 	if (mount(NULL, path, NULL, flags, NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "remount(restrict)", inside(path), NULL);
+		return sk_fail_safe(err, "mount", errno, "remount(restrict)", shown, NULL);
 	return 0;
+}
+
+int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err)
+{
+	return restrict_mount(-1, path, inside(path), is_recursive, attrs, err);
 }
 
 static int make_mountpoint(const char *dst, int is_dir, struct sk_err *err)
@@ -475,77 +537,266 @@ int mount_bind(const char *src, const char *dst, int is_dir, int is_readonly, st
 	return is_readonly ? mount_make_readonly(dst, is_dir, err) : 0;
 }
 
-static int write_file(const struct mount_entry *e, struct sk_err *err)
+/* ---- the new root, by directory fds ----
+ * While the new root is built the host's tree is still our root, so a path like /sys/work/x
+ * would follow a symlink the plan made at /sys/work (a --rootfs's own `work -> /home/me`) into
+ * the host and make x there. So nothing is made or mounted in the new root by a path: every
+ * parent is opened from the new root's fd one component at a time with openat2 RESOLVE_BENEATH |
+ * NO_SYMLINKS | NO_MAGICLINKS, names are made with *at() calls in it, and mounts go on the fd
+ * of the opened mount point. A symlink (or a way out) on the path stops the run. */
+
+#define NEWROOT_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+struct newroot {
+	int root_fd;   /* the new root's tmpfs */
+	int rootfs_fd; /* --rootfs, opened again in our namespace; -1 without one */
+};
+
+static const char *refusal_words(int errnum)
 {
-	int fd = open(e->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	switch (errnum) {
+	case ELOOP:
+		return " is a symlink";
+	case EXDEV:
+		return " leads out of the new root";
+	case ENOTDIR:
+		return " is not a directory";
+	}
+	return " cannot be opened";
+}
+
+/* The refusal, naming the part of dst that was refused (dst up to end) and dst itself. */
+static int refuse_path(int errnum, const char *dst, const char *end, struct sk_err *err)
+{
+	static const char hint[] = "stockade makes mount points, files and links in the new root "
+				   "only through real directories inside it: a --rootfs with a "
+				   "symlink there is refused";
+	char op[sizeof(err->op)], part[PATH_MAX];
+	const char *in = inside(dst);
+	size_t len = (size_t)(end - in) + 1;
+
+	sk_strlcpy(part, in, len < sizeof(part) ? len : sizeof(part));
+	sk_strlcpy(op, "new root: ", sizeof(op));
+	sk_strlcat(op, part, sizeof(op));
+	sk_strlcat(op, refusal_words(errnum), sizeof(op));
+	if (*end) {
+		sk_strlcat(op, ", on the way to ", sizeof(op));
+		sk_strlcat(op, in, sizeof(op));
+	}
+	return sk_fail_safe(err, "mount", errnum, op, NULL,
+			    errnum == ELOOP || errnum == EXDEV ? hint : NULL);
+}
+
+static void close_parent(int fd, int root_fd)
+{
+	if (fd != root_fd)
+		close(fd);
+}
+
+/* Opens the directory holding dst's last component beneath the new root, one component at a
+ * time and through no symlink, making missing directories when make_parents (a volume's mount
+ * point, like mkdir -p). *name is set to dst's last component. Returns an O_PATH fd, or root_fd
+ * itself for a name at the top (most of them; close it with close_parent). */
+static int open_parent(int root_fd, const char *dst, bool make_parents, const char **name,
+		       struct sk_err *err)
+{
+	char component[NAME_MAX + 1];
+	const char *p = inside(dst), *end;
+	int dir = root_fd, next, saved;
+
+	*name = p; /* set on every path: the analyzer cannot see that refuse_path returns -1 */
+	while (*p == '/')
+		p++;
+	for (end = strchrnul(p, '/'); *end; p = end + 1, end = strchrnul(p, '/')) {
+		if ((size_t)(end - p) > NAME_MAX || end == p) {
+			close_parent(dir, root_fd);
+			return refuse_path(end == p ? EINVAL : ENAMETOOLONG, dst, end, err);
+		}
+		memcpy(component, p, (size_t)(end - p));
+		component[end - p] = '\0';
+		next = safepath_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					NEWROOT_RESOLVE);
+		if (next < 0 && errno == ENOENT && make_parents) {
+			if (mkdirat(dir, component, 0755) < 0 && errno != EEXIST) {
+				saved = errno;
+				close_parent(dir, root_fd);
+				return sk_fail_safe(err, "mount", saved, "mkdir", inside(dst),
+						    NULL);
+			}
+			next = safepath_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
+						NEWROOT_RESOLVE);
+		}
+		saved = errno;
+		close_parent(dir, root_fd);
+		if (next < 0)
+			return refuse_path(saved, dst, end, err);
+		dir = next;
+	}
+	if (!*p) {
+		close_parent(dir, root_fd);
+		return refuse_path(EINVAL, dst, end, err);
+	}
+	*name = p;
+	return dir;
+}
+
+/* Makes (when missing) and opens the mount point dst beneath the new root: a directory, or an
+ * empty file for a file bind. A symlink at dst or on the way is refused, never followed. */
+static int open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_parents,
+			   struct sk_err *err)
+{
+	const char *name;
+	int parent = open_parent(root_fd, dst, make_parents, &name, err), fd, rc, saved;
+
+	if (parent < 0)
+		return -1;
+	rc = is_dir ? mkdirat(parent, name, 0755) : mknodat(parent, name, S_IFREG | 0444, 0);
+	if (rc < 0 && errno != EEXIST) {
+		saved = errno;
+		close_parent(parent, root_fd);
+		return sk_fail_safe(err, "mount", saved, is_dir ? "mkdir" : "create mount point",
+				    inside(dst), NULL);
+	}
+	fd = safepath_openat2(parent, name, O_PATH | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0),
+			      NEWROOT_RESOLVE);
+	saved = errno;
+	close_parent(parent, root_fd);
+	if (fd < 0)
+		return refuse_path(saved, dst, dst + strlen(dst), err);
+	return fd;
+}
+
+/* A read-only bind: the source cloned into a detached mount (from beneath the --rootfs and
+ * through no symlink when it comes from one), attached on the mount point's fd, then made
+ * read-only through its own fd, recursively for a directory. */
+static int bind_entry(const struct newroot *nr, const struct mount_entry *e, int is_dir,
+		      struct sk_err *err)
+{
+	unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (is_dir ? AT_RECURSIVE : 0);
+	int target, source = -1, tree = -1, rc = -1;
+
+	target = open_mountpoint(nr->root_fd, e->dst, is_dir, false, err);
+	if (target < 0)
+		return -1;
+	if (nr->rootfs_fd >= 0) {
+		source =
+		    safepath_openat2(nr->rootfs_fd, e->src, O_PATH | O_CLOEXEC, NEWROOT_RESOLVE);
+		if (source < 0) {
+			sk_fail_safe(err, "mount", errno, "open --rootfs entry", e->src,
+				     "did the root file system change while the sandbox started?");
+			goto out;
+		}
+		tree = (int)syscall(SYS_open_tree, source, "", tree_flags | AT_EMPTY_PATH);
+	} else {
+		tree = (int)syscall(SYS_open_tree, AT_FDCWD, e->src, tree_flags);
+	}
+	if (tree < 0) {
+		sk_fail_safe(err, "mount", errno, "bind mount", inside(e->dst),
+			     "the source must be readable by the sandbox's host uid");
+		goto out;
+	}
+	if (syscall(SYS_move_mount, tree, "", target, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		sk_fail_safe(err, "mount", errno, "move_mount(bind) on", inside(e->dst), NULL);
+		goto out;
+	}
+	rc = restrict_mount(tree, NULL, inside(e->dst), is_dir,
+			    MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NODEV,
+			    err);
+out:
+	if (tree >= 0)
+		close(tree);
+	if (source >= 0)
+		close(source);
+	close(target);
+	return rc;
+}
+
+static int tmpfs_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
+{
+	char target_path[32];
+	int target = open_mountpoint(root_fd, e->dst, 1, false, err), rc;
+
+	if (target < 0)
+		return -1;
+	rc = mount("tmpfs", fd_path(target, target_path, sizeof(target_path)), "tmpfs",
+		   MS_NOSUID | MS_NODEV | e->flags, e->src);
+	if (rc < 0)
+		sk_fail_safe(err, "mount", errno, "mount tmpfs on", inside(e->dst), NULL);
+	close(target);
+	return rc < 0 ? -1 : 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
 	size_t done = 0;
 
-	if (fd < 0)
-		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
-	while (done < e->content_len) {
-		ssize_t n = write(fd, e->content + done, e->content_len - done);
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			close(fd);
-			return sk_fail_safe(err, "mount", errno, "write", inside(e->dst), NULL);
-		}
+		if (n <= 0)
+			return -1;
 		done += (size_t)n;
 	}
-	close(fd);
 	return 0;
 }
 
-static int apply_entry(const struct mount_entry *e, struct sk_err *err)
+/* A symlink or a file made in its parent, opened beneath the new root: symlinkat and
+ * O_CREAT|O_EXCL never follow an existing name either. */
+static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
 {
-	switch (e->kind) {
-	case MOUNT_DIR:
-		return make_mountpoint(e->dst, 1, err);
-	case MOUNT_BIND_DIR:
-		return mount_bind(e->src, e->dst, 1, 1, err);
-	case MOUNT_BIND_FILE:
-		return mount_bind(e->src, e->dst, 0, 1, err);
-	case MOUNT_SYMLINK:
-		if (symlink(e->src, e->dst) < 0)
-			return sk_fail_safe(err, "mount", errno, "symlink", inside(e->dst), NULL);
-		return 0;
-	case MOUNT_FILE:
-		return write_file(e, err);
-	case MOUNT_TMPFS:
-		if (make_mountpoint(e->dst, 1, err) < 0)
-			return -1;
-		if (mount("tmpfs", e->dst, "tmpfs", MS_NOSUID | MS_NODEV | e->flags, e->src) < 0)
-			return sk_fail_safe(err, "mount", errno, "mount tmpfs on", inside(e->dst),
-					    NULL);
-		return 0;
+	const char *name;
+	int parent = open_parent(root_fd, e->dst, false, &name, err), fd, rc;
+
+	if (parent < 0)
+		return -1;
+	if (e->kind == MOUNT_SYMLINK) {
+		rc = symlinkat(e->src, parent, name);
+		if (rc < 0)
+			sk_fail_safe(err, "mount", errno, "symlink", inside(e->dst), NULL);
+		close_parent(parent, root_fd);
+		return rc < 0 ? -1 : 0;
 	}
-	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);
+	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	close_parent(parent, root_fd);
+	if (fd < 0)
+		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
+	rc = write_all(fd, e->content, e->content_len);
+	if (rc < 0)
+		sk_fail_safe(err, "mount", errno ? errno : EIO, "write", inside(e->dst), NULL);
+	close(fd);
+	return rc;
 }
 
-/* mkdir -p of a volume's mount point in the new root (or in a tmpfs below it). */
-static int make_volume_mountpoint(const char *dst, struct sk_err *err)
+static int apply_entry(const struct newroot *nr, const struct mount_entry *e, struct sk_err *err)
 {
-	char path[PATH_MAX];
+	int fd;
 
-	sk_strlcpy(path, dst, sizeof(path));
-	for (char *p = path + sizeof(MOUNT_NEWROOT); *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return sk_fail_safe(err, "mount", errno, "mkdir", inside(path), NULL);
-		*p = '/';
+	switch (e->kind) {
+	case MOUNT_DIR:
+		fd = open_mountpoint(nr->root_fd, e->dst, 1, false, err);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return 0;
+	case MOUNT_BIND_DIR:
+		return bind_entry(nr, e, 1, err);
+	case MOUNT_BIND_FILE:
+		return bind_entry(nr, e, 0, err);
+	case MOUNT_SYMLINK:
+	case MOUNT_FILE:
+		return make_entry(nr->root_fd, e, err);
+	case MOUNT_TMPFS:
+		return tmpfs_entry(nr->root_fd, e, err);
 	}
-	return make_mountpoint(dst, 1, err);
+	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);
 }
 
 /* As a user: the volume opened again in our own namespace, beneath its store root and through
  * no symlink, must be the inode the parent verified; its clone is then ours to attach. */
 static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
 {
-	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-					  RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
 	struct mount_attr attr = volume_attr(v->is_readonly);
 	struct stat st;
 	int root, dir, tree;
@@ -553,7 +804,9 @@ static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
 	root = open(v->host_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return sk_fail_safe(err, "mount", errno, "open volume store", v->host_root, NULL);
-	dir = (int)syscall(SYS_openat2, root, v->name, &how, sizeof(how));
+	dir = safepath_openat2(root, v->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+			       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+				   RESOLVE_NO_XDEV);
 	close(root);
 	if (dir < 0)
 		return sk_fail_safe(err, "mount", errno, "open volume", v->name, NULL);
@@ -575,25 +828,47 @@ static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
 	return tree;
 }
 
-static int apply_volume(const struct mount_volume *v, struct sk_err *err)
+/* A volume on its mount point, made like mkdir -p beneath the new root (in the rootfs's own
+ * directories, or in a tmpfs of ours below it). */
+static int apply_volume(int root_fd, const struct mount_volume *v, struct sk_err *err)
 {
-	int tree = v->is_detached ? v->fd : -1, rc;
+	int tree = v->is_detached ? v->fd : -1, target, rc = -1;
 
-	if (make_volume_mountpoint(v->dst, err) < 0)
+	target = open_mountpoint(root_fd, v->dst, 1, true, err);
+	if (target < 0)
 		return -1;
-	if (!v->is_detached && (tree = clone_volume_here(v, err)) < 0)
+	if (!v->is_detached && (tree = clone_volume_here(v, err)) < 0) {
+		close(target);
 		return -1;
-	rc = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, v->dst, MOVE_MOUNT_F_EMPTY_PATH);
+	}
+	rc = (int)syscall(SYS_move_mount, tree, "", target, "",
+			  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 	if (rc < 0)
 		sk_fail_safe(err, "mount", errno, "move_mount(volume) on", inside(v->dst), NULL);
+	close(target);
 	if (tree != v->fd)
 		close(tree);
 	close(v->fd); /* kept open through child_fds() only until now */
 	return rc < 0 ? -1 : 0;
 }
 
+static int build_newroot(const struct mount_plan *plan, const struct newroot *nr,
+			 struct sk_err *err)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		if (apply_entry(nr, &plan->entries[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < plan->volume_count; i++)
+		if (apply_volume(nr->root_fd, &plan->volumes[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 {
+	struct newroot nr = {-1, -1};
+	int rc;
+
 	/* Nothing we mount may propagate back to the host's mount namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)", NULL,
@@ -601,13 +876,24 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 	if (mount("tmpfs", MOUNT_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, plan->root_data) < 0)
 		return sk_fail_safe(err, "mount", errno, "mount root tmpfs on", MOUNT_NEWROOT,
 				    "the host needs a /sys directory to build the sandbox's root on");
-	for (size_t i = 0; i < plan->count; i++)
-		if (apply_entry(&plan->entries[i], err) < 0)
-			return -1;
-	for (size_t i = 0; i < plan->volume_count; i++)
-		if (apply_volume(&plan->volumes[i], err) < 0)
-			return -1;
-	return 0;
+	nr.root_fd = open(MOUNT_NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (nr.root_fd < 0)
+		return sk_fail_safe(err, "mount", errno, "open the new root", MOUNT_NEWROOT, NULL);
+	/* The --rootfs by the path the caller gave (resolved by the parent), in our own namespace:
+	 * only mounts of it can be cloned. Its entries are opened beneath it. */
+	if (plan->rootfs) {
+		nr.rootfs_fd = open(plan->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (nr.rootfs_fd < 0) {
+			close(nr.root_fd);
+			return sk_fail_safe(err, "mount", errno, "open --rootfs", plan->rootfs,
+					    "the sandbox's host uid must be able to read it");
+		}
+	}
+	rc = build_newroot(plan, &nr, err);
+	if (nr.rootfs_fd >= 0)
+		close(nr.rootfs_fd);
+	close(nr.root_fd);
+	return rc;
 }
 
 int mount_child_fds(const struct mount_plan *plan, int *fds, size_t capacity)

@@ -32,7 +32,7 @@ struct mount_entry {
 	enum mount_kind kind;
 	unsigned long flags; /* extra MS_* flags for MOUNT_TMPFS (noexec) */
 	/* Allocated by the parent; the child reads its copy-on-write image of them. */
-	char *src;
+	char *src; /* a bind's source: a host path, or relative to plan->rootfs */
 	char *dst; /* full path while building: MOUNT_NEWROOT "/..." */
 	char *content;
 	size_t content_len;
@@ -59,6 +59,7 @@ struct mount_volume {
 struct mount_plan {
 	struct mount_entry *entries;
 	size_t count, capacity;
+	char *rootfs; /* --rootfs, resolved; NULL for the host's system tree */
 	struct mount_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
 	char root_data[64]; /* tmpfs data of the new root itself */
@@ -71,7 +72,9 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, stru
 void mount_plan_free(struct mount_plan *plan);
 
 /* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries
- * out the plan, taking sources from the host tree (still the root). */
+ * out the plan, taking sources from the host tree (still the root; a --rootfs's entries from
+ * beneath it, through no symlink). Everything made in the new root is made relative to its fd,
+ * never through a symlink: one on the way to a mount point, file or link stops the run. */
 int mount_apply(const struct mount_plan *plan, struct sk_err *err);
 /* The fds the child must keep open until mount_apply() has mounted the volumes (it closes
  * them then). Fills up to capacity, returns how many. */

@@ -73,27 +73,25 @@ static json_t *report_json(const struct sandbox_spec *spec, const struct run_rep
 	return root;
 }
 
-int report_write(const char *path, const struct sandbox_spec *spec, const struct run_report *report,
-		 const struct sandbox_result *result, struct sk_err *err)
+int report_write(int fd, const char *path, const struct sandbox_spec *spec,
+		 const struct run_report *report, const struct sandbox_result *result,
+		 struct sk_err *err)
 {
 	json_t *root = report_json(spec, report, result);
 	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	int fd, rc = 0;
+	int rc = 0;
 	size_t len;
 
 	json_decref(root);
 	if (!text)
 		return sk_fail(err, "report", ENOMEM, NULL, "encoding the report");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		free(text);
-		return sk_fail(err, "report", errno, NULL, "open(%s)", path);
-	}
 	len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+	/* Truncated now, not when opened: a run refused before it started keeps an older report
+	 * intact until this one replaces it. */
+	if (ftruncate(fd, 0) < 0)
+		rc = sk_fail(err, "report", errno, NULL, "truncate %s", path);
+	else if (pwrite(fd, text, len, 0) != (ssize_t)len || pwrite(fd, "\n", 1, (off_t)len) != 1)
 		rc = sk_fail(err, "report", errno, NULL, "write(%s)", path);
-	if (close(fd) < 0 && rc == 0)
-		rc = sk_fail(err, "report", errno, NULL, "close(%s)", path);
 	free(text);
 	return rc;
 }

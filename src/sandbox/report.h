@@ -25,8 +25,10 @@ struct run_report {
 /* Records (or updates, by name) one layer's outcome. */
 void report_layer(struct run_report *report, const char *name, bool is_applied, bool is_degraded,
 		  const char *detail);
-/* Writes the JSON report to path (created 0600, never through a symlink). */
-int report_write(const char *path, const struct sandbox_spec *spec, const struct run_report *report,
-		 const struct sandbox_result *result, struct sk_err *err);
+/* Writes the JSON report into fd, the file --report named (path, for messages), which the CLI
+ * opened before the run; the file is truncated first. */
+int report_write(int fd, const char *path, const struct sandbox_spec *spec,
+		 const struct run_report *report, const struct sandbox_result *result,
+		 struct sk_err *err);
 
 #endif

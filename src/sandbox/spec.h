@@ -1,6 +1,7 @@
 /* struct sandbox_spec: everything a sandbox is, in one place. The CLI fills it from argv; the
  * engine (launch.c) turns it into a running sandbox. Nothing here is host state, except the
- * volume directories the CLI opened from the store (struct sandbox_volume). */
+ * volume directories the CLI opened from the store (struct sandbox_volume) and the --audit
+ * file it opened before anything ran. */
 #ifndef STOCKADE_SPEC_H
 #define STOCKADE_SPEC_H
 
@@ -68,6 +69,7 @@ struct sandbox_spec {
 	const char *dns_server; /* --dns-server IP[:PORT] */
 	const char *hosts_file; /* --hosts-file FILE */
 	const char *audit_path; /* --audit FILE: one JSON line per egress decision */
+	int audit_fd;		/* the CLI opened audit_path (a regular file, appended to); -1 */
 	bool is_quiet;		/* --quiet: no stderr line per denied connection */
 	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;

@@ -35,8 +35,7 @@
 #define SAFEPATH_MAX_PASSES 64
 
 struct copy_ctx {
-	uid_t uid;
-	gid_t gid;
+	const struct safepath_copy_opts *opts;
 	struct safepath_copy_stats *stats;
 	char path[PATH_MAX]; /* of the entry being copied, relative to the source root */
 	struct sk_err *err;
@@ -52,17 +51,13 @@ int safepath_check_component(const char *name)
 	return 0;
 }
 
-static int openat2_beneath(int dir_fd, const char *name, int flags)
+int safepath_openat2(int dir_fd, const char *path, int flags, uint64_t resolve)
 {
-	struct open_how how = {
-	    .flags = (uint64_t)flags,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-		       RESOLVE_NO_XDEV,
-	};
+	struct open_how how = {.flags = (uint64_t)flags, .resolve = resolve};
 	int fd;
 
 	do
-		fd = (int)syscall(SYS_openat2, dir_fd, name, &how, sizeof(how));
+		fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
 	while (fd < 0 && errno == EINTR);
 	return fd;
 }
@@ -78,7 +73,9 @@ int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flag
 			       "refusing volume path '%.64s'", name);
 	if (fstat(root_fd, &root_st) < 0)
 		return sk_fail(err, "volume", errno, NULL, "fstat(volume store)");
-	fd = openat2_beneath(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags);
+	fd = safepath_openat2(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags,
+			      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+				  RESOLVE_NO_XDEV);
 	if (fd < 0)
 		return sk_fail(err, "volume", errno,
 			       errno == ELOOP || errno == ENOTDIR || errno == EXDEV
@@ -352,7 +349,8 @@ static int finish_attrs(int fd, const struct stat *st, struct copy_ctx *ctx, mod
 {
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
 
-	if (ctx->uid != (uid_t)-1 && fchown(fd, ctx->uid, ctx->gid) < 0)
+	if (ctx->opts->chown_uid != (uid_t)-1 &&
+	    fchown(fd, ctx->opts->chown_uid, ctx->opts->chown_gid) < 0)
 		return copy_fail(ctx, errno, "chown");
 	if (fchmod(fd, st->st_mode & keep) < 0)
 		return copy_fail(ctx, errno, "chmod");
@@ -397,23 +395,76 @@ static int copy_file(int src_fd, int dst_fd, const char *name, const struct stat
 	return rc;
 }
 
+const char *safepath_link_escapes(const char *link_path, const char *target)
+{
+	long level = 0;
+	bool is_after_name = false, is_up_after_name = false;
+
+	if (target[0] == '/')
+		return "absolute target";
+	/* The link's own directory is one level down per '/' in its path from the top. */
+	for (const char *p = link_path; *p; p++)
+		level += *p == '/';
+	for (const char *p = target; *p;) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			is_up_after_name |= is_after_name;
+			if (--level < 0)
+				return "climbs out of the export";
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			is_after_name = true;
+			level++;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return is_up_after_name ? "'..' after a name, which another link could turn into a climb"
+				: NULL;
+}
+
+/* A link left out: counted, told, and an entry a previous copy left at its name goes too, so
+ * the destination does not keep a link the source no longer vouches for (unlinkat never
+ * follows; a directory there stays). */
+static void skip_symlink(int dst_fd, const char *name, const char *target, const char *why,
+			 struct copy_ctx *ctx)
+{
+	ctx->stats->links_skipped++;
+	(void)unlinkat(dst_fd, name, 0);
+	if (ctx->opts->on_skipped_link)
+		ctx->opts->on_skipped_link(ctx->opts->arg, ctx->path, target, why);
+}
+
 static int copy_symlink(int src_fd, int dst_fd, const char *name, const struct stat *st,
 			struct copy_ctx *ctx)
 {
 	char target[PATH_MAX];
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
 	ssize_t n = readlinkat(src_fd, name, target, sizeof(target) - 1);
+	const char *why = NULL;
 
 	if (n < 0)
 		return copy_fail(ctx, errno, "readlink");
 	target[n] = '\0';
+	/* Recreating a link is safe for us (nothing resolves it here), but the copy outlives us:
+	 * the next program that opens it on the host would follow it. */
+	if (ctx->opts->links == SAFEPATH_LINKS_SKIP)
+		why = "--links=skip";
+	else if (ctx->opts->links == SAFEPATH_LINKS_SAFE)
+		why = safepath_link_escapes(ctx->path, target);
+	if (why) {
+		skip_symlink(dst_fd, name, target, why, ctx);
+		return 0;
+	}
 	/* The link is recreated as text; it is never resolved, here or on the other side. */
 	for (int attempt = 0; symlinkat(target, dst_fd, name) < 0; attempt++) {
-		if (errno != EEXIST || attempt > 2 || (unlinkat(dst_fd, name, 0) < 0 && errno != ENOENT))
+		if (errno != EEXIST || attempt > 2 ||
+		    (unlinkat(dst_fd, name, 0) < 0 && errno != ENOENT))
 			return copy_fail(ctx, errno, "symlink");
 	}
-	if (ctx->uid != (uid_t)-1 &&
-	    fchownat(dst_fd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (ctx->opts->chown_uid != (uid_t)-1 &&
+	    fchownat(dst_fd, name, ctx->opts->chown_uid, ctx->opts->chown_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0)
 		return copy_fail(ctx, errno, "chown");
 	if (utimensat(dst_fd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
 		return copy_fail(ctx, errno, "set times of");
@@ -498,7 +549,7 @@ static int copy_dir_contents(int src_fd, int dst_fd, struct copy_ctx *ctx, int d
 	return rc;
 }
 
-int safepath_copy_tree(int src_fd, int dst_fd, uid_t chown_uid, gid_t chown_gid,
+int safepath_copy_tree(int src_fd, int dst_fd, const struct safepath_copy_opts *opts,
 		       struct safepath_copy_stats *stats, struct sk_err *err)
 {
 	struct copy_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -507,8 +558,7 @@ int safepath_copy_tree(int src_fd, int dst_fd, uid_t chown_uid, gid_t chown_gid,
 	if (!ctx)
 		return sk_fail(err, "volume", ENOMEM, NULL, "copy");
 	memset(stats, 0, sizeof(*stats));
-	ctx->uid = chown_uid;
-	ctx->gid = chown_gid;
+	ctx->opts = opts;
 	ctx->stats = stats;
 	ctx->err = err;
 	rc = copy_dir_contents(src_fd, dst_fd, ctx, 0);

@@ -12,6 +12,11 @@
 
 #include "util/err.h"
 
+/* openat2(2): path opened relative to dir_fd with flags and the RESOLVE_* bits of resolve,
+ * retried on EINTR. The one wrapper of the raw syscall in stockade; async-signal-safe and
+ * allocation-free, so the sandbox's PID 1 uses it too. Returns the fd, or -1 with errno. */
+int safepath_openat2(int dir_fd, const char *path, int flags, uint64_t resolve);
+
 /* Opens root_fd/name, where name is one path component, with openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, and checks what it got: a
  * directory, owned by owner, on root_fd's device. O_DIRECTORY|O_CLOEXEC plus extra_flags
@@ -22,19 +27,49 @@ int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flag
 /* 0 when name is a single, ordinary path component (not empty, ".", "..", no '/'). */
 int safepath_check_component(const char *name);
 
-/* What a copy did; special files (devices, fifos, sockets) are skipped and counted. */
+/* What a copy does with a symbolic link it meets (export's --links; import keeps them all). */
+enum safepath_links {
+	SAFEPATH_LINKS_KEEP, /* every link recreated as it is (its target is never resolved) */
+	SAFEPATH_LINKS_SAFE, /* only links that cannot lead out of the copy (safepath_link_escapes)
+			      */
+	SAFEPATH_LINKS_SKIP, /* none */
+};
+
+/* Why a link at link_path (relative to the top of the copied tree, e.g. "d/x") whose text is
+ * target could lead out of the tree once copied, or NULL when it cannot. Purely lexical, never
+ * resolved, so a tree that changes meanwhile cannot fool it. A link stays inside when its
+ * target is relative, made of '..' components first and names after (no '..' after a name),
+ * with no more '..' than the link's directory is deep. Why that is enough: each '..' then goes
+ * up through the link's own real parent directories, and a name only goes down, into a real
+ * directory or through another link that passed the same rule from its own position, so no
+ * chain of links can climb. A '..' after a name is refused because the name may be a link
+ * (`b -> .` makes `b/../x` climb while looking one level deep). */
+const char *safepath_link_escapes(const char *link_path, const char *target);
+
+/* How to copy: owner for every created entry when chown_uid is not -1 (import as root), what
+ * to do with links, and who hears of each link left out (may be NULL). */
+struct safepath_copy_opts {
+	uid_t chown_uid;
+	gid_t chown_gid;
+	enum safepath_links links;
+	void (*on_skipped_link)(void *arg, const char *path, const char *target, const char *why);
+	void *arg;
+};
+
+/* What a copy did; special files (devices, fifos, sockets) are skipped and counted, and so are
+ * the links opts->links left out. */
 struct safepath_copy_stats {
-	uint64_t files, dirs, symlinks, bytes, reflinked, skipped;
+	uint64_t files, dirs, symlinks, bytes, reflinked, skipped, links_skipped;
 	char first_skipped[256]; /* path relative to the source root */
 };
 
 /* Copies the contents of directory src_fd into directory dst_fd: modes (without set-id bits)
- * and times preserved, symlinks copied as symlinks (never followed), special files skipped.
- * Nothing in dst is written through a symlink: files are created with O_EXCL|O_NOFOLLOW (an
- * existing non-directory entry is unlinked first), directories opened with O_NOFOLLOW. When
- * chown_uid is not -1, every created entry is given that owner (import as root). Uses FICLONE
- * when the file system can, else copy_file_range, else read/write. */
-int safepath_copy_tree(int src_fd, int dst_fd, uid_t chown_uid, gid_t chown_gid,
+ * and times preserved, symlinks copied as symlinks (never followed) as opts->links says,
+ * special files skipped. Nothing in dst is written through a symlink: files are created with
+ * O_EXCL|O_NOFOLLOW (an existing non-directory entry is unlinked first, also where a link is
+ * left out), directories opened with O_NOFOLLOW. Uses FICLONE when the file system can, else
+ * copy_file_range, else read/write. */
+int safepath_copy_tree(int src_fd, int dst_fd, const struct safepath_copy_opts *opts,
 		       struct safepath_copy_stats *stats, struct sk_err *err);
 
 /* Removes everything inside directory dir_fd, never following a symlink: entries are unlinked

@@ -1,8 +1,9 @@
 """The run contract: exit statuses, signals, timeout, environment, workdir, hostname, report,
-bad input. Each test runs real sandboxes, as root and as the unprivileged test user."""
+outputs opened before the command (--report, --audit), bad input. Each test runs real sandboxes, as root and as the unprivileged test user."""
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -104,6 +105,91 @@ def test_report_json(ctx):
     r = ctx.sandbox("kill -9 $$", opts=["--report", path])
     report = json.load(open(path))
     expect(report["exit"]["signal"] == 9 and report["exit"]["code"] is None, report)
+
+
+OUTPUTS = {"--report": [], "--audit": ["--network", "allowlist"]}
+
+
+def run_with_outputs(ctx, outputs, timeout=20):
+    """A run that would leave a mark in a named volume; the outputs' flags with what they
+    need (--audit goes with a network). Returns the result and whether the command ran."""
+    state = ctx.fresh_state()
+    opts = ["-v", "mark:/mark"]
+    for flag, path in outputs:
+        opts += [a for a in OUTPUTS[flag] if a not in opts] + [flag, path]
+    r = ctx.sandbox("touch /mark/ran; echo RAN", opts=opts, timeout=timeout,
+                    env={"STOCKADE_HOME": state})
+    ran = os.path.exists(os.path.join(state, "volumes", "named", "mark", "ran"))
+    expect(ran == ("RAN" in r.out), f"the marker and stdout disagree: {r}")
+    return r, ran
+
+
+def test_unusable_outputs_refused_before_the_command(ctx):
+    """--report and --audit paths that cannot be written are found before the command runs
+    (they were found after it, exit 0): a symlink (dangling or not), a fifo with and without
+    a reader (must not block), a missing directory, a directory. Exit 125, one line, the
+    command did not run, the link's target untouched."""
+    d = ctx.tmpdir(0o777)
+    target = os.path.join(d, "target")
+    with open(target, "w") as f:
+        f.write("precious\n")
+    os.symlink(target, os.path.join(d, "link"))
+    os.symlink(os.path.join(d, "nowhere"), os.path.join(d, "dangling"))
+    os.mkfifo(os.path.join(d, "fifo"))
+    os.mkfifo(os.path.join(d, "fifo-read"))
+    os.mkdir(os.path.join(d, "dir"))
+    for name in os.listdir(d):  # the caller's own, so only what they are stops the run
+        os.lchown(os.path.join(d, name), ctx.caller_uid, ctx.caller_gid)
+    reader = os.open(os.path.join(d, "fifo-read"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for flag in OUTPUTS:
+            for name, words in [("link", "symbolic links"), ("dangling", "symbolic links"),
+                                ("fifo", "not a regular file"),
+                                ("fifo-read", "not a regular file"),
+                                ("missing/out", "No such file"), ("dir", "Is a directory")]:
+                path = os.path.join(d, name)
+                r, ran = run_with_outputs(ctx, [(flag, path)])
+                expect(r.returncode == 125 and not ran, f"{flag} {name}: {r}")
+                expect(r.err.count("\n") == 1 and r.err.startswith("stockade: "),
+                       f"{flag} {name}: not one line: {r.err!r}")
+                expect(f"{flag} {path}" in r.err and words in r.err, f"{flag} {name}: {r.err!r}")
+    finally:
+        os.close(reader)
+    with open(target) as f:
+        expect(f.read() == "precious\n", "written through the link")
+    expect(not os.path.exists(os.path.join(d, "nowhere")), "created through the dangling link")
+    expect(not os.path.exists(os.path.join(d, "missing")), "the missing directory was made")
+
+
+def test_outputs_all_or_nothing(ctx):
+    """A report the run created is removed again when the audit path refuses the run; an
+    existing report is left as it was; one file for both is refused; valid paths work, and the
+    report of a run refused later (a missing --workdir) is still written, without an audit
+    file."""
+    d = ctx.tmpdir(0o777)
+    report, audit = os.path.join(d, "report.json"), os.path.join(d, "audit.log")
+    r, ran = run_with_outputs(ctx, [("--report", report), ("--audit", os.path.join(d, "no", "a"))])
+    expect(r.returncode == 125 and not ran and "--audit" in r.err, f"{r}")
+    expect(not os.path.exists(report), "the report created for a refused run was left behind")
+    with open(report, "w") as f:
+        f.write("older report\n")
+    os.chmod(report, 0o666)
+    r, ran = run_with_outputs(ctx, [("--report", report), ("--audit", d)])
+    expect(r.returncode == 125 and not ran, f"{r}")
+    with open(report) as f:
+        expect(f.read() == "older report\n", "an existing report was changed by a refused run")
+    r, ran = run_with_outputs(ctx, [("--report", report), ("--audit", report)])
+    expect(r.returncode == 125 and not ran and "the same file" in r.err, f"{r}")
+    r, ran = run_with_outputs(ctx, [("--report", report), ("--audit", audit)])
+    expect(r.returncode == 0 and ran, f"{r}")
+    expect(json.load(open(report))["exit"]["code"] == 0, "report")
+    expect(os.path.isfile(audit) and stat.S_IMODE(os.stat(audit).st_mode) == 0o600, "audit")
+    os.unlink(audit)
+    r = ctx.sandbox("echo RAN", opts=["-w", "/no/such/dir", "--report", report, "--network",
+                                      "allowlist", "--audit", audit])
+    expect(r.returncode == 125 and "RAN" not in r.out, f"{r}")
+    expect(json.load(open(report))["exit"]["started"] is False, "no report of the refused run")
+    expect(not os.path.exists(audit), "an empty audit log of a run that never started")
 
 
 BAD_INPUT = [

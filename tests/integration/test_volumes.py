@@ -1,6 +1,7 @@
 """Managed volumes (issue 6): the -v grammar and its two phases, persistence, :ro from inside,
 ownership, anonymous cleanup, rm of a volume in use, links planted by the sandbox or on the
-host side (export, rm and prune must never touch their targets), symlink races during
+host side (export, rm and prune must never touch their targets; export recreates only links
+that stay inside what it exported, --links=safe|skip|keep), symlink races during
 import/export/rm, and the disk reserve on a small file system (fill, ENOSPC hint, release,
 hysteresis, recovery). Each test has its own STOCKADE_HOME."""
 import gzip
@@ -266,7 +267,8 @@ def test_links_planted_inside_are_never_followed(ctx):
         r = s.run(plant, opts=opts)
         expect(r.returncode == 0, f"{r}")
     out = ctx.tmpdir()
-    r = s.cli("volume", "export", "evil", os.path.join(out, "x"))
+    # --links=keep: the links are recreated as links (and never followed while copying).
+    r = s.cli("volume", "export", "--links=keep", "evil", os.path.join(out, "x"))
     expect(r.returncode == 0, f"{r}")
     expect("skipped 1 special file" in r.err, f"fifo not reported: {r.err}")
     x = os.path.join(out, "x")
@@ -283,6 +285,143 @@ def test_links_planted_inside_are_never_followed(ctx):
     expect(os.path.exists("/etc/passwd") and os.path.isdir("/etc/ssl"), "/etc damaged")
     if etc_before:
         expect(tree_snapshot("/etc/ssl") == etc_before, "/etc/ssl changed")
+
+
+def links_leading_out(top):
+    """Every link below top (not followed while walking) whose resolution leaves top."""
+    real_top = os.path.realpath(top)
+    bad = []
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            p = os.path.join(root, name)
+            if os.path.islink(p):
+                dest = os.path.realpath(p)
+                if dest != real_top and not dest.startswith(real_top + "/"):
+                    bad.append((os.path.relpath(p, top), os.readlink(p), dest))
+    return bad
+
+
+# Planted by a real sandbox in a volume; OUT is the host directory holding the export (`exp`)
+# and a host file `secret` beside it. Links that lead out, then links that stay in.
+PLANT_LINKS = r"""
+set -e
+cd /v
+echo data > file
+mkdir -p sub/deeper
+echo deep > sub/deeper/g
+ln -s /etc/shadow abs                   # absolute, to a file
+ln -s MARKER absdir                     # absolute, to a host directory
+ln -s .. updir                          # climbs to the export's parent directory
+ln -s ../secret climb                   # climbs to a host file
+ln -s ../../x sub/climb2                # climbs from one level down
+ln -s a/../../secret lexclimb           # climbs with '..' after a name
+ln -s . dot                             # in-tree on its own ...
+ln -s dot/../secret chain               # ... but this one climbs through it: two steps
+ln -s .. sub/top                        # in-tree on its own (the export's top) ...
+ln -s top/../secret sub/chain2          # ... and the second step climbs again
+ln -s "$(printf '/\033[31mred\007')" "$(printf 'esc\033]0;title\007')"
+ln -s file inlink                       # in-tree: a file
+ln -s ../../file sub/deeper/back        # in-tree: a file, from two levels down
+ln -s sub/deeper dirlink                # in-tree: a directory
+ln -s deeper/g sub/glink
+"""
+LEADING_OUT = {"abs", "absdir", "updir", "climb", "sub/climb2", "lexclimb", "chain",
+               "sub/chain2", r"esc\x1b]0;title\x07"}
+STAYING_IN = {"dot", "sub/top", "inlink", "sub/deeper/back", "dirlink", "sub/glink"}
+
+
+def planted_links_volume(ctx):
+    s = Store(ctx)
+    m = marker_dir(ctx)
+    r = s.run(PLANT_LINKS.replace("MARKER", m), opts=["-v", "ln:/v"])
+    expect(r.returncode == 0, f"planting: {r}")
+    out = ctx.tmpdir()
+    with open(os.path.join(out, "secret"), "w") as f:
+        f.write("host secret\n")
+    os.chmod(out, 0o777)
+    return s, m, out
+
+
+def test_export_leaves_out_links_that_lead_out(ctx):
+    """--links=safe (the default): absolute links, links that climb (by depth and '..' in
+    order) and chains that climb through another link are not created, each is named on
+    stderr (escaped) and counted; links inside are kept and work; nothing outside changes."""
+    s, m, out = planted_links_volume(ctx)
+    before, secret_before = tree_snapshot(m), tree_snapshot(out)
+    exp = os.path.join(out, "exp")
+    r = s.cli("volume", "export", "ln", exp)
+    expect(r.returncode == 0, f"{r}")
+    expect(f"{len(STAYING_IN)} symlinks" in r.out and
+           f"{len(LEADING_OUT)} links skipped" in r.out, f"summary: {r.out!r}")
+    lines = r.err.splitlines()
+    named = {l.split(" ")[3] for l in lines if l.startswith("stockade: skipped link ")}
+    expect(named == LEADING_OUT, f"stderr names {sorted(named)}, want {sorted(LEADING_OUT)}")
+    expect("stockade: skipped link abs -> /etc/shadow (absolute target)" in lines, r.err)
+    expect("stockade: skipped link climb -> ../secret (climbs out of the export)" in lines,
+           r.err)
+    expect(any(l.startswith("stockade: skipped link chain -> dot/../secret (") for l in lines),
+           r.err)
+    expect("\x1b" not in r.err and "\x07" not in r.err and "\\x1b[31mred" in r.err,
+           f"a control character reached stderr: {r.err!r}")
+    for rel in LEADING_OUT:
+        if not rel.startswith("esc"):
+            expect(not os.path.lexists(os.path.join(exp, rel)), f"{rel} was exported")
+    expect(not [n for n in os.listdir(exp) if n.startswith("esc")], "esc link exported")
+    for rel in STAYING_IN:
+        expect(os.path.islink(os.path.join(exp, rel)), f"{rel} is not a link in the export")
+    expect(links_leading_out(exp) == [], f"links lead out: {links_leading_out(exp)}")
+    with open(os.path.join(exp, "inlink")) as f:
+        expect(f.read() == "data\n", "inlink")
+    with open(os.path.join(exp, "sub", "deeper", "back")) as f:
+        expect(f.read() == "data\n", "sub/deeper/back")
+    with open(os.path.join(exp, "dirlink", "g")) as f:
+        expect(f.read() == "deep\n", "dirlink/g")
+    with open(os.path.join(exp, "sub", "glink")) as f:
+        expect(f.read() == "deep\n", "sub/glink")
+    expect(os.path.samefile(os.path.join(exp, "sub", "top"), exp), "sub/top")
+    expect(tree_snapshot(m) == before, "the marker directory changed")
+    after = tree_snapshot(out)
+    expect({k: v for k, v in after.items() if not k.startswith("exp")} == secret_before,
+           "something beside the export changed")
+
+
+def test_export_links_skip_and_keep(ctx):
+    """--links=skip drops every link; --links=keep is the old behaviour (every link as it is:
+    the chain then really reaches the host's file, which is why it is not the default); a safe
+    export into the same directory takes away the links the earlier one left that lead out;
+    a bad --links value is one line, exit 125, nothing exported."""
+    s, m, out = planted_links_volume(ctx)
+    before = tree_snapshot(m)
+    skip = os.path.join(out, "skip")
+    r = s.cli("volume", "export", "--links", "skip", "ln", skip)
+    total = len(LEADING_OUT) + len(STAYING_IN)
+    expect(r.returncode == 0 and f"0 symlinks" in r.out and f"{total} links skipped" in r.out,
+           f"{r}")
+    expect(r.err.count("stockade: skipped link ") == total and "(--links=skip)" in r.err, r.err)
+    expect(all(not os.path.islink(os.path.join(root, n)) for root, dirs, files in os.walk(skip)
+               for n in dirs + files), "a link was exported with --links=skip")
+    expect(os.path.isfile(os.path.join(skip, "sub", "deeper", "g")), "files missing")
+    keep = os.path.join(out, "keep")
+    r = s.cli("volume", "export", "--links=keep", "ln", keep)
+    expect(r.returncode == 0 and f"{total} symlinks" in r.out and "skipped" not in r.out,
+           f"{r}")
+    expect(os.readlink(os.path.join(keep, "abs")) == "/etc/shadow", "abs")
+    with open(os.path.join(keep, "chain")) as f:  # the differential: this is what safe stops
+        expect(f.read() == "host secret\n", "the two-step chain does not reach the host file")
+    with open(os.path.join(keep, "sub", "chain2")) as f:
+        expect(f.read() == "host secret\n", "sub/chain2")
+    expect(links_leading_out(keep) != [], "keep exported no link leading out")
+    r = s.cli("volume", "export", "ln", keep)
+    expect(r.returncode == 0 and f"{len(LEADING_OUT)} links skipped" in r.out, f"{r}")
+    expect(links_leading_out(keep) == [], f"left behind: {links_leading_out(keep)}")
+    for value in ("bogus", "", "SAFE"):
+        bad = os.path.join(out, "bad")
+        r = s.cli("volume", "export", f"--links={value}", "ln", bad)
+        one_line_125(r, "--links")
+        expect(not os.path.exists(bad), "a refused export created its directory")
+    r = s.cli("volume", "import", "--links=skip", "ln", out)
+    one_line_125(r, "volume")
+    expect(tree_snapshot(m) == before, "the marker directory changed")
 
 
 def test_volume_dir_symlinked_on_host_side(ctx):

@@ -157,6 +157,7 @@ static void test_copy(void **state)
 {
 	char target[128], buf[64];
 	struct safepath_copy_stats stats;
+	struct safepath_copy_opts keep = {(uid_t)-1, (gid_t)-1, SAFEPATH_LINKS_KEEP, NULL, NULL};
 	struct sk_err err = {0};
 	struct stat st;
 	int src, dst;
@@ -179,7 +180,7 @@ static void test_copy(void **state)
 	link_to(target, "dst/sub/f");
 	src = open_top("src");
 	dst = open_top("dst");
-	assert_int_equal(safepath_copy_tree(src, dst, (uid_t)-1, (gid_t)-1, &stats, &err), 0);
+	assert_int_equal(safepath_copy_tree(src, dst, &keep, &stats, &err), 0);
 	assert_int_equal(stats.files, 1);
 	assert_int_equal(stats.symlinks, 1);
 	assert_int_equal(stats.skipped, 1);
@@ -203,8 +204,104 @@ static void test_copy(void **state)
 	link_to(target, "dst2/sub");
 	src = open_top("src");
 	dst = open_top("dst2");
-	assert_int_equal(safepath_copy_tree(src, dst, (uid_t)-1, (gid_t)-1, &stats, &err), -1);
+	assert_int_equal(safepath_copy_tree(src, dst, &keep, &stats, &err), -1);
 	assert_false(exists("outside/f"));
+	close(src);
+	close(dst);
+}
+
+/* The export rule, on its own: absolute, climbing (by depth and '..' in order), '..' after a
+ * name (a chain through another link could climb); relative links inside are kept. */
+static void test_link_escapes(void **state)
+{
+	static const struct {
+		const char *path, *target;
+		bool escapes;
+	} cases[] = {
+	    {"x", "/etc/shadow", true},
+	    {"d/x", "/", true},
+	    {"x", "..", true},
+	    {"x", "../x", true},
+	    {"d/x", "../../x", true},
+	    {"d/e/x", "../../../etc", true},
+	    {"x", "a/../../x", true},
+	    {"x", "./../x", true},
+	    {"x", "b/../x", true},
+	    {"d/x", "b/../../x", true},
+	    {"x", "a/b/../../c", true},
+	    {"d/x", "../a/../b", true},
+	    {"x", "f", false},
+	    {"x", "./f", false},
+	    {"x", "sub/dir/", false},
+	    {"d/x", "..", false},
+	    {"d/x", "../f", false},
+	    {"d/e/x", "../../f", false},
+	    {"d/e/x", "../../d/e/f", false},
+	    {"x", ".", false},
+	    {"x", "a//b/./c", false},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = safepath_link_escapes(cases[i].path, cases[i].target);
+		if ((why != NULL) != cases[i].escapes)
+			fail_msg("%s -> %s: %s", cases[i].path, cases[i].target,
+				 why ? why : "kept");
+	}
+}
+
+static int skipped_count;
+static void count_skipped(void *arg, const char *path, const char *target, const char *why)
+{
+	(void)arg;
+	(void)path;
+	(void)target;
+	assert_non_null(why);
+	skipped_count++;
+}
+
+/* The three --links modes on one tree; a link left out also removes what an earlier copy left
+ * at its name. */
+static void test_copy_links(void **state)
+{
+	struct safepath_copy_stats stats;
+	struct safepath_copy_opts opts = {(uid_t)-1, (gid_t)-1, SAFEPATH_LINKS_KEEP, count_skipped,
+					  NULL};
+	struct sk_err err = {0};
+	struct stat st;
+	int src, dst;
+	(void)state;
+	dir("ls");
+	dir("ls/d");
+	put("ls/f", "x");
+	link_to("/etc/shadow", "ls/abs");
+	link_to("../f", "ls/d/in");
+	link_to("..", "ls/d/top");
+	link_to("../../x", "ls/d/up");
+	link_to(".", "ls/dot");
+	link_to("dot/../x", "ls/chain");
+	dir("ld");
+	src = open_top("ls");
+	dst = open_top("ld");
+	assert_int_equal(safepath_copy_tree(src, dst, &opts, &stats, &err), 0);
+	assert_int_equal(stats.symlinks, 6);
+	assert_int_equal(stats.links_skipped, 0);
+	assert_int_equal(skipped_count, 0);
+	opts.links = SAFEPATH_LINKS_SAFE;
+	assert_int_equal(safepath_copy_tree(src, dst, &opts, &stats, &err), 0);
+	assert_int_equal(stats.symlinks, 3);
+	assert_int_equal(stats.links_skipped, 3);
+	assert_int_equal(skipped_count, 3);
+	assert_false(exists("ld/abs"));
+	assert_false(exists("ld/d/up"));
+	assert_false(exists("ld/chain"));
+	assert_int_equal(fstatat(dst, "d/in", &st, 0), 0); /* followed: the file inside */
+	assert_true(S_ISREG(st.st_mode));
+	opts.links = SAFEPATH_LINKS_SKIP;
+	assert_int_equal(safepath_copy_tree(src, dst, &opts, &stats, &err), 0);
+	assert_int_equal(stats.symlinks, 0);
+	assert_int_equal(stats.links_skipped, 6);
+	assert_false(exists("ld/d/in"));
+	assert_true(exists("ld/f"));
 	close(src);
 	close(dst);
 }
@@ -230,6 +327,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_remove_never_follows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_deep_tree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_escapes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_links, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_usage, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
