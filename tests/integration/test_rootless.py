@@ -22,15 +22,19 @@ def test_namespace_root_maps_sandbox_onto_itself(ctx):
         uid_inside = p.stdout.readline().strip()
         ready = p.stdout.readline()
         # From the host: the workload's real uid is the unprivileged caller's, never 0.
+        # ("ready" comes just before the exec: look until sleep is there.)
         seen = []
-        for pid in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[:2] == [b"sleep", b"30.25"]:
-                        with open(f"/proc/{pid}/status") as s:
-                            seen += [l.split()[1:] for l in s if l.startswith("Uid:")]
-            except OSError:
-                pass
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            for pid in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if f.read().split(b"\0")[:2] == [b"sleep", b"30.25"]:
+                            with open(f"/proc/{pid}/status") as s:
+                                seen += [l.split()[1:] for l in s if l.startswith("Uid:")]
+                except OSError:
+                    pass
+            time.sleep(0.02)
     finally:
         p.kill()
         p.wait()
@@ -87,11 +91,14 @@ def test_masked_proc_in_namespace_is_diagnosed(ctx):
         r = ctx.run(wrap + [ctx.stockade_path, "run", "--", "true"])
         expect(r.returncode == 125 and "uid 0 outside" in r.err, f"{r}")
         return
-    doc = json.loads(ctx.run(wrap + [ctx.stockade_path, "doctor", "--json"]).out)
+    # A state of its own: an "ok" cached by an earlier run would let the run past the gate
+    # (the layer then fails closed itself, with its own words).
+    env = {"STOCKADE_HOME": ctx.fresh_state()}
+    doc = json.loads(ctx.run(wrap + [ctx.stockade_path, "doctor", "--json"], env=env).out)
     layers = {l["name"]: l for l in doc["layers"]}
     expect(layers["userns"]["status"] == "ok", layers["userns"])
     expect(layers["pidns"]["status"] == "unavailable" and
            "masked" in layers["pidns"]["diagnosis"], layers["pidns"])
-    r = ctx.run(wrap + [ctx.stockade_path, "run", "--", "true"])
+    r = ctx.run(wrap + [ctx.stockade_path, "run", "--", "true"], env=env)
     expect(r.returncode == 125 and "/proc is masked" in r.err and
            len(r.err.strip().splitlines()) == 1, f"{r}")
