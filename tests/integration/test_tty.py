@@ -226,9 +226,34 @@ def test_tty_window_size(ctx):
     expect(winsize(term.slave) == (40, 100), f"caller's size now {winsize(term.slave)}")
 
 
-def test_tty_output_limit(ctx):
+def test_tty_output_limit_and_drain(ctx):
     """Writing without end to the terminal (stdout, or the terminal on fd 0) hits
-    --output-limit: exit 153, and the caller receives about the limit, not more."""
+    --output-limit: exit 153, and the caller receives about the limit, not more. Without a
+    limit, all that was written arrives, also what was still in the pty when the command
+    exited (the master is drained before the exit is reported)."""
+    # stockade is stopped while the workload fills the pty (12 KB: less than a pty holds)
+    # and exits; when stockade goes on, the exit report and the output are there together.
+    term = CallerTerminal(ctx)
+    size = 12000
+    writer = ("import os, sys, time\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(1)\n"
+              f"sys.stdout.buffer.write(b'z' * {size} + b'END-OF-OUTPUT\\n')\n"
+              "sys.stdout.flush()\n"
+              "os._exit(0)\n")
+
+    def pause_stockade(t):
+        with open(t.record) as f:
+            stockade_pid = int(next(x for x in f if x.startswith("pid ")).split()[1])
+        os.kill(stockade_pid, signal.SIGSTOP)
+        time.sleep(2.5)
+        os.kill(stockade_pid, signal.SIGCONT)
+
+    r = term.run([], ["python3", "-c", writer], steps=[("ready", pause_stockade)])
+    expect(r.rc == 0 and r.out.count("z") == size and r.out.endswith("END-OF-OUTPUT\r\n"),
+           f"[{ctx.mode}] exit {r.rc}, {r.out.count('z')} of {size} bytes, ends "
+           f"{r.out[-40:]!r}")
+
     limit = 64 * 1024
     for target in (">&0", ""):
         term = CallerTerminal(ctx)
@@ -294,6 +319,7 @@ def test_tty_input_reaches_the_command(ctx):
     raw_seen = []
     script = ("tty; echo ready; read x; echo got:$x; read y </dev/tty; echo tty-got:$y; "
               "echo via-dev-stdout >/dev/stdout")
+
     def check_raw_and_type(t):
         raw_seen.append(t.is_raw())
         os.write(t.master, b"hello world\r")
