@@ -32,6 +32,7 @@ enum {
 	OPT_DEGRADED,
 	OPT_REPORT,
 	OPT_TMPFS_SIZE, OPT_KEEP_VOLUMES, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
+	OPT_TTY,
 };
 
 static const struct option run_options[] = {
@@ -57,6 +58,7 @@ static const struct option run_options[] = {
     {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
     {"audit", required_argument, NULL, OPT_AUDIT},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"tty", required_argument, NULL, OPT_TTY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -83,6 +85,9 @@ void cli_run_usage(void)
 	    "      --timeout DURATION     kill the sandbox after it, exit 124 (e.g. 30, 500ms, "
 	    "2m)\n"
 	    "      --output-limit SIZE    kill the sandbox when stdout+stderr exceed it, exit 153\n"
+	    "      --tty MODE             auto: the sandbox's own pty when stdin or stdout is a\n"
+	    "                             terminal (the default); always; never: the caller's\n"
+	    "                             fds 0-2 as they are\n"
 	    "      --tmpfs-size SIZE      size of /tmp and of $HOME each (default 1g)\n"
 	    "      --rootfs DIR           read-only root from DIR instead of the host's system\n"
 	    "      --hostname NAME        (default %s)\n"
@@ -140,6 +145,19 @@ static int parse_degraded(const char *layer, unsigned *bits, struct sk_err *err)
 	return 0;
 }
 
+static int parse_tty(const char *mode, enum sandbox_tty_mode *out, struct sk_err *err)
+{
+	if (strcmp(mode, "auto") == 0)
+		*out = SANDBOX_TTY_AUTO;
+	else if (strcmp(mode, "always") == 0)
+		*out = SANDBOX_TTY_ALWAYS;
+	else if (strcmp(mode, "never") == 0)
+		*out = SANDBOX_TTY_NEVER;
+	else
+		return bad_value(err, "--tty", mode, "one of auto, always, never");
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
 {
 	uint64_t value;
@@ -188,6 +206,8 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case OPT_QUIET:
 		spec->is_quiet = true;
 		return 0;
+	case OPT_TTY:
+		return parse_tty(arg, &spec->tty_mode, err);
 	case OPT_MEMORY:
 		if (parse_size(arg, &spec->memory_bytes) < 0 || spec->memory_bytes < (1u << 20))
 			return bad_value(err, "--memory", arg, "a size of at least 1m, e.g. 512m");

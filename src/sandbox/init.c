@@ -1,8 +1,8 @@
-/* PID 1 of the sandbox's PID namespace. It forks the command (in a new session, so it has no
- * controlling terminal to inject into), then waits in sigwaitinfo: SIGCHLD reaps every
- * zombie, the forwarded signals go to the command's process group. When the command ends,
- * its status goes to the parent and PID 1 exits, which makes the kernel kill whatever else
- * is left in the namespace. Everything here is async-signal-safe. */
+/* PID 1 of the sandbox's PID namespace. It forks the command (in a new session, whose
+ * controlling terminal is the sandbox's own pty or none, never the caller's), then waits in
+ * sigwaitinfo: SIGCHLD reaps every zombie, the forwarded signals go to the command's process
+ * group. When the command ends, its status goes to the parent and PID 1 exits, which makes the
+ * kernel kill whatever else is left in the namespace. Everything here is async-signal-safe. */
 #define _GNU_SOURCE
 #include "sandbox/init.h"
 #include "sandbox/net.h"
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -155,9 +156,12 @@ static void workload_main(const struct init_config *config, int exec_fd)
 	/* Dispositions are the defaults already (init_default_signals); only the mask. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Its own session: no controlling terminal, so TIOCSTI has no terminal to push into
-	 * (CVE-2017-5226); seccomp denies TIOCSTI besides. */
-	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+	/* Its own session. Without a pty it has no controlling terminal, so TIOCSTI has none to
+	 * push into (CVE-2017-5226); seccomp denies TIOCSTI besides. With the sandbox's own pty
+	 * (always fd 1, tty.h), that pty becomes its controlling terminal: job control, ^C and
+	 * /dev/tty work as on any terminal, all of it inside the sandbox. */
+	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    (config->has_tty && ioctl(1, TIOCSCTTY, 0) < 0)) {
 		saved = errno;
 		(void)!write(exec_fd, &saved, sizeof(saved));
 		_exit(126);

@@ -3,6 +3,8 @@
 #ifndef STOCKADE_INIT_H
 #define STOCKADE_INIT_H
 
+#include <stdbool.h>
+
 struct init_config {
 	char *const *argv;
 	char *const *envp;
@@ -13,6 +15,7 @@ struct init_config {
 	 * once more per launch for nothing. */
 	int *started;
 	int net_helper_pidfd; /* reaped once the command runs (net_helper_reap), or -1 */
+	bool has_tty;	      /* fd 1 is the sandbox's pty: the command's controlling tty */
 };
 
 /* PID 1, before anything else: every signal's disposition back to the default, so the

@@ -222,9 +222,10 @@ static uint64_t landlock_stdio_access(int fd, uint64_t handled_fs)
 }
 
 /* Reopening /dev/stdout (-> /proc/self/fd/1) resolves to the file the fd refers to, which may be
- * a host file or terminal that no path rule covers. A rule on the fd itself (a non-directory:
- * file rights only) keeps that working without granting anything beside that one inode. Only
- * fds already open are used: nothing new is opened for this. */
+ * a host file or (--tty=never) the caller's terminal that no path rule covers. A rule on the fd
+ * itself (a non-directory: file rights only) keeps that working without granting anything
+ * beside that one inode. Only fds already open are used: nothing new is opened for this. With
+ * the sandbox's own pty (tty.c, applied before this), fds 0-2 name its slave in /dev/pts. */
 static int landlock_add_stdio_rules(int ruleset_fd, uint64_t handled_fs, struct sk_err *err)
 {
 	for (int fd = 0; fd <= 2; fd++) {

@@ -38,6 +38,7 @@
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/sync.h"
+#include "sandbox/tty.h"
 #include "sandbox/userns.h"
 #include "util/fds.h"
 
@@ -58,8 +59,11 @@ struct launch_plan {
 	struct cgroup_plan cgroup;
 	bool has_landlock, has_seccomp;
 	struct egress_plan egress;
-	int output_pipe[2][2]; /* [stdout, stderr][read, write] when --output-limit, else -1 */
-	int *started;	       /* shared with PID 1 (struct init_config) */
+	struct tty_plan tty;
+	/* [stdout, stderr][read, write]: relayed by the supervisor (--output-limit without a pty;
+	 * stderr also when it is the caller's terminal and there is no pty), else -1 */
+	int output_pipe[2][2];
+	int *started; /* shared with PID 1 (struct init_config) */
 };
 
 /* ---- child ---- */
@@ -79,10 +83,9 @@ static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err 
 	int keep[1 + SANDBOX_MAX_VOLUMES];
 	int count;
 
-	if (plan->output_pipe[0][1] >= 0) {
-		if (dup2(plan->output_pipe[0][1], 1) < 0 || dup2(plan->output_pipe[1][1], 2) < 0)
+	for (int i = 0; i < 2; i++)
+		if (plan->output_pipe[i][1] >= 0 && dup2(plan->output_pipe[i][1], i + 1) < 0)
 			return sk_fail_safe(err, "launch", errno, "dup2(output pipes)", NULL, NULL);
-	}
 	/* Nothing of the parent's or the caller's reaches the sandbox but 0-2 and our socket;
 	 * the volumes' fds only until mount_apply() has mounted and closed them. */
 	keep[0] = sync_fd;
@@ -147,6 +150,10 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 ||
 	    proc_apply(&plan->proc, err) < 0 || mount_finish(&plan->mount, err) < 0)
 		return -1;
+	/* The sandbox's own terminal, from the devpts just mounted: the caller's fds 0-2 leave
+	 * the sandbox here, before anything of the workload exists. */
+	if (tty_apply(&plan->tty, sync_fd, err) < 0)
+		return -1;
 	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
 	*net_helper_pidfd = net.pidfd; /* reaped by PID 1 once the command runs */
@@ -182,8 +189,12 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 
 static void __attribute__((noreturn)) child_main(const struct launch_plan *plan, int sync_fd)
 {
-	struct init_config config = {plan->spec->argv, plan->env.envp, plan->env.path,
-				     plan->started, -1};
+	struct init_config config = {.argv = plan->spec->argv,
+				     .envp = plan->env.envp,
+				     .path = plan->env.path,
+				     .started = plan->started,
+				     .net_helper_pidfd = -1,
+				     .has_tty = plan->tty.has_pty};
 	struct sk_err err;
 	struct sync_msg msg;
 	sigset_t none;
@@ -248,13 +259,15 @@ static int prepare_optional_layers(struct launch_plan *plan, struct run_report *
 
 static int prepare_output_pipes(struct launch_plan *plan, struct sk_err *err)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		/* With a pty, the output limit is counted at its master instead. */
+		bool is_limited = plan->spec->output_limit_bytes && !plan->tty.has_pty;
+		bool is_terminal = i == 1 && plan->tty.should_pipe_stderr;
+
 		plan->output_pipe[i][0] = plan->output_pipe[i][1] = -1;
-	if (plan->spec->output_limit_bytes == 0)
-		return 0;
-	for (int i = 0; i < 2; i++)
-		if (pipe2(plan->output_pipe[i], O_CLOEXEC) < 0)
-			return sk_fail(err, "launch", errno, NULL, "pipe2 (output limit)");
+		if ((is_limited || is_terminal) && pipe2(plan->output_pipe[i], O_CLOEXEC) < 0)
+			return sk_fail(err, "launch", errno, NULL, "pipe2 (output relay)");
+	}
 	return 0;
 }
 
@@ -269,7 +282,8 @@ static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
 	    caps_prepare(&plan->caps, err) < 0 || rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
 	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
 	    egress_prepare(&plan->egress, spec, &plan->env, err) < 0 ||
-	    prepare_optional_layers(plan, report, err) < 0 || prepare_output_pipes(plan, err) < 0)
+	    prepare_optional_layers(plan, report, err) < 0 ||
+	    tty_prepare(&plan->tty, spec, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
 	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h). */
 	if (plan->egress.config) {
@@ -331,6 +345,7 @@ struct supervisor {
 	pid_t pid;
 	int pidfd, sync_fd, signal_fd, timer_fd;
 	int out_fd[2]; /* read ends of the output pipes, -1 once closed */
+	struct tty_relay tty;
 	uint64_t output_total;
 	bool child_done, failed_setup, got_exit;
 	struct sandbox_result *result;
@@ -345,7 +360,7 @@ struct supervisor {
 static bool supervise_may_leave(const struct supervisor *sv)
 {
 	return sv->got_exit && sv->plan->cgroup.version == 0 && sv->out_fd[0] < 0 &&
-	       sv->out_fd[1] < 0;
+	       sv->out_fd[1] < 0 && sv->tty.master < 0;
 }
 
 static void supervise_kill(struct supervisor *sv)
@@ -364,10 +379,18 @@ static void supervise_message(struct supervisor *sv)
 		sv->sync_fd = -1;
 		return;
 	}
-	if (fd_count && msg.kind != SYNC_PROXY)
+	if (fd_count && msg.kind != SYNC_PROXY && msg.kind != SYNC_TTY)
 		for (int i = 0; i < fd_count; i++)
 			close(fds[i]);
 	switch (msg.kind) {
+	case SYNC_TTY:
+		if (fd_count > 1)
+			close(fds[1]);
+		if (tty_from_parent(&sv->tty, &sv->plan->tty, fds[0], sv->err) < 0) {
+			sv->failed_setup = true;
+			supervise_kill(sv);
+		}
+		break;
 	case SYNC_PROXY:
 		/* The command waits for this: if the proxy cannot start, it never runs. */
 		if (egress_from_parent(&sv->plan->egress, fds, sv->sync_fd, sv->err) < 0) {
@@ -410,16 +433,41 @@ static void supervise_signal(struct supervisor *sv)
 		return;
 	if (info.ssi_signo == SIGCHLD)
 		return; /* the pidfd tells us */
+	/* The caller's terminal was resized: its size goes to the pty, the signal nowhere. */
+	if (info.ssi_signo == SIGWINCH) {
+		tty_resize(&sv->tty, &sv->plan->tty);
+		return;
+	}
 	syscall(SYS_pidfd_send_signal, sv->pidfd, (int)info.ssi_signo, NULL, 0);
 }
 
-/* Copies what the command wrote, up to --output-limit; past it the sandbox is killed. */
+/* Passes on what the command wrote, up to --output-limit (if any); past it the sandbox is
+ * killed and the rest is dropped. */
+static void supervise_emit(struct supervisor *sv, int to_fd, const char *buf, size_t n)
+{
+	uint64_t limit = sv->plan->spec->output_limit_bytes;
+	size_t allowed_now = n;
+
+	if (limit && sv->output_total + (uint64_t)n > limit) {
+		allowed_now = (size_t)(limit - sv->output_total);
+		if (!sv->result->output_limit_hit)
+			supervise_kill(sv);
+		sv->result->output_limit_hit = true;
+	}
+	sv->output_total += allowed_now;
+	for (size_t done = 0; done < allowed_now;) {
+		ssize_t w = write(to_fd, buf + done, allowed_now - done);
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w > 0)
+			done += (size_t)w;
+	}
+}
+
 static void supervise_output(struct supervisor *sv, int which)
 {
 	char buf[65536];
-	uint64_t limit = sv->plan->spec->output_limit_bytes;
 	ssize_t n = read(sv->out_fd[which], buf, sizeof(buf));
-	size_t allowed_now;
 
 	if (n < 0 && errno == EINTR)
 		return;
@@ -428,30 +476,29 @@ static void supervise_output(struct supervisor *sv, int which)
 		sv->out_fd[which] = -1;
 		return;
 	}
-	allowed_now = (size_t)n;
-	if (sv->output_total + (uint64_t)n > limit) {
-		allowed_now = (size_t)(limit - sv->output_total);
-		if (!sv->result->output_limit_hit)
-			supervise_kill(sv);
-		sv->result->output_limit_hit = true;
-	}
-	sv->output_total += allowed_now;
-	for (size_t done = 0; done < allowed_now;) {
-		ssize_t w = write(which + 1, buf + done, allowed_now - done);
-		if (w <= 0 && errno != EINTR)
-			break;
-		if (w > 0)
-			done += (size_t)w;
-	}
+	supervise_emit(sv, which + 1, buf, (size_t)n);
+}
+
+/* The pty: the caller's input in, what the workload wrote out to the caller's stdout. */
+static void supervise_tty(struct supervisor *sv, const struct pollfd *fds)
+{
+	char buf[65536];
+	size_t n;
+
+	tty_relay_input(&sv->tty, fds);
+	n = tty_relay_output(&sv->tty, fds, buf, sizeof(buf));
+	if (n > 0)
+		supervise_emit(sv, 1, buf, n);
 }
 
 static void supervise_loop(struct supervisor *sv)
 {
 	for (;;) {
-		struct pollfd fds[6];
+		struct pollfd fds[8];
 		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
 
-		bool is_drained = sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0;
+		bool is_drained =
+		    sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0 && sv->tty.master < 0;
 
 		if ((is_drained && sv->child_done) || supervise_may_leave(sv))
 			return;
@@ -473,6 +520,7 @@ static void supervise_loop(struct supervisor *sv)
 				fds[n++] = (struct pollfd){.fd = sv->out_fd[i], .events = POLLIN};
 			}
 		}
+		n = tty_poll_add(&sv->tty, fds, n);
 		if (poll(fds, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -487,6 +535,7 @@ static void supervise_loop(struct supervisor *sv)
 		for (int i = 0; i < 2; i++)
 			if (idx_out[i] >= 0 && fds[idx_out[i]].revents)
 				supervise_output(sv, i);
+		supervise_tty(sv, fds);
 		if (idx_timer >= 0 && fds[idx_timer].revents) {
 			sv->result->timed_out = true;
 			supervise_kill(sv);
@@ -542,13 +591,16 @@ static int make_timer(uint64_t timeout_ms, struct sk_err *err)
 	return fd;
 }
 
-static int make_signalfd(sigset_t *old, struct sk_err *err)
+static int make_signalfd(bool wants_winch, sigset_t *old, struct sk_err *err)
 {
 	sigset_t set;
 	int fd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	/* The caller's terminal was resized: copied to the sandbox's pty, never forwarded. */
+	if (wants_winch)
+		sigaddset(&set, SIGWINCH);
 	for (int i = 0; i < init_forwarded_count; i++)
 		sigaddset(&set, init_forwarded_signals[i]);
 	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
@@ -601,7 +653,9 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 		plan->started = NULL;
 		return sk_fail(err, "launch", errno, NULL, "mmap(MAP_SHARED)");
 	}
-	sv.signal_fd = make_signalfd(&old_mask, err);
+	tty_relay_init(&sv.tty);
+	result->has_pty = plan->tty.has_pty;
+	sv.signal_fd = make_signalfd(plan->tty.has_pty, &old_mask, err);
 	if (sv.signal_fd < 0) {
 		munmap(plan->started, sizeof(*plan->started));
 		return -1;
@@ -646,6 +700,10 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 				"the sandbox ended before the command started");
 	}
 	supervise_finish(&sv);
+	/* Every path out of a started sandbox passes here: the caller's terminal settings come
+	 * back before anything more is printed (exit, signal, timeout, output limit, a failed
+	 * setup or exec). */
+	tty_relay_finish(&sv.tty);
 	egress_finish(&plan->egress, result, report);
 	result->duration_ms = now_ms() - start;
 	for (int i = 0; i < 2; i++)

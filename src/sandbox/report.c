@@ -1,6 +1,6 @@
 /* The JSON run report (jansson). Stable keys: version, command, exit, duration_ms,
- * kernel, max_rss_kb, egress{allowed, denied}, layers{name: {applied, degraded, detail}},
- * degraded[]. */
+ * kernel, max_rss_kb, egress{allowed, denied}, tty{mode, pty},
+ * layers{name: {applied, degraded, detail}}, degraded[]. */
 #include "sandbox/report.h"
 
 #include <errno.h>
@@ -29,6 +29,8 @@ void report_layer(struct run_report *report, const char *name, bool is_applied, 
 	layer->is_degraded = is_degraded;
 	sk_strlcpy(layer->detail, detail ? detail : "", sizeof(layer->detail));
 }
+
+static const char *const tty_modes[] = {"auto", "always", "never"};
 
 static json_t *exit_json(const struct sandbox_result *result)
 {
@@ -68,6 +70,9 @@ static json_t *report_json(const struct sandbox_spec *spec, const struct run_rep
 	json_object_set_new(root, "egress",
 			    json_pack("{s:I, s:I}", "allowed", (json_int_t)result->egress_allowed,
 				      "denied", (json_int_t)result->egress_denied));
+	json_object_set_new(
+	    root, "tty",
+	    json_pack("{s:s, s:b}", "mode", tty_modes[spec->tty_mode], "pty", result->has_pty));
 	json_object_set_new(root, "layers", layers);
 	json_object_set_new(root, "degraded", degraded);
 	return root;

@@ -36,6 +36,13 @@ struct sandbox_volume {
 	const char *host_root; /* the store directory holding `name` */
 };
 
+/* --tty: whether the sandbox gets a pty of its own (sandbox/tty.h). */
+enum sandbox_tty_mode {
+	SANDBOX_TTY_AUTO = 0, /* a pty when stdin or stdout is a terminal (the default) */
+	SANDBOX_TTY_ALWAYS,
+	SANDBOX_TTY_NEVER, /* the caller's fds 0-2 as they are */
+};
+
 /* Layers the caller may name in --allow-degraded. A bit each. */
 enum sandbox_layer {
 	LAYER_LANDLOCK = 1u << 0,
@@ -74,11 +81,13 @@ struct sandbox_spec {
 	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
 	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
+	enum sandbox_tty_mode tty_mode;
 };
 
 /* The outcome of a run, for the report and the exit status. */
 struct sandbox_result {
 	bool started; /* the command was exec'd */
+	bool has_pty; /* it ran on a pty of the sandbox's own (--tty) */
 	bool exited;  /* exit_code is valid */
 	int exit_code;
 	int term_signal; /* killed by this signal, 0 if none */

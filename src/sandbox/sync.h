@@ -13,7 +13,8 @@ enum sync_kind {
 	SYNC_DEGRADED,	  /* child -> parent: an allowed-degraded layer failed (err) */
 	SYNC_EXEC_FAILED, /* child -> parent: execve failed (err.errnum, exit_code 126/127) */
 	SYNC_EXIT,	  /* child -> parent: the command ended: wait status, max RSS */
-	SYNC_PROXY,	     /* child -> parent: the proxy's two listening sockets (SCM_RIGHTS) */
+	SYNC_PROXY,	  /* child -> parent: the proxy's two listening sockets (SCM_RIGHTS) */
+	SYNC_TTY,	  /* child -> parent: the master of the sandbox's pty (SCM_RIGHTS) */
 };
 
 struct sync_msg {

@@ -33,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,8 @@ def check_detail(probe, detail, env):
                 and fields.get("Uid", "").split("/")[0] == "10001")
     if probe == "read_masked:kallsyms":
         return detail == "bytes=0"
+    if "@" in probe:  # run_terminal: it acted on a terminal, which must not be the caller's
+        return detail.startswith("terminal:") and detail not in env.get("caller_ttys", ())
     return True
 
 
@@ -360,6 +363,7 @@ def host_state(ctx, env):
         "sentinel": (read(env["sentinel_file"]), env["sentinel"].poll()),
         "servers": env["servers"].snapshot(),
         "pty input": env.get("pty_input", ""),
+        "caller terminal": env.get("caller_terminal", ""),
     }
 
 
@@ -367,7 +371,10 @@ def diff_state(before, after, keys):
     changed = []
     for key in keys:
         if before.get(key) != after.get(key):
-            if key == "host mountinfo":
+            if isinstance(before.get(key), dict) and isinstance(after.get(key), dict):
+                changed += [f"{key}: {k} {before[key].get(k)!r} -> {after[key].get(k)!r}"
+                            for k in before[key] if before[key].get(k) != after[key].get(k)]
+            elif key == "host mountinfo":
                 new = sorted(set(after[key]) - set(before[key]))
                 gone = sorted(set(before[key]) - set(after[key]))
                 changed.append(f"host mount table changed: new {new[:3]} gone {gone[:3]}")
@@ -380,9 +387,12 @@ ALWAYS = ["stockade sha256", "stockade inode/mode/mtime", "hostname", "domainnam
           "core_pattern", "host mountinfo", "marker", "host dir", "plant dir"]
 _BASE = ("stockade hash+inode, hostname, domainname, core_pattern, mount table, marker, "
          "host dirs")
-HOST_CHECKS = {"network": _BASE + ", servers heard nothing", "terminal": _BASE + ", pty input",
+HOST_CHECKS = {"network": _BASE + ", servers heard nothing",
+               "terminal": _BASE + ", pty input, the caller's terminal (settings, window size, "
+                                   "output flowing, no SIGWINCH/SIGINT to its foreground group)",
                "runtime": _BASE + ", sentinel not signalled", "mounts": _BASE, "kernel": _BASE}
-HOST_KEYS = {"network": ALWAYS + ["servers"], "terminal": ALWAYS + ["pty input"],
+HOST_KEYS = {"network": ALWAYS + ["servers"],
+             "terminal": ALWAYS + ["pty input", "caller terminal"],
              "runtime": ALWAYS + ["sentinel"], "mounts": ALWAYS, "kernel": ALWAYS}
 
 
@@ -395,11 +405,12 @@ def feed_script(stdin_redirect="</dev/null"):
 
 
 def run_inside(ctx, program, args, pass_fds=(), cwd=None, stderr=subprocess.PIPE,
-               preexec_fn=None):
+               preexec_fn=None, opts=()):
     """A static program fed through stdin into a sandbox; (parsed results, Result-ish)."""
     with open(ctx.helper(program), "rb") as f:
         data = f.read()
-    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c", feed_script(), "sh"] + list(args),
+    p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c", feed_script(), "sh"]
+                  + list(args),
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                   pass_fds=pass_fds, cwd=cwd, preexec_fn=preexec_fn)
     try:
@@ -562,6 +573,8 @@ def run_escape_fs(rep, ctx, env):
     blocked_of = {n: b for _, n, _, b in inside_probes}
     # The terminal: a pty whose slave is stockade's stderr (the caller's terminal). What a
     # TIOCSTI typed into it would be read from the slave, which is checked after the run.
+    # --tty=never: the workload holds that terminal itself (by default stockade would relay
+    # stderr through a pipe, run_terminal's techniques), so seccomp and the session stand alone.
     master, slave = pty.openpty()
     os.chown(os.ttyname(slave), ctx.caller_uid, -1)
 
@@ -578,7 +591,8 @@ def run_escape_fs(rep, ctx, env):
         technique_batch(rep, ctx, env, group_of, blocked_of, "escape-fs",
                         [f"{n}={a}" for _, n, a, _ in inside_probes],
                         [f"{n}={a}" for _, n, a, _ in native_probes],
-                        run_kw={"stderr": slave, "preexec_fn": controlling_tty},
+                        run_kw={"stderr": slave, "preexec_fn": controlling_tty,
+                                "opts": ["--tty=never"]},
                         native_kw={"stderr": slave, "preexec_fn": controlling_tty},
                         before_hook=drain, after_hook=drain)
     finally:
@@ -599,6 +613,155 @@ def read_pty_input(slave):
             break
         got += chunk
     return got.decode("utf-8", "replace")
+
+
+# The caller's terminal, by default (--tty=auto). (technique, python code acting on fd FD.)
+# Layouts: "stdio" - the caller's pty is stockade's stdin, stdout, stderr and controlling
+# terminal (an interactive shell's way): the sandbox gets a pty of its own; "stderr" - only
+# stderr is the caller's pty: stockade relays it through a pipe. Each succeeds natively and
+# leaves the caller's terminal changed (echo off and ^A as interrupt; raw; output stopped;
+# another window size, with a SIGWINCH to the terminal's foreground group).
+TERMINAL = [
+    ("tcsetattr:echo_intr", "a = termios.tcgetattr(FD); a[3] &= ~termios.ECHO; "
+                            "a[6][termios.VINTR] = b'\x01'; termios.tcsetattr(FD, "
+                            "termios.TCSANOW, a)"),
+    ("tcsetattr:raw", "tty.setraw(FD)"),
+    # Stopped, the terminal takes no more output: the result line goes first, and is
+    # replaced by an errno line if the call fails.
+    ("tcxonc:tcooff", "termios.tcflow(FD, termios.TCOOFF)"),
+    ("tiocswinsz:5x7", "fcntl.ioctl(FD, termios.TIOCSWINSZ, struct.pack('HHHH', 5, 7, 0, 0))"),
+]
+
+TERMINAL_PROBE = r"""
+import errno, fcntl, os, struct, sys, termios, tty
+name, fd, code = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+st = os.fstat(fd)
+which = f"terminal:{st.st_dev}:{st.st_ino}" if os.isatty(fd) else "not-a-terminal"
+is_stop = "TCOOFF" in code
+if is_stop:
+    print(f"{name} result=ok detail={which}", flush=True)
+try:
+    exec(code.replace("FD", str(fd)))
+    if not is_stop:
+        print(f"{name} result=ok detail={which}", flush=True)
+except (OSError, termios.error) as e:
+    print(f"{name} errno={errno.errorcode.get(e.args[0], e.args[0])} detail={which}", flush=True)
+"""
+
+# The caller's shell: a session on the terminal, the program as its child in the foreground
+# group; it records the signals that group gets.
+TERMINAL_CALLER = r"""
+import fcntl, os, signal, sys, termios
+record = sys.argv[1]
+def note(sig, frame):
+    with open(record, "a") as f:
+        f.write(signal.Signals(sig).name + "\n")
+os.setsid()
+fcntl.ioctl(next(fd for fd in (0, 1, 2) if os.isatty(fd)), termios.TIOCSCTTY, 0)
+for s in (signal.SIGWINCH, signal.SIGINT):
+    signal.signal(s, note)
+pid = os.fork()
+if pid == 0:
+    for s in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(s, signal.SIG_DFL)
+    os.execvp(sys.argv[2], sys.argv[2:])
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xff)
+"""
+
+
+def caller_terminal_state(master, slave, record):
+    """What the workload could have changed on the caller's terminal, read from the host."""
+    rows_cols = struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+    flags = fcntl.fcntl(slave, fcntl.F_GETFL)
+    fcntl.fcntl(slave, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    try:
+        os.write(slave, b"@flowing@\n")  # a stopped terminal does not take output
+        wrote = True
+    except BlockingIOError:
+        wrote = False
+    fcntl.fcntl(slave, fcntl.F_SETFL, flags)
+    seen, deadline = b"", time.monotonic() + 1
+    while wrote and b"@flowing@" not in seen and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.05)[0]:
+            seen += os.read(master, 4096)
+    return {"termios": termios.tcgetattr(slave), "winsize": rows_cols,
+            "output flowing": b"@flowing@" in seen, "signals": read(record)}
+
+
+def on_caller_terminal(ctx, env, argv, layout):
+    """argv under TERMINAL_CALLER on a fresh pty (the caller's terminal) in the given layout.
+    Returns (results, exit status, terminal state before, after, the terminal's id)."""
+    master, slave = pty.openpty()
+    os.chown(os.ttyname(slave), ctx.caller_uid, -1)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    record = os.path.join(env["terminal_dir"], "record")
+    with open(record, "w"):
+        pass
+    os.chown(record, ctx.caller_uid, ctx.caller_gid)
+    st = os.fstat(slave)
+    tty_id = f"terminal:{st.st_dev}:{st.st_ino}"
+    stdio = ({"stdin": slave, "stdout": slave, "stderr": slave} if layout == "stdio" else
+             {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": slave})
+    try:
+        before = caller_terminal_state(master, slave, record)
+        p = ctx.popen([sys.executable, "-c", TERMINAL_CALLER, record] + argv, **stdio)
+        shown, deadline = b"", time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready = select.select([master], [], [], 0.05)[0]
+            if ready:
+                shown += os.read(master, 65536)
+            elif p.poll() is not None:
+                break
+        if p.poll() is None:
+            p.kill()
+        out = p.stdout.read() if p.stdout else shown
+        p.wait()
+        after = caller_terminal_state(master, slave, record)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return ctx.parse_probes(out.decode("utf-8", "replace")), p.returncode, before, after, tty_id
+
+
+def run_terminal(rep, ctx, env):
+    env["terminal_dir"] = tempfile.mkdtemp(prefix="stockade-escape-tty-")
+    os.chown(env["terminal_dir"], ctx.caller_uid, ctx.caller_gid)
+    try:
+        terminal_batch(rep, ctx, env)
+    finally:
+        shutil.rmtree(env.pop("terminal_dir"), ignore_errors=True)
+
+
+def terminal_batch(rep, ctx, env):
+    for layout in ("stdio", "stderr"):
+        fd = 0 if layout == "stdio" else 2
+        for technique, code in TERMINAL:
+            name = f"{technique}@{layout}"
+            args = [name, str(fd), code]
+            blocked = {"ok"} if layout == "stdio" else {"errno=ENOTTY"}
+            sandbox = [ctx.stockade_path, "run", "--", "python3", "-c", TERMINAL_PROBE] + args
+            before = host_state(ctx, env)
+            inside, rc, term_before, term_after, tty_id = on_caller_terminal(
+                ctx, env, sandbox, layout)
+            env["caller_terminal"] = term_before
+            before["caller terminal"] = term_before
+            after = host_state(ctx, env)
+            after["caller terminal"] = term_after
+            if rc != 0:
+                rep.add("ERROR", f"terminal/{name}", f"the sandbox run exited {rc}: {inside}")
+                continue
+            native, rc_n, n_before, n_after, native_tty_id = on_caller_terminal(
+                ctx, env, ["python3", "-c", TERMINAL_PROBE] + args, layout)
+            # The host-side check must see what the technique does natively, or it proves
+            # nothing about the sandbox run.
+            if n_before == n_after:
+                rep.add("ERROR", f"terminal/{name}", f"natively (exit {rc_n}, {native}) the "
+                                                     f"caller's terminal did not change")
+                continue
+            env["caller_ttys"] = {tty_id, native_tty_id}  # each run had a fresh pty
+            judge(rep, ctx, "terminal", name, blocked, inside, [(f"native-{ctx.mode}", native)],
+                  before, after, env)
+            env.pop("caller_terminal", None)
 
 
 def run_kill(rep, ctx, env):
@@ -789,7 +952,7 @@ def run_mode(ctx, k=""):
         for name, fn in (("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs),
                          ("kill", run_kill), ("plant", run_plant),
                          ("escape-net", run_escape_net),
-                         ("shell", run_shell)):
+                         ("shell", run_shell), ("terminal", run_terminal)):
             if k in name:
                 fn(rep, ctx, env)
         if k in "positive":
@@ -806,7 +969,7 @@ def main():
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("-k", default="", help="only the batches whose name contains this "
                                            "(try-syscall, escape-fs, kill, plant, escape-net, "
-                                           "shell, positive)")
+                                           "shell, terminal, positive)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/escape/run.py must run as root (it runs as root and as an unprivileged "

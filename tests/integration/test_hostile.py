@@ -305,28 +305,37 @@ def parse_result_line(text):
 
 
 def test_tiocsti_real_terminal_no_injection(ctx):
-    """stockade on a real terminal (its caller's controlling tty): the workload is in another
-    session without a controlling terminal, TIOCSTI (plain and with a high bit) is EPERM,
-    and nothing typed arrives on the terminal, as echo or as input."""
+    """stockade on a real terminal (its caller's controlling tty). With --tty=never the
+    workload holds that terminal itself, in another session without a controlling terminal:
+    TIOCSTI (plain and with a high bit) is EPERM. By default it holds a pty of its own, its
+    controlling terminal, and TIOCSTI into that is EPERM too. Either way nothing typed arrives
+    on the caller's terminal, as echo or as input."""
     with open("/proc/sys/dev/tty/legacy_tiocsti") as f:
         legacy = f.read().strip()  # "1" on the test host (Debian 12 kernel 6.18 build)
     tag = f"{time.monotonic_ns() % 10**8:08x}"
     mark, mark_hi = f"qz{tag}", f"qh{tag}"
-    rc, shown, typed = run_on_terminal(
-        ctx, [ctx.stockade_path, "run", "--", "python3", "-c", TTY_SCRIPT, mark, mark_hi])
-    res = parse_result_line(shown)
-    expect(rc == 0 and res, f"[{ctx.mode}] sandbox on a pty: exit {rc}, shown {shown!r}")
-    expect(res["tiocsti"] == "EPERM" and res["tiocsti_hi"] == "EPERM",
-           f"TIOCSTI into the caller's terminal: expected EPERM (plain and 1<<32), got {res}")
-    expect(res["tioclinux"] == "EPERM", f"TIOCLINUX: expected EPERM, got {res}")
-    # setsid: the workload has no controlling terminal and cannot take the caller's.
-    expect(res["devtty"] == "ENXIO", f"/dev/tty: expected ENXIO (no controlling tty), {res}")
-    expect(res["sctty"] == "EPERM", f"TIOCSCTTY on the caller's tty: expected EPERM, {res}")
-    for m in (mark, mark_hi):
-        expect(m not in shown, f"injected {m!r} was echoed on the caller's terminal: {shown!r}")
-        expect(m not in typed, f"injected {m!r} arrived as input on the caller's terminal: "
-                               f"{typed!r}")
-    expect(typed == "", f"unexpected input on the caller's terminal: {typed!r}")
+    for tty in ("never", "auto"):
+        rc, shown, typed = run_on_terminal(
+            ctx, [ctx.stockade_path, "run", f"--tty={tty}", "--", "python3", "-c", TTY_SCRIPT,
+                  mark, mark_hi])
+        res = parse_result_line(shown)
+        expect(rc == 0 and res, f"[{ctx.mode}] --tty={tty} on a pty: exit {rc}, shown {shown!r}")
+        expect(res["tiocsti"] == "EPERM" and res["tiocsti_hi"] == "EPERM",
+               f"--tty={tty}: TIOCSTI: expected EPERM (plain and 1<<32), got {res}")
+        expect(res["tioclinux"] == "EPERM", f"--tty={tty}: TIOCLINUX: expected EPERM, {res}")
+        if tty == "never":
+            # setsid: no controlling terminal, and the caller's cannot be taken.
+            expect(res["devtty"] == "ENXIO", f"/dev/tty: expected ENXIO (no ctty), {res}")
+            expect(res["sctty"] == "EPERM", f"TIOCSCTTY on the caller's tty: expected EPERM, {res}")
+        else:
+            # The sandbox's own pty is the controlling terminal already.
+            expect(res["devtty"] == "ok" and res["sctty"] == "ok", f"own pty as ctty: {res}")
+        for m in (mark, mark_hi):
+            expect(m not in shown, f"--tty={tty}: injected {m!r} was echoed on the caller's "
+                                   f"terminal: {shown!r}")
+            expect(m not in typed, f"--tty={tty}: injected {m!r} arrived as input on the "
+                                   f"caller's terminal: {typed!r}")
+        expect(typed == "", f"--tty={tty}: unexpected input on the caller's terminal: {typed!r}")
 
     # Differential: the same script run natively on its own controlling terminal injects.
     rc, shown_n, typed_n = run_on_terminal(ctx, ["python3", "-c", TTY_SCRIPT, mark, mark_hi])
