@@ -214,7 +214,7 @@ def egress_probes(env, native):
     for kind, proxy_port in (("connect", 3128), ("socks5", 1080)):
         proxy = f"127.0.0.1:{env['relay'].port if native else proxy_port}"
         probes.append(("network", f"tunnel_{kind}:silent_then_other_sni",
-                       f"{proxy},{target},{EGRESS_HIDDEN},1500", blocked))
+                       f"{proxy},{target},{EGRESS_HIDDEN},2000", blocked))
     return probes
 
 

@@ -1068,8 +1068,8 @@ def test_tunnel_to_a_name_carries_only_that_name(ctx):
     for mode in ("connect", "socks"):
         v, t, s = f"{front}:{vport}", f"{front}:{tport}", f"{front}:{sport}"
         cases.update({
-            f"{mode}/silent-then-other-sni": (mode, t, 1.6, "tls", hidden),
-            f"{mode}/silent-then-other-host": (mode, v, 1.6, "bytes",
+            f"{mode}/silent-then-other-sni": (mode, t, 2.5, "tls", hidden),
+            f"{mode}/silent-then-other-host": (mode, v, 2.5, "bytes",
                                                http("GET", f"{mode}-silent", hidden)),
             f"{mode}/crlf-other-host": (mode, v, 0, "bytes",
                                         http("GET", f"{mode}-crlf", hidden, b"\r\n\r\n")),
