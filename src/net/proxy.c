@@ -1,7 +1,7 @@
 /* The egress proxy process: how it starts and stops, its epoll loop, and each connection's
  * life: request -> policy on the name -> resolve -> policy on every address -> connect to
- * exactly a checked address -> answer -> (peek at the TLS ClientHello) -> splice both ways ->
- * audit. The protocols themselves are in proxy_proto.c. */
+ * exactly a checked address -> answer -> (a tunnel to a name: read its first message) ->
+ * splice both ways -> audit. The protocols themselves are in proxy_proto.c. */
 #define _GNU_SOURCE
 #include "net/proxy.h"
 
@@ -525,7 +525,7 @@ static void close_all(struct proxy *p)
 }
 
 /* Deadlines: the request and the connect get connect_timeout_ms, a relay idle_timeout_ms of
- * silence, the ClientHello peek peek_timeout_ms. */
+ * silence, the peek at a tunnel's first message peek_timeout_ms (then it is refused). */
 static void sweep_deadlines(struct proxy *p)
 {
 	uint64_t now = proxy_now_ms();
