@@ -966,7 +966,11 @@ def named_servers(ctx):
     global _named
     if _named is None:
         d = tempfile.mkdtemp(prefix="stockade-tls-")
-        _named = {"vhost": VhostServer(), "tls": TlsServer(d), "sink": RecordingServer(),
+        try:
+            tls = TlsServer(d)  # the key and certificate are loaded: the files can go
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        _named = {"vhost": VhostServer(), "tls": tls, "sink": RecordingServer(),
                   "banner": RecordingServer(banner=b"220 banner.stockade.test ready\r\n")}
     return _named
 
