@@ -473,29 +473,53 @@ static void rule_format(struct netrule *rule)
 		snprintf(host, sizeof(host), is_v6 ? "[%s/%u]" : "%s/%u", addr,
 			 rule->net.prefix_len);
 	if (rule->port)
-		snprintf(rule->text, sizeof(rule->text), "%s:%u", host, rule->port);
+		snprintf(rule->text, sizeof(rule->text), "%s:%u%s", host, rule->port,
+			 rule->is_raw ? "/raw" : "");
 	else
 		snprintf(rule->text, sizeof(rule->text), "%s", host);
+}
+
+/* "/raw" ends the rule: what must hold for it. Only a name has something a tunnel's content
+ * could contradict; an explicit port keeps the opt-in as narrow as the protocol it is for
+ * (a rule without one allows 80 and 443, which carry TLS and HTTP, always checked). */
+static int check_raw(const char *text, size_t len, const struct netrule *rule, struct sk_err *err)
+{
+	if (rule->is_deny)
+		return rule_fail(err, rule, text, len, "/raw is for --allow-net rules only");
+	if (rule->kind == NETRULE_IP || rule->kind == NETRULE_CIDR)
+		return rule_fail(err, rule, text, len,
+				 "/raw is for host names: a tunnel to an IP address or network is "
+				 "never checked for a name anyway");
+	if (!rule->port)
+		return rule_fail(
+		    err, rule, text, len,
+		    "/raw needs an explicit port (HOST:PORT/raw), e.g. db.example.com:5432/raw");
+	return 0;
 }
 
 int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *rule,
 		  struct sk_err *err)
 {
-	const char *host = text, *colon;
-	size_t host_len = len;
+	const char *host = text, *colon, *slash;
+	size_t host_len, whole_len = len; /* errors show the rule as given, "/raw" included */
 	bool is_bracketed = false;
 
 	memset(rule, 0, sizeof(*rule));
 	rule->is_deny = is_deny;
+	if (len >= 4 && memcmp(text + len - 4, "/raw", 4) == 0) {
+		rule->is_raw = true;
+		len -= 4;
+	}
+	host_len = len;
 	if (len > 0 && text[0] == '[') {
 		const char *close = memchr(text, ']', len);
 		if (!close)
-			return rule_fail(err, rule, text, len, "missing ']'");
+			return rule_fail(err, rule, text, whole_len, "missing ']'");
 		host = text + 1;
 		host_len = (size_t)(close - host);
 		colon = close + 1 < text + len ? close + 1 : NULL;
 		if (colon && *colon != ':')
-			return rule_fail(err, rule, text, len, "unexpected text after ']'");
+			return rule_fail(err, rule, text, whole_len, "unexpected text after ']'");
 		is_bracketed = true;
 	} else {
 		colon = memchr(text, ':', len);
@@ -504,9 +528,16 @@ int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *ru
 		if (colon)
 			host_len = (size_t)(colon - text);
 	}
+	slash = colon ? memchr(colon, '/', len - (size_t)(colon - text)) : NULL;
+	if (slash)
+		return rule_fail(err, rule, text, whole_len,
+				 "unknown option after the port: the only one is /raw");
 	if (colon && parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
-		return rule_fail(err, rule, text, len, "the port must be a number from 1 to 65535");
+		return rule_fail(err, rule, text, whole_len,
+				 "the port must be a number from 1 to 65535");
 	if (parse_rule_host(host, host_len, is_bracketed, rule, err) < 0)
+		return -1;
+	if (rule->is_raw && check_raw(text, whole_len, rule, err) < 0)
 		return -1;
 	rule_format(rule);
 	return 0;
@@ -579,7 +610,9 @@ static enum netverdict verdict_for(const struct netpolicy *policy, const struct 
 				*matched = rule;
 			return NETVERDICT_DENY_RULE;
 		}
-		if (!allow)
+		/* A /raw rule decides over others for the same host and port: the caller
+		 * named this port's protocol as one that cannot be checked. */
+		if (!allow || (rule->is_raw && !allow->is_raw))
 			allow = rule;
 	}
 	if (matched)

@@ -67,6 +67,7 @@ enum netrule_kind {
 struct netrule {
 	enum netrule_kind kind;
 	bool is_deny;
+	bool is_raw;			    /* "/raw": a tunnel to this name carries anything */
 	uint16_t port;			    /* 0: no port given (see netrule_port_matches) */
 	char host[HOSTMATCH_NAME_MAX + 1];  /* name, or the suffix without "*." */
 	struct cidr net;		    /* NETRULE_IP, NETRULE_CIDR */
@@ -76,7 +77,10 @@ struct netrule {
 /* "HOST[:PORT]": name, *.suffix, IPv4, [IPv6] or bare IPv6 (then no port), IPv4/N,
  * [IPv6/N] or bare IPv6/N. PORT 1-65535, decimal without leading zeros. Refused: bare "*",
  * wildcards anywhere but a leading "*.", allow-wildcards over fewer than 2 labels or over a
- * known public suffix, allow-CIDRs shorter than /8, CIDRs with host bits set. */
+ * known public suffix, allow-CIDRs shorter than /8, CIDRs with host bits set.
+ * "NAME:PORT/raw" (allow rules, names and wildcards, an explicit port): a tunnel to that name
+ * and port is relayed without the check that it carries only TLS or HTTP naming the host —
+ * the opt-in for protocols that cannot show a name (SSH, databases, server-speaks-first). */
 int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *rule,
 		  struct sk_err *err);
 /* A rule without a port: an allow rule permits 80 and 443, a deny rule denies every port. */
@@ -107,7 +111,8 @@ int netpolicy_add(struct netpolicy *policy, const char *text, size_t len, bool i
 		  struct sk_err *err);
 /* The verdict for a canonical name (hostmatch_canonicalize's output) and port. A string that
  * is not a canonical name (an address, say) gets NETVERDICT_DENY_NO_RULE. *matched (may be
- * NULL) is the deciding rule, or NULL. */
+ * NULL) is the deciding rule, or NULL; of several matching allow rules, a /raw one (the
+ * caller's explicit opt-in for that host and port), else the first. */
 enum netverdict netpolicy_check_name(const struct netpolicy *policy, const char *canonical_host,
 				     uint16_t port, const struct netrule **matched);
 /* The verdict for an IP literal target: only IP and CIDR rules apply. */

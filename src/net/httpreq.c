@@ -30,6 +30,14 @@ static bool is_tchar(char c)
 	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+static bool is_token(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar(p[i]))
+			return false;
+	return len > 0;
+}
+
 static bool span_equals_nocase(const char *buf, struct httpreq_span span, const char *word)
 {
 	size_t n = strlen(word);
@@ -180,12 +188,20 @@ static enum httpreq_status parse_request_line(const char *buf, size_t len, struc
 	const char *sp1 = memchr(buf, ' ', len), *sp2, *version;
 	size_t version_len;
 
-	if (!sp1 || !is_known_method(buf, (size_t)(sp1 - buf)))
+	if (req->kind == HTTPREQ_ORIGIN) {
+		/* Inside a tunnel the server, not the proxy, serves the method: any token goes
+		 * (the Host is what is checked) — but never one a lenient server could take for
+		 * a CONNECT of its own. */
+		if (!sp1 || sp1 == buf || !is_token(buf, (size_t)(sp1 - buf)))
+			return bad(req, 400, "malformed request line");
+		req->method = span(0, (size_t)(sp1 - buf));
+		if (span_equals_nocase(buf, req->method, "connect"))
+			return bad(req, 400, "CONNECT inside a tunnel");
+	} else if (!sp1 || !is_known_method(buf, (size_t)(sp1 - buf))) {
 		return bad(req, 501, "method not supported by the proxy");
+	}
 	req->method = span(0, (size_t)(sp1 - buf));
 	bool is_connect = sp1 - buf == 7 && memcmp(buf, "CONNECT", 7) == 0;
-	if (req->kind == HTTPREQ_ORIGIN && is_connect)
-		return bad(req, 400, "CONNECT inside a tunnel");
 	if (req->kind != HTTPREQ_ORIGIN)
 		req->kind = is_connect ? HTTPREQ_CONNECT : HTTPREQ_FORWARD;
 	sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - buf));
@@ -381,11 +397,19 @@ static enum httpreq_status scan_line(const char *buf, size_t limit, size_t start
 	return HTTPREQ_NEED_MORE;
 }
 
-/* While the request line is incomplete, refuse early what can never become a method. */
+/* While the request line is incomplete, refuse early what can never become a method: one of
+ * the proxy's (upper case, 8 letters at most), or inside a tunnel any token. */
 static enum httpreq_status check_partial_method(const char *buf, size_t len, struct httpreq *req)
 {
 	size_t i = 0;
 
+	if (req->kind == HTTPREQ_ORIGIN) {
+		while (i < len && is_tchar(buf[i]))
+			i++;
+		return i < len && (buf[i] != ' ' || i == 0)
+			   ? bad(req, 400, "malformed request line")
+			   : HTTPREQ_NEED_MORE;
+	}
 	while (i < len && buf[i] >= 'A' && buf[i] <= 'Z' && i < 8)
 		i++;
 	if (i < len && buf[i] != ' ')

@@ -65,7 +65,8 @@ struct httpreq {
 enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *req);
 
 /* The same for a plain HTTP request sent inside a tunnel (CONNECT or SOCKS5) to host:port:
- * origin-form target ("/..." or "*"), any method above but CONNECT, and a Host header, which
+ * origin-form target ("/..." or "*"), any method token but CONNECT (in any case: the server,
+ * not the proxy, serves the method), and a Host header, which
  * must name the tunnel's host (and its port, 80 when Host gives none) whatever the version:
  * it is what the server will route on. kind is HTTPREQ_ORIGIN; httpreq_build_upstream then
  * rebuilds it like a forwarded request. */

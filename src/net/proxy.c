@@ -1,7 +1,7 @@
 /* The egress proxy process: how it starts and stops, its epoll loop, and each connection's
  * life: request -> policy on the name -> resolve -> policy on every address -> connect to
- * exactly a checked address -> answer -> (peek at the TLS ClientHello) -> splice both ways ->
- * audit. The protocols themselves are in proxy_proto.c. */
+ * exactly a checked address -> answer -> (a tunnel to a name: read its first message) ->
+ * splice both ways -> audit. The protocols themselves are in proxy_proto.c. */
 #define _GNU_SOURCE
 #include "net/proxy.h"
 
@@ -173,6 +173,7 @@ static void conn_audit(struct conn *c, bool is_allowed, const char *reason)
 	    .addr = c->addr_text,
 	    .rule = c->rule_text ? c->rule_text : "",
 	    .reason = reason,
+	    .carries = is_allowed && c->carries ? c->carries : "",
 	    .bytes_up = c->has_relay ? c->up.bytes : 0,
 	    .bytes_down = c->has_relay ? c->down.bytes : 0,
 	    .duration_ms = proxy_now_ms() - c->start_ms,
@@ -342,6 +343,7 @@ void conn_request(struct conn *c)
 	    netpolicy_check_host(&c->proxy->config->policy, &c->host, c->port, &rule);
 
 	c->rule_text = rule ? rule->text : "";
+	c->is_raw = rule && rule->is_raw;
 	if (verdict != NETVERDICT_ALLOW) {
 		conn_deny(c, verdict == NETVERDICT_DENY_RULE ? "denied by rule"
 							     : "no allow rule matches");
@@ -523,7 +525,7 @@ static void close_all(struct proxy *p)
 }
 
 /* Deadlines: the request and the connect get connect_timeout_ms, a relay idle_timeout_ms of
- * silence, the ClientHello peek peek_timeout_ms. */
+ * silence, the peek at a tunnel's first message peek_timeout_ms (then it is refused). */
 static void sweep_deadlines(struct proxy *p)
 {
 	uint64_t now = proxy_now_ms();
@@ -650,7 +652,9 @@ static void raise_fd_limit(void)
 static int proxy_process(const struct proxy_config *config, int http_fd, int socks_fd,
 			 int control_fd, int ready_fd, int stats_fd)
 {
-	struct proxy p = {.config = config, .audit = {config->audit_fd, config->is_quiet, 0, 0}};
+	struct proxy p = {
+	    .config = config,
+	    .audit = {.fd = config->audit_fd, .stderr_fd = 2, .is_quiet = config->is_quiet}};
 	struct sk_err err = {0};
 	char line[64];
 	int rc;
@@ -669,6 +673,7 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	(void)!write(ready_fd, "", 1); /* ready */
 	close(ready_fd);
 	rc = proxy_loop(&p, http_fd, socks_fd, control_fd);
+	audit_finish(&p.audit); /* before the counts: the parent prints nothing before them */
 	snprintf(line, sizeof(line), "allowed %llu denied %llu\n",
 		 (unsigned long long)p.audit.allowed, (unsigned long long)p.audit.denied);
 	(void)!write(stats_fd, line, strlen(line));

@@ -32,7 +32,8 @@ enum conn_state {
 	CONN_HEAD,	 /* reading the request (HTTP head, SOCKS greeting and request) */
 	CONN_RESOLVING,	 /* waiting for the resolver */
 	CONN_CONNECTING, /* non-blocking connect to one checked address */
-	CONN_PEEK,	 /* CONNECT/SOCKS answered; reading the TLS ClientHello for its SNI */
+	CONN_PEEK,	 /* tunnel to a name answered; reading the client's first message
+			  * (tunnelpeek) before anything flows either way */
 	CONN_RELAY,	 /* splicing both ways */
 };
 
@@ -68,6 +69,8 @@ struct conn {
 	char *resp, *resp_out;
 	size_t resp_len, resp_off, resp_out_len;
 	const char *proto;	/* "http-connect", "http", "socks5" */
+	bool is_raw;		/* the allow rule says /raw: a tunnel carries anything */
+	const char *carries;	/* what was let through (audit_event.carries), NULL: nothing */
 	struct nethost host;
 	uint16_t port;
 	struct sockaddr_storage addrs[DNS_MAX_ADDRS];

@@ -1,6 +1,6 @@
 /* What the proxy's clients ask and how they are answered: HTTP CONNECT and plain HTTP
- * forwarding on one port, SOCKS5 on the other, and the look at the TLS ClientHello that
- * refuses a tunnel whose SNI names another host than the one the policy allowed. */
+ * forwarding on one port, SOCKS5 on the other, and the look at a tunnel's first message
+ * (tunnelpeek.c) that lets a tunnel to a named host carry only TLS or HTTP naming it. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "net/httpreq.h"
 #include "net/proxy_internal.h"
-#include "net/tlspeek.h"
+#include "net/tunnelpeek.h"
 
 /* Drops the first `n` bytes of the client's buffer (what a parser consumed). */
 static void head_consume(struct conn *c, size_t n)
@@ -93,6 +93,7 @@ static int http_head(struct conn *c)
 	c->port = req.port;
 	if (req.kind == HTTPREQ_FORWARD) {
 		c->proto = "http";
+		c->carries = "http";
 		if (forward_setup(c, &req) < 0)
 			return -1;
 	} else {
@@ -173,6 +174,13 @@ int proto_connected(struct conn *c)
 		conn_close(c);
 		return -1;
 	}
+	if (c->host.is_ip || c->is_raw) {
+		/* An address was checked by itself: it is where the tunnel goes, whatever it
+		 * carries. A /raw rule is the caller's explicit opt-in for a name. */
+		c->carries = c->is_raw ? "raw" : "ip";
+		conn_start_relay(c);
+		return 0;
+	}
 	c->state = CONN_PEEK;
 	c->deadline_ms = proxy_now_ms() + c->proxy->config->peek_timeout_ms;
 	if (c->head_len)
@@ -180,99 +188,51 @@ int proto_connected(struct conn *c)
 	return 0;
 }
 
-/* Reads the start of the tunnel until the ClientHello says which host it wants. A name that
- * differs from the one the policy allowed is domain fronting: the tunnel is closed. Anything
- * that is not TLS (or a silent client past the deadline) is relayed as it is: the policy
- * allowed this host and port. */
-/* The first bytes of plain HTTP (a request line's method), which a tunnel must not carry to a
- * named host: every later request on it could name another virtual host on the same address,
- * unchecked. Plain HTTP goes to the proxy as absolute-URI requests (HTTP_PROXY), one checked
- * request per connection. */
-enum http_look { HTTP_NO, HTTP_YES, HTTP_MAYBE /* a method's prefix so far */ };
-
-static enum http_look looks_like_http(const char *p, size_t len)
+/* The status line's text for the answers to HTTP inside a tunnel. */
+static const char *status_text(int status)
 {
-	static const char *const methods[] = {"GET ",	  "HEAD ",  "POST ",	"PUT ",	 "DELETE ",
-					      "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ", "PRI "};
-	enum http_look look = HTTP_NO;
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		size_t n = strlen(methods[i]);
-		if (memcmp(p, methods[i], len < n ? len : n) != 0)
-			continue;
-		if (len >= n)
-			return HTTP_YES;
-		look = HTTP_MAYBE;
-	}
-	return look;
-}
-
-/* A tunnel to a named host: the name the policy checked must be the only name the server
- * can route on. Returns the reason to refuse, or NULL. A tunnel to an IP literal was checked
- * by its address, which is where it goes whatever it carries. */
-static const char *peek_refusal(const struct conn *c, enum tlspeek_status status,
-				const char *sni, bool is_final)
-{
-	if (c->host.is_ip)
-		return NULL;
 	switch (status) {
-	case TLSPEEK_SNI:
-		return strcmp(sni, c->host.text) != 0
-			   ? "TLS SNI names another host than the tunnel's (domain fronting)"
-			   : NULL;
-	case TLSPEEK_NO_SNI:
-		/* Whatever answers would route on what the policy never saw (the Host inside
-		 * TLS): the fronting case again. */
-		return "TLS without SNI to a named host";
-	case TLSPEEK_ECH:
-		return "TLS Encrypted Client Hello hides the server name from the policy";
-	case TLSPEEK_BAD_TLS:
-		return "malformed or oversized TLS ClientHello";
-	case TLSPEEK_NEED_MORE:
-		/* The peek ran out of time or buffer inside a ClientHello: what follows would go
-		 * through unread. Nothing sent at all (a server-speaks-first protocol) is fine. */
-		return is_final && c->head_len > 0 ? "incomplete TLS ClientHello" : NULL;
-	case TLSPEEK_NOT_TLS:
-		/* Plain HTTP is checked as a request (tunneled_http); a prefix of one that the
-		 * peek's time or buffer ran out on is refused. */
-		return looks_like_http(c->head, c->head_len) == HTTP_MAYBE
-			   ? "incomplete HTTP request inside a tunnel"
-			   : NULL;
+	case 408:
+		return "Request Timeout";
+	case 411:
+		return "Length Required";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Bad Request";
 	}
-	return NULL;
 }
 
 /* Plain HTTP inside a tunnel to a named host: later requests on a raw tunnel could name any
  * virtual host at the checked address, so it is handled like a forwarded request — its Host
- * must name the tunnel's host, it goes upstream alone, and the response ends the connection.
- * Returns 0 (relaying, or waiting for the rest of the head) or -1 (refused). */
-static int tunneled_http(struct conn *c, bool is_final)
+ * named the tunnel's host (tunnelpeek), it goes upstream alone, and the response ends the
+ * connection. Returns 0 (relaying) or -1 (refused). */
+static int tunneled_http(struct conn *c, struct tunnelpeek *peek)
 {
-	struct httpreq req;
-
-	switch (httpreq_parse_tunneled(c->head, c->head_len, &c->host, c->port, &req)) {
-	case HTTPREQ_NEED_MORE:
-		return is_final ? http_refuse(c, 408, "Request Timeout",
-					      "incomplete HTTP request inside a tunnel")
-				: 0;
-	case HTTPREQ_BAD:
-		return http_refuse(c, req.status_code, "Bad Request", req.reason);
-	case HTTPREQ_COMPLETE:
-		break;
-	}
-	if (forward_setup(c, &req) < 0)
+	head_consume(c, peek->skip); /* the empty lines before it: the request is rebuilt */
+	if (forward_setup(c, &peek->req) < 0)
 		return -1;
-	head_consume(c, req.head_len);
+	head_consume(c, peek->req.head_len);
 	conn_start_relay(c);
 	return 0;
 }
 
+/* A tunnel to a named host (proto_connected relays the others at once): nothing the client
+ * sends reaches the server, and nothing the server sends reaches the client (its socket is
+ * not even polled in CONN_PEEK), until tunnelpeek has read the client's first message as TLS
+ * or HTTP naming the tunnel's host. Anything else — another name, no name, another protocol,
+ * silence until the deadline — is refused: the server could route on what the policy never
+ * saw. */
 int proto_peek(struct conn *c, bool is_timeout)
 {
-	char sni[HOSTMATCH_NAME_MAX + 1];
-	enum tlspeek_status status;
-	const char *refusal;
-	bool is_full;
+	struct tunnelpeek peek;
+	bool is_final;
 
 	if (!is_timeout) {
 		int rc = conn_read_head(c);
@@ -281,24 +241,24 @@ int proto_peek(struct conn *c, bool is_timeout)
 			return -1;
 		}
 	}
-	is_full = c->head_len >= PROXY_HEAD_MAX;
-	status = tlspeek_sni(c->head, c->head_len, sni, sizeof(sni), NULL);
-	if (status == TLSPEEK_NEED_MORE && !is_timeout && !is_full)
+	is_final = is_timeout || c->head_len >= PROXY_HEAD_MAX;
+	switch (tunnelpeek_classify(c->head, c->head_len, &c->host, c->port, is_final, &peek)) {
+	case TUNNELPEEK_NEED_MORE:
 		return 0;
-	/* Plain data that may still become a request line: wait, unless the peek is over. */
-	if (status == TLSPEEK_NOT_TLS && !is_timeout && !is_full && !c->host.is_ip &&
-	    looks_like_http(c->head, c->head_len) == HTTP_MAYBE)
+	case TUNNELPEEK_TLS:
+		c->carries = "tls";
+		conn_start_relay(c);
 		return 0;
-	if (status == TLSPEEK_NOT_TLS && !c->host.is_ip &&
-	    looks_like_http(c->head, c->head_len) == HTTP_YES)
-		return tunneled_http(c, is_timeout || is_full);
-	refusal = peek_refusal(c, status, sni, is_timeout || is_full);
-	if (refusal) {
-		conn_deny(c, refusal);
-		return -1;
+	case TUNNELPEEK_HTTP:
+		c->carries = "http";
+		return tunneled_http(c, &peek);
+	case TUNNELPEEK_REFUSE:
+		break;
 	}
-	conn_start_relay(c);
-	return 0;
+	if (peek.http_status)
+		return http_refuse(c, peek.http_status, status_text(peek.http_status), peek.reason);
+	conn_deny(c, peek.reason);
+	return -1;
 }
 
 /* Plain HTTP: reads the response head from upstream and queues it for the client rewritten

@@ -200,6 +200,27 @@ def net_probes(env):
     return probes
 
 
+# Through the egress proxy of an allowlist run (--allow-net of one name on the SNI server's
+# port): a tunnel to the allowed name that stays silent past the proxy's peek time (1 s),
+# then starts TLS for another name on the same address. The proxy must have closed it; the
+# SNI server must never see the other name. Natively the same program goes through a relay
+# that checks nothing (NaiveRelay), and the server answers for the hidden name.
+EGRESS_NAME = "front.escape.test"
+EGRESS_HIDDEN = "hidden.escape.test"
+
+
+def egress_probes(env, native):
+    s = env["sni"]
+    target = f"{EGRESS_NAME}:{s.port}"
+    blocked = {"errno=ECONNRESET", "errno=EPIPE"}
+    probes = []
+    for kind, proxy_port in (("connect", 3128), ("socks5", 1080)):
+        proxy = f"127.0.0.1:{env['relay'].port if native else proxy_port}"
+        probes.append(("network", f"tunnel_{kind}:silent_then_other_sni",
+                       f"{proxy},{target},{EGRESS_HIDDEN},2000", blocked))
+    return probes
+
+
 # Shell techniques: (group, name, command, stderr text of the specific failure).
 SHELL = [
     ("kernel", "sh:unshare_U", "unshare -U true", "Operation not permitted"),
@@ -308,6 +329,137 @@ class Servers:
             s.close()
 
 
+class SniServer:
+    """A TLS server's front door: reads a ClientHello, records its server_name and answers
+    "sni-seen:NAME" (no handshake: the name reaching it is the escape)."""
+
+    def __init__(self):
+        self.seen = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    @staticmethod
+    def server_name(data):
+        """The host_name of the ClientHello in one record at the start of data, or None."""
+        try:
+            pos = 9 + 2 + 32
+            pos += 1 + data[pos]
+            pos += 2 + int.from_bytes(data[pos:pos + 2], "big")
+            pos += 1 + data[pos]
+            end = pos + 2 + int.from_bytes(data[pos:pos + 2], "big")
+            pos += 2
+            while pos + 4 <= end:
+                kind = int.from_bytes(data[pos:pos + 2], "big")
+                size = int.from_bytes(data[pos + 2:pos + 4], "big")
+                if kind == 0:
+                    name_len = int.from_bytes(data[pos + 7:pos + 9], "big")
+                    return data[pos + 9:pos + 9 + name_len].decode("ascii", "replace")
+                pos += 4 + size
+        except (IndexError, ValueError):
+            pass
+        return None
+
+    def _loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(5)
+        data = b""
+        try:
+            while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+                chunk = conn.recv(16384)
+                if not chunk:
+                    break
+                data += chunk
+            name = self.server_name(data)
+            if name is not None:
+                with self.lock:
+                    self.seen.append(name)
+                conn.sendall(f"sni-seen:{name}\n".encode())
+        except OSError:
+            pass
+        conn.close()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.seen)
+
+    def close(self):
+        self.sock.close()
+
+
+class NaiveRelay:
+    """The differential's proxy: HTTP CONNECT and SOCKS5 (no authentication) to 127.0.0.1 at
+    the requested port, whatever the name, and then a raw relay — what a tunnel is when
+    nothing checks what it carries."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _serve(self, conn):
+        try:
+            first = conn.recv(3)
+            if first[:1] == b"\x05":
+                conn.sendall(b"\x05\x00")
+                head = conn.recv(5)
+                rest = conn.recv(head[4] + 2)
+                port = int.from_bytes(rest[-2:], "big")
+                answer = b"\x05\x00\x00\x01\x7f\x00\x00\x01" + rest[-2:]
+            else:
+                head = first
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(1024)
+                port = int(head.split(b" ")[1].rsplit(b":", 1)[1])
+                answer = b"HTTP/1.1 200 Connection established\r\n\r\n"
+            upstream = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(answer)
+        except (OSError, IndexError, ValueError):
+            conn.close()
+            return
+        threading.Thread(target=self._pipe, args=(conn, upstream), daemon=True).start()
+        self._pipe(upstream, conn)
+
+    def close(self):
+        self.sock.close()
+
+
 SENTINEL = r'''
 import os, signal, sys, time
 path = sys.argv[1]
@@ -362,6 +514,7 @@ def host_state(ctx, env):
         "plant dir": sorted(os.listdir(os.path.join(env["dir"], "plant"))),
         "sentinel": (read(env["sentinel_file"]), env["sentinel"].poll()),
         "servers": env["servers"].snapshot(),
+        "sni": env["sni"].snapshot(),
         "pty input": env.get("pty_input", ""),
         "caller terminal": env.get("caller_terminal", ""),
     }
@@ -387,11 +540,11 @@ ALWAYS = ["stockade sha256", "stockade inode/mode/mtime", "hostname", "domainnam
           "core_pattern", "host mountinfo", "marker", "host dir", "plant dir"]
 _BASE = ("stockade hash+inode, hostname, domainname, core_pattern, mount table, marker, "
          "host dirs")
-HOST_CHECKS = {"network": _BASE + ", servers heard nothing",
+HOST_CHECKS = {"network": _BASE + ", servers heard nothing, SNI server saw no name",
                "terminal": _BASE + ", pty input, the caller's terminal (settings, window size, "
                                    "output flowing, no SIGWINCH/SIGINT to its foreground group)",
                "runtime": _BASE + ", sentinel not signalled", "mounts": _BASE, "kernel": _BASE}
-HOST_KEYS = {"network": ALWAYS + ["servers"],
+HOST_KEYS = {"network": ALWAYS + ["servers", "sni"],
              "terminal": ALWAYS + ["pty input", "caller terminal"],
              "runtime": ALWAYS + ["sentinel"], "mounts": ALWAYS, "kernel": ALWAYS}
 
@@ -796,6 +949,22 @@ def run_escape_net(rep, ctx, env):
     technique_batch(rep, ctx, env, group_of, blocked_of, "escape-net", args, args)
 
 
+def run_escape_egress(rep, ctx, env):
+    inside, native = egress_probes(env, native=False), egress_probes(env, native=True)
+    group_of = {n: g for g, n, _, _ in inside}
+    blocked_of = {n: b for _, n, _, b in inside}
+    port = env["sni"].port
+    hosts = os.path.join(env["dir"], "hosts")
+    with open(hosts, "w") as f:
+        f.write(f"127.0.0.1 {EGRESS_NAME}\n")
+    os.chmod(hosts, 0o644)
+    opts = ["--allow-net", f"{EGRESS_NAME}:{port}", "--allow-net", f"127.0.0.1:{port}",
+            "--hosts-file", hosts, "--quiet"]
+    technique_batch(rep, ctx, env, group_of, blocked_of, "escape-net",
+                    [f"{n}={a}" for _, n, a, _ in inside], [f"{n}={a}" for _, n, a, _ in native],
+                    run_kw={"opts": opts})
+
+
 def run_shell(rep, ctx, env):
     for group, name, cmd, failure in SHELL:
         before = host_state(ctx, env)
@@ -933,12 +1102,15 @@ def setup_env(ctx):
     env = {"dir": d, "sentinel": sentinel, "sentinel_pid": sentinel.pid,
            "sentinel_file": sentinel_file, "host_ip": host_ipv4(),
            "release_agent": release_agent(), "block_device": block_device(),
-           "servers": Servers(d, (ctx.caller_uid, ctx.caller_gid))}
+           "servers": Servers(d, (ctx.caller_uid, ctx.caller_gid)), "sni": SniServer(),
+           "relay": NaiveRelay()}
     return env
 
 
 def teardown_env(env):
     env["servers"].close()
+    env["sni"].close()
+    env["relay"].close()
     env["sentinel"].kill()
     env["sentinel"].wait()
     shutil.rmtree(env["dir"], ignore_errors=True)
@@ -951,7 +1123,7 @@ def run_mode(ctx, k=""):
     try:
         for name, fn in (("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs),
                          ("kill", run_kill), ("plant", run_plant),
-                         ("escape-net", run_escape_net),
+                         ("escape-net", run_escape_net), ("escape-egress", run_escape_egress),
                          ("shell", run_shell), ("terminal", run_terminal)):
             if k in name:
                 fn(rep, ctx, env)
@@ -969,7 +1141,7 @@ def main():
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("-k", default="", help="only the batches whose name contains this "
                                            "(try-syscall, escape-fs, kill, plant, escape-net, "
-                                           "shell, terminal, positive)")
+                                           "escape-egress, shell, terminal, positive)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/escape/run.py must run as root (it runs as root and as an unprivileged "

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		assert(netrule_parse(rule.text, strlen(rule.text), is_deny, &rule2, &err) == 0);
 		assert(rule2.kind == rule.kind && rule2.port == rule.port &&
-		       strcmp(rule2.text, rule.text) == 0);
+		       rule2.is_raw == rule.is_raw && strcmp(rule2.text, rule.text) == 0);
 	}
 	return 0;
 }

@@ -10,8 +10,10 @@ import os
 import shutil
 import socket
 import socketserver
+import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -341,9 +343,10 @@ def test_tunnel_payloads_the_policy_cannot_check(ctx):
     """A CONNECT tunnel to a named host carries only what lets the proxy see the name the
     server will route on. Refused (the proxy closes, the server gets nothing): TLS with
     Encrypted Client Hello, a malformed ClientHello, one larger or more fragmented than the
-    proxy reads, one left incomplete past the peek's timeout, and a plain HTTP request whose
-    Host names another virtual host (answered 400). Passed: a ClientHello naming the tunnel's
-    host, another protocol (SSH's banner), plain HTTP to an IP-literal tunnel, and a plain
+    proxy reads, one left incomplete past the peek's timeout, another protocol (SSH's banner:
+    that needs a /raw rule), and a plain HTTP request whose Host names another virtual host
+    (answered 400). Passed: a ClientHello naming the tunnel's host, plain HTTP or anything
+    else to an IP-literal tunnel, and a plain
     HTTP request naming the tunnel's host — forwarded alone, its response saying
     "Connection: close", so a second request on the tunnel can never name another host."""
     s = servers()
@@ -410,7 +413,7 @@ def test_tunnel_payloads_the_policy_cannot_check(ctx):
     got = json.loads(r.out)
     same_host = got.pop("http-same-host")
     plain = got.pop("plain-http")
-    want = {name: "OPEN" if name in ("tls-ok", "ssh", "http-to-ip") else "CLOSED"
+    want = {name: "OPEN" if name in ("tls-ok", "http-to-ip") else "CLOSED"
             for name in got}
     expect(got == want, f"{got} {r.err[-300:]}")
     expect(plain.startswith("HTTP/1.1 400 ") and "Host header does not match" in plain,
@@ -422,11 +425,11 @@ def test_tunnel_payloads_the_policy_cannot_check(ctx):
     expect("/tunneled" in seen and "/second" not in seen, f"the server saw {seen}")
     reasons = sorted(e["reason"] for e in events if e["decision"] == "deny")
     for words in ("Encrypted Client Hello", "malformed or oversized", "incomplete TLS",
-                  "Host header does not match"):
+                  "Host header does not match", "neither a TLS ClientHello nor an HTTP"):
         expect(any(words in reason for reason in reasons), f"no denial for {words}: {reasons}")
-    expect(len(reasons) == 6, f"{reasons}")
+    expect(len(reasons) == 7, f"{reasons}")
     deadline = time.monotonic() + 2
-    passed = len(good) + len(cases["ssh"][1]) + len(cases["http-to-ip"][1])
+    passed = len(good) + len(cases["http-to-ip"][1])
     while s.sink_bytes - before < passed and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)
@@ -825,3 +828,405 @@ def test_forwarded_responses_node_keep_alive_agent(ctx):
     urls = [f"http://api.stockade.test:{p}/keepalive-{tag}-{i}" for i in range(3)]
     r, _, _ = run_net(ctx, ["node", "-e", js] + urls, opts)
     expect(node_results(r) == [[200, f"hello /keepalive-{tag}-{i}"] for i in range(3)], f"{r}")
+
+
+# ---- what a tunnel to a named host carries (SECURITY.md): servers that say what they served
+
+
+class VhostServer:
+    """A lenient HTTP/1.x server like nginx: skips empty lines (CR or LF) before a request
+    line, takes any method token in any case, serves every request pipelined on a connection,
+    and logs (method, path, Host) for each one it serves."""
+
+    def __init__(self):
+        self.log = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(5)
+        data = b""
+        try:
+            while True:
+                data = data.lstrip(b"\r\n")
+                if b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                    continue
+                head, _, data = data.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ")
+                if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    return
+                fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+                fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+                host = fields.get("host", "")
+                self.log.append((parts[0], parts[1], host))
+                body = f"served {host} {parts[1]}\n".encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                if fields.get("connection", "").lower() == "close":
+                    return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+class TlsServer:
+    """A TLS server that logs the SNI of every handshake it sees (before it completes) and
+    answers "tls served NAME" to a completed one."""
+
+    def __init__(self, directory):
+        self.snis = []
+        key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=stockade.test"], check=True,
+                       capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.sni_callback = self._sni
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _sni(self, sock, name, _ctx):
+        self.snis.append(name)
+        sock.sni_name = name
+
+    def _serve(self, conn):
+        conn.settimeout(5)
+        try:
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            tls.recv(100)
+            tls.sendall(f"tls served {getattr(tls, 'sni_name', None)}\n".encode())
+            tls.close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+
+class RecordingServer:
+    """Records the bytes each connection brings; with a banner, speaks first (as SSH, SMTP or
+    a database does) and then echoes each line back."""
+
+    def __init__(self, banner=None):
+        self.banner = banner
+        self.received = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        index = len(self.received)
+        self.received.append(b"")
+        conn.settimeout(5)
+        try:
+            if self.banner:
+                conn.sendall(self.banner)
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                self.received[index] += data
+                if self.banner:
+                    conn.sendall(b"echo: " + data)
+        except OSError:
+            pass
+        conn.close()
+
+    def total(self):
+        return sum(len(r) for r in self.received)
+
+
+_named = None
+
+
+def named_servers(ctx):
+    global _named
+    if _named is None:
+        d = tempfile.mkdtemp(prefix="stockade-tls-")
+        try:
+            tls = TlsServer(d)  # the key and certificate are loaded: the files can go
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        _named = {"vhost": VhostServer(), "tls": tls, "sink": RecordingServer(),
+                  "banner": RecordingServer(banner=b"220 banner.stockade.test ready\r\n")}
+    return _named
+
+
+# Python inside the sandbox: open tunnels through the proxy (CONNECT or SOCKS5), then for
+# each case do what it says — stay silent a while, send bytes, or start TLS with an SNI — and
+# report what came back: the text, "CLOSED" (the proxy closed it, nothing came), "OPEN".
+TUNNEL_CLIENT = r'''
+import json, socket, ssl, sys, threading, time
+out = {}
+def tunnel(mode, target):
+    host, port = target.rsplit(":", 1)
+    if mode == "connect":
+        c = socket.create_connection(("127.0.0.1", 3128))
+        c.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        return c if c.recv(4096).startswith(b"HTTP/1.1 200") else None
+    c = socket.create_connection(("127.0.0.1", 1080))
+    c.sendall(b"\x05\x01\x00")
+    if c.recv(2) != b"\x05\x00":
+        return None
+    c.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host.encode() +
+              int(port).to_bytes(2, "big"))
+    reply = c.recv(10)
+    return c if reply[:2] == b"\x05\x00" else None
+def one(name, mode, target, wait, kind, arg):
+    c = tunnel(mode, target)
+    if c is None:
+        out[name] = "NO-TUNNEL"; return
+    time.sleep(wait)
+    got = b""
+    try:
+        if kind == "tls":
+            tctx = ssl.create_default_context()
+            tctx.check_hostname = False
+            tctx.verify_mode = ssl.CERT_NONE
+            t = tctx.wrap_socket(c, server_hostname=arg)
+            t.sendall(b"hello\n")
+            out[name] = t.recv(100).decode(errors="replace"); return
+        if kind == "bytes" and arg:
+            c.sendall(bytes.fromhex(arg))
+        c.settimeout(2.5)
+        while True:
+            chunk = c.recv(65536)
+            if not chunk: break
+            got += chunk
+            if kind == "line":  # a banner came: answer it, read the echo, done
+                c.sendall(b"PING\r\n"); kind = "echo"
+            elif kind == "echo" and got.endswith(b"echo: PING\r\n"):
+                break
+        out[name] = got.decode(errors="replace") if got else "CLOSED"
+    except socket.timeout:
+        out[name] = "OPEN" if not got else "OPEN:" + got.decode(errors="replace")
+    except (OSError, ssl.SSLError) as e:
+        out[name] = "CLOSED" if not got else got.decode(errors="replace")
+args = sys.argv[1:]
+ts = [threading.Thread(target=one, args=(args[i], args[i + 1], args[i + 2], float(args[i + 3]),
+                                         args[i + 4], args[i + 5]))
+      for i in range(0, len(args), 6)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(json.dumps(out))
+'''
+
+
+def tunnel_client(cases):
+    """argv for TUNNEL_CLIENT: cases {name: (mode, target, wait, kind, arg)}."""
+    argv = ["python3", "-c", TUNNEL_CLIENT]
+    for name, (mode, target, wait, kind, arg) in cases.items():
+        argv += [name, mode, target, str(wait), kind, arg]
+    return argv
+
+
+def _sslv2_client_hello():
+    """An SSLv2-format ClientHello (as old clients sent for compatibility): a 2-byte record
+    header with the top bit set, message type 1, version 3.1, cipher specs, a challenge."""
+    specs = b"\x00\x00\x2f\x00\x00\x35\x00\x00\x0a"
+    body = (b"\x01\x03\x01" + struct.pack("!HHH", len(specs), 0, 16) + specs + os.urandom(16))
+    return struct.pack("!H", 0x8000 | len(body)) + body
+
+
+def test_tunnel_to_a_name_carries_only_that_name(ctx):
+    """A tunnel to an allowed name carries only a first message that names it: TLS whose SNI
+    is that name, or an HTTP/1.x request whose Host is. Through CONNECT and SOCKS5 alike, and
+    against servers that would serve another name (a lenient HTTP server that skips empty
+    lines and takes any method; a TLS server), none of these reaches another name: a client
+    that stays silent past the proxy's peek and then speaks TLS or HTTP for another host, an
+    empty line before a request for another Host, a lower-case or unknown method for another
+    Host, a request for another Host pipelined behind an allowed one, an SSLv2 ClientHello.
+    The allowed forms work; every refusal is audited with its reason."""
+    srv = named_servers(ctx)
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    front, hidden = f"front-{tag}.test", f"hidden-{tag}.test"
+    vport, tport, sport = srv["vhost"].port, srv["tls"].port, srv["sink"].port
+    hosts = hosts_file(ctx, {front: "127.0.0.1"})
+
+    def http(method, path, host, lead=b""):
+        return (lead + f"{method} /{tag}/{path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()).hex()
+
+    cases = {}
+    for mode in ("connect", "socks"):
+        v, t, s = f"{front}:{vport}", f"{front}:{tport}", f"{front}:{sport}"
+        cases.update({
+            f"{mode}/silent-then-other-sni": (mode, t, 2.5, "tls", hidden),
+            f"{mode}/silent-then-other-host": (mode, v, 2.5, "bytes",
+                                               http("GET", f"{mode}-silent", hidden)),
+            f"{mode}/crlf-other-host": (mode, v, 0, "bytes",
+                                        http("GET", f"{mode}-crlf", hidden, b"\r\n\r\n")),
+            f"{mode}/lowercase-other-host": (mode, v, 0, "bytes",
+                                             http("get", f"{mode}-lower", hidden)),
+            f"{mode}/odd-method-other-host": (mode, v, 0, "bytes",
+                                              http("BREW", f"{mode}-brew", hidden)),
+            f"{mode}/lowercase-then-pipelined": (
+                mode, v, 0, "bytes", http("get", f"{mode}-first", f"{front}:{vport}") +
+                http("GET", f"{mode}-second", hidden)),
+            f"{mode}/sslv2-hello": (mode, s, 0, "bytes", _sslv2_client_hello().hex()),
+            f"{mode}/tls-same-name": (mode, t, 0, "tls", front),
+            f"{mode}/http-same-host": (mode, v, 0, "bytes",
+                                       http("GET", f"{mode}-same", f"{front}:{vport}")),
+        })
+    sink_before = srv["sink"].total()
+    r, events, _ = run_net(ctx, tunnel_client(cases),
+                           ["--hosts-file", hosts, "--quiet"] +
+                           [x for p in (vport, tport, sport)
+                            for x in ("--allow-net", f"{front}:{p}", "--allow-net",
+                                      f"127.0.0.1:{p}")])
+    expect(r.returncode == 0, f"{r}")
+    got = json.loads(r.out)
+    time.sleep(0.3)
+    served = [path for _, path, _ in srv["vhost"].log if tag in path]
+    snis = [name for name in srv["tls"].snis if tag in (name or "")]
+    for mode in ("connect", "socks"):
+        proto = "http-connect" if mode == "connect" else "socks5"
+        expect(got[f"{mode}/silent-then-other-sni"] == "CLOSED", f"{mode}: {got}")
+        expect(got[f"{mode}/silent-then-other-host"] == "CLOSED", f"{mode}: {got}")
+        for name in ("crlf-other-host", "lowercase-other-host", "odd-method-other-host"):
+            answer = got[f"{mode}/{name}"]
+            expect(answer.startswith("HTTP/1.1 400 ") and "Host header does not match" in answer,
+                   f"{mode}/{name}: {answer!r}")
+        expect(got[f"{mode}/sslv2-hello"] == "CLOSED", f"{mode}: {got}")
+        pipelined = got[f"{mode}/lowercase-then-pipelined"]
+        expect(pipelined.startswith("HTTP/1.1 200 ") and "Connection: close" in pipelined and
+               pipelined.endswith(f"served {front}:{vport} /{tag}/{mode}-first\n"),
+               f"{mode}: {pipelined!r}")
+        expect(got[f"{mode}/tls-same-name"] == f"tls served {front}\n", f"{mode}: {got}")
+        expect(got[f"{mode}/http-same-host"].endswith(f"/{tag}/{mode}-same\n"), f"{mode}: {got}")
+        reasons = [e["reason"] for e in events if e["decision"] == "deny" and e["proto"] == proto]
+        for words, n in (("sent nothing", 2), ("Host header does not match", 3), ("SSLv2", 1)):
+            expect(sum(words in reason for reason in reasons) == n,
+                   f"{mode}: not {n} denials for {words!r}: {reasons}")
+        allowed = sorted(e["carries"] for e in events
+                         if e["decision"] == "allow" and e["proto"] == proto)
+        expect(allowed == ["http", "http", "tls"], f"{mode}: allowed {allowed}")
+    # The servers: only the allowed names were served.
+    expect(sorted(served) == sorted(f"/{tag}/{m}-{p}" for m in ("connect", "socks")
+                                    for p in ("first", "same")), f"the server served {served}")
+    expect(snis == [front, front], f"the TLS server saw SNI {snis}")
+    expect(srv["sink"].total() == sink_before, "the SSLv2 hello reached the server")
+
+
+def test_raw_rule_opts_a_name_into_unchecked_tunnels(ctx):
+    """A server-speaks-first protocol (an SSH/SMTP-like banner) to a named host: without an
+    opt-in the tunnel is refused once the peek's time is up — and the banner never reaches
+    the client before that; with HOST:PORT/raw it is relayed as is, through CONNECT and SOCKS5,
+    and the audit record says "raw" and names the rule."""
+    srv = named_servers(ctx)
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    db = f"db-{tag}.test"
+    port = srv["banner"].port
+    hosts = hosts_file(ctx, {db: "127.0.0.1"})
+    cases = {f"{mode}/banner": (mode, f"{db}:{port}", 0, "line", "")
+             for mode in ("connect", "socks")}
+    base = ["--hosts-file", hosts, "--quiet", "--allow-net", f"127.0.0.1:{port}"]
+    conns_before = len(srv["banner"].received)
+    r, events, _ = run_net(ctx, tunnel_client(cases), base + ["--allow-net", f"{db}:{port}"])
+    got = json.loads(r.out)
+    expect(got == {"connect/banner": "CLOSED", "socks/banner": "CLOSED"},
+           f"without /raw: {got} {r.err[-300:]}")
+    expect([(e["decision"], "sent nothing" in e["reason"]) for e in events] ==
+           [("deny", True)] * 2, f"{events}")
+    time.sleep(0.2)
+    expect(all(data == b"" for data in srv["banner"].received[conns_before:]),
+           "the server got bytes")
+    r, events, _ = run_net(ctx, tunnel_client(cases), base + ["--allow-net", f"{db}:{port}/raw"])
+    expect(r.returncode == 0, f"{r}")
+    got = json.loads(r.out)
+    want = "220 banner.stockade.test ready\r\necho: PING\r\n"
+    expect(got == {"connect/banner": want, "socks/banner": want}, f"with /raw: {got}")
+    expect(sorted((e["decision"], e["proto"], e["rule"], e["carries"]) for e in events) ==
+           [("allow", p, f"{db}:{port}/raw", "raw") for p in ("http-connect", "socks5")],
+           f"{events}")
+
+
+def test_raw_rule_grammar_refused(ctx):
+    """/raw is for a host name with a port, in an allow rule: anything else is one line and
+    exit 125, before anything runs."""
+    for flag, rule, words in (("--allow-net", "10.0.0.5:22/raw", "/raw is for host names"),
+                              ("--allow-net", "10.0.0.0/8:22/raw", "/raw is for host names"),
+                              ("--allow-net", "[2001:db8::1]:22/raw", "/raw is for host names"),
+                              ("--allow-net", "db.test/raw", "explicit port"),
+                              ("--allow-net", "db.test:22/tls", "the only one is /raw")):
+        r = ctx.stockade("run", flag, rule, "--", "echo", "RAN")
+        expect(r.returncode == 125 and "RAN" not in r.out and r.err.count("\n") == 1 and
+               words in r.err, f"{rule!r}: {r}")
+    r = ctx.stockade("run", "--allow-net", "a.test", "--deny-net", "db.test:22/raw", "--",
+                     "echo", "RAN")
+    expect(r.returncode == 125 and "RAN" not in r.out and "--allow-net rules only" in r.err,
+           f"{r}")
+
+
+def test_denial_lines_on_stderr_are_bounded(ctx):
+    """The proxy's denial lines go to the caller's stderr, outside the sandbox's counted
+    output: a workload making 2000 denied connections (with --output-limit 64k) gets the first
+    10 shown and one line counting the rest, while the audit log has every record. A name the
+    sandbox chose is cut to 100 characters on stderr, and nothing it sends reaches the
+    terminal raw (names with escape sequences never get that far: the parsers refuse them)."""
+    labels = ["a" * 60] * 4
+    long_name = ".".join(labels) + ".test"  # 249 characters, a valid name
+    esc = "\x1b[2J\x1b]0;pwned\x07.test"
+    code = ("import socket, sys\n"
+            "def connect(target):\n"
+            "    c = socket.create_connection(('127.0.0.1', 3128))\n"
+            "    c.sendall(b'CONNECT ' + target + b' HTTP/1.1\\r\\n\\r\\n')\n"
+            "    c.recv(4096); c.close()\n"
+            "def socks(name):\n"
+            "    c = socket.create_connection(('127.0.0.1', 1080))\n"
+            "    c.sendall(b'\\x05\\x01\\x00'); c.recv(2)\n"
+            "    c.sendall(b'\\x05\\x01\\x00\\x03' + bytes([len(name)]) + name + b'\\x01\\xbb')\n"
+            "    c.recv(10); c.close()\n"
+            f"connect({long_name.encode()!r} + b':443')\n"
+            f"connect({esc.encode()!r} + b':443')\n"
+            f"socks({esc.encode()!r})\n"
+            "for i in range(1997):\n"
+            "    connect(b'denied-%d.test:443' % i)\n"
+            "print('done')\n")
+    r, events, rep = run_net(ctx, ["python3", "-c", code],
+                             ["--allow-net", "allowed.test", "--output-limit", "64k"],
+                             timeout=120)
+    expect(r.returncode == 0 and r.out == "done\n", f"{r}")
+    lines = r.err.splitlines()
+    denied = [line for line in lines if line.startswith("stockade: egress denied: ")]
+    expect(len(denied) == 10, f"{len(denied)} denial lines, {len(r.err)} bytes: {r.err[:600]!r}")
+    expect(lines[-1] == "stockade: egress: 1990 more denials not shown, all are in the --audit "
+                        "file", f"{lines[-3:]}")
+    expect(len(lines) == 11 and len(r.err) < 4096, f"stderr: {len(r.err)} bytes")
+    expect("\x1b" not in r.err and "\x07" not in r.err, f"raw control bytes: {r.err[:600]!r}")
+    expect(all(len(line) <= 300 for line in lines), f"a line too long: {lines[:3]}")
+    expect(denied[0].startswith("stockade: egress denied: " + long_name[:97] + "... port 443"),
+           f"the long name: {denied[0]!r}")
+    expect(len(events) == 2000 and all(e["decision"] == "deny" for e in events),
+           f"{len(events)} audit records")
+    expect(events[0]["host"] == long_name, f"the audit log lost the name: {events[0]}")
+    expect(rep["egress"]["denied"] == 2000, f"{rep.get('egress')}")
+    # Without --audit the count says where all of them would be.
+    r = ctx.sandbox(["python3", "-c", code], opts=["--allow-net", "allowed.test"], timeout=120)
+    expect(r.err.splitlines()[-1] == "stockade: egress: 1990 more denials not shown, see "
+                                     "--audit FILE", f"{r.err[-300:]!r}")

@@ -543,6 +543,91 @@ static void test_policy_deny_wins(void **state)
 	test_free(p);
 }
 
+/* "/raw": the explicit opt-in for a protocol the proxy cannot check, on one name and one
+ * port; meaningless (and refused) on an address, a deny rule, or without a port. */
+static void test_raw_rules(void **state)
+{
+	static const struct {
+		const char *in;
+		enum netrule_kind kind;
+		const char *text;
+		uint16_t port;
+	} good[] = {
+	    {"db.example.com:5432/raw", NETRULE_NAME, "db.example.com:5432/raw", 5432},
+	    {"DB.Example.COM.:22/raw", NETRULE_NAME, "db.example.com:22/raw", 22},
+	    {"*.db.example.com:6379/raw", NETRULE_WILDCARD, "*.db.example.com:6379/raw", 6379},
+	};
+	static const struct {
+		const char *in;
+		const char *words;
+	} bad[] = {
+	    {"db.example.com/raw", "explicit port"},
+	    {"*.example.com/raw", "explicit port"},
+	    {"10.0.0.5:5432/raw", "host names"},
+	    {"10.0.0.0/8:22/raw", "host names"},
+	    {"10.0.0.0/8/raw", "host names"},
+	    {"[2001:db8::1]:22/raw", "host names"},
+	    {"2001:db8::1/raw", "host names"},
+	    {"[fd00::/8]:22/raw", "host names"},
+	    {"db.example.com:5432/RAW", "only one is /raw"},
+	    {"db.example.com:5432/tls", "only one is /raw"},
+	    {"db.example.com:5432/raw/raw", "only one is /raw"},
+	    {"db.example.com:5432/", "only one is /raw"},
+	    {"db.example.com:/raw", "1 to 65535"},
+	    {"/raw", "empty host"},
+	    {":22/raw", "empty host"},
+	};
+	struct netrule r;
+	struct sk_err err;
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (rule(good[i].in, false, &r) != 0)
+			fail_msg("refused \"%s\"", good[i].in);
+		assert_true(r.is_raw);
+		assert_int_equal(r.kind, good[i].kind);
+		assert_string_equal(r.text, good[i].text);
+		assert_int_equal(r.port, good[i].port);
+	}
+	assert_int_equal(rule("db.example.com:5432", false, &r), 0);
+	assert_false(r.is_raw);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		if (netrule_parse(bad[i].in, strlen(bad[i].in), false, &r, &err) != -1)
+			fail_msg("accepted \"%s\"", bad[i].in);
+		if (!strstr(err.op, bad[i].words))
+			fail_msg("\"%s\": \"%s\" does not say \"%s\"", bad[i].in, err.op,
+				 bad[i].words);
+	}
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(netrule_parse("db.example.com:22/raw", 21, true, &r, &err), -1);
+	assert_non_null(strstr(err.op, "--deny-net db.example.com:22/raw"));
+	assert_non_null(strstr(err.op, "--allow-net rules only"));
+}
+
+/* Of several allow rules for one host and port, a /raw one decides (whatever the order):
+ * the caller named that port's protocol as one that cannot be checked. Deny still wins. */
+static void test_policy_raw_rule_decides(void **state)
+{
+	struct netpolicy *p = test_malloc(sizeof(*p));
+	struct sk_err err = {0};
+	const struct netrule *m;
+	(void)state;
+	netpolicy_init(p);
+	assert_int_equal(netpolicy_add(p, "*.example.com:22", 16, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "git.example.com:22/raw", 22, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "git.example.com", 15, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "bad.example.com", 15, true, &err), 0);
+	assert_int_equal(netpolicy_check_name(p, "git.example.com", 22, &m), NETVERDICT_ALLOW);
+	assert_true(m->is_raw);
+	assert_string_equal(m->text, "git.example.com:22/raw");
+	assert_int_equal(netpolicy_check_name(p, "git.example.com", 443, &m), NETVERDICT_ALLOW);
+	assert_false(m->is_raw);
+	assert_int_equal(netpolicy_check_name(p, "www.example.com", 22, &m), NETVERDICT_ALLOW);
+	assert_false(m->is_raw);
+	assert_int_equal(netpolicy_check_name(p, "bad.example.com", 22, &m), NETVERDICT_DENY_RULE);
+	test_free(p);
+}
+
 static void test_policy_full(void **state)
 {
 	struct netpolicy *p = test_malloc(sizeof(*p));
@@ -571,6 +656,8 @@ int main(void)
 	    cmocka_unit_test(test_rule_matching),
 	    cmocka_unit_test(test_cidr_contains_boundaries),
 	    cmocka_unit_test(test_policy_deny_wins),
+	    cmocka_unit_test(test_raw_rules),
+	    cmocka_unit_test(test_policy_raw_rule_decides),
 	    cmocka_unit_test(test_policy_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -471,7 +471,27 @@ static void test_tunneled(void **state)
 	expect_tunneled_bad("CONNECT front.test:80 HTTP/1.1\r\nHost: front.test\r\n\r\n",
 			    "front.test", 80, 400);
 	expect_tunneled_bad("GET * HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80, 400);
-	expect_tunneled_bad("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "front.test", 80, 501);
+	expect_tunneled_bad("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "front.test", 80, 505);
+	/* Inside a tunnel any method token is the server's business (its Host is checked), but
+	 * never CONNECT in any case, nor what is not a token. */
+	assert_int_equal(tunneled("get / HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80),
+			 HTTPREQ_COMPLETE);
+	assert_int_equal(req.method.len, 3);
+	assert_int_equal(
+	    tunneled("M-SEARCH!~ /x HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80),
+	    HTTPREQ_COMPLETE);
+	expect_tunneled_bad("get / HTTP/1.1\r\nHost: hidden.test\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("connect front.test:80 HTTP/1.1\r\nHost: front.test\r\n\r\n",
+			    "front.test", 80, 400);
+	expect_tunneled_bad("CoNnEcT front.test:80 HTTP/1.1\r\nHost: front.test\r\n\r\n",
+			    "front.test", 80, 400);
+	expect_tunneled_bad("G(T / HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad(" GET / HTTP/1.1\r\nHost: front.test\r\n\r\n", "front.test", 80, 400);
+	expect_tunneled_bad("G\xc3\xa9T / HTTP/1.1\r\n", "front.test", 80, 400);
+	/* The proxy's own port still knows only its methods. */
+	static const char lower[] = "get http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n";
+	assert_int_equal(httpreq_parse(lower, strlen(lower), &req), HTTPREQ_BAD);
+	assert_int_equal(req.status_code, 501);
 	/* Every prefix needs more. */
 	const char *text = "POST /x HTTP/1.1\r\nHost: front.test\r\nContent-Length: 3\r\n\r\n";
 	for (size_t len = 0; len < strlen(text); len++) {
