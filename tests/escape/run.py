@@ -941,6 +941,101 @@ def run_plant(rep, ctx, env):
             os.unlink(os.path.join(plant, leftover))
 
 
+def run_host_side(rep, ctx, env):
+    """What the sandbox can make stockade do on the host afterwards or before: links it plants
+    in a volume, recreated by `volume export`; a hostile --rootfs whose mount point path leads
+    to a host directory. The host check is the host directory itself; the differential is the
+    same attack with the defence switched off where a switch exists (--links=keep)."""
+    target = os.path.join(env["dir"], "hostside")
+    os.mkdir(target, 0o777)
+    os.chmod(target, 0o777)
+    try:
+        host_side_export(rep, ctx, env, target)
+        host_side_rootfs(rep, ctx, env, target)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def leads_out(root, names):
+    """The planted names that, as exported, resolve outside the export."""
+    real_root = os.path.realpath(root)
+    return [n for n in names if os.path.lexists(os.path.join(root, n)) and
+            os.path.commonpath([real_root, os.path.realpath(os.path.join(root, n))]) != real_root]
+
+
+def host_side_export(rep, ctx, env, target):
+    label = "mounts/export:planted_links"
+    vol = f"escape-{ctx.mode}-links"
+    plant = (f"ln -s {env['dir']}/marker /v/abs && ln -s {target} /v/absdir && "
+             "ln -s ../../../../../../../etc/passwd /v/climb && mkdir /v/sub && "
+             "ln -s ../../../../../../etc/passwd /v/sub/climb && ln -s . /v/d && "
+             "ln -s d/../../../../../../../etc/passwd /v/chain && echo planted")
+    names = ["abs", "absdir", "climb", "sub/climb", "chain"]
+    r = ctx.sandbox(plant, opts=["-v", f"{vol}:/v"])
+    if r.out.strip() != "planted":
+        rep.add("ERROR", label, f"planting failed: {r}")
+        return
+    outs = {}
+    try:
+        for mode in ("safe", "keep"):
+            out = os.path.join(env["dir"], f"export-{mode}")
+            e = ctx.stockade("volume", "export", vol, out, f"--links={mode}")
+            outs[mode] = (e, leads_out(out, names))
+            # Write through what was exported: nothing may land in the host directory.
+            if mode == "safe":
+                for n in names:
+                    try:
+                        with open(os.path.join(out, n, "x") if n == "absdir"
+                                  else os.path.join(out, n), "a"):
+                            pass
+                    except OSError:
+                        pass
+    finally:
+        ctx.stockade("volume", "rm", vol)
+        for mode in ("safe", "keep"):
+            shutil.rmtree(os.path.join(env["dir"], f"export-{mode}"), ignore_errors=True)
+    (safe, out_safe), (keep, out_keep) = outs["safe"], outs["keep"]
+    if safe.returncode != 0:
+        rep.add("ERROR", label, f"export failed: {safe}")
+    elif out_safe or os.listdir(target) or read(os.path.join(env["dir"], "marker")) != "untouched\n":
+        rep.add("ESCAPED", label, f"exported links lead out: {out_safe}; host dir "
+                                  f"{os.listdir(target)}")
+    elif sorted(out_keep) != sorted(names):
+        rep.add("ERROR", label, f"with --links=keep only {out_keep} lead out: the probe does "
+                                f"not show the attack")
+    else:
+        rep.add("BLOCKED", label, f"{len(names)} links skipped by the default export "
+                                  f"({safe.err.count('skipped link')} listed); --links=keep "
+                                  f"recreates all {len(out_keep)} leading out; host dir unchanged")
+
+
+def host_side_rootfs(rep, ctx, env, target):
+    label = "mounts/rootfs:mount_point_through_link"
+    if not os.path.exists("/bin/busybox"):
+        rep.add("ERROR", label, "busybox-static is not installed (make deps installs it)")
+        return
+    root = os.path.join(env["dir"], "rootfs")
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+    os.symlink(target, os.path.join(root, "work"))
+    os.chmod(root, 0o755)
+    try:
+        r = ctx.sandbox(["/bin/busybox", "true"],
+                        opts=["--rootfs", root, "-v", f"/work/x"])
+        made = os.listdir(target)
+        shown = os.path.realpath(os.path.join(root, "work")) == os.path.realpath(target)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if made:
+        rep.add("ESCAPED", label, f"exit {r.returncode}; made in the host directory: {made}")
+    elif r.returncode != 125 or "symlink" not in r.err:
+        rep.add("ERROR", label, f"exit {r.returncode}, expected 125 naming the symlink: {r.err[-200:]}")
+    else:
+        rep.add("BLOCKED", label, f"exit 125 ({r.err.strip()[:120]}); the rootfs's work "
+                                  f"{'leads' if shown else 'does not lead'} to the host "
+                                  f"directory, which stayed empty")
+
+
 def run_escape_net(rep, ctx, env):
     probes = net_probes(env)
     group_of = {n: g for g, n, _, _ in probes}
@@ -1124,7 +1219,8 @@ def run_mode(ctx, k=""):
         for name, fn in (("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs),
                          ("kill", run_kill), ("plant", run_plant),
                          ("escape-net", run_escape_net), ("escape-egress", run_escape_egress),
-                         ("shell", run_shell), ("terminal", run_terminal)):
+                         ("shell", run_shell), ("terminal", run_terminal),
+                         ("host-side", run_host_side)):
             if k in name:
                 fn(rep, ctx, env)
         if k in "positive":
@@ -1141,7 +1237,7 @@ def main():
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("-k", default="", help="only the batches whose name contains this "
                                            "(try-syscall, escape-fs, kill, plant, escape-net, "
-                                           "escape-egress, shell, terminal, positive)")
+                                           "escape-egress, shell, terminal, host-side, positive)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/escape/run.py must run as root (it runs as root and as an unprivileged "
