@@ -23,6 +23,7 @@ struct dns {
 	char *hosts; /* the hosts file's text, NUL-terminated */
 	dns_watch watch;
 	void *loop;
+	unsigned open_sockets; /* c-ares' sockets now open, at most DNS_MAX_SOCKETS */
 };
 
 struct query {
@@ -34,7 +35,28 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
 {
 	struct dns *dns = data;
 
+	if (!readable && !writable && dns->open_sockets > 0) /* c-ares closes it */
+		dns->open_sockets--;
 	dns->watch(dns->loop, fd, readable, writable);
+}
+
+/* c-ares asks before it uses a new socket; a non-zero answer closes it and fails the query
+ * that wanted it. */
+static int on_socket_open(ares_socket_t fd, int type, void *data)
+{
+	struct dns *dns = data;
+
+	(void)fd;
+	(void)type;
+	if (dns->open_sockets >= DNS_MAX_SOCKETS)
+		return -1;
+	dns->open_sockets++;
+	return 0;
+}
+
+void dns_cancel_all(struct dns *dns)
+{
+	ares_cancel(dns->channel);
 }
 
 static char *read_text(const char *path, struct sk_err *err)
@@ -96,6 +118,7 @@ int dns_init(struct dns **out, const char *server, const char *hosts_file, dns_w
 		return sk_fail(err, "proxy", 0, "check /etc/resolv.conf or pass --dns-server",
 			       "ares_init_options: %s", ares_strerror(rc));
 	}
+	ares_set_socket_callback(dns->channel, on_socket_open, dns);
 	if (server && (rc = ares_set_servers_ports_csv(dns->channel, server)) != ARES_SUCCESS) {
 		dns_free(dns);
 		return sk_fail(err, "proxy", 0, "--dns-server takes IP or IP:PORT",

@@ -11,6 +11,9 @@
 #include "util/err.h"
 
 #define DNS_MAX_ADDRS 16
+/* c-ares may hold at most this many sockets at once (the proxy has one watch slot each); a
+ * query that would need another fails ("unresolvable") instead of waiting unwatched. */
+#define DNS_MAX_SOCKETS 64
 
 struct dns;
 
@@ -43,6 +46,9 @@ void dns_resolve(struct dns *dns, const char *name, dns_callback cb, void *arg);
 /* The event loop's hooks: a ready c-ares socket (fd, EPOLLIN/EPOLLOUT bits), and the time
  * until c-ares next needs dns_process(dns, -1, 0) for its timeouts (-1: none pending). */
 void dns_process(struct dns *dns, int fd, unsigned events);
+/* Fails every pending query (their callbacks run now): for when the loop lost a socket. Not
+ * from inside a dns_watch callback. */
+void dns_cancel_all(struct dns *dns);
 int dns_timeout_ms(struct dns *dns);
 
 /* Parses hosts-file text into lookups (exposed for tests): returns the addresses of `name`

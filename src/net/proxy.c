@@ -74,19 +74,25 @@ int proxy_listen(int fds[2], struct sk_err *err)
 
 /* ---- the loop's registrations ---- */
 
-static void watch_set(struct proxy *p, struct watch *w, unsigned events, unsigned *current)
+/* Returns 0, or -1 when epoll refused (ENOMEM, or ENOSPC past fs.epoll.max_user_watches):
+ * the caller must then give up the fd, or it would never be served. */
+static int watch_set(struct proxy *p, struct watch *w, unsigned events, unsigned *current)
 {
 	struct epoll_event ev = {.events = events, .data.ptr = w};
+	int rc;
 
 	if (*current == events)
-		return;
+		return 0;
 	if (*current == 0 && events)
-		epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev);
+		rc = epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev);
 	else if (events == 0)
-		epoll_ctl(p->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+		rc = epoll_ctl(p->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
 	else
-		epoll_ctl(p->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
+		rc = epoll_ctl(p->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
+	if (rc < 0)
+		return -1;
 	*current = events;
+	return 0;
 }
 
 /* The resolver's sockets: one watch each, made and dropped as c-ares asks. */
@@ -94,7 +100,7 @@ struct dns_watch_slot {
 	struct watch watch;
 	unsigned events;
 };
-static struct dns_watch_slot dns_slots[64];
+static struct dns_watch_slot dns_slots[DNS_MAX_SOCKETS];
 
 static void on_dns_watch(void *loop, int fd, int want_read, int want_write)
 {
@@ -108,12 +114,17 @@ static void on_dns_watch(void *loop, int fd, int want_read, int want_write)
 		if (is_its_own || is_free)
 			slot = &dns_slots[i];
 	}
-	if (!slot)
+	/* dns.c lets c-ares open at most DNS_MAX_SOCKETS, so a slot is always there; a socket
+	 * epoll will not watch would leave its query hanging: the loop fails them all. */
+	if (!slot) {
+		p->has_dns_failed = true;
 		return;
+	}
 	slot->watch.kind = WATCH_DNS;
 	slot->watch.fd = fd;
-	watch_set(p, &slot->watch, (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
-		  &slot->events);
+	if (watch_set(p, &slot->watch, (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
+		      &slot->events) < 0)
+		p->has_dns_failed = true;
 }
 
 /* ---- connections ---- */
@@ -140,10 +151,12 @@ static void conn_update_events(struct conn *c)
 	default:
 		break;
 	}
-	if (c->client >= 0)
-		watch_set(p, &c->client_watch, client, &c->client_events);
-	if (c->upstream >= 0)
-		watch_set(p, &c->upstream_watch, upstream, &c->upstream_events);
+	if ((c->client >= 0 && watch_set(p, &c->client_watch, client, &c->client_events) < 0) ||
+	    (c->upstream >= 0 &&
+	     watch_set(p, &c->upstream_watch, upstream, &c->upstream_events) < 0)) {
+		c->reason = "the proxy cannot watch more sockets (epoll_ctl)";
+		conn_close(c); /* never left unwatched: it would hang, neither served nor ended */
+	}
 }
 
 static void conn_free(struct proxy *p, struct conn *c)
@@ -395,13 +408,7 @@ void conn_start_relay(struct conn *c)
 		 * head, nothing the client pipelines behind it (another Host, unchecked). */
 		uint64_t early = c->head_len < c->body_len ? c->head_len : c->body_len;
 		c->head_len = (size_t)early;
-		c->up.from_limit = c->body_len - early;
-		c->up.is_limit_silent = true;
-		if (c->up.from_limit == 0) {
-			c->up.from_limit = 1; /* "reached": nothing more is read */
-			c->up.from_read = 1;
-			c->up.is_from_eof = true;
-		}
+		relay_read_at_most(&c->up, c->body_len - early);
 	}
 	if (c->head_len && relay_push(&c->up, c->head, c->head_len) < 0) {
 		conn_close(c);
@@ -552,9 +559,9 @@ static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd
 	unsigned e1 = 0, e2 = 0, e3 = 0;
 	struct epoll_event events[MAX_EVENTS];
 
-	watch_set(p, &listen_http, EPOLLIN, &e1);
-	watch_set(p, &listen_socks, EPOLLIN, &e2);
-	watch_set(p, &control, EPOLLIN, &e3);
+	if (watch_set(p, &listen_http, EPOLLIN, &e1) < 0 ||
+	    watch_set(p, &listen_socks, EPOLLIN, &e2) < 0 || watch_set(p, &control, EPOLLIN, &e3) < 0)
+		return -1;
 	for (;;) {
 		int dns_ms = dns_timeout_ms(p->dns);
 		int timeout = dns_ms >= 0 && dns_ms < 250 ? dns_ms : 250;
@@ -581,6 +588,10 @@ static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd
 			}
 		}
 		dns_process(p->dns, -1, 0);
+		if (p->has_dns_failed) { /* outside c-ares' callbacks, where cancelling is safe */
+			p->has_dns_failed = false;
+			dns_cancel_all(p->dns);
+		}
 		sweep_deadlines(p);
 		reap_closed(p);
 	}
@@ -681,6 +692,16 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	return rc < 0 ? 1 : 0;
 }
 
+/* Closes both ends of every pipe made so far (-1 marks one not made); returns rc. */
+static int close_pipes(int *const ends[], size_t count, int rc)
+{
+	for (size_t i = 0; i < count; i++)
+		for (int j = 0; j < 2; j++)
+			if (ends[i][j] >= 0)
+				close(ends[i][j]);
+	return rc;
+}
+
 int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		struct proxy_handle *handle, struct sk_err *err)
 {
@@ -688,12 +709,18 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 	char answer[sizeof(struct sk_err)];
 	ssize_t n;
 
-	if (pipe2(control, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0 ||
-	    pipe2(stats, O_CLOEXEC) < 0)
-		return sk_fail(err, "proxy", errno, NULL, "pipe2");
+	int *const ends[] = {control, ready, stats};
+	const size_t count = sizeof(ends) / sizeof(ends[0]);
+
+	for (size_t i = 0; i < count; i++)
+		ends[i][0] = ends[i][1] = -1;
+	for (size_t i = 0; i < count; i++)
+		if (pipe2(ends[i], O_CLOEXEC) < 0)
+			return close_pipes(ends, count, sk_fail(err, "proxy", errno, NULL, "pipe2"));
 	handle->pid = fork();
 	if (handle->pid < 0)
-		return sk_fail(err, "proxy", errno, NULL, "fork the egress proxy");
+		return close_pipes(ends, count,
+				   sk_fail(err, "proxy", errno, NULL, "fork the egress proxy"));
 	if (handle->pid == 0) {
 		int keep[] = {http_fd, socks_fd, control[0], ready[1], stats[1], config->audit_fd};
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

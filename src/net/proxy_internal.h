@@ -90,6 +90,7 @@ struct proxy {
 	struct audit audit;
 	struct conn *conns;
 	unsigned conn_count;
+	bool has_dns_failed; /* a resolver socket could not be watched: fail the queries */
 };
 
 uint64_t proxy_now_ms(void);

@@ -37,6 +37,14 @@ void relay_close(struct relay_dir *d)
 	d->pipe[0] = d->pipe[1] = -1;
 }
 
+void relay_read_at_most(struct relay_dir *d, uint64_t bytes)
+{
+	d->has_read_limit = true;
+	d->read_left = bytes;
+	if (bytes == 0)
+		d->is_from_eof = true;
+}
+
 int relay_push(struct relay_dir *d, const void *data, size_t len)
 {
 	if (len == 0)
@@ -119,13 +127,13 @@ static int pass(struct relay_dir *d)
 {
 	while (!d->is_from_eof && d->in_pipe == 0) {
 		size_t want = d->chunk;
-		if (d->from_limit) {
-			if (d->from_read >= d->from_limit) {
+		if (d->has_read_limit) {
+			if (d->read_left == 0) {
 				d->is_from_eof = true;
 				break;
 			}
-			if (d->from_limit - d->from_read < want)
-				want = (size_t)(d->from_limit - d->from_read);
+			if (d->read_left < want)
+				want = (size_t)d->read_left;
 		}
 		ssize_t n = recv(d->from, relay_buf, want, MSG_DONTWAIT);
 		if (n == 0) {
@@ -134,7 +142,8 @@ static int pass(struct relay_dir *d)
 		}
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		d->from_read += (uint64_t)n;
+		if (d->has_read_limit)
+			d->read_left -= (uint64_t)n;
 		ssize_t sent = send(d->to, relay_buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
@@ -166,8 +175,7 @@ int relay_pump(struct relay_dir *d)
 		return rc;
 	if (d->is_from_eof && d->in_pipe == 0) {
 		/* Half-close: the peer sees EOF, the other direction goes on. */
-		bool is_at_limit = d->from_limit && d->from_read >= d->from_limit;
-		if (!(is_at_limit && d->is_limit_silent))
+		if (!(d->has_read_limit && d->read_left == 0))
 			shutdown(d->to, SHUT_WR);
 		d->is_done = true;
 	}

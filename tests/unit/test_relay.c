@@ -200,12 +200,55 @@ static void test_backpressure(void **state)
 	}
 }
 
+/* One forwarded request: exactly its body goes upstream, nothing pipelined behind it, and the
+ * server sees no FIN (it could take one for an aborted request). */
+static void test_read_at_most(void **state)
+{
+	static const size_t limits[] = {5, 0};
+	(void)state;
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		int client[2], server[2];
+		struct relay_dir up;
+		char buf[64];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, server), 0);
+		nonblock(client[1]);
+		nonblock(server[0]);
+		assert_int_equal(relay_open(&up, client[1], server[0]), 0);
+		relay_read_at_most(&up, limits[i]);
+		assert_int_equal(write(client[0], "bodyXGET /next", 14), 14);
+		assert_int_equal(relay_pump(&up), 0);
+		assert_true(up.is_done);
+		assert_false(relay_wants_read(&up));
+		ssize_t n = recv(server[1], buf, sizeof(buf), MSG_DONTWAIT);
+		if (limits[i] == 0) {
+			assert_int_equal(n, -1); /* nothing, and no EOF either */
+			assert_int_equal(errno, EAGAIN);
+		} else {
+			assert_int_equal(n, 5);
+			assert_memory_equal(buf, "bodyX", 5);
+			assert_int_equal(recv(server[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+			assert_int_equal(errno, EAGAIN); /* no FIN after the body */
+		}
+		/* What the client pipelined stays unread in its socket. */
+		assert_int_equal(recv(client[1], buf, sizeof(buf), MSG_DONTWAIT),
+				 (ssize_t)(14 - limits[i]));
+		relay_close(&up);
+		close(client[0]);
+		close(client[1]);
+		close(server[0]);
+		close(server[1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bulk_in_order_with_half_close),
 		cmocka_unit_test(test_pending_segments),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_read_at_most),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
