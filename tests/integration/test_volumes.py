@@ -508,41 +508,59 @@ def test_import_export_roundtrip(ctx):
 RACER = r"""
 import os, sys, time
 base, target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+swaps = 0
+side = f".real{os.getpid()}"  # this racer's own: an export may have copied another's
+def swap(name):
+    p = os.path.join(base, name)
+    try:
+        if os.path.islink(p):
+            os.unlink(p)
+            if os.path.isdir(p + side):
+                os.rename(p + side, p)
+            else:
+                os.mkdir(p)
+        elif os.path.isdir(p):
+            os.rename(p, p + side)
+            os.symlink(target, p)
+        else:
+            return 0
+        return 1
+    except OSError:
+        return 0
+# The first swap before the command starts (the test waits for this line), so every race has
+# begun by the time the command runs, however fast it is.
+start = time.monotonic()
+while swaps == 0 and time.monotonic() < start + 5:
+    swaps += swap("a") + swap("b")
+print("racing" if swaps else "nothing to swap: " + " ".join(sorted(os.listdir(base))),
+      flush=True)
 end = time.monotonic() + seconds
-n = 0
-while time.monotonic() < end:
-    for name in ("a", "b"):
-        p = os.path.join(base, name)
-        try:
-            if os.path.islink(p):
-                os.unlink(p)
-                if os.path.isdir(p + ".real"):
-                    os.rename(p + ".real", p)
-                else:
-                    os.mkdir(p)
-            elif os.path.isdir(p):
-                os.rename(p, p + ".real")
-                os.symlink(target, p)
-            n += 1
-        except OSError:
-            pass
+while swaps and time.monotonic() < end:
+    swaps += swap("a") + swap("b")
 # Leave the tree as it was: directories, not links.
 for name in ("a", "b"):
     p = os.path.join(base, name)
     try:
         if os.path.islink(p):
             os.unlink(p)
-        if os.path.isdir(p + ".real"):
-            os.rename(p + ".real", p)
+        if os.path.isdir(p + side):
+            os.rename(p + side, p)
     except OSError:
         pass
-print(n)
+print(swaps)
 """
 
 
 def start_racer(ctx, base, target, seconds):
-    return ctx.popen([PY, "-c", RACER, base, target, str(seconds)], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE)
+    """A racer that has swapped at least once already (or failed the test)."""
+    racer = ctx.popen([PY, "-c", RACER, base, target, str(seconds)], stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    first = racer.stdout.readline().decode().strip()
+    if first != "racing":
+        racer.kill()
+        raise AssertionError(f"the racer could not start in {base}: {first!r} "
+                             f"{racer.communicate()[1][-300:]!r}")
+    return racer
 
 
 def test_symlink_races_during_import_export_rm(ctx):
@@ -563,27 +581,39 @@ def test_symlink_races_during_import_export_rm(ctx):
     vol = s.path("named", "race")
     out = os.path.join(ctx.tmpdir(), "out")
     outcomes = []
+    swaps = {}  # what each racer swapped, per target: a race that never swapped tests nothing
+
+    def race(where, base, command):
+        racer = start_racer(ctx, base, m, 0.6)
+        outcomes.append(command())
+        done = harness.finish(racer, timeout=10)
+        expect(done.returncode == 0 and done.out.strip().isdigit(), f"racer: {done}")
+        swaps.setdefault(where, []).append(int(done.out))
+
     deadline = time.monotonic() + 8
     rounds = 0
     while time.monotonic() < deadline and rounds < 6:
         rounds += 1
-        racer = start_racer(ctx, src, m, 0.6)          # the import's source
-        outcomes.append(s.cli("volume", "import", "race", src).returncode)
-        harness.finish(racer, timeout=10)
+        race("import source", src, lambda: s.cli("volume", "import", "race", src).returncode)
         if not os.path.isdir(vol):
             continue
-        racer = start_racer(ctx, vol, m, 0.6)          # the volume, during export
-        outcomes.append(s.cli("volume", "export", "race", out).returncode)
-        harness.finish(racer, timeout=10)
-        racer = start_racer(ctx, out, m, 0.6)          # the export's destination
-        outcomes.append(s.cli("volume", "export", "race", out).returncode)
-        harness.finish(racer, timeout=10)
-        racer = start_racer(ctx, vol, m, 0.6)          # the volume, during rm
-        outcomes.append(s.cli("volume", "rm", "race").returncode)
-        harness.finish(racer, timeout=10)
+        race("volume during export", vol,
+             lambda: s.cli("volume", "export", "race", out).returncode)
+        for name in ("a", "b"):  # what the racer swaps (the export may have copied the
+            os.makedirs(os.path.join(out, name), exist_ok=True)  # volume's while renamed)
+            os.chown(os.path.join(out, name), ctx.caller_uid, ctx.caller_gid)
+        race("export destination", out,
+             lambda: s.cli("volume", "export", "race", out).returncode)
+        race("volume during rm", vol, lambda: s.cli("volume", "rm", "race").returncode)
         expect(tree_snapshot(m) == before, f"round {rounds}: the marker directory changed")
     expect(all(rc in (0, 125) for rc in outcomes), f"unexpected exit: {outcomes}")
     expect(tree_snapshot(m) == before, "the marker directory changed")
+    # Every target was raced: each racer swapped its directories for links before the command
+    # started and counts every swap (a wrong path or a failing racer swaps nothing).
+    expect(set(swaps) == {"import source", "volume during export", "export destination",
+                          "volume during rm"}, f"targets raced: {swaps}")
+    expect(all(count > 0 for counts in swaps.values() for count in counts),
+           f"a racer swapped nothing: {swaps}")
 
 
 def mount_small_fs(ctx, size="160m"):
