@@ -79,6 +79,27 @@ def test_output_limit(ctx):
     expect(r.returncode == 0 and r.out == "small\n", f"{r}")
 
 
+def test_output_limit_counts_stdout_and_stderr_together(ctx):
+    """One limit for both streams: 40k on each with a 64k limit is over it (153) though each
+    stream alone is under; exactly the limit passes (exit 0, every byte delivered), one byte
+    more is 153 with exactly the limit delivered."""
+    limit = 64 * 1024
+    cases = [(40000, 40000, 153, limit), (limit // 2, limit // 2, 0, limit),
+             (limit // 2, limit // 2 + 1, 153, limit)]
+    for out_bytes, err_bytes, code, delivered in cases:
+        r = ctx.sandbox(f"head -c {out_bytes} /dev/zero; head -c {err_bytes} /dev/zero >&2",
+                        opts=["--output-limit", "64k"])
+        err = r.err
+        if code == 153:  # stockade's own line comes after what the command wrote
+            expect("stockade: " in err, f"no message on stderr: {err[-200:]!r}")
+            err = err[:err.rindex("stockade: ")]
+        got = len(r.raw_out) + len(err.encode())
+        expect(r.returncode == code, f"{out_bytes}+{err_bytes} bytes, limit {limit}: exit "
+                                     f"{r.returncode}, want {code}; stderr tail {r.err[-200:]!r}")
+        expect(got == delivered, f"{out_bytes}+{err_bytes} bytes, limit {limit}: {got} "
+                                 f"delivered, want {delivered}")
+
+
 def test_environment_is_scrubbed(ctx):
     env = {"SECRET_TOKEN": "hunter2", "AWS_SECRET_ACCESS_KEY": "x", "TERM": "xterm-test",
            "PASSME": "passed"}
@@ -264,6 +285,33 @@ def test_signal_forwarded_to_workload(ctx):
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=10)
     expect(p.returncode == 7 and b"got-term" in out, f"{p.returncode} {out!r} {err!r}")
+
+
+FORWARDED = ("INT", "HUP", "QUIT", "USR1", "USR2")
+
+
+def test_every_forwarded_signal_reaches_the_command(ctx):
+    """INT, HUP, QUIT, USR1 and USR2 sent to stockade from the host reach the command, which
+    traps each and says so; TERM then ends it. Each is sent only once the previous one was
+    seen, so every line answers one signal."""
+    traps = "; ".join(f"trap 'echo got-{name}' {name}" for name in FORWARDED)
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c",
+                   f"{traps}; trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        expect(p.stdout.readline() == b"ready\n", "the command did not start")
+        for name in FORWARDED:
+            p.send_signal(getattr(signal, f"SIG{name}"))
+            line = p.stdout.readline()
+            expect(line == f"got-{name}\n".encode(), f"SIG{name}: the command said {line!r} "
+                                                     f"(stockade exit {p.poll()})")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    expect(p.returncode == 7 and out == b"", f"exit {p.returncode} {out!r} {err!r}")
 
 
 def test_dies_with_parent(ctx):
