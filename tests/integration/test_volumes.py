@@ -453,6 +453,88 @@ def test_volume_dir_symlinked_on_host_side(ctx):
         one_line_125(r, "not a directory owned by uid 10001")
 
 
+DEVICE_PROBE = r"""
+import errno, os, sys
+for path, flags, label in ((sys.argv[1], os.O_RDWR, "rw"), (sys.argv[2], os.O_RDONLY, "ro")):
+    try:
+        os.close(os.open(path, flags))
+        print(label, "opened")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+"""
+
+
+def test_device_node_in_a_volume_cannot_be_opened(ctx):
+    """A character device put into a volume on the host side (here /dev/null's 1:3, mode
+    0666, owned by the sandbox's host uid) does not open inside: volumes are mounted nodev,
+    writable ones too. Landlock does not stand in the way (a writable volume's rule grants
+    every right, and read access covers the read-only one), so EACCES is nodev's answer. On
+    the host the same node opens."""
+    s = Store(ctx)
+    for name in ("wdev", "rdev"):
+        expect(s.cli("volume", "create", name).returncode == 0, f"create {name}")
+        node = os.path.join(s.path("named", name), "null")
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(node, 0o666)
+        os.chown(node, ctx.host_uid, ctx.host_uid if ctx.is_root else ctx.caller_gid)
+    r = s.run([PY, "-c", DEVICE_PROBE, "/w/null", "/r/null"],
+              opts=["-v", "wdev:/w", "-v", "rdev:/r:ro"])
+    expect(r.returncode == 0 and r.out.split("\n")[:2] == ["rw EACCES", "ro EACCES"],
+           f"device nodes in volumes: {r}")
+    r = s.run("grep -E ' /(w|r) ' /proc/self/mountinfo", opts=["-v", "wdev:/w", "-v", "rdev:/r:ro"])
+    for line in r.out.splitlines():
+        expect("nodev" in line.split()[5].split(","), f"volume mount without nodev: {line}")
+    expect(len(r.out.splitlines()) == 2, f"{r}")
+    native = ctx.run([PY, "-c", DEVICE_PROBE, os.path.join(s.path("named", "wdev"), "null"),
+                      os.path.join(s.path("named", "rdev"), "null")])
+    expect(native.out.split("\n")[:2] == ["rw opened", "ro opened"], f"on the host: {native}")
+
+
+def test_volume_directory_replaced_is_refused(ctx):
+    """A volume whose directory was replaced on the host side is never mounted: by a bind
+    mount of another directory of the same file system and owner (only the no-mount-crossing
+    rule of the open tells it apart), by a tmpfs of the right owner (another device), by a
+    file. Exit 125 naming the volume, the command not run, the bound directory untouched.
+    (A symlink: test_volume_dir_symlinked_on_host_side.)"""
+    if not shutil.which("mount"):
+        raise harness.Skip("mount(8) is not installed")
+    s = Store(ctx)
+    expect(s.cli("volume", "create", "v").returncode == 0, "create")
+    vol = s.path("named", "v")
+    other = ctx.tmpdir(0o700)  # same file system as the store, the volume's owner
+    os.chown(other, ctx.host_uid, -1)
+    with open(os.path.join(other, "keep"), "w") as f:
+        f.write("precious\n")
+    before = tree_snapshot(other)
+    gid = ctx.host_uid if ctx.is_root else ctx.caller_gid
+    for how in ("bind", "tmpfs"):
+        args = (["--bind", other, vol] if how == "bind" else
+                ["-t", "tmpfs", "-o", f"mode=0700,uid={ctx.host_uid},gid={gid},size=1m",
+                 "stockade-test", vol])
+        subprocess.run(["mount"] + args, check=True)
+        try:
+            expect(os.stat(vol).st_uid == ctx.host_uid, f"{how}: owner")
+            r = s.run("echo RAN; touch /data/planted", opts=["-v", "v:/data"])
+        finally:
+            subprocess.run(["umount", vol], check=True)
+        one_line_125(r, "volume v")
+        expect("RAN" not in r.out, f"{how}: the command ran: {r}")
+    os.rmdir(vol)
+    with open(vol, "w") as f:
+        f.write("not a directory\n")
+    os.chown(vol, ctx.host_uid, -1)
+    r = s.run("echo RAN", opts=["-v", "v:/data"])
+    one_line_125(r, "volume v")
+    expect("RAN" not in r.out, f"file: the command ran: {r}")
+    expect(tree_snapshot(other) == before, "the directory bound over the volume changed")
+    # Control: the same volume, a directory again, mounts.
+    os.unlink(vol)
+    os.mkdir(vol, 0o700)
+    os.chown(vol, ctx.host_uid, -1)
+    r = s.run("echo RAN", opts=["-v", "v:/data"])
+    expect(r.returncode == 0 and r.out == "RAN\n", f"the restored volume: {r}")
+
+
 def test_import_export_roundtrip(ctx):
     s = Store(ctx)
     src = ctx.tmpdir()
