@@ -44,6 +44,29 @@ static void try_open_read(const char *name, const char *path)
 	try_open(name, path, O_RDONLY);
 }
 
+/* O_TRUNC: the kernel asks the mount for write access before any permission check, so on a
+ * read-only mount the answer is EROFS whoever owns the file. Nothing is written; a truncated
+ * sysctl file (core_pattern natively, as root) keeps its value. */
+static void try_open_trunc(const char *name, const char *path)
+{
+	try_open(name, path, O_WRONLY | O_TRUNC);
+}
+
+/* Creates ARG (O_EXCL: never an existing file) and removes it at once. A new name on a
+ * read-only mount is EROFS before the directory's permissions are looked at. */
+static void try_create(const char *name, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		report(name, errno, "open(%s,O_CREAT|O_EXCL)", path);
+		return;
+	}
+	close(fd);
+	unlink(path);
+	report(name, 0, "created-and-removed(%s)", path);
+}
+
 /* The runner's marker file: if it opens, write to it (the host-side check sees that). */
 static void try_marker(const char *name, const char *path)
 {
@@ -110,7 +133,8 @@ static void try_tiocsti(const char *name, const char *fd_text)
 	}
 	for (const char *c = typed; *c; c++) {
 		if (ioctl(fd, TIOCSTI, c) < 0) {
-			report(name, errno, "ioctl(%d,TIOCSTI)-after-%d-chars", fd, (int)(c - typed));
+			report(name, errno, "ioctl(%d,TIOCSTI)-after-%d-chars", fd,
+			       (int)(c - typed));
 			return;
 		}
 	}
@@ -153,11 +177,17 @@ static void try_plant(const char *name, const char *fd_text)
 int main(int argc, char **argv)
 {
 	static const struct probe_kind kinds[] = {
-	    {"write_append", try_open_append}, {"open_write", try_open_write},
-	    {"open_read", try_open_read},      {"marker", try_marker},
-	    {"read_masked", try_read_bytes},   {"mknod_mem", try_mknod},
-	    {"tiocsti", try_tiocsti},	       {"kill", try_kill},
+	    {"write_append", try_open_append},
+	    {"open_write", try_open_write},
+	    {"open_read", try_open_read},
+	    {"marker", try_marker},
+	    {"read_masked", try_read_bytes},
+	    {"mknod_mem", try_mknod},
+	    {"tiocsti", try_tiocsti},
+	    {"kill", try_kill},
 	    {"plant", try_plant},
+	    {"open_trunc", try_open_trunc},
+	    {"create", try_create},
 	};
 
 	return probe_dispatch(kinds, sizeof(kinds) / sizeof(kinds[0]), argc, argv, "escape-fs");

@@ -43,6 +43,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/run.py's own imports (skips)
 
 import harness  # noqa: E402
 
@@ -125,6 +126,11 @@ TRY = [
 ZERO_CAPS = "0000000000000000"
 
 
+# A volume the escape-fs batch mounts read-only: a file in it belongs to the sandbox user and
+# is mode 0666, so only the mount's read-only flag can refuse a write (setup_env makes it).
+RO_VOLUME, RO_VOLUME_GUEST = "escape-ro", "/ro"
+
+
 def check_detail(probe, detail, env):
     """For the probes whose outcome is "ok" with a detail: is the detail the defended one?"""
     if probe == "fd_leak":
@@ -146,11 +152,22 @@ def check_detail(probe, detail, env):
 
 def fs_probes(env, native):
     """escape-fs probes: (group, name, argument, outcomes that show the defence).
-    native=True gives the unsandboxed run's arguments (its own marker and node directory)."""
+    native=True gives the unsandboxed run's arguments (its own marker and node directory).
+    An argument of None is a technique this host gave the runner no target for: it is still
+    listed, and the batch check reports it as a missing result (env["absent"] says why)."""
     d = env["dir"]
     probes = [
         ("mounts", "write_append:usr", "/usr/lib/os-release", {"errno=EROFS", "errno=EACCES"}),
+        # The read-only mounts alone: a name created under /usr, core_pattern opened with
+        # O_TRUNC, and files the sandbox user owns (its /etc copies in the root tmpfs, a
+        # volume mounted :ro). The kernel answers EROFS before it looks at permissions (a
+        # new name, O_TRUNC) or the owner may write (the owned files): only the mount's
+        # read-only flag gives EROFS, and Landlock, which would refuse next, says EACCES.
+        ("mounts", "create:usr", os.path.join(d, "nodes", "created") if native
+         else "/usr/stockade-escape-created", {"errno=EROFS"}),
         ("mounts", "write_append:etc", "/etc/passwd", {"errno=EROFS"}),
+        ("mounts", "write_append:ro_volume", env["ro_volume_file"] if native
+         else RO_VOLUME_GUEST + "/file", {"errno=EROFS"}),
         ("mounts", "marker:host_file", os.path.join(d, "native-marker" if native else "marker"),
          {"errno=ENOENT"}),
         ("mounts", "open_read:host_dir", d, {"errno=ENOENT"}),
@@ -158,16 +175,13 @@ def fs_probes(env, native):
         ("mounts", "open_read:proc1_root", "/proc/1/root/etc/passwd", {"errno=EACCES"}),
         ("mounts", "open_write:core_pattern", "/proc/sys/kernel/core_pattern",
          {"errno=EACCES", "errno=EROFS"}),
+        ("mounts", "open_trunc:core_pattern", "/proc/sys/kernel/core_pattern", {"errno=EROFS"}),
         ("mounts", "read_masked:kallsyms", "/proc/kallsyms", {"ok"}),
         ("mounts", "mknod_mem:dev_mem", os.path.join(d, "nodes") if native else "/tmp",
          {"errno=EPERM"}),
+        ("mounts", "open_write:release_agent", env.get("release_agent"), {"errno=ENOENT"}),
+        ("mounts", "open_read:block_device", env.get("block_device"), {"errno=ENOENT"}),
     ]
-    if env.get("release_agent"):
-        probes.append(("mounts", "open_write:release_agent", env["release_agent"],
-                       {"errno=ENOENT"}))
-    if env.get("block_device"):
-        probes.append(("mounts", "open_read:block_device", env["block_device"],
-                       {"errno=ENOENT"}))
     probes.append(("terminal", "tiocsti:caller_terminal", "2", {"errno=EPERM"}))
     # The caller's terminal is stockade's controlling terminal: the workload runs in a new
     # session, so /dev/tty (the controlling terminal) does not open (ENXIO).
@@ -182,22 +196,19 @@ def kill_probe(env):
 
 def net_probes(env):
     s = env["servers"]
-    probes = [
+    host_ip = env.get("host_ip")
+    return [
         ("network", "tcp:host_loopback", f"127.0.0.1:{s.tcp_port}", {"errno=ECONNREFUSED"}),
         ("network", "tcp6:host_loopback6", f"::1,{s.tcp6_port}", {"errno=ECONNREFUSED"}),
         ("network", "udp:host_loopback", f"127.0.0.1:{s.udp_port}", {"errno=ECONNREFUSED"}),
         ("network", "raw:icmp", "-", {"errno=EPERM"}),
         ("network", "unix_abstract:host", s.abstract_name, {"errno=EPERM", "errno=ECONNREFUSED"}),
         ("network", "unix_path:host", s.unix_path, {"errno=ENOENT"}),
+        ("network", "tcp:host_address", host_ip and f"{host_ip}:{s.tcp_port}",
+         {"errno=ENETUNREACH"}),
+        ("network", "udp:host_address", host_ip and f"{host_ip}:{s.udp_port}",
+         {"errno=ENETUNREACH"}),
     ]
-    if env.get("host_ip"):
-        probes += [
-            ("network", "tcp:host_address", f"{env['host_ip']}:{s.tcp_port}",
-             {"errno=ENETUNREACH"}),
-            ("network", "udp:host_address", f"{env['host_ip']}:{s.udp_port}",
-             {"errno=ENETUNREACH"}),
-        ]
-    return probes
 
 
 # Through the egress proxy of an allowlist run (--allow-net of one name on the SNI server's
@@ -517,6 +528,7 @@ def host_state(ctx, env):
         "sni": env["sni"].snapshot(),
         "pty input": env.get("pty_input", ""),
         "caller terminal": env.get("caller_terminal", ""),
+        "scope target": read(env["scope_record"]) if env.get("scope_record") else "",
     }
 
 
@@ -540,13 +552,16 @@ ALWAYS = ["stockade sha256", "stockade inode/mode/mtime", "hostname", "domainnam
           "core_pattern", "host mountinfo", "marker", "host dir", "plant dir"]
 _BASE = ("stockade hash+inode, hostname, domainname, core_pattern, mount table, marker, "
          "host dirs")
-HOST_CHECKS = {"network": _BASE + ", servers heard nothing, SNI server saw no name",
+HOST_CHECKS = {"network": _BASE + ", servers and the in-namespace target heard nothing, SNI "
+                          "server saw no name",
                "terminal": _BASE + ", pty input, the caller's terminal (settings, window size, "
                                    "output flowing, no SIGWINCH/SIGINT to its foreground group)",
-               "runtime": _BASE + ", sentinel not signalled", "mounts": _BASE, "kernel": _BASE}
-HOST_KEYS = {"network": ALWAYS + ["servers", "sni"],
+               "runtime": _BASE + ", sentinel and in-namespace target not signalled",
+               "mounts": _BASE, "kernel": _BASE}
+HOST_KEYS = {"network": ALWAYS + ["servers", "scope target", "sni"],
              "terminal": ALWAYS + ["pty input", "caller terminal"],
-             "runtime": ALWAYS + ["sentinel"], "mounts": ALWAYS, "kernel": ALWAYS}
+             "runtime": ALWAYS + ["sentinel", "scope target"], "mounts": ALWAYS,
+             "kernel": ALWAYS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,6 +622,7 @@ class Report:
     def __init__(self, mode):
         self.mode = mode
         self.lines = []
+        self.labels = []
         self.counts = {"BLOCKED": 0, "ESCAPED": 0, "ERROR": 0, "OK": 0, "BROKEN": 0}
         self.native_not_shown = []
 
@@ -614,7 +630,26 @@ class Report:
         self.counts[verdict] += 1
         line = f"{verdict:<7} [{self.mode}] {name}: {evidence}"
         self.lines.append(line)
+        self.labels.append(name)
         print(line, flush=True)
+
+    def check_batch(self, batch, expected, start, absent):
+        """Every technique the batch lists has exactly one line since line `start`: a probe
+        that produced no result at all (its target missing on this host, a name dropped
+        from the program's arguments, a crash before its line) is an ERROR, not a silent
+        gap in the count."""
+        got = self.labels[start:]
+        for label in expected:
+            if label not in got:
+                why = absent.get(label)
+                self.add("ERROR", label, f"no result: batch {batch} lists this technique but "
+                                         f"it produced no line" + (f" ({why})" if why else ""))
+        unlisted = sorted(set(got) - set(expected))
+        repeated = sorted(label for label in set(got) if got.count(label) > 1)
+        if unlisted or repeated:
+            self.add("ERROR", f"{batch}/count", f"{len(got)} lines for {len(expected)} listed "
+                                                f"techniques: unlisted {unlisted}, repeated "
+                                                f"{repeated}")
 
     def summary(self):
         c = self.counts
@@ -720,8 +755,9 @@ def run_try_syscall(rep, ctx, env):
 
 
 def run_escape_fs(rep, ctx, env):
-    inside_probes = fs_probes(env, native=False)
-    native_probes = fs_probes(env, native=True)
+    # A technique without a target here runs nowhere: the batch check reports it.
+    inside_probes = [p for p in fs_probes(env, native=False) if p[2] is not None]
+    native_probes = [p for p in fs_probes(env, native=True) if p[2] is not None]
     group_of = {n: g for g, n, _, _ in inside_probes}
     blocked_of = {n: b for _, n, _, b in inside_probes}
     # The terminal: a pty whose slave is stockade's stderr (the caller's terminal). What a
@@ -745,7 +781,8 @@ def run_escape_fs(rep, ctx, env):
                         [f"{n}={a}" for _, n, a, _ in inside_probes],
                         [f"{n}={a}" for _, n, a, _ in native_probes],
                         run_kw={"stderr": slave, "preexec_fn": controlling_tty,
-                                "opts": ["--tty=never"]},
+                                "opts": ["--tty=never", "-v",
+                                         f"{RO_VOLUME}:{RO_VOLUME_GUEST}:ro"]},
                         native_kw={"stderr": slave, "preexec_fn": controlling_tty},
                         before_hook=drain, after_hook=drain)
     finally:
@@ -1037,7 +1074,7 @@ def host_side_rootfs(rep, ctx, env, target):
 
 
 def run_escape_net(rep, ctx, env):
-    probes = net_probes(env)
+    probes = [p for p in net_probes(env) if p[2] is not None]
     group_of = {n: g for g, n, _, _ in probes}
     blocked_of = {n: b for _, n, _, b in probes}
     args = [f"{n}={a}" for _, n, a, _ in probes]
@@ -1058,6 +1095,159 @@ def run_escape_egress(rep, ctx, env):
     technique_batch(rep, ctx, env, group_of, blocked_of, "escape-net",
                     [f"{n}={a}" for _, n, a, _ in inside], [f"{n}={a}" for _, n, a, _ in native],
                     run_kw={"opts": opts})
+
+
+# Landlock's scopes, with a target only they can protect. In a normal run nothing outside the
+# workload's Landlock domain shares its PID or network namespace (PID 1 restricts itself before
+# it starts the command; the network helper has exited by then), so kill:host_process and
+# unix_abstract:host are stopped by the namespaces and never reach the scopes. Here the runner
+# makes such a process: the sandbox user's uid on the host, joined into the sandbox's PID and
+# network namespaces with nsenter (and its user namespace for the unprivileged caller), outside
+# any Landlock domain. It takes SIGUSR2 and listens on an abstract unix socket; the workload
+# can see it and reach its socket, and the uid allows the signal: only LANDLOCK_SCOPE_SIGNAL
+# and LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET stand (EPERM). The differential is the same probe
+# joined the same way (same namespaces, same uid, no Landlock): it must reach the target.
+SCOPE = [
+    ("runtime", "kill:same_pidns_outside_domain", "escape-fs", {"errno=EPERM"}),
+    ("network", "unix_abstract:same_netns_outside_domain", "escape-net", {"errno=EPERM"}),
+]
+
+SCOPE_TARGET = r"""
+import os, signal, socket, sys
+record, name = sys.argv[1], sys.argv[2]
+def note(text):
+    with open(record, "a") as f:
+        f.write(text + "\n")
+signal.signal(signal.SIGUSR2, lambda *a: note("signalled"))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + name)
+s.listen(8)
+print(os.getpid(), flush=True)  # its PID in the sandbox's PID namespace
+while True:
+    conn, _ = s.accept()
+    note("connected")
+    conn.close()
+"""
+
+
+class LineReader:
+    """Lines from a pipe, with a deadline (no buffered reader to hide what select sees)."""
+
+    def __init__(self, f):
+        self.fd = f.fileno()
+        self.buf = b""
+
+    def line(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"no line within {timeout}s (so far {self.buf[-300:]!r})")
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise AssertionError(f"end of output (so far {self.buf[-300:]!r})")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def joined_prefix(ctx, pid):
+    """argv prefix: the sandbox's PID and network namespaces (the user namespace too for the
+    unprivileged caller, who may join it as its owner), as the sandbox user's host uid."""
+    if ctx.is_root:
+        return ["nsenter", f"--target={pid}", "--pid", "--net", "--", "setpriv",
+                f"--reuid={ctx.host_uid}", f"--regid={ctx.host_uid}", "--clear-groups", "--"]
+    return ["nsenter", f"--target={pid}", "--user", "--preserve-credentials", "--pid", "--net",
+            "--"]
+
+
+def run_scope(rep, ctx, env):
+    for group, name, program, blocked in SCOPE:
+        try:
+            scope_technique(rep, ctx, env, group, name, program, blocked)
+        except (AssertionError, OSError, ValueError) as e:
+            rep.add("ERROR", f"{group}/{name}", f"{type(e).__name__}: {e}")
+        finally:
+            env.pop("scope_record", None)
+
+
+def scope_technique(rep, ctx, env, group, name, program, blocked):
+    record = os.path.join(env["dir"], f"scope-{name.split(':')[0]}")
+    with open(record, "w"):
+        pass
+    os.chmod(record, 0o666)
+    env["scope_record"] = record
+    abstract = f"stockade-scope-{os.getpid()}-{time.monotonic_ns()}"
+    with open(ctx.helper(program), "rb") as f:
+        data = f.read()
+    # The program arrives first; its argument (the target's PID or name) once the target is
+    # in place; after the probe the sandbox waits, so the target lives for the differential.
+    script = (f"head -c {len(data)} > /tmp/h && chmod 700 /tmp/h && echo ready && read -r arg "
+              f"&& /tmp/h \"$arg\" </dev/null; echo probed; read -r done")
+    sandbox = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c", script],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    target = None
+    try:
+        sandbox.stdin.write(data)
+        sandbox.stdin.flush()
+        out = LineReader(sandbox.stdout)
+        if out.line() != "ready":
+            raise AssertionError("the sandbox did not get ready")
+        pid1 = children(sandbox.pid)
+        workload = children(pid1[0]) if len(pid1) == 1 else []
+        if len(workload) != 1:
+            raise AssertionError(f"the workload not found: stockade's children {pid1}, "
+                                 f"PID 1's {workload}")
+        prefix = joined_prefix(ctx, workload[0])
+        target = ctx.popen(prefix + ["python3", "-c", SCOPE_TARGET, record, abstract],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        try:
+            target_pid = int(LineReader(target.stdout).line())
+        except AssertionError as e:
+            target.kill()
+            raise AssertionError(f"the target did not start ({e}): "
+                                 f"{target.communicate()[1][-300:]!r}")
+        host_pid = children(target.pid)
+        for ns in ("pid", "net"):
+            if not host_pid or (os.readlink(f"/proc/{host_pid[0]}/ns/{ns}") !=
+                                os.readlink(f"/proc/{workload[0]}/ns/{ns}")):
+                raise AssertionError(f"the target is not in the sandbox's {ns} namespace")
+        arg = f"{target_pid}:{SIGUSR2}" if program == "escape-fs" else abstract
+        before = host_state(ctx, env)
+        sandbox.stdin.write(f"{name}={arg}\n".encode())
+        sandbox.stdin.flush()
+        lines = []
+        while not lines or lines[-1] != "probed":
+            lines.append(out.line())
+        time.sleep(0.2)  # a signal or connection that got through is noted by now
+        after = host_state(ctx, env)
+        inside = ctx.parse_probes("\n".join(lines))
+        n = ctx.run(prefix + [ctx.helper(program), f"{name}={arg}"])
+        time.sleep(0.2)
+        heard = read(record)
+        natives = [("native-same-namespaces", ctx.parse_probes(n.out))]
+        sandbox.stdin.write(b"done\n")
+        sandbox.stdin.flush()
+    finally:
+        if target is not None:
+            target.kill()
+            target.wait()
+        try:
+            sandbox.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            sandbox.kill()
+            sandbox.wait()
+    if not heard.strip():
+        raise AssertionError(f"natively (joined to the same namespaces, exit {n.returncode}: "
+                             f"{n.out.strip()} {n.err.strip()[-200:]}) the target heard "
+                             f"nothing: the probe does not show the attack")
+    judge(rep, ctx, group, name, blocked, inside, natives, before, after, env)
 
 
 def run_shell(rep, ctx, env):
@@ -1198,7 +1388,20 @@ def setup_env(ctx):
            "sentinel_file": sentinel_file, "host_ip": host_ipv4(),
            "release_agent": release_agent(), "block_device": block_device(),
            "servers": Servers(d, (ctx.caller_uid, ctx.caller_gid)), "sni": SniServer(),
-           "relay": NaiveRelay()}
+           "relay": NaiveRelay(),
+           "ro_volume_file": os.path.join(ctx.state, "volumes", "named", RO_VOLUME, "file")}
+    # Why a listed technique may have no target on a host (the batch check quotes it).
+    env["absent"] = {
+        "mounts/open_write:release_agent": "no cgroup v1 hierarchy with a release_agent",
+        "mounts/open_read:block_device": "the root file system's device node was not found",
+        "network/tcp:host_address": "the host has no global IPv4 address",
+        "network/udp:host_address": "the host has no global IPv4 address",
+    }
+    r = ctx.sandbox(f"touch {RO_VOLUME_GUEST}/file && chmod 666 {RO_VOLUME_GUEST}/file",
+                    opts=["-v", f"{RO_VOLUME}:{RO_VOLUME_GUEST}"])
+    if r.returncode != 0 or not os.path.isfile(env["ro_volume_file"]):
+        teardown_env(env)
+        raise AssertionError(f"could not make the read-only volume's file: {r}")
     return env
 
 
@@ -1211,20 +1414,45 @@ def teardown_env(env):
     shutil.rmtree(env["dir"], ignore_errors=True)
 
 
+def batch_labels(ctx, env):
+    """What each batch lists: {batch: [group/technique, ...]}, fixed whatever the host has."""
+    def labels(probes):
+        return [f"{p[0]}/{p[1]}" for p in probes]
+    return {
+        "try-syscall": labels(TRY),
+        "escape-fs": labels(fs_probes(env, native=False)),
+        "kill": labels([kill_probe(env)]),
+        "plant": ["mounts/plant:stderr_host_dir"],
+        "escape-net": labels(net_probes(env)),
+        "escape-egress": labels(egress_probes(env, native=False)),
+        "scope": labels(SCOPE),
+        "shell": labels(SHELL),
+        "terminal": [f"terminal/{t}@{layout}" for layout in ("stdio", "stderr")
+                     for t, _ in TERMINAL],
+        "host-side": ["mounts/export:planted_links", "mounts/rootfs:mount_point_through_link"],
+        "positive": [f"positive/{name}" for name, _, _ in POSITIVE],
+    }
+
+
+BATCHES = [("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs), ("kill", run_kill),
+           ("plant", run_plant), ("escape-net", run_escape_net),
+           ("escape-egress", run_escape_egress), ("scope", run_scope),
+           ("shell", run_shell), ("terminal", run_terminal), ("host-side", run_host_side),
+           ("positive", lambda rep, ctx, env: run_positive(rep, ctx))]
+
+
 def run_mode(ctx, k=""):
     """Every technique and positive probe as ctx's caller. Returns the Report."""
     rep = Report(ctx.mode)
     env = setup_env(ctx)
     try:
-        for name, fn in (("try-syscall", run_try_syscall), ("escape-fs", run_escape_fs),
-                         ("kill", run_kill), ("plant", run_plant),
-                         ("escape-net", run_escape_net), ("escape-egress", run_escape_egress),
-                         ("shell", run_shell), ("terminal", run_terminal),
-                         ("host-side", run_host_side)):
-            if k in name:
-                fn(rep, ctx, env)
-        if k in "positive":
-            run_positive(rep, ctx)
+        expected = batch_labels(ctx, env)
+        for name, fn in BATCHES:
+            if k not in name:
+                continue
+            start = len(rep.labels)
+            fn(rep, ctx, env)
+            rep.check_batch(name, expected[name], start, env["absent"])
     finally:
         teardown_env(env)
     print(rep.summary(), flush=True)
@@ -1237,7 +1465,8 @@ def main():
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("-k", default="", help="only the batches whose name contains this "
                                            "(try-syscall, escape-fs, kill, plant, escape-net, "
-                                           "escape-egress, shell, terminal, host-side, positive)")
+                                           "escape-egress, scope, shell, terminal, host-side, "
+                                           "positive)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("tests/escape/run.py must run as root (it runs as root and as an unprivileged "

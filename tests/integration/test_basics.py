@@ -43,18 +43,32 @@ def test_stdin_stdout_stderr_pass_through(ctx):
     expect(r.returncode == 0 and r.out == "HELLO\n" and r.err == "err\n", f"{r}")
 
 
+def marker_pids(marker):
+    out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    return out.split()
+
+
 def test_timeout_kills_whole_sandbox_exit_124(ctx):
+    """--timeout ends the whole sandbox: two sleeps (one in a child shell) that were seen
+    running from the host before the timeout are gone after it, and the exit is 124."""
     marker = unique_sleep()
     t0 = time.monotonic()
-    r = ctx.sandbox(f"sh -c '{marker}' & {marker} & echo started; wait", opts=["--timeout", "0.5"])
-    expect(r.out == "started\n", f"{r}")
+    p = ctx.popen([ctx.stockade_path, "run", "--timeout", "2", "--", "sh", "-c",
+                   f"sh -c '{marker}; :' & {marker} & sleep 0.2; echo started; wait"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"started\n", "the workload did not start")
+    running = [pid for pid in marker_pids(marker)
+               if open(f"/proc/{pid}/comm").read().strip() == "sleep"]
+    out, err = p.communicate(timeout=30)
     took = time.monotonic() - t0
-    expect(r.returncode == 124, f"{r}")
+    # Before the timeout, both markers ran (else their absence afterwards would prove nothing).
+    expect(len(running) == 2, f"marker sleeps running before the timeout: {running}")
+    expect(p.returncode == 124, f"exit {p.returncode} {err!r}")
     expect(took < 10, f"took {took:.1f}s")
-    expect("timeout" in r.err, r.err)
+    expect(b"timeout" in err, err)
     time.sleep(0.2)
-    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
-    expect(left == "", f"processes survived the timeout: {left}")
+    left = marker_pids(marker)
+    expect(left == [], f"processes survived the timeout: {left}")
 
 
 def test_output_limit(ctx):
@@ -63,6 +77,27 @@ def test_output_limit(ctx):
     expect(len(r.raw_out) == 1024, f"got {len(r.raw_out)} bytes")
     r = ctx.sandbox("echo small", opts=["--output-limit", "1k"])
     expect(r.returncode == 0 and r.out == "small\n", f"{r}")
+
+
+def test_output_limit_counts_stdout_and_stderr_together(ctx):
+    """One limit for both streams: 40k on each with a 64k limit is over it (153) though each
+    stream alone is under; exactly the limit passes (exit 0, every byte delivered), one byte
+    more is 153 with exactly the limit delivered."""
+    limit = 64 * 1024
+    cases = [(40000, 40000, 153, limit), (limit // 2, limit // 2, 0, limit),
+             (limit // 2, limit // 2 + 1, 153, limit)]
+    for out_bytes, err_bytes, code, delivered in cases:
+        r = ctx.sandbox(f"head -c {out_bytes} /dev/zero; head -c {err_bytes} /dev/zero >&2",
+                        opts=["--output-limit", "64k"])
+        err = r.err
+        if code == 153:  # stockade's own line comes after what the command wrote
+            expect("stockade: " in err, f"no message on stderr: {err[-200:]!r}")
+            err = err[:err.rindex("stockade: ")]
+        got = len(r.raw_out) + len(err.encode())
+        expect(r.returncode == code, f"{out_bytes}+{err_bytes} bytes, limit {limit}: exit "
+                                     f"{r.returncode}, want {code}; stderr tail {r.err[-200:]!r}")
+        expect(got == delivered, f"{out_bytes}+{err_bytes} bytes, limit {limit}: {got} "
+                                 f"delivered, want {delivered}")
 
 
 def test_environment_is_scrubbed(ctx):
@@ -79,13 +114,19 @@ def test_environment_is_scrubbed(ctx):
 
 
 def test_workdir_and_hostname(ctx):
+    """-w and --hostname are what the workload sees; without --hostname it sees "stockade",
+    never the host's name; and the host's own name is the same after the runs as before."""
+    host = os.uname().nodename
+    expect(host not in ("box1", "stockade"), f"the host is named {host!r}: the test cannot "
+                                             f"tell its name from the sandbox's")
     r = ctx.sandbox("pwd; hostname; grep -c box1 /etc/hosts",
                     opts=["-w", "/tmp", "--hostname", "box1"])
     expect(r.returncode == 0 and r.out == "/tmp\nbox1\n1\n", f"{r}")
-    host = os.uname().nodename
-    expect(os.uname().nodename == host != "box1", "host hostname changed")
-    r = ctx.sandbox("pwd")
-    expect(r.out == "/home/sandbox\n", f"{r}")
+    r = ctx.sandbox("pwd; hostname; cat /proc/sys/kernel/hostname")
+    expect(r.out == "/home/sandbox\nstockade\nstockade\n", f"default workdir and hostname: {r}")
+    expect(host not in r.out, f"the host's name {host!r} is visible inside: {r.out!r}")
+    expect(os.uname().nodename == host, f"the host's hostname changed: {host!r} -> "
+                                        f"{os.uname().nodename!r}")
     r = ctx.sandbox("true", opts=["-w", "/nonexistent"])
     expect(r.returncode == 125 and "workdir" in r.err, f"{r}")
 
@@ -244,6 +285,33 @@ def test_signal_forwarded_to_workload(ctx):
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=10)
     expect(p.returncode == 7 and b"got-term" in out, f"{p.returncode} {out!r} {err!r}")
+
+
+FORWARDED = ("INT", "HUP", "QUIT", "USR1", "USR2")
+
+
+def test_every_forwarded_signal_reaches_the_command(ctx):
+    """INT, HUP, QUIT, USR1 and USR2 sent to stockade from the host reach the command, which
+    traps each and says so; TERM then ends it. Each is sent only once the previous one was
+    seen, so every line answers one signal."""
+    traps = "; ".join(f"trap 'echo got-{name}' {name}" for name in FORWARDED)
+    p = ctx.popen([ctx.stockade_path, "run", "--", "sh", "-c",
+                   f"{traps}; trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        expect(p.stdout.readline() == b"ready\n", "the command did not start")
+        for name in FORWARDED:
+            p.send_signal(getattr(signal, f"SIG{name}"))
+            line = p.stdout.readline()
+            expect(line == f"got-{name}\n".encode(), f"SIG{name}: the command said {line!r} "
+                                                     f"(stockade exit {p.poll()})")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    expect(p.returncode == 7 and out == b"", f"exit {p.returncode} {out!r} {err!r}")
 
 
 def test_dies_with_parent(ctx):

@@ -5,6 +5,9 @@ gate to probe gets an empty STOCKADE_HOME (no cache)."""
 import errno
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import time
 
 import harness
@@ -220,6 +223,74 @@ def test_cache_is_used_and_keyed(ctx):
     open(cache, "w").write("\n".join(lines) + "\n")
     r = ctx.stockade("run", "--report", report, "--", "echo", "RAN", env=env)
     expect(r.returncode == 0 and r.out == "RAN\n", f"a cached failure refused the run: {r}")
+
+
+def gate_detail(ctx, argv, state, as_other=False):
+    """The gate's detail in the report of `argv run -- true` with STOCKADE_HOME=state, run as
+    this mode's caller or (as_other) as the other one: root <-> the test user."""
+    report = os.path.join(state, "report.json")
+    cmd = list(argv) + ["run", "--report", report, "--", "true"]
+    if as_other:
+        if ctx.is_root:
+            cmd = ["setpriv", f"--reuid={ctx.user.pw_uid}", f"--regid={ctx.user.pw_gid}",
+                   "--clear-groups", "--"] + cmd
+        env = dict(harness.BASE_ENV, STOCKADE_HOME=state,
+                   HOME=ctx.user.pw_dir if ctx.is_root else "/root")
+        env.update({k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")})
+        r = harness.finish(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+                           what=cmd)
+    else:
+        r = ctx.run(cmd, env={"STOCKADE_HOME": state})
+    expect(r.returncode == 0, f"{cmd}: {r}")
+    return read_report(report)["layers"]["gate"]["detail"]
+
+
+def state_of(uid, gid):
+    d = tempfile.mkdtemp(prefix="stockade-state-cache-")
+    os.chown(d, uid, gid)
+    os.chmod(d, 0o700)
+    return d
+
+
+def test_cache_is_keyed_by_binary_and_euid(ctx):
+    """A cache written by one binary or one euid is not trusted by another: another stockade
+    binary (a copy: same bytes, size and mtime, another inode) with the same state probes
+    again, and so does the other caller (root <-> the test user) given this caller's cache
+    file. Controls: the same binary and euid use the cache, also from a copied file."""
+    other_uid, other_gid = ((ctx.user.pw_uid, ctx.user.pw_gid) if ctx.is_root else (0, 0))
+    mine = state_of(ctx.caller_uid, ctx.caller_gid)
+    copy_dir = ctx.tmpdir()
+    theirs = state_of(other_uid, other_gid)
+    same = state_of(ctx.caller_uid, ctx.caller_gid)
+    for d in (mine, theirs, same):
+        ctx._cleanup.append(lambda d=d: shutil.rmtree(d, ignore_errors=True))
+    expect("probed now" in gate_detail(ctx, [ctx.stockade_path], mine), "first run")
+    expect("cache" in gate_detail(ctx, [ctx.stockade_path], mine), "the cache is not used")
+    cache = os.path.join(mine, "probe-cache")
+    with open(cache) as f:
+        text = f.read()
+    # The same caller and binary take a copy of the file as it is: it carries no other key.
+    for d, uid, gid in ((same, ctx.caller_uid, ctx.caller_gid), (theirs, other_uid, other_gid)):
+        with open(os.path.join(d, "probe-cache"), "w") as f:
+            f.write(text)
+        os.chown(os.path.join(d, "probe-cache"), uid, gid)
+        os.chmod(os.path.join(d, "probe-cache"), 0o600)
+    expect("cache" in gate_detail(ctx, [ctx.stockade_path], same), "a copied cache not used")
+    detail = gate_detail(ctx, [ctx.stockade_path], theirs, as_other=True)
+    expect("probed now" in detail, f"uid {other_uid} trusted uid {ctx.caller_uid}'s cache: "
+                                   f"{detail}")
+    expect("cache" in gate_detail(ctx, [ctx.stockade_path], theirs, as_other=True),
+           f"uid {other_uid} does not use its own cache")
+    # Another binary: the staged one copied with its size and mtime, so only the inode differs.
+    other_binary = os.path.join(copy_dir, "stockade")
+    shutil.copy2(ctx.stockade_path, other_binary)
+    os.chmod(copy_dir, 0o755)
+    st, st_copy = os.stat(ctx.stockade_path), os.stat(other_binary)
+    expect((st.st_size, int(st.st_mtime)) == (st_copy.st_size, int(st_copy.st_mtime)) and
+           st.st_ino != st_copy.st_ino, "the copy differs in more than its inode")
+    detail = gate_detail(ctx, [other_binary], mine)
+    expect("probed now" in detail, f"another binary trusted this one's cache: {detail}")
 
 
 def test_cached_ok_never_hides_a_failing_layer(ctx):

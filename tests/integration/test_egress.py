@@ -1230,3 +1230,53 @@ def test_denial_lines_on_stderr_are_bounded(ctx):
     r = ctx.sandbox(["python3", "-c", code], opts=["--allow-net", "allowed.test"], timeout=120)
     expect(r.err.splitlines()[-1] == "stockade: egress: 1990 more denials not shown, see "
                                      "--audit FILE", f"{r.err[-300:]!r}")
+
+
+def test_proxy_landlock_refuses_connect_to_other_ports(ctx):
+    """The proxy's own Landlock, observed in the running proxy: connect() calls injected into
+    it from the host (tests/integration/inject.py: ptrace, as root) bypass its policy code,
+    so only Landlock decides. To a port no allow rule names it is EACCES and the listener
+    there hears nothing; to the allowed port it connects; afterwards the proxy still serves.
+    (Its file rights cannot be watched this way: no file syscall passes its seccomp filter.)"""
+    import errno
+    import inject
+    s = servers()
+    p = s.http_port
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1"})
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    other.setblocking(False)
+    other_port = other.getsockname()[1]
+    proc = ctx.popen([ctx.stockade_path, "run", "--allow-net", f"api.test:{p}", "--allow-net",
+                      f"127.0.0.1:{p}", "--hosts-file", hosts, "--quiet", "--", "sh", "-c",
+                      f"echo ready; read x; {curl(f'http://api.test:{p}/')}"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    results = {}
+    try:
+        expect(proc.stdout.readline() == b"ready\n", "the sandbox did not start")
+        with inject.Injector(proxy_pid(proc.pid)) as proxy:
+            for label, port in (("other port", other_port), ("allowed port", p)):
+                addr = proxy.write(struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) +
+                                   socket.inet_aton("127.0.0.1") + bytes(8))  # sockaddr_in
+                fd = proxy.syscall(41, socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC,
+                                   0)
+                expect(fd >= 0, f"socket() in the proxy: {fd}")
+                results[label] = proxy.syscall(42, fd, addr, 16)  # connect
+                proxy.syscall(3, fd)  # close
+        out, err = proc.communicate(b"go\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        other.accept()
+        heard = True
+    except BlockingIOError:
+        heard = False
+    other.close()
+    expect(results == {"other port": -errno.EACCES, "allowed port": 0},
+           f"connect() in the proxy: {results} (want -EACCES to {other_port}, 0 to {p})")
+    expect(not heard, f"the listener on port {other_port} heard the proxy")
+    expect(out == b"200\n" and b"egress proxy died" not in err,
+           f"the proxy after the injection: {out!r} {err[-300:]!r}")

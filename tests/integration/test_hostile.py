@@ -734,7 +734,8 @@ def test_no_inheritable_or_ambient_caps_after_exec_cve_2022_27650(ctx):
     inside, natives = check_py_probes(ctx, CAPS_TRY_SCRIPT, {
         "ambient_raise": "errno=EPERM", "capset_inheritable": "errno=EPERM",
         "capset_sys_admin": "errno=EPERM", "set_securebits_0": "errno=EPERM"})
-    # With NOROOT|NO_SETUID_FIXUP|... locked: PR_SET_SECUREBITS cannot clear them.
+    # set_securebits_0's EPERM is CAP_SETPCAP's absence, whatever the bits are:
+    # test_securebits_locked reads them.
     r = ctx.sandbox(["setpriv", "--inh-caps=+net_bind_service",
                      "--ambient-caps=+net_bind_service", "true"])
     expect(r.returncode != 0 and "not permitted" in r.err, f"setpriv inside: {r}")
@@ -742,6 +743,43 @@ def test_no_inheritable_or_ambient_caps_after_exec_cve_2022_27650(ctx):
         n = ctx.run(["setpriv", "--inh-caps=+net_bind_service",
                      "--ambient-caps=+net_bind_service", "true"])
         expect(n.returncode == 0, f"native setpriv as root should work: {n}")
+
+
+# linux/securebits.h: what PID 1 locks before it becomes the sandbox user (userns.c).
+SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 1 << 0, 1 << 1
+SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED = 1 << 2, 1 << 3
+SECBIT_KEEP_CAPS, SECBIT_KEEP_CAPS_LOCKED = 1 << 4, 1 << 5
+SECBIT_NO_CAP_AMBIENT_RAISE, SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED = 1 << 6, 1 << 7
+LOCKED_SECUREBITS = (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+
+
+def test_securebits_locked(ctx):
+    """The securebits every process of the sandbox has: NOROOT, NO_SETUID_FIXUP and
+    NO_CAP_AMBIENT_RAISE set and locked, KEEP_CAPS off and locked (PR_GET_SECUREBITS, read in
+    a process two execs below PID 1 and in one of its children: the bits are inherited).
+    An EPERM from PR_SET_SECUREBITS says only that CAP_SETPCAP is missing; this reads the
+    bits themselves. Natively they are all clear."""
+    body = r'''
+report("securebits", "ok", _libc.prctl(27, 0, 0, 0, 0))  # PR_GET_SECUREBITS
+pid = os.fork()
+if pid == 0:
+    report("securebits_child", "ok", _libc.prctl(27, 0, 0, 0, 0))
+    os._exit(0)
+os.waitpid(pid, 0)
+'''
+    r = ctx.sandbox(["sh", "-c", 'exec python3 -c "$0"', PY_PROLOGUE + body])
+    got = ctx.parse_probes(r.out)
+    expect(r.returncode == 0 and "securebits_child" in got, f"{r}")
+    for name in ("securebits", "securebits_child"):
+        expect(got[name] == ("ok", str(LOCKED_SECUREBITS)),
+               f"{name} inside: {got[name][1]}, expected {LOCKED_SECUREBITS:#x} (locked "
+               f"NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE; KEEP_CAPS off and locked)")
+    for label, pre in native_prefixes(ctx):
+        n = py_native(ctx, body, pre)
+        native = ctx.parse_probes(n.out).get("securebits", ("missing", ""))
+        expect(n.returncode == 0 and native == ("ok", "0"), f"{label}: securebits {native}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -131,9 +131,25 @@ def test_mount_table(ctx):
     expect(not any("oldroot" in p or "newroot" in p for p in mounts), f"staging left: {mounts}")
 
 
+WRITE_PROBE = r"""
+import errno, os, sys
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ok")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+for d in sys.argv[1:]:
+    attempt("create " + d, lambda: os.close(os.open(d.rstrip("/") + "/x",
+                                                    os.O_WRONLY | os.O_CREAT, 0o644)))
+st = os.stat("/etc/passwd")
+print("owner /etc/passwd", st.st_uid, oct(st.st_mode & 0o777))
+attempt("append /etc/passwd", lambda: os.close(os.open("/etc/passwd", os.O_WRONLY | os.O_APPEND)))
+"""
+
+
 def test_filesystem_view(ctx):
     script = """
-for p in / /usr /etc /etc/passwd; do touch "$p/x" 2>/dev/null && echo "WROTE $p"; done
 for p in /tmp /home/sandbox /dev/shm; do touch "$p/x" && echo "ok $p"; done
 for p in /root /var /work /old_root /etc/shadow /etc/ssh /home/stockade-test /sys /run; do
   [ -e "$p" ] && echo "VISIBLE $p"; done
@@ -142,26 +158,69 @@ grep -c . /etc/passwd; grep sandbox /etc/passwd
 """
     r = ctx.sandbox(script)
     expect(r.returncode == 0, f"{r}")
-    expect("WROTE" not in r.out and "VISIBLE" not in r.out, r.out)
+    expect("VISIBLE" not in r.out, r.out)
     expect(r.out.count("ok /") == 3, r.out)
     dev = r.out.splitlines()[3].split()
     expect(sorted(dev) == sorted(["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr",
                                   "stdin", "stdout", "tty", "urandom", "zero"]), f"/dev: {dev}")
     expect("sandbox:x:10001:10001" in r.out, r.out)
-    r = ctx.sandbox("touch /usr/x")
-    expect("Read-only file system" in r.err, r.err)
+    # The read-only mounts, each answering itself: a new name on a read-only mount is EROFS
+    # before the directory's permissions are looked at, and /etc/passwd is the sandbox user's
+    # own copy (0644) in the root tmpfs, which its owner could append to on a writable mount.
+    # Without the read-only flag the next refusal is Landlock's (EACCES), so EROFS is the
+    # mount's answer and nobody else's.
+    r = ctx.sandbox(["python3", "-c", WRITE_PROBE, "/", "/usr", "/etc", "/usr/lib"])
+    expect(r.returncode == 0, f"{r}")
+    got = dict(line.rsplit(" ", 1) for line in r.out.splitlines() if line.count(" ") >= 1
+               and not line.startswith("owner "))
+    for d in ("/", "/usr", "/etc", "/usr/lib"):
+        expect(got.get(f"create {d}") == "EROFS", f"create in {d}: {got.get(f'create {d}')}")
+    expect("owner /etc/passwd 10001 0o644" in r.out, f"/etc/passwd inside: {r.out!r}")
+    expect(got.get("append /etc/passwd") == "EROFS", f"append to /etc/passwd: {got}")
+
+
+PROC_SYS_PROBE = r"""
+import errno, os
+path = "/proc/sys/user/max_inotify_instances"
+print("value", open(path).read().strip())
+for flags, label in ((os.O_WRONLY | os.O_TRUNC, "trunc"), (os.O_WRONLY, "write")):
+    try:
+        os.close(os.open(path, flags))
+        print(label, "ok")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+"""
 
 
 def test_proc_is_the_sandbox_own_and_masked(ctx):
     r = ctx.sandbox("ls /proc | grep -c '^[0-9]'; cat /proc/1/comm; wc -c < /proc/kallsyms; "
-                    "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo WROTE-SYS; "
                     "cat /proc/keys | wc -c")
     expect(r.returncode == 0, f"{r}")
     lines = r.out.split()
     expect(int(lines[0]) <= 4, f"{lines[0]} processes visible")
     expect(lines[1] == "stockade", f"/proc/1 is {lines[1]}")
     expect(lines[2] == "0" and lines[-1] == "0", f"kallsyms/keys not masked: {lines}")
-    expect("WROTE-SYS" not in r.out, "/proc/sys writable")
+
+
+def test_proc_sys_is_read_only(ctx):
+    """/proc/sys is bound read-only: the mount says so, and a write is refused by that mount.
+    The file is a per-user-namespace sysctl PID 1 set itself (an eighth of the caller's
+    inotify instances, with CAP_SYS_RESOURCE over the sandbox's user namespace): opened with
+    O_TRUNC the kernel asks the mount for write access before anything else, so EROFS is the
+    read-only bind's answer; without O_TRUNC the workload's missing capability answers first
+    (EACCES), which is why a plain write proves nothing about the mount."""
+    mounts = mountinfo(ctx)
+    expect("ro" in mounts.get("/proc/sys", []), f"/proc/sys: {mounts.get('/proc/sys')}")
+    expect("rw" in mounts.get("/proc", []), f"/proc itself: {mounts.get('/proc')}")
+    r = ctx.sandbox(["python3", "-c", PROC_SYS_PROBE])
+    expect(r.returncode == 0, f"{r}")
+    got = dict(line.split(" ", 1) for line in r.out.splitlines())
+    with open("/proc/sys/user/max_inotify_instances") as f:
+        host = int(f.read())
+    expect(got.get("value") == str(max(1, host // 8)), f"the value PID 1 set: {got} "
+                                                       f"(host {host})")
+    expect(got.get("trunc") == "EROFS", f"O_TRUNC write: {got}")
+    expect(got.get("write") == "EACCES", f"plain write: {got}")
 
 
 def test_landlock_blocks_writes_through_inherited_dir_fd(ctx):

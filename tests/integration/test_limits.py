@@ -269,3 +269,48 @@ def test_no_nested_user_namespace_by_count(ctx):
                     "echo 5 > /proc/sys/user/max_user_namespaces && echo RAISED; "
                     "cat /proc/sys/user/max_user_namespaces")
     expect(r.out.split() == ["0", "0"], f"{r}")
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+@root_only
+def test_cgroup_v2_delegated_path(ctx):
+    """The cgroup v2 path of cgroup.c (try_v2), for real: stockade in the cgroup2 root, whose
+    subtree_control delegates memory and pids (the kernel lets only the root cgroup have both
+    processes and enabled controllers, so that is where stockade's own cgroup can delegate):
+    the report says v2, the memory limit OOM-kills inside, and the cgroup is gone after."""
+    mount = cgroup2_mount()
+    if mount is None:
+        raise Skip("cgroup v2: no cgroup2 file system is mounted")
+    with open(os.path.join(mount, "cgroup.controllers")) as f:
+        offered = f.read().split()
+    if not {"memory", "pids"} <= set(offered):
+        raise Skip(f"cgroup v2: the unified hierarchy at {mount} (any cgroup2 mount, a "
+                   f"private one too, is this one hierarchy) offers only "
+                   f"{' '.join(offered) or 'no controllers'}; memory and pids are bound to "
+                   f"cgroup v1 on this hybrid host")
+    with open(os.path.join(mount, "cgroup.subtree_control")) as f:
+        enabled = f.read().split()
+    if not {"memory", "pids"} <= set(enabled):
+        raise Skip(f"cgroup v2: the root of {mount} does not enable memory and pids for its "
+                   f"children (cgroup.subtree_control: {' '.join(enabled) or 'empty'})")
+    report = os.path.join(ctx.tmpdir(), "r.json")
+    code = "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('SURVIVED')"
+    # Moved into the root cgroup first, then stockade (same process) runs from there.
+    r = ctx.run(["sh", "-c", f'echo $$ > {mount}/cgroup.procs && exec "$@"', "sh",
+                 ctx.stockade_path, "run", "--memory", "64m", "--pids-limit", "64", "--report",
+                 report, "--", "python3", "-c", code], timeout=60)
+    rep = json.load(open(report))
+    detail = rep["layers"]["cgroup"]["detail"]
+    expect(detail.startswith("v2:"), f"not the v2 path: {detail}")
+    expect(r.returncode == 137 and "SURVIVED" not in r.out and rep["exit"]["oom_killed"],
+           f"{r}")
+    made = detail.split(" at ", 1)[-1].strip()
+    expect(not os.path.exists(made), f"the v2 cgroup {made} was left behind")

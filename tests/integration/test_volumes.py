@@ -453,6 +453,88 @@ def test_volume_dir_symlinked_on_host_side(ctx):
         one_line_125(r, "not a directory owned by uid 10001")
 
 
+DEVICE_PROBE = r"""
+import errno, os, sys
+for path, flags, label in ((sys.argv[1], os.O_RDWR, "rw"), (sys.argv[2], os.O_RDONLY, "ro")):
+    try:
+        os.close(os.open(path, flags))
+        print(label, "opened")
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+"""
+
+
+def test_device_node_in_a_volume_cannot_be_opened(ctx):
+    """A character device put into a volume on the host side (here /dev/null's 1:3, mode
+    0666, owned by the sandbox's host uid) does not open inside: volumes are mounted nodev,
+    writable ones too. Landlock does not stand in the way (a writable volume's rule grants
+    every right, and read access covers the read-only one), so EACCES is nodev's answer. On
+    the host the same node opens."""
+    s = Store(ctx)
+    for name in ("wdev", "rdev"):
+        expect(s.cli("volume", "create", name).returncode == 0, f"create {name}")
+        node = os.path.join(s.path("named", name), "null")
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(node, 0o666)
+        os.chown(node, ctx.host_uid, ctx.host_uid if ctx.is_root else ctx.caller_gid)
+    r = s.run([PY, "-c", DEVICE_PROBE, "/w/null", "/r/null"],
+              opts=["-v", "wdev:/w", "-v", "rdev:/r:ro"])
+    expect(r.returncode == 0 and r.out.split("\n")[:2] == ["rw EACCES", "ro EACCES"],
+           f"device nodes in volumes: {r}")
+    r = s.run("grep -E ' /(w|r) ' /proc/self/mountinfo", opts=["-v", "wdev:/w", "-v", "rdev:/r:ro"])
+    for line in r.out.splitlines():
+        expect("nodev" in line.split()[5].split(","), f"volume mount without nodev: {line}")
+    expect(len(r.out.splitlines()) == 2, f"{r}")
+    native = ctx.run([PY, "-c", DEVICE_PROBE, os.path.join(s.path("named", "wdev"), "null"),
+                      os.path.join(s.path("named", "rdev"), "null")])
+    expect(native.out.split("\n")[:2] == ["rw opened", "ro opened"], f"on the host: {native}")
+
+
+def test_volume_directory_replaced_is_refused(ctx):
+    """A volume whose directory was replaced on the host side is never mounted: by a bind
+    mount of another directory of the same file system and owner (only the no-mount-crossing
+    rule of the open tells it apart), by a tmpfs of the right owner (another device), by a
+    file. Exit 125 naming the volume, the command not run, the bound directory untouched.
+    (A symlink: test_volume_dir_symlinked_on_host_side.)"""
+    if not shutil.which("mount"):
+        raise harness.Skip("mount(8) is not installed")
+    s = Store(ctx)
+    expect(s.cli("volume", "create", "v").returncode == 0, "create")
+    vol = s.path("named", "v")
+    other = ctx.tmpdir(0o700)  # same file system as the store, the volume's owner
+    os.chown(other, ctx.host_uid, -1)
+    with open(os.path.join(other, "keep"), "w") as f:
+        f.write("precious\n")
+    before = tree_snapshot(other)
+    gid = ctx.host_uid if ctx.is_root else ctx.caller_gid
+    for how in ("bind", "tmpfs"):
+        args = (["--bind", other, vol] if how == "bind" else
+                ["-t", "tmpfs", "-o", f"mode=0700,uid={ctx.host_uid},gid={gid},size=1m",
+                 "stockade-test", vol])
+        subprocess.run(["mount"] + args, check=True)
+        try:
+            expect(os.stat(vol).st_uid == ctx.host_uid, f"{how}: owner")
+            r = s.run("echo RAN; touch /data/planted", opts=["-v", "v:/data"])
+        finally:
+            subprocess.run(["umount", vol], check=True)
+        one_line_125(r, "volume v")
+        expect("RAN" not in r.out, f"{how}: the command ran: {r}")
+    os.rmdir(vol)
+    with open(vol, "w") as f:
+        f.write("not a directory\n")
+    os.chown(vol, ctx.host_uid, -1)
+    r = s.run("echo RAN", opts=["-v", "v:/data"])
+    one_line_125(r, "volume v")
+    expect("RAN" not in r.out, f"file: the command ran: {r}")
+    expect(tree_snapshot(other) == before, "the directory bound over the volume changed")
+    # Control: the same volume, a directory again, mounts.
+    os.unlink(vol)
+    os.mkdir(vol, 0o700)
+    os.chown(vol, ctx.host_uid, -1)
+    r = s.run("echo RAN", opts=["-v", "v:/data"])
+    expect(r.returncode == 0 and r.out == "RAN\n", f"the restored volume: {r}")
+
+
 def test_import_export_roundtrip(ctx):
     s = Store(ctx)
     src = ctx.tmpdir()
@@ -508,41 +590,59 @@ def test_import_export_roundtrip(ctx):
 RACER = r"""
 import os, sys, time
 base, target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+swaps = 0
+side = f".real{os.getpid()}"  # this racer's own: an export may have copied another's
+def swap(name):
+    p = os.path.join(base, name)
+    try:
+        if os.path.islink(p):
+            os.unlink(p)
+            if os.path.isdir(p + side):
+                os.rename(p + side, p)
+            else:
+                os.mkdir(p)
+        elif os.path.isdir(p):
+            os.rename(p, p + side)
+            os.symlink(target, p)
+        else:
+            return 0
+        return 1
+    except OSError:
+        return 0
+# The first swap before the command starts (the test waits for this line), so every race has
+# begun by the time the command runs, however fast it is.
+start = time.monotonic()
+while swaps == 0 and time.monotonic() < start + 5:
+    swaps += swap("a") + swap("b")
+print("racing" if swaps else "nothing to swap: " + " ".join(sorted(os.listdir(base))),
+      flush=True)
 end = time.monotonic() + seconds
-n = 0
-while time.monotonic() < end:
-    for name in ("a", "b"):
-        p = os.path.join(base, name)
-        try:
-            if os.path.islink(p):
-                os.unlink(p)
-                if os.path.isdir(p + ".real"):
-                    os.rename(p + ".real", p)
-                else:
-                    os.mkdir(p)
-            elif os.path.isdir(p):
-                os.rename(p, p + ".real")
-                os.symlink(target, p)
-            n += 1
-        except OSError:
-            pass
+while swaps and time.monotonic() < end:
+    swaps += swap("a") + swap("b")
 # Leave the tree as it was: directories, not links.
 for name in ("a", "b"):
     p = os.path.join(base, name)
     try:
         if os.path.islink(p):
             os.unlink(p)
-        if os.path.isdir(p + ".real"):
-            os.rename(p + ".real", p)
+        if os.path.isdir(p + side):
+            os.rename(p + side, p)
     except OSError:
         pass
-print(n)
+print(swaps)
 """
 
 
 def start_racer(ctx, base, target, seconds):
-    return ctx.popen([PY, "-c", RACER, base, target, str(seconds)], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE)
+    """A racer that has swapped at least once already (or failed the test)."""
+    racer = ctx.popen([PY, "-c", RACER, base, target, str(seconds)], stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    first = racer.stdout.readline().decode().strip()
+    if first != "racing":
+        racer.kill()
+        raise AssertionError(f"the racer could not start in {base}: {first!r} "
+                             f"{racer.communicate()[1][-300:]!r}")
+    return racer
 
 
 def test_symlink_races_during_import_export_rm(ctx):
@@ -563,27 +663,39 @@ def test_symlink_races_during_import_export_rm(ctx):
     vol = s.path("named", "race")
     out = os.path.join(ctx.tmpdir(), "out")
     outcomes = []
+    swaps = {}  # what each racer swapped, per target: a race that never swapped tests nothing
+
+    def race(where, base, command):
+        racer = start_racer(ctx, base, m, 0.6)
+        outcomes.append(command())
+        done = harness.finish(racer, timeout=10)
+        expect(done.returncode == 0 and done.out.strip().isdigit(), f"racer: {done}")
+        swaps.setdefault(where, []).append(int(done.out))
+
     deadline = time.monotonic() + 8
     rounds = 0
     while time.monotonic() < deadline and rounds < 6:
         rounds += 1
-        racer = start_racer(ctx, src, m, 0.6)          # the import's source
-        outcomes.append(s.cli("volume", "import", "race", src).returncode)
-        harness.finish(racer, timeout=10)
+        race("import source", src, lambda: s.cli("volume", "import", "race", src).returncode)
         if not os.path.isdir(vol):
             continue
-        racer = start_racer(ctx, vol, m, 0.6)          # the volume, during export
-        outcomes.append(s.cli("volume", "export", "race", out).returncode)
-        harness.finish(racer, timeout=10)
-        racer = start_racer(ctx, out, m, 0.6)          # the export's destination
-        outcomes.append(s.cli("volume", "export", "race", out).returncode)
-        harness.finish(racer, timeout=10)
-        racer = start_racer(ctx, vol, m, 0.6)          # the volume, during rm
-        outcomes.append(s.cli("volume", "rm", "race").returncode)
-        harness.finish(racer, timeout=10)
+        race("volume during export", vol,
+             lambda: s.cli("volume", "export", "race", out).returncode)
+        for name in ("a", "b"):  # what the racer swaps (the export may have copied the
+            os.makedirs(os.path.join(out, name), exist_ok=True)  # volume's while renamed)
+            os.chown(os.path.join(out, name), ctx.caller_uid, ctx.caller_gid)
+        race("export destination", out,
+             lambda: s.cli("volume", "export", "race", out).returncode)
+        race("volume during rm", vol, lambda: s.cli("volume", "rm", "race").returncode)
         expect(tree_snapshot(m) == before, f"round {rounds}: the marker directory changed")
     expect(all(rc in (0, 125) for rc in outcomes), f"unexpected exit: {outcomes}")
     expect(tree_snapshot(m) == before, "the marker directory changed")
+    # Every target was raced: each racer swapped its directories for links before the command
+    # started and counts every swap (a wrong path or a failing racer swaps nothing).
+    expect(set(swaps) == {"import source", "volume during export", "export destination",
+                          "volume during rm"}, f"targets raced: {swaps}")
+    expect(all(count > 0 for counts in swaps.values() for count in counts),
+           f"a racer swapped nothing: {swaps}")
 
 
 def mount_small_fs(ctx, size="160m"):
