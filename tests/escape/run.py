@@ -340,18 +340,14 @@ class Servers:
             s.close()
 
 
-class SniServer:
+class SniServer(harness.LoopbackServer):
     """A TLS server's front door: reads a ClientHello, records its server_name and answers
     "sni-seen:NAME" (no handshake: the name reaching it is the escape)."""
 
     def __init__(self):
         self.seen = []
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
+        super().__init__(backlog=16)
 
     @staticmethod
     def server_name(data):
@@ -373,14 +369,6 @@ class SniServer:
         except (IndexError, ValueError):
             pass
         return None
-
-    def _loop(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn):
         conn.settimeout(5)
@@ -408,25 +396,13 @@ class SniServer:
         self.sock.close()
 
 
-class NaiveRelay:
+class NaiveRelay(harness.LoopbackServer):
     """The differential's proxy: HTTP CONNECT and SOCKS5 (no authentication) to 127.0.0.1 at
     the requested port, whatever the name, and then a raw relay — what a tunnel is when
     nothing checks what it carries."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(backlog=16)
 
     @staticmethod
     def _pipe(src, dst):
@@ -840,23 +816,7 @@ except (OSError, termios.error) as e:
 
 # The caller's shell: a session on the terminal, the program as its child in the foreground
 # group; it records the signals that group gets.
-TERMINAL_CALLER = r"""
-import fcntl, os, signal, sys, termios
-record = sys.argv[1]
-def note(sig, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(sig).name + "\n")
-os.setsid()
-fcntl.ioctl(next(fd for fd in (0, 1, 2) if os.isatty(fd)), termios.TIOCSCTTY, 0)
-for s in (signal.SIGWINCH, signal.SIGINT):
-    signal.signal(s, note)
-pid = os.fork()
-if pid == 0:
-    for s in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(s, signal.SIG_DFL)
-    os.execvp(sys.argv[2], sys.argv[2:])
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xff)
-"""
+TERMINAL_CALLER = harness.CALLER_SHELL
 
 
 def caller_terminal_state(master, slave, record):
@@ -875,7 +835,9 @@ def caller_terminal_state(master, slave, record):
         if select.select([master], [], [], 0.05)[0]:
             seen += os.read(master, 4096)
     return {"termios": termios.tcgetattr(slave), "winsize": rows_cols,
-            "output flowing": b"@flowing@" in seen, "signals": read(record)}
+            "output flowing": b"@flowing@" in seen,
+            "signals": "".join(l for l in read(record).splitlines(True)
+                               if not l.startswith("pid "))}
 
 
 def on_caller_terminal(ctx, env, argv, layout):

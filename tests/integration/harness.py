@@ -8,8 +8,10 @@ that has no meaning in the other mode is not run there, which is not a skip."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import inspect
 
 
@@ -226,3 +228,58 @@ class Context:
 def expect(cond, message):
     if not cond:
         raise AssertionError(message)
+
+
+# The caller's shell on a terminal, for tests that put stockade on one: its own session with
+# the terminal as controlling terminal, the program (argv[2:]) as its child in the same
+# foreground group, so a signal to that group reaches this host process too; it records those
+# signals (and the child's pid, as "pid N") in argv[1], and exits with the child's status
+# (128+N for a signal).
+CALLER_SHELL = r'''
+import fcntl, os, signal, sys, termios
+record = sys.argv[1]
+def note(sig, frame):
+    with open(record, "a") as f:
+        f.write(signal.Signals(sig).name + "\n")
+os.setsid()
+fcntl.ioctl(next(fd for fd in (0, 1, 2) if os.isatty(fd)), termios.TIOCSCTTY, 0)
+for s in (signal.SIGWINCH, signal.SIGINT):
+    signal.signal(s, note)
+pid = os.fork()
+if pid == 0:
+    for s in (signal.SIGPIPE, signal.SIGXFSZ):  # python ignores them; stockade gets defaults
+        signal.signal(s, signal.SIG_DFL)
+    os.execvp(sys.argv[2], sys.argv[2:])
+with open(record, "a") as f:
+    f.write(f"pid {pid}\n")
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+'''
+
+
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 (an ephemeral port) that serves each connection in a thread of
+    its own: subclasses define _serve(conn). For the test servers that record what reached
+    them (virtual hosts, SNIs, raw bytes)."""
+
+    def __init__(self, backlog=64):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()

@@ -833,23 +833,14 @@ def test_forwarded_responses_node_keep_alive_agent(ctx):
 # ---- what a tunnel to a named host carries (SECURITY.md): servers that say what they served
 
 
-class VhostServer:
+class VhostServer(harness.LoopbackServer):
     """A lenient HTTP/1.x server like nginx: skips empty lines (CR or LF) before a request
     line, takes any method token in any case, serves every request pipelined on a connection,
     and logs (method, path, Host) for each one it serves."""
 
     def __init__(self):
         self.log = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         conn.settimeout(5)
@@ -883,7 +874,7 @@ class VhostServer:
             conn.close()
 
 
-class TlsServer:
+class TlsServer(harness.LoopbackServer):
     """A TLS server that logs the SNI of every handshake it sees (before it completes) and
     answers "tls served NAME" to a completed one."""
 
@@ -897,16 +888,7 @@ class TlsServer:
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.ctx.sni_callback = self._sni
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _sni(self, sock, name, _ctx):
         self.snis.append(name)
@@ -923,23 +905,14 @@ class TlsServer:
             conn.close()
 
 
-class RecordingServer:
+class RecordingServer(harness.LoopbackServer):
     """Records the bytes each connection brings; with a banner, speaks first (as SSH, SMTP or
     a database does) and then echoes each line back."""
 
     def __init__(self, banner=None):
         self.banner = banner
         self.received = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn):
         index = len(self.received)

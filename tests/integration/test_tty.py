@@ -21,31 +21,10 @@ import subprocess
 import termios
 import time
 
+import harness
 from harness import expect
 
-# The caller's shell: its own session on the terminal, then stockade as its child in the same
-# (foreground) process group, so a signal to that group reaches this host process too.
-WRAPPER = r'''
-import fcntl, os, signal, sys, termios
-record = sys.argv[1]
-def note(sig, frame):
-    with open(record, "a") as f:
-        f.write(signal.Signals(sig).name + "\n")
-os.setsid()
-fcntl.ioctl(next(fd for fd in (0, 1, 2) if os.isatty(fd)), termios.TIOCSCTTY, 0)
-for s in (signal.SIGWINCH, signal.SIGINT):
-    signal.signal(s, note)
-pid = os.fork()
-if pid == 0:
-    for s in (signal.SIGPIPE, signal.SIGXFSZ):  # python ignores them; stockade gets defaults
-        signal.signal(s, signal.SIG_DFL)
-    os.execv(sys.argv[2], sys.argv[2:])
-with open(record, "a") as f:
-    f.write(f"pid {pid}\n")
-_, status = os.waitpid(pid, 0)
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-'''
+WRAPPER = harness.CALLER_SHELL
 
 ROWS, COLS = 37, 123
 
