@@ -963,7 +963,15 @@ def tunnel(mode, target):
     if mode == "connect":
         c = socket.create_connection(("127.0.0.1", 3128))
         c.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-        return c if c.recv(4096).startswith(b"HTTP/1.1 200") else None
+        # Read the answer's head only: a server that speaks first may have sent its banner
+        # right behind it, and those bytes belong to the tunnel.
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = c.recv(1)
+            if not chunk:
+                return None
+            answer += chunk
+        return c if answer.startswith(b"HTTP/1.1 200") else None
     c = socket.create_connection(("127.0.0.1", 1080))
     c.sendall(b"\x05\x01\x00")
     if c.recv(2) != b"\x05\x00":
