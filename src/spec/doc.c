@@ -343,8 +343,8 @@ static void check_field(const struct spec_doc *doc, struct spec_issues *issues,
 	}
 	if (f->type != SPEC_LIST)
 		return;
-	json_array_foreach(value, i, item)
-	{
+	for (i = 0; i < json_array_size(value); i++) {
+		item = json_array_get(value, i);
 		if (json_is_string(item))
 			continue;
 		path[depth] = (struct jsonpos_seg){.key = NULL, .index = i};
@@ -381,8 +381,8 @@ static void check_command(struct spec_doc *doc, struct spec_issues *issues, cons
 			  json_is_array(value) ? " with nothing in it" : "");
 		return;
 	}
-	json_array_foreach(value, i, item)
-	{
+	for (i = 0; i < json_array_size(value); i++) {
+		item = json_array_get(value, i);
 		path[1] = (struct jsonpos_seg){.key = NULL, .index = i};
 		if (!json_is_string(item)) {
 			issue_fmt(doc, issues, path, 2, false, NULL, "expected a string, got %s",
@@ -401,8 +401,8 @@ static void check_command(struct spec_doc *doc, struct spec_issues *issues, cons
 		issue_fmt(doc, issues, path, 1, false, NULL, "out of memory");
 		return;
 	}
-	json_array_foreach(value, i, item) doc->argv[i] =
-	    (char *)json_string_value(item); /* lives as long as doc->root */
+	for (i = 0; i < count; i++) /* the strings live as long as doc->root */
+		doc->argv[i] = (char *)json_string_value(json_array_get(value, i));
 }
 
 static void check_section(const struct spec_doc *doc, struct spec_issues *issues,
@@ -417,8 +417,10 @@ static void check_section(const struct spec_doc *doc, struct spec_issues *issues
 			  json_kind(object));
 		return;
 	}
-	json_object_foreach((json_t *)object, key, value)
-	{
+	for (void *it = json_object_iter((json_t *)object); it;
+	     it = json_object_iter_next((json_t *)object, it)) {
+		key = json_object_iter_key(it);
+		value = json_object_iter_value(it);
 		const struct spec_field *f = field_find(section, key);
 		path[1] = (struct jsonpos_seg){.key = key};
 		if (f) {
@@ -441,8 +443,10 @@ static void check_top(struct spec_doc *doc, struct spec_issues *issues, bool is_
 	json_t *value;
 	char known[400];
 
-	json_object_foreach(doc->root, key, value)
-	{
+	for (void *it = json_object_iter(doc->root); it;
+	     it = json_object_iter_next(doc->root, it)) {
+		key = json_object_iter_key(it);
+		value = json_object_iter_value(it);
 		const struct spec_field *f = field_find(NULL, key);
 		path[0] = (struct jsonpos_seg){.key = key};
 		if (strcmp(key, "stockade") == 0) {
@@ -590,8 +594,8 @@ static bool apply_field(const struct spec_doc *doc, const struct spec_field *f, 
 	if (f->type != SPEC_LIST)
 		return apply_one(doc, fn, ctx, f, SPEC_SET, scalar_text(value, buf, sizeof(buf)),
 				 path, depth, issues);
-	json_array_foreach(value, i, item)
-	{
+	for (i = 0; i < json_array_size(value); i++) {
+		item = json_array_get(value, i);
 		if (!json_is_string(item))
 			continue;
 		path[depth] = (struct jsonpos_seg){.key = NULL, .index = i};

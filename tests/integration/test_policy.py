@@ -171,11 +171,14 @@ def test_each_flag_and_its_field_give_the_same_sandbox(ctx):
     # The fields did something: a few effects seen from inside (the runs above were equal).
     kept = [v for v in h.volumes() if v.get("kind") == "anonymous"]
     expect(len(kept) == 2, f"keep_volumes: two kept anonymous volumes expected: {kept}")
+    report = os.path.join(h.dir, "eff-report.json")
     r = h.cli("run", "--policy", h.write("eff.json", {
         "stockade": 1, "hostname": "eff", "uid": 2000, "workdir": "/tmp",
-        "env": ["A=1"], "limits": {"tmpfs": "48m", "timeout": 2}}),
+        "env": ["A=1"], "limits": {"tmpfs": "48m", "timeout": 2}, "report": report}),
         "--", "sh", "-c", PROBE + "; sleep 30")
     expect(r.returncode == 124, f"timeout from the file: {r}")
+    with open(report) as f:
+        expect(json.load(f)["exit"]["timed_out"], "the file's report")
     expect("uid=2000" in r.out and "\n/tmp\neff\n" in r.out and "A=1\n" in r.out
            and r.out.rstrip().endswith("49152"), f"the file's fields inside: {r.out!r}")
 

@@ -377,7 +377,7 @@ static void test_null_resets_and_false_clears(void **state)
 	path = policy_file("{\"stockade\": 1, \"workdir\": null, \"limits\": {\"memory\": null, "
 			   "\"tmpfs\": null}, \"env\": null, \"quiet\": false, \"tty\": null}");
 	assert_int_equal(parse_run(&spec, &sources, &err, "--workdir", "/tmp", "--policy", path,
-				   "--", "true", NULL),
+				   "--", "true", (char *)NULL),
 			 0);
 	/* the flag came after the file (flags win) */
 	assert_string_equal(spec.workdir, "/tmp");
@@ -398,7 +398,8 @@ static void test_null_resets_and_false_clears(void **state)
 	    policy_file("{\"stockade\": 1, \"profile\": \"full\", \"workdir\": null, \"limits\": "
 			"{\"memory\": null, \"tmpfs\": null}, \"env\": null, \"quiet\": false, "
 			"\"tty\": null}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "true", NULL), 0);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "true", (char *)NULL), 0);
 	assert_string_equal(spec.workdir, SANDBOX_HOME);
 	assert_int_equal(spec.memory_bytes, 0);
 	assert_int_equal(spec.tmpfs_bytes, 1ull << 30);
@@ -408,7 +409,8 @@ static void test_null_resets_and_false_clears(void **state)
 	cli_sources_free(&sources);
 	/* without the nulls, the profile's values */
 	path = policy_file("{\"stockade\": 1, \"profile\": \"full\"}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "true", NULL), 0);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "true", (char *)NULL), 0);
 	assert_string_equal(spec.workdir, "/tmp");
 	assert_int_equal(spec.memory_bytes, 64ull << 20);
 	assert_int_equal(spec.tmpfs_bytes, 8ull << 20);
@@ -446,7 +448,7 @@ static void test_merge_order(void **state)
 			   "\"command\": [\"from-file\", \"x\"]}");
 
 	/* defaults < profile < file */
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, NULL), 0);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, (char *)NULL), 0);
 	assert_string_equal(spec.hostname, "file");
 	assert_string_equal(spec.workdir, "/f");
 	assert_int_equal(spec.uid, 2000);
@@ -462,7 +464,7 @@ static void test_merge_order(void **state)
 	/* < flags, wherever --policy stands among them; the command line's command wins */
 	assert_int_equal(parse_run(&spec, &sources, &err, "--hostname", "flag", "-e", "G=1",
 				   "--policy", path, "--pids-limit", "33", "--", "from-flags",
-				   NULL),
+				   (char *)NULL),
 			 0);
 	assert_string_equal(spec.hostname, "flag");
 	assert_string_equal(spec.workdir, "/f");
@@ -475,7 +477,8 @@ static void test_merge_order(void **state)
 
 	/* --profile replaces the file's "profile" */
 	assert_int_equal(
-	    parse_run(&spec, &sources, &err, "--profile", "strict", "--policy", path, NULL), 0);
+	    parse_run(&spec, &sources, &err, "--profile", "strict", "--policy", path, (char *)NULL),
+	    0);
 	assert_int_equal(spec.uid, SANDBOX_DEFAULT_UID);
 	assert_int_equal(spec.memory_bytes, 512ull << 20);
 	assert_int_equal(spec.pids_limit, 22);
@@ -484,13 +487,13 @@ static void test_merge_order(void **state)
 
 	/* no command anywhere */
 	path = policy_file("{\"stockade\": 1}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, NULL), -1);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, (char *)NULL), -1);
 	assert_non_null(strstr(err.op, "no command given"));
 	cli_sources_free(&sources);
 	/* twice */
-	assert_int_equal(
-	    parse_run(&spec, &sources, &err, "--policy", path, "--policy", path, "--", "x", NULL),
-	    -1);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--policy", path, "--",
+				   "x", (char *)NULL),
+			 -1);
 	assert_non_null(strstr(err.op, "--policy given twice"));
 	cli_sources_free(&sources);
 }
@@ -508,7 +511,7 @@ static void test_lists_append_and_clear(void **state)
 			   "\"allow_degraded\": [\"cgroup\"]}");
 	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "-e", "C=3", "-v",
 				   "/v2", "--allow-net", "c.test", "--deny-net", "d.c.test",
-				   "--allow-degraded", "seccomp", "--", "true", NULL),
+				   "--allow-degraded", "seccomp", "--", "true", (char *)NULL),
 			 0);
 	assert_int_equal(spec.env_add_count, 3);
 	assert_int_equal(spec.volume_count, 2);
@@ -524,7 +527,7 @@ static void test_lists_append_and_clear(void **state)
 	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "-e", "C=3", "--clear",
 				   "env", "-e", "D=4", "--clear", "volume", "--clear", "allow-net",
 				   "--clear", "deny-net", "--clear", "allow-degraded", "--", "true",
-				   NULL),
+				   (char *)NULL),
 			 0);
 	assert_int_equal(spec.env_add_count, 1);
 	assert_string_equal(spec.env_add[0], "D=4");
@@ -533,14 +536,14 @@ static void test_lists_append_and_clear(void **state)
 	assert_int_equal(spec.deny_net_count, 0);
 	assert_int_equal(spec.allow_degraded, 0);
 	cli_sources_free(&sources);
-	assert_int_equal(parse_run(&spec, &sources, &err, "--clear", "envs", "--", "true", NULL),
-			 -1);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--clear", "envs", "--", "true", (char *)NULL), -1);
 	assert_non_null(strstr(err.op, "invalid --clear 'envs'"));
 
 	/* a volume appended by a flag over the file's own guest path: the flags' words */
-	assert_int_equal(
-	    parse_run(&spec, &sources, &err, "--policy", path, "-v", "x:/v1", "--", "true", NULL),
-	    -1);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "-v", "x:/v1", "--",
+				   "true", (char *)NULL),
+			 -1);
 	assert_non_null(strstr(err.op, "invalid -v 'x:/v1'"));
 	cli_sources_free(&sources);
 }
@@ -555,19 +558,21 @@ static void test_network_mode_and_rules(void **state)
 
 	/* a rule implies the allowlist, as --allow-net does; the document's own mode wins */
 	path = policy_file("{\"stockade\": 1, \"network\": {\"allow\": [\"a.test\"]}}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "x", NULL), 0);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
 	assert_true(spec.has_network);
 	cli_sources_free(&sources);
 	path = policy_file(
 	    "{\"stockade\": 1, \"network\": {\"mode\": \"none\", \"allow\": [\"a.test\"]}}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "x", NULL), 0);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
 	assert_false(spec.has_network);
 	assert_int_equal(spec.allow_net_count, 1);
 	cli_sources_free(&sources);
 	/* a flag after the file turns it off, or on */
 	path = policy_file("{\"stockade\": 1, \"network\": {\"allow\": [\"a.test\"]}}");
 	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--network", "none",
-				   "--", "x", NULL),
+				   "--", "x", (char *)NULL),
 			 0);
 	assert_false(spec.has_network);
 	cli_sources_free(&sources);
@@ -581,13 +586,15 @@ static void test_reading_files(void **state)
 	char path[400];
 	(void)state;
 
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", scratch, "--", "x", NULL),
-			 -1);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", scratch, "--", "x", (char *)NULL), -1);
 	assert_non_null(strstr(err.op, "not a file"));
 	snprintf(path, sizeof(path), "%s/none.json", scratch);
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "x", NULL), -1);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), -1);
 	assert_int_equal(err.errnum, ENOENT);
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", "-", "--", "x", NULL), -1);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", "-", "--", "x", (char *)NULL),
+			 -1);
 	assert_non_null(strstr(err.op, "stdin is the command's"));
 	/* bigger than a spec may be */
 	snprintf(path, sizeof(path), "%s/big.json", scratch);
@@ -595,11 +602,13 @@ static void test_reading_files(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, SPEC_TEXT_MAX + 1), 0);
 	close(fd);
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--", "x", NULL), -1);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), -1);
 	assert_non_null(strstr(err.op, "too large"));
 	/* the first problem is the one reported, with a pointer to the rest */
 	const char *bad = policy_file("{\"stockade\": 1,\n \"uid\": 0, \"tty\": 1, \"x\": 2}");
-	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", bad, "--", "x", NULL), -1);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", bad, "--", "x", (char *)NULL),
+			 -1);
 	assert_string_equal(err.layer, "policy");
 	assert_non_null(strstr(err.op, "policy.json:2:9: uid: invalid --uid '0'"));
 	assert_non_null(strstr(err.hint, "and 2 more: stockade policy check"));
@@ -616,7 +625,8 @@ static void test_builtin_profiles_are_valid_specs(void **state)
 		struct cli_sources sources = {0};
 		struct sk_err err;
 		assert_int_equal(parse_run(&spec, &sources, &err, "--profile",
-					   (char *)profile_builtins[i].name, "--", "x", NULL),
+					   (char *)profile_builtins[i].name, "--", "x",
+					   (char *)NULL),
 				 0);
 		cli_sources_free(&sources);
 	}
@@ -624,9 +634,10 @@ static void test_builtin_profiles_are_valid_specs(void **state)
 	struct sandbox_spec plain, with_default;
 	struct cli_sources sources = {0};
 	struct sk_err err;
-	assert_int_equal(parse_run(&plain, &sources, &err, "--", "x", NULL), 0);
-	assert_int_equal(
-	    parse_run(&with_default, &sources, &err, "--profile", "default", "--", "x", NULL), 0);
+	assert_int_equal(parse_run(&plain, &sources, &err, "--", "x", (char *)NULL), 0);
+	assert_int_equal(parse_run(&with_default, &sources, &err, "--profile", "default", "--", "x",
+				   (char *)NULL),
+			 0);
 	cli_sources_free(&sources);
 	plain.argv = with_default.argv = NULL;
 	assert_memory_equal(&plain, &with_default, sizeof(plain));
@@ -634,6 +645,7 @@ static void test_builtin_profiles_are_valid_specs(void **state)
 
 static void make_dirs(struct profile_dirs *dirs, const char *tag)
 {
+	memset(dirs, 0, sizeof(*dirs));
 	snprintf(dirs->user, sizeof(dirs->user), "%.200s/%.20s-user", scratch, tag);
 	snprintf(dirs->system, sizeof(dirs->system), "%.200s/%.20s-system", scratch, tag);
 	assert_int_equal(mkdir(dirs->user, 0755), 0);
