@@ -4,17 +4,35 @@
  * one says why. */
 #undef NDEBUG /* the checks below are the point */
 #include <assert.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
 #define FUZZ_ARGS_MAX 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* `--policy /dev/stdin` (or /proc/self/fd/0) is a file the parser reads to its end: with stdin
+ * a pipe nobody closes, an input naming it would hang the fuzzer. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	(void)argc;
+	(void)argv;
+	if (null >= 0 && null != STDIN_FILENO) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	return 0;
+}
 
 /* getopt keeps state across calls in glibc (the position inside a cluster of short options
  * such as "-hv", pointing into the previous argv). stockade parses one argv per process, so
