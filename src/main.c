@@ -16,6 +16,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
 		     "       stockade doctor [--json]\n"
+		     "       stockade policy check|show|profiles ...   spec files (docs/spec.md)\n"
 		     "       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
 		     "       stockade reserve status|release\n"
 		     "       stockade version\n"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "doctor") == 0) {
 		keep_reserve();
 		rc = cli_doctor(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "policy") == 0) {
+		rc = cli_policy(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "volume") == 0) {
 		keep_reserve();
 		rc = cli_volume(argc - 1, argv + 1, &err);

@@ -6,13 +6,44 @@
 #include "sandbox/spec.h"
 #include "util/err.h"
 
-/* Fills spec from the arguments after "run". Returns 0, or -1 with err (exit 125). A request
- * for help sets *wants_help. */
-int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_help,
-		  struct sk_err *err);
+/* The spec files below the flags of one run (cli/policy.c): a profile and a policy file. Zeroed
+ * by the caller; the spec's strings may point into them, so cli_sources_free comes after the
+ * spec's last use. */
+struct spec_doc;
+struct cli_sources {
+	struct spec_doc *profile, *policy;
+	bool is_command_optional; /* in: a spec without a command is complete (policy show) */
+	bool may_read_stdin; /* in: --policy - reads stdin (not for run: it is the command's) */
+};
+
+/* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags
+ * (docs/spec.md). Returns 0, or -1 with err (exit 125). A request for help sets *wants_help. */
+int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_sources *sources,
+		  int *wants_help, struct sk_err *err);
+/* The built-in defaults of a run (no flag, no file). */
+void cli_run_defaults(struct sandbox_spec *spec);
+/* One `stockade run` option by its long name ("memory", "allow-net") with its value as text
+ * (NULL for a flag that takes none), checked and applied as on the command line: the one door
+ * every spec value goes through. Returns 0, or -1 with err. */
+int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec *spec,
+			 struct sk_err *err);
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
 void cli_run_usage(void);
+
+/* Spec files (cli/policy.c). cli_policy_load applies the profile (the flag's, else the file's
+ * "profile") and then the policy file onto spec; NULL for either is none. Returns 0, or -1
+ * with err naming the first problem as FILE:LINE:COL: PATH: what. */
+int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const char *profile,
+		    struct cli_sources *sources, struct sk_err *err);
+/* The command the files give (the policy file's, else the profile's), or NULL. */
+char *const *cli_sources_command(const struct cli_sources *sources);
+void cli_sources_free(struct cli_sources *sources);
+/* --clear LIST (and a list field set to null): env, volume, allow-net, deny-net,
+ * allow-degraded emptied. Returns 0, or -1 with err. */
+int cli_policy_clear(struct sandbox_spec *spec, const char *list, struct sk_err *err);
+/* `stockade policy check|show|profiles`: the exit status, or -1 with err. */
+int cli_policy(int argc, char **argv, struct sk_err *err);
 /* `stockade doctor [--json]`: 0 when every required layer works, 1 when not, -1 with err. */
 int cli_doctor(int argc, char **argv, struct sk_err *err);
 /* `stockade volume ...` and `stockade reserve status|release`: 0, or -1 with err. */

@@ -33,7 +33,12 @@ enum {
 	OPT_REPORT,
 	OPT_TMPFS_SIZE, OPT_KEEP_VOLUMES, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
 	OPT_TTY,
+	OPT_POLICY,
+	OPT_PROFILE,
+	OPT_CLEAR,
 };
+
+#define RUN_SHORT_OPTIONS "+v:e:w:h"
 
 static const struct option run_options[] = {
     {"volume", required_argument, NULL, 'v'},
@@ -59,6 +64,9 @@ static const struct option run_options[] = {
     {"audit", required_argument, NULL, OPT_AUDIT},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"tty", required_argument, NULL, OPT_TTY},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"clear", required_argument, NULL, OPT_CLEAR},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -67,6 +75,12 @@ void cli_run_usage(void)
 {
 	printf(
 	    "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+	    "      --policy FILE          a spec file (docs/spec.md); defaults < profile < policy\n"
+	    "                             file < flags; its command when none is given\n"
+	    "      --profile NAME         default, strict, build, or your own (stockade policy\n"
+	    "                             profiles); replaces the policy file's \"profile\"\n"
+	    "      --clear LIST           empty a list the profile, file or earlier flags filled:\n"
+	    "                             env, volume, allow-net, deny-net, allow-degraded\n"
 	    "  -v, --volume SPEC          managed volume: /guest (anonymous) or NAME:/guest, then\n"
 	    "                             :ro or :rw; host data: `stockade volume import`\n"
 	    "      --keep-volumes         keep anonymous volumes after the run\n"
@@ -253,15 +267,31 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case OPT_REPORT:
 		spec->report_path = arg;
 		return 0;
+	case OPT_CLEAR:
+		return cli_policy_clear(spec, arg, err);
+	case OPT_POLICY:
+	case OPT_PROFILE:
+		return 0; /* read before every other flag: cli_run_parse */
 	}
 	return sk_fail(err, "cli", 0, "see `stockade run --help`", "unknown option");
 }
 
-int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_help,
-		  struct sk_err *err)
+int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec *spec,
+			 struct sk_err *err)
 {
-	int opt;
+	for (const struct option *o = run_options; o->name; o++) {
+		if (strcmp(o->name, name) != 0 || o->val == 'h' || o->val == OPT_POLICY ||
+		    o->val == OPT_PROFILE || o->val == OPT_CLEAR)
+			continue;
+		if (o->has_arg == required_argument && !arg)
+			return sk_fail(err, "cli", 0, NULL, "--%s needs a value", name);
+		return parse_option(o->val, arg, spec, err);
+	}
+	return sk_fail(err, "cli", 0, NULL, "no option --%.64s", name);
+}
 
+void cli_run_defaults(struct sandbox_spec *spec)
+{
 	memset(spec, 0, sizeof(*spec));
 	spec->uid = SANDBOX_DEFAULT_UID;
 	spec->gid = SANDBOX_DEFAULT_UID;
@@ -269,27 +299,64 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_h
 	spec->workdir = SANDBOX_HOME;
 	spec->tmpfs_bytes = 1ull << 30;
 	spec->audit_fd = -1;
-	*wants_help = 0;
+}
+
+/* --policy and --profile, wherever they are: the profile and the file are layers below every
+ * flag (docs/spec.md, "Merge order"), so they are applied before the first flag is. */
+static int find_sources(int argc, char **argv, const char **policy, const char **profile,
+			int *wants_help, struct sk_err *err)
+{
+	int opt;
+
+	*policy = *profile = NULL;
 	opterr = 0;
 	optind = 1;
-	/* "+": options end at the first non-option, so the command's own flags are its own. */
-	while ((opt = getopt_long(argc, argv, "+v:e:w:h", run_options, NULL)) != -1) {
-		if (opt == 'h') {
+	while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS, run_options, NULL)) != -1) {
+		const char **slot = opt == OPT_POLICY ? policy : profile;
+		if (opt == 'h')
 			*wants_help = 1;
-			return 0;
-		}
+		if (opt != OPT_POLICY && opt != OPT_PROFILE)
+			continue;
+		if (*slot)
+			return sk_fail(err, "cli", 0, "give it once", "--%s given twice",
+				       opt == OPT_POLICY ? "policy" : "profile");
+		*slot = optarg;
+	}
+	return 0;
+}
+
+int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_sources *sources,
+		  int *wants_help, struct sk_err *err)
+{
+	const char *policy, *profile;
+	int opt;
+
+	cli_run_defaults(spec);
+	*wants_help = 0;
+	if (find_sources(argc, argv, &policy, &profile, wants_help, err) < 0)
+		return -1;
+	if (*wants_help)
+		return 0;
+	if (cli_policy_load(spec, policy, profile, sources, err) < 0)
+		return -1;
+	optind = 1;
+	/* "+": options end at the first non-option, so the command's own flags are its own. */
+	while ((opt = getopt_long(argc, argv, RUN_SHORT_OPTIONS, run_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return sk_fail(err, "cli", 0, "see `stockade run --help`",
 				       "unknown option or missing value: %.64s", argv[optind - 1]);
 		if (parse_option(opt, optarg, spec, err) < 0)
 			return -1;
 	}
-	if (optind >= argc)
-		return sk_fail(err, "cli", 0, "usage: stockade run [OPTIONS] -- COMMAND [ARG...]",
+	/* A command on the command line replaces the file's. */
+	spec->argv = optind < argc ? &argv[optind] : cli_sources_command(sources);
+	if (!spec->argv && !sources->is_command_optional)
+		return sk_fail(err, "cli", 0,
+			       "usage: stockade run [OPTIONS] -- COMMAND [ARG...], or \"command\" "
+			       "in the --policy file",
 			       "no command given");
-	if (argv[optind][0] == '\0')
+	if (spec->argv && spec->argv[0][0] == '\0')
 		return sk_fail(err, "cli", 0, NULL, "empty command name");
-	spec->argv = &argv[optind];
 	return 0;
 }
 
@@ -426,7 +493,8 @@ static int outputs_open(struct sandbox_spec *spec, struct run_output *report,
 	return 0;
 }
 
-int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
+static int run_command(int argc, char **argv, char *const *caller_env, struct cli_sources *sources,
+		       struct sk_err *err)
 {
 	struct sandbox_spec spec;
 	struct sandbox_result result;
@@ -434,7 +502,7 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 	struct run_output report_out, audit_out;
 	int wants_help, rc;
 
-	if (cli_run_parse(argc, argv, &spec, &wants_help, err) < 0)
+	if (cli_run_parse(argc, argv, &spec, sources, &wants_help, err) < 0)
 		return -1;
 	if (wants_help) {
 		cli_run_usage();
@@ -480,4 +548,15 @@ int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
 		fprintf(stderr, "stockade: memory limit: the kernel killed a process in the "
 				"sandbox (out of memory)\n");
 	return exit_status(&result);
+}
+
+int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err)
+{
+	struct cli_sources sources = {0};
+	int rc;
+
+	/* The spec's strings may point into the policy file and the profile: kept to the end. */
+	rc = run_command(argc, argv, caller_env, &sources, err);
+	cli_sources_free(&sources);
+	return rc;
 }

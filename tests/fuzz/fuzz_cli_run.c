@@ -4,17 +4,35 @@
  * one says why. */
 #undef NDEBUG /* the checks below are the point */
 #include <assert.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
 #define FUZZ_ARGS_MAX 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* `--policy /dev/stdin` (or /proc/self/fd/0) is a file the parser reads to its end: with stdin
+ * a pipe nobody closes, an input naming it would hang the fuzzer. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	(void)argc;
+	(void)argv;
+	if (null >= 0 && null != STDIN_FILENO) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	return 0;
+}
 
 /* getopt keeps state across calls in glibc (the position inside a cluster of short options
  * such as "-hv", pointing into the previous argv). stockade parses one argv per process, so
@@ -36,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = malloc(size + 1);
 	struct sandbox_spec spec;
 	struct sk_err err = {0};
+	struct cli_sources sources = {0};
 	int wants_help = 0;
 
 	if (!text)
@@ -47,14 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		argv[argc++] = text + at;
 	argv[argc] = NULL;
 	getopt_reset();
-	if (cli_run_parse(argc, argv, &spec, &wants_help, &err) == 0) {
+	if (cli_run_parse(argc, argv, &spec, &sources, &wants_help, &err) == 0) {
 		if (!wants_help) {
 			int found = 0;
 
 			assert(spec.argv && spec.argv[0] && spec.argv[0][0] != '\0');
 			for (int i = 1; i < argc; i++)
 				found |= spec.argv == &argv[i];
-			assert(found);
+			/* or the command of a --policy file */
+			assert(found || spec.argv == cli_sources_command(&sources));
 			assert(spec.uid >= 1 && spec.uid <= 65533 && spec.gid == spec.uid);
 			assert(spec.workdir && spec.workdir[0] == '/');
 			assert(spec.hostname && strlen(spec.hostname) <= 63);
@@ -65,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		assert(err.op[0] != '\0');
 	}
+	cli_sources_free(&sources);
 	free(text);
 	return 0;
 }

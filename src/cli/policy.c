@@ -1,0 +1,522 @@
+/* Spec files on the command line: `run --policy FILE --profile NAME` (the layers below the
+ * flags) and `stockade policy check|show|profiles`. Each field of a file is applied through
+ * cli_run_apply_option, the parser of the `stockade run` flag it matches (docs/spec.md). */
+#define _GNU_SOURCE
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/doc.h"
+#include "spec/profile.h"
+
+/* ---- applying a document onto a spec ---- */
+
+int cli_policy_clear(struct sandbox_spec *spec, const char *list, struct sk_err *err)
+{
+	if (strcmp(list, "env") == 0)
+		spec->env_add_count = 0;
+	else if (strcmp(list, "volume") == 0)
+		spec->volume_count = 0; /* parsed only: nothing was created yet */
+	else if (strcmp(list, "allow-net") == 0)
+		spec->allow_net_count = 0;
+	else if (strcmp(list, "deny-net") == 0)
+		spec->deny_net_count = 0;
+	else if (strcmp(list, "allow-degraded") == 0)
+		spec->allow_degraded = 0;
+	else
+		return sk_fail(err, "cli", 0,
+			       "one of env, volume, allow-net, deny-net, allow-degraded",
+			       "invalid --clear '%.64s'", list);
+	return 0;
+}
+
+/* A field set to null (or false): the built-in default, as if no layer had set it. */
+static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_err *err)
+{
+	struct sandbox_spec d;
+	struct sk_err not_a_list = {0};
+
+	if (cli_policy_clear(spec, flag, &not_a_list) == 0)
+		return 0;
+	cli_run_defaults(&d);
+	if (strcmp(flag, "workdir") == 0)
+		spec->workdir = d.workdir;
+	else if (strcmp(flag, "uid") == 0)
+		spec->uid = d.uid, spec->gid = d.gid;
+	else if (strcmp(flag, "hostname") == 0)
+		spec->hostname = d.hostname;
+	else if (strcmp(flag, "rootfs") == 0)
+		spec->rootfs = d.rootfs;
+	else if (strcmp(flag, "keep-volumes") == 0)
+		spec->should_keep_volumes = d.should_keep_volumes;
+	else if (strcmp(flag, "network") == 0)
+		spec->has_network = d.has_network;
+	else if (strcmp(flag, "dns-server") == 0)
+		spec->dns_server = d.dns_server;
+	else if (strcmp(flag, "hosts-file") == 0)
+		spec->hosts_file = d.hosts_file;
+	else if (strcmp(flag, "memory") == 0)
+		spec->memory_bytes = d.memory_bytes;
+	else if (strcmp(flag, "pids-limit") == 0)
+		spec->pids_limit = d.pids_limit;
+	else if (strcmp(flag, "cpus") == 0)
+		spec->cpus_milli = d.cpus_milli;
+	else if (strcmp(flag, "timeout") == 0)
+		spec->timeout_ms = d.timeout_ms;
+	else if (strcmp(flag, "output-limit") == 0)
+		spec->output_limit_bytes = d.output_limit_bytes;
+	else if (strcmp(flag, "tmpfs-size") == 0)
+		spec->tmpfs_bytes = d.tmpfs_bytes;
+	else if (strcmp(flag, "tty") == 0)
+		spec->tty_mode = d.tty_mode;
+	else if (strcmp(flag, "report") == 0)
+		spec->report_path = d.report_path;
+	else if (strcmp(flag, "audit") == 0)
+		spec->audit_path = d.audit_path;
+	else if (strcmp(flag, "quiet") == 0)
+		spec->is_quiet = d.is_quiet;
+	else
+		return sk_fail(err, "cli", 0, NULL, "--%.64s has no default to go back to", flag);
+	return 0;
+}
+
+static int apply_to_spec(void *ctx, const char *flag, enum spec_apply_kind kind, const char *text,
+			 struct sk_err *err)
+{
+	struct sandbox_spec *spec = ctx;
+
+	if (kind == SPEC_RESET)
+		return reset_field(spec, flag, err);
+	return cli_run_apply_option(flag, text, spec, err);
+}
+
+/* ---- the layers of a run ---- */
+
+static struct spec_doc *doc_new(struct spec_issues *issues)
+{
+	struct spec_doc *doc = calloc(1, sizeof(*doc));
+	struct sk_err err = {0};
+
+	if (!doc) {
+		(void)sk_fail(&err, "policy", ENOMEM, NULL, "reading a spec");
+		spec_issues_add(issues, &err);
+	}
+	return doc;
+}
+
+/* The policy file read and checked for shape; NULL when it cannot be applied. */
+static struct spec_doc *policy_read(const char *path, bool may_read_stdin,
+				    struct spec_issues *issues)
+{
+	struct spec_doc *doc;
+	struct sk_err err = {0};
+	char *text;
+	size_t len;
+
+	if (strcmp(path, "-") == 0 && !may_read_stdin) {
+		(void)sk_fail(&err, "cli", 0, "give a file, or <(...)",
+			      "--policy -: stdin is the command's");
+		spec_issues_add(issues, &err);
+		return NULL;
+	}
+	if (spec_read_path(path, &text, &len, &err) < 0) {
+		spec_issues_add(issues, &err);
+		return NULL;
+	}
+	doc = doc_new(issues);
+	if (!doc) {
+		free(text);
+		return NULL;
+	}
+	if (spec_doc_load(doc, path, text, len, false, issues) < 0) {
+		spec_doc_free(doc);
+		free(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* The profile found, read, checked and applied. A name from the file that names nothing is
+ * an issue at the file's "profile". */
+static struct spec_doc *profile_apply(struct sandbox_spec *spec, const char *name,
+				      const struct spec_doc *from_file, struct spec_issues *issues)
+{
+	struct profile_dirs dirs;
+	struct profile_text found;
+	struct sk_err err = {0};
+	struct spec_doc *doc;
+	char shown[700];
+
+	profile_dirs_default(&dirs);
+	if (profile_load(name, &dirs, &found, &err) < 0) {
+		struct jsonpos_seg path = {.key = "profile"};
+		if (from_file)
+			spec_doc_issue(from_file, issues, &path, 1, false, &err);
+		else
+			spec_issues_add(issues, &err);
+		return NULL;
+	}
+	doc = doc_new(issues);
+	if (!doc) {
+		profile_text_free(&found);
+		return NULL;
+	}
+	if (found.is_builtin)
+		snprintf(shown, sizeof(shown), "profile %s", name);
+	else
+		sk_strlcpy(shown, found.origin, sizeof(shown));
+	if (spec_doc_load(doc, shown, found.text, found.len, true, issues) == 0)
+		(void)spec_doc_apply(doc, apply_to_spec, spec, issues);
+	return doc;
+}
+
+/* Every layer below the flags, every problem into issues. */
+static void layers_apply(struct sandbox_spec *spec, const char *policy_path, const char *profile,
+			 struct cli_sources *sources, struct spec_issues *issues)
+{
+	const struct spec_doc *named_by = NULL; /* the file whose "profile" is applied */
+	size_t before = issues->count;
+
+	if (policy_path) {
+		sources->policy = policy_read(policy_path, sources->may_read_stdin, issues);
+		if (!sources->policy)
+			return;
+	}
+	if (!profile && sources->policy && sources->policy->profile) {
+		profile = sources->policy->profile;
+		named_by = sources->policy;
+	}
+	if (profile)
+		sources->profile = profile_apply(spec, profile, named_by, issues);
+	if (sources->policy)
+		(void)spec_doc_apply(sources->policy, apply_to_spec, spec, issues);
+	spec_issues_sort(issues, before);
+}
+
+int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const char *profile,
+		    struct cli_sources *sources, struct sk_err *err)
+{
+	struct spec_issues issues = {0};
+	size_t more;
+
+	if (!policy_path && !profile)
+		return 0;
+	layers_apply(spec, policy_path, profile, sources, &issues);
+	if (issues.count == 0 && issues.dropped == 0) {
+		spec_issues_free(&issues);
+		return 0;
+	}
+	if (issues.count == 0) {
+		spec_issues_free(&issues);
+		return sk_fail(err, "policy", ENOMEM, NULL, "reading the spec");
+	}
+	*err = issues.list[0].err;
+	more = issues.count - 1 + issues.dropped;
+	if (more > 0 && policy_path) {
+		char hint[sizeof(err->hint)];
+		snprintf(hint, sizeof(hint), "%.500s%sand %zu more: stockade policy check %.120s",
+			 err->hint, err->hint[0] ? "; " : "", more, policy_path);
+		sk_strlcpy(err->hint, hint, sizeof(err->hint));
+	}
+	spec_issues_free(&issues);
+	return -1;
+}
+
+char *const *cli_sources_command(const struct cli_sources *sources)
+{
+	if (sources->policy && sources->policy->has_command)
+		return sources->policy->argv;
+	if (sources->profile && sources->profile->has_command)
+		return sources->profile->argv;
+	return NULL;
+}
+
+void cli_sources_free(struct cli_sources *sources)
+{
+	struct spec_doc *docs[] = {sources->profile, sources->policy};
+
+	for (size_t i = 0; i < 2; i++)
+		if (docs[i]) {
+			spec_doc_free(docs[i]);
+			free(docs[i]);
+		}
+	sources->profile = sources->policy = NULL;
+}
+
+/* ---- show: the effective spec as canonical JSON ---- */
+
+/* Sizes in the largest unit that divides them ("512m"), as --memory takes them. */
+static json_t *size_json(uint64_t bytes)
+{
+	static const char units[] = "tgmk";
+	char text[32];
+
+	for (int i = 0; i < 4; i++) {
+		unsigned shift = (unsigned)(40 - 10 * i);
+		if (bytes != 0 && bytes % (1ull << shift) == 0) {
+			snprintf(text, sizeof(text), "%" PRIu64 "%c", bytes >> shift, units[i]);
+			return json_string(text);
+		}
+	}
+	snprintf(text, sizeof(text), "%" PRIu64, bytes);
+	return json_string(text);
+}
+
+static json_t *duration_json(uint64_t ms)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+	char text[40];
+
+	for (size_t i = 0; i < 4; i++)
+		if (ms % units[i].ms == 0) {
+			snprintf(text, sizeof(text), "%" PRIu64 "%s", ms / units[i].ms,
+				 units[i].unit);
+			break;
+		}
+	return json_string(text);
+}
+
+static json_t *cpus_json(uint64_t milli)
+{
+	char text[40];
+	size_t len;
+
+	snprintf(text, sizeof(text), "%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
+	len = strlen(text);
+	while (text[len - 1] == '0')
+		text[--len] = '\0';
+	if (text[len - 1] == '.')
+		text[len - 1] = '\0';
+	return json_string(text);
+}
+
+static json_t *string_or_null(const char *text)
+{
+	return text ? json_string(text) : json_null();
+}
+
+static json_t *strings_json(const char *const *list, size_t count)
+{
+	json_t *array = json_array();
+
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(array, json_string(list[i]));
+	return array;
+}
+
+static json_t *volumes_json(const struct sandbox_spec *spec)
+{
+	json_t *array = json_array();
+	char text[SANDBOX_VOLUME_NAME_MAX + SANDBOX_GUEST_PATH_MAX + 8];
+
+	for (size_t i = 0; i < spec->volume_count; i++) {
+		const struct sandbox_volume *v = &spec->volumes[i];
+		snprintf(text, sizeof(text), "%s%s%s%s", v->is_anonymous ? "" : v->name,
+			 v->is_anonymous ? "" : ":", v->guest, v->is_readonly ? ":ro" : "");
+		json_array_append_new(array, json_string(text));
+	}
+	return array;
+}
+
+static json_t *degraded_json(unsigned bits)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} layers[] = {
+	    {LAYER_LANDLOCK, "landlock"}, {LAYER_SECCOMP, "seccomp"}, {LAYER_CGROUP, "cgroup"}};
+	json_t *array = json_array();
+
+	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++)
+		if (bits & layers[i].bit)
+			json_array_append_new(array, json_string(layers[i].name));
+	return array;
+}
+
+static json_t *limit_json(uint64_t value, json_t *(*as_json)(uint64_t))
+{
+	return value ? as_json(value) : json_null();
+}
+
+static json_t *count_json(uint64_t value)
+{
+	return json_integer((json_int_t)value);
+}
+
+/* Every field, in a fixed order (docs/spec.md): what `policy check` and `run --policy` read
+ * back into the same spec. */
+static json_t *spec_json(const struct sandbox_spec *spec)
+{
+	static const char *const tty_modes[] = {"auto", "always", "never"};
+	json_t *root = json_object(), *network = json_object(), *limits = json_object();
+	json_t *command = json_null();
+
+	if (spec->argv) {
+		command = json_array();
+		for (char *const *arg = spec->argv; *arg; arg++)
+			json_array_append_new(command, json_string(*arg));
+	}
+	json_object_set_new(root, "stockade", json_integer(SPEC_VERSION));
+	json_object_set_new(root, "command", command);
+	json_object_set_new(root, "env", strings_json(spec->env_add, spec->env_add_count));
+	json_object_set_new(root, "workdir", json_string(spec->workdir));
+	json_object_set_new(root, "uid", json_integer(spec->uid));
+	json_object_set_new(root, "hostname", json_string(spec->hostname));
+	json_object_set_new(root, "rootfs", string_or_null(spec->rootfs));
+	json_object_set_new(root, "volumes", volumes_json(spec));
+	json_object_set_new(root, "keep_volumes", json_boolean(spec->should_keep_volumes));
+	json_object_set_new(network, "mode", json_string(spec->has_network ? "allowlist" : "none"));
+	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));
+	json_object_set_new(network, "deny", strings_json(spec->deny_net, spec->deny_net_count));
+	json_object_set_new(network, "dns_server", string_or_null(spec->dns_server));
+	json_object_set_new(network, "hosts_file", string_or_null(spec->hosts_file));
+	json_object_set_new(root, "network", network);
+	json_object_set_new(limits, "memory", limit_json(spec->memory_bytes, size_json));
+	json_object_set_new(limits, "pids", limit_json(spec->pids_limit, count_json));
+	json_object_set_new(limits, "cpus", limit_json(spec->cpus_milli, cpus_json));
+	json_object_set_new(limits, "timeout", limit_json(spec->timeout_ms, duration_json));
+	json_object_set_new(limits, "output", limit_json(spec->output_limit_bytes, size_json));
+	json_object_set_new(limits, "tmpfs", size_json(spec->tmpfs_bytes));
+	json_object_set_new(root, "limits", limits);
+	json_object_set_new(root, "allow_degraded", degraded_json(spec->allow_degraded));
+	json_object_set_new(root, "tty", json_string(tty_modes[spec->tty_mode]));
+	json_object_set_new(root, "report", string_or_null(spec->report_path));
+	json_object_set_new(root, "audit", string_or_null(spec->audit_path));
+	json_object_set_new(root, "quiet", json_boolean(spec->is_quiet));
+	return root;
+}
+
+/* ---- stockade policy ---- */
+
+static void policy_usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: stockade policy check FILE...\n"
+	    "           check spec files (- reads stdin): exit 0, or 1 with every problem,\n"
+	    "           one per line as FILE:LINE:COLUMN: PATH: what\n"
+	    "       stockade policy show [--policy FILE] [--profile NAME] [RUN OPTIONS] "
+	    "[-- COMMAND...]\n"
+	    "           the effective spec as JSON, every field, as `stockade run` with the\n"
+	    "           same arguments would run it\n"
+	    "       stockade policy profiles\n"
+	    "           the profiles there are, and where each comes from\n"
+	    "The spec: docs/spec.md. Order: built-in defaults < profile < policy file < flags.\n");
+}
+
+static int policy_show(int argc, char **argv, struct sk_err *err)
+{
+	struct sandbox_spec spec;
+	struct cli_sources sources = {.is_command_optional = true, .may_read_stdin = true};
+	int wants_help, rc = 0;
+	char *text = NULL;
+
+	if (cli_run_parse(argc, argv, &spec, &sources, &wants_help, err) < 0) {
+		rc = -1;
+	} else if (wants_help) {
+		policy_usage(stdout);
+	} else {
+		json_t *root = spec_json(&spec);
+		text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(root);
+		if (!text)
+			rc = sk_fail(err, "policy", ENOMEM, NULL, "writing the spec");
+		else if (printf("%s\n", text) < 0 || fflush(stdout) != 0)
+			rc = sk_fail(err, "policy", errno, NULL, "write to stdout");
+	}
+	free(text);
+	cli_sources_free(&sources);
+	return rc;
+}
+
+/* One file: every problem on its own line; true when there was none. */
+static bool check_one(const char *path)
+{
+	struct sandbox_spec spec;
+	struct cli_sources sources = {.is_command_optional = true, .may_read_stdin = true};
+	struct spec_issues issues = {0};
+	bool is_ok;
+
+	cli_run_defaults(&spec);
+	layers_apply(&spec, path, NULL, &sources, &issues);
+	for (size_t i = 0; i < issues.count; i++) {
+		const struct sk_err *e = &issues.list[i].err;
+		printf("%s%s%s%s%s%s\n", e->op, e->errnum ? ": " : "",
+		       e->errnum ? strerror(e->errnum) : "", e->hint[0] ? " (" : "", e->hint,
+		       e->hint[0] ? ")" : "");
+	}
+	if (issues.dropped)
+		printf("%s: and %zu more\n", path, issues.dropped);
+	is_ok = issues.count == 0 && issues.dropped == 0;
+	if (is_ok)
+		printf("%s: ok\n", path);
+	spec_issues_free(&issues);
+	cli_sources_free(&sources);
+	return is_ok;
+}
+
+static int policy_check(int argc, char **argv, struct sk_err *err)
+{
+	bool is_ok = true;
+
+	if (argc < 2)
+		return sk_fail(err, "cli", 0, "usage: stockade policy check FILE... (- for stdin)",
+			       "no file given");
+	for (int i = 1; i < argc; i++)
+		is_ok &= check_one(argv[i]);
+	if (fflush(stdout) != 0)
+		return sk_fail(err, "policy", errno, NULL, "write to stdout");
+	return is_ok ? 0 : 1;
+}
+
+static void list_one(void *ctx, const char *name, const char *origin, const char *summary,
+		     const char *status)
+{
+	const char *note = status ? status : summary;
+
+	(void)ctx;
+	printf("%-12s %s%s%s\n", name, origin, note ? ": " : "", note ? note : "");
+}
+
+static int policy_profiles(int argc, char **argv, struct sk_err *err)
+{
+	struct profile_dirs dirs;
+
+	(void)argv;
+	if (argc > 1)
+		return sk_fail(err, "cli", 0, "usage: stockade policy profiles",
+			       "unexpected argument");
+	profile_dirs_default(&dirs);
+	profile_list(&dirs, list_one, NULL);
+	if (fflush(stdout) != 0)
+		return sk_fail(err, "policy", errno, NULL, "write to stdout");
+	return 0;
+}
+
+int cli_policy(int argc, char **argv, struct sk_err *err)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+
+	if (strcmp(what, "check") == 0)
+		return policy_check(argc - 1, argv + 1, err);
+	if (strcmp(what, "show") == 0)
+		return policy_show(argc - 1, argv + 1, err);
+	if (strcmp(what, "profiles") == 0)
+		return policy_profiles(argc - 1, argv + 1, err);
+	if (strcmp(what, "help") == 0 || strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
+		policy_usage(stdout);
+		return 0;
+	}
+	policy_usage(stderr);
+	return sk_fail(err, "cli", 0, "check, show or profiles",
+		       argc > 1 ? "unknown policy command '%.64s'" : "no policy command%.0s", what);
+}
