@@ -180,7 +180,10 @@ def run_net(ctx, cmd, opts, timeout=60):
     events = []
     if os.path.exists(audit):
         events = [json.loads(line) for line in open(audit) if line.strip()]
-    rep = json.load(open(report)) if os.path.exists(report) else {}
+    try:
+        rep = json.load(open(report)) if os.path.exists(report) else {}
+    except ValueError as e:  # say what the run said, not only that its report is unreadable
+        raise AssertionError(f"unreadable report ({e}): {r}") from None
     # The proxy must outlive every run: a death (its seccomp filter killing it, a crash) is
     # reported on stderr and in the report, and no test may pass over one.
     expect("egress proxy died" not in r.err, f"the proxy died: {r.err[-300:]}")
