@@ -10,18 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "store/reserve.h"
 
 struct environment {
 	char kernel[128];
 	bool is_root;
-	char identity[112]; /* where the sandbox user lands (userns_host_identity) */
+	char identity[112];  /* where the sandbox user lands (userns_host_identity) */
 	char container[128]; /* "" when none is detected, else what gave it away */
 	int landlock_abi;    /* 0 when unavailable */
 };
@@ -62,7 +62,8 @@ static void detect_container(char *buf, size_t size)
 static void describe_environment(struct environment *env)
 {
 	struct utsname uts;
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U /* _VERSION */);
+	struct sk_err no_landlock = {0};
+	int abi = landlock_probe_abi(&no_landlock);
 
 	memset(env, 0, sizeof(*env));
 	if (uname(&uts) == 0)
@@ -74,8 +75,9 @@ static void describe_environment(struct environment *env)
 	if (userns_host_identity(&id, &refused) == 0)
 		snprintf(env->identity, sizeof(env->identity), "sandbox user onto %s", id.mapping);
 	else
-		snprintf(env->identity, sizeof(env->identity), "no uid to map the sandbox user onto");
-	env->landlock_abi = abi > 0 ? (int)abi : 0;
+		snprintf(env->identity, sizeof(env->identity),
+			 "no uid to map the sandbox user onto");
+	env->landlock_abi = abi > 0 ? abi : 0;
 	detect_container(env->container, sizeof(env->container));
 }
 
@@ -182,12 +184,13 @@ static int print_json(const struct probe_result *results, const struct environme
 			json_object_set_new(layer, "depends_on", json_string("userns"));
 		json_array_append_new(layers, layer);
 	}
-	root = json_pack(
-	    "{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}", "schema", 1, "version",
-	    STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root, "identity", env->identity, "container", "detected",
-	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
-	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
-	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
+	root = json_pack("{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}",
+			 "schema", 1, "version", STOCKADE_VERSION, "kernel", env->kernel, "root",
+			 env->is_root, "identity", env->identity, "container", "detected",
+			 env->container[0] != '\0', "evidence", env->container, "landlock_abi",
+			 env->landlock_abi ? json_integer(env->landlock_abi) : json_null(),
+			 "seccomp_arch", "x86_64", "layers", layers, "ok", all_required_ok(results),
+			 "duration_ms", total_ms);
 	if (root) {
 		json_object_set_new(root, "reserve", reserve_json());
 		json_object_set_new(root, "swept",

@@ -18,7 +18,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,10 +40,7 @@
 #include "sandbox/tty.h"
 #include "sandbox/userns.h"
 #include "util/fds.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "util/syscalls.h"
 
 struct launch_plan {
 	const struct sandbox_spec *spec;
@@ -319,16 +315,11 @@ static void launch_cleanup(struct launch_plan *plan)
 
 static pid_t launch_clone(int *pidfd)
 {
-	struct clone_args args;
-
-	memset(&args, 0, sizeof(args));
 	/* The cgroup namespace is unshared by the child once it is in its cgroup. */
 	/* The network namespace is made by PID 1's helper, in parallel (net.h). */
-	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		     CLONE_PIDFD;
-	args.pidfd = (uint64_t)(uintptr_t)pidfd;
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	return sys_clone3(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			      CLONE_PIDFD,
+			  pidfd, SIGCHLD);
 }
 
 static uint64_t now_ms(void)
@@ -365,7 +356,7 @@ static bool supervise_may_leave(const struct supervisor *sv)
 
 static void supervise_kill(struct supervisor *sv)
 {
-	syscall(SYS_pidfd_send_signal, sv->pidfd, SIGKILL, NULL, 0);
+	sys_pidfd_send_signal(sv->pidfd, SIGKILL);
 }
 
 static void supervise_message(struct supervisor *sv)
@@ -438,7 +429,7 @@ static void supervise_signal(struct supervisor *sv)
 		tty_resize(&sv->tty, &sv->plan->tty);
 		return;
 	}
-	syscall(SYS_pidfd_send_signal, sv->pidfd, (int)info.ssi_signo, NULL, 0);
+	sys_pidfd_send_signal(sv->pidfd, (int)info.ssi_signo);
 }
 
 /* Passes on what the command wrote, up to --output-limit (if any); past it the sandbox is
@@ -621,8 +612,7 @@ static void supervise_finish(struct supervisor *sv)
 	memset(&info, 0, sizeof(info));
 	if (!sv->child_done && supervise_may_leave(sv))
 		return;
-	while (waitid((idtype_t)P_PIDFD, (id_t)sv->pidfd, &info, WEXITED) < 0 && errno == EINTR)
-		;
+	(void)sys_waitid_pidfd(sv->pidfd, &info, WEXITED);
 	memset(&usage, 0, sizeof(usage));
 	cgroup_collect(&sv->plan->cgroup, &usage);
 	sv->result->oom_killed = usage.oom_killed;

@@ -20,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "sandbox/probe_advice.h"
+#include "util/syscalls.h"
 
 #define PROBE_TIMEOUT_MS 2000
 #define MIB (1024ull * 1024ull)
@@ -229,15 +229,8 @@ static void probe_identity_plan(struct userns_plan *plan)
 
 static pid_t probe_clone(uint64_t flags)
 {
-	struct clone_args args;
-
 	/* No namespace: a plain fork, so that seccomp and Landlock are probed, not clone3. */
-	if (flags == 0)
-		return fork();
-	memset(&args, 0, sizeof(args));
-	args.flags = flags;
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	return flags == 0 ? fork() : sys_clone3(flags, NULL, SIGCHLD);
 }
 
 /* True when uid exists in our own user namespace: only then can a child map onto it. */

@@ -12,10 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
-
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
+#include "util/syscalls.h"
 
 /* The sandbox's own devpts (devfs.c), not the host's /dev/ptmx. */
 #define SANDBOX_PTMX "/dev/pts/ptmx"

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util/syscalls.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -72,7 +73,7 @@ int userns_host_identity(struct userns_identity *id, struct sk_err *err)
 	}
 	return sk_fail(err, "userns", 0,
 		       "map uid " STR(SANDBOX_DEFAULT_HOST_UID) " into this user namespace, or run "
-		       "stockade here as a non-root user",
+								"stockade here as a non-root user",
 		       "uid 0 here is uid 0 outside too, and uid " STR(
 			   SANDBOX_DEFAULT_HOST_UID) " (where root puts the sandbox user) is not "
 						     "mapped");
@@ -115,7 +116,8 @@ static void plan_limits(struct userns_plan *plan)
 		text[n] = '\0';
 		caller = strtoull(text, NULL, 10);
 		if (limit_table[i].divisor)
-			value = caller / limit_table[i].divisor ? caller / limit_table[i].divisor : 1;
+			value =
+			    caller / limit_table[i].divisor ? caller / limit_table[i].divisor : 1;
 		snprintf(plan->limits[i].value, sizeof(plan->limits[i].value), "%llu\n", value);
 	}
 }
@@ -231,11 +233,10 @@ int userns_apply(const struct userns_plan *plan, struct sk_err *err)
 		return sk_fail_safe(err, "caps", errno, "prctl(PR_SET_SECUREBITS)", NULL, NULL);
 	/* Become the sandbox user at once: as root the child's kernel uid is still host 0, and
 	 * host-root-owned files would pass the owner permission check while it stays so. */
-	/* Raw syscalls: glibc's set*id wrappers synchronise threads through signals, which has
-	 * no place in a child just out of clone3. */
-	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+	/* Raw syscalls (util/syscalls.h): no thread synchronisation in a child out of clone3. */
+	if (sys_setresgid(plan->gid) < 0)
 		return sk_fail_safe(err, "userns", errno, "setresgid", NULL, NULL);
-	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+	if (sys_setresuid(plan->uid) < 0)
 		return sk_fail_safe(err, "userns", errno, "setresuid", NULL, NULL);
 	return 0;
 }
