@@ -3,7 +3,7 @@
 #ifndef STOCKADE_CLI_H
 #define STOCKADE_CLI_H
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* Fills spec from the arguments after "run". Returns 0, or -1 with err (exit 125). A request

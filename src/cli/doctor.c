@@ -3,7 +3,7 @@
  * every required layer works, 1 otherwise. The JSON schema is stable (schema 1). */
 #define _GNU_SOURCE /* strerrorname_np */
 #include "cli/cli.h"
-#include "sandbox/userns.h"
+#include "spec/identity.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -21,7 +21,7 @@
 struct environment {
 	char kernel[128];
 	bool is_root;
-	char identity[112];  /* where the sandbox user lands (userns_host_identity) */
+	char identity[112];  /* where the sandbox user lands (identity_find) */
 	char container[128]; /* "" when none is detected, else what gave it away */
 	int landlock_abi;    /* 0 when unavailable */
 };
@@ -70,9 +70,9 @@ static void describe_environment(struct environment *env)
 		snprintf(env->kernel, sizeof(env->kernel), "%.20s %.100s", uts.sysname,
 			 uts.release);
 	env->is_root = geteuid() == 0;
-	struct userns_identity id;
+	struct identity id;
 	struct sk_err refused = {0};
-	if (userns_host_identity(&id, &refused) == 0)
+	if (identity_find(&id, &refused) == 0)
 		snprintf(env->identity, sizeof(env->identity), "sandbox user onto %s", id.mapping);
 	else
 		snprintf(env->identity, sizeof(env->identity),

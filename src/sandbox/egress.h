@@ -10,7 +10,7 @@
 #include "net/proxy.h"
 #include "sandbox/env.h"
 #include "sandbox/report.h"
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 struct egress_plan {

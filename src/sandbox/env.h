@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define ENV_MAX (SANDBOX_MAX_ENV + 16)

@@ -3,7 +3,7 @@
 #define STOCKADE_LAUNCH_H
 
 #include "sandbox/report.h"
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* Prepares every layer, clones the sandbox, waits for the command and fills result and

@@ -211,14 +211,14 @@ static double now_ms(void)
  * the caller otherwise. Not userns_prepare(): as root it drops the caller's groups. */
 static void probe_identity_plan(struct userns_plan *plan)
 {
-	struct userns_identity id;
+	struct identity id;
 	struct sk_err ignored;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = plan->gid = SANDBOX_DEFAULT_UID;
 	/* No safe uid (root whose uid 0 is uid 0 outside, without uid 10001): try 10001 all
 	 * the same, so that the map write fails and rootless_advice says why. */
-	if (userns_host_identity(&id, &ignored) < 0) {
+	if (identity_find(&id, &ignored) < 0) {
 		id.uid = id.gid = SANDBOX_DEFAULT_HOST_UID;
 		id.is_privileged_root = true;
 	}

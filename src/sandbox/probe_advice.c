@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 
 const struct ns_info ns_user = {"user", "CONFIG_USER_NS", "user.max_user_namespaces"};
 const struct ns_info ns_mount = {"mount", "CONFIG_NAMESPACES", "user.max_mnt_namespaces"};

@@ -3,7 +3,6 @@
  * Host-side work inside a volume goes through safepath.c, never through a path string. */
 #define _GNU_SOURCE
 #include "store/volume.h"
-#include "sandbox/userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "store/quota.h"
+#include "spec/identity.h"
 #include "store/safepath.h"
 #include "util/paths.h"
 
@@ -27,9 +27,9 @@ static const char *const kind_dirs[2] = {"named", "anonymous"};
 
 /* Guest paths a volume may not cover: the system tree, the kernel's file systems, and /home
  * (it would hide $HOME's tmpfs). A volume below them is refused too. */
-static const char *const forbidden_trees[] = {"/usr",	"/bin",	   "/sbin", "/lib", "/lib32",
-					      "/lib64", "/libx32", "/etc",  "/proc", "/dev",
-					      "/sys",	"/run/stockade"};
+static const char *const forbidden_trees[] = {"/usr",	"/bin",	  "/sbin",   "/lib",
+					      "/lib32", "/lib64", "/libx32", "/etc",
+					      "/proc",	"/dev",	  "/sys",    "/run/stockade"};
 static const char *const forbidden_exact[] = {"/", "/home", "/run"};
 
 static int refuse(struct sk_err *err, const char *text, const char *reason, const char *hint)
@@ -45,8 +45,8 @@ int volume_check_name(const char *name)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
-		bool is_alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				(c >= '0' && c <= '9');
+		bool is_alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!is_alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
 			return -1;
 	}
@@ -88,7 +88,8 @@ static const char *guest_problem(const char *guest)
 			return "a volume cannot cover that directory";
 	for (size_t i = 0; i < sizeof(forbidden_trees) / sizeof(forbidden_trees[0]); i++)
 		if (is_under(guest, forbidden_trees[i]))
-			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, ...)";
+			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
+			       "...)";
 	return NULL;
 }
 
@@ -145,7 +146,8 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 		parts[count++] = p;
 	}
 	if (count == 4)
-		return refuse(err, text, "too many ':'", "-v /guest or -v NAME:/guest, then :ro or :rw");
+		return refuse(err, text, "too many ':'",
+			      "-v /guest or -v NAME:/guest, then :ro or :rw");
 	/* "/guest" and "/guest:ro" are anonymous; "NAME:/guest[:ro]" and "/host:/guest" are not. */
 	bool is_anonymous = count == 1 || (count == 2 && parts[0][0] == '/' && parts[1][0] != '/');
 	guest = is_anonymous ? parts[0] : parts[1];
@@ -157,7 +159,8 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 		return -1;
 	problem = guest_problem(guest);
 	if (problem)
-		return refuse(err, text, problem, "-v /guest or -v NAME:/guest, e.g. -v work:/work");
+		return refuse(err, text, problem,
+			      "-v /guest or -v NAME:/guest, e.g. -v work:/work");
 	vol->is_anonymous = is_anonymous;
 	sk_strlcpy(vol->guest, guest, sizeof(vol->guest));
 	return 0;
@@ -223,8 +226,8 @@ int volume_store_open(struct volume_store *store, struct sk_err *err)
 	memset(store, 0, sizeof(*store));
 	store->root_fd[0] = store->root_fd[1] = store->meta_fd = -1;
 	/* Volumes belong to the uid the sandbox user lands on (userns.c decides it). */
-	struct userns_identity id;
-	if (userns_host_identity(&id, err) < 0)
+	struct identity id;
+	if (identity_find(&id, err) < 0)
 		return -1;
 	store->owner_uid = id.uid;
 	store->owner_gid = id.gid;
@@ -298,7 +301,8 @@ static int meta_lock(struct volume_store *store, enum volume_kind kind, const ch
 					       "volume %s is in use", name);
 			return store_fail(err, saved, "lock", name);
 		}
-		if (fstat(fd, st) == 0 && fstatat(store->meta_fd, file, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstat(fd, st) == 0 &&
+		    fstatat(store->meta_fd, file, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    now.st_ino == st->st_ino && now.st_dev == st->st_dev)
 			return fd;
 		close(fd);
@@ -456,9 +460,10 @@ int volume_create(struct volume_store *store, const char *name, uint64_t limit_b
 	int rc = 0;
 
 	if (volume_check_name(name) < 0)
-		return sk_fail(err, "cli", 0,
-			       "a name is 1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit",
-			       "bad volume name '%.64s'", name);
+		return sk_fail(
+		    err, "cli", 0,
+		    "a name is 1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit",
+		    "bad volume name '%.64s'", name);
 	memset(&none, 0, sizeof(none));
 	if (volume_find(store, name, &kind, &none) == 0)
 		return sk_fail(err, "volume", EEXIST, NULL, "volume %s", name);
