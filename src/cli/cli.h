@@ -6,8 +6,8 @@
 #include "spec/spec.h"
 #include "util/err.h"
 
-/* Fills spec from the arguments after "run". Returns 0, or -1 with err (exit 125). A request
- * for help sets *wants_help. */
+/* Fills spec from the arguments after "run" and checks every value (spec_check). Returns 0, or
+ * -1 with err (exit 125). A request for help sets *wants_help. */
 int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, int *wants_help,
 		  struct sk_err *err);
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */

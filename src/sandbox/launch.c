@@ -36,6 +36,7 @@
 #include "sandbox/proc.h"
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spec_check.h"
 #include "sandbox/sync.h"
 #include "sandbox/tty.h"
 #include "sandbox/userns.h"
@@ -44,6 +45,7 @@
 
 struct launch_plan {
 	const struct sandbox_spec *spec;
+	const struct sandbox_host *host;
 	struct userns_plan userns;
 	struct mount_plan mount;
 	struct proc_plan proc;
@@ -267,25 +269,23 @@ static int prepare_output_pipes(struct launch_plan *plan, struct sk_err *err)
 	return 0;
 }
 
-static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
-			  struct run_report *report, struct sk_err *err)
+static int launch_prepare(struct launch_plan *plan, struct run_report *report, struct sk_err *err)
 {
 	const struct sandbox_spec *spec = plan->spec;
+	const struct sandbox_host *host = plan->host;
 	char name[64];
 
+	/* Landlock before egress: the proxy confines itself with the sandbox's ABI. */
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
-	    mount_prepare(&plan->mount, spec, err) < 0 || proc_prepare(&plan->proc, err) < 0 ||
-	    caps_prepare(&plan->caps, err) < 0 || rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
-	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
-	    egress_prepare(&plan->egress, spec, &plan->env, err) < 0 ||
+	    mount_prepare(&plan->mount, spec, host->volumes, err) < 0 ||
+	    proc_prepare(&plan->proc, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
+	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
+	    env_prepare(&plan->env, spec, host->caller_env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 ||
+	    egress_prepare(&plan->egress, spec, host->audit_fd,
+			   plan->has_landlock ? plan->landlock.abi : 0, &plan->env, err) < 0 ||
 	    tty_prepare(&plan->tty, spec, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
-	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h). */
-	if (plan->egress.config) {
-		plan->egress.config->landlock_abi = plan->has_landlock ? plan->landlock.abi : 0;
-		plan->egress.config->has_seccomp = plan->has_seccomp;
-	}
 	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
 	if (cgroup_prepare(&plan->cgroup, spec, name, err) < 0)
 		return -1;
@@ -712,7 +712,7 @@ out_signal:
 	return rc;
 }
 
-int sandbox_run(const struct sandbox_spec *spec, char *const *caller_env,
+int sandbox_run(const struct sandbox_spec *spec, const struct sandbox_host *host,
 		struct sandbox_result *result, struct run_report *report, struct sk_err *err)
 {
 	struct launch_plan plan;
@@ -721,12 +721,16 @@ int sandbox_run(const struct sandbox_spec *spec, char *const *caller_env,
 	memset(&plan, 0, sizeof(plan));
 	memset(result, 0, sizeof(*result));
 	plan.spec = spec;
+	plan.host = host;
 	for (int i = 0; i < 2; i++)
 		plan.output_pipe[i][0] = plan.output_pipe[i][1] = -1;
+	/* Every front end checked the spec already; the engine holds it to that. */
+	if (spec_check(spec, err) < 0)
+		return -1;
 	/* Refuse before anything exists when a needed layer is known not to work here. */
 	if (gate_check(spec, report, err) < 0)
 		return -1;
-	rc = launch_prepare(&plan, caller_env, report, err);
+	rc = launch_prepare(&plan, report, err);
 	if (rc == 0)
 		rc = launch_spawn(&plan, result, report, err);
 	launch_cleanup(&plan);

@@ -320,16 +320,17 @@ static int plan_detached_volume(struct mount_volume *v, int dir_fd, struct sk_er
 }
 
 static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec,
-			struct sk_err *err)
+			const struct sandbox_open_volume *opened, struct sk_err *err)
 {
 	for (size_t i = 0; i < spec->volume_count; i++) {
 		const struct sandbox_volume *sv = &spec->volumes[i];
+		const struct sandbox_open_volume *ov = opened ? &opened[i] : NULL;
 		struct mount_volume *v = &plan->volumes[plan->volume_count++];
 		struct stat st;
 
 		v->fd = -1;
 		v->is_readonly = sv->is_readonly;
-		if (sv->dir_fd < 0 || fstat(sv->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+		if (!ov || ov->dir_fd < 0 || fstat(ov->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
 			return sk_fail(err, "mount", EBADF, NULL, "volume for %s was not opened",
 				       sv->guest);
 		v->dev = st.st_dev;
@@ -339,29 +340,29 @@ static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec
 			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 		}
 		if (geteuid() == 0) {
-			if (plan_detached_volume(v, sv->dir_fd, err) < 0)
+			if (plan_detached_volume(v, ov->dir_fd, err) < 0)
 				return -1;
 			continue;
 		}
-		v->fd = sv->dir_fd;
-		v->host_root = strdup(sv->host_root ? sv->host_root : "");
-		v->name = strdup(sv->name);
+		v->fd = ov->dir_fd;
+		v->host_root = strdup(ov->host_root ? ov->host_root : "");
+		v->name = strdup(ov->name);
 		if (!v->host_root || !v->name)
 			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 	}
 	return 0;
 }
 
-int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
+		  const struct sandbox_open_volume *volumes, struct sk_err *err)
 {
 	char rootfs[PATH_MAX];
 	int rc;
 
 	memset(plan, 0, sizeof(*plan));
 	snprintf(plan->root_data, sizeof(plan->root_data), "mode=0755,size=4m,nr_inodes=4096");
-	if (sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir)) >=
-	    sizeof(plan->workdir) - 1)
-		return sk_fail(err, "cli", ENAMETOOLONG, NULL, "--workdir");
+	/* spec_check() refused a longer one. */
+	sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir));
 	if (spec->rootfs) {
 		if (!realpath(spec->rootfs, rootfs))
 			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
@@ -378,7 +379,7 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, stru
 	if (rc == 0)
 		rc = plan_writable(plan, spec, err);
 	if (rc == 0)
-		rc = plan_volumes(plan, spec, err);
+		rc = plan_volumes(plan, spec, volumes, err);
 	if (rc < 0)
 		mount_plan_free(plan);
 	return rc;

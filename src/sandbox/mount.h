@@ -46,13 +46,13 @@ struct mount_entry {
  * root in its own namespace (openat2, no symlinks), checks it is the very inode the parent
  * verified (device and inode numbers), clones that and attaches it. */
 struct mount_volume {
-	int fd;		  /* detached mount (is_detached), else the parent's verified directory */
+	int fd; /* detached mount (is_detached), else the parent's verified directory */
 	bool is_detached;
 	bool is_readonly;
-	dev_t dev;	  /* of the verified directory */
+	dev_t dev; /* of the verified directory */
 	ino_t ino;
-	char *dst;	  /* MOUNT_NEWROOT guest-path */
-	char *host_root;  /* unprivileged: the store directory and the name below it */
+	char *dst;	 /* MOUNT_NEWROOT guest-path */
+	char *host_root; /* unprivileged: the store directory and the name below it */
 	char *name;
 };
 
@@ -67,8 +67,10 @@ struct mount_plan {
 	char detail[128];
 };
 
-/* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs). */
-int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
+/* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs), with
+ * spec->volumes[i] mounted from volumes[i] (the directories the front end opened). */
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
+		  const struct sandbox_open_volume *volumes, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
 
 /* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries

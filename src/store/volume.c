@@ -135,7 +135,6 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 	size_t count = 0;
 
 	memset(vol, 0, sizeof(*vol));
-	vol->dir_fd = -1;
 	if (strlen(text) >= sizeof(copy))
 		return refuse(err, text, "too long", NULL);
 	sk_strlcpy(copy, text, sizeof(copy));
@@ -166,25 +165,56 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 	return 0;
 }
 
+/* vol beside the `count` volumes before it: no more than SANDBOX_MAX_VOLUMES, no guest path
+ * twice, none inside another. */
+static int check_beside(const struct sandbox_volume *before, size_t count,
+			const struct sandbox_volume *vol, const char *text, struct sk_err *err)
+{
+	if (count >= SANDBOX_MAX_VOLUMES)
+		return refuse(err, text, "too many volumes",
+			      "at most 16 -v per run (each writable one is a Landlock rule)");
+	for (size_t i = 0; i < count; i++) {
+		const char *other = before[i].guest;
+		if (strcmp(other, vol->guest) == 0)
+			return refuse(err, text, "the guest path is already used by another -v",
+				      NULL);
+		if (is_under(other, vol->guest) || is_under(vol->guest, other))
+			return refuse(err, text, "one volume cannot be inside another",
+				      "use separate guest paths");
+	}
+	return 0;
+}
+
 int volume_add_spec(struct sandbox_spec *spec, const char *text, struct sk_err *err)
 {
 	struct sandbox_volume vol;
 
-	if (volume_parse_spec(text, &vol, err) < 0)
+	if (volume_parse_spec(text, &vol, err) < 0 ||
+	    check_beside(spec->volumes, spec->volume_count, &vol, text, err) < 0)
 		return -1;
-	if (spec->volume_count >= SANDBOX_MAX_VOLUMES)
-		return refuse(err, text, "too many volumes",
-			      "at most 16 -v per run (each writable one is a Landlock rule)");
-	for (size_t i = 0; i < spec->volume_count; i++) {
-		const char *other = spec->volumes[i].guest;
-		if (strcmp(other, vol.guest) == 0)
-			return refuse(err, text, "the guest path is already used by another -v",
-				      NULL);
-		if (is_under(other, vol.guest) || is_under(vol.guest, other))
-			return refuse(err, text, "one volume cannot be inside another",
-				      "use separate guest paths");
-	}
 	spec->volumes[spec->volume_count++] = vol;
+	return 0;
+}
+
+int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct sk_err *err)
+{
+	if (count > SANDBOX_MAX_VOLUMES)
+		return refuse(err, "", "too many volumes", NULL);
+	for (size_t i = 0; i < count; i++) {
+		const struct sandbox_volume *vol = &volumes[i];
+		char text[SANDBOX_VOLUME_NAME_MAX + SANDBOX_GUEST_PATH_MAX + 8];
+		const char *problem = guest_problem(vol->guest);
+
+		/* The -v it would have been given as, for the message. */
+		snprintf(text, sizeof(text), "%s%s%s%s", vol->is_anonymous ? "" : vol->name,
+			 vol->is_anonymous ? "" : ":", vol->guest, vol->is_readonly ? ":ro" : "");
+		if (problem)
+			return refuse(err, text, problem, NULL);
+		if (vol->is_anonymous ? vol->name[0] != '\0' : volume_check_name(vol->name) < 0)
+			return refuse(err, text, "bad volume name", NULL);
+		if (check_beside(volumes, i, vol, text, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -654,36 +684,44 @@ static int anonymous_name(char *buf, size_t size, struct sk_err *err)
 	return 0;
 }
 
-int volume_run_acquire(struct volume_store *store, struct sandbox_spec *spec,
-		       struct volume_handle *handles, struct sk_err *err)
+/* The first `count` volumes of spec: in reverse, so that a second -v of a volume this run
+ * created lets go of it first. */
+static void release_first(struct volume_store *store, const struct sandbox_spec *spec, size_t count,
+			  struct volume_handle *handles, bool has_started)
+{
+	for (size_t i = count; i-- > 0;) {
+		bool should_remove =
+		    (spec->volumes[i].is_anonymous && !spec->should_keep_volumes) ||
+		    (!has_started && handles[i].is_new);
+		volume_release(store, &handles[i], should_remove);
+	}
+}
+
+int volume_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
+		       struct volume_handle *handles, struct sandbox_open_volume *opened,
+		       struct sk_err *err)
 {
 	for (size_t i = 0; i < spec->volume_count; i++) {
-		struct sandbox_volume *vol = &spec->volumes[i];
+		const struct sandbox_volume *vol = &spec->volumes[i];
 		enum volume_kind kind = vol->is_anonymous ? VOLUME_ANONYMOUS : VOLUME_NAMED;
-
 		bool is_ephemeral = vol->is_anonymous && !spec->should_keep_volumes;
+		struct sandbox_open_volume *open = &opened[i];
 
-		if ((vol->is_anonymous && anonymous_name(vol->name, sizeof(vol->name), err) < 0) ||
-		    acquire(store, kind, vol->name, true, is_ephemeral, &handles[i], err) < 0) {
-			spec->volume_count = i;
-			volume_run_release(store, spec, handles, false);
+		sk_strlcpy(open->name, vol->name, sizeof(open->name));
+		if ((vol->is_anonymous &&
+		     anonymous_name(open->name, sizeof(open->name), err) < 0) ||
+		    acquire(store, kind, open->name, true, is_ephemeral, &handles[i], err) < 0) {
+			release_first(store, spec, i, handles, false);
 			return -1;
 		}
-		vol->dir_fd = handles[i].dir_fd;
-		vol->host_root = store->root_path[kind];
+		open->dir_fd = handles[i].dir_fd;
+		open->host_root = store->root_path[kind];
 	}
 	return 0;
 }
 
-void volume_run_release(struct volume_store *store, struct sandbox_spec *spec,
+void volume_run_release(struct volume_store *store, const struct sandbox_spec *spec,
 			struct volume_handle *handles, bool has_started)
 {
-	/* In reverse: a second -v of a volume this run created lets go of it first. */
-	for (size_t i = spec->volume_count; i-- > 0;) {
-		struct sandbox_volume *vol = &spec->volumes[i];
-		bool should_remove = (vol->is_anonymous && !spec->should_keep_volumes) ||
-				     (!has_started && handles[i].is_new);
-		volume_release(store, &handles[i], should_remove);
-		vol->dir_fd = -1;
-	}
+	release_first(store, spec, spec->volume_count, handles, has_started);
 }
