@@ -17,6 +17,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "store/reserve.h"
+#include "util/macros.h"
 
 struct environment {
 	char kernel[128];
@@ -36,7 +37,7 @@ static void detect_container(char *buf, size_t size)
 	FILE *f;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(marks); i++)
 		if (access(marks[i], F_OK) == 0) {
 			snprintf(buf, size, "%s exists", marks[i]);
 			return;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/macros.h"
+
 #define LAYER "netpolicy"
 #define NO_EMBEDDED (-1)
 
@@ -78,7 +80,7 @@ int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr 
 
 static const struct forbidden_range *find_range(const struct netaddr *addr)
 {
-	for (size_t i = 0; i < sizeof(forbidden_ranges) / sizeof(forbidden_ranges[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_ranges); i++) {
 		const struct forbidden_range *range = &forbidden_ranges[i];
 		struct cidr net = {.prefix_len = range->prefix_len};
 		net.addr.family = range->family;

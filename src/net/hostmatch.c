@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/macros.h"
+
 #define LAYER "netpolicy"
 
 /* A printable, bounded copy of outside text for an error message. */
@@ -240,7 +242,7 @@ static const char *const public_suffixes[] = {
 
 static bool is_public_suffix(const char *suffix)
 {
-	for (size_t i = 0; i < sizeof(public_suffixes) / sizeof(public_suffixes[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(public_suffixes); i++)
 		if (strcmp(suffix, public_suffixes[i]) == 0)
 			return true;
 	return false;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/syscalls.h"
+#include "util/macros.h"
 
 #if !defined(__x86_64__)
 #error "the proxy's seccomp allow-list is written for x86_64: review the syscall list"
@@ -132,9 +133,8 @@ int proxy_seccomp(struct sk_err *err)
 {
 	/* SPEC_ALLOW: the proxy runs no untrusted code of its own, and the speculative store
 	 * bypass mitigation that seccomp otherwise switches on costs a relay much throughput. */
-	if (sys_seccomp_set_filter(
-		SECCOMP_FILTER_FLAG_SPEC_ALLOW, proxy_filter,
-		(unsigned short)(sizeof(proxy_filter) / sizeof(proxy_filter[0]))) < 0)
+	if (sys_seccomp_set_filter(SECCOMP_FILTER_FLAG_SPEC_ALLOW, proxy_filter,
+				   (unsigned short)(ARRAY_SIZE(proxy_filter))) < 0)
 		return sk_fail(err, "proxy", errno, NULL, "seccomp (proxy)");
 	return 0;
 }

@@ -2,6 +2,7 @@
  * makes one cgroup per hierarchy beneath stockade's own (a delegated v2 subtree first, v1
  * controllers as root on hybrid hosts), writes the limits, and later reads usage and removes it. */
 #include "sandbox/cgroup.h"
+#include "util/macros.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -182,9 +183,7 @@ static int write_file(const char *path, const char *value)
 
 	if (fd < 0)
 		return -1;
-	do
-		n = write(fd, value, length);
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(write(fd, value, length));
 	if (n < 0 || (size_t)n != length) {
 		int saved = n < 0 ? errno : EIO;
 
@@ -830,8 +829,7 @@ static bool is_stale(const char *name)
 	long long made = 0;
 	unsigned counter;
 
-	if (sscanf(name, "stockade-probe-%d-%u%n", &pid, &counter, &end) == 2 &&
-	    name[end] == '\0')
+	if (sscanf(name, "stockade-probe-%d-%u%n", &pid, &counter, &end) == 2 && name[end] == '\0')
 		made = -1; /* a probe lives for milliseconds inside its owner: the PID suffices */
 	else if (sscanf(name, "stockade-%d-%lld%n", &pid, &made, &end) != 2 || name[end] != '\0')
 		return false; /* not ours */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/mount.h"
+#include "util/macros.h"
 
 #define DEV MOUNT_NEWROOT "/dev"
 
@@ -29,7 +30,7 @@ int devfs_apply(struct sk_err *err)
 
 	if (mount("tmpfs", DEV, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", "/dev", NULL);
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
 		sk_strlcpy(src, MOUNT_HOST "/dev/", sizeof(src));
 		sk_strlcat(src, devices[i], sizeof(src));
 		sk_strlcpy(dst, DEV "/", sizeof(dst));
@@ -49,7 +50,7 @@ int devfs_apply(struct sk_err *err)
 	if (mount("tmpfs", DEV "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=1777,size=64m") < 0)
 		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", "/dev/shm", NULL);
-	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlink(dev_links[i].target, dev_links[i].link) < 0)
 			return sk_fail_safe(err, "devfs", errno, "symlink", dev_links[i].link,
 					    NULL);

@@ -18,9 +18,10 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
+#include "util/macros.h"
 
 const int init_forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-const int init_forwarded_count = sizeof(init_forwarded_signals) / sizeof(int);
+const int init_forwarded_count = ARRAY_SIZE(init_forwarded_signals);
 
 /* execve along PATH, like execvpe but without allocating; returns the errno to report. */
 static int exec_command(const struct init_config *config)
@@ -126,9 +127,7 @@ static void report_exec(int sync_fd, int exec_fd, const char *name, int *started
 	ssize_t n;
 
 	memset(&msg, 0, sizeof(msg));
-	do
-		n = read(exec_fd, &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(read(exec_fd, &child_errno, sizeof(child_errno)));
 	close(exec_fd);
 	if (n == 0) { /* closed by execve: the command runs */
 		__atomic_store_n(started, 1, __ATOMIC_RELEASE);

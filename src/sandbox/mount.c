@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "util/syscalls.h"
+#include "util/fds.h"
+#include "util/macros.h"
 
 /* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
  * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. Each
@@ -204,7 +206,7 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 {
 	char host[64], dst[64];
 
-	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
 		snprintf(host, sizeof(host), MOUNT_HOST "/%s", system_dirs[i]);
 		snprintf(dst, sizeof(dst), "/%s", system_dirs[i]);
 		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
@@ -212,7 +214,7 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 	}
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		return -1;
-	for (size_t i = 0; i < sizeof(curated_etc) / sizeof(curated_etc[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(curated_etc); i++) {
 		snprintf(host, sizeof(host), MOUNT_HOST "/etc/%s", curated_etc[i]);
 		snprintf(dst, sizeof(dst), "/etc/%s", curated_etc[i]);
 		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
@@ -242,7 +244,7 @@ static int plan_rootfs_etc(struct mount_plan *plan, int root_fd, const char *roo
 	if (etc < 0)
 		return sk_fail(err, "mount", errno, NULL, "--rootfs %.200s: open etc", rootfs);
 	rc = plan_dir_entries(plan, etc, "etc/", "/etc", etc_synthesized,
-			      sizeof(etc_synthesized) / sizeof(etc_synthesized[0]), err);
+			      ARRAY_SIZE(etc_synthesized), err);
 	close(etc);
 	return rc;
 }
@@ -259,8 +261,7 @@ static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_er
 				   ? "--rootfs takes a directory holding a root file system"
 				   : NULL,
 			       "--rootfs %s", rootfs);
-	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip,
-			      sizeof(rootfs_skip) / sizeof(rootfs_skip[0]), err);
+	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip, ARRAY_SIZE(rootfs_skip), err);
 	if (rc == 0 && !plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		rc = -1;
 	if (rc == 0)
@@ -695,21 +696,6 @@ static int tmpfs_entry(int root_fd, const struct mount_entry *e, struct sk_err *
 	return rc < 0 ? -1 : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* A symlink or a file made in its parent, opened beneath the new root: symlinkat and
  * O_CREAT|O_EXCL never follow an existing name either. */
 static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
@@ -730,9 +716,9 @@ static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *e
 	close_parent(parent, root_fd);
 	if (fd < 0)
 		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
-	rc = write_all(fd, e->content, e->content_len);
+	rc = fds_write_all(fd, e->content, e->content_len);
 	if (rc < 0)
-		sk_fail_safe(err, "mount", errno ? errno : EIO, "write", inside(e->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "write", inside(e->dst), NULL);
 	close(fd);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "util/fds.h"
+#include "util/macros.h"
 #include "util/syscalls.h"
 
 int net_apply(struct sk_err *err)
@@ -81,8 +82,7 @@ static void __attribute__((noreturn)) helper_main(int result_fd, int stay_fd)
 	}
 	(void)!write(result_fd, &r, sizeof(r));
 	/* Hold the namespace until PID 1 is in it (EOF when it closes its end, or dies). */
-	while (read(stay_fd, &byte, 1) < 0 && errno == EINTR)
-		;
+	(void)RETRY_EINTR(read(stay_fd, &byte, 1));
 	_exit(0);
 }
 
@@ -128,9 +128,7 @@ int net_helper_join(struct net_helper *h, struct sk_err *err)
 	ssize_t n;
 	int rc = 0;
 
-	do
-		n = read(h->result_fd, &r, sizeof(r));
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(read(h->result_fd, &r, sizeof(r)));
 	if (n != (ssize_t)sizeof(r)) {
 		rc = sk_fail_safe(err, "net", n < 0 ? errno : EPIPE, "network namespace helper",
 				  NULL, NULL);

@@ -32,6 +32,7 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "sandbox/probe_advice.h"
+#include "util/macros.h"
 #include "util/syscalls.h"
 
 #define PROBE_TIMEOUT_MS 2000
@@ -307,8 +308,7 @@ static int reap_child(pid_t pid, enum child_outcome outcome, const struct probe_
 	int status = 0;
 
 	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)RETRY_EINTR(waitpid(pid, &status, 0));
 	switch (outcome) {
 	case CHILD_NOT_STARTED:
 		return -1; /* r already says why */

@@ -16,6 +16,7 @@
 
 #include "sandbox/init.h"
 #include "sandbox/sync.h"
+#include "util/fds.h"
 #include "util/syscalls.h"
 
 void supervise_init(struct supervisor *sv)
@@ -128,13 +129,7 @@ static void supervise_emit(struct supervisor *sv, int to_fd, const char *buf, si
 		sv->result->output_limit_hit = true;
 	}
 	sv->output_total += allowed_now;
-	for (size_t done = 0; done < allowed_now;) {
-		ssize_t w = write(to_fd, buf + done, allowed_now - done);
-		if (w <= 0 && errno != EINTR)
-			break;
-		if (w > 0)
-			done += (size_t)w;
-	}
+	(void)fds_write_all(to_fd, buf, allowed_now); /* the caller's stdout gone: nothing to do */
 }
 
 static void supervise_output(struct supervisor *sv, int which)

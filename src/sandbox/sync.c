@@ -8,23 +8,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/macros.h"
+
 int sync_send(int fd, const struct sync_msg *msg)
 {
-	ssize_t n;
+	ssize_t n = RETRY_EINTR(send(fd, msg, sizeof(*msg), MSG_NOSIGNAL));
 
-	do
-		n = send(fd, msg, sizeof(*msg), MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
 }
 
 int sync_recv(int fd, struct sync_msg *msg)
 {
-	ssize_t n;
+	ssize_t n = RETRY_EINTR(recv(fd, msg, sizeof(*msg), 0));
 
-	do
-		n = recv(fd, msg, sizeof(*msg), 0);
-	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
 	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
@@ -51,9 +47,7 @@ int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
 	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)count);
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL));
 	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
 }
 
@@ -73,9 +67,7 @@ int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *receiv
 	*received = 0;
 	for (int i = 0; i < count; i++)
 		fds[i] = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
+#include "util/macros.h"
 #include "util/syscalls.h"
 
 /* The sandbox's own devpts (devfs.c), not the host's /dev/ptmx. */
@@ -272,8 +273,7 @@ void tty_relay_finish(struct tty_relay *relay)
 	if (relay->is_raw) {
 		/* TCSANOW: what was written is already processed with the raw settings, and
 		 * waiting for the output to drain could hang on a terminal nobody reads. */
-		while (tcsetattr(0, TCSANOW, &relay->saved) < 0 && errno == EINTR)
-			;
+		(void)RETRY_EINTR(tcsetattr(0, TCSANOW, &relay->saved));
 		relay->is_raw = false;
 	}
 	if (relay->master >= 0)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fds.h"
 #include "util/syscalls.h"
 
 /* Deeper trees are refused by a copy (each level holds two fds) and flattened by a removal. */
@@ -280,14 +281,8 @@ static int copy_bytes_rw(int in, int out, off_t size, uint64_t *copied)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -1 : 0;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -1;
-			done += w;
-		}
+		if (fds_write_all(out, buf, (size_t)n) < 0)
+			return -1;
 		*copied += (uint64_t)n;
 	}
 	return 0;

@@ -20,6 +20,7 @@
 #include "spec/identity.h"
 #include "store/safepath.h"
 #include "util/paths.h"
+#include "util/macros.h"
 
 static const char *const kind_dirs[2] = {"named", "anonymous"};
 
@@ -83,10 +84,10 @@ static const char *guest_problem(const char *guest)
 		if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
 			return "the guest path has a '..' component";
 	}
-	for (size_t i = 0; i < sizeof(forbidden_exact) / sizeof(forbidden_exact[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_exact); i++)
 		if (strcmp(guest, forbidden_exact[i]) == 0)
 			return "a volume cannot cover that directory";
-	for (size_t i = 0; i < sizeof(forbidden_trees) / sizeof(forbidden_trees[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_trees); i++)
 		if (is_under(guest, forbidden_trees[i]))
 			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
 			       "...)";
@@ -319,10 +320,7 @@ static int meta_lock(struct volume_store *store, enum volume_kind kind, const ch
 				   ? sk_fail(err, "volume", ENOENT, "see `stockade volume ls`",
 					     "no volume named %s", name)
 				   : store_fail(err, errno, "open metadata of", name);
-		int rc;
-		while ((rc = flock(fd, op)) < 0 && errno == EINTR)
-			;
-		if (rc < 0) {
+		if (RETRY_EINTR(flock(fd, op)) < 0) {
 			int saved = errno;
 			close(fd);
 			if (saved == EWOULDBLOCK)

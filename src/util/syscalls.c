@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/macros.h"
+
 /* The unified syscall table gives these the same number on every architecture. */
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -43,12 +45,8 @@
 int sys_openat2(int dir_fd, const char *path, int flags, uint64_t resolve)
 {
 	struct open_how how = {.flags = (uint64_t)flags, .resolve = resolve};
-	int fd;
 
-	do
-		fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EINTR);
-	return fd;
+	return (int)RETRY_EINTR(syscall(SYS_openat2, dir_fd, path, &how, sizeof(how)));
 }
 
 int sys_fchmodat2(int dir_fd, const char *path, mode_t mode, int flags)
@@ -102,12 +100,7 @@ int sys_pidfd_send_signal(int pidfd, int sig)
 
 int sys_waitid_pidfd(int pidfd, siginfo_t *info, int options)
 {
-	int rc;
-
-	do
-		rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, info, options);
-	while (rc < 0 && errno == EINTR);
-	return rc;
+	return RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)pidfd, info, options));
 }
 
 int sys_setresuid(uid_t uid)
