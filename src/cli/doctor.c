@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "store/reserve.h"
+#include "util/clock.h"
 #include "util/macros.h"
 
 struct environment {
@@ -211,7 +211,6 @@ int cli_doctor(int argc, char **argv, struct sk_err *err)
 {
 	struct probe_result results[PROBE_COUNT];
 	struct environment env;
-	struct timespec t0, t1;
 	bool is_json = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -223,11 +222,9 @@ int cli_doctor(int argc, char **argv, struct sk_err *err)
 	}
 	struct cli_swept swept;
 	cli_sweep_leftovers(&swept);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double start = clock_now_ms();
 	probe_all(results);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double total_ms =
-	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	double total_ms = clock_now_ms() - start;
 	describe_environment(&env);
 	if (is_json) {
 		if (print_json(results, &env, &swept, total_ms, err) < 0)

@@ -40,6 +40,7 @@
 #include "sandbox/sync.h"
 #include "sandbox/tty.h"
 #include "sandbox/userns.h"
+#include "util/clock.h"
 #include "util/fds.h"
 #include "util/syscalls.h"
 
@@ -366,14 +367,6 @@ static pid_t launch_clone(int *pidfd)
 			  pidfd, SIGCHLD);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int launch_from_parent(const struct launch_plan *plan, pid_t pid, int sync_fd,
 			      struct sk_err *err)
 {
@@ -405,7 +398,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	struct supervisor sv;
 	int pair[2], rc = 0;
 	sigset_t old_mask;
-	uint64_t start = now_ms();
+	double start = clock_now_ms();
 
 	/* Anonymous and shared: PID 1 keeps the mapping across clone3; the command's execve
 	 * drops it (it only ever shared PID 1's memory through vfork). */
@@ -474,7 +467,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	 * setup or exec). */
 	tty_relay_finish(&sv.tty);
 	egress_finish(&plan->egress, result, report);
-	result->duration_ms = now_ms() - start;
+	result->duration_ms = (uint64_t)(clock_now_ms() - start);
 	supervise_close(&sv);
 out_signal:
 	close(sv.signal_fd);

@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/cgroup.h"
@@ -32,6 +31,7 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "sandbox/probe_advice.h"
+#include "util/clock.h"
 #include "util/macros.h"
 #include "util/syscalls.h"
 
@@ -200,14 +200,6 @@ static void __attribute__((noreturn)) child_main(const struct probe_spec *spec, 
 
 /* ---- the parent ---- */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* The identity launch.c gives the sandbox: uid 10001 inside, mapped onto 10001 as root, onto
  * the caller otherwise. Not userns_prepare(): as root it drops the caller's groups. */
 static void probe_identity_plan(struct userns_plan *plan)
@@ -269,11 +261,11 @@ static int write_maps(const struct userns_plan *identity, pid_t pid, struct prob
 /* Waits for the child's report until the deadline. */
 static enum child_outcome await_report(int fd, struct probe_result *report)
 {
-	double deadline = now_ms() + PROBE_TIMEOUT_MS;
+	double deadline = clock_now_ms() + PROBE_TIMEOUT_MS;
 
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		double left = deadline - now_ms();
+		double left = deadline - clock_now_ms();
 		int n = poll(&pfd, 1, left > 0 ? (int)left + 1 : 0);
 		ssize_t got;
 
@@ -726,7 +718,7 @@ void probe_one(enum probe_layer layer, struct probe_result *result)
 {
 	const struct probe_spec *spec;
 	union probe_state state;
-	double start = now_ms();
+	double start = clock_now_ms();
 
 	memset(result, 0, sizeof(*result));
 	result->layer = layer;
@@ -745,7 +737,7 @@ void probe_one(enum probe_layer layer, struct probe_result *result)
 		if (spec->cleanup)
 			spec->cleanup(&state);
 	}
-	result->duration_ms = now_ms() - start;
+	result->duration_ms = clock_now_ms() - start;
 }
 
 void probe_describe(struct probe_result results[PROBE_COUNT])
