@@ -19,6 +19,11 @@ int cli_doctor(int argc, char **argv, struct sk_err *err);
 int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
 
+/* Prints value as indented JSON (jansson's JSON_* flags added) and takes its reference; -1 with
+ * err (layer `layer`) when it cannot be encoded (value NULL: a json_pack that failed). */
+struct json_t;
+int cli_print_json(struct json_t *value, int flags, const char *layer, struct sk_err *err);
+
 /* Leftovers of runs killed with SIGKILL: stale cgroups and anonymous volumes, removed. */
 struct cli_swept {
 	unsigned cgroups, volumes;

@@ -177,7 +177,6 @@ static int print_json(const struct probe_result *results, const struct environme
 {
 	json_t *layers = json_array();
 	json_t *root;
-	char *text;
 
 	for (int i = 0; i < PROBE_COUNT; i++) {
 		json_t *layer = layer_json(&results[i]);
@@ -198,13 +197,7 @@ static int print_json(const struct probe_result *results, const struct environme
 				    json_pack("{s:i, s:i}", "cgroups", (int)swept->cgroups,
 					      "volumes", (int)swept->volumes));
 	}
-	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!text)
-		return sk_fail(err, "doctor", ENOMEM, NULL, "encoding the JSON report");
-	printf("%s\n", text);
-	free(text);
-	return 0;
+	return cli_print_json(root, JSON_PRESERVE_ORDER, "doctor", err);
 }
 
 int cli_doctor(int argc, char **argv, struct sk_err *err)
