@@ -14,6 +14,7 @@
 #include "sandbox/launch.h"
 #include "sandbox/spec_check.h"
 #include "store/volume.h"
+#include "util/macros.h"
 #include "util/parse.h"
 
 #define EXIT_OUTPUT_LIMIT (128 + 25) /* as if killed by SIGXFSZ, the file-size-limit signal */
@@ -127,15 +128,14 @@ static int parse_degraded(const char *layer, unsigned *bits, struct sk_err *err)
 
 static int parse_tty(const char *mode, enum sandbox_tty_mode *out, struct sk_err *err)
 {
-	if (strcmp(mode, "auto") == 0)
-		*out = SANDBOX_TTY_AUTO;
-	else if (strcmp(mode, "always") == 0)
-		*out = SANDBOX_TTY_ALWAYS;
-	else if (strcmp(mode, "never") == 0)
-		*out = SANDBOX_TTY_NEVER;
-	else
-		return bad_value(err, "--tty", mode, "one of auto, always, never");
-	return 0;
+	static const char *const names[] = {SANDBOX_TTY_MODE_NAMES};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(mode, names[i]) == 0) {
+			*out = (enum sandbox_tty_mode)i;
+			return 0;
+		}
+	return bad_value(err, "--tty", mode, "one of auto, always, never");
 }
 
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)

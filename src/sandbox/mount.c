@@ -21,19 +21,9 @@
 #include "util/fds.h"
 #include "util/macros.h"
 
-/* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
- * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. Each
- * entry costs every launch a copy or a mount: add one only for a real need. */
-/* clang-format off */
-static const char *const curated_etc[] = {
-	"alternatives", /* Debian's command alternatives (cc, python, editor, ...) */
-	"ca-certificates", "ssl", "pki", "crypto-policies", /* CA certificates, TLS policy */
-	"ld.so.cache", "ld.so.conf", "ld.so.conf.d",	      /* the dynamic linker */
-	"localtime", "nsswitch.conf", "os-release", "protocols", "services",
-};
-/* clang-format on */
-/* The host system tree (usr-merge symlinks are recreated, real directories bound). */
-static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+/* The host's system tree and /etc entries a program commonly needs (spec.h says why these). */
+static const char *const curated_etc[] = {SANDBOX_CURATED_ETC};
+static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
 /* Names we provide ourselves, never taken from a --rootfs. */
 static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
 /* Written by us (a rootfs's own are not taken; /etc/hostname would name another host). */

@@ -18,7 +18,7 @@
 /* The sandbox's own devpts (devfs.c), not the host's /dev/ptmx. */
 #define SANDBOX_PTMX "/dev/pts/ptmx"
 
-static const char *const mode_names[] = {"auto", "always", "never"};
+static const char *const mode_names[] = {SANDBOX_TTY_MODE_NAMES};
 
 static int first_terminal(void)
 {

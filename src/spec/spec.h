@@ -19,9 +19,25 @@
 #define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_NET_RULES 64
 
+/* What a sandbox without --rootfs sees of the host: the system tree, bound read-only (usr-merge
+ * links recreated as links), and these /etc entries, copied or bound; nothing else of /etc
+ * (shadow, ssh keys, machine-id, credentials of services stay out). Each /etc entry costs every
+ * launch a copy or a mount: add one only for a real need. Macros, so that bench/run gives
+ * bubblewrap the same view from the same lists. */
+#define SANDBOX_SYSTEM_DIRS "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"
+#define SANDBOX_CURATED_ETC                                                                        \
+	"alternatives", /* Debian's command alternatives (cc, python, editor) */                   \
+	    "ca-certificates", "ssl", "pki", "crypto-policies", /* CA certificates, TLS policy */  \
+	    "ld.so.cache", "ld.so.conf", "ld.so.conf.d",	/* the dynamic linker */           \
+	    "localtime", "nsswitch.conf", "os-release", "protocols", "services"
+
+/* --tty's words, in the order of enum sandbox_tty_mode. */
+#define SANDBOX_TTY_MODE_NAMES "auto", "always", "never"
+
 /* The ranges spec_check() enforces; a limit of 0 means none. */
-#define SANDBOX_MAX_UID 65533 /* and at least 1: 0 would be root inside; 65534 is the overflow id  \
-			       */
+#define SANDBOX_MAX_UID                                                                            \
+	65533 /* and at least 1: 0 would be root inside; 65534 is the overflow id                  \
+	       */
 #define SANDBOX_HOSTNAME_MAX 63
 #define SANDBOX_WORKDIR_MAX 4095 /* PATH_MAX with its NUL */
 #define SANDBOX_MIN_MEMORY (1ull << 20)

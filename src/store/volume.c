@@ -26,11 +26,11 @@ static const char *const kind_dirs[2] = {"named", "anonymous"};
 
 /* ---- phase 1: the grammar ---- */
 
-/* Guest paths a volume may not cover: the system tree, the kernel's file systems, and /home
- * (it would hide $HOME's tmpfs). A volume below them is refused too. */
-static const char *const forbidden_trees[] = {"/usr",	"/bin",	  "/sbin",   "/lib",
-					      "/lib32", "/lib64", "/libx32", "/etc",
-					      "/proc",	"/dev",	  "/sys",    "/run/stockade"};
+/* Guest paths a volume may not cover: the system tree (spec.h), /etc, the kernel's file
+ * systems, stockade's own, and /home (it would hide $HOME's tmpfs). A volume below them is
+ * refused too. */
+static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
+static const char *const forbidden_trees[] = {"/etc", "/proc", "/dev", "/sys", "/run/stockade"};
 static const char *const forbidden_exact[] = {"/", "/home", "/run"};
 
 static int refuse(struct sk_err *err, const char *text, const char *reason, const char *hint)
@@ -87,6 +87,10 @@ static const char *guest_problem(const char *guest)
 	for (size_t i = 0; i < ARRAY_SIZE(forbidden_exact); i++)
 		if (strcmp(guest, forbidden_exact[i]) == 0)
 			return "a volume cannot cover that directory";
+	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++)
+		if (is_under(guest + 1, system_dirs[i]))
+			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
+			       "...)";
 	for (size_t i = 0; i < ARRAY_SIZE(forbidden_trees); i++)
 		if (is_under(guest, forbidden_trees[i]))
 			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
