@@ -42,6 +42,7 @@
 #include "sandbox/userns.h"
 #include "util/clock.h"
 #include "util/fds.h"
+#include "util/macros.h"
 #include "util/syscalls.h"
 
 struct launch_plan {
@@ -270,14 +271,13 @@ static bool allowed(const struct sandbox_spec *spec, enum sandbox_layer layer)
 static int prepare_optional_layers(struct launch_plan *plan, struct run_report *report,
 				   struct sk_err *err)
 {
-	const char *writable[3 + SANDBOX_MAX_VOLUMES] = {"/tmp", SANDBOX_HOME, "/dev/shm"};
+	const char *writable[4 + SANDBOX_MAX_VOLUMES];
 	const struct sandbox_spec *spec = plan->spec;
-	size_t writable_count = 3;
+	size_t writable_count =
+	    mount_writable_paths(&plan->mount, writable, ARRAY_SIZE(writable) - 1);
 
-	/* Writable volumes are the only other place the sandbox may write. */
-	for (size_t i = 0; i < spec->volume_count; i++)
-		if (!spec->volumes[i].is_readonly)
-			writable[writable_count++] = spec->volumes[i].guest;
+	/* The mount plan's tmpfs mounts and writable volumes, and devfs's: nowhere else. */
+	writable[writable_count++] = DEVFS_SHM;
 	if (landlock_prepare(&plan->landlock, writable, writable_count, err) == 0) {
 		plan->has_landlock = true;
 		report_layer(report, "landlock", true, false, plan->landlock.detail);

@@ -376,6 +376,19 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 	return rc;
 }
 
+size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, size_t capacity)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < plan->count && count < capacity; i++)
+		if (plan->entries[i].kind == MOUNT_TMPFS)
+			paths[count++] = plan->entries[i].dst + sizeof(MOUNT_NEWROOT) - 1;
+	for (size_t i = 0; i < plan->volume_count && count < capacity; i++)
+		if (!plan->volumes[i].is_readonly)
+			paths[count++] = plan->volumes[i].dst + sizeof(MOUNT_NEWROOT) - 1;
+	return count;
+}
+
 void mount_plan_free(struct mount_plan *plan)
 {
 	for (size_t i = 0; i < plan->count; i++) {

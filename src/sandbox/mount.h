@@ -73,6 +73,11 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 		  const struct sandbox_open_volume *volumes, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
 
+/* Parent: the paths inside the sandbox where the plan lets it write, its tmpfs mounts ($HOME,
+ * /tmp) and writable volumes, into paths (up to capacity); returns how many. They point into
+ * the plan. The Landlock layer grants write there (and on devfs's DEVFS_SHM) and nowhere else. */
+size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, size_t capacity);
+
 /* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries
  * out the plan, taking sources from the host tree (still the root; a --rootfs's entries from
  * beneath it, through no symlink). Everything made in the new root is made relative to its fd,
