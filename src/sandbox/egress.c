@@ -17,10 +17,13 @@
 
 #include "net/addrpolicy.h"
 #include "sandbox/sync.h"
+#include "util/macros.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define IDLE_TIMEOUT_MS 300000
 #define PEEK_TIMEOUT_MS 1000
+/* What the workload reaches without the proxy: its own loopback. */
+#define NO_PROXY "localhost,127.0.0.1,::1"
 
 /* The rules were checked with the spec (spec_check.c); a failure here is not expected. */
 static int add_rules(struct netpolicy *policy, const char *const *texts, size_t count, bool is_deny,
@@ -57,17 +60,18 @@ static int add_host_addresses(struct netpolicy *policy, struct sk_err *err)
 
 static int set_proxy_env(struct env_plan *env, struct sk_err *err)
 {
-	static const char *const http_vars[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-						"https_proxy"};
-	static const char *const all_vars[] = {"ALL_PROXY", "all_proxy"};
-	static const char *const no_vars[] = {"NO_PROXY", "no_proxy"};
+	static const char http[] = "http://" PROXY_ADDRESS ":" STRINGIFY(PROXY_HTTP_PORT);
+	static const char socks[] = "socks5h://" PROXY_ADDRESS ":" STRINGIFY(PROXY_SOCKS_PORT);
+	static const struct {
+		const char *name, *value;
+	} vars[] = {
+	    {"HTTP_PROXY", http},   {"HTTPS_PROXY", http},  {"http_proxy", http},
+	    {"https_proxy", http},  {"ALL_PROXY", socks},   {"all_proxy", socks},
+	    {"NO_PROXY", NO_PROXY}, {"no_proxy", NO_PROXY},
+	};
 
-	for (size_t i = 0; i < 4; i++)
-		if (env_set(env, http_vars[i], "http://127.0.0.1:3128", err) < 0)
-			return -1;
-	for (size_t i = 0; i < 2; i++)
-		if (env_set(env, all_vars[i], "socks5h://127.0.0.1:1080", err) < 0 ||
-		    env_set(env, no_vars[i], "localhost,127.0.0.1,::1", err) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+		if (env_set(env, vars[i].name, vars[i].value, err) < 0)
 			return -1;
 	return 0;
 }
@@ -113,7 +117,8 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 				       "--audit %s was not opened", spec->audit_path);
 	}
 	snprintf(plan->detail, sizeof(plan->detail),
-		 "allowlist: %zu allow and %zu deny rules through the proxy at 127.0.0.1:%d "
+		 "allowlist: %zu allow and %zu deny rules through the proxy at " PROXY_ADDRESS
+		 ":%d "
 		 "(HTTP) and :%d (SOCKS5)",
 		 spec->allow_net_count, spec->deny_net_count, PROXY_HTTP_PORT, PROXY_SOCKS_PORT);
 	return 0;

@@ -455,7 +455,10 @@ static int netns_body(const void *arg, struct probe_result *r)
 		return advise(net_advice, err.errnum, err.op, r);
 	close(proxy_fds[0]);
 	close(proxy_fds[1]);
-	sk_strlcpy(r->detail, "lo up; proxy sockets 127.0.0.1:3128, :1080", sizeof(r->detail));
+	sk_strlcpy(r->detail,
+		   "lo up; proxy sockets " PROXY_ADDRESS
+		   ":" STRINGIFY(PROXY_HTTP_PORT) ", :" STRINGIFY(PROXY_SOCKS_PORT),
+		   sizeof(r->detail));
 	return 0;
 }
 

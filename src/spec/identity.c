@@ -7,9 +7,7 @@
 #include <unistd.h>
 
 #include "spec/spec.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
+#include "util/macros.h"
 
 /* Where `id` of our user namespace lands in the parent namespace, from /proc/self/MAP
  * ("inside outside count" lines); -1 when it is not mapped or the file cannot be read. */
@@ -49,7 +47,7 @@ int identity_find(struct identity *id, struct sk_err *err)
 	if (uid_up > 0 && gid_up > 0) {
 		id->uid = id->gid = SANDBOX_DEFAULT_HOST_UID;
 		id->is_privileged_root = true;
-		sk_strlcpy(id->mapping, "root: uid " STR(SANDBOX_DEFAULT_HOST_UID),
+		sk_strlcpy(id->mapping, "root: uid " STRINGIFY(SANDBOX_DEFAULT_HOST_UID),
 			   sizeof(id->mapping));
 		return 0;
 	}
@@ -64,10 +62,11 @@ int identity_find(struct identity *id, struct sk_err *err)
 			 "root of a user namespace: its uid 0 (uid %lld outside)", uid_up);
 		return 0;
 	}
-	return sk_fail(err, "userns", 0,
-		       "map uid " STR(SANDBOX_DEFAULT_HOST_UID) " into this user namespace, or run "
-								"stockade here as a non-root user",
-		       "uid 0 here is uid 0 outside too, and uid " STR(
-			   SANDBOX_DEFAULT_HOST_UID) " (where root puts the sandbox user) is not "
-						     "mapped");
+	return sk_fail(
+	    err, "userns", 0,
+	    "map uid " STRINGIFY(SANDBOX_DEFAULT_HOST_UID) " into this user namespace, or run "
+							   "stockade here as a non-root user",
+	    "uid 0 here is uid 0 outside too, and uid " STRINGIFY(
+		SANDBOX_DEFAULT_HOST_UID) " (where root puts the sandbox user) is not "
+					  "mapped");
 }
