@@ -257,24 +257,6 @@ static int rule_fail(struct sk_err *err, const struct netrule *rule, const char 
 		       printable(in, len, shown, sizeof(shown)), why);
 }
 
-/* 1-65535, decimal, no leading zero, no sign. */
-static int parse_port(const char *in, size_t len, uint16_t *port)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 5 || in[0] == '0')
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(in[i]))
-			return -1;
-		v = v * 10 + (unsigned)(in[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 static int parse_wildcard(const char *in, size_t len, struct netrule *rule, struct sk_err *err)
 {
 	size_t labels = 1;
@@ -412,7 +394,8 @@ int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *ru
 	if (slash)
 		return rule_fail(err, rule, text, whole_len,
 				 "unknown option after the port: the only one is /raw");
-	if (colon && parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
+	if (colon &&
+	    netaddr_parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
 		return rule_fail(err, rule, text, whole_len,
 				 "the port must be a number from 1 to 65535");
 	if (parse_rule_host(host, host_len, is_bracketed, rule, err) < 0)

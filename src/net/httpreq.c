@@ -68,24 +68,6 @@ static bool is_known_method(const char *p, size_t len)
 	return false;
 }
 
-/* 1-65535, decimal, no leading zero. */
-static int parse_port(const char *p, size_t len, uint16_t *port)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 5 || p[0] == '0')
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(p[i]))
-			return -1;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 /* "host[:port]" with host a name, IPv4 or [IPv6]; *port is left alone when none is given. */
 static int parse_authority(const char *p, size_t len, struct nethost *host, uint16_t *port,
 			   bool *has_port)
@@ -109,7 +91,7 @@ static int parse_authority(const char *p, size_t len, struct nethost *host, uint
 	if (host_len == 0 || hostmatch_parse_host(p, host_len, host, &err) < 0)
 		return -1;
 	if (host_len < len) {
-		if (parse_port(p + host_len + 1, len - host_len - 1, port) < 0)
+		if (netaddr_parse_port(p + host_len + 1, len - host_len - 1, port) < 0)
 			return -1;
 		*has_port = true;
 	}

@@ -151,11 +151,12 @@ static int cidr_fail(struct sk_err *err, const char *text, size_t len, const cha
 	return sk_fail(err, LAYER, 0, NULL, "network \"%s\": %s", shown, why);
 }
 
-static int parse_prefix_len(const char *in, size_t len, unsigned max, unsigned *out)
+/* A decimal number in [0, max] (max < 100000): digits only, no sign, no leading zero. */
+static int parse_decimal(const char *in, size_t len, unsigned max, unsigned *out)
 {
 	unsigned v = 0;
 
-	if (len == 0 || len > 3 || (len > 1 && in[0] == '0'))
+	if (len == 0 || len > 5 || (len > 1 && in[0] == '0'))
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (!is_digit(in[i]))
@@ -165,6 +166,16 @@ static int parse_prefix_len(const char *in, size_t len, unsigned max, unsigned *
 	if (v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int netaddr_parse_port(const char *in, size_t len, uint16_t *port)
+{
+	unsigned v;
+
+	if (parse_decimal(in, len, 65535, &v) < 0 || v == 0)
+		return -1;
+	*port = (uint16_t)v;
 	return 0;
 }
 
@@ -197,8 +208,7 @@ int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *er
 	if (netaddr_parse(text, (size_t)(slash - text), &out->addr) < 0)
 		return cidr_fail(err, text, len, "not a valid IP address before '/'");
 	max = is_v6_text ? 128 : 32;
-	if (parse_prefix_len(slash + 1, len - (size_t)(slash + 1 - text), max, &out->prefix_len) <
-	    0)
+	if (parse_decimal(slash + 1, len - (size_t)(slash + 1 - text), max, &out->prefix_len) < 0)
 		return cidr_fail(err, text, len,
 				 is_v6_text ? "the prefix length must be 0-128, no leading zeros"
 					    : "the prefix length must be 0-32, no leading zeros");

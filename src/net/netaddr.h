@@ -29,6 +29,9 @@ int netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct netad
 			  uint16_t *port);
 bool netaddr_equal(const struct netaddr *a, const struct netaddr *b);
 
+/* A port: 1-65535, decimal, no sign, no leading zero. Returns 0, or -1. */
+int netaddr_parse_port(const char *in, size_t len, uint16_t *port);
+
 /* IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes that IPv4 address; anything else is left alone. */
 void netaddr_unmap(struct netaddr *addr);
 

@@ -9,7 +9,6 @@
 #include "net/hostmatch.h"
 #include "sandbox/env.h"
 #include "store/volume.h"
-#include "util/parse.h"
 
 static int bad_text(struct sk_err *err, const char *flag, const char *value, const char *what)
 {
@@ -118,7 +117,7 @@ static int check_dns_server(const char *text, struct sk_err *err)
 	const char *host = text, *port = NULL, *colon = strchr(text, ':');
 	size_t host_len = strlen(text);
 	struct netaddr addr;
-	uint64_t number;
+	uint16_t number;
 	int rc;
 
 	if (text[0] == '[') {
@@ -133,7 +132,7 @@ static int check_dns_server(const char *text, struct sk_err *err)
 		port = colon + 1;
 	}
 	rc = netaddr_parse(host, host_len, &addr);
-	if (rc < 0 || (port && parse_uint(port, 1, 65535, &number) < 0) ||
+	if (rc < 0 || (port && netaddr_parse_port(port, strlen(port), &number) < 0) ||
 	    (text[0] == '[' && !memchr(host, ':', host_len)))
 		return bad_text(err, "--dns-server", text, "IP or IP:PORT ([IPv6]:PORT)");
 	return 0;
