@@ -20,7 +20,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MUTATIONS = {
     "landlock": ("src/sandbox/launch.c", "if (plan->has_landlock &&", "if (0 &&",
                  ["layers:landlock", "hostile:", "escape:"]),
-    "seccomp": ("src/sandbox/launch.c", "if (plan->has_seccomp &&", "if (0 &&",
+    "seccomp": ("src/sandbox/launch.c", "child_optional(seccomp_apply(&plan->seccomp, err),",
+                "child_optional(0,",
                 ["layers:identity", "hostile:", "escape:"]),
     "caps": ("src/sandbox/launch.c", "if (caps_apply(&plan->caps, err) < 0 || ",
              "if (", ["layers:identity", "hostile:", "escape:"]),

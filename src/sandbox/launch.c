@@ -57,7 +57,7 @@ struct launch_plan {
 	struct landlock_plan landlock;
 	struct seccomp_plan seccomp;
 	struct cgroup_plan cgroup;
-	bool has_landlock, has_seccomp;
+	bool has_landlock;
 	struct egress_plan egress;
 	struct tty_plan tty;
 	/* [stdout, stderr][read, write]: relayed by the supervisor (--output-limit without a pty;
@@ -156,8 +156,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 		return sk_fail_safe(err, "launch", EPERM, "verify PID 1 is not dumpable", NULL,
 				    NULL);
 	/* seccomp last: it denies mount, unshare and the rest that the steps above used. */
-	if (plan->has_seccomp &&
-	    child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,
+	if (child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,
 			   sync_fd, err) < 0)
 		return -1;
 	return 0;
@@ -283,20 +282,13 @@ static int prepare_optional_layers(struct launch_plan *plan, struct run_report *
 		report_layer(report, "landlock", true, false, plan->landlock.detail);
 	} else if (allowed(spec, LAYER_LANDLOCK)) {
 		report_layer(report, "landlock", false, true, err->op);
+		memset(err, 0, sizeof(*err)); /* recorded, not an error */
 	} else {
 		return -1;
 	}
-	if (seccomp_prepare(&plan->seccomp, err) == 0) {
-		plan->has_seccomp = true;
-		report_layer(report, "seccomp", true, false, plan->seccomp.detail);
-	} else if (allowed(spec, LAYER_SECCOMP)) {
-		report_layer(report, "seccomp", false, true, err->op);
-	} else {
-		return -1;
-	}
-	if (!allowed(spec, LAYER_LANDLOCK) && !allowed(spec, LAYER_SECCOMP))
-		return 0;
-	memset(err, 0, sizeof(*err));
+	/* The program is built in; only its loading, in the child, can fail (child_optional). */
+	seccomp_prepare(&plan->seccomp);
+	report_layer(report, "seccomp", true, false, plan->seccomp.detail);
 	return 0;
 }
 
@@ -352,8 +344,7 @@ static void launch_cleanup(struct launch_plan *plan)
 		for (int j = 0; j < 2; j++)
 			if (plan->output_pipe[i][j] >= 0)
 				close(plan->output_pipe[i][j]);
-	if (plan->has_seccomp)
-		seccomp_plan_free(&plan->seccomp);
+	seccomp_plan_free(&plan->seccomp);
 	env_plan_free(&plan->env);
 	mount_plan_free(&plan->mount);
 }

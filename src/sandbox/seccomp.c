@@ -16,17 +16,13 @@ extern const unsigned short seccomp_program_len;
 extern const unsigned seccomp_program_rules;
 extern const char seccomp_program_detail[];
 
-int seccomp_prepare(struct seccomp_plan *plan, struct sk_err *err)
+void seccomp_prepare(struct seccomp_plan *plan)
 {
 	*plan = (struct seccomp_plan){0};
-	if (seccomp_program_len == 0 || seccomp_program_len > BPF_MAXINSNS)
-		return sk_fail(err, "seccomp", EINVAL, "rebuild stockade",
-			       "the built-in BPF program is empty or too long");
 	plan->filter = seccomp_program;
 	plan->filter_len = seccomp_program_len;
 	plan->rule_count = seccomp_program_rules;
 	sk_strlcpy(plan->detail, seccomp_program_detail, sizeof(plan->detail));
-	return 0;
 }
 
 static const char *apply_hint(int errnum)
