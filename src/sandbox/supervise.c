@@ -262,15 +262,12 @@ int supervise_signalfd(bool wants_winch, sigset_t *old, struct sk_err *err)
 void supervise_finish(struct supervisor *sv)
 {
 	siginfo_t info;
-	struct cgroup_usage usage;
 
 	memset(&info, 0, sizeof(info));
 	if (!sv->is_child_done && supervise_may_leave(sv))
 		return;
 	(void)sys_waitid_pidfd(sv->pidfd, &info, WEXITED);
-	memset(&usage, 0, sizeof(usage));
-	cgroup_collect(sv->cgroup, &usage);
-	sv->result->oom_killed = usage.oom_killed;
+	sv->result->oom_killed = cgroup_oom_killed(sv->cgroup);
 	/* PID 1 killed before it could report (timeout, output limit, OOM, kill from outside). */
 	if (!sv->result->exited && !sv->result->term_signal && sv->result->started &&
 	    info.si_code == CLD_KILLED)
