@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "util/syscalls.h"
@@ -439,44 +437,19 @@ static const char *fd_path(int fd, char *buf, size_t size)
 	return buf;
 }
 
-/* Adds attrs to the mount fd refers to (mount_fd >= 0), else to the one at path. */
+/* Adds attrs to the mount fd refers to (mount_fd >= 0), else to the one at path. mount_setattr
+ * only adds attributes, so flags the kernel locked on a mount that came from the host (nosuid,
+ * noexec, ...) are kept, and AT_RECURSIVE reaches submounts. Linux >= 5.12 has it; before,
+ * a remount could not promise the same for a recursive bind, so there is no fallback: the run
+ * stops (exit 125), as it does when a filter forbids the call. */
 static int restrict_mount(int mount_fd, const char *path, const char *shown, int is_recursive,
 			  unsigned attrs, struct sk_err *err)
 {
-	struct statfs st;
-	unsigned long flags = MS_REMOUNT | MS_BIND;
-	char fd_target[32];
-
-	/* mount_setattr only adds attributes, so flags the kernel locked on a mount that came
-	 * from the host (nosuid, noexec, ...) are kept, and AT_RECURSIVE reaches submounts. */
 	if (sys_mount_setattr(mount_fd >= 0 ? mount_fd : AT_FDCWD, mount_fd >= 0 ? "" : path,
 			      (is_recursive ? AT_RECURSIVE : 0) |
 				  (mount_fd >= 0 ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW),
-			      attrs) == 0)
-		return 0;
-	if (errno != ENOSYS || is_recursive)
+			      attrs) < 0)
 		return sk_fail_safe(err, "mount", errno, "mount_setattr(restrict)", shown, NULL);
-	if (mount_fd >= 0)
-		path = fd_path(mount_fd, fd_target, sizeof(fd_target));
-	/* Kernels before 5.12: a remount must repeat the locked flags or it fails. */
-	if (statfs(path, &st) < 0)
-		return sk_fail_safe(err, "mount", errno, "statfs", shown, NULL);
-	if ((attrs & MOUNT_RESTRICT_RDONLY) || (st.f_flags & ST_RDONLY))
-		flags |= MS_RDONLY;
-	if ((attrs & MOUNT_RESTRICT_NOSUID) || (st.f_flags & ST_NOSUID))
-		flags |= MS_NOSUID;
-	if ((attrs & MOUNT_RESTRICT_NODEV) || (st.f_flags & ST_NODEV))
-		flags |= MS_NODEV;
-	if ((attrs & MOUNT_RESTRICT_NOEXEC) || (st.f_flags & ST_NOEXEC))
-		flags |= MS_NOEXEC;
-	if (st.f_flags & ST_NOATIME)
-		flags |= MS_NOATIME;
-	if (st.f_flags & ST_NODIRATIME)
-		flags |= MS_NODIRATIME;
-	if (st.f_flags & ST_RELATIME)
-		flags |= MS_RELATIME;
-	if (mount(NULL, path, NULL, flags, NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "remount(restrict)", shown, NULL);
 	return 0;
 }
 
