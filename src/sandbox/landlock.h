@@ -24,7 +24,7 @@ struct landlock_plan {
 	uint64_t scoped;     /* LANDLOCK_SCOPE_* bits (ABI >= 6), else 0 */
 	struct landlock_rule rules[LANDLOCK_MAX_RULES];
 	size_t rule_count;
-	char detail[128]; /* for the report: "ABI 7, 5 rules, scoped: abstract-unix, signal" */
+	char detail[128]; /* for the report: "ABI 7, 6 rules, scoped: abstract-unix,signal" */
 };
 
 /* Parent, before clone: probes the ABI (landlock_create_ruleset with
