@@ -23,8 +23,10 @@ static long long parent_id(const char *map, unsigned long id)
 	if (!f)
 		return -1;
 	while (found < 0 && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
-		if (id >= inside && id - inside < count)
-			found = (long long)(outside + (id - inside));
+		if (id >= inside && id - inside < count) {
+			unsigned long up = outside + (id - inside);
+			found = (long long)up;
+		}
 	fclose(f);
 	return found;
 }
