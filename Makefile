@@ -40,9 +40,11 @@ bench-deps: deps
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_DEPS) >/dev/null; \
 	fi
 
-# The repository itself: no large or third-party files tracked, no reference outside the tree.
+# The repository itself: no large or third-party files tracked, no reference outside the tree,
+# and the include graph of src/ runs one way (docs/ARCHITECTURE.md, "Layers").
 check-tree:
 	python3 tests/check_tree.py
+	python3 tests/check_includes.py
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) --buildtype=debugoptimized

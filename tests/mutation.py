@@ -20,7 +20,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MUTATIONS = {
     "landlock": ("src/sandbox/launch.c", "if (plan->has_landlock &&", "if (0 &&",
                  ["layers:landlock", "hostile:", "escape:"]),
-    "seccomp": ("src/sandbox/launch.c", "if (plan->has_seccomp &&", "if (0 &&",
+    "seccomp": ("src/sandbox/launch.c", "child_optional(seccomp_apply(&plan->seccomp, err),",
+                "child_optional(0,",
                 ["layers:identity", "hostile:", "escape:"]),
     "caps": ("src/sandbox/launch.c", "if (caps_apply(&plan->caps, err) < 0 || ",
              "if (", ["layers:identity", "hostile:", "escape:"]),
@@ -49,14 +50,13 @@ MUTATIONS = {
     "proxy-confine": ("src/net/proxy.c",
                       "proxy_drop_privileges() < 0 || proxy_confine(config, p.dns, &err) < 0",
                       "proxy_drop_privileges() < 0", ["egress:proxy_confines"]),
-    "env-scrub": ("src/sandbox/launch.c", "struct init_config config = {plan->spec->argv, plan->env.envp,",
-                  "extern char **environ; struct init_config config = {plan->spec->argv, environ,",
-                  ["basics:environment"]),
-    "cgroup": ("src/sandbox/launch.c", "cgroup_attach(&sv->plan->cgroup, sv->pid, err) < 0)",
+    "env-scrub": ("src/sandbox/launch.c", ".envp = plan->env.envp,",
+                  ".envp = environ,", ["basics:environment"]),
+    "cgroup": ("src/sandbox/launch.c", "cgroup_attach(&plan->cgroup, pid, err) < 0)",
                "0)", ["limits:"]),
     "gate": ("src/sandbox/launch.c", "if (gate_check(spec, report, err) < 0)", "if (0)",
              ["doctor:"]),
-    "timeout": ("src/sandbox/launch.c", "sv->result->timed_out = true;\n\t\t\tsupervise_kill(sv);",
+    "timeout": ("src/sandbox/supervise.c", "sv->result->timed_out = true;\n\t\t\tsupervise_kill(sv);",
                 "sv->result->timed_out = true;", ["basics:timeout"]),
 }
 

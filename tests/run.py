@@ -174,14 +174,17 @@ def main():
         for module_name in MODULES:
             module = importlib.import_module(module_name)
             tests += [(f"{module_name[5:]}:{fn.__name__[5:]}", fn) for fn in harness.collect(module)]
-        for name, fn in tests:
-            if args.k not in name:
-                continue
-            if mode not in getattr(fn, "modes", ("root", "user")):
-                continue
-            status, detail, took = run_one(ctx, fn)
-            tally.outcome(mode, name, status, took, detail)
-            tally.unit_outcomes(mode, name, ctx.unit_outcomes)
+        try:
+            for name, fn in tests:
+                if args.k not in name:
+                    continue
+                if mode not in getattr(fn, "modes", ("root", "user")):
+                    continue
+                status, detail, took = run_one(ctx, fn)
+                tally.outcome(mode, name, status, took, detail)
+                tally.unit_outcomes(mode, name, ctx.unit_outcomes)
+        finally:
+            ctx.close()
     if not args.k and args.mode == "both":
         # Only a run of everything can tell that a listed skip belongs to no test at all.
         for entry, problem in tally.ledger.never_ran():

@@ -17,6 +17,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gen_seccomp OUTPUT.c\n");
 		return 2;
 	}
+	/* seccomp_compile refuses a program the kernel would not load (empty, or longer than
+	 * BPF_MAXINSNS): a bad policy fails the build, and a launch takes the program as it is. */
 	if (seccomp_compile(&plan, &err) < 0) {
 		sk_err_print(&err);
 		return 1;

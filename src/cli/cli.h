@@ -3,7 +3,7 @@
 #ifndef STOCKADE_CLI_H
 #define STOCKADE_CLI_H
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* The spec files below the flags of one run (cli/policy.c): a profile and a policy file. Zeroed
@@ -17,7 +17,8 @@ struct cli_sources {
 };
 
 /* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags
- * (docs/spec.md). Returns 0, or -1 with err (exit 125). A request for help sets *wants_help. */
+ * (docs/spec.md), then checks every value (spec_check). Returns 0, or -1 with err (exit 125).
+ * A request for help sets *wants_help. */
 int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_sources *sources,
 		  int *wants_help, struct sk_err *err);
 /* The built-in defaults of a run (no flag, no file). */
@@ -49,6 +50,11 @@ int cli_doctor(int argc, char **argv, struct sk_err *err);
 /* `stockade volume ...` and `stockade reserve status|release`: 0, or -1 with err. */
 int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
+
+/* Prints value as indented JSON (jansson's JSON_* flags added) and takes its reference; -1 with
+ * err (layer `layer`) when it cannot be encoded (value NULL: a json_pack that failed). */
+struct json_t;
+int cli_print_json(struct json_t *value, int flags, const char *layer, struct sk_err *err);
 
 /* Leftovers of runs killed with SIGKILL: stale cgroups and anonymous volumes, removed. */
 struct cli_swept {

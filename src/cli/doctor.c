@@ -3,25 +3,26 @@
  * every required layer works, 1 otherwise. The JSON schema is stable (schema 1). */
 #define _GNU_SOURCE /* strerrorname_np */
 #include "cli/cli.h"
-#include "sandbox/userns.h"
+#include "spec/identity.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "store/reserve.h"
+#include "util/clock.h"
+#include "util/macros.h"
 
 struct environment {
 	char kernel[128];
 	bool is_root;
-	char identity[112]; /* where the sandbox user lands (userns_host_identity) */
+	char identity[112];  /* where the sandbox user lands (identity_find) */
 	char container[128]; /* "" when none is detected, else what gave it away */
 	int landlock_abi;    /* 0 when unavailable */
 };
@@ -36,7 +37,7 @@ static void detect_container(char *buf, size_t size)
 	FILE *f;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(marks); i++)
 		if (access(marks[i], F_OK) == 0) {
 			snprintf(buf, size, "%s exists", marks[i]);
 			return;
@@ -62,20 +63,22 @@ static void detect_container(char *buf, size_t size)
 static void describe_environment(struct environment *env)
 {
 	struct utsname uts;
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U /* _VERSION */);
+	struct sk_err no_landlock = {0};
+	int abi = landlock_probe_abi(&no_landlock);
 
 	memset(env, 0, sizeof(*env));
 	if (uname(&uts) == 0)
 		snprintf(env->kernel, sizeof(env->kernel), "%.20s %.100s", uts.sysname,
 			 uts.release);
 	env->is_root = geteuid() == 0;
-	struct userns_identity id;
+	struct identity id;
 	struct sk_err refused = {0};
-	if (userns_host_identity(&id, &refused) == 0)
+	if (identity_find(&id, &refused) == 0)
 		snprintf(env->identity, sizeof(env->identity), "sandbox user onto %s", id.mapping);
 	else
-		snprintf(env->identity, sizeof(env->identity), "no uid to map the sandbox user onto");
-	env->landlock_abi = abi > 0 ? (int)abi : 0;
+		snprintf(env->identity, sizeof(env->identity),
+			 "no uid to map the sandbox user onto");
+	env->landlock_abi = abi > 0 ? abi : 0;
 	detect_container(env->container, sizeof(env->container));
 }
 
@@ -174,7 +177,6 @@ static int print_json(const struct probe_result *results, const struct environme
 {
 	json_t *layers = json_array();
 	json_t *root;
-	char *text;
 
 	for (int i = 0; i < PROBE_COUNT; i++) {
 		json_t *layer = layer_json(&results[i]);
@@ -182,32 +184,26 @@ static int print_json(const struct probe_result *results, const struct environme
 			json_object_set_new(layer, "depends_on", json_string("userns"));
 		json_array_append_new(layers, layer);
 	}
-	root = json_pack(
-	    "{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}", "schema", 1, "version",
-	    STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root, "identity", env->identity, "container", "detected",
-	    env->container[0] != '\0', "evidence", env->container, "landlock_abi",
-	    env->landlock_abi ? json_integer(env->landlock_abi) : json_null(), "seccomp_arch",
-	    "x86_64", "layers", layers, "ok", all_required_ok(results), "duration_ms", total_ms);
+	root = json_pack("{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}",
+			 "schema", 1, "version", STOCKADE_VERSION, "kernel", env->kernel, "root",
+			 env->is_root, "identity", env->identity, "container", "detected",
+			 env->container[0] != '\0', "evidence", env->container, "landlock_abi",
+			 env->landlock_abi ? json_integer(env->landlock_abi) : json_null(),
+			 "seccomp_arch", "x86_64", "layers", layers, "ok", all_required_ok(results),
+			 "duration_ms", total_ms);
 	if (root) {
 		json_object_set_new(root, "reserve", reserve_json());
 		json_object_set_new(root, "swept",
 				    json_pack("{s:i, s:i}", "cgroups", (int)swept->cgroups,
 					      "volumes", (int)swept->volumes));
 	}
-	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!text)
-		return sk_fail(err, "doctor", ENOMEM, NULL, "encoding the JSON report");
-	printf("%s\n", text);
-	free(text);
-	return 0;
+	return cli_print_json(root, JSON_PRESERVE_ORDER, "doctor", err);
 }
 
 int cli_doctor(int argc, char **argv, struct sk_err *err)
 {
 	struct probe_result results[PROBE_COUNT];
 	struct environment env;
-	struct timespec t0, t1;
 	bool is_json = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -219,11 +215,9 @@ int cli_doctor(int argc, char **argv, struct sk_err *err)
 	}
 	struct cli_swept swept;
 	cli_sweep_leftovers(&swept);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double start = clock_now_ms();
 	probe_all(results);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double total_ms =
-	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	double total_ms = clock_now_ms() - start;
 	describe_environment(&env);
 	if (is_json) {
 		if (print_json(results, &env, &swept, total_ms, err) < 0)

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "sandbox/launch.h"
+#include "sandbox/spec_check.h"
 #include "store/volume.h"
+#include "util/macros.h"
 #include "util/parse.h"
 
 #define EXIT_OUTPUT_LIMIT (128 + 25) /* as if killed by SIGXFSZ, the file-size-limit signal */
@@ -31,7 +33,12 @@ enum {
 	OPT_UID,
 	OPT_DEGRADED,
 	OPT_REPORT,
-	OPT_TMPFS_SIZE, OPT_KEEP_VOLUMES, OPT_DNS_SERVER, OPT_HOSTS_FILE, OPT_AUDIT, OPT_QUIET,
+	OPT_TMPFS_SIZE,
+	OPT_KEEP_VOLUMES,
+	OPT_DNS_SERVER,
+	OPT_HOSTS_FILE,
+	OPT_AUDIT,
+	OPT_QUIET,
 	OPT_TTY,
 	OPT_POLICY,
 	OPT_PROFILE,
@@ -119,33 +126,6 @@ static int bad_value(struct sk_err *err, const char *flag, const char *value, co
 	return sk_fail(err, "cli", 0, what, "invalid %s '%.64s'", flag, value);
 }
 
-static int parse_hostname(const char *name, struct sk_err *err)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 63)
-		return bad_value(err, "--hostname", name, "1 to 63 characters");
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c == '-' && i > 0 && i + 1 < len) || (c == '.' && i > 0 && i + 1 < len)))
-			return bad_value(err, "--hostname", name,
-					 "letters, digits, inner '-' and '.'");
-	}
-	return 0;
-}
-
-static int parse_workdir(const char *dir, struct sk_err *err)
-{
-	if (dir[0] != '/')
-		return bad_value(err, "--workdir", dir, "an absolute path inside the sandbox");
-	if (strstr(dir, "/../") || (strlen(dir) >= 3 && strcmp(dir + strlen(dir) - 3, "/..") == 0))
-		return bad_value(err, "--workdir", dir, "no '..' components");
-	if (strlen(dir) >= 4096)
-		return bad_value(err, "--workdir", dir, "too long");
-	return 0;
-}
-
 static int parse_degraded(const char *layer, unsigned *bits, struct sk_err *err)
 {
 	if (strcmp(layer, "landlock") == 0)
@@ -162,15 +142,14 @@ static int parse_degraded(const char *layer, unsigned *bits, struct sk_err *err)
 
 static int parse_tty(const char *mode, enum sandbox_tty_mode *out, struct sk_err *err)
 {
-	if (strcmp(mode, "auto") == 0)
-		*out = SANDBOX_TTY_AUTO;
-	else if (strcmp(mode, "always") == 0)
-		*out = SANDBOX_TTY_ALWAYS;
-	else if (strcmp(mode, "never") == 0)
-		*out = SANDBOX_TTY_NEVER;
-	else
-		return bad_value(err, "--tty", mode, "one of auto, always, never");
-	return 0;
+	static const char *const names[] = {SANDBOX_TTY_MODE_NAMES};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(mode, names[i]) == 0) {
+			*out = (enum sandbox_tty_mode)i;
+			return 0;
+		}
+	return bad_value(err, "--tty", mode, "one of auto, always, never");
 }
 
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
@@ -191,7 +170,7 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case 'w':
 		spec->workdir = arg;
-		return parse_workdir(arg, err);
+		return 0;
 	case OPT_NETWORK:
 		if (strcmp(arg, "none") == 0 || strcmp(arg, "allowlist") == 0) {
 			spec->has_network = strcmp(arg, "allowlist") == 0;
@@ -223,16 +202,18 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case OPT_TTY:
 		return parse_tty(arg, &spec->tty_mode, err);
+	/* A limit given is a limit: 0 (none, in the spec) is refused here; the ranges are
+	 * spec_check()'s. */
 	case OPT_MEMORY:
-		if (parse_size(arg, &spec->memory_bytes) < 0 || spec->memory_bytes < (1u << 20))
+		if (parse_size(arg, &spec->memory_bytes) < 0 || spec->memory_bytes == 0)
 			return bad_value(err, "--memory", arg, "a size of at least 1m, e.g. 512m");
 		return 0;
 	case OPT_PIDS:
-		return parse_uint(arg, 1, 4194304, &spec->pids_limit) < 0
+		return parse_uint(arg, 1, UINT64_MAX, &spec->pids_limit) < 0
 			   ? bad_value(err, "--pids-limit", arg, "a number from 1")
 			   : 0;
 	case OPT_CPUS:
-		if (parse_cpus_milli(arg, &spec->cpus_milli) < 0 || spec->cpus_milli < 10)
+		if (parse_cpus_milli(arg, &spec->cpus_milli) < 0)
 			return bad_value(err, "--cpus", arg,
 					 "a number of CPUs from 0.01, e.g. 0.5");
 		return 0;
@@ -246,7 +227,7 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 			return bad_value(err, "--output-limit", arg, "a size, e.g. 10m");
 		return 0;
 	case OPT_TMPFS_SIZE:
-		if (parse_size(arg, &spec->tmpfs_bytes) < 0 || spec->tmpfs_bytes < (1u << 20))
+		if (parse_size(arg, &spec->tmpfs_bytes) < 0 || spec->tmpfs_bytes == 0)
 			return bad_value(err, "--tmpfs-size", arg, "a size of at least 1m");
 		return 0;
 	case OPT_ROOTFS:
@@ -254,10 +235,9 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case OPT_HOSTNAME:
 		spec->hostname = arg;
-		return parse_hostname(arg, err);
+		return 0;
 	case OPT_UID:
-		/* 0 would make the workload root of its namespace; 65534 is the overflow id. */
-		if (parse_uint(arg, 1, 65533, &value) < 0)
+		if (parse_uint(arg, 0, UINT32_MAX, &value) < 0)
 			return bad_value(err, "--uid", arg, "a number from 1 to 65533");
 		spec->uid = (uid_t)value;
 		spec->gid = (gid_t)value;
@@ -297,8 +277,7 @@ void cli_run_defaults(struct sandbox_spec *spec)
 	spec->gid = SANDBOX_DEFAULT_UID;
 	spec->hostname = SANDBOX_DEFAULT_HOSTNAME;
 	spec->workdir = SANDBOX_HOME;
-	spec->tmpfs_bytes = 1ull << 30;
-	spec->audit_fd = -1;
+	spec->tmpfs_bytes = SANDBOX_DEFAULT_TMPFS;
 }
 
 /* --policy and --profile, wherever they are: the profile and the file are layers below every
@@ -350,14 +329,10 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 	}
 	/* A command on the command line replaces the file's. */
 	spec->argv = optind < argc ? &argv[optind] : cli_sources_command(sources);
-	if (!spec->argv && !sources->is_command_optional)
-		return sk_fail(err, "cli", 0,
-			       "usage: stockade run [OPTIONS] -- COMMAND [ARG...], or \"command\" "
-			       "in the --policy file",
-			       "no command given");
-	if (spec->argv && spec->argv[0][0] == '\0')
-		return sk_fail(err, "cli", 0, NULL, "empty command name");
-	return 0;
+	if (!spec->argv && sources->is_command_optional)
+		return spec_check_values(spec, err); /* policy show: no command needed */
+	/* Every value, in the one place every front end passes: exit 125 before any probe. */
+	return spec_check(spec, err);
 }
 
 static int exit_status(const struct sandbox_result *result)
@@ -375,28 +350,31 @@ static int exit_status(const struct sandbox_result *result)
 
 /* Phase 2 of -v: every spec was parsed and checked before this; now the volumes are taken from
  * the store (created on first use) and opened, the sandbox runs, and anonymous ones go after. */
-static int run_with_volumes(struct sandbox_spec *spec, char *const *caller_env,
+static int run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *host,
 			    struct sandbox_result *result, struct run_report *report,
 			    struct sk_err *err)
 {
 	struct volume_store store;
 	struct volume_handle handles[SANDBOX_MAX_VOLUMES];
+	struct sandbox_open_volume opened[SANDBOX_MAX_VOLUMES];
 	int rc;
 
 	memset(result, 0, sizeof(*result));
 	if (spec->volume_count == 0)
-		return sandbox_run(spec, caller_env, result, report, err);
+		return sandbox_run(spec, host, result, report, err);
 	if (volume_store_open(&store, err) < 0)
 		return -1;
-	if (volume_run_acquire(&store, spec, handles, err) < 0) {
+	if (volume_run_acquire(&store, spec, handles, opened, err) < 0) {
 		volume_store_close(&store);
 		return -1;
 	}
-	rc = sandbox_run(spec, caller_env, result, report, err);
+	host->volumes = opened;
+	rc = sandbox_run(spec, host, result, report, err);
+	host->volumes = NULL;
 	for (size_t i = 0; i < spec->volume_count && spec->should_keep_volumes; i++)
 		if (spec->volumes[i].is_anonymous && result->started)
-			fprintf(stderr, "stockade: kept anonymous volume %s (%s)\n",
-				spec->volumes[i].name, spec->volumes[i].guest);
+			fprintf(stderr, "stockade: kept anonymous volume %s (%s)\n", opened[i].name,
+				spec->volumes[i].guest);
 	volume_run_release(&store, spec, handles, result->started);
 	volume_store_close(&store);
 	return rc;
@@ -470,8 +448,8 @@ static void output_discard(struct run_output *out)
 }
 
 /* Both outputs, or neither: a refusal leaves nothing it created behind. The audit file only
- * with a network (without one, the run is refused for --audit by the egress layer). */
-static int outputs_open(struct sandbox_spec *spec, struct run_output *report,
+ * with a network (spec_check refused --audit without one). */
+static int outputs_open(const struct sandbox_spec *spec, struct run_output *report,
 			struct run_output *audit, struct sk_err *err)
 {
 	*report = (struct run_output){.flag = "--report", .path = spec->report_path, .fd = -1};
@@ -489,7 +467,6 @@ static int outputs_open(struct sandbox_spec *spec, struct run_output *report,
 		return sk_fail(err, "cli", 0, "give each its own file",
 			       "--report and --audit name the same file");
 	}
-	spec->audit_fd = audit->fd;
 	return 0;
 }
 
@@ -497,6 +474,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		       struct sk_err *err)
 {
 	struct sandbox_spec spec;
+	struct sandbox_host host;
 	struct sandbox_result result;
 	struct run_report report;
 	struct run_output report_out, audit_out;
@@ -511,7 +489,8 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	if (outputs_open(&spec, &report_out, &audit_out, err) < 0)
 		return -1;
 	memset(&report, 0, sizeof(report));
-	rc = run_with_volumes(&spec, caller_env, &result, &report, err);
+	host = (struct sandbox_host){.caller_env = caller_env, .audit_fd = audit_out.fd};
+	rc = run_with_volumes(&spec, &host, &result, &report, err);
 	/* After the command, off its start-up path: anonymous volumes of runs that were killed
 	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */
 	(void)cli_sweep_volumes();

@@ -79,14 +79,7 @@ static json_t *info_json(const struct volume_info *info)
 
 static int print_json(json_t *value, struct sk_err *err)
 {
-	char *text = value ? json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-
-	json_decref(value);
-	if (!text)
-		return sk_fail(err, "volume", ENOMEM, NULL, "encoding JSON");
-	printf("%s\n", text);
-	free(text);
-	return 0;
+	return cli_print_json(value, JSON_PRESERVE_ORDER, "volume", err);
 }
 
 static void print_row(const struct volume_info *info)
@@ -100,8 +93,8 @@ static void print_row(const struct volume_info *info)
 		snprintf(limit, sizeof(limit), "-");
 	format_time(info->created, created, sizeof(created));
 	format_time(info->last_used, used, sizeof(used));
-	printf("%-24s %-9s %8s %8s %-20s %-20s %s\n", info->name, kind_name(info->kind), size, limit,
-	       created, used, info->is_in_use ? "yes" : "no");
+	printf("%-24s %-9s %8s %8s %-20s %-20s %s\n", info->name, kind_name(info->kind), size,
+	       limit, created, used, info->is_in_use ? "yes" : "no");
 }
 
 static int do_ls(struct volume_store *store, bool is_json, struct sk_err *err)

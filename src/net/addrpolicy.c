@@ -1,11 +1,13 @@
 /* Forbidden destination addresses (docs/THREATS.md, "Network egress": DNS rebinding, metadata
- * endpoints, IPv4 hidden inside IPv6) and the CIDR parser. The proxy calls addrpolicy_check
+ * endpoints, IPv4 hidden inside IPv6). The proxy calls addrpolicy_check
  * on the exact address it connects to, after resolution. */
 #include "net/addrpolicy.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util/macros.h"
 
 #define LAYER "netpolicy"
 #define NO_EMBEDDED (-1)
@@ -59,90 +61,6 @@ static const struct forbidden_range forbidden_ranges[] = {
     {AF_INET6, {0xff}, 8, NO_EMBEDDED, "multicast"},
 };
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int cidr_fail(struct sk_err *err, const char *text, size_t len, const char *why)
-{
-	char shown[80];
-	size_t n = 0;
-
-	for (; n < len && n + 1 < sizeof(shown); n++)
-		shown[n] = (text[n] >= 0x20 && text[n] < 0x7f) ? text[n] : '?';
-	shown[n] = '\0';
-	return sk_fail(err, LAYER, 0, NULL, "network \"%s\": %s", shown, why);
-}
-
-static int parse_prefix_len(const char *in, size_t len, unsigned max, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 3 || (len > 1 && in[0] == '0'))
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(in[i]))
-			return -1;
-		v = v * 10 + (unsigned)(in[i] - '0');
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static bool has_host_bits(const struct cidr *net)
-{
-	size_t size = net->addr.family == AF_INET ? 4 : 16;
-
-	for (unsigned bit = net->prefix_len; bit < size * 8; bit++)
-		if (net->addr.bytes[bit / 8] & (0x80 >> (bit % 8)))
-			return true;
-	return false;
-}
-
-static void clear_host_bits(struct cidr *net)
-{
-	for (unsigned bit = net->prefix_len; bit < 128; bit++)
-		net->addr.bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-}
-
-int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *err)
-{
-	const char *slash = memchr(text, '/', len);
-	bool is_v6_text;
-	unsigned max;
-
-	memset(out, 0, sizeof(*out));
-	if (!slash)
-		return cidr_fail(err, text, len, "expected ADDRESS/PREFIX-LENGTH");
-	is_v6_text = memchr(text, ':', (size_t)(slash - text)) != NULL;
-	if (netaddr_parse(text, (size_t)(slash - text), &out->addr) < 0)
-		return cidr_fail(err, text, len, "not a valid IP address before '/'");
-	max = is_v6_text ? 128 : 32;
-	if (parse_prefix_len(slash + 1, len - (size_t)(slash + 1 - text), max, &out->prefix_len) <
-	    0)
-		return cidr_fail(err, text, len,
-				 is_v6_text ? "the prefix length must be 0-128, no leading zeros"
-					    : "the prefix length must be 0-32, no leading zeros");
-	if (is_v6_text && out->addr.family == AF_INET) { /* ::ffff:a.b.c.d/N */
-		if (out->prefix_len < 96)
-			return cidr_fail(err, text, len, "host bits are set");
-		out->prefix_len -= 96;
-	}
-	if (has_host_bits(out)) {
-		struct cidr network = *out;
-		char addr[NETADDR_TEXT_MAX], hint[96];
-		clear_host_bits(&network);
-		netaddr_format(&network.addr, addr, sizeof(addr));
-		snprintf(hint, sizeof(hint), "host bits are set (the network is %s/%u)", addr,
-			 network.prefix_len);
-		return cidr_fail(err, text, len, hint);
-	}
-	return 0;
-}
-
 int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa, socklen_t len,
 				struct sk_err *err)
 {
@@ -162,7 +80,7 @@ int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr 
 
 static const struct forbidden_range *find_range(const struct netaddr *addr)
 {
-	for (size_t i = 0; i < sizeof(forbidden_ranges) / sizeof(forbidden_ranges[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_ranges); i++) {
 		const struct forbidden_range *range = &forbidden_ranges[i];
 		struct cidr net = {.prefix_len = range->prefix_len};
 		net.addr.family = range->family;

@@ -1,6 +1,7 @@
 /* Egress policy on addresses: which resolved (or literal) addresses the proxy must never
- * connect to, unless an allow rule names the address or a network containing it; and the
- * strict CIDR parser. Pure functions over struct netpolicy; no resolver, no sockets. */
+ * connect to, unless an allow rule names the address or a network containing it (addresses
+ * and networks themselves: netaddr.h). Pure functions over struct netpolicy; no resolver, no
+ * sockets. */
 #ifndef STOCKADE_ADDRPOLICY_H
 #define STOCKADE_ADDRPOLICY_H
 
@@ -9,11 +10,6 @@
 
 #include "net/hostmatch.h"
 #include "util/err.h"
-
-/* "ADDR/N": ADDR a strict IPv4 or unbracketed IPv6 literal (no zone id), N decimal without
- * leading zeros, <= 32 or <= 128. Host bits must be zero ("10.1.0.0/8" is refused, with the
- * network it probably meant in the message). "::ffff:a.b.c.d/N" (N >= 96) becomes IPv4. */
-int cidr_parse(const char *text, size_t len, struct cidr *out, struct sk_err *err);
 
 /* Records one of the sandbox host's own addresses (gathered by the caller with getifaddrs):
  * connecting to it is forbidden like loopback. Duplicates are ignored; -1 when the list is

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/addrpolicy.h"
+#include "util/macros.h"
 
 #define LAYER "netpolicy"
 
@@ -117,112 +117,6 @@ int hostmatch_canonicalize(const char *in, size_t len, char *out, size_t out_siz
 	return 0;
 }
 
-static void netaddr_unmap(struct netaddr *addr)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (addr->family == AF_INET6 && memcmp(addr->bytes, mapped, 12) == 0) {
-		memmove(addr->bytes, addr->bytes + 12, 4);
-		memset(addr->bytes + 4, 0, 12);
-		addr->family = AF_INET;
-	}
-}
-
-/* Four decimal octets 0-255, no leading zeros, no sign, nothing else. */
-static int parse_ipv4(const char *in, size_t len, uint8_t out[4])
-{
-	size_t i = 0;
-
-	for (int octet = 0; octet < 4; octet++) {
-		unsigned v = 0;
-		size_t digits = 0;
-		if (octet > 0) {
-			if (i >= len || in[i] != '.')
-				return -1;
-			i++;
-		}
-		for (; i < len && is_digit(in[i]) && digits < 4; i++, digits++)
-			v = v * 10 + (unsigned)(in[i] - '0');
-		if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && in[i - digits] == '0'))
-			return -1;
-		out[octet] = (uint8_t)v;
-	}
-	return i == len ? 0 : -1;
-}
-
-/* IPv6 text: hex digits, ':' and '.' only (so no zone id, no brackets, no spaces), given
- * to inet_pton, whose embedded IPv4 part already refuses leading zeros. */
-static int parse_ipv6(const char *in, size_t len, uint8_t out[16])
-{
-	char text[NETADDR_TEXT_MAX];
-
-	if (len == 0 || len >= sizeof(text))
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (!is_hex(c) && !(c >= 'A' && c <= 'F') && c != ':' && c != '.')
-			return -1;
-	}
-	memcpy(text, in, len);
-	text[len] = '\0';
-	return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
-}
-
-int netaddr_parse(const char *in, size_t len, struct netaddr *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (memchr(in, ':', len)) {
-		if (parse_ipv6(in, len, out->bytes) < 0)
-			return -1;
-		out->family = AF_INET6;
-		netaddr_unmap(out);
-		return 0;
-	}
-	if (parse_ipv4(in, len, out->bytes) < 0)
-		return -1;
-	out->family = AF_INET;
-	return 0;
-}
-
-void netaddr_format(const struct netaddr *addr, char *buf, size_t size)
-{
-	if (size == 0)
-		return;
-	if (!inet_ntop(addr->family, addr->bytes, buf, (socklen_t)size))
-		buf[0] = '\0';
-}
-
-int netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct netaddr *out,
-			  uint16_t *port)
-{
-	memset(out, 0, sizeof(*out));
-	if (sa && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-		out->family = AF_INET;
-		memcpy(out->bytes, &in4->sin_addr, 4);
-		if (port)
-			*port = ntohs(in4->sin_port);
-		return 0;
-	}
-	if (sa && sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		out->family = AF_INET6;
-		memcpy(out->bytes, &in6->sin6_addr, 16);
-		netaddr_unmap(out);
-		if (port)
-			*port = ntohs(in6->sin6_port);
-		return 0;
-	}
-	return -1;
-}
-
-bool netaddr_equal(const struct netaddr *a, const struct netaddr *b)
-{
-	size_t n = a->family == AF_INET ? 4 : 16;
-
-	return a->family == b->family && memcmp(a->bytes, b->bytes, n) == 0;
-}
-
 static int host_from_ip(const char *in, size_t len, bool is_bracketed, struct nethost *out,
 			struct sk_err *err)
 {
@@ -248,20 +142,6 @@ int hostmatch_parse_host(const char *in, size_t len, struct nethost *out, struct
 		return 0;
 	}
 	return hostmatch_canonicalize(in, len, out->text, sizeof(out->text), err);
-}
-
-bool cidr_contains(const struct cidr *net, const struct netaddr *addr)
-{
-	unsigned full = net->prefix_len / 8, rest = net->prefix_len % 8;
-
-	if (net->addr.family != addr->family)
-		return false;
-	if (memcmp(net->addr.bytes, addr->bytes, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (net->addr.bytes[full] & mask) == (addr->bytes[full] & mask);
 }
 
 /* Suffixes under which anyone can get a name: the common multi-label public suffixes of the
@@ -362,7 +242,7 @@ static const char *const public_suffixes[] = {
 
 static bool is_public_suffix(const char *suffix)
 {
-	for (size_t i = 0; i < sizeof(public_suffixes) / sizeof(public_suffixes[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(public_suffixes); i++)
 		if (strcmp(suffix, public_suffixes[i]) == 0)
 			return true;
 	return false;
@@ -375,24 +255,6 @@ static int rule_fail(struct sk_err *err, const struct netrule *rule, const char 
 
 	return sk_fail(err, LAYER, 0, NULL, "--%s-net %s: %s", rule->is_deny ? "deny" : "allow",
 		       printable(in, len, shown, sizeof(shown)), why);
-}
-
-/* 1-65535, decimal, no leading zero, no sign. */
-static int parse_port(const char *in, size_t len, uint16_t *port)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 5 || in[0] == '0')
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(in[i]))
-			return -1;
-		v = v * 10 + (unsigned)(in[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
 }
 
 static int parse_wildcard(const char *in, size_t len, struct netrule *rule, struct sk_err *err)
@@ -532,7 +394,8 @@ int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *ru
 	if (slash)
 		return rule_fail(err, rule, text, whole_len,
 				 "unknown option after the port: the only one is /raw");
-	if (colon && parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
+	if (colon &&
+	    netaddr_parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
 		return rule_fail(err, rule, text, whole_len,
 				 "the port must be a number from 1 to 65535");
 	if (parse_rule_host(host, host_len, is_bracketed, rule, err) < 0)

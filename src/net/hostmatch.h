@@ -1,6 +1,7 @@
-/* Egress policy on names: host-name canonicalization, strict IP-literal parsing, and the
- * --allow-net / --deny-net rule grammar with its matcher. Pure functions: no allocation, no
- * global state, no resolver; every parser takes (buf, len) so that it can be fuzzed. */
+/* Egress policy on names: host-name canonicalization, host fields (a name or an IP literal,
+ * netaddr.h), and the --allow-net / --deny-net rule grammar with its matcher. Pure functions: no
+ * allocation, no global state, no resolver; every parser takes (buf, len) so that it can be fuzzed.
+ */
 #ifndef STOCKADE_HOSTMATCH_H
 #define STOCKADE_HOSTMATCH_H
 
@@ -9,18 +10,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/netaddr.h"
 #include "util/err.h"
 
 #define HOSTMATCH_NAME_MAX 253 /* DNS limit on a name's text form, no trailing dot */
 #define HOSTMATCH_LABEL_MAX 63
-#define NETADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
-
-/* An IP address in network byte order. IPv4-mapped IPv6 (::ffff:a.b.c.d) never appears here:
- * the parsers turn it into the IPv4 address, so that one address has one spelling. */
-struct netaddr {
-	sa_family_t family; /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];  /* IPv4 uses the first 4 */
-};
 
 /* A target host as the proxy receives it: a canonical name or an address. */
 struct nethost {
@@ -36,26 +30,9 @@ struct nethost {
 int hostmatch_canonicalize(const char *in, size_t len, char *out, size_t out_size,
 			   struct sk_err *err);
 
-/* Strict IP literal: IPv4 as four decimal octets without leading zeros, or IPv6 text without
- * brackets or zone id. IPv4-mapped IPv6 becomes IPv4. Returns 0, or -1 (not an address). */
-int netaddr_parse(const char *in, size_t len, struct netaddr *out);
-/* Canonical text (inet_ntop form, IPv6 lower case and compressed) into buf >= 46 bytes. */
-void netaddr_format(const struct netaddr *addr, char *buf, size_t size);
-/* From a sockaddr_in/sockaddr_in6 (mapped addresses become IPv4); port in host order. */
-int netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct netaddr *out,
-			  uint16_t *port);
-bool netaddr_equal(const struct netaddr *a, const struct netaddr *b);
-
 /* A host field: "[v6]" or bare v6 (no zone id), a strict IPv4 literal, or a name (then
  * canonicalized). Anything that looks numeric but is not a strict literal is refused. */
 int hostmatch_parse_host(const char *in, size_t len, struct nethost *out, struct sk_err *err);
-
-/* An IP network. IPv4-mapped IPv6 prefixes (::ffff:0:0/96 and longer) are stored as IPv4. */
-struct cidr {
-	struct netaddr addr; /* host bits are zero */
-	unsigned prefix_len; /* 0..32 or 0..128 */
-};
-bool cidr_contains(const struct cidr *net, const struct netaddr *addr);
 
 enum netrule_kind {
 	NETRULE_NAME,	  /* exact canonical name */

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "util/macros.h"
+
 static enum httpreq_status bad(struct httpreq *req, int status_code, const char *reason)
 {
 	req->status_code = status_code;
@@ -60,28 +62,10 @@ static const char *const methods[] = {"GET",	"HEAD",	 "POST",    "PUT",
 
 static bool is_known_method(const char *p, size_t len)
 {
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
 		if (strlen(methods[i]) == len && memcmp(methods[i], p, len) == 0)
 			return true;
 	return false;
-}
-
-/* 1-65535, decimal, no leading zero. */
-static int parse_port(const char *p, size_t len, uint16_t *port)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 5 || p[0] == '0')
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!is_digit(p[i]))
-			return -1;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
 }
 
 /* "host[:port]" with host a name, IPv4 or [IPv6]; *port is left alone when none is given. */
@@ -107,7 +91,7 @@ static int parse_authority(const char *p, size_t len, struct nethost *host, uint
 	if (host_len == 0 || hostmatch_parse_host(p, host_len, host, &err) < 0)
 		return -1;
 	if (host_len < len) {
-		if (parse_port(p + host_len + 1, len - host_len - 1, port) < 0)
+		if (netaddr_parse_port(p + host_len + 1, len - host_len - 1, port) < 0)
 			return -1;
 		*has_port = true;
 	}
@@ -169,7 +153,8 @@ static enum httpreq_status parse_target(const char *buf, struct httpreq *req)
 		bool is_asterisk = req->target.len == 1 && t[0] == '*' &&
 				   span_equals_nocase(buf, req->method, "options");
 		if (t[0] != '/' && !is_asterisk)
-			return bad(req, 400, "a request inside a tunnel needs an origin-form target");
+			return bad(req, 400,
+				   "a request inside a tunnel needs an origin-form target");
 		if (memchr(t, '#', req->target.len))
 			return bad(req, 400, "fragment in request target");
 		req->path = req->target;
@@ -344,8 +329,8 @@ static enum httpreq_status parse_header_line(const char *buf, size_t start, size
 	enum httpreq_status status = split_header_line(buf, start, end, req, 400);
 
 	return status == HTTPREQ_COMPLETE
-		       ? check_header(buf, req, &req->headers[req->header_count - 1])
-		       : status;
+		   ? check_header(buf, req, &req->headers[req->header_count - 1])
+		   : status;
 }
 
 /* Framing and Host rules that need every header. */
@@ -520,7 +505,7 @@ static bool is_hop_by_hop(const char *buf, const struct httpreq *req, struct htt
 					    "te",
 					    "upgrade"};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (span_equals_nocase(buf, name, names[i]))
 			return true;
 	return is_listed_in_connection(buf, req, name);

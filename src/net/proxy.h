@@ -15,6 +15,8 @@
 #include "net/hostmatch.h"
 #include "util/err.h"
 
+/* Where the proxy listens inside the sandbox (and what HTTP_PROXY and ALL_PROXY say). */
+#define PROXY_ADDRESS "127.0.0.1"
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
 

@@ -16,53 +16,38 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox/landlock.h"
+#include "util/syscalls.h"
+#include "util/macros.h"
 
 #if !defined(__x86_64__)
 #error "the proxy's seccomp allow-list is written for x86_64: review the syscall list"
 #endif
 
-/* Debian 12's headers stop at Landlock ABI 2. */
-#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
-#define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0) /* ABI 4 */
-#endif
-#ifndef LANDLOCK_ACCESS_NET_CONNECT_TCP
-#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
-#endif
-#define PROXY_LANDLOCK_RULE_NET_PORT 2
-#define PROXY_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
-#define PROXY_SCOPE_SIGNAL (1ULL << 1)	      /* ABI 6 */
-
-struct proxy_net_port_attr {
-	uint64_t allowed_access;
-	uint64_t port;
-};
-
 int proxy_landlock(int abi, const uint16_t *ports, size_t port_count, struct sk_err *err)
 {
-	struct landlock_ruleset_attr_abi6 attr;
+	struct sys_landlock_ruleset_attr attr;
 	int fd;
 
 	memset(&attr, 0, sizeof(attr));
 	/* Every right handled and no rule granting any: the proxy opens no path again. */
-	attr.handled_access_fs = landlock_fs_rights(abi);
+	attr.handled_access_fs = sys_landlock_fs_rights(abi);
 	if (abi >= 4)
-		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
+		attr.handled_access_net =
+		    LANDLOCK_ACCESS_NET_BIND_TCP | LANDLOCK_ACCESS_NET_CONNECT_TCP;
 	if (abi >= 6)
-		attr.scoped = PROXY_SCOPE_ABSTRACT_UNIX | PROXY_SCOPE_SIGNAL;
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, landlock_ruleset_attr_size(abi), 0U);
+		attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+	fd = sys_landlock_create_ruleset(&attr, abi);
 	if (fd < 0)
 		return sk_fail(err, "proxy", errno, NULL, "landlock_create_ruleset (proxy)");
 	for (size_t i = 0; abi >= 4 && i < port_count; i++) {
-		struct proxy_net_port_attr rule = {LANDLOCK_ACCESS_NET_CONNECT_TCP, ports[i]};
-		if (syscall(SYS_landlock_add_rule, fd, PROXY_LANDLOCK_RULE_NET_PORT, &rule, 0U) < 0) {
+		if (sys_landlock_add_port_rule(fd, LANDLOCK_ACCESS_NET_CONNECT_TCP, ports[i]) < 0) {
 			int saved = errno;
 			close(fd);
-			return sk_fail(err, "proxy", saved, NULL, "landlock_add_rule (proxy, port %u)",
-				       (unsigned)ports[i]);
+			return sk_fail(err, "proxy", saved, NULL,
+				       "landlock_add_rule (proxy, port %u)", (unsigned)ports[i]);
 		}
 	}
-	if (syscall(SYS_landlock_restrict_self, fd, 0U) < 0) {
+	if (sys_landlock_restrict_self(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		return sk_fail(err, "proxy", saved, NULL, "landlock_restrict_self (proxy)");
@@ -146,12 +131,10 @@ static const struct sock_filter proxy_filter[] = {
 
 int proxy_seccomp(struct sk_err *err)
 {
-	struct sock_fprog prog = {(unsigned short)(sizeof(proxy_filter) / sizeof(proxy_filter[0])),
-				  (struct sock_filter *)proxy_filter};
-
 	/* SPEC_ALLOW: the proxy runs no untrusted code of its own, and the speculative store
 	 * bypass mitigation that seccomp otherwise switches on costs a relay much throughput. */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) < 0)
+	if (sys_seccomp_set_filter(SECCOMP_FILTER_FLAG_SPEC_ALLOW, proxy_filter,
+				   (unsigned short)(ARRAY_SIZE(proxy_filter))) < 0)
 		return sk_fail(err, "proxy", errno, NULL, "seccomp (proxy)");
 	return 0;
 }

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util/syscalls.h"
 
 int caps_prepare(struct caps_plan *plan, struct sk_err *err)
 {
@@ -45,10 +46,10 @@ int caps_apply(const struct caps_plan *plan, struct sk_err *err)
 		return sk_fail_safe(err, "caps", errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", NULL,
 				    NULL);
 	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
+	if (sys_capset(&hdr, data) < 0)
 		return sk_fail_safe(err, "caps", errno, "capset(all empty)", NULL, NULL);
 	/* Verify: every set empty, bounding set empty. */
-	if (syscall(SYS_capget, &hdr, data) < 0)
+	if (sys_capget(&hdr, data) < 0)
 		return sk_fail_safe(err, "caps", errno, "capget", NULL, NULL);
 	for (int i = 0; i < 2; i++)
 		if (data[i].effective || data[i].permitted || data[i].inheritable)

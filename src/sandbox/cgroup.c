@@ -2,6 +2,7 @@
  * makes one cgroup per hierarchy beneath stockade's own (a delegated v2 subtree first, v1
  * controllers as root on hybrid hosts), writes the limits, and later reads usage and removes it. */
 #include "sandbox/cgroup.h"
+#include "util/macros.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -182,9 +183,7 @@ static int write_file(const char *path, const char *value)
 
 	if (fd < 0)
 		return -1;
-	do
-		n = write(fd, value, length);
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(write(fd, value, length));
 	if (n < 0 || (size_t)n != length) {
 		int saved = n < 0 ? errno : EIO;
 
@@ -716,25 +715,8 @@ static bool read_keyed_u64(const char *dir, const char *file, const char *key, u
 	return false;
 }
 
-/* Reads a file holding one number; "max" or a missing file leaves value alone. */
-static void read_u64(const char *dir, const char *file, uint64_t *value)
+bool cgroup_oom_killed(const struct cgroup_plan *plan)
 {
-	char path[PATH_MAX];
-	char text[32];
-	char *end;
-
-	if (path_join(path, sizeof(path), dir, file) < 0 ||
-	    read_small_file(path, text, sizeof(text)) <= 0)
-		return;
-	errno = 0;
-	uint64_t parsed = strtoull(text, &end, 10);
-	if (errno == 0 && end != text)
-		*value = parsed;
-}
-
-void cgroup_collect(const struct cgroup_plan *plan, struct cgroup_usage *usage)
-{
-	memset(usage, 0, sizeof(*usage));
 	for (int i = 0; i < plan->dir_count; i++) {
 		const char *dir = plan->dirs[i];
 		uint64_t kills = 0;
@@ -743,11 +725,9 @@ void cgroup_collect(const struct cgroup_plan *plan, struct cgroup_usage *usage)
 		if ((read_keyed_u64(dir, "memory.events", "oom_kill", &kills) ||
 		     read_keyed_u64(dir, "memory.oom_control", "oom_kill", &kills)) &&
 		    kills > 0)
-			usage->oom_killed = true;
-		read_u64(dir, "memory.peak", &usage->memory_peak_bytes);
-		read_u64(dir, "memory.max_usage_in_bytes", &usage->memory_peak_bytes);
-		read_u64(dir, "pids.peak", &usage->pids_peak);
+			return true;
 	}
+	return false;
 }
 
 /* SIGKILLs every process listed in dir/cgroup.procs; returns how many were listed. */
@@ -830,8 +810,7 @@ static bool is_stale(const char *name)
 	long long made = 0;
 	unsigned counter;
 
-	if (sscanf(name, "stockade-probe-%d-%u%n", &pid, &counter, &end) == 2 &&
-	    name[end] == '\0')
+	if (sscanf(name, "stockade-probe-%d-%u%n", &pid, &counter, &end) == 2 && name[end] == '\0')
 		made = -1; /* a probe lives for milliseconds inside its owner: the PID suffices */
 	else if (sscanf(name, "stockade-%d-%lld%n", &pid, &made, &end) != 2 || name[end] != '\0')
 		return false; /* not ours */

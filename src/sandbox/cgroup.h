@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define CGROUP_MAX_DIRS 3
@@ -21,12 +21,6 @@ struct cgroup_plan {
 	char dirs[CGROUP_MAX_DIRS][PATH_MAX]; /* the cgroup directories made for this sandbox */
 	int dir_count;
 	char detail[256]; /* for the report: what was made, or why degraded */
-};
-
-struct cgroup_usage {
-	bool oom_killed;	    /* the memory controller killed something */
-	uint64_t memory_peak_bytes; /* 0 if unknown */
-	uint64_t pids_peak;	    /* 0 if unknown */
 };
 
 /* Parent, before clone. With no limit in spec it makes nothing (version 0). Otherwise it makes
@@ -40,8 +34,8 @@ int cgroup_prepare(struct cgroup_plan *plan, const struct sandbox_spec *spec, co
 /* Parent, after clone and before the child proceeds: moves pid into every cgroup of the plan. */
 int cgroup_attach(const struct cgroup_plan *plan, pid_t pid, struct sk_err *err);
 
-/* Parent, after the sandbox ended: reads OOM kills and peaks. */
-void cgroup_collect(const struct cgroup_plan *plan, struct cgroup_usage *usage);
+/* Parent, after the sandbox ended: whether the memory controller killed a process of it. */
+bool cgroup_oom_killed(const struct cgroup_plan *plan);
 
 /* Parent: kills whatever is still in the cgroups and removes them. Safe to call twice. */
 void cgroup_destroy(struct cgroup_plan *plan);

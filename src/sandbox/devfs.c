@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/mount.h"
+#include "util/macros.h"
 
 #define DEV MOUNT_NEWROOT "/dev"
 
@@ -29,7 +30,7 @@ int devfs_apply(struct sk_err *err)
 
 	if (mount("tmpfs", DEV, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", "/dev", NULL);
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
 		sk_strlcpy(src, MOUNT_HOST "/dev/", sizeof(src));
 		sk_strlcat(src, devices[i], sizeof(src));
 		sk_strlcpy(dst, DEV "/", sizeof(dst));
@@ -40,16 +41,16 @@ int devfs_apply(struct sk_err *err)
 		if (mount_bind(src, dst, 0, 0, err) < 0)
 			return -1;
 	}
-	if (mkdir(DEV "/pts", 0755) < 0 || mkdir(DEV "/shm", 01777) < 0)
-		return sk_fail_safe(err, "devfs", errno, "mkdir", "/dev/pts, /dev/shm", NULL);
+	if (mkdir(DEV "/pts", 0755) < 0 || mkdir(MOUNT_NEWROOT DEVFS_SHM, 01777) < 0)
+		return sk_fail_safe(err, "devfs", errno, "mkdir", "/dev/pts, " DEVFS_SHM, NULL);
 	/* newinstance: the sandbox's own ptys, none of the host's. */
 	if (mount("devpts", DEV "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return sk_fail_safe(err, "devfs", errno, "mount devpts on", "/dev/pts", NULL);
-	if (mount("tmpfs", DEV "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	if (mount("tmpfs", MOUNT_NEWROOT DEVFS_SHM, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=1777,size=64m") < 0)
-		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", "/dev/shm", NULL);
-	for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+		return sk_fail_safe(err, "devfs", errno, "mount tmpfs on", DEVFS_SHM, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++)
 		if (symlink(dev_links[i].target, dev_links[i].link) < 0)
 			return sk_fail_safe(err, "devfs", errno, "symlink", dev_links[i].link,
 					    NULL);

@@ -17,19 +17,21 @@
 
 #include "net/addrpolicy.h"
 #include "sandbox/sync.h"
+#include "util/macros.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define IDLE_TIMEOUT_MS 300000
 #define PEEK_TIMEOUT_MS 1000
+/* What the workload reaches without the proxy: its own loopback. */
+#define NO_PROXY "localhost,127.0.0.1,::1"
 
-static int add_rules(struct netpolicy *policy, const char *const *texts, size_t count,
-		     bool is_deny, struct sk_err *err)
+/* The rules were checked with the spec (spec_check.c); a failure here is not expected. */
+static int add_rules(struct netpolicy *policy, const char *const *texts, size_t count, bool is_deny,
+		     struct sk_err *err)
 {
 	for (size_t i = 0; i < count; i++)
-		if (netpolicy_add(policy, texts[i], strlen(texts[i]), is_deny, err) < 0) {
-			sk_strlcpy(err->layer, "cli", sizeof(err->layer));
+		if (netpolicy_add(policy, texts[i], strlen(texts[i]), is_deny, err) < 0)
 			return -1;
-		}
 	return 0;
 }
 
@@ -42,11 +44,11 @@ static int add_host_addresses(struct netpolicy *policy, struct sk_err *err)
 	if (getifaddrs(&list) < 0)
 		return sk_fail(err, "proxy", errno, NULL, "getifaddrs");
 	for (ifa = list; ifa; ifa = ifa->ifa_next) {
-		if (!ifa->ifa_addr || (ifa->ifa_addr->sa_family != AF_INET &&
-				       ifa->ifa_addr->sa_family != AF_INET6))
+		if (!ifa->ifa_addr ||
+		    (ifa->ifa_addr->sa_family != AF_INET && ifa->ifa_addr->sa_family != AF_INET6))
 			continue;
 		socklen_t len = ifa->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-								     : sizeof(struct sockaddr_in6);
+								    : sizeof(struct sockaddr_in6);
 		struct sk_err ignored = {0};
 		if (ifa->ifa_flags & IFF_LOOPBACK)
 			continue; /* covered by the loopback ranges, which say so in the audit */
@@ -58,32 +60,30 @@ static int add_host_addresses(struct netpolicy *policy, struct sk_err *err)
 
 static int set_proxy_env(struct env_plan *env, struct sk_err *err)
 {
-	static const char *const http_vars[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-						"https_proxy"};
-	static const char *const all_vars[] = {"ALL_PROXY", "all_proxy"};
-	static const char *const no_vars[] = {"NO_PROXY", "no_proxy"};
+	static const char http[] = "http://" PROXY_ADDRESS ":" STRINGIFY(PROXY_HTTP_PORT);
+	static const char socks[] = "socks5h://" PROXY_ADDRESS ":" STRINGIFY(PROXY_SOCKS_PORT);
+	static const struct {
+		const char *name, *value;
+	} vars[] = {
+	    {"HTTP_PROXY", http},   {"HTTPS_PROXY", http},  {"http_proxy", http},
+	    {"https_proxy", http},  {"ALL_PROXY", socks},   {"all_proxy", socks},
+	    {"NO_PROXY", NO_PROXY}, {"no_proxy", NO_PROXY},
+	};
 
-	for (size_t i = 0; i < 4; i++)
-		if (env_set(env, http_vars[i], "http://127.0.0.1:3128", err) < 0)
-			return -1;
-	for (size_t i = 0; i < 2; i++)
-		if (env_set(env, all_vars[i], "socks5h://127.0.0.1:1080", err) < 0 ||
-		    env_set(env, no_vars[i], "localhost,127.0.0.1,::1", err) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+		if (env_set(env, vars[i].name, vars[i].value, err) < 0)
 			return -1;
 	return 0;
 }
 
-int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec,
-		   struct env_plan *env, struct sk_err *err)
+int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, int audit_fd,
+		   int landlock_abi, struct env_plan *env, struct sk_err *err)
 {
 	struct proxy_config *c;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->handle.pid = -1;
 	if (!spec->has_network) {
-		if (spec->deny_net_count || spec->dns_server || spec->hosts_file || spec->audit_path)
-			return sk_fail(err, "cli", 0, "add --network allowlist or an --allow-net rule",
-				       "network options given without network");
 		snprintf(plan->detail, sizeof(plan->detail), "none: own namespace, loopback only");
 		return 0;
 	}
@@ -104,16 +104,21 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec,
 	c->connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	c->idle_timeout_ms = IDLE_TIMEOUT_MS;
 	c->peek_timeout_ms = PEEK_TIMEOUT_MS;
+	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h);
+	 * seccomp's program is built in, so it always has that one. */
+	c->landlock_abi = landlock_abi;
+	c->has_seccomp = true;
 	if (spec->audit_path) {
 		/* Opened and checked by the CLI before anything ran (cli/run.c: a regular file,
 		 * never through a symlink); the proxy gets a copy of its own. */
-		c->audit_fd = spec->audit_fd >= 0 ? fcntl(spec->audit_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		c->audit_fd = audit_fd >= 0 ? fcntl(audit_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		if (c->audit_fd < 0)
-			return sk_fail(err, "proxy", spec->audit_fd >= 0 ? errno : EBADF, NULL,
+			return sk_fail(err, "proxy", audit_fd >= 0 ? errno : EBADF, NULL,
 				       "--audit %s was not opened", spec->audit_path);
 	}
 	snprintf(plan->detail, sizeof(plan->detail),
-		 "allowlist: %zu allow and %zu deny rules through the proxy at 127.0.0.1:%d "
+		 "allowlist: %zu allow and %zu deny rules through the proxy at " PROXY_ADDRESS
+		 ":%d "
 		 "(HTTP) and :%d (SOCKS5)",
 		 spec->allow_net_count, spec->deny_net_count, PROXY_HTTP_PORT, PROXY_SOCKS_PORT);
 	return 0;

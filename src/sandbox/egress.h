@@ -10,7 +10,7 @@
 #include "net/proxy.h"
 #include "sandbox/env.h"
 #include "sandbox/report.h"
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 struct egress_plan {
@@ -20,10 +20,12 @@ struct egress_plan {
 	char detail[160];
 };
 
-/* Parent, before clone: the policy from --allow-net/--deny-net (bad rules refused here), the
- * host's own addresses, the audit file, and the proxy variables in the environment. */
-int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec,
-		   struct env_plan *env, struct sk_err *err);
+/* Parent, before clone: the policy from --allow-net/--deny-net (checked with the spec), the
+ * host's own addresses, a copy of the audit file (audit_fd, the front end's), the proxy's own
+ * confinement (landlock_abi: the sandbox's Landlock ABI, 0 without the layer), and the proxy
+ * variables in the environment. */
+int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, int audit_fd,
+		   int landlock_abi, struct env_plan *env, struct sk_err *err);
 /* Child (PID 1), after lo is up and before capabilities are dropped: listen, send the sockets
  * to the parent, wait until the proxy serves them. Async-signal-safe. */
 int egress_apply(const struct egress_plan *plan, int sync_fd, struct sk_err *err);

@@ -58,16 +58,26 @@ int env_set(struct env_plan *plan, const char *key, const char *value, struct sk
 	return 0;
 }
 
+int env_check_item(const char *item, struct sk_err *err)
+{
+	const char *eq = strchr(item, '=');
+	size_t len = eq ? (size_t)(eq - item) : strlen(item);
+
+	if (len == 0 || len >= ENV_KEY_MAX || !env_is_valid_key(item, len))
+		return sk_fail(err, "cli", EINVAL, "use -e KEY=VALUE", "invalid -e '%.64s'", item);
+	return 0;
+}
+
 /* "-e KEY=VALUE" sets; "-e KEY" passes the caller's value through, as docker does. */
 static int env_add_spec(struct env_plan *plan, const char *item, char *const *caller_env,
 			struct sk_err *err)
 {
 	const char *eq = strchr(item, '=');
-	char key[256];
+	char key[ENV_KEY_MAX];
 	size_t len = eq ? (size_t)(eq - item) : strlen(item);
 
-	if (len == 0 || len >= sizeof(key) || !env_is_valid_key(item, len))
-		return sk_fail(err, "cli", EINVAL, "use -e KEY=VALUE", "invalid -e '%.64s'", item);
+	if (env_check_item(item, err) < 0)
+		return -1;
 	memcpy(key, item, len);
 	key[len] = '\0';
 	if (eq)

@@ -5,10 +5,11 @@
 
 #include <stddef.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define ENV_MAX (SANDBOX_MAX_ENV + 16)
+#define ENV_KEY_MAX 256 /* with its NUL */
 
 struct env_plan {
 	char *envp[ENV_MAX + 1]; /* NULL-terminated, each "KEY=VALUE", allocated */
@@ -25,5 +26,7 @@ int env_set(struct env_plan *plan, const char *key, const char *value, struct sk
 void env_plan_free(struct env_plan *plan);
 /* Is `key` a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)? */
 int env_is_valid_key(const char *key, size_t len);
+/* 0 when item is a -e of the form KEY=VALUE or KEY, else -1 with err (layer "cli"). */
+int env_check_item(const char *item, struct sk_err *err);
 
 #endif

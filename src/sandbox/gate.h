@@ -8,7 +8,7 @@
 
 #include "sandbox/probe.h"
 #include "sandbox/report.h"
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* Returns 0 when the run may go on (degraded layers the caller named are recorded in

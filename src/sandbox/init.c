@@ -14,98 +14,14 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox/sync.h"
+#include "util/macros.h"
 
 const int init_forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-const int init_forwarded_count = sizeof(init_forwarded_signals) / sizeof(int);
-
-int sync_send(int fd, const struct sync_msg *msg)
-{
-	ssize_t n;
-
-	do
-		n = send(fd, msg, sizeof(*msg), MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
-}
-
-int sync_recv(int fd, struct sync_msg *msg)
-{
-	ssize_t n;
-
-	do
-		n = recv(fd, msg, sizeof(*msg), 0);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
-}
-
-int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = (void *)msg, .iov_len = sizeof(*msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	if (count < 1 || count > 4)
-		return -1;
-	memset(&control, 0, sizeof(control));
-	mh.msg_control = control.buf;
-	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)count);
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
-}
-
-int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(*msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			    .msg_controllen = sizeof(control.buf)};
-	ssize_t n;
-
-	*received = 0;
-	for (int i = 0; i < count; i++)
-		fds[i] = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < got; i++) {
-			int one;
-			memcpy(&one, CMSG_DATA(cm) + sizeof(int) * (size_t)i, sizeof(int));
-			if (*received < count)
-				fds[(*received)++] = one;
-			else
-				close(one); /* more than asked for: not ours to keep */
-		}
-	}
-	if (n == 0)
-		return 0;
-	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
-}
+const int init_forwarded_count = ARRAY_SIZE(init_forwarded_signals);
 
 /* execve along PATH, like execvpe but without allocating; returns the errno to report. */
 static int exec_command(const struct init_config *config)
@@ -211,9 +127,7 @@ static void report_exec(int sync_fd, int exec_fd, const char *name, int *started
 	ssize_t n;
 
 	memset(&msg, 0, sizeof(msg));
-	do
-		n = read(exec_fd, &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(read(exec_fd, &child_errno, sizeof(child_errno)));
 	close(exec_fd);
 	if (n == 0) { /* closed by execve: the command runs */
 		__atomic_store_n(started, 1, __ATOMIC_RELEASE);

@@ -11,40 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-/* Debian 12's headers describe ABI 2 at most; the running kernel may be much newer. The syscall
- * numbers are the same on every architecture (unified table). */
-#ifndef SYS_landlock_create_ruleset
-#define SYS_landlock_create_ruleset 444
-#endif
-#ifndef SYS_landlock_add_rule
-#define SYS_landlock_add_rule 445
-#endif
-#ifndef SYS_landlock_restrict_self
-#define SYS_landlock_restrict_self 446
-#endif
-#ifndef LANDLOCK_CREATE_RULESET_VERSION
-#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
-#endif
-#ifndef LANDLOCK_ACCESS_FS_REFER
-#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13) /* ABI 2 */
-#endif
-#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
-#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
-#endif
-#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
-#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
-#endif
-#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
-#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
-#endif
-#ifndef LANDLOCK_SCOPE_SIGNAL
-#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1) /* ABI 6 */
-#endif
+#include "util/syscalls.h"
 
-#define ACCESS_FS_ABI1 ((1ULL << 13) - 1) /* EXECUTE .. MAKE_SYM */
 #define ACCESS_FS_READ_TREE                                                                        \
 	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE)
 #define ACCESS_FS_DEV                                                                              \
@@ -57,39 +27,12 @@ static const char *const landlock_missing_hint =
     "the kernel needs CONFIG_SECURITY_LANDLOCK=y and Landlock in the lsm= boot parameter "
     "(e.g. lsm=landlock,lockdown,yama,apparmor,bpf); or run with --allow-degraded landlock";
 
-/* Every filesystem right the given ABI knows. Network rights are deliberately never handled for
- * the sandbox: it has its own network namespace and the workload must reach loopback servers
- * (the egress proxy handles them for itself: proxy_harden.c). */
-uint64_t landlock_fs_rights(int abi)
-{
-	uint64_t rights = ACCESS_FS_ABI1;
-
-	if (abi >= 2)
-		rights |= LANDLOCK_ACCESS_FS_REFER;
-	if (abi >= 3)
-		rights |= LANDLOCK_ACCESS_FS_TRUNCATE;
-	if (abi >= 5)
-		rights |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
-	return rights;
-}
-
-/* The kernel accepts a larger zero-tailed struct, but passing exactly what the ABI defines keeps
- * the call meaningful on every kernel and documents which fields are in use. */
-size_t landlock_ruleset_attr_size(int abi)
-{
-	if (abi >= 6)
-		return sizeof(struct landlock_ruleset_attr_abi6);
-	if (abi >= 4)
-		return offsetof(struct landlock_ruleset_attr_abi6, scoped);
-	return offsetof(struct landlock_ruleset_attr_abi6, handled_access_net);
-}
-
 int landlock_probe_abi(struct sk_err *err)
 {
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	int abi = sys_landlock_abi();
 
 	if (abi >= 1)
-		return (int)abi;
+		return abi;
 	if (abi < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
 		return sk_fail(err, "landlock", errno, landlock_missing_hint,
 			       "landlock_create_ruleset(VERSION)");
@@ -97,7 +40,7 @@ int landlock_probe_abi(struct sk_err *err)
 	    err, "landlock", abi < 0 ? errno : EINVAL,
 	    "a seccomp profile of the container or service that runs stockade may forbid "
 	    "the Landlock syscalls; allow them, or run with --allow-degraded landlock",
-	    "landlock_create_ruleset(VERSION) returned %ld", abi);
+	    "landlock_create_ruleset(VERSION) returned %d", abi);
 }
 
 static int landlock_add_planned_rule(struct landlock_plan *plan, const char *path, uint64_t access,
@@ -140,7 +83,10 @@ int landlock_prepare(struct landlock_plan *plan, const char *const *writable_pat
 	plan->abi = landlock_probe_abi(err);
 	if (plan->abi < 0)
 		return -1;
-	plan->handled_fs = landlock_fs_rights(plan->abi);
+	/* Every right the ABI knows. Network rights are deliberately never handled for the
+	 * sandbox: it has its own network namespace and the workload must reach loopback
+	 * servers (the egress proxy handles them for itself: net/proxy_harden.c). */
+	plan->handled_fs = sys_landlock_fs_rights(plan->abi);
 	/* Scoping shuts the two IPC channels a mount namespace does not close: abstract unix
 	 * sockets (they live in the network namespace, which the host may share in degraded
 	 * modes) and signals to processes outside the sandbox's Landlock domain. */
@@ -170,17 +116,6 @@ int landlock_prepare(struct landlock_plan *plan, const char *const *writable_pat
 
 /* ---- Child side: async-signal-safe from here on (syscalls and stack buffers only). ---- */
 
-static int landlock_add_rule_fd(int ruleset_fd, int parent_fd, uint64_t access)
-{
-	struct landlock_path_beneath_attr attr = {
-	    .allowed_access = access,
-	    .parent_fd = parent_fd,
-	};
-
-	return (int)syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &attr,
-			    0);
-}
-
 static int landlock_add_path_rule(int ruleset_fd, const struct landlock_rule *rule,
 				  struct sk_err *err)
 {
@@ -192,7 +127,7 @@ static int landlock_add_path_rule(int ruleset_fd, const struct landlock_rule *ru
 	if (fd < 0)
 		return sk_fail_safe(err, "landlock", errno, "open", rule->path,
 				    "a Landlock rule path is missing inside the sandbox root");
-	if (landlock_add_rule_fd(ruleset_fd, fd, rule->access) < 0) {
+	if (sys_landlock_add_path_rule(ruleset_fd, rule->access, fd) < 0) {
 		int saved_errno = errno;
 
 		close(fd);
@@ -242,7 +177,7 @@ static int landlock_add_stdio_rules(int ruleset_fd, uint64_t handled_fs, struct 
 		access = landlock_stdio_access(fd, handled_fs);
 		if (access == 0)
 			continue;
-		if (landlock_add_rule_fd(ruleset_fd, fd, access) == 0)
+		if (sys_landlock_add_path_rule(ruleset_fd, access, fd) == 0)
 			continue;
 		saved_errno = errno;
 		/* EBADFD: a file on an internal mount (memfd...); Landlock never checks those. */
@@ -266,7 +201,7 @@ static int landlock_fill_ruleset(int ruleset_fd, const struct landlock_plan *pla
 
 int landlock_apply(const struct landlock_plan *plan, struct sk_err *err)
 {
-	struct landlock_ruleset_attr_abi6 attr = {
+	struct sys_landlock_ruleset_attr attr = {
 	    .handled_access_fs = plan->handled_fs,
 	    .handled_access_net = 0,
 	    .scoped = plan->scoped,
@@ -276,8 +211,7 @@ int landlock_apply(const struct landlock_plan *plan, struct sk_err *err)
 	if (plan->abi < 1)
 		return sk_fail_safe(err, "landlock", EINVAL, "landlock_apply", NULL,
 				    "landlock_prepare() did not run");
-	ruleset_fd =
-	    (int)syscall(SYS_landlock_create_ruleset, &attr, landlock_ruleset_attr_size(plan->abi), 0U);
+	ruleset_fd = sys_landlock_create_ruleset(&attr, plan->abi);
 	if (ruleset_fd < 0) {
 		int saved_errno = errno;
 		bool is_missing = saved_errno == ENOSYS || saved_errno == EOPNOTSUPP;
@@ -289,7 +223,7 @@ int landlock_apply(const struct landlock_plan *plan, struct sk_err *err)
 		close(ruleset_fd);
 		return -1;
 	}
-	if (syscall(SYS_landlock_restrict_self, ruleset_fd, 0U) < 0) {
+	if (sys_landlock_restrict_self(ruleset_fd) < 0) {
 		int saved_errno = errno;
 
 		close(ruleset_fd);

@@ -24,7 +24,7 @@ struct landlock_plan {
 	uint64_t scoped;     /* LANDLOCK_SCOPE_* bits (ABI >= 6), else 0 */
 	struct landlock_rule rules[LANDLOCK_MAX_RULES];
 	size_t rule_count;
-	char detail[128]; /* for the report: "ABI 7, 5 rules, scoped: abstract-unix, signal" */
+	char detail[128]; /* for the report: "ABI 7, 6 rules, scoped: abstract-unix,signal" */
 };
 
 /* Parent, before clone: probes the ABI (landlock_create_ruleset with
@@ -41,19 +41,8 @@ int landlock_prepare(struct landlock_plan *plan, const char *const *writable_pat
  * Async-signal-safe: raw syscalls only. */
 int landlock_apply(const struct landlock_plan *plan, struct sk_err *err);
 
-/* Shared with the egress proxy's own confinement (net/proxy_harden.c). */
-/* Our own copy with every field up to ABI 6: the installed header's struct may stop at
- * handled_access_fs. The size passed to the kernel follows the ABI. */
-struct landlock_ruleset_attr_abi6 {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net; /* ABI 4 */
-	uint64_t scoped;	     /* ABI 6 */
-};
-/* The best ABI the kernel offers (>= 1), or -1 with err (layer "landlock", with a hint). */
+/* The best ABI the kernel offers (>= 1), or -1 with err (layer "landlock", with a hint).
+ * Also what doctor reports. */
 int landlock_probe_abi(struct sk_err *err);
-/* Every filesystem right the ABI knows. */
-uint64_t landlock_fs_rights(int abi);
-/* The size of struct landlock_ruleset_attr_abi6 the ABI defines. */
-size_t landlock_ruleset_attr_size(int abi);
 
 #endif

@@ -1,8 +1,10 @@
-/* The ordered pipeline of a launch. Parent: prepare every layer (may allocate, may fail with a
- * message), clone3 into new namespaces, write the identity maps and attach the cgroup, let the
- * child go, then wait for it and collect the outcome. Child (PID 1 of the sandbox): apply the
- * layers in the order of child_setup() and hand over to init_run(). Every layer's failure
- * stops the launch: the command never runs with fewer layers than the caller asked for. */
+/* The ordered pipeline of a launch: sandbox_run() is the parent's story, child_setup() the
+ * child's. Parent: check the spec, ask the gate, prepare every layer (may allocate, may fail
+ * with a message), clone3 into new namespaces, write the identity maps and attach the cgroup,
+ * let the child go, then supervise it (supervise.c) and collect the outcome. Child (PID 1 of
+ * the sandbox): apply the layers in the order of child_setup() and hand over to init_run().
+ * Every layer's failure stops the launch: the command never runs with fewer layers than the
+ * caller asked for. */
 #define _GNU_SOURCE
 #include "sandbox/launch.h"
 
@@ -16,11 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,17 +35,19 @@
 #include "sandbox/proc.h"
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/spec_check.h"
+#include "sandbox/supervise.h"
 #include "sandbox/sync.h"
 #include "sandbox/tty.h"
 #include "sandbox/userns.h"
+#include "util/clock.h"
 #include "util/fds.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "util/macros.h"
+#include "util/syscalls.h"
 
 struct launch_plan {
 	const struct sandbox_spec *spec;
+	const struct sandbox_host *host;
 	struct userns_plan userns;
 	struct mount_plan mount;
 	struct proc_plan proc;
@@ -57,7 +57,7 @@ struct launch_plan {
 	struct landlock_plan landlock;
 	struct seccomp_plan seccomp;
 	struct cgroup_plan cgroup;
-	bool has_landlock, has_seccomp;
+	bool has_landlock;
 	struct egress_plan egress;
 	struct tty_plan tty;
 	/* [stdout, stderr][read, write]: relayed by the supervisor (--output-limit without a pty;
@@ -66,16 +66,100 @@ struct launch_plan {
 	int *started; /* shared with PID 1 (struct init_config) */
 };
 
-/* ---- child ---- */
+static int launch_prepare(struct launch_plan *plan, struct run_report *report, struct sk_err *err);
+static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
+			struct run_report *report, struct sk_err *err);
+static void launch_cleanup(struct launch_plan *plan);
 
-static void child_report(int sync_fd, enum sync_kind kind, const struct sk_err *err)
+/* The parent's story (docs/ARCHITECTURE.md, "A launch, in order"). */
+int sandbox_run(const struct sandbox_spec *spec, const struct sandbox_host *host,
+		struct sandbox_result *result, struct run_report *report, struct sk_err *err)
 {
-	struct sync_msg msg;
+	struct launch_plan plan = {.spec = spec, .host = host, .output_pipe = {{-1, -1}, {-1, -1}}};
+	int rc;
 
-	memset(&msg, 0, sizeof(msg));
-	msg.kind = kind;
-	msg.err = *err;
-	sync_send(sync_fd, &msg);
+	memset(result, 0, sizeof(*result));
+	/* Every front end checked the spec already; the engine holds it to that. */
+	if (spec_check(spec, err) < 0)
+		return -1;
+	/* Refuse before anything exists when a needed layer is known not to work here. */
+	if (gate_check(spec, report, err) < 0)
+		return -1;
+	/* Every layer prepared: what may allocate or fail loudly happens here, before clone. */
+	rc = launch_prepare(&plan, report, err);
+	/* clone3, the maps and the cgroup, GO; then supervise until the command is done. */
+	if (rc == 0)
+		rc = launch_spawn(&plan, result, report, err);
+	launch_cleanup(&plan);
+	/* A layer failed although the probes said it works: probe again next time. */
+	if (rc < 0 && err->exit_code == 125)
+		gate_forget();
+	return rc;
+}
+
+/* ---- child: PID 1 of the sandbox, async-signal-safe, on what the parent prepared ---- */
+
+static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err);
+static int child_identity(const struct launch_plan *plan, int sync_fd, struct sk_err *err);
+static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *err);
+
+/* The child's story. The order is the security argument; each step says why it stands where
+ * it does. */
+static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_helper_pidfd,
+		       struct sk_err *err)
+{
+	const struct sandbox_spec *spec = plan->spec;
+	struct net_helper net;
+
+	/* Nothing of the parent's or the caller's but fds 0-2, our socket and the volumes. */
+	if (child_fds(plan, sync_fd, err) < 0)
+		return -1;
+	/* Identity first: as root our kernel uid is still host 0 until now. */
+	if (child_identity(plan, sync_fd, err) < 0)
+		return -1;
+	/* The network namespace is built beside the mounts; joined before anything uses it. */
+	if (net_helper_start(&net, err) < 0)
+		return -1;
+	/* The cgroup namespace is made after the parent attached us, so its root is the
+	 * sandbox's own cgroup and the host's hierarchy above it stays invisible. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
+	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
+	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 ||
+	    proc_apply(&plan->proc, err) < 0 || mount_finish(&plan->mount, err) < 0)
+		return -1;
+	/* The sandbox's own terminal, from the devpts just mounted: the caller's fds 0-2 leave
+	 * the sandbox here, before anything of the workload exists. */
+	if (tty_apply(&plan->tty, sync_fd, err) < 0)
+		return -1;
+	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
+	*net_helper_pidfd = net.pidfd; /* reaped by PID 1 once the command runs */
+	if (net_helper_join(&net, err) < 0)
+		return -1;
+	/* With egress, the proxy's sockets are made here (this namespace) and handed out. */
+	if (egress_apply(&plan->egress, sync_fd, err) < 0 || rlimit_apply(&plan->rlimit, err) < 0)
+		return -1;
+	/* PID 1's own session; the command gets another in init_run. */
+	if (setsid() < 0)
+		return sk_fail_safe(err, "launch", errno, "setsid", NULL, NULL);
+	/* Capabilities last among the privileged steps, then no_new_privs, which Landlock
+	 * and seccomp require of an unprivileged caller. */
+	if (caps_apply(&plan->caps, err) < 0 || caps_set_no_new_privs(err) < 0)
+		return -1;
+	if (plan->has_landlock &&
+	    child_optional(landlock_apply(&plan->landlock, err),
+			   spec->allow_degraded & LAYER_LANDLOCK, sync_fd, err) < 0)
+		return -1;
+	/* No credential change since may have made us dumpable again. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return sk_fail_safe(err, "launch", EPERM, "verify PID 1 is not dumpable", NULL,
+				    NULL);
+	/* seccomp last: it denies mount, unshare and the rest that the steps above used. */
+	if (child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,
+			   sync_fd, err) < 0)
+		return -1;
+	return 0;
 }
 
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
@@ -102,25 +186,10 @@ static bool parent_is_gone(int sync_fd)
 	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR));
 }
 
-/* A layer the caller allowed to be degraded is reported and skipped; any other fails. */
-static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *err)
+/* The sandbox user, its share of the per-user kernel objects, and a PID 1 nobody can inspect
+ * and that dies with its parent. */
+static int child_identity(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
-	if (rc == 0 || !is_allowed)
-		return rc;
-	child_report(sync_fd, SYNC_DEGRADED, err);
-	return 0;
-}
-
-/* The order is the security argument; each step says why it stands where it does. */
-static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_helper_pidfd,
-		       struct sk_err *err)
-{
-	const struct sandbox_spec *spec = plan->spec;
-	struct net_helper net;
-
-	if (child_fds(plan, sync_fd, err) < 0)
-		return -1;
-	/* Identity first: as root our kernel uid is still host 0 until now. */
 	if (userns_apply(&plan->userns, err) < 0)
 		return -1;
 	/* While CAP_SYS_RESOURCE in the new namespace is ours: the sandbox's share of the
@@ -139,51 +208,25 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 		return sk_fail_safe(err, "launch", errno, "prctl(PR_SET_PDEATHSIG)", NULL, NULL);
 	if (parent_is_gone(sync_fd))
 		_exit(125);
-	/* The network namespace is built beside the mounts; joined before anything uses it. */
-	if (net_helper_start(&net, err) < 0)
-		return -1;
-	/* The cgroup namespace is made after the parent attached us, so its root is the
-	 * sandbox's own cgroup and the host's hierarchy above it stays invisible. */
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
-	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
-	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 ||
-	    proc_apply(&plan->proc, err) < 0 || mount_finish(&plan->mount, err) < 0)
-		return -1;
-	/* The sandbox's own terminal, from the devpts just mounted: the caller's fds 0-2 leave
-	 * the sandbox here, before anything of the workload exists. */
-	if (tty_apply(&plan->tty, sync_fd, err) < 0)
-		return -1;
-	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0)
-		return sk_fail_safe(err, "uts", errno, "sethostname", spec->hostname, NULL);
-	*net_helper_pidfd = net.pidfd; /* reaped by PID 1 once the command runs */
-	if (net_helper_join(&net, err) < 0)
-		return -1;
-	/* With egress, the proxy's sockets are made here (this namespace) and handed out. */
-	if (egress_apply(&plan->egress, sync_fd, err) < 0)
-		return -1;
-	if (rlimit_apply(&plan->rlimit, err) < 0)
-		return -1;
-	/* PID 1's own session; the command gets another in init_run. */
-	if (setsid() < 0)
-		return sk_fail_safe(err, "launch", errno, "setsid", NULL, NULL);
-	/* Capabilities last among the privileged steps, then no_new_privs, which Landlock
-	 * and seccomp require of an unprivileged caller. */
-	if (caps_apply(&plan->caps, err) < 0 || caps_set_no_new_privs(err) < 0)
-		return -1;
-	if (plan->has_landlock &&
-	    child_optional(landlock_apply(&plan->landlock, err),
-			   spec->allow_degraded & LAYER_LANDLOCK, sync_fd, err) < 0)
-		return -1;
-	/* No credential change since may have made us dumpable again. */
-	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-		return sk_fail_safe(err, "launch", EPERM, "verify PID 1 is not dumpable", NULL,
-				    NULL);
-	/* seccomp last: it denies mount, unshare and the rest that the steps above used. */
-	if (plan->has_seccomp &&
-	    child_optional(seccomp_apply(&plan->seccomp, err), spec->allow_degraded & LAYER_SECCOMP,
-			   sync_fd, err) < 0)
-		return -1;
+	return 0;
+}
+
+static void child_report(int sync_fd, enum sync_kind kind, const struct sk_err *err)
+{
+	struct sync_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = kind;
+	msg.err = *err;
+	sync_send(sync_fd, &msg);
+}
+
+/* A layer the caller allowed to be degraded is reported and skipped; any other fails. */
+static int child_optional(int rc, bool is_allowed, int sync_fd, struct sk_err *err)
+{
+	if (rc == 0 || !is_allowed)
+		return rc;
+	child_report(sync_fd, SYNC_DEGRADED, err);
 	return 0;
 }
 
@@ -227,33 +270,25 @@ static bool allowed(const struct sandbox_spec *spec, enum sandbox_layer layer)
 static int prepare_optional_layers(struct launch_plan *plan, struct run_report *report,
 				   struct sk_err *err)
 {
-	const char *writable[3 + SANDBOX_MAX_VOLUMES] = {"/tmp", SANDBOX_HOME, "/dev/shm"};
+	const char *writable[4 + SANDBOX_MAX_VOLUMES];
 	const struct sandbox_spec *spec = plan->spec;
-	size_t writable_count = 3;
+	size_t writable_count =
+	    mount_writable_paths(&plan->mount, writable, ARRAY_SIZE(writable) - 1);
 
-	/* Writable volumes are the only other place the sandbox may write. */
-	for (size_t i = 0; i < spec->volume_count; i++)
-		if (!spec->volumes[i].is_readonly)
-			writable[writable_count++] = spec->volumes[i].guest;
+	/* The mount plan's tmpfs mounts and writable volumes, and devfs's: nowhere else. */
+	writable[writable_count++] = DEVFS_SHM;
 	if (landlock_prepare(&plan->landlock, writable, writable_count, err) == 0) {
 		plan->has_landlock = true;
 		report_layer(report, "landlock", true, false, plan->landlock.detail);
 	} else if (allowed(spec, LAYER_LANDLOCK)) {
 		report_layer(report, "landlock", false, true, err->op);
+		memset(err, 0, sizeof(*err)); /* recorded, not an error */
 	} else {
 		return -1;
 	}
-	if (seccomp_prepare(&plan->seccomp, err) == 0) {
-		plan->has_seccomp = true;
-		report_layer(report, "seccomp", true, false, plan->seccomp.detail);
-	} else if (allowed(spec, LAYER_SECCOMP)) {
-		report_layer(report, "seccomp", false, true, err->op);
-	} else {
-		return -1;
-	}
-	if (!allowed(spec, LAYER_LANDLOCK) && !allowed(spec, LAYER_SECCOMP))
-		return 0;
-	memset(err, 0, sizeof(*err));
+	/* The program is built in; only its loading, in the child, can fail (child_optional). */
+	seccomp_prepare(&plan->seccomp);
+	report_layer(report, "seccomp", true, false, plan->seccomp.detail);
 	return 0;
 }
 
@@ -271,25 +306,23 @@ static int prepare_output_pipes(struct launch_plan *plan, struct sk_err *err)
 	return 0;
 }
 
-static int launch_prepare(struct launch_plan *plan, char *const *caller_env,
-			  struct run_report *report, struct sk_err *err)
+static int launch_prepare(struct launch_plan *plan, struct run_report *report, struct sk_err *err)
 {
 	const struct sandbox_spec *spec = plan->spec;
+	const struct sandbox_host *host = plan->host;
 	char name[64];
 
+	/* Landlock before egress: the proxy confines itself with the sandbox's ABI. */
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
-	    mount_prepare(&plan->mount, spec, err) < 0 || proc_prepare(&plan->proc, err) < 0 ||
-	    caps_prepare(&plan->caps, err) < 0 || rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
-	    env_prepare(&plan->env, spec, caller_env, err) < 0 ||
-	    egress_prepare(&plan->egress, spec, &plan->env, err) < 0 ||
+	    mount_prepare(&plan->mount, spec, host->volumes, err) < 0 ||
+	    proc_prepare(&plan->proc, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
+	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
+	    env_prepare(&plan->env, spec, host->caller_env, err) < 0 ||
 	    prepare_optional_layers(plan, report, err) < 0 ||
+	    egress_prepare(&plan->egress, spec, host->audit_fd,
+			   plan->has_landlock ? plan->landlock.abi : 0, &plan->env, err) < 0 ||
 	    tty_prepare(&plan->tty, spec, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
-	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h). */
-	if (plan->egress.config) {
-		plan->egress.config->landlock_abi = plan->has_landlock ? plan->landlock.abi : 0;
-		plan->egress.config->has_seccomp = plan->has_seccomp;
-	}
 	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
 	if (cgroup_prepare(&plan->cgroup, spec, name, err) < 0)
 		return -1;
@@ -311,249 +344,28 @@ static void launch_cleanup(struct launch_plan *plan)
 		for (int j = 0; j < 2; j++)
 			if (plan->output_pipe[i][j] >= 0)
 				close(plan->output_pipe[i][j]);
-	if (plan->has_seccomp)
-		seccomp_plan_free(&plan->seccomp);
+	seccomp_plan_free(&plan->seccomp);
 	env_plan_free(&plan->env);
 	mount_plan_free(&plan->mount);
 }
 
 static pid_t launch_clone(int *pidfd)
 {
-	struct clone_args args;
-
-	memset(&args, 0, sizeof(args));
 	/* The cgroup namespace is unshared by the child once it is in its cgroup. */
 	/* The network namespace is made by PID 1's helper, in parallel (net.h). */
-	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		     CLONE_PIDFD;
-	args.pidfd = (uint64_t)(uintptr_t)pidfd;
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	return sys_clone3(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			      CLONE_PIDFD,
+			  pidfd, SIGCHLD);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* The parent's side of a running sandbox. */
-struct supervisor {
-	struct launch_plan *plan;
-	pid_t pid;
-	int pidfd, sync_fd, signal_fd, timer_fd;
-	int out_fd[2]; /* read ends of the output pipes, -1 once closed */
-	struct tty_relay tty;
-	uint64_t output_total;
-	bool child_done, failed_setup, got_exit;
-	struct sandbox_result *result;
-	struct run_report *report;
-	struct sk_err *err;
-};
-
-/* After PID 1 reported the exit, every other process of the sandbox is dead (init.c: finish)
- * and PID 1 is exiting; only the kernel's teardown of the namespaces remains. The CLI need
- * not wait for it (a quarter of a short run's time) unless a cgroup must then be removed:
- * when stockade exits, PID 1 is reaped by the host's init like any orphan. */
-static bool supervise_may_leave(const struct supervisor *sv)
-{
-	return sv->got_exit && sv->plan->cgroup.version == 0 && sv->out_fd[0] < 0 &&
-	       sv->out_fd[1] < 0 && sv->tty.master < 0;
-}
-
-static void supervise_kill(struct supervisor *sv)
-{
-	syscall(SYS_pidfd_send_signal, sv->pidfd, SIGKILL, NULL, 0);
-}
-
-static void supervise_message(struct supervisor *sv)
-{
-	struct sync_msg msg;
-	int fds[2], fd_count;
-	int rc = sync_recv_fds(sv->sync_fd, &msg, fds, 2, &fd_count);
-
-	if (rc <= 0) {
-		close(sv->sync_fd);
-		sv->sync_fd = -1;
-		return;
-	}
-	if (fd_count && msg.kind != SYNC_PROXY && msg.kind != SYNC_TTY)
-		for (int i = 0; i < fd_count; i++)
-			close(fds[i]);
-	switch (msg.kind) {
-	case SYNC_TTY:
-		if (fd_count > 1)
-			close(fds[1]);
-		if (tty_from_parent(&sv->tty, &sv->plan->tty, fds[0], sv->err) < 0) {
-			sv->failed_setup = true;
-			supervise_kill(sv);
-		}
-		break;
-	case SYNC_PROXY:
-		/* The command waits for this: if the proxy cannot start, it never runs. */
-		if (egress_from_parent(&sv->plan->egress, fds, sv->sync_fd, sv->err) < 0) {
-			sv->failed_setup = true;
-			supervise_kill(sv);
-		}
-		break;
-	case SYNC_ERROR:
-	case SYNC_EXEC_FAILED:
-		*sv->err = msg.err;
-		if (sv->err->exit_code == 0)
-			sv->err->exit_code = 125;
-		sv->failed_setup = true;
-		break;
-	case SYNC_DEGRADED: {
-		char detail[256];
-		snprintf(detail, sizeof(detail), "%.180s: %.60s", msg.err.op,
-			 msg.err.errnum ? strerror(msg.err.errnum) : "failed");
-		report_layer(sv->report, msg.err.layer, false, true, detail);
-		break;
-	}
-	case SYNC_EXIT:
-		sv->got_exit = true;
-		if (WIFEXITED(msg.wait_status)) {
-			sv->result->exited = true;
-			sv->result->exit_code = WEXITSTATUS(msg.wait_status);
-		} else if (WIFSIGNALED(msg.wait_status)) {
-			sv->result->term_signal = WTERMSIG(msg.wait_status);
-		}
-		sv->result->max_rss_kb = msg.max_rss_kb;
-		break;
-	}
-}
-
-static void supervise_signal(struct supervisor *sv)
-{
-	struct signalfd_siginfo info;
-
-	if (read(sv->signal_fd, &info, sizeof(info)) != sizeof(info))
-		return;
-	if (info.ssi_signo == SIGCHLD)
-		return; /* the pidfd tells us */
-	/* The caller's terminal was resized: its size goes to the pty, the signal nowhere. */
-	if (info.ssi_signo == SIGWINCH) {
-		tty_resize(&sv->tty, &sv->plan->tty);
-		return;
-	}
-	syscall(SYS_pidfd_send_signal, sv->pidfd, (int)info.ssi_signo, NULL, 0);
-}
-
-/* Passes on what the command wrote, up to --output-limit (if any); past it the sandbox is
- * killed and the rest is dropped. */
-static void supervise_emit(struct supervisor *sv, int to_fd, const char *buf, size_t n)
-{
-	uint64_t limit = sv->plan->spec->output_limit_bytes;
-	size_t allowed_now = n;
-
-	if (limit && sv->output_total + (uint64_t)n > limit) {
-		allowed_now = (size_t)(limit - sv->output_total);
-		if (!sv->result->output_limit_hit)
-			supervise_kill(sv);
-		sv->result->output_limit_hit = true;
-	}
-	sv->output_total += allowed_now;
-	for (size_t done = 0; done < allowed_now;) {
-		ssize_t w = write(to_fd, buf + done, allowed_now - done);
-		if (w <= 0 && errno != EINTR)
-			break;
-		if (w > 0)
-			done += (size_t)w;
-	}
-}
-
-static void supervise_output(struct supervisor *sv, int which)
-{
-	char buf[65536];
-	ssize_t n = read(sv->out_fd[which], buf, sizeof(buf));
-
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0) {
-		close(sv->out_fd[which]);
-		sv->out_fd[which] = -1;
-		return;
-	}
-	supervise_emit(sv, which + 1, buf, (size_t)n);
-}
-
-/* The pty: the caller's input in, what the workload wrote out to the caller's stdout. */
-static void supervise_tty(struct supervisor *sv, const struct pollfd *fds)
-{
-	char buf[65536];
-	size_t n;
-
-	tty_relay_input(&sv->tty, fds);
-	n = tty_relay_output(&sv->tty, fds, buf, sizeof(buf));
-	if (n > 0)
-		supervise_emit(sv, 1, buf, n);
-}
-
-static void supervise_loop(struct supervisor *sv)
-{
-	for (;;) {
-		struct pollfd fds[8];
-		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
-
-		bool is_drained =
-		    sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0 && sv->tty.master < 0;
-
-		if ((is_drained && sv->child_done) || supervise_may_leave(sv))
-			return;
-		idx_sig = n;
-		fds[n++] = (struct pollfd){.fd = sv->signal_fd, .events = POLLIN};
-		idx_pid = n;
-		fds[n++] = (struct pollfd){.fd = sv->child_done ? -1 : sv->pidfd, .events = POLLIN};
-		if (sv->sync_fd >= 0) {
-			idx_sync = n;
-			fds[n++] = (struct pollfd){.fd = sv->sync_fd, .events = POLLIN};
-		}
-		if (sv->timer_fd >= 0) {
-			idx_timer = n;
-			fds[n++] = (struct pollfd){.fd = sv->timer_fd, .events = POLLIN};
-		}
-		for (int i = 0; i < 2; i++) {
-			if (sv->out_fd[i] >= 0) {
-				idx_out[i] = n;
-				fds[n++] = (struct pollfd){.fd = sv->out_fd[i], .events = POLLIN};
-			}
-		}
-		n = tty_poll_add(&sv->tty, fds, n);
-		if (poll(fds, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			supervise_kill(sv);
-			return;
-		}
-		if (fds[idx_sig].revents)
-			supervise_signal(sv);
-		/* Messages before the exit: they carry the reason and the status. */
-		if (idx_sync >= 0 && fds[idx_sync].revents)
-			supervise_message(sv);
-		for (int i = 0; i < 2; i++)
-			if (idx_out[i] >= 0 && fds[idx_out[i]].revents)
-				supervise_output(sv, i);
-		supervise_tty(sv, fds);
-		if (idx_timer >= 0 && fds[idx_timer].revents) {
-			sv->result->timed_out = true;
-			supervise_kill(sv);
-			close(sv->timer_fd);
-			sv->timer_fd = -1;
-		}
-		if (fds[idx_pid].revents)
-			sv->child_done = true;
-	}
-}
-
-static int supervise_start(struct supervisor *sv, struct sk_err *err)
+static int launch_from_parent(const struct launch_plan *plan, pid_t pid, int sync_fd,
+			      struct sk_err *err)
 {
 	struct sync_msg go;
 
 	/* Identity maps and cgroup before the child does anything: it waits for GO. */
-	if (userns_from_parent(&sv->plan->userns, sv->pid, err) < 0 ||
-	    cgroup_attach(&sv->plan->cgroup, sv->pid, err) < 0)
+	if (userns_from_parent(&plan->userns, pid, err) < 0 ||
+	    cgroup_attach(&plan->cgroup, pid, err) < 0)
 		return -1;
 	/* The parent holds nothing the sandbox should read, but it runs as the sandbox's host
 	 * uid when unprivileged: keep it out of reach of ptrace and /proc all the same. Not
@@ -563,7 +375,7 @@ static int supervise_start(struct supervisor *sv, struct sk_err *err)
 		return sk_fail(err, "launch", errno, NULL, "prctl(PR_SET_DUMPABLE)");
 	memset(&go, 0, sizeof(go));
 	go.kind = SYNC_GO;
-	if (sync_send(sv->sync_fd, &go) < 0)
+	if (sync_send(sync_fd, &go) < 0)
 		return sk_fail(err, "launch", errno, NULL, "send GO to the sandbox");
 	/* While the child builds the sandbox (off the command's start-up path): the cgroups that
 	 * runs killed with SIGKILL left behind go (~50 system calls). */
@@ -571,79 +383,13 @@ static int supervise_start(struct supervisor *sv, struct sk_err *err)
 	return 0;
 }
 
-static int make_timer(uint64_t timeout_ms, struct sk_err *err)
-{
-	struct itimerspec its;
-	int fd;
-
-	if (timeout_ms == 0)
-		return -1;
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (fd < 0)
-		return sk_fail(err, "launch", errno, NULL, "timerfd_create");
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(timeout_ms / 1000);
-	its.it_value.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		close(fd);
-		return sk_fail(err, "launch", errno, NULL, "timerfd_settime");
-	}
-	return fd;
-}
-
-static int make_signalfd(bool wants_winch, sigset_t *old, struct sk_err *err)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	/* The caller's terminal was resized: copied to the sandbox's pty, never forwarded. */
-	if (wants_winch)
-		sigaddset(&set, SIGWINCH);
-	for (int i = 0; i < init_forwarded_count; i++)
-		sigaddset(&set, init_forwarded_signals[i]);
-	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
-		return sk_fail(err, "launch", errno, NULL, "sigprocmask");
-	fd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (fd < 0) {
-		sigprocmask(SIG_SETMASK, old, NULL);
-		return sk_fail(err, "launch", errno, NULL, "signalfd");
-	}
-	return fd;
-}
-
-static void supervise_finish(struct supervisor *sv)
-{
-	siginfo_t info;
-	struct cgroup_usage usage;
-
-	memset(&info, 0, sizeof(info));
-	if (!sv->child_done && supervise_may_leave(sv))
-		return;
-	while (waitid((idtype_t)P_PIDFD, (id_t)sv->pidfd, &info, WEXITED) < 0 && errno == EINTR)
-		;
-	memset(&usage, 0, sizeof(usage));
-	cgroup_collect(&sv->plan->cgroup, &usage);
-	sv->result->oom_killed = usage.oom_killed;
-	/* PID 1 killed before it could report (timeout, output limit, OOM, kill from outside). */
-	if (!sv->result->exited && !sv->result->term_signal && sv->result->started &&
-	    info.si_code == CLD_KILLED)
-		sv->result->term_signal = info.si_status;
-}
-
 static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			struct run_report *report, struct sk_err *err)
 {
-	struct supervisor sv = {.plan = plan,
-				.result = result,
-				.report = report,
-				.err = err,
-				.timer_fd = -1,
-				.pidfd = -1};
+	struct supervisor sv;
 	int pair[2], rc = 0;
 	sigset_t old_mask;
-	uint64_t start = now_ms();
+	double start = clock_now_ms();
 
 	/* Anonymous and shared: PID 1 keeps the mapping across clone3; the command's execve
 	 * drops it (it only ever shared PID 1's memory through vfork). */
@@ -653,9 +399,16 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 		plan->started = NULL;
 		return sk_fail(err, "launch", errno, NULL, "mmap(MAP_SHARED)");
 	}
-	tty_relay_init(&sv.tty);
+	supervise_init(&sv);
+	sv.output_limit = plan->spec->output_limit_bytes;
+	sv.tty_plan = &plan->tty;
+	sv.egress = &plan->egress;
+	sv.cgroup = &plan->cgroup;
+	sv.result = result;
+	sv.report = report;
+	sv.err = err;
 	result->has_pty = plan->tty.has_pty;
-	sv.signal_fd = make_signalfd(plan->tty.has_pty, &old_mask, err);
+	sv.signal_fd = supervise_signalfd(plan->tty.has_pty, &old_mask, err);
 	if (sv.signal_fd < 0) {
 		munmap(plan->started, sizeof(*plan->started));
 		return -1;
@@ -687,15 +440,15 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			close(plan->output_pipe[i][1]);
 		plan->output_pipe[i][0] = plan->output_pipe[i][1] = -1;
 	}
-	sv.timer_fd = make_timer(plan->spec->timeout_ms, err);
-	if ((plan->spec->timeout_ms && sv.timer_fd < 0) || supervise_start(&sv, err) < 0) {
+	if (supervise_timer(&sv, plan->spec->timeout_ms, err) < 0 ||
+	    launch_from_parent(plan, sv.pid, sv.sync_fd, err) < 0) {
 		supervise_kill(&sv);
 		rc = -1;
 	} else {
 		supervise_loop(&sv);
 		result->started = __atomic_load_n(plan->started, __ATOMIC_ACQUIRE) != 0;
-		rc = sv.failed_setup || !result->started ? -1 : 0;
-		if (rc < 0 && !sv.failed_setup)
+		rc = sv.has_failed_setup || !result->started ? -1 : 0;
+		if (rc < 0 && !sv.has_failed_setup)
 			sk_fail(err, "launch", 0, "run `stockade doctor` to see which layer fails",
 				"the sandbox ended before the command started");
 	}
@@ -705,43 +458,12 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	 * setup or exec). */
 	tty_relay_finish(&sv.tty);
 	egress_finish(&plan->egress, result, report);
-	result->duration_ms = now_ms() - start;
-	for (int i = 0; i < 2; i++)
-		if (sv.out_fd[i] >= 0)
-			close(sv.out_fd[i]);
-	if (sv.sync_fd >= 0)
-		close(sv.sync_fd);
-	if (sv.timer_fd >= 0)
-		close(sv.timer_fd);
-	close(sv.pidfd);
+	result->duration_ms = (uint64_t)(clock_now_ms() - start);
+	supervise_close(&sv);
 out_signal:
 	close(sv.signal_fd);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	munmap(plan->started, sizeof(*plan->started));
 	plan->started = NULL;
-	return rc;
-}
-
-int sandbox_run(const struct sandbox_spec *spec, char *const *caller_env,
-		struct sandbox_result *result, struct run_report *report, struct sk_err *err)
-{
-	struct launch_plan plan;
-	int rc;
-
-	memset(&plan, 0, sizeof(plan));
-	memset(result, 0, sizeof(*result));
-	plan.spec = spec;
-	for (int i = 0; i < 2; i++)
-		plan.output_pipe[i][0] = plan.output_pipe[i][1] = -1;
-	/* Refuse before anything exists when a needed layer is known not to work here. */
-	if (gate_check(spec, report, err) < 0)
-		return -1;
-	rc = launch_prepare(&plan, caller_env, report, err);
-	if (rc == 0)
-		rc = launch_spawn(&plan, result, report, err);
-	launch_cleanup(&plan);
-	/* A layer failed although the probes said it works: probe again next time. */
-	if (rc < 0 && err->exit_code == 125)
-		gate_forget();
 	return rc;
 }

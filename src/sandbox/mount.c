@@ -8,53 +8,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "store/safepath.h"
+#include "util/syscalls.h"
+#include "util/fds.h"
+#include "util/macros.h"
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-struct mount_attr {
-	__u64 attr_set;
-	__u64 attr_clr;
-	__u64 propagation;
-	__u64 userns_fd;
-};
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#define SYS_move_mount 429
-#endif
-
-/* Host /etc entries a program commonly needs; everything else in /etc (shadow, ssh keys,
- * machine-id, credentials of services) stays out. Symlinks are recreated as symlinks. Each
- * entry costs every launch a copy or a mount: add one only for a real need. */
-static const char *const curated_etc[] = {
-	"alternatives", /* Debian's command alternatives (cc, python, editor, ...) */
-	"ca-certificates", "ssl", "pki", "crypto-policies", /* CA certificates, TLS policy */
-	"ld.so.cache", "ld.so.conf", "ld.so.conf.d",	      /* the dynamic linker */
-	"localtime", "nsswitch.conf", "os-release", "protocols", "services",
-};
-/* The host system tree (usr-merge symlinks are recreated, real directories bound). */
-static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+/* The host's system tree and /etc entries a program commonly needs (spec.h says why these). */
+static const char *const curated_etc[] = {SANDBOX_CURATED_ETC};
+static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
 /* Names we provide ourselves, never taken from a --rootfs. */
 static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
 /* Written by us (a rootfs's own are not taken; /etc/hostname would name another host). */
@@ -227,7 +194,7 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 {
 	char host[64], dst[64];
 
-	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++) {
 		snprintf(host, sizeof(host), MOUNT_HOST "/%s", system_dirs[i]);
 		snprintf(dst, sizeof(dst), "/%s", system_dirs[i]);
 		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
@@ -235,7 +202,7 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 	}
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		return -1;
-	for (size_t i = 0; i < sizeof(curated_etc) / sizeof(curated_etc[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(curated_etc); i++) {
 		snprintf(host, sizeof(host), MOUNT_HOST "/etc/%s", curated_etc[i]);
 		snprintf(dst, sizeof(dst), "/etc/%s", curated_etc[i]);
 		if (plan_entry_at(plan, AT_FDCWD, host, host, dst, err) < 0)
@@ -251,8 +218,8 @@ static int plan_system_tree(struct mount_plan *plan, struct sk_err *err)
 static int plan_rootfs_etc(struct mount_plan *plan, int root_fd, const char *rootfs,
 			   struct sk_err *err)
 {
-	int etc = safepath_openat2(root_fd, "etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-				   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	int etc = sys_openat2(root_fd, "etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	int rc;
 
 	if (etc < 0 && (errno == ENOENT || errno == ENOTDIR))
@@ -265,7 +232,7 @@ static int plan_rootfs_etc(struct mount_plan *plan, int root_fd, const char *roo
 	if (etc < 0)
 		return sk_fail(err, "mount", errno, NULL, "--rootfs %.200s: open etc", rootfs);
 	rc = plan_dir_entries(plan, etc, "etc/", "/etc", etc_synthesized,
-			      sizeof(etc_synthesized) / sizeof(etc_synthesized[0]), err);
+			      ARRAY_SIZE(etc_synthesized), err);
 	close(etc);
 	return rc;
 }
@@ -282,8 +249,7 @@ static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_er
 				   ? "--rootfs takes a directory holding a root file system"
 				   : NULL,
 			       "--rootfs %s", rootfs);
-	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip,
-			      sizeof(rootfs_skip) / sizeof(rootfs_skip[0]), err);
+	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip, ARRAY_SIZE(rootfs_skip), err);
 	if (rc == 0 && !plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		rc = -1;
 	if (rc == 0)
@@ -320,45 +286,40 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 }
 
 /* The attributes every volume gets: nosuid, nodev, and read-only for :ro. */
-static struct mount_attr volume_attr(bool is_readonly)
+static uint64_t volume_attr(bool is_readonly)
 {
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-
-	if (is_readonly)
-		attr.attr_set |= MOUNT_ATTR_RDONLY;
-	return attr;
+	return MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (is_readonly ? MOUNT_ATTR_RDONLY : 0);
 }
 
 /* As root: a detached copy of the verified directory, made here in the host's namespace where
  * the kernel allows the clone, with its attributes set before the sandbox ever sees it. */
 static int plan_detached_volume(struct mount_volume *v, int dir_fd, struct sk_err *err)
 {
-	struct mount_attr attr = volume_attr(v->is_readonly);
-
-	v->fd = (int)syscall(SYS_open_tree, dir_fd, "",
-			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	v->fd = sys_open_tree(dir_fd, "",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	if (v->fd < 0)
 		return sk_fail(err, "mount", errno, "mounting volumes needs Linux 5.12 or later",
 			       "open_tree(volume for %s)", v->dst + sizeof(MOUNT_NEWROOT) - 1);
 	v->is_detached = true;
-	if (syscall(SYS_mount_setattr, v->fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-		    sizeof(attr)) < 0)
+	if (sys_mount_setattr(v->fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+			      volume_attr(v->is_readonly)) < 0)
 		return sk_fail(err, "mount", errno, NULL, "mount_setattr(volume for %s)",
 			       v->dst + sizeof(MOUNT_NEWROOT) - 1);
 	return 0;
 }
 
 static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec,
-			struct sk_err *err)
+			const struct sandbox_open_volume *opened, struct sk_err *err)
 {
 	for (size_t i = 0; i < spec->volume_count; i++) {
 		const struct sandbox_volume *sv = &spec->volumes[i];
+		const struct sandbox_open_volume *ov = opened ? &opened[i] : NULL;
 		struct mount_volume *v = &plan->volumes[plan->volume_count++];
 		struct stat st;
 
 		v->fd = -1;
 		v->is_readonly = sv->is_readonly;
-		if (sv->dir_fd < 0 || fstat(sv->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+		if (!ov || ov->dir_fd < 0 || fstat(ov->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
 			return sk_fail(err, "mount", EBADF, NULL, "volume for %s was not opened",
 				       sv->guest);
 		v->dev = st.st_dev;
@@ -368,29 +329,29 @@ static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec
 			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 		}
 		if (geteuid() == 0) {
-			if (plan_detached_volume(v, sv->dir_fd, err) < 0)
+			if (plan_detached_volume(v, ov->dir_fd, err) < 0)
 				return -1;
 			continue;
 		}
-		v->fd = sv->dir_fd;
-		v->host_root = strdup(sv->host_root ? sv->host_root : "");
-		v->name = strdup(sv->name);
+		v->fd = ov->dir_fd;
+		v->host_root = strdup(ov->host_root ? ov->host_root : "");
+		v->name = strdup(ov->name);
 		if (!v->host_root || !v->name)
 			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 	}
 	return 0;
 }
 
-int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
+		  const struct sandbox_open_volume *volumes, struct sk_err *err)
 {
 	char rootfs[PATH_MAX];
 	int rc;
 
 	memset(plan, 0, sizeof(*plan));
 	snprintf(plan->root_data, sizeof(plan->root_data), "mode=0755,size=4m,nr_inodes=4096");
-	if (sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir)) >=
-	    sizeof(plan->workdir) - 1)
-		return sk_fail(err, "cli", ENAMETOOLONG, NULL, "--workdir");
+	/* spec_check() refused a longer one. */
+	sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir));
 	if (spec->rootfs) {
 		if (!realpath(spec->rootfs, rootfs))
 			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
@@ -407,10 +368,23 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, stru
 	if (rc == 0)
 		rc = plan_writable(plan, spec, err);
 	if (rc == 0)
-		rc = plan_volumes(plan, spec, err);
+		rc = plan_volumes(plan, spec, volumes, err);
 	if (rc < 0)
 		mount_plan_free(plan);
 	return rc;
+}
+
+size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, size_t capacity)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < plan->count && count < capacity; i++)
+		if (plan->entries[i].kind == MOUNT_TMPFS)
+			paths[count++] = plan->entries[i].dst + sizeof(MOUNT_NEWROOT) - 1;
+	for (size_t i = 0; i < plan->volume_count && count < capacity; i++)
+		if (!plan->volumes[i].is_readonly)
+			paths[count++] = plan->volumes[i].dst + sizeof(MOUNT_NEWROOT) - 1;
+	return count;
 }
 
 void mount_plan_free(struct mount_plan *plan)
@@ -463,46 +437,19 @@ static const char *fd_path(int fd, char *buf, size_t size)
 	return buf;
 }
 
-/* Adds attrs to the mount fd refers to (mount_fd >= 0), else to the one at path. */
+/* Adds attrs to the mount fd refers to (mount_fd >= 0), else to the one at path. mount_setattr
+ * only adds attributes, so flags the kernel locked on a mount that came from the host (nosuid,
+ * noexec, ...) are kept, and AT_RECURSIVE reaches submounts. Linux >= 5.12 has it; before,
+ * a remount could not promise the same for a recursive bind, so there is no fallback: the run
+ * stops (exit 125), as it does when a filter forbids the call. */
 static int restrict_mount(int mount_fd, const char *path, const char *shown, int is_recursive,
 			  unsigned attrs, struct sk_err *err)
 {
-	struct mount_attr attr = {.attr_set = attrs};
-	struct statfs st;
-	unsigned long flags = MS_REMOUNT | MS_BIND;
-	char fd_target[32];
-
-	/* mount_setattr only adds attributes, so flags the kernel locked on a mount that came
-	 * from the host (nosuid, noexec, ...) are kept, and AT_RECURSIVE reaches submounts. */
-	if (syscall(SYS_mount_setattr, mount_fd >= 0 ? mount_fd : AT_FDCWD,
-		    mount_fd >= 0 ? "" : path,
-		    (is_recursive ? AT_RECURSIVE : 0) |
-			(mount_fd >= 0 ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW),
-		    &attr, sizeof(attr)) == 0)
-		return 0;
-	if (errno != ENOSYS || is_recursive)
+	if (sys_mount_setattr(mount_fd >= 0 ? mount_fd : AT_FDCWD, mount_fd >= 0 ? "" : path,
+			      (is_recursive ? AT_RECURSIVE : 0) |
+				  (mount_fd >= 0 ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW),
+			      attrs) < 0)
 		return sk_fail_safe(err, "mount", errno, "mount_setattr(restrict)", shown, NULL);
-	if (mount_fd >= 0)
-		path = fd_path(mount_fd, fd_target, sizeof(fd_target));
-	/* Kernels before 5.12: a remount must repeat the locked flags or it fails. */
-	if (statfs(path, &st) < 0)
-		return sk_fail_safe(err, "mount", errno, "statfs", shown, NULL);
-	if ((attrs & MOUNT_RESTRICT_RDONLY) || (st.f_flags & ST_RDONLY))
-		flags |= MS_RDONLY;
-	if ((attrs & MOUNT_RESTRICT_NOSUID) || (st.f_flags & ST_NOSUID))
-		flags |= MS_NOSUID;
-	if ((attrs & MOUNT_RESTRICT_NODEV) || (st.f_flags & ST_NODEV))
-		flags |= MS_NODEV;
-	if ((attrs & MOUNT_RESTRICT_NOEXEC) || (st.f_flags & ST_NOEXEC))
-		flags |= MS_NOEXEC;
-	if (st.f_flags & ST_NOATIME)
-		flags |= MS_NOATIME;
-	if (st.f_flags & ST_NODIRATIME)
-		flags |= MS_NODIRATIME;
-	if (st.f_flags & ST_RELATIME)
-		flags |= MS_RELATIME;
-	if (mount(NULL, path, NULL, flags, NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "remount(restrict)", shown, NULL);
 	return 0;
 }
 
@@ -614,8 +561,8 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 		}
 		memcpy(component, p, (size_t)(end - p));
 		component[end - p] = '\0';
-		next = safepath_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
-					NEWROOT_RESOLVE);
+		next =
+		    sys_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC, NEWROOT_RESOLVE);
 		if (next < 0 && errno == ENOENT && make_parents) {
 			if (mkdirat(dir, component, 0755) < 0 && errno != EEXIST) {
 				saved = errno;
@@ -623,8 +570,8 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 				return sk_fail_safe(err, "mount", saved, "mkdir", inside(dst),
 						    NULL);
 			}
-			next = safepath_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
-						NEWROOT_RESOLVE);
+			next = sys_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					   NEWROOT_RESOLVE);
 		}
 		saved = errno;
 		close_parent(dir, root_fd);
@@ -657,8 +604,8 @@ static int open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_p
 		return sk_fail_safe(err, "mount", saved, is_dir ? "mkdir" : "create mount point",
 				    inside(dst), NULL);
 	}
-	fd = safepath_openat2(parent, name, O_PATH | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0),
-			      NEWROOT_RESOLVE);
+	fd = sys_openat2(parent, name, O_PATH | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0),
+			 NEWROOT_RESOLVE);
 	saved = errno;
 	close_parent(parent, root_fd);
 	if (fd < 0)
@@ -679,24 +626,22 @@ static int bind_entry(const struct newroot *nr, const struct mount_entry *e, int
 	if (target < 0)
 		return -1;
 	if (nr->rootfs_fd >= 0) {
-		source =
-		    safepath_openat2(nr->rootfs_fd, e->src, O_PATH | O_CLOEXEC, NEWROOT_RESOLVE);
+		source = sys_openat2(nr->rootfs_fd, e->src, O_PATH | O_CLOEXEC, NEWROOT_RESOLVE);
 		if (source < 0) {
 			sk_fail_safe(err, "mount", errno, "open --rootfs entry", e->src,
 				     "did the root file system change while the sandbox started?");
 			goto out;
 		}
-		tree = (int)syscall(SYS_open_tree, source, "", tree_flags | AT_EMPTY_PATH);
+		tree = sys_open_tree(source, "", tree_flags | AT_EMPTY_PATH);
 	} else {
-		tree = (int)syscall(SYS_open_tree, AT_FDCWD, e->src, tree_flags);
+		tree = sys_open_tree(AT_FDCWD, e->src, tree_flags);
 	}
 	if (tree < 0) {
 		sk_fail_safe(err, "mount", errno, "bind mount", inside(e->dst),
 			     "the source must be readable by the sandbox's host uid");
 		goto out;
 	}
-	if (syscall(SYS_move_mount, tree, "", target, "",
-		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+	if (sys_move_mount_fd(tree, target) < 0) {
 		sk_fail_safe(err, "mount", errno, "move_mount(bind) on", inside(e->dst), NULL);
 		goto out;
 	}
@@ -727,21 +672,6 @@ static int tmpfs_entry(int root_fd, const struct mount_entry *e, struct sk_err *
 	return rc < 0 ? -1 : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* A symlink or a file made in its parent, opened beneath the new root: symlinkat and
  * O_CREAT|O_EXCL never follow an existing name either. */
 static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
@@ -762,9 +692,9 @@ static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *e
 	close_parent(parent, root_fd);
 	if (fd < 0)
 		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
-	rc = write_all(fd, e->content, e->content_len);
+	rc = fds_write_all(fd, e->content, e->content_len);
 	if (rc < 0)
-		sk_fail_safe(err, "mount", errno ? errno : EIO, "write", inside(e->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "write", inside(e->dst), NULL);
 	close(fd);
 	return rc;
 }
@@ -797,31 +727,31 @@ static int apply_entry(const struct newroot *nr, const struct mount_entry *e, st
  * no symlink, must be the inode the parent verified; its clone is then ours to attach. */
 static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
 {
-	struct mount_attr attr = volume_attr(v->is_readonly);
 	struct stat st;
 	int root, dir, tree;
 
 	root = open(v->host_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return sk_fail_safe(err, "mount", errno, "open volume store", v->host_root, NULL);
-	dir = safepath_openat2(root, v->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-			       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-				   RESOLVE_NO_XDEV);
+	dir = sys_openat2(root, v->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+			  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			      RESOLVE_NO_XDEV);
 	close(root);
 	if (dir < 0)
 		return sk_fail_safe(err, "mount", errno, "open volume", v->name, NULL);
 	if (fstat(dir, &st) < 0 || st.st_dev != v->dev || st.st_ino != v->ino) {
 		close(dir);
-		return sk_fail_safe(err, "mount", EXDEV, "volume changed since it was verified:",
-				    v->name, "run again; is something replacing volume directories?");
+		return sk_fail_safe(err, "mount", EXDEV,
+				    "volume changed since it was verified:", v->name,
+				    "run again; is something replacing volume directories?");
 	}
-	tree = (int)syscall(SYS_open_tree, dir, "",
-			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	tree = sys_open_tree(dir, "",
+			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	close(dir);
 	if (tree < 0)
 		return sk_fail_safe(err, "mount", errno, "open_tree(volume)", v->name, NULL);
-	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-		    sizeof(attr)) < 0) {
+	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, volume_attr(v->is_readonly)) <
+	    0) {
 		close(tree);
 		return sk_fail_safe(err, "mount", errno, "mount_setattr(volume)", v->name, NULL);
 	}
@@ -841,8 +771,7 @@ static int apply_volume(int root_fd, const struct mount_volume *v, struct sk_err
 		close(target);
 		return -1;
 	}
-	rc = (int)syscall(SYS_move_mount, tree, "", target, "",
-			  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	rc = sys_move_mount_fd(tree, target);
 	if (rc < 0)
 		sk_fail_safe(err, "mount", errno, "move_mount(volume) on", inside(v->dst), NULL);
 	close(target);
@@ -874,8 +803,9 @@ int mount_apply(const struct mount_plan *plan, struct sk_err *err)
 		return sk_fail_safe(err, "mount", errno, "make / private (MS_REC|MS_PRIVATE)", NULL,
 				    NULL);
 	if (mount("tmpfs", MOUNT_NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, plan->root_data) < 0)
-		return sk_fail_safe(err, "mount", errno, "mount root tmpfs on", MOUNT_NEWROOT,
-				    "the host needs a /sys directory to build the sandbox's root on");
+		return sk_fail_safe(
+		    err, "mount", errno, "mount root tmpfs on", MOUNT_NEWROOT,
+		    "the host needs a /sys directory to build the sandbox's root on");
 	nr.root_fd = open(MOUNT_NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (nr.root_fd < 0)
 		return sk_fail_safe(err, "mount", errno, "open the new root", MOUNT_NEWROOT, NULL);
@@ -912,7 +842,7 @@ int mount_finish(const struct mount_plan *plan, struct sk_err *err)
 		return -1;
 	/* pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
 	 * removes it with every host mount below it, leaving no path back to the host tree. */
-	if (chdir(MOUNT_NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+	if (chdir(MOUNT_NEWROOT) < 0 || sys_pivot_root(".", ".") < 0)
 		return sk_fail_safe(err, "mount", errno, "pivot_root", MOUNT_NEWROOT,
 				    "is stockade running in a chroot?");
 	if (umount2(".", MNT_DETACH) < 0)

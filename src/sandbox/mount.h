@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 /* Where the child builds the new root: a tmpfs mounted over /sys of its own copy of the host's
@@ -46,13 +46,13 @@ struct mount_entry {
  * root in its own namespace (openat2, no symlinks), checks it is the very inode the parent
  * verified (device and inode numbers), clones that and attaches it. */
 struct mount_volume {
-	int fd;		  /* detached mount (is_detached), else the parent's verified directory */
+	int fd; /* detached mount (is_detached), else the parent's verified directory */
 	bool is_detached;
 	bool is_readonly;
-	dev_t dev;	  /* of the verified directory */
+	dev_t dev; /* of the verified directory */
 	ino_t ino;
-	char *dst;	  /* MOUNT_NEWROOT guest-path */
-	char *host_root;  /* unprivileged: the store directory and the name below it */
+	char *dst;	 /* MOUNT_NEWROOT guest-path */
+	char *host_root; /* unprivileged: the store directory and the name below it */
 	char *name;
 };
 
@@ -67,9 +67,16 @@ struct mount_plan {
 	char detail[128];
 };
 
-/* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs). */
-int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
+/* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs), with
+ * spec->volumes[i] mounted from volumes[i] (the directories the front end opened). */
+int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
+		  const struct sandbox_open_volume *volumes, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
+
+/* Parent: the paths inside the sandbox where the plan lets it write, its tmpfs mounts ($HOME,
+ * /tmp) and writable volumes, into paths (up to capacity); returns how many. They point into
+ * the plan. The Landlock layer grants write there (and on devfs's DEVFS_SHM) and nowhere else. */
+size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, size_t capacity);
 
 /* Child. Makes every mount private, mounts the new root's tmpfs at MOUNT_NEWROOT and carries
  * out the plan, taking sources from the host tree (still the root; a --rootfs's entries from

@@ -1,9 +1,9 @@
 /* The network layer. A new network namespace starts with lo down and no other interface;
  * we bring lo up and add nothing: no route leads out. Egress, when it exists, will be the
  * policy proxy's sockets, created in this namespace and served from outside. */
+#define _GNU_SOURCE
 #include "sandbox/net.h"
 
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -15,11 +15,12 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/fds.h"
+#include "util/macros.h"
+#include "util/syscalls.h"
 
 int net_apply(struct sk_err *err)
 {
@@ -81,14 +82,12 @@ static void __attribute__((noreturn)) helper_main(int result_fd, int stay_fd)
 	}
 	(void)!write(result_fd, &r, sizeof(r));
 	/* Hold the namespace until PID 1 is in it (EOF when it closes its end, or dies). */
-	while (read(stay_fd, &byte, 1) < 0 && errno == EINTR)
-		;
+	(void)RETRY_EINTR(read(stay_fd, &byte, 1));
 	_exit(0);
 }
 
 int net_helper_start(struct net_helper *h, struct sk_err *err)
 {
-	struct clone_args args;
 	int result[2], stay[2];
 	pid_t pid;
 
@@ -103,11 +102,7 @@ int net_helper_start(struct net_helper *h, struct sk_err *err)
 	}
 	/* A plain fork (the namespace is unshared by the helper, not here: in clone3 PID 1
 	 * itself would wait for it). No exit signal: PID 1's init loop never sees it. */
-	memset(&args, 0, sizeof(args));
-	args.flags = CLONE_PIDFD;
-	args.pidfd = (uint64_t)(uintptr_t)&h->pidfd;
-	args.exit_signal = 0;
-	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	pid = sys_clone3(CLONE_PIDFD, &h->pidfd, 0);
 	if (pid == 0) {
 		close(result[0]);
 		close(stay[1]);
@@ -133,16 +128,14 @@ int net_helper_join(struct net_helper *h, struct sk_err *err)
 	ssize_t n;
 	int rc = 0;
 
-	do
-		n = read(h->result_fd, &r, sizeof(r));
-	while (n < 0 && errno == EINTR);
+	n = RETRY_EINTR(read(h->result_fd, &r, sizeof(r)));
 	if (n != (ssize_t)sizeof(r)) {
 		rc = sk_fail_safe(err, "net", n < 0 ? errno : EPIPE, "network namespace helper",
 				  NULL, NULL);
 	} else if (r.errnum) {
 		r.op[sizeof(r.op) - 1] = r.subject[sizeof(r.subject) - 1] = '\0';
-		rc = sk_fail_safe(err, "net", r.errnum, r.op, r.subject[0] ? r.subject : NULL,
-				  NULL);
+		rc =
+		    sk_fail_safe(err, "net", r.errnum, r.op, r.subject[0] ? r.subject : NULL, NULL);
 	} else if (setns(h->pidfd, CLONE_NEWNET) < 0) {
 		rc = sk_fail_safe(err, "net", errno, "setns(CLONE_NEWNET)", NULL, NULL);
 	}
@@ -158,8 +151,6 @@ void net_helper_reap(int pidfd)
 
 	if (pidfd < 0)
 		return;
-	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL) < 0 &&
-	       errno == EINTR)
-		;
+	(void)sys_waitid_pidfd(pidfd, &info, WEXITED | __WALL);
 	close(pidfd);
 }

@@ -20,9 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/cgroup.h"
@@ -33,6 +31,9 @@
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
 #include "sandbox/probe_advice.h"
+#include "util/clock.h"
+#include "util/macros.h"
+#include "util/syscalls.h"
 
 #define PROBE_TIMEOUT_MS 2000
 #define MIB (1024ull * 1024ull)
@@ -199,26 +200,18 @@ static void __attribute__((noreturn)) child_main(const struct probe_spec *spec, 
 
 /* ---- the parent ---- */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* The identity launch.c gives the sandbox: uid 10001 inside, mapped onto 10001 as root, onto
  * the caller otherwise. Not userns_prepare(): as root it drops the caller's groups. */
 static void probe_identity_plan(struct userns_plan *plan)
 {
-	struct userns_identity id;
+	struct identity id;
 	struct sk_err ignored;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = plan->gid = SANDBOX_DEFAULT_UID;
 	/* No safe uid (root whose uid 0 is uid 0 outside, without uid 10001): try 10001 all
 	 * the same, so that the map write fails and rootless_advice says why. */
-	if (userns_host_identity(&id, &ignored) < 0) {
+	if (identity_find(&id, &ignored) < 0) {
 		id.uid = id.gid = SANDBOX_DEFAULT_HOST_UID;
 		id.is_privileged_root = true;
 	}
@@ -229,15 +222,8 @@ static void probe_identity_plan(struct userns_plan *plan)
 
 static pid_t probe_clone(uint64_t flags)
 {
-	struct clone_args args;
-
 	/* No namespace: a plain fork, so that seccomp and Landlock are probed, not clone3. */
-	if (flags == 0)
-		return fork();
-	memset(&args, 0, sizeof(args));
-	args.flags = flags;
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	return flags == 0 ? fork() : sys_clone3(flags, NULL, SIGCHLD);
 }
 
 /* True when uid exists in our own user namespace: only then can a child map onto it. */
@@ -275,11 +261,11 @@ static int write_maps(const struct userns_plan *identity, pid_t pid, struct prob
 /* Waits for the child's report until the deadline. */
 static enum child_outcome await_report(int fd, struct probe_result *report)
 {
-	double deadline = now_ms() + PROBE_TIMEOUT_MS;
+	double deadline = clock_now_ms() + PROBE_TIMEOUT_MS;
 
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		double left = deadline - now_ms();
+		double left = deadline - clock_now_ms();
 		int n = poll(&pfd, 1, left > 0 ? (int)left + 1 : 0);
 		ssize_t got;
 
@@ -314,8 +300,7 @@ static int reap_child(pid_t pid, enum child_outcome outcome, const struct probe_
 	int status = 0;
 
 	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	(void)RETRY_EINTR(waitpid(pid, &status, 0));
 	switch (outcome) {
 	case CHILD_NOT_STARTED:
 		return -1; /* r already says why */
@@ -470,7 +455,10 @@ static int netns_body(const void *arg, struct probe_result *r)
 		return advise(net_advice, err.errnum, err.op, r);
 	close(proxy_fds[0]);
 	close(proxy_fds[1]);
-	sk_strlcpy(r->detail, "lo up; proxy sockets 127.0.0.1:3128, :1080", sizeof(r->detail));
+	sk_strlcpy(r->detail,
+		   "lo up; proxy sockets " PROXY_ADDRESS
+		   ":" STRINGIFY(PROXY_HTTP_PORT) ", :" STRINGIFY(PROXY_SOCKS_PORT),
+		   sizeof(r->detail));
 	return 0;
 }
 
@@ -516,13 +504,9 @@ static int unshare_body(const void *arg, struct probe_result *r)
 
 static int seccomp_prepare_probe(union probe_state *state, struct probe_result *r)
 {
-	struct sk_err err;
-
-	memset(&err, 0, sizeof(err));
-	if (seccomp_prepare(&state->seccomp, &err) == 0)
-		return 0;
-	return probe_fail(r, PROBE_BROKEN, err.errnum, err.op, "the built-in program is unusable",
-			  err.hint);
+	(void)r;
+	seccomp_prepare(&state->seccomp);
+	return 0;
 }
 
 static void seccomp_cleanup(union probe_state *state)
@@ -650,44 +634,90 @@ static void cgroup_cleanup(union probe_state *state)
 
 /* ---- the table and the entry points ---- */
 
-/* clang-format off */
 static const struct probe_spec probe_table[PROBE_COUNT] = {
-	[PROBE_USERNS] = {"userns", true, CLONE_NEWUSER, "clone3(CLONE_NEWUSER)", &ns_user,
-		"uid 10001 mapped, setgroups deny", NULL, NULL, NULL, userns_body, NULL},
-	[PROBE_MOUNTNS] = {"mountns", true, CLONE_NEWUSER | CLONE_NEWNS,
-		"clone3(CLONE_NEWUSER|CLONE_NEWNS)", &ns_mount,
-		"tmpfs root, /usr read-only (mount_setattr), pivot_root", &probe_mount_plan, NULL,
-		NULL, mountns_body, NULL},
-	[PROBE_PIDNS] = {"pidns", true, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID,
-		"clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID)", &ns_pid, "PID 1, fresh procfs",
-		NULL, NULL, NULL, pidns_body, NULL},
-	[PROBE_NETNS] = {"netns", true, CLONE_NEWUSER | CLONE_NEWNET,
-		"clone3(CLONE_NEWUSER|CLONE_NEWNET)", &ns_net, "lo up", NULL, NULL, NULL,
-		netns_body, NULL},
-	[PROBE_IPCNS] = {"ipcns", true, CLONE_NEWUSER, "clone3(CLONE_NEWUSER)", &ns_user,
-		"unshare(CLONE_NEWIPC)",
-		&unshare_ipc, NULL, NULL, unshare_body, NULL},
-	[PROBE_UTSNS] = {"utsns", true, CLONE_NEWUSER, "clone3(CLONE_NEWUSER)", &ns_user,
-		"unshare(CLONE_NEWUTS), sethostname",
-		&unshare_uts, NULL, NULL, unshare_body, NULL},
-	[PROBE_CGROUPNS] = {"cgroupns", true, CLONE_NEWUSER, "clone3(CLONE_NEWUSER)", &ns_user,
-		"unshare(CLONE_NEWCGROUP)",
-		&unshare_cgroup, NULL, NULL, unshare_body, NULL},
-	[PROBE_SECCOMP] = {"seccomp", true, 0, "fork", NULL, "", NULL, seccomp_prepare_probe, NULL,
-		seccomp_body, seccomp_cleanup},
-	[PROBE_LANDLOCK] = {"landlock", true, 0, "fork", NULL, "", NULL, landlock_prepare_probe,
-		NULL, landlock_body, NULL},
-	/* Only runs with --memory, --pids-limit or --cpus need it. */
-	[PROBE_CGROUP] = {"cgroup", false, 0, "fork", NULL, "", NULL, cgroup_prepare_probe,
-		cgroup_from_parent, cgroup_body, cgroup_cleanup},
+    [PROBE_USERNS] = {.name = "userns",
+		      .is_required = true,
+		      .flags = CLONE_NEWUSER,
+		      .clone_op = "clone3(CLONE_NEWUSER)",
+		      .ns = &ns_user,
+		      .detail = "uid 10001 mapped, setgroups deny",
+		      .body = userns_body},
+    [PROBE_MOUNTNS] = {.name = "mountns",
+		       .is_required = true,
+		       .flags = CLONE_NEWUSER | CLONE_NEWNS,
+		       .clone_op = "clone3(CLONE_NEWUSER|CLONE_NEWNS)",
+		       .ns = &ns_mount,
+		       .detail = "tmpfs root, /usr read-only (mount_setattr), pivot_root",
+		       .arg = &probe_mount_plan,
+		       .body = mountns_body},
+    [PROBE_PIDNS] = {.name = "pidns",
+		     .is_required = true,
+		     .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID,
+		     .clone_op = "clone3(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID)",
+		     .ns = &ns_pid,
+		     .detail = "PID 1, fresh procfs",
+		     .body = pidns_body},
+    [PROBE_NETNS] = {.name = "netns",
+		     .is_required = true,
+		     .flags = CLONE_NEWUSER | CLONE_NEWNET,
+		     .clone_op = "clone3(CLONE_NEWUSER|CLONE_NEWNET)",
+		     .ns = &ns_net,
+		     .detail = "lo up",
+		     .body = netns_body},
+    [PROBE_IPCNS] = {.name = "ipcns",
+		     .is_required = true,
+		     .flags = CLONE_NEWUSER,
+		     .clone_op = "clone3(CLONE_NEWUSER)",
+		     .ns = &ns_user,
+		     .detail = "unshare(CLONE_NEWIPC)",
+		     .arg = &unshare_ipc,
+		     .body = unshare_body},
+    [PROBE_UTSNS] = {.name = "utsns",
+		     .is_required = true,
+		     .flags = CLONE_NEWUSER,
+		     .clone_op = "clone3(CLONE_NEWUSER)",
+		     .ns = &ns_user,
+		     .detail = "unshare(CLONE_NEWUTS), sethostname",
+		     .arg = &unshare_uts,
+		     .body = unshare_body},
+    [PROBE_CGROUPNS] = {.name = "cgroupns",
+			.is_required = true,
+			.flags = CLONE_NEWUSER,
+			.clone_op = "clone3(CLONE_NEWUSER)",
+			.ns = &ns_user,
+			.detail = "unshare(CLONE_NEWCGROUP)",
+			.arg = &unshare_cgroup,
+			.body = unshare_body},
+    /* No namespace: a plain fork, so that the layer itself is probed. */
+    [PROBE_SECCOMP] = {.name = "seccomp",
+		       .is_required = true,
+		       .clone_op = "fork",
+		       .detail = "",
+		       .prepare = seccomp_prepare_probe,
+		       .body = seccomp_body,
+		       .cleanup = seccomp_cleanup},
+    [PROBE_LANDLOCK] = {.name = "landlock",
+			.is_required = true,
+			.clone_op = "fork",
+			.detail = "",
+			.prepare = landlock_prepare_probe,
+			.body = landlock_body},
+    /* Only runs with --memory, --pids-limit or --cpus need it. */
+    [PROBE_CGROUP] = {.name = "cgroup",
+		      .is_required = false,
+		      .clone_op = "fork",
+		      .detail = "",
+		      .prepare = cgroup_prepare_probe,
+		      .from_parent = cgroup_from_parent,
+		      .body = cgroup_body,
+		      .cleanup = cgroup_cleanup},
 };
-/* clang-format on */
 
 void probe_one(enum probe_layer layer, struct probe_result *result)
 {
 	const struct probe_spec *spec;
 	union probe_state state;
-	double start = now_ms();
+	double start = clock_now_ms();
 
 	memset(result, 0, sizeof(*result));
 	result->layer = layer;
@@ -706,7 +736,7 @@ void probe_one(enum probe_layer layer, struct probe_result *result)
 		if (spec->cleanup)
 			spec->cleanup(&state);
 	}
-	result->duration_ms = now_ms() - start;
+	result->duration_ms = clock_now_ms() - start;
 }
 
 void probe_describe(struct probe_result results[PROBE_COUNT])

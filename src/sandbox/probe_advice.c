@@ -3,7 +3,8 @@
 
 #include <errno.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
+#include "util/macros.h"
 
 const struct ns_info ns_user = {"user", "CONFIG_USER_NS", "user.max_user_namespaces"};
 const struct ns_info ns_mount = {"mount", "CONFIG_NAMESPACES", "user.max_mnt_namespaces"};
@@ -12,7 +13,6 @@ const struct ns_info ns_net = {"network", "CONFIG_NET_NS", "user.max_net_namespa
 const struct ns_info ns_ipc = {"IPC", "CONFIG_IPC_NS", "user.max_ipc_namespaces"};
 const struct ns_info ns_uts = {"UTS", "CONFIG_UTS_NS", "user.max_uts_namespaces"};
 const struct ns_info ns_cgroup = {"cgroup", "CONFIG_CGROUPS", "user.max_cgroup_namespaces"};
-
 
 /* clang-format off */
 const char remedy_report[] =
@@ -123,12 +123,10 @@ const struct advice landlock_advice[] = {
 	{0, PROBE_BROKEN, "restricting with Landlock failed unexpectedly", remedy_report},
 };
 /* One-off cases, each matching any errno. */
-#define STR(x) #x
-#define XSTR(x) STR(x)
 const struct advice rootless_advice[] = {{0, PROBE_UNAVAILABLE, "stockade runs as "
 	"root of a user namespace whose uid 0 is uid 0 outside too, and that lacks uid "
-	XSTR(SANDBOX_DEFAULT_HOST_UID) ", onto which root maps the sandbox user", "map uid "
-	XSTR(SANDBOX_DEFAULT_HOST_UID) " into that namespace (a larger subuid range), or run "
+	STRINGIFY(SANDBOX_DEFAULT_HOST_UID) ", onto which root maps the sandbox user", "map uid "
+	STRINGIFY(SANDBOX_DEFAULT_HOST_UID) " into that namespace (a larger subuid range), or run "
 	"stockade there as a non-root user"}};
 const struct advice sigsys_advice[] = {{0, PROBE_UNAVAILABLE, "a seccomp filter around "
 	"stockade kills the process on a system call this layer needs", remedy_seccomp_ns}};
@@ -146,4 +144,3 @@ const struct advice attach_advice[] = {{0, PROBE_UNAVAILABLE, "the cgroup was ma
 	"delegate a cgroup subtree to stockade (systemd: Delegate=yes), or pass "
 	"--allow-degraded cgroup"}};
 /* clang-format on */
-

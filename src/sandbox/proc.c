@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "sandbox/mount.h"
+#include "util/macros.h"
 
 #define PROC MOUNT_NEWROOT "/proc"
 
@@ -46,7 +47,7 @@ int proc_prepare(struct proc_plan *plan, struct sk_err *err)
 	struct stat st;
 
 	plan->masked_file_count = plan->masked_dir_count = 0;
-	for (size_t i = 0; i < sizeof(candidate_files) / sizeof(candidate_files[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(candidate_files); i++) {
 		snprintf(host, sizeof(host), "/proc/%s", candidate_files[i]);
 		if (stat(host, &st) < 0 || !(st.st_mode & (S_IROTH | S_IWOTH)))
 			continue;
@@ -54,7 +55,7 @@ int proc_prepare(struct proc_plan *plan, struct sk_err *err)
 			  in_newroot(candidate_files[i])))
 			return sk_fail(err, "proc", E2BIG, NULL, "too many /proc masks");
 	}
-	for (size_t i = 0; i < sizeof(candidate_dirs) / sizeof(candidate_dirs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(candidate_dirs); i++) {
 		snprintf(host, sizeof(host), "/proc/%s", candidate_dirs[i]);
 		if (stat(host, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
@@ -95,7 +96,7 @@ int proc_apply(const struct proc_plan *plan, struct sk_err *err)
 		    errno != ENOENT)
 			return sk_fail_safe(err, "proc", errno, "mask", shown(path), NULL);
 	}
-	for (size_t i = 0; i < sizeof(readonly_dirs) / sizeof(readonly_dirs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(readonly_dirs); i++) {
 		if (mount(readonly_dirs[i], readonly_dirs[i], NULL, MS_BIND | MS_REC, NULL) < 0)
 			return sk_fail_safe(err, "proc", errno, "bind", shown(readonly_dirs[i]),
 					    NULL);

@@ -30,7 +30,7 @@ void report_layer(struct run_report *report, const char *name, bool is_applied, 
 	sk_strlcpy(layer->detail, detail ? detail : "", sizeof(layer->detail));
 }
 
-static const char *const tty_modes[] = {"auto", "always", "never"};
+static const char *const tty_modes[] = {SANDBOX_TTY_MODE_NAMES};
 
 static json_t *exit_json(const struct sandbox_result *result)
 {

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define REPORT_MAX_LAYERS 16

@@ -4,7 +4,7 @@
 
 #include <sys/resource.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define RLIMIT_PLAN_MAX 8

@@ -6,8 +6,9 @@
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util/syscalls.h"
 
 /* Generated at build time into seccomp_program.c. */
 extern const struct sock_filter seccomp_program[];
@@ -15,17 +16,13 @@ extern const unsigned short seccomp_program_len;
 extern const unsigned seccomp_program_rules;
 extern const char seccomp_program_detail[];
 
-int seccomp_prepare(struct seccomp_plan *plan, struct sk_err *err)
+void seccomp_prepare(struct seccomp_plan *plan)
 {
 	*plan = (struct seccomp_plan){0};
-	if (seccomp_program_len == 0 || seccomp_program_len > BPF_MAXINSNS)
-		return sk_fail(err, "seccomp", EINVAL, "rebuild stockade",
-			       "the built-in BPF program is empty or too long");
 	plan->filter = seccomp_program;
 	plan->filter_len = seccomp_program_len;
 	plan->rule_count = seccomp_program_rules;
 	sk_strlcpy(plan->detail, seccomp_program_detail, sizeof(plan->detail));
-	return 0;
 }
 
 static const char *apply_hint(int errnum)
@@ -46,17 +43,12 @@ static const char *apply_hint(int errnum)
 
 int seccomp_apply(const struct seccomp_plan *plan, struct sk_err *err)
 {
-	struct sock_fprog prog;
-
 	if (!plan->filter || plan->filter_len == 0)
 		return sk_fail_safe(err, "seccomp", EINVAL, "seccomp(SECCOMP_SET_MODE_FILTER)",
 				    NULL, "no BPF program: seccomp_prepare() did not run");
-	prog.len = plan->filter_len;
-	/* The kernel only reads the program; sock_fprog just lacks the const. */
-	prog.filter = (struct sock_filter *)plan->filter;
 	/* Flags 0: no TSYNC (the child has one thread) and no SPEC_ALLOW, so the kernel keeps
 	 * its speculative-store-bypass mitigation for the sandbox. */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+	if (sys_seccomp_set_filter(0, plan->filter, plan->filter_len) != 0) {
 		int saved = errno;
 
 		return sk_fail_safe(err, "seccomp", saved, "seccomp(SECCOMP_SET_MODE_FILTER)", NULL,

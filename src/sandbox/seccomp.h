@@ -18,8 +18,10 @@ struct seccomp_plan {
 	char detail[128];		  /* for the report: "libseccomp 2.5.4, x86_64, N rules" */
 };
 
-/* Parent, before clone: takes the program compiled at build time. */
-int seccomp_prepare(struct seccomp_plan *plan, struct sk_err *err);
+/* Parent, before clone: takes the program compiled at build time. It cannot fail: the build
+ * (seccomp_compile in tools/gen_seccomp) refuses a program the kernel would not load, empty
+ * or longer than BPF_MAXINSNS. */
+void seccomp_prepare(struct seccomp_plan *plan);
 
 /* Child, last step before exec: loads the filter. Requires no_new_privs already set.
  * Async-signal-safe: only the seccomp(2) syscall on memory prepared by the parent. */

@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/macros.h"
+
 /* The argument positions below (clone's flags in arg0), the syscall numbers of the table and the
  * handling of the x32 and i386 ABIs are those of x86_64. Porting means reviewing all of them. */
 #if !defined(__x86_64__)
@@ -184,7 +186,7 @@ static int resolve_syscall(const struct denied_syscall *entry, int *nr, struct s
 
 static int deny_syscalls(struct filter_build *build, struct sk_err *err)
 {
-	for (size_t i = 0; i < sizeof(denied_syscalls) / sizeof(denied_syscalls[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(denied_syscalls); i++) {
 		const struct denied_syscall *entry = &denied_syscalls[i];
 		int nr = NR_ABSENT;
 
@@ -208,8 +210,7 @@ static int deny_namespaces_in_clone(struct filter_build *build, struct sk_err *e
 	/* One rule per flag: libseccomp has no "masked not-equal", so "any of these bits set" is
 	 * the union of "this bit set". The kernel reads only the low 32 bits of clone's flags, and
 	 * the masks lie in those. */
-	for (size_t i = 0; i < sizeof(clone_namespace_flags) / sizeof(clone_namespace_flags[0]);
-	     i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(clone_namespace_flags); i++) {
 		struct scmp_arg_cmp flag_set = SCMP_A0_64(
 		    SCMP_CMP_MASKED_EQ, clone_namespace_flags[i], clone_namespace_flags[i]);
 
@@ -277,7 +278,7 @@ static int restrict_socket_families(struct filter_build *build, int nr, const ch
 
 static int restrict_ioctls(struct filter_build *build, struct sk_err *err)
 {
-	for (size_t i = 0; i < sizeof(denied_ioctls) / sizeof(denied_ioctls[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(denied_ioctls); i++) {
 		struct scmp_arg_cmp request =
 		    SCMP_A1_64(SCMP_CMP_MASKED_EQ, LOW_32_BITS, denied_ioctls[i]);
 

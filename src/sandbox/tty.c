@@ -12,15 +12,13 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
-
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
+#include "util/macros.h"
+#include "util/syscalls.h"
 
 /* The sandbox's own devpts (devfs.c), not the host's /dev/ptmx. */
 #define SANDBOX_PTMX "/dev/pts/ptmx"
 
-static const char *const mode_names[] = {"auto", "always", "never"};
+static const char *const mode_names[] = {SANDBOX_TTY_MODE_NAMES};
 
 static int first_terminal(void)
 {
@@ -141,8 +139,10 @@ static int set_raw(struct tty_relay *relay, struct sk_err *err)
 	if (tcgetattr(0, &relay->saved) < 0)
 		return sk_fail(err, "tty", errno, NULL, "tcgetattr(stdin)");
 	raw = relay->saved;
-	/* Input bytes as typed (^C, ^Z, ^S included: the sandbox's line discipline acts on them),
-	 * no echo (the pty echoes), output as the pty made it (it already turned \n into \r\n). */
+	/* Input bytes as typed (^C, ^Z, ^S included: the sandbox's line discipline acts on them,
+	 * so stockade gets no SIGINT from the keyboard and nothing is delivered twice; one sent
+	 * with kill is still forwarded), no echo (the pty echoes), output as the pty made it (it
+	 * already turned \n into \r\n). Set on SYNC_TTY, before any output is relayed. */
 	cfmakeraw(&raw);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
@@ -275,8 +275,7 @@ void tty_relay_finish(struct tty_relay *relay)
 	if (relay->is_raw) {
 		/* TCSANOW: what was written is already processed with the raw settings, and
 		 * waiting for the output to drain could hang on a terminal nobody reads. */
-		while (tcsetattr(0, TCSANOW, &relay->saved) < 0 && errno == EINTR)
-			;
+		(void)RETRY_EINTR(tcsetattr(0, TCSANOW, &relay->saved));
 		relay->is_raw = false;
 	}
 	if (relay->master >= 0)

@@ -19,7 +19,7 @@
 #include <sys/types.h>
 #include <termios.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 struct tty_plan {

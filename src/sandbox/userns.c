@@ -11,72 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-/* Where `id` of our user namespace lands in the parent namespace, from /proc/self/MAP
- * ("inside outside count" lines); -1 when it is not mapped or the file cannot be read. */
-static long long parent_id(const char *map, unsigned long id)
-{
-	char path[32];
-	unsigned long inside, outside, count;
-	long long found = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/%s", map);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (found < 0 && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
-		if (id >= inside && id - inside < count)
-			found = (long long)(outside + (id - inside));
-	fclose(f);
-	return found;
-}
-
-int userns_host_identity(struct userns_identity *id, struct sk_err *err)
-{
-	long long uid_up, gid_up;
-
-	memset(id, 0, sizeof(*id));
-	if (geteuid() != 0) {
-		id->uid = geteuid();
-		id->gid = getegid();
-		sk_strlcpy(id->mapping, "the caller's own uid", sizeof(id->mapping));
-		return 0;
-	}
-	/* Root: the sandbox user lands on the unprivileged SANDBOX_DEFAULT_HOST_UID when this
-	 * namespace has it (the initial namespace's identity map has every uid). */
-	uid_up = parent_id("uid_map", SANDBOX_DEFAULT_HOST_UID);
-	gid_up = parent_id("gid_map", SANDBOX_DEFAULT_HOST_UID);
-	if (uid_up > 0 && gid_up > 0) {
-		id->uid = id->gid = SANDBOX_DEFAULT_HOST_UID;
-		id->is_privileged_root = true;
-		sk_strlcpy(id->mapping, "root: uid " STR(SANDBOX_DEFAULT_HOST_UID),
-			   sizeof(id->mapping));
-		return 0;
-	}
-	/* Root of a user namespace that lacks it (rootless Podman/Docker, a pod with
-	 * hostUsers: false, `unshare --map-root-user`): that root is an unprivileged uid of the
-	 * parent namespace, so the sandbox user lands on it, as on an unprivileged caller. Only
-	 * when our uid 0 is uid 0 of the parent too is there no safe uid to use. */
-	uid_up = parent_id("uid_map", 0);
-	gid_up = parent_id("gid_map", 0);
-	if (uid_up > 0 && gid_up > 0) {
-		snprintf(id->mapping, sizeof(id->mapping),
-			 "root of a user namespace: its uid 0 (uid %lld outside)", uid_up);
-		return 0;
-	}
-	return sk_fail(err, "userns", 0,
-		       "map uid " STR(SANDBOX_DEFAULT_HOST_UID) " into this user namespace, or run "
-		       "stockade here as a non-root user",
-		       "uid 0 here is uid 0 outside too, and uid " STR(
-			   SANDBOX_DEFAULT_HOST_UID) " (where root puts the sandbox user) is not "
-						     "mapped");
-}
+#include "util/syscalls.h"
 
 /* The per-user counts of inotify and fanotify objects are shared by every process of a host
  * uid: every sandbox started by root runs as uid 10001, and an unprivileged caller's sandboxes
@@ -115,7 +52,8 @@ static void plan_limits(struct userns_plan *plan)
 		text[n] = '\0';
 		caller = strtoull(text, NULL, 10);
 		if (limit_table[i].divisor)
-			value = caller / limit_table[i].divisor ? caller / limit_table[i].divisor : 1;
+			value =
+			    caller / limit_table[i].divisor ? caller / limit_table[i].divisor : 1;
 		snprintf(plan->limits[i].value, sizeof(plan->limits[i].value), "%llu\n", value);
 	}
 }
@@ -150,12 +88,12 @@ int userns_limits_apply(const struct userns_plan *plan, struct sk_err *err)
 
 int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, struct sk_err *err)
 {
-	struct userns_identity id;
+	struct identity id;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = spec->uid;
 	plan->gid = spec->gid;
-	if (userns_host_identity(&id, err) < 0)
+	if (identity_find(&id, err) < 0)
 		return -1;
 	plan->host_uid = id.uid;
 	plan->host_gid = id.gid;
@@ -168,7 +106,7 @@ int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, st
 		 * are unprivileged ones of the parent namespace.) */
 		return sk_fail(err, "userns", errno, NULL, "setgroups(0) in the parent");
 	/* Host uid 0 is refused above; uid 0 of a user namespace is allowed only when it is an
-	 * unprivileged uid outside (userns_host_identity). */
+	 * unprivileged uid outside (identity_find). */
 	if (id.is_privileged_root && (plan->host_uid == 0 || plan->host_gid == 0))
 		return sk_fail(err, "userns", 0, "run stockade as root or as a normal user",
 			       "refusing to map the sandbox user onto host uid/gid 0");
@@ -231,11 +169,10 @@ int userns_apply(const struct userns_plan *plan, struct sk_err *err)
 		return sk_fail_safe(err, "caps", errno, "prctl(PR_SET_SECUREBITS)", NULL, NULL);
 	/* Become the sandbox user at once: as root the child's kernel uid is still host 0, and
 	 * host-root-owned files would pass the owner permission check while it stays so. */
-	/* Raw syscalls: glibc's set*id wrappers synchronise threads through signals, which has
-	 * no place in a child just out of clone3. */
-	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+	/* Raw syscalls (util/syscalls.h): no thread synchronisation in a child out of clone3. */
+	if (sys_setresgid(plan->gid) < 0)
 		return sk_fail_safe(err, "userns", errno, "setresgid", NULL, NULL);
-	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+	if (sys_setresuid(plan->uid) < 0)
 		return sk_fail_safe(err, "userns", errno, "setresuid", NULL, NULL);
 	return 0;
 }

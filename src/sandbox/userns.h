@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "sandbox/spec.h"
+#include "spec/identity.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 #define USERNS_LIMIT_COUNT 5
@@ -24,17 +25,6 @@ struct userns_plan {
 		char value[24];
 	} limits[USERNS_LIMIT_COUNT];
 };
-
-/* Where the sandbox user lands outside: the caller's uid; as root, uid 10001; as root of a
- * user namespace without uid 10001 (a rootless container), that root itself, when it is an
- * unprivileged uid of the parent namespace. Fails when no such uid exists. */
-struct userns_identity {
-	uid_t uid;
-	gid_t gid;
-	bool is_privileged_root; /* root with uid 10001 mapped: it lands there */
-	char mapping[80];	 /* for the report and doctor */
-};
-int userns_host_identity(struct userns_identity *id, struct sk_err *err);
 
 /* Parent, before clone. As root it also drops the supplementary groups of stockade itself,
  * because a child cannot drop them once setgroups is denied in its namespace. */

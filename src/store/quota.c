@@ -19,22 +19,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_quotactl_fd
-#define SYS_quotactl_fd 443
-#endif
+#include "util/syscalls.h"
 
 static const char *const no_quota_hint =
     "the file system holding $STOCKADE_HOME needs project quota: ext4 `tune2fs -O "
     "project,quota` and mount -o prjquota, or XFS mount -o pquota; or create the volume "
     "without --size";
-
-static long quotactl_on(int fd, unsigned cmd, unsigned id, void *addr)
-{
-	return syscall(SYS_quotactl_fd, fd, QCMD(cmd, PRJQUOTA), id, addr);
-}
 
 static int set_project(int dir_fd, unsigned id, struct sk_err *err)
 {
@@ -61,7 +53,7 @@ int quota_limit_dir(int dir_fd, uint64_t bytes, struct sk_err *err)
 			       "only root can set project quotas; run it as root, or create the "
 			       "volume without --size",
 			       "volume size limit");
-	if (quotactl_on(dir_fd, Q_GETINFO, 0, &info) < 0)
+	if (sys_quotactl_fd_project(dir_fd, Q_GETINFO, 0, &info) < 0)
 		return sk_fail(err, "volume", errno, no_quota_hint,
 			       "volume size limit: project quota is not enabled here");
 	if (fstat(dir_fd, &st) < 0)
@@ -76,7 +68,7 @@ int quota_limit_dir(int dir_fd, uint64_t bytes, struct sk_err *err)
 	limit.dqb_bhardlimit = (bytes + 1023) / 1024; /* in 1 KiB quota blocks */
 	limit.dqb_bsoftlimit = limit.dqb_bhardlimit;
 	limit.dqb_valid = QIF_BLIMITS;
-	if (quotactl_on(dir_fd, Q_SETQUOTA, id, &limit) < 0)
+	if (sys_quotactl_fd_project(dir_fd, Q_SETQUOTA, id, &limit) < 0)
 		return sk_fail(err, "volume", errno, no_quota_hint, "set the quota of project %u",
 			       id);
 	return 0;

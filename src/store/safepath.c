@@ -10,24 +10,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
-#ifndef FICLONE
-#define FICLONE _IOW(0x94, 9, int)
-#endif
+#include "util/fds.h"
+#include "util/syscalls.h"
 
 /* Deeper trees are refused by a copy (each level holds two fds) and flattened by a removal. */
 #define SAFEPATH_MAX_DEPTH 128
@@ -51,17 +42,6 @@ int safepath_check_component(const char *name)
 	return 0;
 }
 
-int safepath_openat2(int dir_fd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = {.flags = (uint64_t)flags, .resolve = resolve};
-	int fd;
-
-	do
-		fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EINTR);
-	return fd;
-}
-
 int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flags,
 		      struct sk_err *err)
 {
@@ -69,18 +49,20 @@ int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flag
 	int fd;
 
 	if (safepath_check_component(name) < 0)
-		return sk_fail(err, "volume", EINVAL, "a volume is a directory directly in its store",
+		return sk_fail(err, "volume", EINVAL,
+			       "a volume is a directory directly in its store",
 			       "refusing volume path '%.64s'", name);
 	if (fstat(root_fd, &root_st) < 0)
 		return sk_fail(err, "volume", errno, NULL, "fstat(volume store)");
-	fd = safepath_openat2(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags,
-			      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-				  RESOLVE_NO_XDEV);
+	fd = sys_openat2(root_fd, name, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | extra_flags,
+			 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			     RESOLVE_NO_XDEV);
 	if (fd < 0)
 		return sk_fail(err, "volume", errno,
 			       errno == ELOOP || errno == ENOTDIR || errno == EXDEV
 				   ? "a volume must be a plain directory in the store, not a link"
-				   : errno == ENOSYS ? "openat2 needs Linux 5.6 or later" : NULL,
+			       : errno == ENOSYS ? "openat2 needs Linux 5.6 or later"
+						 : NULL,
 			       "open volume %s", name);
 	/* Verify what we opened, not what the name said: a directory, owned by the sandbox's host
 	 * uid, on the store's own file system. */
@@ -111,8 +93,7 @@ static int open_subdir(int dir_fd, const char *name, bool may_fix_mode)
 		return -1;
 	if (fstat(path_fd, &st) < 0 || st.st_uid != geteuid())
 		goto fail;
-	if (syscall(SYS_fchmodat2, path_fd, "", (st.st_mode & 07777) | S_IRWXU, AT_EMPTY_PATH) <
-	    0) {
+	if (sys_fchmodat2(path_fd, "", (st.st_mode & 07777) | S_IRWXU, AT_EMPTY_PATH) < 0) {
 		/* Before Linux 6.6: the same inode through our own fd's /proc link. */
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
 		if (chmod(proc, (st.st_mode & 07777) | S_IRWXU) < 0)
@@ -160,7 +141,9 @@ static int move_to_top(int dir_fd, const char *name, int top_fd, struct sk_err *
 		if (renameat2(dir_fd, name, top_fd, tmp, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
-			return errno == ENOENT ? 0 : sk_fail(err, "volume", errno, NULL, "rename %s", name);
+			return errno == ENOENT
+				   ? 0
+				   : sk_fail(err, "volume", errno, NULL, "rename %s", name);
 	}
 	return sk_fail(err, "volume", EEXIST, NULL, "rename %s", name);
 }
@@ -298,14 +281,8 @@ static int copy_bytes_rw(int in, int out, off_t size, uint64_t *copied)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -1 : 0;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -1;
-			done += w;
-		}
+		if (fds_write_all(out, buf, (size_t)n) < 0)
+			return -1;
 		*copied += (uint64_t)n;
 	}
 	return 0;
@@ -324,7 +301,8 @@ static int copy_data(int in, int out, off_t size, struct copy_ctx *ctx)
 		return 0;
 	}
 	while (copied < (uint64_t)size) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)((uint64_t)size - copied), 0);
+		ssize_t n =
+		    copy_file_range(in, NULL, out, NULL, (size_t)((uint64_t)size - copied), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||

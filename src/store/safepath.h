@@ -12,11 +12,6 @@
 
 #include "util/err.h"
 
-/* openat2(2): path opened relative to dir_fd with flags and the RESOLVE_* bits of resolve,
- * retried on EINTR. The one wrapper of the raw syscall in stockade; async-signal-safe and
- * allocation-free, so the sandbox's PID 1 uses it too. Returns the fd, or -1 with errno. */
-int safepath_openat2(int dir_fd, const char *path, int flags, uint64_t resolve);
-
 /* Opens root_fd/name, where name is one path component, with openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, and checks what it got: a
  * directory, owned by owner, on root_fd's device. O_DIRECTORY|O_CLOEXEC plus extra_flags

@@ -3,7 +3,6 @@
  * Host-side work inside a volume goes through safepath.c, never through a path string. */
 #define _GNU_SOURCE
 #include "store/volume.h"
-#include "sandbox/userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,18 +17,20 @@
 #include <unistd.h>
 
 #include "store/quota.h"
+#include "spec/identity.h"
 #include "store/safepath.h"
 #include "util/paths.h"
+#include "util/macros.h"
 
 static const char *const kind_dirs[2] = {"named", "anonymous"};
 
 /* ---- phase 1: the grammar ---- */
 
-/* Guest paths a volume may not cover: the system tree, the kernel's file systems, and /home
- * (it would hide $HOME's tmpfs). A volume below them is refused too. */
-static const char *const forbidden_trees[] = {"/usr",	"/bin",	   "/sbin", "/lib", "/lib32",
-					      "/lib64", "/libx32", "/etc",  "/proc", "/dev",
-					      "/sys",	"/run/stockade"};
+/* Guest paths a volume may not cover: the system tree (spec.h), /etc, the kernel's file
+ * systems, stockade's own, and /home (it would hide $HOME's tmpfs). A volume below them is
+ * refused too. */
+static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
+static const char *const forbidden_trees[] = {"/etc", "/proc", "/dev", "/sys", "/run/stockade"};
 static const char *const forbidden_exact[] = {"/", "/home", "/run"};
 
 static int refuse(struct sk_err *err, const char *text, const char *reason, const char *hint)
@@ -45,8 +46,8 @@ int volume_check_name(const char *name)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
-		bool is_alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				(c >= '0' && c <= '9');
+		bool is_alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!is_alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
 			return -1;
 	}
@@ -83,12 +84,17 @@ static const char *guest_problem(const char *guest)
 		if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
 			return "the guest path has a '..' component";
 	}
-	for (size_t i = 0; i < sizeof(forbidden_exact) / sizeof(forbidden_exact[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_exact); i++)
 		if (strcmp(guest, forbidden_exact[i]) == 0)
 			return "a volume cannot cover that directory";
-	for (size_t i = 0; i < sizeof(forbidden_trees) / sizeof(forbidden_trees[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(system_dirs); i++)
+		if (is_under(guest + 1, system_dirs[i]))
+			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
+			       "...)";
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden_trees); i++)
 		if (is_under(guest, forbidden_trees[i]))
-			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, ...)";
+			return "a volume cannot go over the system tree (/usr, /etc, /proc, /dev, "
+			       "...)";
 	return NULL;
 }
 
@@ -134,7 +140,6 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 	size_t count = 0;
 
 	memset(vol, 0, sizeof(*vol));
-	vol->dir_fd = -1;
 	if (strlen(text) >= sizeof(copy))
 		return refuse(err, text, "too long", NULL);
 	sk_strlcpy(copy, text, sizeof(copy));
@@ -145,7 +150,8 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 		parts[count++] = p;
 	}
 	if (count == 4)
-		return refuse(err, text, "too many ':'", "-v /guest or -v NAME:/guest, then :ro or :rw");
+		return refuse(err, text, "too many ':'",
+			      "-v /guest or -v NAME:/guest, then :ro or :rw");
 	/* "/guest" and "/guest:ro" are anonymous; "NAME:/guest[:ro]" and "/host:/guest" are not. */
 	bool is_anonymous = count == 1 || (count == 2 && parts[0][0] == '/' && parts[1][0] != '/');
 	guest = is_anonymous ? parts[0] : parts[1];
@@ -157,9 +163,30 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 		return -1;
 	problem = guest_problem(guest);
 	if (problem)
-		return refuse(err, text, problem, "-v /guest or -v NAME:/guest, e.g. -v work:/work");
+		return refuse(err, text, problem,
+			      "-v /guest or -v NAME:/guest, e.g. -v work:/work");
 	vol->is_anonymous = is_anonymous;
 	sk_strlcpy(vol->guest, guest, sizeof(vol->guest));
+	return 0;
+}
+
+/* vol beside the `count` volumes before it: no more than SANDBOX_MAX_VOLUMES, no guest path
+ * twice, none inside another. */
+static int check_beside(const struct sandbox_volume *before, size_t count,
+			const struct sandbox_volume *vol, const char *text, struct sk_err *err)
+{
+	if (count >= SANDBOX_MAX_VOLUMES)
+		return refuse(err, text, "too many volumes",
+			      "at most 16 -v per run (each writable one is a Landlock rule)");
+	for (size_t i = 0; i < count; i++) {
+		const char *other = before[i].guest;
+		if (strcmp(other, vol->guest) == 0)
+			return refuse(err, text, "the guest path is already used by another -v",
+				      NULL);
+		if (is_under(other, vol->guest) || is_under(vol->guest, other))
+			return refuse(err, text, "one volume cannot be inside another",
+				      "use separate guest paths");
+	}
 	return 0;
 }
 
@@ -167,21 +194,32 @@ int volume_add_spec(struct sandbox_spec *spec, const char *text, struct sk_err *
 {
 	struct sandbox_volume vol;
 
-	if (volume_parse_spec(text, &vol, err) < 0)
+	if (volume_parse_spec(text, &vol, err) < 0 ||
+	    check_beside(spec->volumes, spec->volume_count, &vol, text, err) < 0)
 		return -1;
-	if (spec->volume_count >= SANDBOX_MAX_VOLUMES)
-		return refuse(err, text, "too many volumes",
-			      "at most 16 -v per run (each writable one is a Landlock rule)");
-	for (size_t i = 0; i < spec->volume_count; i++) {
-		const char *other = spec->volumes[i].guest;
-		if (strcmp(other, vol.guest) == 0)
-			return refuse(err, text, "the guest path is already used by another -v",
-				      NULL);
-		if (is_under(other, vol.guest) || is_under(vol.guest, other))
-			return refuse(err, text, "one volume cannot be inside another",
-				      "use separate guest paths");
-	}
 	spec->volumes[spec->volume_count++] = vol;
+	return 0;
+}
+
+int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct sk_err *err)
+{
+	if (count > SANDBOX_MAX_VOLUMES)
+		return refuse(err, "", "too many volumes", NULL);
+	for (size_t i = 0; i < count; i++) {
+		const struct sandbox_volume *vol = &volumes[i];
+		char text[SANDBOX_VOLUME_NAME_MAX + SANDBOX_GUEST_PATH_MAX + 8];
+		const char *problem = guest_problem(vol->guest);
+
+		/* The -v it would have been given as, for the message. */
+		snprintf(text, sizeof(text), "%s%s%s%s", vol->is_anonymous ? "" : vol->name,
+			 vol->is_anonymous ? "" : ":", vol->guest, vol->is_readonly ? ":ro" : "");
+		if (problem)
+			return refuse(err, text, problem, NULL);
+		if (vol->is_anonymous ? vol->name[0] != '\0' : volume_check_name(vol->name) < 0)
+			return refuse(err, text, "bad volume name", NULL);
+		if (check_beside(volumes, i, vol, text, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -223,8 +261,8 @@ int volume_store_open(struct volume_store *store, struct sk_err *err)
 	memset(store, 0, sizeof(*store));
 	store->root_fd[0] = store->root_fd[1] = store->meta_fd = -1;
 	/* Volumes belong to the uid the sandbox user lands on (userns.c decides it). */
-	struct userns_identity id;
-	if (userns_host_identity(&id, err) < 0)
+	struct identity id;
+	if (identity_find(&id, err) < 0)
 		return -1;
 	store->owner_uid = id.uid;
 	store->owner_gid = id.gid;
@@ -286,10 +324,7 @@ static int meta_lock(struct volume_store *store, enum volume_kind kind, const ch
 				   ? sk_fail(err, "volume", ENOENT, "see `stockade volume ls`",
 					     "no volume named %s", name)
 				   : store_fail(err, errno, "open metadata of", name);
-		int rc;
-		while ((rc = flock(fd, op)) < 0 && errno == EINTR)
-			;
-		if (rc < 0) {
+		if (RETRY_EINTR(flock(fd, op)) < 0) {
 			int saved = errno;
 			close(fd);
 			if (saved == EWOULDBLOCK)
@@ -298,7 +333,8 @@ static int meta_lock(struct volume_store *store, enum volume_kind kind, const ch
 					       "volume %s is in use", name);
 			return store_fail(err, saved, "lock", name);
 		}
-		if (fstat(fd, st) == 0 && fstatat(store->meta_fd, file, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (fstat(fd, st) == 0 &&
+		    fstatat(store->meta_fd, file, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    now.st_ino == st->st_ino && now.st_dev == st->st_dev)
 			return fd;
 		close(fd);
@@ -456,9 +492,10 @@ int volume_create(struct volume_store *store, const char *name, uint64_t limit_b
 	int rc = 0;
 
 	if (volume_check_name(name) < 0)
-		return sk_fail(err, "cli", 0,
-			       "a name is 1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit",
-			       "bad volume name '%.64s'", name);
+		return sk_fail(
+		    err, "cli", 0,
+		    "a name is 1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit",
+		    "bad volume name '%.64s'", name);
 	memset(&none, 0, sizeof(none));
 	if (volume_find(store, name, &kind, &none) == 0)
 		return sk_fail(err, "volume", EEXIST, NULL, "volume %s", name);
@@ -649,36 +686,44 @@ static int anonymous_name(char *buf, size_t size, struct sk_err *err)
 	return 0;
 }
 
-int volume_run_acquire(struct volume_store *store, struct sandbox_spec *spec,
-		       struct volume_handle *handles, struct sk_err *err)
+/* The first `count` volumes of spec: in reverse, so that a second -v of a volume this run
+ * created lets go of it first. */
+static void release_first(struct volume_store *store, const struct sandbox_spec *spec, size_t count,
+			  struct volume_handle *handles, bool has_started)
+{
+	for (size_t i = count; i-- > 0;) {
+		bool should_remove =
+		    (spec->volumes[i].is_anonymous && !spec->should_keep_volumes) ||
+		    (!has_started && handles[i].is_new);
+		volume_release(store, &handles[i], should_remove);
+	}
+}
+
+int volume_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
+		       struct volume_handle *handles, struct sandbox_open_volume *opened,
+		       struct sk_err *err)
 {
 	for (size_t i = 0; i < spec->volume_count; i++) {
-		struct sandbox_volume *vol = &spec->volumes[i];
+		const struct sandbox_volume *vol = &spec->volumes[i];
 		enum volume_kind kind = vol->is_anonymous ? VOLUME_ANONYMOUS : VOLUME_NAMED;
-
 		bool is_ephemeral = vol->is_anonymous && !spec->should_keep_volumes;
+		struct sandbox_open_volume *open = &opened[i];
 
-		if ((vol->is_anonymous && anonymous_name(vol->name, sizeof(vol->name), err) < 0) ||
-		    acquire(store, kind, vol->name, true, is_ephemeral, &handles[i], err) < 0) {
-			spec->volume_count = i;
-			volume_run_release(store, spec, handles, false);
+		sk_strlcpy(open->name, vol->name, sizeof(open->name));
+		if ((vol->is_anonymous &&
+		     anonymous_name(open->name, sizeof(open->name), err) < 0) ||
+		    acquire(store, kind, open->name, true, is_ephemeral, &handles[i], err) < 0) {
+			release_first(store, spec, i, handles, false);
 			return -1;
 		}
-		vol->dir_fd = handles[i].dir_fd;
-		vol->host_root = store->root_path[kind];
+		open->dir_fd = handles[i].dir_fd;
+		open->host_root = store->root_path[kind];
 	}
 	return 0;
 }
 
-void volume_run_release(struct volume_store *store, struct sandbox_spec *spec,
+void volume_run_release(struct volume_store *store, const struct sandbox_spec *spec,
 			struct volume_handle *handles, bool has_started)
 {
-	/* In reverse: a second -v of a volume this run created lets go of it first. */
-	for (size_t i = spec->volume_count; i-- > 0;) {
-		struct sandbox_volume *vol = &spec->volumes[i];
-		bool should_remove = (vol->is_anonymous && !spec->should_keep_volumes) ||
-				     (!has_started && handles[i].is_new);
-		volume_release(store, &handles[i], should_remove);
-		vol->dir_fd = -1;
-	}
+	release_first(store, spec, spec->volume_count, handles, has_started);
 }

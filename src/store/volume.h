@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "util/err.h"
 
 enum volume_kind {
@@ -21,13 +21,16 @@ enum volume_kind {
 
 /* ---- phase 1: the -v grammar (nothing is created) ---- */
 
-/* "/guest", "NAME:/guest", each with an optional ":ro" or ":rw". Fills vol (dir_fd -1). Host
+/* "/guest", "NAME:/guest", each with an optional ":ro" or ":rw". Fills vol. Host
  * paths, relative or non-normalized guest paths, '..', guest paths over the system tree and
  * bad names are refused with a one-line reason (layer "cli"). */
 int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_err *err);
 /* Parses text and appends it to spec, refusing duplicate or nested guest paths and more than
  * SANDBOX_MAX_VOLUMES volumes. */
 int volume_add_spec(struct sandbox_spec *spec, const char *text, struct sk_err *err);
+/* The same checks on volumes already parsed (spec_check(): a spec from any front end): each
+ * volume's name and guest path, at most SANDBOX_MAX_VOLUMES, no guest path twice or nested. */
+int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct sk_err *err);
 /* 0 when name is a valid volume name: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
 int volume_check_name(const char *name);
 
@@ -37,7 +40,7 @@ struct volume_store {
 	char home[PATH_MAX];
 	char root_path[2][PATH_MAX]; /* volumes/named, volumes/anonymous */
 	int root_fd[2];
-	int meta_fd; /* volumes/meta: "<kind>.<name>" lock and metadata files */
+	int meta_fd;	 /* volumes/meta: "<kind>.<name>" lock and metadata files */
 	uid_t owner_uid; /* the host uid the sandbox user maps to */
 	gid_t owner_gid;
 };
@@ -54,8 +57,8 @@ struct volume_info {
 	enum volume_kind kind;
 	char name[SANDBOX_VOLUME_NAME_MAX + 1];
 	char path[PATH_MAX];
-	uint64_t size_bytes;  /* on disk */
-	uint64_t limit_bytes; /* 0: none */
+	uint64_t size_bytes;	      /* on disk */
+	uint64_t limit_bytes;	      /* 0: none */
 	long long created, last_used; /* seconds since the epoch, 0 if unknown */
 	bool is_in_use;
 };
@@ -91,13 +94,16 @@ int volume_find(struct volume_store *store, const char *name, enum volume_kind *
 
 /* ---- phase 2 for `run` ---- */
 
-/* Creates (named: on first use; anonymous: always) and opens every volume of spec, filling
- * dir_fd and host_root. On failure nothing this call created is left behind. */
-int volume_run_acquire(struct volume_store *store, struct sandbox_spec *spec,
-		       struct volume_handle *handles, struct sk_err *err);
+/* Creates (named: on first use; anonymous: always) and opens every volume of spec: handles[i]
+ * holds the lock, opened[i] is what the engine mounts (spec->volumes[i]'s name, made up for an
+ * anonymous volume, directory fd and store directory). On failure nothing this call created
+ * is left behind. */
+int volume_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
+		       struct volume_handle *handles, struct sandbox_open_volume *opened,
+		       struct sk_err *err);
 /* After the run: anonymous volumes are removed unless spec->should_keep_volumes; when the
  * command never started, volumes this run created are removed too. */
-void volume_run_release(struct volume_store *store, struct sandbox_spec *spec,
+void volume_run_release(struct volume_store *store, const struct sandbox_spec *spec,
 			struct volume_handle *handles, bool has_started);
 
 #endif

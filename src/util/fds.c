@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "util/fds.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 int fds_close_except(int *keep, int count)
@@ -22,4 +23,24 @@ int fds_close_except(int *keep, int count)
 		from = (unsigned)keep[i] + 1;
 	}
 	return close_range(from, ~0U, 0);
+}
+
+int fds_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -1,9 +1,16 @@
-/* File descriptor hygiene shared by the sandbox's PID 1 and the proxy process. */
+/* File descriptor hygiene shared by the sandbox's PID 1 and the proxy process, and the one
+ * write-it-all loop. */
 #ifndef STOCKADE_FDS_H
 #define STOCKADE_FDS_H
+
+#include <stddef.h>
 
 /* Closes every fd from 3 up except those in keep (sorted here, in place). Async-signal-safe:
  * close_range(2) over the gaps. Returns 0, or -1 with errno. */
 int fds_close_except(int *keep, int count);
+
+/* Writes all of buf, retrying on EINTR and short writes. Async-signal-safe. Returns 0, or -1
+ * with errno (EIO when the file takes no more). */
+int fds_write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "util/macros.h"
+
 /* Reads "DIGITS[.DIGITS]" scaled by 10^decimals into *value; returns the end or NULL. */
 static const char *parse_fixed(const char *p, unsigned decimals, uint64_t *value)
 {
@@ -88,7 +90,7 @@ int parse_size(const char *text, uint64_t *bytes)
 		return -1;
 	for (size_t i = 0; i <= n; i++)
 		suffix[i] = (char)((end[i] >= 'A' && end[i] <= 'Z') ? end[i] + 32 : end[i]);
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(suffix, units[i].suffix) == 0)
 			return mul_checked(v, (uint64_t)1 << units[i].shift, bytes);
 	}

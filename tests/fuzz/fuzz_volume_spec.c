@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sandbox/spec.h"
+#include "spec/spec.h"
 #include "store/volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -269,6 +269,60 @@ def test_bad_input_one_line_exit_125(ctx):
         expect(r.out == "", f"{args}: stdout {r.out!r}")
 
 
+# Values that were checked only at launch, after the gate's probes (the --allow-net and
+# --deny-net rules, network options without a network, -e keys, --dns-server), or only when
+# the mount layer copied them (an over-long --workdir). Each must fail at the parse.
+LATE_VALUES = [
+    (["--allow-net", "a..b"], "a..b"),
+    (["--allow-net", "*.co.uk"], "co.uk"),
+    (["--network", "allowlist", "--deny-net", "10.1.0.0/8"], "host bits"),
+    (["--deny-net", "example.com"], "without network"),
+    (["--hosts-file", "/etc/hosts"], "without network"),
+    (["-e", "1BAD=x"], "-e"),
+    (["--network", "allowlist", "--dns-server", "not-an-address"], "--dns-server"),
+    (["--network", "allowlist", "--dns-server", "127.0.0.1:0"], "--dns-server"),
+    (["-w", "/" + "w" * 4096], "--workdir"),
+]
+
+
+def state_with_marker_cache(ctx):
+    """An empty STOCKADE_HOME but for a probe cache no gate can take: a gate that runs probes
+    again and replaces it (or deletes it after a refusal), so it is gone once any probe ran."""
+    state = ctx.fresh_state()
+    path = os.path.join(state, "probe-cache")
+    with open(path, "w") as f:
+        f.write("not a probe cache\n")
+    os.chown(path, ctx.caller_uid, ctx.caller_gid)
+    return state, path
+
+
+def marker_untouched(path):
+    try:
+        with open(path) as f:
+            return f.read() == "not a probe cache\n"
+    except FileNotFoundError:
+        return False
+
+
+def test_bad_values_refused_before_any_probe(ctx):
+    """A bad value is refused where the spec is checked, at the parse: exit 125, one line,
+    the command not run, and no probe ran (the gate did not touch the probe cache). A good
+    run on the same kind of state does replace the cache: the check can fail."""
+    for opts, word in LATE_VALUES:
+        state, cache = state_with_marker_cache(ctx)
+        r = ctx.sandbox("echo RAN", opts=opts, env={"STOCKADE_HOME": state})
+        shown = [o[:40] for o in opts]
+        expect(r.returncode == 125 and "RAN" not in r.out, f"{shown}: {r}")
+        expect(r.err.count("\n") == 1 and r.err.startswith("stockade: cli: "),
+               f"{shown}: not one line from the parse: {r.err[:300]!r}")
+        expect(word in r.err, f"{shown}: {word!r} not in {r.err[:300]!r}")
+        expect(marker_untouched(cache), f"{shown}: the probes ran before the value was refused")
+    state, cache = state_with_marker_cache(ctx)
+    r = ctx.sandbox("echo RAN", env={"STOCKADE_HOME": state})
+    expect(r.returncode == 0 and not marker_untouched(cache),
+           f"a good run left the unusable probe cache as it was: {r}")
+
+
 def test_version_and_help(ctx):
     r = ctx.stockade("version")
     expect(r.returncode == 0 and r.out.startswith("stockade "), f"{r}")

@@ -505,10 +505,11 @@ def test_large_transfer_and_many_connections(ctx):
 
 
 def test_fails_closed_when_the_proxy_cannot_start(ctx):
-    for opts in (["--dns-server", "not-an-address"], ["--hosts-file", "/nonexistent/hosts"]):
-        r = ctx.stockade("run", "--allow-net", "a.test", *opts, "--", "echo", "RAN")
-        expect(r.returncode == 125 and "RAN" not in r.out and "proxy" in r.err and
-               r.err.count("\n") == 1, f"{opts}: {r}")
+    # (A --dns-server that is no address is refused at the parse: test_basics.py.)
+    r = ctx.stockade("run", "--allow-net", "a.test", "--hosts-file", "/nonexistent/hosts", "--",
+                     "echo", "RAN")
+    expect(r.returncode == 125 and "RAN" not in r.out and "proxy" in r.err and
+           r.err.count("\n") == 1, f"{r}")
 
 
 def proxy_pid(stockade_pid):

@@ -210,10 +210,9 @@ def test_pivot_root_forbidden_fails_closed(ctx):
 
 
 def test_mount_setattr_unavailable_read_only_root_or_closed(ctx):
-    # mount_make_readonly falls back to a remount only for a non-recursive mount; /usr is a
-    # recursive bind (submounts must be read-only too, which one remount cannot promise), so
-    # without mount_setattr the run must stop there. If it ever runs, the root must still be
-    # read-only.
+    # mount_setattr is required (Linux >= 5.12): no remount fallback, which could not make a
+    # recursive bind's submounts read-only. Without it the run stops at the first bind, /usr.
+    # If it ever runs, the root must still be read-only.
     m = _marker()
     cmd = _workload(m, extra="touch /usr/x && echo WROTE-USR; touch /x && echo WROTE-ROOT;")
     r = denied(ctx, ["mount_setattr"], errnum=ENOSYS, cmd=cmd)

@@ -1,7 +1,7 @@
 """stockade as root of a user namespace (rootless Podman/Docker, pods with hostUsers: false,
 CI runners): that root is an unprivileged uid outside, so the sandbox user lands on it, as
 for an unprivileged caller; only a root whose uid 0 is uid 0 outside too, without uid 10001
-mapped, is refused (src/sandbox/userns.c, userns_host_identity)."""
+mapped, is refused (src/spec/identity.c, identity_find)."""
 import json
 import os
 import subprocess

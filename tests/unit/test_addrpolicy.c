@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "net/addrpolicy.h"
+#include "util/macros.h"
 
 static int cidr(const char *text, struct cidr *out)
 {
@@ -70,14 +71,14 @@ static void test_cidr_parse(void **state)
 	struct cidr c;
 	char text[NETADDR_TEXT_MAX];
 	(void)state;
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		if (cidr(good[i].in, &c) != 0)
 			fail_msg("refused \"%s\"", good[i].in);
 		netaddr_format(&c.addr, text, sizeof(text));
 		assert_string_equal(text, good[i].addr);
 		assert_int_equal(c.prefix_len, good[i].prefix_len);
 	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		if (cidr(bad[i], &c) != -1)
 			fail_msg("accepted \"%s\"", bad[i]);
 	assert_int_equal(cidr_parse("10.0.0.0/8\0", 11, &c, &(struct sk_err){0}), -1);
@@ -96,28 +97,56 @@ static void test_cidr_hint(void **state)
 	assert_non_null(strstr(err.op, "2001:db8::/64"));
 }
 
-/* The verdict for a textual address (IPv4 or IPv6) and port, via a real sockaddr. */
+/* A textual address (IPv4 or IPv6) and port as a real sockaddr; returns its length. */
+static socklen_t to_sockaddr(const char *text, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+		return sizeof(*in6);
+	}
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, text, &in4->sin_addr), 1);
+	return sizeof(*in4);
+}
+
+/* The verdict for a textual address and port, via a real sockaddr. */
 static enum addrverdict check(const struct netpolicy *p, const char *text, uint16_t port,
 			      const char **reason)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
+	socklen_t len = to_sockaddr(text, port, &ss);
 
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(text, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-		len = sizeof(*in6);
-	} else {
-		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET, text, &in4->sin_addr), 1);
-		len = sizeof(*in4);
-	}
 	return addrpolicy_check(p, (struct sockaddr *)&ss, len, reason);
+}
+
+struct verdict_case {
+	const char *addr;
+	uint16_t port;
+	enum addrverdict verdict;
+	const char *reason; /* NULL: any */
+};
+
+static void expect_verdicts(const struct netpolicy *p, const struct verdict_case *cases,
+			    size_t count)
+{
+	static const char *const names[] = {"allowed", "forbidden"};
+
+	for (size_t i = 0; i < count; i++) {
+		const char *reason = NULL;
+		enum addrverdict verdict = check(p, cases[i].addr, cases[i].port, &reason);
+		if (verdict != cases[i].verdict ||
+		    (cases[i].reason && (!reason || strcmp(reason, cases[i].reason) != 0)))
+			fail_msg("%s port %u: %s (%s), expected %s (%s)", cases[i].addr,
+				 (unsigned)cases[i].port, names[verdict], reason ? reason : "-",
+				 names[cases[i].verdict],
+				 cases[i].reason ? cases[i].reason : "any");
+	}
 }
 
 static struct netpolicy *policy_new(void)
@@ -215,12 +244,12 @@ static void test_forbidden_ranges(void **state)
 	struct netpolicy *p = policy_new();
 	const char *reason;
 	(void)state;
-	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(forbidden); i++) {
 		if (check(p, forbidden[i], 443, &reason) != ADDRPOLICY_FORBIDDEN)
 			fail_msg("allowed %s", forbidden[i]);
 		assert_non_null(reason);
 	}
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++) {
 		if (check(p, allowed[i], 443, &reason) != ADDRPOLICY_ALLOWED)
 			fail_msg("forbade %s (%s)", allowed[i], reason);
 		assert_string_equal(reason, "public address");
@@ -229,31 +258,36 @@ static void test_forbidden_ranges(void **state)
 	test_free(p);
 }
 
+#define FORBIDDEN(addr, port, reason)                                                              \
+	{                                                                                          \
+		addr, port, ADDRPOLICY_FORBIDDEN, reason                                           \
+	}
+#define ALLOWED(addr, port, reason)                                                                \
+	{                                                                                          \
+		addr, port, ADDRPOLICY_ALLOWED, reason                                             \
+	}
+
 static void test_reasons(void **state)
 {
-	static const char *const cases[][2] = {
-	    {"127.0.0.1", "loopback"},
-	    {"::1", "loopback"},
-	    {"169.254.169.254", "cloud metadata (link-local)"},
-	    {"::ffff:169.254.169.254", "cloud metadata (link-local)"},
-	    {"10.0.0.1", "private (RFC 1918)"},
-	    {"100.100.100.200", "shared address space (CGNAT 100.64.0.0/10)"},
-	    {"255.255.255.255", "broadcast"},
-	    {"fd00::1", "unique-local (fc00::/7)"},
-	    {"fe80::1", "link-local"},
-	    {"::5.6.7.8", "IPv4-compatible (deprecated)"},
-	    {"64:ff9b::7f00:1", "NAT64 address of a forbidden IPv4 address"},
-	    {"2002:7f00:1::", "6to4 address of a forbidden IPv4 address"},
-	    {"2001::1", "Teredo (2001::/32)"},
-	    {"ff02::1", "multicast"},
+	static const struct verdict_case cases[] = {
+	    FORBIDDEN("127.0.0.1", 80, "loopback"),
+	    FORBIDDEN("::1", 80, "loopback"),
+	    FORBIDDEN("169.254.169.254", 80, "cloud metadata (link-local)"),
+	    FORBIDDEN("::ffff:169.254.169.254", 80, "cloud metadata (link-local)"),
+	    FORBIDDEN("10.0.0.1", 80, "private (RFC 1918)"),
+	    FORBIDDEN("100.100.100.200", 80, "shared address space (CGNAT 100.64.0.0/10)"),
+	    FORBIDDEN("255.255.255.255", 80, "broadcast"),
+	    FORBIDDEN("fd00::1", 80, "unique-local (fc00::/7)"),
+	    FORBIDDEN("fe80::1", 80, "link-local"),
+	    FORBIDDEN("::5.6.7.8", 80, "IPv4-compatible (deprecated)"),
+	    FORBIDDEN("64:ff9b::7f00:1", 80, "NAT64 address of a forbidden IPv4 address"),
+	    FORBIDDEN("2002:7f00:1::", 80, "6to4 address of a forbidden IPv4 address"),
+	    FORBIDDEN("2001::1", 80, "Teredo (2001::/32)"),
+	    FORBIDDEN("ff02::1", 80, "multicast"),
 	};
 	struct netpolicy *p = policy_new();
-	const char *reason;
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(check(p, cases[i][0], 80, &reason), ADDRPOLICY_FORBIDDEN);
-		assert_string_equal(reason, cases[i][1]);
-	}
+	expect_verdicts(p, cases, ARRAY_SIZE(cases));
 	test_free(p);
 }
 
@@ -261,44 +295,33 @@ static void add_host(struct netpolicy *p, const char *text)
 {
 	struct sk_err err = {0};
 	struct sockaddr_storage ss;
-	socklen_t len;
+	socklen_t len = to_sockaddr(text, 0, &ss);
 
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(text, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-		len = sizeof(*in6);
-	} else {
-		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-		in4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, text, &in4->sin_addr), 1);
-		len = sizeof(*in4);
-	}
 	assert_int_equal(addrpolicy_add_host_address(p, (struct sockaddr *)&ss, len, &err), 0);
 }
 
 static void test_host_addresses(void **state)
 {
+	static const struct verdict_case cases[] = {
+	    FORBIDDEN("203.0.114.7", 443, "the sandbox host's own address"),
+	    FORBIDDEN("::ffff:203.0.114.7", 443, NULL),
+	    FORBIDDEN("203.0.114.8", 443, NULL),
+	    FORBIDDEN("2a01:4f8::7", 443, NULL),
+	    FORBIDDEN("2002:cb00:7207::1", 443, NULL),
+	    FORBIDDEN("64:ff9b::cb00:7207", 443, NULL),
+	    ALLOWED("203.0.114.9", 443, NULL),
+	    ALLOWED("2a01:4f8::8", 443, NULL),
+	};
 	struct netpolicy *p = policy_new();
 	struct sk_err err = {0};
 	struct sockaddr_in in4 = {.sin_family = AF_INET};
-	const char *reason;
 	(void)state;
 	add_host(p, "203.0.114.7");
 	add_host(p, "203.0.114.7");
 	add_host(p, "::ffff:203.0.114.8");
 	add_host(p, "2a01:4f8::7");
 	assert_int_equal(p->host_addr_count, 3);
-	assert_int_equal(check(p, "203.0.114.7", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_string_equal(reason, "the sandbox host's own address");
-	assert_int_equal(check(p, "::ffff:203.0.114.7", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "203.0.114.8", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "2a01:4f8::7", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "2002:cb00:7207::1", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "64:ff9b::cb00:7207", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "203.0.114.9", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "2a01:4f8::8", 443, &reason), ADDRPOLICY_ALLOWED);
+	expect_verdicts(p, cases, ARRAY_SIZE(cases));
 	/* Not an IP socket address; the list is bounded. */
 	in4.sin_family = AF_UNIX;
 	assert_int_equal(addrpolicy_add_host_address(p, (struct sockaddr *)&in4, sizeof(in4), &err),
@@ -323,6 +346,21 @@ static void add(struct netpolicy *p, const char *text, bool is_deny)
 
 static void test_allow_rules_lift_ranges(void **state)
 {
+	static const struct verdict_case cases[] = {
+	    ALLOWED("127.0.0.1", 8080, "allowed by rule"),
+	    ALLOWED("::ffff:127.0.0.1", 8080, NULL),
+	    FORBIDDEN("127.0.0.1", 8081, "loopback"),
+	    FORBIDDEN("127.0.0.2", 8080, NULL),
+	    ALLOWED("10.20.1.1", 443, NULL),
+	    ALLOWED("10.20.1.1", 80, NULL),
+	    FORBIDDEN("10.20.1.1", 22, NULL),
+	    FORBIDDEN("10.21.1.1", 443, NULL),
+	    ALLOWED("64:ff9b::a14:101", 443, NULL),
+	    ALLOWED("fd00::5", 443, NULL),
+	    FORBIDDEN("fd00::5", 80, NULL),
+	    FORBIDDEN("fe80::5", 443, NULL),
+	    FORBIDDEN("169.254.169.254", 80, NULL),
+	};
 	struct netpolicy *p = policy_new();
 	const struct netrule *m;
 	struct netaddr a;
@@ -332,21 +370,7 @@ static void test_allow_rules_lift_ranges(void **state)
 	add(p, "10.20.0.0/16", false);
 	add(p, "[fd00::/8]:443", false);
 	add(p, "internal.example.com", false); /* a name rule lifts nothing */
-	assert_int_equal(check(p, "127.0.0.1", 8080, &reason), ADDRPOLICY_ALLOWED);
-	assert_string_equal(reason, "allowed by rule");
-	assert_int_equal(check(p, "::ffff:127.0.0.1", 8080, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "127.0.0.1", 8081, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_string_equal(reason, "loopback");
-	assert_int_equal(check(p, "127.0.0.2", 8080, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "10.20.1.1", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "10.20.1.1", 80, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "10.20.1.1", 22, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "10.21.1.1", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "64:ff9b::a14:101", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "fd00::5", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "fd00::5", 80, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "fe80::5", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "169.254.169.254", 80, &reason), ADDRPOLICY_FORBIDDEN);
+	expect_verdicts(p, cases, ARRAY_SIZE(cases));
 	assert_int_equal(netaddr_parse("10.20.3.4", 9, &a), 0);
 	assert_int_equal(addrpolicy_check_addr(p, &a, 443, &reason, &m), ADDRPOLICY_ALLOWED);
 	assert_string_equal(m->text, "10.20.0.0/16");
@@ -362,24 +386,24 @@ static void test_allow_rules_lift_ranges(void **state)
 
 static void test_deny_rules(void **state)
 {
+	static const struct verdict_case cases[] = {
+	    FORBIDDEN("10.6.1.1", 443, "denied by rule"),
+	    ALLOWED("10.7.1.1", 443, NULL),
+	    FORBIDDEN("8.8.8.8", 1, NULL),
+	    FORBIDDEN("::ffff:8.8.8.8", 443, NULL),
+	    FORBIDDEN("64:ff9b::808:808", 443, "denied by rule"),
+	    FORBIDDEN("2002:808:808::1", 443, NULL),
+	    FORBIDDEN("2606:4700::1111", 443, NULL),
+	    ALLOWED("2606:4701::1111", 443, NULL),
+	    ALLOWED("8.8.4.4", 443, NULL),
+	};
 	struct netpolicy *p = policy_new();
-	const char *reason;
 	(void)state;
 	add(p, "10.0.0.0/8", false);
 	add(p, "10.6.0.0/16", true);
 	add(p, "8.8.8.0/24", true);
 	add(p, "[2606:4700::/32]", true);
-	assert_int_equal(check(p, "10.6.1.1", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_string_equal(reason, "denied by rule");
-	assert_int_equal(check(p, "10.7.1.1", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "8.8.8.8", 1, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "::ffff:8.8.8.8", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "64:ff9b::808:808", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_string_equal(reason, "denied by rule");
-	assert_int_equal(check(p, "2002:808:808::1", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "2606:4700::1111", 443, &reason), ADDRPOLICY_FORBIDDEN);
-	assert_int_equal(check(p, "2606:4701::1111", 443, &reason), ADDRPOLICY_ALLOWED);
-	assert_int_equal(check(p, "8.8.4.4", 443, &reason), ADDRPOLICY_ALLOWED);
+	expect_verdicts(p, cases, ARRAY_SIZE(cases));
 	test_free(p);
 }
 

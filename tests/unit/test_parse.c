@@ -1,100 +1,125 @@
 /* Unit tests for src/util/parse.c: accepted and refused spellings of sizes, durations,
- * counts and CPU shares, overflow included. */
+ * counts and CPU shares, overflow included. One table each way. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "util/macros.h"
 #include "util/parse.h"
 
-static void test_size(void **state)
+enum parser { SIZE, DURATION, UINT_1_100, CPUS };
+
+static const char *const parser_names[] = {"parse_size", "parse_duration_ms", "parse_uint(1, 100)",
+					   "parse_cpus_milli"};
+
+static int parse(enum parser parser, const char *text, uint64_t *value)
 {
-	uint64_t v;
-	(void)state;
-	assert_int_equal(parse_size("4096", &v), 0);
-	assert_int_equal(v, 4096);
-	assert_int_equal(parse_size("64k", &v), 0);
-	assert_int_equal(v, 65536);
-	assert_int_equal(parse_size("64KiB", &v), 0);
-	assert_int_equal(v, 65536);
-	assert_int_equal(parse_size("512m", &v), 0);
-	assert_int_equal(v, 512ull << 20);
-	assert_int_equal(parse_size("1G", &v), 0);
-	assert_int_equal(v, 1ull << 30);
-	assert_int_equal(parse_size("2T", &v), 0);
-	assert_int_equal(v, 2ull << 40);
-	assert_int_equal(parse_size("0", &v), 0);
-	assert_int_equal(v, 0);
-	const char *bad[] = {
-	    "",	   "-1", " 1",	 "1 ", "1x", "1.5g", "k", "99999999999999999999", "17179869184G",
-	    "1gg", "+1", "0x10", NULL};
-	for (int i = 0; bad[i]; i++)
-		assert_int_equal(parse_size(bad[i], &v), -1);
-	assert_int_equal(parse_size(NULL, &v), -1);
+	switch (parser) {
+	case SIZE:
+		return parse_size(text, value);
+	case DURATION:
+		return parse_duration_ms(text, value);
+	case UINT_1_100:
+		return parse_uint(text, 1, 100, value);
+	case CPUS:
+		return parse_cpus_milli(text, value);
+	}
+	return -2;
 }
 
-static void test_duration(void **state)
+static const struct {
+	enum parser parser;
+	const char *text;
+	uint64_t value;
+} accepted[] = {
+    {SIZE, "4096", 4096},
+    {SIZE, "64k", 65536},
+    {SIZE, "64KiB", 65536},
+    {SIZE, "512m", 512ull << 20},
+    {SIZE, "1G", 1ull << 30},
+    {SIZE, "2T", 2ull << 40},
+    {SIZE, "0", 0},
+    {DURATION, "30", 30000},
+    {DURATION, "1.5", 1500},
+    {DURATION, "500ms", 500},
+    {DURATION, "90s", 90000},
+    {DURATION, "2m", 120000},
+    {DURATION, "1h", 3600000},
+    {DURATION, "0.001", 1},
+    {UINT_1_100, "10", 10},
+    {CPUS, "0.5", 500},
+    {CPUS, "2", 2000},
+    {CPUS, "1.25", 1250},
+};
+
+static const struct {
+	enum parser parser;
+	const char *text;
+} refused[] = {
+    {SIZE, ""},
+    {SIZE, "-1"},
+    {SIZE, " 1"},
+    {SIZE, "1 "},
+    {SIZE, "1x"},
+    {SIZE, "1.5g"},
+    {SIZE, "k"},
+    {SIZE, "99999999999999999999"},
+    {SIZE, "17179869184G"},
+    {SIZE, "1gg"},
+    {SIZE, "+1"},
+    {SIZE, "0x10"},
+    {SIZE, NULL},
+    {DURATION, ""},
+    {DURATION, "ms"},
+    {DURATION, "1.2345"},
+    {DURATION, "-1"},
+    {DURATION, "1d"},
+    {DURATION, "1.5ms"},
+    {DURATION, "abc"},
+    {DURATION, "1 s"},
+    {DURATION, "99999999999999999999"},
+    {DURATION, "18446744073709551615h"},
+    {UINT_1_100, "0"},
+    {UINT_1_100, "101"},
+    {UINT_1_100, "1.0"},
+    {UINT_1_100, ""},
+    {CPUS, "0"},
+    {CPUS, "0.0001"},
+    {CPUS, "-1"},
+    {CPUS, "2000"},
+};
+
+static void test_accepted(void **state)
 {
-	uint64_t v;
 	(void)state;
-	assert_int_equal(parse_duration_ms("30", &v), 0);
-	assert_int_equal(v, 30000);
-	assert_int_equal(parse_duration_ms("1.5", &v), 0);
-	assert_int_equal(v, 1500);
-	assert_int_equal(parse_duration_ms("500ms", &v), 0);
-	assert_int_equal(v, 500);
-	assert_int_equal(parse_duration_ms("90s", &v), 0);
-	assert_int_equal(v, 90000);
-	assert_int_equal(parse_duration_ms("2m", &v), 0);
-	assert_int_equal(v, 120000);
-	assert_int_equal(parse_duration_ms("1h", &v), 0);
-	assert_int_equal(v, 3600000);
-	assert_int_equal(parse_duration_ms("0.001", &v), 0);
-	assert_int_equal(v, 1);
-	const char *bad[] = {"",
-			     "ms",
-			     "1.2345",
-			     "-1",
-			     "1d",
-			     "1.5ms",
-			     "abc",
-			     "1 s",
-			     "99999999999999999999",
-			     "18446744073709551615h",
-			     NULL};
-	for (int i = 0; bad[i]; i++)
-		assert_int_equal(parse_duration_ms(bad[i], &v), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(accepted); i++) {
+		uint64_t value = ~0ull;
+		if (parse(accepted[i].parser, accepted[i].text, &value) != 0 ||
+		    value != accepted[i].value)
+			fail_msg("%s(\"%s\"): %llu, expected %llu",
+				 parser_names[accepted[i].parser], accepted[i].text,
+				 (unsigned long long)value, (unsigned long long)accepted[i].value);
+	}
 }
 
-static void test_uint_and_cpus(void **state)
+static void test_refused(void **state)
 {
-	uint64_t v;
 	(void)state;
-	assert_int_equal(parse_uint("10", 1, 100, &v), 0);
-	assert_int_equal(v, 10);
-	assert_int_equal(parse_uint("0", 1, 100, &v), -1);
-	assert_int_equal(parse_uint("101", 1, 100, &v), -1);
-	assert_int_equal(parse_uint("1.0", 1, 100, &v), -1);
-	assert_int_equal(parse_uint("", 1, 100, &v), -1);
-	assert_int_equal(parse_cpus_milli("0.5", &v), 0);
-	assert_int_equal(v, 500);
-	assert_int_equal(parse_cpus_milli("2", &v), 0);
-	assert_int_equal(v, 2000);
-	assert_int_equal(parse_cpus_milli("1.25", &v), 0);
-	assert_int_equal(v, 1250);
-	assert_int_equal(parse_cpus_milli("0", &v), -1);
-	assert_int_equal(parse_cpus_milli("0.0001", &v), -1);
-	assert_int_equal(parse_cpus_milli("-1", &v), -1);
-	assert_int_equal(parse_cpus_milli("2000", &v), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		uint64_t value;
+		if (parse(refused[i].parser, refused[i].text, &value) != -1)
+			fail_msg("%s(\"%s\") was accepted", parser_names[refused[i].parser],
+				 refused[i].text ? refused[i].text : "(null)");
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_size),
-	    cmocka_unit_test(test_duration),
-	    cmocka_unit_test(test_uint_and_cpus),
+	    cmocka_unit_test(test_accepted),
+	    cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

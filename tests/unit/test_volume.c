@@ -37,7 +37,6 @@ static void test_accepted(void **state)
 		assert_string_equal(vol.guest, table[i].guest);
 		assert_int_equal(vol.is_anonymous, table[i].is_anonymous);
 		assert_int_equal(vol.is_readonly, table[i].is_readonly);
-		assert_int_equal(vol.dir_fd, -1);
 	}
 }
 
@@ -123,6 +122,49 @@ static void test_across_specs(void **state)
 	assert_non_null(strstr(err.op, "too many volumes"));
 }
 
+/* volume_check_list: the checks of -v on volumes that did not come from a -v (spec_check for a
+ * spec of any front end), each refusal naming the -v it would have been. */
+static void test_check_list(void **state)
+{
+	static const struct {
+		struct sandbox_volume vol;
+		const char *reason;
+	} bad[] = {
+	    {{"n", "/etc/x", false, false}, "system tree"},
+	    {{"n", "work", false, false}, "must be absolute"},
+	    {{"n", "/a/../b", false, false}, "'..'"},
+	    {{"-n", "/w", false, false}, "bad volume name"},
+	    {{"named", "/w", true, false}, "bad volume name"}, /* anonymous: no name */
+	    {{"a", "/x", false, false}, "already used"},
+	    {{"b", "/x/y", false, true}, "inside another"},
+	};
+	struct sandbox_volume list[SANDBOX_MAX_VOLUMES + 1];
+	struct sk_err err = {0};
+	(void)state;
+	memset(list, 0, sizeof(list));
+	snprintf(list[0].name, sizeof(list[0].name), "a");
+	snprintf(list[0].guest, sizeof(list[0].guest), "/x");
+	snprintf(list[1].guest, sizeof(list[1].guest), "/y");
+	list[1].is_anonymous = true;
+	assert_int_equal(volume_check_list(list, 2, &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		list[2] = bad[i].vol;
+		assert_int_equal(volume_check_list(list, 3, &err), -1);
+		assert_string_equal(err.layer, "cli");
+		if (!strstr(err.op, bad[i].reason))
+			fail_msg("%s: '%s' lacks '%s'", bad[i].vol.guest, err.op, bad[i].reason);
+	}
+	assert_non_null(strstr(err.op, "'b:/x/y:ro'"));
+	for (int i = 0; i <= SANDBOX_MAX_VOLUMES; i++) {
+		memset(&list[i], 0, sizeof(list[i]));
+		snprintf(list[i].guest, sizeof(list[i].guest), "/v%d", i);
+		list[i].is_anonymous = true;
+	}
+	assert_int_equal(volume_check_list(list, SANDBOX_MAX_VOLUMES, &err), 0);
+	assert_int_equal(volume_check_list(list, SANDBOX_MAX_VOLUMES + 1, &err), -1);
+	assert_non_null(strstr(err.op, "too many volumes"));
+}
+
 static void test_names(void **state)
 {
 	char longest[SANDBOX_VOLUME_NAME_MAX + 2];
@@ -150,6 +192,7 @@ int main(void)
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_host_path_hint_names_import),
 	    cmocka_unit_test(test_across_specs),
+	    cmocka_unit_test(test_check_list),
 	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
-/* struct sandbox_spec: everything a sandbox is, in one place. The CLI fills it from argv; the
- * engine (launch.c) turns it into a running sandbox. Nothing here is host state, except the
- * volume directories the CLI opened from the store (struct sandbox_volume) and the --audit
- * file it opened before anything ran. */
+/* struct sandbox_spec: everything a sandbox is, in one place, and nothing of the host. A front
+ * end (the CLI from argv) fills it, spec_check() (sandbox/spec_check.h) checks every value, and
+ * the engine (sandbox/launch.h) takes it read-only, with what the front end opened on the host
+ * beside it (struct sandbox_host). */
 #ifndef STOCKADE_SPEC_H
 #define STOCKADE_SPEC_H
 
@@ -19,21 +19,45 @@
 #define SANDBOX_MAX_ENV 256
 #define SANDBOX_MAX_NET_RULES 64
 
+/* What a sandbox without --rootfs sees of the host: the system tree, bound read-only (usr-merge
+ * links recreated as links), and these /etc entries, copied or bound; nothing else of /etc
+ * (shadow, ssh keys, machine-id, credentials of services stay out). Each /etc entry costs every
+ * launch a copy or a mount: add one only for a real need. Macros, so that bench/run gives
+ * bubblewrap the same view from the same lists. */
+#define SANDBOX_SYSTEM_DIRS "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"
+#define SANDBOX_CURATED_ETC                                                                        \
+	"alternatives", /* Debian's command alternatives (cc, python, editor) */                   \
+	    "ca-certificates", "ssl", "pki", "crypto-policies", /* CA certificates, TLS policy */  \
+	    "ld.so.cache", "ld.so.conf", "ld.so.conf.d",	/* the dynamic linker */           \
+	    "localtime", "nsswitch.conf", "os-release", "protocols", "services"
+
+/* --tty's words, in the order of enum sandbox_tty_mode. */
+#define SANDBOX_TTY_MODE_NAMES "auto", "always", "never"
+
+/* The ranges spec_check() enforces; a limit of 0 means none. */
+#define SANDBOX_MAX_UID                                                                            \
+	65533 /* and at least 1: 0 would be root inside; 65534 is the overflow id                  \
+	       */
+#define SANDBOX_HOSTNAME_MAX 63
+#define SANDBOX_WORKDIR_MAX 4095 /* PATH_MAX with its NUL */
+#define SANDBOX_MIN_MEMORY (1ull << 20)
+#define SANDBOX_MIN_TMPFS (1ull << 20)
+#define SANDBOX_DEFAULT_TMPFS (1ull << 30)
+#define SANDBOX_MIN_CPUS_MILLI 10
+#define SANDBOX_MAX_CPUS_MILLI (1024 * 1000)
+#define SANDBOX_MAX_PIDS 4194304 /* the kernel's pid_max ceiling */
+
 #define SANDBOX_MAX_VOLUMES 16
 #define SANDBOX_VOLUME_NAME_MAX 64
 #define SANDBOX_GUEST_PATH_MAX 200
 
-/* A managed volume (-v). Parsed and validated first (store/volume.c), for every -v, before
- * anything is created; then the CLI takes it from the store: dir_fd is the volume directory,
- * opened with openat2 beneath its store root and verified (store/safepath.c), and the engine
- * mounts that directory, never a path it did not verify. */
+/* A managed volume (-v), as asked for: parsed and checked (store/volume.c) for every -v
+ * before anything is created. */
 struct sandbox_volume {
-	char name[SANDBOX_VOLUME_NAME_MAX + 1]; /* anonymous: made up when it is created */
+	char name[SANDBOX_VOLUME_NAME_MAX + 1]; /* "" for an anonymous volume */
 	char guest[SANDBOX_GUEST_PATH_MAX + 1]; /* absolute, normalized, outside the system tree */
 	bool is_anonymous;
 	bool is_readonly;
-	int dir_fd;	       /* -1 until the CLI opened it */
-	const char *host_root; /* the store directory holding `name` */
 };
 
 /* --tty: whether the sandbox gets a pty of its own (sandbox/tty.h). */
@@ -76,12 +100,28 @@ struct sandbox_spec {
 	const char *dns_server; /* --dns-server IP[:PORT] */
 	const char *hosts_file; /* --hosts-file FILE */
 	const char *audit_path; /* --audit FILE: one JSON line per egress decision */
-	int audit_fd;		/* the CLI opened audit_path (a regular file, appended to); -1 */
 	bool is_quiet;		/* --quiet: no stderr line per denied connection */
 	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
 	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
 	enum sandbox_tty_mode tty_mode;
+};
+
+/* A volume the front end took from the store for one run (store/volume.h): host state, so not
+ * in the spec. spec->volumes[i] is mounted from the i-th of these; the engine mounts dir_fd,
+ * never a path it did not verify. */
+struct sandbox_open_volume {
+	char name[SANDBOX_VOLUME_NAME_MAX + 1]; /* an anonymous volume's is made up at creation */
+	int dir_fd; /* opened with openat2 beneath its store root and verified (store/safepath.c) */
+	const char *host_root; /* the store directory holding `name` */
+};
+
+/* What one run gets from the host besides its spec: the caller's environment and what the
+ * front end opened before anything ran. */
+struct sandbox_host {
+	char *const *caller_env;		   /* for -e KEY, TERM and LANG */
+	const struct sandbox_open_volume *volumes; /* spec->volume_count of them (or none) */
+	int audit_fd; /* --audit FILE, a regular file opened for appending; -1 without */
 };
 
 /* The outcome of a run, for the report and the exit status. */
