@@ -3,6 +3,7 @@
  * cli_run_apply_option, the parser of the `stockade run` flag it matches (docs/spec.md). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
+#include "sandbox/spec_check.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -93,7 +94,11 @@ static int apply_to_spec(void *ctx, const char *flag, enum spec_apply_kind kind,
 
 	if (kind == SPEC_RESET)
 		return reset_field(spec, flag, err);
-	return cli_run_apply_option(flag, text, spec, err);
+	/* The value's own check at once, so that its error carries the file's line:column. */
+	if (cli_run_apply_option(flag, text, spec, err) < 0 ||
+	    spec_check_option(spec, flag, err) < 0)
+		return -1;
+	return 0;
 }
 
 /* ---- the layers of a run ---- */

@@ -9,6 +9,7 @@
 #include "net/hostmatch.h"
 #include "sandbox/env.h"
 #include "store/volume.h"
+#include "util/macros.h"
 
 static int bad_text(struct sk_err *err, const char *flag, const char *value, const char *what)
 {
@@ -151,6 +152,32 @@ static int check_network(const struct sandbox_spec *spec, struct sk_err *err)
 		return -1;
 	if (spec->hosts_file && spec->hosts_file[0] == '\0')
 		return bad_text(err, "--hosts-file", "", "a file name");
+	return 0;
+}
+
+int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct sk_err *err)
+{
+	static const char *const limits[] = {"uid",	     "memory",	     "pids-limit", "cpus",
+					     "timeout", "output-limit", "tmpfs-size"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
+		if (strcmp(flag, limits[i]) == 0)
+			return check_identity_and_limits(spec, err);
+	if (strcmp(flag, "hostname") == 0)
+		return check_hostname(spec->hostname, err);
+	if (strcmp(flag, "workdir") == 0)
+		return check_workdir(spec->workdir, err);
+	if (strcmp(flag, "env") == 0)
+		return check_env(spec, err);
+	if (strcmp(flag, "allow-net") == 0 || strcmp(flag, "deny-net") == 0)
+		return check_rules(strcmp(flag, "allow-net") == 0 ? spec->allow_net : spec->deny_net,
+				   strcmp(flag, "allow-net") == 0 ? spec->allow_net_count
+								  : spec->deny_net_count,
+				   strcmp(flag, "deny-net") == 0, err);
+	if (strcmp(flag, "dns-server") == 0 && spec->dns_server)
+		return check_dns_server(spec->dns_server, err);
+	if (strcmp(flag, "volume") == 0)
+		return volume_check_list(spec->volumes, spec->volume_count, err);
 	return 0;
 }
 

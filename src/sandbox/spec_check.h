@@ -11,6 +11,10 @@
 
 /* 0 when every field of spec is valid, else -1 with err (layer "cli", naming the flag). */
 int spec_check(const struct sandbox_spec *spec, struct sk_err *err);
+/* The check of one flag's value alone (its long name: "uid", "allow-net"), for a front end
+ * that applies values one at a time and can say where each came from (a policy file's
+ * line:column). The whole spec is still checked by spec_check. */
+int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct sk_err *err);
 /* The same without the command: for a spec that is shown or checked, not run. */
 int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err);
 

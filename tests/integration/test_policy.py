@@ -397,7 +397,7 @@ BAD = [
     (' "volumes": ["keep:/k"],\n "network": {"mode": "allowlist", "alow": ["x.test"]}}', "3:35",
      "network.alow: unknown key"),
     (VOL_NET + ' "env": ["A=1", 7]}', "3:17", "env[1]: expected a string, got an integer"),
-    (VOL_NET + ' "uid": 0}', "3:9", "uid: invalid --uid '0'"),
+    (VOL_NET + ' "uid": 0}', "3:9", "uid: invalid --uid 0"),
     (' "network": {"mode": "allowlist"},\n "volumes": ["pol:/data", "/etc/x"]}', "3:27",
      "volumes[1]: invalid -v '/etc/x'"),
     (VOL_NET + ' "hostname": "x",}', "3:18", "string or '}' expected"),
