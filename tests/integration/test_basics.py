@@ -406,3 +406,15 @@ def test_closed_standard_fds(ctx):
     expect(p.returncode == 0, f"exit {p.returncode}: {out!r}")
     expect(lines[:2] == ["/dev/null", "/dev/null"], f"fds 0 and 2: {lines}")
     expect(lines[2] == "4", f"fds open inside: {lines}")  # 0, 1, 2 and ls's own directory fd
+
+
+def test_output_flood_at_once_is_153_every_time(ctx):
+    """A command that floods its output from its first instruction is killed at the limit
+    before PID 1 may have had the CPU to record that the exec happened; the output itself
+    proves it did. Every run must say 153, never 125 ("ended before the command started"):
+    seen in 15 of 300 runs under load before the fix."""
+    codes = {}
+    for _ in range(150):
+        r = ctx.sandbox(["yes"], opts=["--output-limit", "1k"])
+        codes[r.returncode] = codes.get(r.returncode, 0) + 1
+    expect(codes == {153: 150}, f"exit statuses of 150 floods: {codes}")
