@@ -25,17 +25,16 @@
 #include "net/addrpolicy.h"
 #include "net/proxy_harden.h"
 #include "net/proxy_internal.h"
+#include "util/clock.h"
 #include "util/fds.h"
+#include "util/macros.h"
 
 #define MAX_EVENTS 128
 #define MAX_CONNS 4096
 
 uint64_t proxy_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)clock_now_ms();
 }
 
 /* ---- in the sandbox's PID 1 ---- */
@@ -54,7 +53,9 @@ static int listen_on(uint16_t port, struct sk_err *err)
 		int saved = errno;
 		close(fd);
 		return sk_fail_safe(err, "proxy", saved, "bind/listen 127.0.0.1 port",
-				    port == PROXY_HTTP_PORT ? "3128" : "1080", NULL);
+				    port == PROXY_HTTP_PORT ? STRINGIFY(PROXY_HTTP_PORT)
+							    : STRINGIFY(PROXY_SOCKS_PORT),
+				    NULL);
 	}
 	return fd;
 }
@@ -647,7 +648,7 @@ static int proxy_confine(const struct proxy_config *config, struct dns *dns, str
 	json_object_seed(0);
 	if (config->landlock_abi > 0 && proxy_landlock(config->landlock_abi, ports, count, err) < 0)
 		return -1;
-	return config->has_seccomp ? proxy_seccomp(err) : 0;
+	return proxy_seccomp(err); /* its program is built in: always there */
 }
 
 static void raise_fd_limit(void)

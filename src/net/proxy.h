@@ -29,7 +29,6 @@ struct proxy_config {
 	unsigned connect_timeout_ms, idle_timeout_ms, peek_timeout_ms;
 	/* The proxy's own confinement (proxy_harden.h), when the run's layers work: */
 	int landlock_abi; /* 0: the run's Landlock layer is off (allowed degraded) */
-	bool has_seccomp; /* false: the run's seccomp layer is off */
 };
 
 struct proxy_handle {

@@ -107,7 +107,6 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 	/* The proxy confines itself with the layers the sandbox gets (net/proxy_harden.h);
 	 * seccomp's program is built in, so it always has that one. */
 	c->landlock_abi = landlock_abi;
-	c->has_seccomp = true;
 	if (spec->audit_path) {
 		/* Opened and checked by the CLI before anything ran (cli/run.c: a regular file,
 		 * never through a symlink); the proxy gets a copy of its own. */
