@@ -14,7 +14,7 @@ executable lies in the staging directory that invocation created (/tmp/stockade-
 SIGKILLed -- a mutant without PDEATHSIG leaves sandboxes behind, and killing their PID 1 ends
 their namespaces. Nothing else is killed.
 
-    sudo python3 tests/mutation.py [--only NAME] [--mode root|user|both] [--list]
+    sudo python3 tests/mutation.py [--only NAME,...] [--mode root|user|both] [--list]
     sudo python3 tests/mutation.py --ci     # CI: 4 mutations chosen by HEAD's hash, root mode
 
 One line per mutation (detected / UNDETECTED / DOES NOT APPLY / BUILD FAILED / timeout), then a
@@ -76,10 +76,15 @@ MUTATIONS = {
     "readonly-root": M([("src/sandbox/mount.c",
                          "if (mount_make_readonly(MOUNT_NEWROOT, 0, err) < 0)", "if (0)")],
                        ["layers:filesystem_view", "layers:mount_table"]),
+    # The read-only bind mounts of the host's system directories (mount.c bind_entry).
     "readonly-binds": M([("src/sandbox/mount.c",
-                          "return is_readonly ? mount_make_readonly(dst, is_dir, err) : 0;",
-                          "return 0;")],
+                          "rc = restrict_mount(tree, NULL, inside(e->dst), is_dir,\n"
+                          "\t\t\t    MOUNT_RESTRICT_RDONLY | ",
+                          "rc = restrict_mount(tree, NULL, inside(e->dst), is_dir,\n\t\t\t    ")],
                         ["layers:filesystem_view", "layers:mount_table"]),
+    "readonly-volumes": M([("src/sandbox/mount.c",
+                            "(is_readonly ? MOUNT_ATTR_RDONLY : 0)", "0")],
+                          ["volumes:readonly_enforced_from_inside"]),
     "proc-masks": M([("src/sandbox/launch.c", "proc_apply(&plan->proc, err) < 0 ||",
                       "(mount(\"proc\", MOUNT_NEWROOT \"/proc\", \"proc\", 0, NULL), 0) ||")],
                     ["layers:proc_is_the_sandbox_own_and_masked"]),
@@ -94,8 +99,10 @@ MUTATIONS = {
                    ["basics:environment_is_scrubbed"]),
     "cgroup": M([("src/sandbox/launch.c", "cgroup_attach(&plan->cgroup, pid, err) < 0)", "0)")],
                 ["limits:memory_limit_oom_kills_inside_only", "limits:fork_bomb_is_contained"]),
+    # Without the gate a blocked layer still fails closed, but in the layer, not named by it.
     "gate": M([("src/sandbox/launch.c", "if (gate_check(spec, report, err) < 0)", "if (0)")],
-              ["doctor:landlock_blocked_then_allowed_degraded", "doctor:seccomp_blocked"]),
+              ["doctor:userns_blocked_by_seccomp", "doctor:mount_blocked", "doctor:masked_proc",
+               "doctor:cached_ok_never_hides_a_failing_layer"]),
     "timeout": M([("src/sandbox/supervise.c",
                    "sv->result->timed_out = true;\n\t\t\tsupervise_kill(sv);",
                    "sv->result->timed_out = true;")],
@@ -113,12 +120,13 @@ MUTATIONS = {
                        "out->req.status_code);",
                        "case HTTPREQ_BAD:\n\t\tbreak;")],
                      ["unit:test_tunnelpeek", "egress:tunnel_to_a_name_carries_only_that_name"]),
-    # The workload's uid maps onto the host's root/caller uid 0 inside, not 10001.
+    # The workload's uid maps onto host root (as root: an unprivileged caller may not write
+    # such a map, which fails the run by itself).
     "uid-map": M([("src/sandbox/userns.c",
                    "snprintf(map, sizeof(map), \"%u %u 1\\n\", (unsigned)plan->uid, "
                    "(unsigned)plan->host_uid);",
-                   "snprintf(map, sizeof(map), \"0 %u 1\\n\", (unsigned)plan->host_uid);")],
-                 ["layers:identity_and_privilege_inside",
+                   "snprintf(map, sizeof(map), \"%u 0 1\\n\", (unsigned)plan->uid);")],
+                 ["layers:workload_host_uid_is_never_root",
                   "hostile:setuid_root_and_setgroups_denied"]),
     "setresuid": M([("src/sandbox/userns.c", "if (sys_setresuid(plan->uid) < 0)", "if (0)")],
                    ["layers:identity_and_privilege_inside",
@@ -335,7 +343,8 @@ def ci_selection():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="", help="mutations whose name contains this")
+    ap.add_argument("--only", default="",
+                    help="mutations whose name contains this (comma-separated: any of these)")
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("--ci", action="store_true",
                     help=f"{CI_COUNT} mutations chosen by HEAD's hash, root mode")
@@ -351,7 +360,8 @@ def main():
     if args.ci:
         names, mode = ci_selection(), "root"
     else:
-        names, mode = [n for n in MUTATIONS if args.only in n], args.mode
+        names = [n for n in MUTATIONS if any(o in n for o in args.only.split(","))]
+        mode = args.mode
     if not names:
         print(f"no mutation matches '{args.only}'", file=sys.stderr)
         return 2
