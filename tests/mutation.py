@@ -219,6 +219,7 @@ class Invocation:
         self.cmd = cmd
         self.ours = set()
         self.new = set()
+        self.killed = 0
 
     def watch(self, before, proc, done):
         while not done.is_set():
@@ -261,20 +262,24 @@ class Invocation:
                 if in_dir(exe_of(pid), d):
                     try:
                         os.kill(pid, signal.SIGKILL)
+                        self.killed += 1
                     except ProcessLookupError:
                         pass
             shutil.rmtree(d, ignore_errors=True)
 
 
-def run_tests(build, tests, mode):
+def run_tests(build, tests, mode, timeout):
     """{test id: (status, line)} for the named tests (exact ids: -k is a substring), and the
     other FAIL lines seen, and whether any invocation timed out."""
     results, others, timed_out = {}, [], False
     for test in tests:
         cmd = [sys.executable, os.path.join(TOP, "tests", "run.py"), "--build", build,
                "--mode", mode, "-k", test]
-        out, t = Invocation(cmd).run(TIMEOUT)
+        inv = Invocation(cmd)
+        out, t = inv.run(timeout)
         timed_out |= t
+        if inv.killed:
+            others.append(f"({inv.killed} leftover processes of {test} killed)")
         for line in out.splitlines():
             parts = line.split(" ", 2)
             if len(parts) < 3 or parts[0] not in ("PASS", "FAIL", "SKIP"):
@@ -296,7 +301,7 @@ def ninja(build):
     return r.returncode == 0, (r.stdout + r.stderr)[-1500:]
 
 
-def check(name, mutation, tree, build, mode):
+def check(name, mutation, tree, build, mode, timeout):
     saved = {}
     try:
         for path, old, new in mutation["edits"]:
@@ -311,11 +316,14 @@ def check(name, mutation, tree, build, mode):
         ok, log = ninja(build)
         if not ok:
             return f"BUILD FAILED: {name}\n{log}", False
-        results, others, timed_out = run_tests(build, mutation["tests"], mode)
+        results, others, timed_out = run_tests(build, mutation["tests"], mode, timeout)
         reason = mutation["reason"]
         red = [(t, line) for t, (s, line) in results.items()
                if s == "FAIL" and (reason is None or reason in line)]
-        extra = f" (also failing: {len(others)} others)" if others else ""
+        left = [o for o in others if o.startswith("(")]
+        others = [o for o in others if not o.startswith("(")]
+        extra = (f" (also failing: {len(others)} others)" if others else "") + "".join(
+            " " + o for o in left)
         if red:
             shown = "; ".join(f"{t} failed: {line.split(': ', 1)[-1].splitlines()[0][:160]}"
                               for t, line in red)
@@ -348,6 +356,8 @@ def main():
     ap.add_argument("--mode", default="both", choices=["root", "user", "both"])
     ap.add_argument("--ci", action="store_true",
                     help=f"{CI_COUNT} mutations chosen by HEAD's hash, root mode")
+    ap.add_argument("--timeout", type=float, default=TIMEOUT,
+                    help=f"seconds per run.py invocation (default {TIMEOUT})")
     ap.add_argument("--list", action="store_true", help="print the mutations and their tests")
     args = ap.parse_args()
     if args.list:
@@ -379,7 +389,7 @@ def main():
         tests = list(dict.fromkeys(t for n in names for t in MUTATIONS[n]["tests"]))
         print(f"mutations: {' '.join(names)} [{mode}]; baseline of {len(tests)} tests",
               flush=True)
-        results, _, _ = run_tests(build, tests, mode)
+        results, _, _ = run_tests(build, tests, mode, args.timeout)
         bad = [f"{t} {s}: {line.splitlines()[0][:200]}" for t, (s, line) in results.items()
                if s != "PASS"]
         if bad:
@@ -388,7 +398,7 @@ def main():
         print(f"baseline green ({time.monotonic() - t0:.0f}s)", flush=True)
         lines = []
         for n in names:
-            line, detected = check(n, MUTATIONS[n], tree, build, mode)
+            line, detected = check(n, MUTATIONS[n], tree, build, mode, args.timeout)
             print(line, flush=True)
             lines.append((line, detected))
         found = sum(1 for _, d in lines if d)
