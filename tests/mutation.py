@@ -249,9 +249,10 @@ class Invocation:
         done.set()
         watcher.join()
         self.new |= staging_dirs() - before
-        # A run too short for the watcher to see: the only new directory is ours if no other
-        # appeared meanwhile.
-        if not self.ours and len(self.new) == 1:
+        # A run too short for the watcher to tie a process to its directory: the only new
+        # directory is ours if no other appeared meanwhile and it is gone (run.py removes its
+        # own on exit; another engineer's live run keeps its directory).
+        if not self.ours and len(self.new) == 1 and not os.path.exists(next(iter(self.new))):
             self.ours = set(self.new)
         self.reap()
         return out, timed_out
@@ -296,6 +297,13 @@ def run_tests(build, tests, mode, timeout):
     return results, others, timed_out
 
 
+def why(line):
+    """The reason of a FAIL line, short: its first line, or a traceback's last."""
+    lines = [x.strip() for x in line.split(": ", 1)[-1].splitlines() if x.strip()]
+    text = lines[-1] if lines and lines[0].startswith("Traceback") else (lines or [""])[0]
+    return text[:160]
+
+
 def ninja(build):
     r = subprocess.run(["ninja", "-C", build], capture_output=True, text=True)
     return r.returncode == 0, (r.stdout + r.stderr)[-1500:]
@@ -325,8 +333,7 @@ def check(name, mutation, tree, build, mode, timeout):
         extra = (f" (also failing: {len(others)} others)" if others else "") + "".join(
             " " + o for o in left)
         if red:
-            shown = "; ".join(f"{t} failed: {line.split(': ', 1)[-1].splitlines()[0][:160]}"
-                              for t, line in red)
+            shown = "; ".join(f"{t} failed: {why(line)}" for t, line in red)
             return f"detected: {name} ({shown}){extra}", True
         if timed_out:
             return f"timeout: {name}", False
