@@ -45,10 +45,11 @@ TIMEOUT = 300  # seconds per run.py invocation
 CI_COUNT = 4
 
 
-def M(edits, tests, reason=None):
+def M(edits, tests, reason=None, root_only=False):
     """edits: [(file, old text, new text)]; tests: ids that must go red; reason: a text the
-    FAIL line must contain to count (None: any failure of a named test)."""
-    return {"edits": edits, "tests": tests, "reason": reason}
+    FAIL line must contain to count (None: any failure of a named test); root_only: the edit
+    changes nothing for an unprivileged caller, so user mode does not run it."""
+    return {"edits": edits, "tests": tests, "reason": reason, "root_only": root_only}
 
 
 MUTATIONS = {
@@ -69,7 +70,12 @@ MUTATIONS = {
                    "hostile:proc1_mem_and_environ"]),
     "pdeathsig": M([("src/sandbox/launch.c",
                      "\tif (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)\n\t\treturn sk_fail_safe",
-                     "\tif (0)\n\t\treturn sk_fail_safe")],
+                     "\tif (0)\n\t\treturn sk_fail_safe"),
+                    # and the first one, before GO: without a uid change (an unprivileged
+                    # caller) it survives and alone kills PID 1 with the parent
+                    ("src/sandbox/launch.c",
+                     "if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)\n\t\t_exit(125);",
+                     "if (0)\n\t\t_exit(125);")],
                    ["basics:dies_with_parent"], "outlived stockade"),
     # Both sessions: PID 1's own setsid alone also leaves the command without a terminal.
     "setsid": M([("src/sandbox/init.c", "if (setsid() < 0 || prctl(", "if (prctl("),
@@ -135,14 +141,16 @@ MUTATIONS = {
                    "snprintf(map, sizeof(map), \"%u 0 1\\n\", (unsigned)plan->uid);")],
                  ["layers:workload_host_uid_is_never_root",
                   "hostile:setuid_root_and_setgroups_denied"]),
+    # Root only: for an unprivileged caller the uid map alone already makes it uid 10001.
     "setresuid": M([("src/sandbox/userns.c", "if (sys_setresuid(plan->uid) < 0)", "if (0)")],
                    ["layers:identity_and_privilege_inside",
-                    "layers:workload_host_uid_is_never_root"]),
+                    "layers:workload_host_uid_is_never_root"], root_only=True),
+    # Root only: the kernel requires "deny" before an unprivileged caller's gid_map.
     "setgroups-deny": M([("src/sandbox/userns.c",
                           "if (write_proc_file(pid, \"setgroups\", \"deny\", err) < 0)",
                           "if (geteuid() != 0 && write_proc_file(pid, \"setgroups\", \"deny\", "
                           "err) < 0)")],
-                        ["hostile:setuid_root_and_setgroups_denied"]),
+                        ["hostile:setuid_root_and_setgroups_denied"], root_only=True),
     "securebits": M([("src/sandbox/userns.c", "if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)",
                       "if ((void)bits, 0)")],
                     ["hostile:securebits_locked"], "securebits inside"),
@@ -420,6 +428,10 @@ def main():
         for n in names:
             mutation = dict(MUTATIONS[n], tests=[t for t in MUTATIONS[n]["tests"]
                                                  if t not in absent])
+            if mode == "user" and mutation["root_only"]:
+                print(f"not run in {mode} mode: {n} (the edit changes nothing there)")
+                not_run.append(n)
+                continue
             if not mutation["tests"]:
                 print(f"not run in {mode} mode: {n} (none of its tests runs there)")
                 not_run.append(n)
