@@ -19,7 +19,7 @@ their namespaces. Nothing else is killed.
 
 One line per mutation (detected / UNDETECTED / DOES NOT APPLY / BUILD FAILED / timeout), then a
 summary; exit 1 unless every selected mutation is detected. Measured on the 2-core dev VM
-(other test runs beside it): `--ci` 44 s (copy, meson setup and full build ~25 s, then the
+(other test runs beside it): `--ci` 23-44 s (copy, meson setup and full build, then the
 baseline of its tests and four mutations); all 34 mutations in root mode 189 s (all
 detected), in user mode 150 s (safepath-resolve UNDETECTED there: another check of the
 volume refuses the replaced directory first; cgroup's tests run as root only).
