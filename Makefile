@@ -24,7 +24,7 @@ SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 BENCH_DEPS = bubblewrap firejail gnuplot-nox ripgrep socat linux-perf
 
 .PHONY: all deps bench-deps build demo check test clean check-asan build-clang lint fuzz fuzz-build \
-	check-tree
+	check-tree mutation
 
 all: build
 
@@ -87,6 +87,11 @@ fuzz: fuzz-build
 	python3 tests/fuzz/run.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $$(nproc)
 
 # cppcheck and the curated clang-tidy set (.clang-tidy) over the clang and fuzz builds' files.
+# The layer-removal check (tests/mutation.py): each layer removed in turn must turn its named
+# tests red. MUTATION_ARGS=--ci runs CI's rotating subset of four, root mode.
+mutation: deps
+	$(SUDO) python3 tests/mutation.py $(MUTATION_ARGS)
+
 lint: deps $(FUZZ_BUILD)/build.ninja
 	[ -f $(CLANG_BUILD)/build.ninja ] || CC=clang meson setup $(CLANG_BUILD)
 	tests/lint.sh $(CLANG_BUILD) $(FUZZ_BUILD)

@@ -147,11 +147,18 @@ def test_limits_degraded_when_allowed(ctx):
 
 
 def test_rlimits(ctx):
-    r = ctx.sandbox("ulimit -c; ulimit -n")
+    """Core dumps off, soft and hard, whatever the caller had: the caller first raises core to
+    unlimited (its hard limit here is unlimited) -- the usual default (soft 0) would pass by
+    itself. nofile at most 65536 (this machine's caller limit is below that already)."""
+    script = ('ulimit -c unlimited; echo "$(ulimit -c)"; '
+              'exec "$0" run -- sh -c "ulimit -c; ulimit -Hc; ulimit -n; ulimit -Hn"')
+    r = ctx.run(["sh", "-c", script, ctx.stockade_path])
     expect(r.returncode == 0, f"{r}")
-    core, nofile = r.out.split()
-    expect(core == "0", f"core dumps allowed: {core}")
-    expect(nofile != "unlimited" and int(nofile) <= 65536, f"nofile {nofile}")
+    outer_core, core, hard_core, nofile, hard_nofile = r.out.split()
+    expect(outer_core == "unlimited", f"the caller could not raise core: {r}")
+    expect(core == "0" and hard_core == "0", f"core dumps allowed: {core}/{hard_core}")
+    for value in (nofile, hard_nofile):
+        expect(value != "unlimited" and int(value) <= 65536, f"nofile {nofile}/{hard_nofile}")
 
 
 # Fills loopback TCP buffers inside the sandbox: clients write until the kernel refuses more
