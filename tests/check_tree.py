@@ -4,7 +4,8 @@
 Fails (exit 1, one line per finding) when a tracked file
   - is larger than 1 MiB, or lies under a node_modules/ or bench/.cache/ directory
     (third-party trees are installed at run time, never committed);
-  - refers to a document outside the repository (a path through ../shared or /work/), or
+  - refers to a document outside the repository (a path into the guidance folder beside the
+    checkout, or an absolute path of this machine's work tree; OUTSIDE below), or
     names a NAME.md document that the repository does not have.
 """
 import os
