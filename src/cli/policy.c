@@ -3,12 +3,14 @@
  * cli_run_apply_option, the parser of the `stockade run` flag it matches (docs/spec.md). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
+#include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +32,11 @@ int cli_policy_clear(struct sandbox_spec *spec, const char *list, struct sk_err 
 		spec->deny_net_count = 0;
 	else if (strcmp(list, "allow-degraded") == 0)
 		spec->allow_degraded = 0;
+	else if (strcmp(list, "secret") == 0)
+		spec->secret_count = 0;
 	else
 		return sk_fail(err, "cli", 0,
-			       "one of env, volume, allow-net, deny-net, allow-degraded",
+			       "one of env, volume, allow-net, deny-net, allow-degraded, secret",
 			       "invalid --clear '%.64s'", list);
 	return 0;
 }
@@ -332,6 +336,19 @@ static json_t *volumes_json(const struct sandbox_spec *spec)
 	return array;
 }
 
+/* Where each secret comes from, as --secret takes it: the spec never holds a value. */
+static json_t *secrets_json(const struct sandbox_spec *spec)
+{
+	json_t *array = json_array();
+	char text[SANDBOX_SECRET_NAME_MAX + 2 * PATH_MAX];
+
+	for (size_t i = 0; i < spec->secret_count; i++) {
+		secret_format(&spec->secrets[i], text, sizeof(text));
+		json_array_append_new(array, json_string(text));
+	}
+	return array;
+}
+
 static json_t *degraded_json(unsigned bits)
 {
 	static const struct {
@@ -379,6 +396,7 @@ static json_t *spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "rootfs", string_or_null(spec->rootfs));
 	json_object_set_new(root, "volumes", volumes_json(spec));
 	json_object_set_new(root, "keep_volumes", json_boolean(spec->should_keep_volumes));
+	json_object_set_new(root, "secrets", secrets_json(spec));
 	json_object_set_new(network, "mode", json_string(spec->has_network ? "allowlist" : "none"));
 	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));
 	json_object_set_new(network, "deny", strings_json(spec->deny_net, spec->deny_net_count));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox/launch.h"
+#include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 #include "store/volume.h"
 #include "util/macros.h"
@@ -43,6 +44,7 @@ enum {
 	OPT_POLICY,
 	OPT_PROFILE,
 	OPT_CLEAR,
+	OPT_SECRET,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:h"
@@ -74,6 +76,7 @@ static const struct option run_options[] = {
     {"policy", required_argument, NULL, OPT_POLICY},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"clear", required_argument, NULL, OPT_CLEAR},
+    {"secret", required_argument, NULL, OPT_SECRET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -87,11 +90,16 @@ void cli_run_usage(void)
 	    "      --profile NAME         default, strict, build, or your own (stockade policy\n"
 	    "                             profiles); replaces the policy file's \"profile\"\n"
 	    "      --clear LIST           empty a list the profile, file or earlier flags filled:\n"
-	    "                             env, volume, allow-net, deny-net, allow-degraded\n"
+	    "                             env, volume, allow-net, deny-net, allow-degraded,\n"
+	    "                             secret\n"
 	    "  -v, --volume SPEC          managed volume: /guest (anonymous) or NAME:/guest, then\n"
 	    "                             :ro or :rw; host data: `stockade volume import`\n"
 	    "      --keep-volumes         keep anonymous volumes after the run\n"
 	    "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
+	    "      --secret NAME=@FILE|env:VAR[,env=KEY]\n"
+	    "                             a value the sandbox reads in /run/secrets/NAME (and in\n"
+	    "                             $KEY with env=), never in stockade's argv, environment,\n"
+	    "                             report or messages; at most an allowlisted network\n"
 	    "  -w, --workdir DIR          working directory inside (default %s)\n"
 	    "      --network MODE         none: loopback only (the default); allowlist: egress\n"
 	    "                             through stockade's proxy, only where rules allow\n"
@@ -171,6 +179,10 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case 'w':
 		spec->workdir = arg;
 		return 0;
+	case OPT_SECRET: {
+		struct sandbox_secret secret;
+		return secret_parse(arg, &secret, err) < 0 ? -1 : secret_add(spec, &secret, err);
+	}
 	case OPT_NETWORK:
 		if (strcmp(arg, "none") == 0 || strcmp(arg, "allowlist") == 0) {
 			spec->has_network = strcmp(arg, "allowlist") == 0;
@@ -478,6 +490,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	struct sandbox_result result;
 	struct run_report report;
 	struct run_output report_out, audit_out;
+	int secret_fds[SANDBOX_MAX_SECRETS];
 	int wants_help, rc;
 
 	if (cli_run_parse(argc, argv, &spec, sources, &wants_help, err) < 0)
@@ -486,11 +499,18 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		cli_run_usage();
 		return 0;
 	}
-	if (outputs_open(&spec, &report_out, &audit_out, err) < 0)
+	/* First, before anything forks: the values leave our environment block here. */
+	if (cli_secrets_open(&spec, secret_fds, err) < 0)
 		return -1;
+	if (outputs_open(&spec, &report_out, &audit_out, err) < 0) {
+		cli_secrets_close(secret_fds, spec.secret_count);
+		return -1;
+	}
 	memset(&report, 0, sizeof(report));
-	host = (struct sandbox_host){.caller_env = caller_env, .audit_fd = audit_out.fd};
+	host = (struct sandbox_host){
+	    .caller_env = caller_env, .audit_fd = audit_out.fd, .secret_fds = secret_fds};
 	rc = run_with_volumes(&spec, &host, &result, &report, err);
+	cli_secrets_close(secret_fds, spec.secret_count);
 	/* After the command, off its start-up path: anonymous volumes of runs that were killed
 	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */
 	(void)cli_sweep_volumes();

@@ -35,6 +35,7 @@
 #include "sandbox/proc.h"
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 #include "sandbox/supervise.h"
 #include "sandbox/sync.h"
@@ -54,6 +55,7 @@ struct launch_plan {
 	struct caps_plan caps;
 	struct rlimit_plan rlimit;
 	struct env_plan env;
+	struct secrets_plan secrets;
 	struct landlock_plan landlock;
 	struct seccomp_plan seccomp;
 	struct cgroup_plan cgroup;
@@ -125,8 +127,10 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return sk_fail_safe(err, "cgroupns", errno, "unshare(CLONE_NEWCGROUP)", NULL, NULL);
 	/* Mounts need CAP_SYS_ADMIN in our namespace; /proc while the host's is still visible. */
-	if (mount_apply(&plan->mount, err) < 0 || devfs_apply(err) < 0 ||
-	    proc_apply(&plan->proc, err) < 0 || mount_finish(&plan->mount, err) < 0)
+	/* Secrets into their tmpfs while the new root is still being built. */
+	if (mount_apply(&plan->mount, err) < 0 || secrets_apply(&plan->secrets, err) < 0 ||
+	    devfs_apply(err) < 0 || proc_apply(&plan->proc, err) < 0 ||
+	    mount_finish(&plan->mount, err) < 0)
 		return -1;
 	/* The sandbox's own terminal, from the devpts just mounted: the caller's fds 0-2 leave
 	 * the sandbox here, before anything of the workload exists. */
@@ -164,16 +168,18 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
-	int keep[1 + SANDBOX_MAX_VOLUMES];
+	int keep[1 + SANDBOX_MAX_VOLUMES + SANDBOX_MAX_SECRETS];
 	int count;
 
 	for (int i = 0; i < 2; i++)
 		if (plan->output_pipe[i][1] >= 0 && dup2(plan->output_pipe[i][1], i + 1) < 0)
 			return sk_fail_safe(err, "launch", errno, "dup2(output pipes)", NULL, NULL);
 	/* Nothing of the parent's or the caller's reaches the sandbox but 0-2 and our socket;
-	 * the volumes' fds only until mount_apply() has mounted and closed them. */
+	 * the volumes' fds only until mount_apply() has mounted and closed them, the secrets'
+	 * until secrets_apply() has copied and closed them. */
 	keep[0] = sync_fd;
 	count = 1 + mount_child_fds(&plan->mount, keep + 1, SANDBOX_MAX_VOLUMES);
+	count += secrets_child_fds(&plan->secrets, keep + count, SANDBOX_MAX_SECRETS);
 	if (fds_close_except(keep, count) < 0)
 		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
 	return 0;
@@ -314,6 +320,7 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 
 	/* Landlock before egress: the proxy confines itself with the sandbox's ABI. */
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
+	    secrets_prepare(&plan->secrets, spec, host->secret_fds, err) < 0 ||
 	    mount_prepare(&plan->mount, spec, host->volumes, err) < 0 ||
 	    proc_prepare(&plan->proc, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
 	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
@@ -323,6 +330,9 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 			   plan->has_landlock ? plan->landlock.abi : 0, &plan->env, err) < 0 ||
 	    tty_prepare(&plan->tty, spec, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
+	/* After every other variable is set: a secret's may not replace one of stockade's. */
+	if (secrets_env_add(&plan->secrets, &plan->env, err) < 0)
+		return -1;
 	snprintf(name, sizeof(name), "stockade-%d-%lld", (int)getpid(), (long long)time(NULL));
 	if (cgroup_prepare(&plan->cgroup, spec, name, err) < 0)
 		return -1;
@@ -330,6 +340,8 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 	report_layer(report, "namespaces", true, false, "user mount pid net ipc uts cgroup");
 	report_layer(report, "mount", true, false, plan->mount.detail);
 	report_layer(report, "caps", true, false, "all sets empty, bounding cleared, no_new_privs");
+	if (plan->secrets.count)
+		report_layer(report, "secrets", true, false, plan->secrets.detail);
 	if (plan->cgroup.version || plan->cgroup.is_degraded)
 		report_layer(report, "cgroup", plan->cgroup.version != 0, plan->cgroup.is_degraded,
 			     plan->cgroup.detail);
@@ -346,6 +358,7 @@ static void launch_cleanup(struct launch_plan *plan)
 				close(plan->output_pipe[i][j]);
 	seccomp_plan_free(&plan->seccomp);
 	env_plan_free(&plan->env);
+	secrets_plan_free(&plan->secrets);
 	mount_plan_free(&plan->mount);
 }
 

@@ -23,7 +23,8 @@
 static const char *const curated_etc[] = {SANDBOX_CURATED_ETC};
 static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
 /* Names we provide ourselves, never taken from a --rootfs. */
-static const char *const rootfs_skip[] = {".", "..", "proc", "dev", "sys", "tmp", "home", "etc"};
+static const char *const rootfs_skip[] = {".",	 "..",	 "proc", "dev", "sys",
+					  "tmp", "home", "etc",	 "run"};
 /* Written by us (a rootfs's own are not taken; /etc/hostname would name another host). */
 static const char *const etc_synthesized[] = {"passwd", "group", "hosts", "hostname"};
 
@@ -282,6 +283,22 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/proc", err) ||
 	    !plan_add(plan, MOUNT_DIR, NULL, "/dev", err))
 		return -1;
+	/* /run is the sandbox's own (a --rootfs's is not bound): empty, read-only, and holding
+	 * the secrets' tmpfs when there are secrets. */
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/run", err))
+		return -1;
+	if (spec->secret_count == 0)
+		return 0;
+	/* Only PID 1 writes there (secrets.c), before the mount turns read-only; the size only
+	 * bounds what it holds. noexec: a secret is data. */
+	snprintf(data, sizeof(data), "mode=0500,uid=%u,gid=%u,size=%llu,nr_inodes=%zu",
+		 (unsigned)spec->uid, (unsigned)spec->gid,
+		 (unsigned long long)spec->secret_count * (SANDBOX_SECRET_MAX_BYTES + 4096),
+		 spec->secret_count + 8);
+	e = plan_add(plan, MOUNT_SECRETS, data, SANDBOX_SECRETS_DIR, err);
+	if (!e)
+		return -1;
+	e->flags = MS_NOEXEC;
 	return 0;
 }
 
@@ -718,6 +735,7 @@ static int apply_entry(const struct newroot *nr, const struct mount_entry *e, st
 	case MOUNT_FILE:
 		return make_entry(nr->root_fd, e, err);
 	case MOUNT_TMPFS:
+	case MOUNT_SECRETS:
 		return tmpfs_entry(nr->root_fd, e, err);
 	}
 	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);

@@ -26,6 +26,7 @@ enum mount_kind {
 	MOUNT_SYMLINK,	 /* symlink src (the link's text) at dst */
 	MOUNT_FILE,	 /* a file at dst holding `content` */
 	MOUNT_TMPFS,	 /* a writable tmpfs at dst, mount data in src */
+	MOUNT_SECRETS,	 /* the secrets' tmpfs: filled, then made read-only, by secrets.c */
 };
 
 struct mount_entry {

@@ -8,6 +8,7 @@
 
 #include "net/hostmatch.h"
 #include "sandbox/env.h"
+#include "sandbox/secrets.h"
 #include "store/volume.h"
 #include "util/macros.h"
 
@@ -157,7 +158,7 @@ static int check_network(const struct sandbox_spec *spec, struct sk_err *err)
 
 int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct sk_err *err)
 {
-	static const char *const limits[] = {"uid",	     "memory",	     "pids-limit", "cpus",
+	static const char *const limits[] = {"uid",	"memory",	"pids-limit", "cpus",
 					     "timeout", "output-limit", "tmpfs-size"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
@@ -169,11 +170,13 @@ int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct 
 		return check_workdir(spec->workdir, err);
 	if (strcmp(flag, "env") == 0)
 		return check_env(spec, err);
+	if (strcmp(flag, "secret") == 0)
+		return secrets_check(spec, err);
 	if (strcmp(flag, "allow-net") == 0 || strcmp(flag, "deny-net") == 0)
-		return check_rules(strcmp(flag, "allow-net") == 0 ? spec->allow_net : spec->deny_net,
-				   strcmp(flag, "allow-net") == 0 ? spec->allow_net_count
-								  : spec->deny_net_count,
-				   strcmp(flag, "deny-net") == 0, err);
+		return check_rules(
+		    strcmp(flag, "allow-net") == 0 ? spec->allow_net : spec->deny_net,
+		    strcmp(flag, "allow-net") == 0 ? spec->allow_net_count : spec->deny_net_count,
+		    strcmp(flag, "deny-net") == 0, err);
 	if (strcmp(flag, "dns-server") == 0 && spec->dns_server)
 		return check_dns_server(spec->dns_server, err);
 	if (strcmp(flag, "volume") == 0)
@@ -188,9 +191,9 @@ int spec_check(const struct sandbox_spec *spec, struct sk_err *err)
 
 int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err)
 {
-	if (check_hostname(spec->hostname, err) < 0 ||
-	    check_workdir(spec->workdir, err) < 0 || check_identity_and_limits(spec, err) < 0 ||
-	    check_env(spec, err) < 0 || check_network(spec, err) < 0)
+	if (check_hostname(spec->hostname, err) < 0 || check_workdir(spec->workdir, err) < 0 ||
+	    check_identity_and_limits(spec, err) < 0 || check_env(spec, err) < 0 ||
+	    secrets_check(spec, err) < 0 || check_network(spec, err) < 0)
 		return -1;
 	if (spec->rootfs && spec->rootfs[0] == '\0')
 		return bad_text(err, "--rootfs", "", "a directory holding a root file system");

@@ -23,6 +23,7 @@ const struct spec_field spec_fields[] = {
     {NULL, "rootfs", "rootfs", SPEC_STRING},
     {NULL, "volumes", "volume", SPEC_LIST},
     {NULL, "keep_volumes", "keep-volumes", SPEC_BOOL},
+    {NULL, "secrets", "secret", SPEC_LIST},
     {"network", "allow", "allow-net", SPEC_LIST},
     {"network", "deny", "deny-net", SPEC_LIST},
     {"network", "dns_server", "dns-server", SPEC_STRING},
@@ -50,7 +51,6 @@ static const char *const top_keys[] = {"stockade", "profile", "command", "networ
 static const struct {
 	const char *section, *key;
 } reserved[] = {
-    {NULL, "secrets"},
     {NULL, "require"},
     {"network", "host"},
 };

@@ -60,6 +60,29 @@ struct sandbox_volume {
 	bool is_readonly;
 };
 
+#define SANDBOX_MAX_SECRETS 32
+#define SANDBOX_SECRET_NAME_MAX 64
+#define SANDBOX_SECRET_MAX_BYTES (1u << 20)
+#define SANDBOX_SECRETS_DIR "/run/secrets"
+
+/* --secret NAME=@FILE|env:VAR[,env=KEY]: where a secret's value comes from, never the value.
+ * The front end reads the value into a sealed memfd (struct sandbox_host); the sandbox gets it
+ * as SANDBOX_SECRETS_DIR/NAME and, with `env`, as the variable KEY. The strings point into the
+ * flag's text (or a spec document) and are not NUL-terminated where the flag goes on. */
+enum sandbox_secret_source {
+	SECRET_FROM_FILE, /* @FILE: a regular file or a pipe of the caller's */
+	SECRET_FROM_ENV,  /* env:VAR: a variable of the caller's environment */
+};
+
+struct sandbox_secret {
+	char name[SANDBOX_SECRET_NAME_MAX + 1];
+	enum sandbox_secret_source source;
+	const char *from; /* the file's path or the variable's name, from_len bytes */
+	size_t from_len;
+	const char *env; /* the variable set inside, env_len bytes; NULL for none */
+	size_t env_len;
+};
+
 /* --tty: whether the sandbox gets a pty of its own (sandbox/tty.h). */
 enum sandbox_tty_mode {
 	SANDBOX_TTY_AUTO = 0, /* a pty when stdin or stdout is a terminal (the default) */
@@ -104,6 +127,9 @@ struct sandbox_spec {
 	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
 	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
+	struct sandbox_secret secrets[SANDBOX_MAX_SECRETS]; /* --secret, a later one of the same
+							     * name replacing an earlier one */
+	size_t secret_count;
 	enum sandbox_tty_mode tty_mode;
 };
 
@@ -122,6 +148,9 @@ struct sandbox_host {
 	char *const *caller_env;		   /* for -e KEY, TERM and LANG */
 	const struct sandbox_open_volume *volumes; /* spec->volume_count of them (or none) */
 	int audit_fd; /* --audit FILE, a regular file opened for appending; -1 without */
+	/* spec->secret_count memfds holding the values, sealed against any change
+	 * (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL); the engine refuses others. */
+	const int *secret_fds;
 };
 
 /* The outcome of a run, for the report and the exit status. */

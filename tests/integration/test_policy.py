@@ -92,6 +92,7 @@ PROBE = "id; pwd; hostname; env | sort; df -k /tmp | tail -1 | tr -s ' ' | cut -
 
 def rows(ctx, h):
     hosts = h.write("hosts", "127.0.0.1 api.test\n")
+    secret = h.write("secret", "api-value", mode=0o600)
     return [
         ("env", ["-e", "A=1", "-e", "PASSME"], {"env": ["A=1", "PASSME"]}, PROBE,
          {"PASSME": "from-caller"}),
@@ -103,6 +104,10 @@ def rows(ctx, h):
          "stat -c '%n %a %u' /scratch /data; touch /scratch/x /data/x 2>&1; echo done", {}),
         ("keep_volumes", ["--keep-volumes", "-v", "/kept"],
          {"keep_volumes": True, "volumes": ["/kept"]}, "touch /kept/x; ls /kept", {}),
+        ("secrets", ["--secret", f"api=@{secret},env=API_KEY", "--secret", "gh=env:SRC"],
+         {"secrets": [f"api=@{secret},env=API_KEY", "gh=env:SRC"]},
+         "printenv API_KEY; cat /run/secrets/gh; echo; stat -c '%a %U' /run/secrets/*",
+         {"SRC": "gh-value"}),
         ("network.mode", ["--network", "allowlist"], {"network": {"mode": "allowlist"}},
          "env | grep -i _proxy | sort", {}),
         ("network.allow/deny", ["--allow-net", "api.test:9", "--allow-net", "*.other.test",
@@ -220,7 +225,8 @@ def test_show_round_trips_through_check_and_run(ctx):
     # canonical: every field, in the documented order
     doc = json.loads(shown.out)
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
-                         "volumes", "keep_volumes", "network", "limits", "allow_degraded",
+                         "volumes", "keep_volumes", "secrets", "network", "limits",
+                         "allow_degraded",
                          "tty", "report", "audit", "quiet"], f"order: {list(doc)}")
     expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
            list(doc["limits"]) == ["memory", "pids", "cpus", "timeout", "output", "tmpfs"],
@@ -442,8 +448,8 @@ def test_policy_check(ctx):
         f"{bad}:2:9: uid: expected an integer, got a string",
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
-        "env, workdir, uid, hostname, rootfs, volumes, keep_volumes, allow_degraded, tty, "
-        "report, audit, quiet)",
+        "env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, allow_degraded, "
+        "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')
     expect(r.returncode == 1 and r.out.startswith("-:1:36: limits.pids: invalid --pids-limit"),
