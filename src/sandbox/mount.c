@@ -23,6 +23,7 @@
 static const char *const curated_etc[] = {SANDBOX_CURATED_ETC};
 static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
 /* Names we provide ourselves, never taken from a --rootfs. */
+/* A rootfs's run is skipped too when the sandbox has secrets: /run is then stockade's own. */
 static const char *const rootfs_skip[] = {".",	 "..",	 "proc", "dev", "sys",
 					  "tmp", "home", "etc",	 "run"};
 /* Written by us (a rootfs's own are not taken; /etc/hostname would name another host). */
@@ -240,7 +241,8 @@ static int plan_rootfs_etc(struct mount_plan *plan, int root_fd, const char *roo
 
 /* The rootfs is read through directory fds here; the child binds its entries beneath it again
  * (plan->rootfs), through no symlink. */
-static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_err *err)
+static int plan_rootfs(struct mount_plan *plan, const char *rootfs, bool has_secrets,
+		       struct sk_err *err)
 {
 	int root_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
@@ -250,7 +252,8 @@ static int plan_rootfs(struct mount_plan *plan, const char *rootfs, struct sk_er
 				   ? "--rootfs takes a directory holding a root file system"
 				   : NULL,
 			       "--rootfs %s", rootfs);
-	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip, ARRAY_SIZE(rootfs_skip), err);
+	rc = plan_dir_entries(plan, root_fd, "", "", rootfs_skip,
+			      ARRAY_SIZE(rootfs_skip) - (has_secrets ? 0 : 1), err);
 	if (rc == 0 && !plan_add(plan, MOUNT_DIR, NULL, "/etc", err))
 		rc = -1;
 	if (rc == 0)
@@ -283,12 +286,12 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/proc", err) ||
 	    !plan_add(plan, MOUNT_DIR, NULL, "/dev", err))
 		return -1;
-	/* /run is the sandbox's own (a --rootfs's is not bound): empty, read-only, and holding
-	 * the secrets' tmpfs when there are secrets. */
-	if (!plan_add(plan, MOUNT_DIR, NULL, "/run", err))
-		return -1;
 	if (spec->secret_count == 0)
 		return 0;
+	/* With secrets /run is the sandbox's own (a --rootfs's is not bound): read-only, holding
+	 * only the secrets' tmpfs. */
+	if (!plan_add(plan, MOUNT_DIR, NULL, "/run", err))
+		return -1;
 	/* Only PID 1 writes there (secrets.c), before the mount turns read-only; the size only
 	 * bounds what it holds. noexec: a secret is data. */
 	snprintf(data, sizeof(data), "mode=0500,uid=%u,gid=%u,size=%llu,nr_inodes=%zu",
@@ -373,7 +376,7 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 		if (!realpath(spec->rootfs, rootfs))
 			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
 				       "--rootfs %s", spec->rootfs);
-		rc = plan_rootfs(plan, rootfs, err);
+		rc = plan_rootfs(plan, rootfs, spec->secret_count > 0, err);
 		snprintf(plan->detail, sizeof(plan->detail), "rootfs %.100s read-only", rootfs);
 	} else {
 		rc = plan_system_tree(plan, err);

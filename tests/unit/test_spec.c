@@ -227,7 +227,9 @@ static void test_each_error_class_with_its_place(void **state)
 	    {"{\"stockade\": 1, \"hostnme\": \"x\"}", "1:17: hostnme: unknown key (known here:"},
 	    {"{\"stockade\": 1, \"network\": {\"alow\": []}}",
 	     "1:29: network.alow: unknown key (known here: allow, deny,"},
-	    {"{\"stockade\": 1, \"secrets\": {}}", "1:17: secrets: not supported yet"},
+	    {"{\"stockade\": 1, \"secrets\": {}}", "1:28: secrets: expected a list of strings"},
+	    {"{\"stockade\": 1, \"secrets\": [\"k=sk-live\"]}",
+	     "1:29: secrets[0]: --secret k: its source must be @FILE or env:VAR"},
 	    {"{\"stockade\": 1, \"network\": {\"host\": 1}}",
 	     "1:29: network.host: not supported yet"},
 	    /* wrong types: at the value */
