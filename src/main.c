@@ -14,14 +14,19 @@ extern char **environ;
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
-		     "       stockade doctor [--json]\n"
-		     "       stockade policy check|show|profiles ...   spec files (docs/spec.md)\n"
-		     "       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
-		     "       stockade reserve status|release\n"
-		     "       stockade version\n"
-		     "       stockade help\n"
-		     "Run `stockade run --help` for the options of run.\n");
+	fprintf(out,
+		"usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+		"       stockade run -d [--name NAME] [OPTIONS] [-- COMMAND...]   long-lived\n"
+		"       stockade exec [-i] [-e K=V] [-w DIR] [--timeout D] NAME -- COMMAND...\n"
+		"       stockade ps [--json] | inspect NAME | logs [-f] NAME\n"
+		"       stockade stop [-t SECONDS] NAME | rm [-f] NAME\n"
+		"       stockade doctor [--json]\n"
+		"       stockade policy check|show|profiles ...   spec files (docs/spec.md)\n"
+		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
+		"       stockade reserve status|release\n"
+		"       stockade version\n"
+		"       stockade help\n"
+		"Run `stockade run --help` for the options of run.\n");
 }
 
 /* A caller may start us with fd 0, 1 or 2 closed; the first socket or pipe we make would then
@@ -66,6 +71,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		keep_reserve();
 		rc = cli_run(argc - 1, argv + 1, environ, &err);
+	} else if (strcmp(argv[1], "exec") == 0 || strcmp(argv[1], "ps") == 0 ||
+		   strcmp(argv[1], "inspect") == 0 || strcmp(argv[1], "logs") == 0 ||
+		   strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "rm") == 0) {
+		rc = cli_box(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "doctor") == 0) {
 		keep_reserve();
 		rc = cli_doctor(argc - 1, argv + 1, &err);
@@ -96,9 +105,10 @@ int main(int argc, char **argv)
 	else
 		sk_err_print(&err);
 	if (err.errnum == ENOSPC && reserve_would_help())
-		fprintf(stderr, "stockade: the disk is full: `stockade reserve release` frees the "
-				"%llu MiB stockade keeps in reserve for this, to give you room to clean "
-				"up\n",
+		fprintf(stderr,
+			"stockade: the disk is full: `stockade reserve release` frees the "
+			"%llu MiB stockade keeps in reserve for this, to give you room to clean "
+			"up\n",
 			(unsigned long long)(RESERVE_BYTES >> 20));
 	return err.exit_code ? err.exit_code : 125;
 }

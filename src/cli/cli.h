@@ -14,6 +14,8 @@ struct cli_sources {
 	struct spec_doc *profile, *policy;
 	bool is_command_optional; /* in: a spec without a command is complete (policy show) */
 	bool may_read_stdin; /* in: --policy - reads stdin (not for run: it is the command's) */
+	bool is_detached;    /* out: run -d, a long-lived sandbox (cli/box.c) */
+	const char *name;    /* out: --name, or NULL */
 };
 
 /* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags
@@ -28,6 +30,22 @@ void cli_run_defaults(struct sandbox_spec *spec);
  * every spec value goes through. Returns 0, or -1 with err. */
 int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec *spec,
 			 struct sk_err *err);
+/* The sandbox of spec with its volumes taken from the store (and anonymous ones removed after,
+ * unless kept): sandbox_run() for every front end of the CLI. */
+struct sandbox_result;
+struct run_report;
+int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *host,
+			 struct sandbox_result *result, struct run_report *report,
+			 struct sk_err *err);
+/* The spec as canonical JSON (what `policy show` prints); a new reference, NULL on ENOMEM. */
+struct json_t;
+struct json_t *cli_spec_json(const struct sandbox_spec *spec);
+/* Long-lived sandboxes (cli/box.c): `run -d` (spec checked; host holds what the run opened:
+ * secrets, the audit file; report_fd the report, written when the sandbox ends, or -1), and
+ * `stockade exec|ps|stop|rm|logs|inspect`. */
+int cli_box_start(const struct sandbox_spec *spec, const char *name, struct sandbox_host *host,
+		  int report_fd, struct sk_err *err);
+int cli_box(int argc, char **argv, struct sk_err *err);
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
 void cli_run_usage(void);

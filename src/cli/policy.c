@@ -376,7 +376,7 @@ static json_t *count_json(uint64_t value)
 
 /* Every field, in a fixed order (docs/spec.md): what `policy check` and `run --policy` read
  * back into the same spec. */
-static json_t *spec_json(const struct sandbox_spec *spec)
+json_t *cli_spec_json(const struct sandbox_spec *spec)
 {
 	static const char *const tty_modes[] = {"auto", "always", "never"};
 	json_t *root = json_object(), *network = json_object(), *limits = json_object();
@@ -448,7 +448,7 @@ static int policy_show(int argc, char **argv, struct sk_err *err)
 	} else if (wants_help) {
 		policy_usage(stdout);
 	} else {
-		json_t *root = spec_json(&spec);
+		json_t *root = cli_spec_json(&spec);
 		text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(root);
 		if (!text)

@@ -45,9 +45,10 @@ enum {
 	OPT_PROFILE,
 	OPT_CLEAR,
 	OPT_SECRET,
+	OPT_NAME,
 };
 
-#define RUN_SHORT_OPTIONS "+v:e:w:h"
+#define RUN_SHORT_OPTIONS "+v:e:w:hd"
 
 static const struct option run_options[] = {
     {"volume", required_argument, NULL, 'v'},
@@ -77,6 +78,8 @@ static const struct option run_options[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"clear", required_argument, NULL, OPT_CLEAR},
     {"secret", required_argument, NULL, OPT_SECRET},
+    {"detach", no_argument, NULL, 'd'},
+    {"name", required_argument, NULL, OPT_NAME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -85,6 +88,11 @@ void cli_run_usage(void)
 {
 	printf(
 	    "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
+	    "       stockade run -d [--name NAME] [OPTIONS] [[--] COMMAND [ARG...]]\n"
+	    "  -d, --detach               a long-lived sandbox: prints its name once it runs;\n"
+	    "                             then stockade exec|ps|logs|stop|rm NAME (it ends when\n"
+	    "                             COMMAND does; with none, when stopped)\n"
+	    "      --name NAME            its name (default: made up), [A-Za-z0-9][A-Za-z0-9_.-]*\n"
 	    "      --policy FILE          a spec file (docs/spec.md); defaults < profile < policy\n"
 	    "                             file < flags; its command when none is given\n"
 	    "      --profile NAME         default, strict, build, or your own (stockade policy\n"
@@ -263,7 +271,9 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return cli_policy_clear(spec, arg, err);
 	case OPT_POLICY:
 	case OPT_PROFILE:
-		return 0; /* read before every other flag: cli_run_parse */
+	case 'd':
+	case OPT_NAME:
+		return 0; /* front-end options (cli_run_parse), not the spec's */
 	}
 	return sk_fail(err, "cli", 0, "see `stockade run --help`", "unknown option");
 }
@@ -273,7 +283,8 @@ int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec 
 {
 	for (const struct option *o = run_options; o->name; o++) {
 		if (strcmp(o->name, name) != 0 || o->val == 'h' || o->val == OPT_POLICY ||
-		    o->val == OPT_PROFILE || o->val == OPT_CLEAR)
+		    o->val == OPT_PROFILE || o->val == OPT_CLEAR || o->val == 'd' ||
+		    o->val == OPT_NAME)
 			continue;
 		if (o->has_arg == required_argument && !arg)
 			return sk_fail(err, "cli", 0, NULL, "--%s needs a value", name);
@@ -336,13 +347,21 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 		if (opt == '?' || opt == ':')
 			return sk_fail(err, "cli", 0, "see `stockade run --help`",
 				       "unknown option or missing value: %.64s", argv[optind - 1]);
+		if (opt == 'd')
+			sources->is_detached = true;
+		else if (opt == OPT_NAME)
+			sources->name = optarg;
 		if (parse_option(opt, optarg, spec, err) < 0)
 			return -1;
 	}
 	/* A command on the command line replaces the file's. */
 	spec->argv = optind < argc ? &argv[optind] : cli_sources_command(sources);
-	if (!spec->argv && sources->is_command_optional)
-		return spec_check_values(spec, err); /* policy show: no command needed */
+	if (sources->name && !sources->is_detached)
+		return sk_fail(err, "cli", 0, "a name is for a long-lived sandbox: add -d",
+			       "--name without -d");
+	/* policy show needs no command, nor does a long-lived sandbox (PID 1 then waits). */
+	if (!spec->argv && (sources->is_command_optional || sources->is_detached))
+		return spec_check_values(spec, err);
 	/* Every value, in the one place every front end passes: exit 125 before any probe. */
 	return spec_check(spec, err);
 }
@@ -362,9 +381,9 @@ static int exit_status(const struct sandbox_result *result)
 
 /* Phase 2 of -v: every spec was parsed and checked before this; now the volumes are taken from
  * the store (created on first use) and opened, the sandbox runs, and anonymous ones go after. */
-static int run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *host,
-			    struct sandbox_result *result, struct run_report *report,
-			    struct sk_err *err)
+int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *host,
+			 struct sandbox_result *result, struct run_report *report,
+			 struct sk_err *err)
 {
 	struct volume_store store;
 	struct volume_handle handles[SANDBOX_MAX_VOLUMES];
@@ -502,6 +521,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	/* First, before anything forks: the values leave our environment block here. */
 	if (cli_secrets_open(&spec, secret_fds, err) < 0)
 		return -1;
+
 	if (outputs_open(&spec, &report_out, &audit_out, err) < 0) {
 		cli_secrets_close(secret_fds, spec.secret_count);
 		return -1;
@@ -509,7 +529,22 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	memset(&report, 0, sizeof(report));
 	host = (struct sandbox_host){
 	    .caller_env = caller_env, .audit_fd = audit_out.fd, .secret_fds = secret_fds};
-	rc = run_with_volumes(&spec, &host, &result, &report, err);
+	if (sources->is_detached) {
+		/* The supervisor has its own copies of everything; a refusal removed what the
+		 * run created, as below. */
+		rc = cli_box_start(&spec, sources->name, &host, report_out.fd, err);
+		cli_secrets_close(secret_fds, spec.secret_count);
+		if (rc < 0) {
+			output_discard(&audit_out);
+			output_discard(&report_out);
+		}
+		if (audit_out.fd >= 0)
+			close(audit_out.fd);
+		if (report_out.fd >= 0)
+			close(report_out.fd);
+		return rc;
+	}
+	rc = cli_run_with_volumes(&spec, &host, &result, &report, err);
 	cli_secrets_close(secret_fds, spec.secret_count);
 	/* After the command, off its start-up path: anonymous volumes of runs that were killed
 	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */

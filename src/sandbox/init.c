@@ -24,15 +24,15 @@ const int init_forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 const int init_forwarded_count = ARRAY_SIZE(init_forwarded_signals);
 
 /* execve along PATH, like execvpe but without allocating; returns the errno to report. */
-static int exec_command(const struct init_config *config)
+static int exec_command(const struct init_exec *x)
 {
-	const char *name = config->argv[0];
-	const char *dir = config->path;
+	const char *name = x->argv[0];
+	const char *dir = x->path;
 	char full[4096];
 	int saw_eacces = 0;
 
 	if (strchr(name, '/')) {
-		execve(name, config->argv, config->envp);
+		execve(name, x->argv, x->envp);
 		return errno;
 	}
 	while (*dir) {
@@ -42,7 +42,7 @@ static int exec_command(const struct init_config *config)
 			memcpy(full, dir, len);
 			full[len] = '/';
 			sk_strlcpy(full + len + 1, name, sizeof(full) - len - 1);
-			execve(full, config->argv, config->envp);
+			execve(full, x->argv, x->envp);
 			if (errno == EACCES)
 				saw_eacces = 1;
 			else if (errno != ENOENT && errno != ENOTDIR)
@@ -64,34 +64,38 @@ void init_default_signals(void)
 			sigaction(sig, &dfl, NULL);
 }
 
-static void workload_main(const struct init_config *config, int exec_fd)
+static void __attribute__((noreturn)) exec_fail(int exec_fd, int errnum)
+{
+	(void)!write(exec_fd, &errnum, sizeof(errnum));
+	_exit(errnum == ENOENT ? 127 : 126);
+}
+
+void init_exec_child(const struct init_exec *x, int exec_fd)
 {
 	sigset_t none;
-	int saved;
 
 	/* Dispositions are the defaults already (init_default_signals); only the mask. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* An exec into a live sandbox: its own fds 0-2 (the exec caller's, passed in), and its
+	 * own directory. dup2 clears close-on-exec on the copies. */
+	for (int i = 0; i < 3; i++)
+		if (x->stdio[i] >= 0 && x->stdio[i] != i && dup2(x->stdio[i], i) < 0)
+			exec_fail(exec_fd, errno);
+	if (x->workdir && chdir(x->workdir) < 0)
+		exec_fail(exec_fd, errno);
 	/* Its own session. Without a pty it has no controlling terminal, so TIOCSTI has none to
 	 * push into (CVE-2017-5226); seccomp denies TIOCSTI besides. With the sandbox's own pty
 	 * (always fd 1, tty.h), that pty becomes its controlling terminal: job control, ^C and
 	 * /dev/tty work as on any terminal, all of it inside the sandbox. */
 	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-	    (config->has_tty && ioctl(1, TIOCSCTTY, 0) < 0)) {
-		saved = errno;
-		(void)!write(exec_fd, &saved, sizeof(saved));
-		_exit(126);
-	}
+	    (x->has_tty && ioctl(1, TIOCSCTTY, 0) < 0))
+		exec_fail(exec_fd, errno);
 	/* Every fd but 0-2 closes at execve (the exec report pipe included), whatever the
 	 * caller of stockade leaked to us (runc CVE-2024-21626). */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		saved = errno;
-		(void)!write(exec_fd, &saved, sizeof(saved));
-		_exit(126);
-	}
-	saved = exec_command(config);
-	(void)!write(exec_fd, &saved, sizeof(saved));
-	_exit(saved == ENOENT ? 127 : 126);
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		exec_fail(exec_fd, errno);
+	exec_fail(exec_fd, exec_command(x));
 }
 
 static void send_exit(int sync_fd, int status)
@@ -109,7 +113,7 @@ static void send_exit(int sync_fd, int status)
 
 /* The command ended: end everything else it left in the namespace and reap it, so that when
  * the parent reads the status, PID 1 is the sandbox's last process and is already exiting. */
-static void __attribute__((noreturn)) finish(int sync_fd, int status)
+void init_finish(int sync_fd, int status)
 {
 	pid_t pid;
 
@@ -120,31 +124,59 @@ static void __attribute__((noreturn)) finish(int sync_fd, int status)
 	_exit(0);
 }
 
-static void report_exec(int sync_fd, int exec_fd, const char *name, int *started)
+int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 {
-	struct sync_msg msg;
-	int child_errno;
+	int exec_pipe[2], child_errno;
 	ssize_t n;
 
-	memset(&msg, 0, sizeof(msg));
-	n = RETRY_EINTR(read(exec_fd, &child_errno, sizeof(child_errno)));
-	close(exec_fd);
-	if (n == 0) { /* closed by execve: the command runs */
-		__atomic_store_n(started, 1, __ATOMIC_RELEASE);
-		return;
+	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+		return -1;
+	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page
+	 * tables for it was a tenth of a short run. The child below touches only its own stack
+	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
+	 * handlers, so resetting them there leaves ours alone. */
+	*pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
+	if (*pid < 0) {
+		close(exec_pipe[0]);
+		close(exec_pipe[1]);
+		return -1;
 	}
-	msg.kind = SYNC_EXEC_FAILED;
-	sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO, name, NULL,
-		     NULL);
-	msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
+	if (*pid == 0) {
+		close(exec_pipe[0]);
+		if (close_in_child >= 0)
+			close(close_in_child);
+		init_exec_child(x, exec_pipe[1]);
+	}
+	close(exec_pipe[1]);
+	n = RETRY_EINTR(read(exec_pipe[0], &child_errno, sizeof(child_errno)));
+	close(exec_pipe[0]);
+	if (n == 0) /* closed by execve: the command runs */
+		return 0;
+	return n == sizeof(child_errno) ? child_errno : EIO;
+}
+
+void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id)
+{
+	struct sync_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = exec_id ? SYNC_EXEC_DONE : SYNC_EXEC_FAILED;
+	msg.exec_id = exec_id;
+	sk_fail_safe(&msg.err, "exec", errnum, name, NULL, NULL);
+	msg.err.exit_code = errnum == ENOENT ? 127 : 126;
 	sync_send(sync_fd, &msg);
 }
 
 void init_run(const struct init_config *config, int sync_fd)
 {
+	struct init_exec x = {.argv = config->argv,
+			      .envp = config->envp,
+			      .path = config->path,
+			      .stdio = {-1, -1, -1},
+			      .has_tty = config->has_tty};
 	sigset_t set;
 	siginfo_t info;
-	int exec_pipe[2], status;
+	int status, rc;
 	pid_t command, pid;
 
 	sigemptyset(&set);
@@ -153,22 +185,13 @@ void init_run(const struct init_config *config, int sync_fd)
 		sigaddset(&set, init_forwarded_signals[i]);
 	/* Blocked signals are queued even for a namespace's init, so sigwaitinfo sees them. */
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+	rc = init_spawn(&x, sync_fd, &command);
+	if (rc < 0)
 		_exit(125);
-	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page
-	 * tables for it was a tenth of a short run. The child below touches only its own stack
-	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
-	 * handlers, so resetting them there leaves ours alone. */
-	command = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
-	if (command < 0)
-		_exit(125);
-	if (command == 0) {
-		close(exec_pipe[0]);
-		close(sync_fd);
-		workload_main(config, exec_pipe[1]);
-	}
-	close(exec_pipe[1]);
-	report_exec(sync_fd, exec_pipe[0], config->argv[0], config->started);
+	if (rc == 0)
+		__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
+	else
+		init_report_exec_failed(sync_fd, rc, config->argv[0], 0);
 	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
 		if (sigwaitinfo(&set, &info) < 0)
@@ -180,7 +203,7 @@ void init_run(const struct init_config *config, int sync_fd)
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (pid == command)
-				finish(sync_fd, status);
+				init_finish(sync_fd, status);
 		}
 	}
 }

@@ -36,6 +36,7 @@
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/secrets.h"
+#include "sandbox/service.h"
 #include "sandbox/spec_check.h"
 #include "sandbox/supervise.h"
 #include "sandbox/sync.h"
@@ -81,8 +82,10 @@ int sandbox_run(const struct sandbox_spec *spec, const struct sandbox_host *host
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	/* Every front end checked the spec already; the engine holds it to that. */
-	if (spec_check(spec, err) < 0)
+	/* Every front end checked the spec already; the engine holds it to that. A long-lived
+	 * sandbox needs no first command. */
+	if ((host->service && !spec->argv ? spec_check_values(spec, err) : spec_check(spec, err)) <
+	    0)
 		return -1;
 	/* Refuse before anything exists when a needed layer is known not to work here. */
 	if (gate_check(spec, report, err) < 0)
@@ -243,7 +246,8 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 				     .path = plan->env.path,
 				     .started = plan->started,
 				     .net_helper_pidfd = -1,
-				     .has_tty = plan->tty.has_pty};
+				     .has_tty = plan->tty.has_pty,
+				     .is_service = plan->host->service != NULL};
 	struct sk_err err;
 	struct sync_msg msg;
 	sigset_t none;
@@ -263,6 +267,8 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 		child_report(sync_fd, SYNC_ERROR, &err);
 		_exit(125);
 	}
+	if (config.is_service)
+		service_run(&config, sync_fd);
 	init_run(&config, sync_fd);
 }
 
@@ -301,8 +307,10 @@ static int prepare_optional_layers(struct launch_plan *plan, struct run_report *
 static int prepare_output_pipes(struct launch_plan *plan, struct sk_err *err)
 {
 	for (int i = 0; i < 2; i++) {
-		/* With a pty, the output limit is counted at its master instead. */
-		bool is_limited = plan->spec->output_limit_bytes && !plan->tty.has_pty;
+		/* With a pty, the output limit is counted at its master instead. A long-lived
+		 * sandbox's first command writes into its log, through the supervisor. */
+		bool is_limited =
+		    (plan->spec->output_limit_bytes || plan->host->service) && !plan->tty.has_pty;
 		bool is_terminal = i == 1 && plan->tty.should_pipe_stderr;
 
 		plan->output_pipe[i][0] = plan->output_pipe[i][1] = -1;
@@ -400,6 +408,7 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			struct run_report *report, struct sk_err *err)
 {
 	struct supervisor sv;
+	struct control control;
 	int pair[2], rc = 0;
 	sigset_t old_mask;
 	double start = clock_now_ms();
@@ -413,6 +422,13 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 		return sk_fail(err, "launch", errno, NULL, "mmap(MAP_SHARED)");
 	}
 	supervise_init(&sv);
+	if (plan->host->service) {
+		if (control_init(&control, plan->host->service, &plan->cgroup, err) < 0) {
+			munmap(plan->started, sizeof(*plan->started));
+			return -1;
+		}
+		sv.control = &control;
+	}
 	sv.output_limit = plan->spec->output_limit_bytes;
 	sv.tty_plan = &plan->tty;
 	sv.egress = &plan->egress;
@@ -423,6 +439,8 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	result->has_pty = plan->tty.has_pty;
 	sv.signal_fd = supervise_signalfd(plan->tty.has_pty, &old_mask, err);
 	if (sv.signal_fd < 0) {
+		if (sv.control)
+			control_close(sv.control);
 		munmap(plan->started, sizeof(*plan->started));
 		return -1;
 	}
@@ -447,6 +465,8 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	}
 	close(pair[1]);
 	sv.sync_fd = pair[0];
+	if (sv.control)
+		sv.control->pid1 = sv.pid;
 	for (int i = 0; i < 2; i++) {
 		sv.out_fd[i] = plan->output_pipe[i][0];
 		if (plan->output_pipe[i][1] >= 0)
@@ -479,6 +499,8 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	result->duration_ms = (uint64_t)(clock_now_ms() - start);
 	supervise_close(&sv);
 out_signal:
+	if (sv.control)
+		control_close(sv.control);
 	close(sv.signal_fd);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	munmap(plan->started, sizeof(*plan->started));

@@ -56,6 +56,9 @@ static void supervise_message(struct supervisor *sv)
 	if (fd_count && msg.kind != SYNC_PROXY && msg.kind != SYNC_TTY)
 		for (int i = 0; i < fd_count; i++)
 			close(fds[i]);
+	/* A long-lived sandbox's answers for the clients of its control socket. */
+	if (sv->control && control_from_pid1(sv->control, &msg))
+		return;
 	switch (msg.kind) {
 	case SYNC_TTY:
 		if (fd_count > 1)
@@ -129,7 +132,10 @@ static void supervise_emit(struct supervisor *sv, int to_fd, const char *buf, si
 		sv->result->output_limit_hit = true;
 	}
 	sv->output_total += allowed_now;
-	(void)fds_write_all(to_fd, buf, allowed_now); /* the caller's stdout gone: nothing to do */
+	if (sv->control) /* a long-lived sandbox: the first command's output is its log */
+		control_log(sv->control, buf, allowed_now);
+	else
+		(void)fds_write_all(to_fd, buf, allowed_now); /* the caller gone: nothing to do */
 }
 
 static void supervise_output(struct supervisor *sv, int which)
@@ -162,8 +168,9 @@ static void supervise_tty(struct supervisor *sv, const struct pollfd *fds)
 void supervise_loop(struct supervisor *sv)
 {
 	for (;;) {
-		struct pollfd fds[8];
+		struct pollfd fds[8 + 2 + CONTROL_MAX_CLIENTS];
 		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
+		int idx_control = -1;
 
 		bool is_drained =
 		    sv->sync_fd < 0 && sv->out_fd[0] < 0 && sv->out_fd[1] < 0 && sv->tty.master < 0;
@@ -190,6 +197,10 @@ void supervise_loop(struct supervisor *sv)
 			}
 		}
 		n = tty_poll_add(&sv->tty, fds, n);
+		if (sv->control) {
+			idx_control = n;
+			n = control_poll_add(sv->control, fds, n);
+		}
 		if (poll(fds, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -205,6 +216,8 @@ void supervise_loop(struct supervisor *sv)
 			if (idx_out[i] >= 0 && fds[idx_out[i]].revents)
 				supervise_output(sv, i);
 		supervise_tty(sv, fds);
+		if (idx_control >= 0)
+			control_handle(sv->control, fds, idx_control, sv->sync_fd, sv->pidfd);
 		if (idx_timer >= 0 && fds[idx_timer].revents) {
 			sv->result->timed_out = true;
 			supervise_kill(sv);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/control.h"
 #include "sandbox/egress.h"
 #include "sandbox/report.h"
 #include "sandbox/tty.h"
@@ -31,6 +32,7 @@ struct supervisor {
 	struct sandbox_result *result;
 	struct run_report *report;
 	struct sk_err *err; /* a setup failure PID 1 reported (SYNC_ERROR, SYNC_EXEC_FAILED) */
+	struct control *control; /* a long-lived sandbox's control socket and log; else NULL */
 	/* Its own state: */
 	struct tty_relay tty;
 	uint64_t output_total;

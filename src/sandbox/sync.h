@@ -15,12 +15,28 @@ enum sync_kind {
 	SYNC_EXIT,	  /* child -> parent: the command ended: wait status, max RSS */
 	SYNC_PROXY,	  /* child -> parent: the proxy's two listening sockets (SCM_RIGHTS) */
 	SYNC_TTY,	  /* child -> parent: the master of the sandbox's pty (SCM_RIGHTS) */
+	/* A long-lived sandbox (service.h). Between `stockade exec` and the supervisor on the
+	 * control socket, and between the supervisor and PID 1, the same messages: */
+	SYNC_READY,	   /* PID 1 -> parent: the first command runs (or there is none) */
+	SYNC_EXEC_REQ,	   /* an exec: fds 0-2 attached, its body (service.h) in the next
+			    * datagram; exec_id numbers it (the supervisor's own numbers) */
+	SYNC_EXEC_STARTED, /* exec_id runs as pid (in the sandbox's PID namespace) */
+	SYNC_EXEC_DONE,	   /* exec_id ended with wait_status; or could not start: err set,
+			    * err.exit_code 126/127 (exec) or 125 */
+	SYNC_SIGNAL,	   /* send signal `value` to exec_id's process group */
+	SYNC_STOP,	   /* stop the sandbox: SIGTERM to every process, SIGKILL after `value`
+			    * seconds (the supervisor's timer) */
+	SYNC_INFO,	   /* ask the supervisor; it answers with pid = PID 1's host pid, value =
+			    * processes, max_rss_kb = memory in KiB (0: unknown) */
 };
 
 struct sync_msg {
 	uint32_t kind;
 	int32_t wait_status;
 	int64_t max_rss_kb;
+	uint32_t exec_id;
+	int32_t pid;
+	int64_t value;
 	struct sk_err err;
 };
 

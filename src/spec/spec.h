@@ -142,6 +142,16 @@ struct sandbox_open_volume {
 	const char *host_root; /* the store directory holding `name` */
 };
 
+/* A long-lived sandbox (`run -d`): what its supervisor serves besides the run (sandbox/control.h).
+ * The front end made these in the sandbox's directory (store/box.h). */
+struct sandbox_service {
+	int control_fd;	 /* listening SOCK_SEQPACKET unix socket: exec, signal, stop, info */
+	int dir_fd;	 /* the sandbox's directory: the first command's output goes to its log */
+	int ready_fd;	 /* written once: a struct sk_err, exit_code 0 once the sandbox runs; the
+			  * engine writes the success, the front end a failure */
+	uid_t owner_uid; /* who may use the control socket, besides root */
+};
+
 /* What one run gets from the host besides its spec: the caller's environment and what the
  * front end opened before anything ran. */
 struct sandbox_host {
@@ -151,6 +161,7 @@ struct sandbox_host {
 	/* spec->secret_count memfds holding the values, sealed against any change
 	 * (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL); the engine refuses others. */
 	const int *secret_fds;
+	struct sandbox_service *service; /* NULL for a run that ends with its command */
 };
 
 /* The outcome of a run, for the report and the exit status. */

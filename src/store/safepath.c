@@ -577,3 +577,25 @@ uint64_t safepath_disk_usage(int dir_fd)
 
 	return (fstat(dir_fd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0) + usage_at(dir_fd, 0);
 }
+
+int safepath_private_dir(int parent_fd, const char *name, const char *layer, struct sk_err *err)
+{
+	struct stat st;
+	bool is_new = mkdirat(parent_fd, name, 0700) == 0;
+	int fd;
+
+	if (!is_new && errno != EEXIST)
+		return sk_fail(err, layer, errno, NULL, "create %.80s", name);
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_fail(err, layer, errno, NULL, "open %.80s", name);
+	if (is_new)
+		(void)fchmod(fd, 0700); /* whatever the umask */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(fd);
+		return sk_fail(err, layer, EPERM,
+			       "it must be a directory owned by you that nobody else can enter",
+			       "refusing store directory %.80s", name);
+	}
+	return fd;
+}

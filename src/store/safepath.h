@@ -21,6 +21,9 @@ int safepath_open_dir(int root_fd, const char *name, uid_t owner, int extra_flag
 
 /* 0 when name is a single, ordinary path component (not empty, ".", "..", no '/'). */
 int safepath_check_component(const char *name);
+/* parent_fd/name, a directory of the store: created 0700 if missing, and refused (EPERM) unless
+ * it is a directory (no symlink) owned by us that nobody else can enter. Errors in `layer`. */
+int safepath_private_dir(int parent_fd, const char *name, const char *layer, struct sk_err *err);
 
 /* What a copy does with a symbolic link it meets (export's --links; import keeps them all). */
 enum safepath_links {

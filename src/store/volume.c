@@ -230,30 +230,6 @@ static int store_fail(struct sk_err *err, int errnum, const char *what, const ch
 	return sk_fail(err, "volume", errnum, NULL, "%s %.80s", what, name);
 }
 
-/* A store directory below parent_fd: created 0700 if missing, and refused unless it is a
- * directory of ours that nobody else can enter. */
-static int store_dir(int parent_fd, const char *name, struct sk_err *err)
-{
-	struct stat st;
-	bool is_new = mkdirat(parent_fd, name, 0700) == 0;
-	int fd;
-
-	if (!is_new && errno != EEXIST)
-		return store_fail(err, errno, "create", name);
-	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return store_fail(err, errno, "open", name);
-	if (is_new)
-		(void)fchmod(fd, 0700); /* whatever the umask */
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
-		close(fd);
-		return sk_fail(err, "volume", EPERM,
-			       "it must be a directory owned by you that nobody else can enter",
-			       "refusing store directory %s", name);
-	}
-	return fd;
-}
-
 int volume_store_open(struct volume_store *store, struct sk_err *err)
 {
 	int home_fd, volumes_fd = -1, rc = -1;
@@ -271,17 +247,17 @@ int volume_store_open(struct volume_store *store, struct sk_err *err)
 	home_fd = open(store->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (home_fd < 0)
 		return store_fail(err, errno, "open", store->home);
-	volumes_fd = store_dir(home_fd, "volumes", err);
+	volumes_fd = safepath_private_dir(home_fd, "volumes", "volume", err);
 	if (volumes_fd < 0)
 		goto out;
 	for (int k = 0; k < 2; k++) {
-		store->root_fd[k] = store_dir(volumes_fd, kind_dirs[k], err);
+		store->root_fd[k] = safepath_private_dir(volumes_fd, kind_dirs[k], "volume", err);
 		if (store->root_fd[k] < 0)
 			goto out;
 		snprintf(store->root_path[k], sizeof(store->root_path[k]), "%.3900s/volumes/%s",
 			 store->home, kind_dirs[k]);
 	}
-	store->meta_fd = store_dir(volumes_fd, "meta", err);
+	store->meta_fd = safepath_private_dir(volumes_fd, "meta", "volume", err);
 	rc = store->meta_fd < 0 ? -1 : 0;
 out:
 	if (volumes_fd >= 0)

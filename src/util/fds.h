@@ -4,6 +4,7 @@
 #define STOCKADE_FDS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Closes every fd from 3 up except those in keep (sorted here, in place). Async-signal-safe:
  * close_range(2) over the gaps. Returns 0, or -1 with errno. */
@@ -12,5 +13,7 @@ int fds_close_except(int *keep, int count);
 /* Writes all of buf, retrying on EINTR and short writes. Async-signal-safe. Returns 0, or -1
  * with errno (EIO when the file takes no more). */
 int fds_write_all(int fd, const void *buf, size_t len);
+/* Reads until EOF or `len` bytes, retrying on EINTR. Returns how many, or -1 with errno. */
+ssize_t fds_read_all(int fd, void *buf, size_t len);
 
 #endif

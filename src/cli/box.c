@@ -1,0 +1,862 @@
+/* Long-lived sandboxes, without a daemon: `run -d` forks a supervisor (a detached stockade
+ * that owns the sandbox: its PID 1, cgroup, proxy, volumes' locks, and a control socket), and
+ * `stockade exec|ps|stop|rm|logs|inspect` talk to it (sandbox/control.h) or read its directory
+ * (store/box.h). An exec is started by the sandbox's PID 1 (sandbox/service.h): it carries
+ * exactly the layers of the first command. */
+#define _GNU_SOURCE
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/env.h"
+#include "sandbox/launch.h"
+#include "sandbox/report.h"
+#include "sandbox/service.h"
+#include "sandbox/sync.h"
+#include "store/box.h"
+#include "util/fds.h"
+#include "util/macros.h"
+#include "util/parse.h"
+
+#define STOP_GRACE_DEFAULT 10
+
+/* ---- state.json ---- */
+
+static void write_state(const struct box *box, const struct sandbox_spec *spec, const char *status,
+			long long created, const struct sandbox_result *r)
+{
+	json_t *state = json_object(), *spec_json = cli_spec_json(spec);
+	struct sk_err err = {0};
+	char *text;
+
+	json_object_set_new(state, "name", json_string(box->name));
+	json_object_set_new(state, "status", json_string(status));
+	json_object_set_new(state, "supervisor_pid", json_integer(getpid()));
+	json_object_set_new(state, "created", json_integer(created));
+	/* The spec as policy show prints it: where secrets come from, never a value. */
+	json_object_set_new(state, "spec", spec_json ? spec_json : json_null());
+	if (r) {
+		json_t *exit = json_object();
+		json_object_set_new(exit, "started", json_boolean(r->started));
+		json_object_set_new(exit, "code",
+				    r->exited ? json_integer(r->exit_code) : json_null());
+		json_object_set_new(exit, "signal",
+				    r->term_signal ? json_integer(r->term_signal) : json_null());
+		json_object_set_new(exit, "ended", json_integer((json_int_t)time(NULL)));
+		json_object_set_new(state, "exit", exit);
+	}
+	text = json_dumps(state, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(state);
+	if (text)
+		(void)box_state_write(box, text, &err);
+	free(text);
+}
+
+/* ---- run -d ---- */
+
+static int control_listen(const struct box *box, struct sk_err *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	mode_t old;
+	int rc;
+
+	if (fd < 0)
+		return sk_fail(err, "sandbox", errno, NULL, "socket (control)");
+	box_path(box, BOX_CONTROL, addr.sun_path, sizeof(addr.sun_path));
+	/* 0600 from birth: no moment where another user could connect (the 0700 directory
+	 * would stop them anyway, SO_PEERCRED too). */
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0) {
+		rc = errno;
+		close(fd);
+		return sk_fail(err, "sandbox", rc, NULL, "bind the control socket of %s",
+			       box->name);
+	}
+	return fd;
+}
+
+/* The supervisor: a session of its own, stdio on /dev/null, the sandbox until it ends. */
+static void __attribute__((noreturn))
+supervise_box(const struct sandbox_spec *spec, struct box *box, struct sandbox_host *host,
+	      int report_fd, long long created)
+{
+	struct sandbox_result result;
+	struct run_report report;
+	struct sk_err err = {0};
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), rc;
+
+	(void)setsid();
+	for (int i = 0; i < 3; i++)
+		if (null < 0 || dup2(null, i) < 0)
+			_exit(125);
+	close(null);
+	write_state(box, spec, "running", created, NULL);
+	memset(&report, 0, sizeof(report));
+	rc = cli_run_with_volumes(spec, host, &result, &report, &err);
+	if (host->service->ready_fd >= 0) {
+		/* Ended before it ran: the caller of run -d says why. */
+		if (rc == 0)
+			(void)sk_fail(&err, "launch", 0, NULL, "the sandbox ended as it started");
+		(void)fds_write_all(host->service->ready_fd, &err, sizeof(err));
+		_exit(125);
+	}
+	if (report_fd >= 0) {
+		struct sk_err report_err = {0};
+		(void)report_write(report_fd, spec->report_path, spec, &report, &result,
+				   &report_err);
+	}
+	write_state(box, spec, "exited", created, &result);
+	_exit(0);
+}
+
+int cli_box_start(const struct sandbox_spec *spec, const char *name, struct sandbox_host *host,
+		  int report_fd, struct sk_err *err)
+{
+	struct box_root root;
+	struct box box;
+	struct sandbox_service service = {.owner_uid = getuid()};
+	struct sk_err told;
+	int ready[2] = {-1, -1};
+	long long created = (long long)time(NULL);
+	ssize_t n;
+	pid_t pid;
+
+	if (box_root_open(&root, err) < 0)
+		return -1;
+	if (box_create(&root, name, &box, err) < 0) {
+		box_root_close(&root);
+		return -1;
+	}
+	service.dir_fd = box.dir_fd;
+	service.control_fd = control_listen(&box, err);
+	if (service.control_fd < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+		if (service.control_fd >= 0)
+			(void)sk_fail(err, "sandbox", errno, NULL, "pipe2");
+		goto refused;
+	}
+	service.ready_fd = ready[1];
+	host->service = &service;
+	pid = fork();
+	if (pid < 0) {
+		(void)sk_fail(err, "sandbox", errno, NULL, "fork the supervisor");
+		goto refused;
+	}
+	if (pid == 0) {
+		close(ready[0]);
+		supervise_box(spec, &box, host, report_fd, created);
+	}
+	close(ready[1]);
+	ready[1] = -1;
+	close(service.control_fd);
+	service.control_fd = -1;
+	/* The supervisor holds the lock (the same open file) from here on. */
+	memset(&told, 0, sizeof(told));
+	n = fds_read_all(ready[0], &told, sizeof(told));
+	close(ready[0]);
+	if (n == (ssize_t)sizeof(told) && told.exit_code == 0 && told.layer[0] == '\0') {
+		printf("%s\n", box.name);
+		box_close(&box);
+		box_root_close(&root);
+		return fflush(stdout) == 0 ? 0 : sk_fail(err, "cli", errno, NULL, "write stdout");
+	}
+	*err = told;
+	if (n != (ssize_t)sizeof(told))
+		(void)sk_fail(err, "sandbox", 0, "run `stockade doctor`",
+			      "the supervisor of %s ended before the sandbox ran", box.name);
+	(void)waitpid(pid, NULL, 0);
+	ready[0] = -1;
+refused:
+	/* Nothing of a sandbox that never ran stays behind. */
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (ready[1] >= 0)
+		close(ready[1]);
+	if (service.control_fd >= 0)
+		close(service.control_fd);
+	if (box.lock_fd >= 0)
+		(void)flock(box.lock_fd, LOCK_UN);
+	{
+		struct sk_err ignored = {0};
+		(void)box_remove(&root, &box, &ignored);
+	}
+	box_close(&box);
+	box_root_close(&root);
+	host->service = NULL;
+	return -1;
+}
+
+/* ---- the client side ---- */
+
+/* The sandbox NAME, alive, and a connection to its supervisor. */
+static int connect_box(const char *name, struct box_root *root, struct box *box, struct sk_err *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (box_root_open(root, err) < 0)
+		return -1;
+	if (box_open(root, name, box, err) < 0) {
+		box_root_close(root);
+		return -1;
+	}
+	if (!box_is_alive(box)) {
+		box_close(box);
+		box_root_close(root);
+		return sk_fail(err, "cli", 0, "stockade ps shows its state; rm removes it",
+			       "sandbox %s is not running", name);
+	}
+	box_path(box, BOX_CONTROL, addr.sun_path, sizeof(addr.sun_path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		box_close(box);
+		box_root_close(root);
+		return sk_fail(err, "sandbox", saved, NULL, "connect to sandbox %s", name);
+	}
+	return fd;
+}
+
+static void disconnect_box(int fd, struct box_root *root, struct box *box)
+{
+	close(fd);
+	box_close(box);
+	box_root_close(root);
+}
+
+/* A relay of one of the exec's streams through a pipe: the sandbox never gets the caller's
+ * terminal (TIOCSTI, escape sequences into its settings; README "terminal"). */
+struct relay {
+	int from, to; /* -1 when none or done */
+};
+
+static void relay_pump(struct relay *r)
+{
+	char buf[65536];
+	ssize_t n = read(r->from, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0 || fds_write_all(r->to, buf, (size_t)n) < 0) {
+		close(r->from);
+		if (r->to > 2)
+			close(r->to);
+		r->from = r->to = -1;
+	}
+}
+
+struct exec_opts {
+	bool is_interactive;
+	double timeout_s;
+	const char *workdir;
+	const char *env[SANDBOX_MAX_ENV];
+	size_t env_count;
+};
+
+static const struct option exec_options[] = {
+    {"interactive", no_argument, NULL, 'i'},   {"env", required_argument, NULL, 'e'},
+    {"workdir", required_argument, NULL, 'w'}, {"timeout", required_argument, NULL, 'T'},
+    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+};
+
+static int exec_usage(struct sk_err *err, const char *why)
+{
+	return sk_fail(err, "cli", 0,
+		       "usage: stockade exec [-i] [-e KEY=VALUE] [-w DIR] [--timeout D] NAME -- "
+		       "COMMAND [ARG...]",
+		       "%s", why);
+}
+
+static int parse_exec(int argc, char **argv, struct exec_opts *o, int *first, struct sk_err *err)
+{
+	int opt;
+	uint64_t ms;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+ie:w:h", exec_options, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			o->is_interactive = true;
+			break;
+		case 'e':
+			if (o->env_count >= SANDBOX_MAX_ENV || env_check_item(optarg, err) < 0)
+				return o->env_count >= SANDBOX_MAX_ENV
+					   ? exec_usage(err, "too many -e")
+					   : -1;
+			o->env[o->env_count++] = optarg;
+			break;
+		case 'w':
+			if (optarg[0] != '/')
+				return exec_usage(err, "-w takes an absolute path inside");
+			o->workdir = optarg;
+			break;
+		case 'T':
+			if (parse_duration_ms(optarg, &ms) < 0 || ms == 0)
+				return exec_usage(err, "invalid --timeout");
+			o->timeout_s = (double)ms / 1000.0;
+			break;
+		case 'h':
+			return exec_usage(err, "help");
+		default:
+			return exec_usage(err, "unknown option or missing value");
+		}
+	}
+	if (optind >= argc)
+		return exec_usage(err, "no sandbox named");
+	*first = optind;
+	return 0;
+}
+
+/* -e KEY passes the caller's value, as for run. */
+static int resolve_env(struct exec_opts *o, char *storage[SANDBOX_MAX_ENV], struct sk_err *err)
+{
+	for (size_t i = 0; i < o->env_count; i++) {
+		const char *value;
+		storage[i] = NULL;
+		if (strchr(o->env[i], '='))
+			continue;
+		value = getenv(o->env[i]);
+		if (!value) { /* unset: not passed, as run does */
+			o->env[i--] = o->env[--o->env_count];
+			continue;
+		}
+		if (asprintf(&storage[i], "%s=%s", o->env[i], value) < 0)
+			return sk_fail(err, "cli", ENOMEM, NULL, "environment");
+		o->env[i] = storage[i];
+	}
+	return 0;
+}
+
+/* Fd i of the exec: the caller's own, or /dev/null (stdin without -i), or a pipe relayed by
+ * us when the caller's is a terminal. */
+static int exec_stdio(int i, bool is_interactive, int *give, struct relay *relay,
+		      struct sk_err *err)
+{
+	int p[2];
+
+	relay->from = relay->to = -1;
+	if (i == 0 && !is_interactive) {
+		*give = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return *give < 0 ? sk_fail(err, "cli", errno, NULL, "open /dev/null") : 0;
+	}
+	if (!isatty(i)) {
+		*give = i;
+		return 0;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sk_fail(err, "cli", errno, NULL, "pipe2");
+	if (i == 0) {
+		*relay = (struct relay){.from = 0, .to = p[1]};
+		*give = p[0];
+	} else {
+		*relay = (struct relay){.from = p[0], .to = i};
+		*give = p[1];
+	}
+	return 0;
+}
+
+static int status_of(const struct sync_msg *done, bool timed_out, struct sk_err *err)
+{
+	if (timed_out)
+		return 124;
+	if (done->err.layer[0]) {
+		*err = done->err;
+		return -1;
+	}
+	if (WIFEXITED(done->wait_status))
+		return WEXITSTATUS(done->wait_status);
+	if (WIFSIGNALED(done->wait_status))
+		return 128 + WTERMSIG(done->wait_status);
+	return 125;
+}
+
+static int exec_signals(struct sk_err *err)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(&set, init_forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		return sk_fail(err, "cli", errno, NULL, "signalfd");
+	return fd;
+}
+
+static int exec_timer(double seconds, struct sk_err *err)
+{
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = (time_t)seconds,
+			 .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)}};
+	int fd;
+
+	if (seconds <= 0)
+		return -1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+		return sk_fail(err, "cli", errno, NULL, "timerfd");
+	return fd;
+}
+
+/* Until the exec is done: relays, signals in, the timeout. */
+static int exec_wait(int ctl, struct relay relays[3], int sig_fd, int timer_fd, struct sk_err *err)
+{
+	struct sync_msg msg;
+	bool timed_out = false;
+
+	for (;;) {
+		struct pollfd fds[6] = {{.fd = ctl, .events = POLLIN},
+					{.fd = sig_fd, .events = POLLIN},
+					{.fd = timer_fd, .events = POLLIN}};
+		for (int i = 0; i < 3; i++)
+			fds[3 + i] = (struct pollfd){.fd = relays[i].from, .events = POLLIN};
+		if (poll(fds, 6, -1) < 0 && errno != EINTR)
+			return sk_fail(err, "cli", errno, NULL, "poll");
+		for (int i = 0; i < 3; i++)
+			if (fds[3 + i].revents)
+				relay_pump(&relays[i]);
+		if (fds[1].revents) {
+			struct signalfd_siginfo info;
+			if (read(sig_fd, &info, sizeof(info)) == sizeof(info)) {
+				msg =
+				    (struct sync_msg){.kind = SYNC_SIGNAL, .value = info.ssi_signo};
+				(void)sync_send(ctl, &msg);
+			}
+		}
+		if (fds[2].revents) {
+			timed_out = true;
+			msg = (struct sync_msg){.kind = SYNC_SIGNAL, .value = SIGKILL};
+			(void)sync_send(ctl, &msg);
+			close(timer_fd);
+			timer_fd = -1;
+		}
+		if (!fds[0].revents)
+			continue;
+		int rc = sync_recv(ctl, &msg);
+		if (rc <= 0)
+			return sk_fail(err, "sandbox", 0, NULL,
+				       "the sandbox ended during the exec");
+		if (msg.kind != SYNC_EXEC_DONE)
+			continue;
+		/* What the command wrote before it ended is in the pipes: pass it on. */
+		for (int i = 1; i < 3; i++) {
+			int flags = relays[i].from >= 0 ? fcntl(relays[i].from, F_GETFL) : -1;
+			if (flags >= 0)
+				(void)fcntl(relays[i].from, F_SETFL, flags | O_NONBLOCK);
+			while (relays[i].from >= 0) {
+				struct pollfd one = {.fd = relays[i].from, .events = POLLIN};
+				if (poll(&one, 1, 0) <= 0)
+					break;
+				relay_pump(&relays[i]);
+			}
+		}
+		return status_of(&msg, timed_out, err);
+	}
+}
+
+static int box_exec(int argc, char **argv, struct sk_err *err)
+{
+	struct exec_opts o;
+	struct service_body body = {0};
+	static char buf[SERVICE_BODY_MAX];
+	char *env_storage[SANDBOX_MAX_ENV] = {0};
+	struct relay relays[3] = {{-1, -1}, {-1, -1}, {-1, -1}};
+	int give[3] = {-1, -1, -1};
+	struct box_root root;
+	struct box box;
+	int first, ctl, rc = -1, sig_fd = -1, timer_fd = -1;
+	long len;
+
+	if (parse_exec(argc, argv, &o, &first, err) < 0)
+		return -1;
+	if (first + 1 >= argc || (strcmp(argv[first + 1], "--") == 0 && first + 2 >= argc))
+		return exec_usage(err, "no command given");
+	body.workdir = o.workdir;
+	for (int i = first + 1 + (strcmp(argv[first + 1], "--") == 0); i < argc; i++)
+		if (body.argc < SERVICE_MAX_ARGS)
+			body.argv[body.argc++] = argv[i];
+	if (resolve_env(&o, env_storage, err) < 0)
+		goto out_env;
+	memcpy(body.env, o.env, sizeof(o.env));
+	body.env_count = o.env_count;
+	len = service_body_build(buf, sizeof(buf), &body);
+	if (len < 0) {
+		rc = exec_usage(err, "the command and its environment are too long");
+		goto out_env;
+	}
+	ctl = connect_box(argv[first], &root, &box, err);
+	if (ctl < 0)
+		goto out_env;
+	for (int i = 0; i < 3; i++)
+		if (exec_stdio(i, o.is_interactive, &give[i], &relays[i], err) < 0)
+			goto out;
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
+	if (sync_send_fds(ctl, &req, give, 3) < 0 ||
+	    send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len) {
+		rc = sk_fail(err, "sandbox", errno, NULL, "send the exec to %s", box.name);
+		goto out;
+	}
+	/* The sandbox has its copies: ours would keep its pipes open. */
+	for (int i = 0; i < 3; i++) {
+		if (give[i] > 2)
+			close(give[i]);
+		give[i] = -1;
+	}
+	sig_fd = exec_signals(err);
+	if (sig_fd < 0 || (o.timeout_s > 0 && (timer_fd = exec_timer(o.timeout_s, err)) < 0))
+		goto out;
+	rc = exec_wait(ctl, relays, sig_fd, timer_fd, err);
+out:
+	for (int i = 0; i < 3; i++) {
+		if (give[i] > 2)
+			close(give[i]);
+		if (relays[i].from > 2)
+			close(relays[i].from);
+		if (relays[i].to > 2)
+			close(relays[i].to);
+	}
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (timer_fd >= 0)
+		close(timer_fd);
+	disconnect_box(ctl, &root, &box);
+out_env:
+	for (size_t i = 0; i < SANDBOX_MAX_ENV; i++)
+		free(env_storage[i]);
+	return rc;
+}
+
+/* ---- ps, inspect, logs ---- */
+
+struct box_view {
+	char name[BOX_NAME_MAX + 1];
+	const char *status; /* running, exited, dead (its supervisor vanished) */
+	json_t *state;	    /* state.json, or NULL */
+	struct sync_msg info;
+	bool has_info;
+};
+
+static void view_box(struct box_root *root, const char *name, struct box_view *v)
+{
+	struct box box;
+	struct sk_err err = {0};
+	char *text;
+	bool is_alive;
+
+	memset(v, 0, sizeof(*v));
+	sk_strlcpy(v->name, name, sizeof(v->name));
+	v->status = "dead";
+	if (box_open(root, name, &box, &err) < 0)
+		return;
+	is_alive = box_is_alive(&box);
+	text = box_state_read(&box, &err);
+	v->state = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	const char *said = json_string_value(json_object_get(v->state, "status"));
+	if (is_alive)
+		v->status = "running";
+	else if (said && strcmp(said, "exited") == 0)
+		v->status = "exited";
+	if (is_alive) {
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		struct timeval wait = {.tv_sec = 2};
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		struct sync_msg ask = {.kind = SYNC_INFO};
+		box_path(&box, BOX_CONTROL, addr.sun_path, sizeof(addr.sun_path));
+		if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)) == 0 &&
+		    connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+		    sync_send(fd, &ask) == 0 && sync_recv(fd, &v->info) == 1 &&
+		    v->info.kind == SYNC_INFO)
+			v->has_info = true;
+		if (fd >= 0)
+			close(fd);
+	}
+	box_close(&box);
+}
+
+static json_t *view_json(const struct box_view *v)
+{
+	json_t *spec = json_object_get(v->state, "spec");
+	json_t *out = json_pack("{s:s, s:s}", "name", v->name, "status", v->status);
+	json_int_t created = json_integer_value(json_object_get(v->state, "created"));
+
+	json_object_set(out, "command", json_object_get(spec, "command") ?: json_null());
+	json_object_set_new(out, "created", json_integer(created));
+	json_object_set(out, "network",
+			json_object_get(json_object_get(spec, "network"), "mode") ?: json_null());
+	json_object_set_new(out, "processes",
+			    v->has_info ? json_integer(v->info.value) : json_null());
+	json_object_set_new(out, "memory_kb",
+			    v->has_info ? json_integer(v->info.max_rss_kb) : json_null());
+	json_object_set(out, "exit", json_object_get(v->state, "exit") ?: json_null());
+	return out;
+}
+
+static void command_text(const json_t *command, char *buf, size_t size)
+{
+	size_t i;
+	json_t *arg;
+
+	buf[0] = '\0';
+	if (!json_is_array(command)) {
+		sk_strlcpy(buf, "-", size);
+		return;
+	}
+	json_array_foreach(command, i, arg)
+	{
+		sk_strlcat(buf, i ? " " : "", size);
+		sk_strlcat(buf, json_string_value(arg) ?: "", size);
+	}
+}
+
+static int box_ps(int argc, char **argv, struct sk_err *err)
+{
+	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
+	char(*names)[BOX_NAME_MAX + 1];
+	struct box_root root;
+	size_t count;
+	json_t *list;
+
+	if (argc > (as_json ? 2 : 1))
+		return sk_fail(err, "cli", 0, "usage: stockade ps [--json]", "unexpected argument");
+	if (box_root_open(&root, err) < 0 || box_list(&root, &names, &count, err) < 0) {
+		box_root_close(&root);
+		return -1;
+	}
+	list = json_array();
+	if (!as_json)
+		printf("%-20s %-8s %-8s %6s %10s %-10s %s\n", "NAME", "STATUS", "UPTIME", "PIDS",
+		       "MEMORY", "NETWORK", "COMMAND");
+	for (size_t i = 0; i < count; i++) {
+		struct box_view v;
+		view_box(&root, names[i], &v);
+		json_t *one = view_json(&v);
+		if (as_json) {
+			json_array_append(list, one);
+		} else {
+			char command[200], uptime[48] = "-", pids[24] = "-", memory[32] = "-";
+			long long age = (long long)time(NULL) -
+					json_integer_value(json_object_get(one, "created"));
+			command_text(json_object_get(one, "command"), command, sizeof(command));
+			if (strcmp(v.status, "running") == 0)
+				snprintf(uptime, sizeof(uptime), "%lldm%02llds", age / 60,
+					 age % 60);
+			if (v.has_info) {
+				snprintf(pids, sizeof(pids), "%lld", (long long)v.info.value);
+				snprintf(memory, sizeof(memory), "%.1fM",
+					 (double)v.info.max_rss_kb / 1024.0);
+			}
+			const char *net = json_string_value(json_object_get(one, "network")) ?: "-";
+			printf("%-20s %-8s %-8s %6s %10s %-10s %s\n", v.name, v.status, uptime,
+			       pids, memory, net, command);
+		}
+		json_decref(one);
+		json_decref(v.state);
+	}
+	free(names);
+	box_root_close(&root);
+	if (as_json)
+		return cli_print_json(list, 0, "cli", err) < 0 ? -1 : 0;
+	json_decref(list);
+	return fflush(stdout) == 0 ? 0 : sk_fail(err, "cli", errno, NULL, "write stdout");
+}
+
+static int box_inspect(int argc, char **argv, struct sk_err *err)
+{
+	struct box_root root;
+	struct box_view v;
+	struct box box;
+	json_t *out;
+
+	if (argc != 2)
+		return sk_fail(err, "cli", 0, "usage: stockade inspect NAME", "one name");
+	if (box_root_open(&root, err) < 0)
+		return -1;
+	if (box_open(&root, argv[1], &box, err) < 0) { /* says "no sandbox NAME" */
+		box_root_close(&root);
+		return -1;
+	}
+	box_close(&box);
+	view_box(&root, argv[1], &v);
+	box_root_close(&root);
+	out = v.state ? json_deep_copy(v.state) : json_object();
+	json_object_set_new(out, "status", json_string(v.status));
+	if (v.has_info) {
+		json_object_set_new(out, "processes", json_integer(v.info.value));
+		json_object_set_new(out, "memory_kb", json_integer(v.info.max_rss_kb));
+	}
+	json_decref(v.state);
+	return cli_print_json(out, JSON_PRESERVE_ORDER, "cli", err) < 0 ? -1 : 0;
+}
+
+static bool copy_file_at(int dir_fd, const char *name, off_t *offset)
+{
+	char buf[65536];
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+	bool any = false;
+
+	if (fd < 0)
+		return false;
+	while ((n = pread(fd, buf, sizeof(buf), *offset)) > 0) {
+		if (fds_write_all(1, buf, (size_t)n) < 0)
+			break;
+		*offset += n;
+		any = true;
+	}
+	close(fd);
+	return any;
+}
+
+static int box_logs(int argc, char **argv, struct sk_err *err)
+{
+	bool follow = argc == 3 && strcmp(argv[1], "-f") == 0;
+	const char *name = argv[argc - 1];
+	struct box_root root;
+	struct box box;
+	struct stat st;
+	off_t old = 0, offset = 0;
+	ino_t ino = 0;
+
+	if (argc != 2 && !follow)
+		return sk_fail(err, "cli", 0, "usage: stockade logs [-f] NAME", "one name");
+	if (box_root_open(&root, err) < 0)
+		return -1;
+	if (box_open(&root, name, &box, err) < 0) {
+		box_root_close(&root);
+		return -1;
+	}
+	(void)copy_file_at(box.dir_fd, BOX_LOG_OLD, &old);
+	if (fstatat(box.dir_fd, BOX_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		ino = st.st_ino;
+	(void)copy_file_at(box.dir_fd, BOX_LOG, &offset);
+	/* -f: until the sandbox ends; a rotation (log became log.1) starts the new log over. */
+	while (follow) {
+		bool is_alive = box_is_alive(&box);
+		if (fstatat(box.dir_fd, BOX_LOG, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino != ino) {
+			ino = st.st_ino;
+			offset = 0;
+		}
+		if (!copy_file_at(box.dir_fd, BOX_LOG, &offset)) {
+			if (!is_alive)
+				break;
+			struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
+			nanosleep(&pause, NULL);
+		}
+	}
+	box_close(&box);
+	box_root_close(&root);
+	return 0;
+}
+
+/* ---- stop, rm ---- */
+
+/* Asks the supervisor to stop the sandbox and waits until it has. */
+static int stop_box(const char *name, int64_t grace, struct sk_err *err)
+{
+	struct box_root root;
+	struct box box;
+	struct sync_msg msg = {.kind = SYNC_STOP, .value = grace};
+	int ctl = connect_box(name, &root, &box, err);
+
+	if (ctl < 0)
+		return -1;
+	if (sync_send(ctl, &msg) < 0) {
+		disconnect_box(ctl, &root, &box);
+		return sk_fail(err, "sandbox", errno, NULL, "ask %s to stop", name);
+	}
+	/* The supervisor closes every client as it leaves; then its lock is free. */
+	while (sync_recv(ctl, &msg) > 0)
+		;
+	for (int i = 0; i < 100 && box_is_alive(&box); i++) {
+		struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	bool is_alive = box_is_alive(&box);
+	disconnect_box(ctl, &root, &box);
+	return is_alive ? sk_fail(err, "sandbox", 0, NULL, "sandbox %s did not stop", name) : 0;
+}
+
+static int box_stop(int argc, char **argv, struct sk_err *err)
+{
+	uint64_t grace = STOP_GRACE_DEFAULT;
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+t:")) != -1)
+		if (opt != 't' || parse_uint(optarg, 0, 3600, &grace) < 0)
+			return sk_fail(err, "cli", 0, "usage: stockade stop [-t SECONDS] NAME",
+				       "invalid option");
+	if (optind + 1 != argc)
+		return sk_fail(err, "cli", 0, "usage: stockade stop [-t SECONDS] NAME", "one name");
+	return stop_box(argv[optind], (int64_t)grace, err);
+}
+
+static int box_rm(int argc, char **argv, struct sk_err *err)
+{
+	bool force = argc == 3 && strcmp(argv[1], "-f") == 0;
+	const char *name = argv[argc - 1];
+	struct box_root root;
+	struct box box;
+	int rc;
+
+	if (argc != 2 && !force)
+		return sk_fail(err, "cli", 0, "usage: stockade rm [-f] NAME", "one name");
+	if (box_root_open(&root, err) < 0)
+		return -1;
+	if (box_open(&root, name, &box, err) < 0) {
+		box_root_close(&root);
+		return -1;
+	}
+	if (force && box_is_alive(&box) && stop_box(name, 0, err) < 0) {
+		box_close(&box);
+		box_root_close(&root);
+		return -1;
+	}
+	rc = box_remove(&root, &box, err);
+	box_close(&box);
+	box_root_close(&root);
+	return rc;
+}
+
+int cli_box(int argc, char **argv, struct sk_err *err)
+{
+	if (strcmp(argv[0], "exec") == 0)
+		return box_exec(argc, argv, err);
+	if (strcmp(argv[0], "ps") == 0)
+		return box_ps(argc, argv, err);
+	if (strcmp(argv[0], "inspect") == 0)
+		return box_inspect(argc, argv, err);
+	if (strcmp(argv[0], "logs") == 0)
+		return box_logs(argc, argv, err);
+	if (strcmp(argv[0], "stop") == 0)
+		return box_stop(argc, argv, err);
+	if (strcmp(argv[0], "rm") == 0)
+		return box_rm(argc, argv, err);
+	return sk_fail(err, "cli", 0, NULL, "unknown command %.64s", argv[0]);
+}

@@ -1,0 +1,260 @@
+/* The supervisor's control socket and log (see control.h). */
+#define _GNU_SOURCE
+#include "sandbox/control.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "sandbox/service.h"
+#include "util/fds.h"
+#include "util/syscalls.h"
+
+#define LOG_NAME "log"
+#define LOG_OLD "log.1"
+
+static int open_log(struct control *c)
+{
+	struct stat st;
+
+	c->log_fd = openat(c->service->dir_fd, LOG_NAME,
+			   O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	c->log_size = c->log_fd >= 0 && fstat(c->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return c->log_fd;
+}
+
+int control_init(struct control *c, struct sandbox_service *service,
+		 const struct cgroup_plan *cgroup, struct sk_err *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->service = service;
+	c->cgroup = cgroup;
+	c->stop_timer_fd = -1;
+	c->next_id = 1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	if (open_log(c) < 0)
+		return sk_fail(err, "sandbox", errno, NULL, "open the sandbox's log");
+	return 0;
+}
+
+void control_log(struct control *c, const char *buf, size_t n)
+{
+	/* Two halves: past one, the log becomes log.1 (replacing the older half). */
+	if (c->log_fd >= 0 && c->log_size + n > CONTROL_LOG_HALF && c->log_size > 0) {
+		close(c->log_fd);
+		(void)renameat(c->service->dir_fd, LOG_NAME, c->service->dir_fd, LOG_OLD);
+		(void)open_log(c);
+	}
+	if (c->log_fd >= 0 && fds_write_all(c->log_fd, buf, n) == 0)
+		c->log_size += n;
+}
+
+int control_poll_add(struct control *c, struct pollfd *fds, int n)
+{
+	fds[n++] = (struct pollfd){.fd = c->service->control_fd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = c->stop_timer_fd, .events = POLLIN};
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		fds[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+	return n;
+}
+
+static void send_to(int fd, const struct sync_msg *msg)
+{
+	if (fd >= 0)
+		(void)sync_send(fd, msg);
+}
+
+static void drop_client(struct control *c, struct control_client *cl, int sync_fd)
+{
+	/* Its caller is gone (or done): an exec still running goes with it. */
+	if (cl->exec_id && !cl->is_done && sync_fd >= 0) {
+		struct sync_msg kill_it = {
+		    .kind = SYNC_SIGNAL, .exec_id = cl->exec_id, .value = SIGKILL};
+		(void)sync_send(sync_fd, &kill_it);
+	}
+	close(cl->fd);
+	*cl = (struct control_client){.fd = -1};
+	(void)c;
+}
+
+static void accept_client(struct control *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct timeval wait = {.tv_sec = 2};
+	int fd = accept4(c->service->control_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* The sandbox's owner and root, nobody else: the socket's 0600 in a 0700 directory
+	 * says the same, this says it whatever the file system did. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != c->service->owner_uid && cred.uid != 0)) {
+		close(fd);
+		return;
+	}
+	/* A request's body follows its header at once; a client that stalls between them
+	 * costs us at most this. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd < 0) {
+			c->clients[i].fd = fd;
+			return;
+		}
+	close(fd); /* full */
+}
+
+static void stop(struct control *c, int sync_fd, int64_t grace_seconds, int pidfd)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = grace_seconds > 0 ? grace_seconds : 0}};
+	struct sync_msg msg = {.kind = SYNC_STOP};
+
+	if (grace_seconds <= 0) {
+		sys_pidfd_send_signal(pidfd, SIGKILL);
+		return;
+	}
+	if (sync_fd >= 0)
+		(void)sync_send(sync_fd, &msg);
+	if (c->stop_timer_fd < 0)
+		c->stop_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (c->stop_timer_fd < 0 || timerfd_settime(c->stop_timer_fd, 0, &its, NULL) < 0)
+		sys_pidfd_send_signal(pidfd, SIGKILL); /* no timer: no grace */
+}
+
+static void exec_request(struct control *c, struct control_client *cl, struct sync_msg *msg,
+			 const int *fds, int fd_count, int sync_fd)
+{
+	static char body[SERVICE_BODY_MAX];
+	struct service_body parsed;
+	struct sync_msg answer = {.kind = SYNC_EXEC_DONE};
+	ssize_t n = recv(cl->fd, body, sizeof(body), 0);
+
+	/* Checked here too, so that PID 1 only ever sees well-formed requests. */
+	if (cl->exec_id || fd_count != 3 || n <= 0 ||
+	    service_body_parse(body, (size_t)n, &parsed) < 0 || sync_fd < 0) {
+		(void)sk_fail(&answer.err, "exec", 0, NULL,
+			      sync_fd < 0 ? "the sandbox has ended" : "malformed exec request");
+		send_to(cl->fd, &answer);
+		return;
+	}
+	/* Parsing only pointed into body: PID 1 gets the bytes as they came. */
+	cl->exec_id = c->next_id++;
+	msg->exec_id = cl->exec_id;
+	if (sync_send_fds(sync_fd, msg, fds, 3) < 0 ||
+	    send(sync_fd, body, (size_t)n, MSG_NOSIGNAL) != n) {
+		(void)sk_fail(&answer.err, "exec", errno, NULL, "pass the exec to PID 1");
+		send_to(cl->fd, &answer);
+	}
+}
+
+static void client_request(struct control *c, struct control_client *cl, int sync_fd, int pidfd)
+{
+	struct sync_msg msg;
+	int fds[3], fd_count;
+	int rc = sync_recv_fds(cl->fd, &msg, fds, 3, &fd_count);
+
+	if (rc <= 0) {
+		drop_client(c, cl, sync_fd);
+		return;
+	}
+	switch (msg.kind) {
+	case SYNC_EXEC_REQ:
+		exec_request(c, cl, &msg, fds, fd_count, sync_fd);
+		break;
+	case SYNC_SIGNAL:
+		/* PID 1 reads in order: the exec it started before this is in its table. */
+		if (cl->exec_id && !cl->is_done && sync_fd >= 0) {
+			msg.exec_id = cl->exec_id;
+			(void)sync_send(sync_fd, &msg);
+		}
+		break;
+	case SYNC_STOP:
+		stop(c, sync_fd, msg.value, pidfd);
+		break;
+	case SYNC_INFO:
+		/* PID 1 counts its namespace's processes from its own /proc: ours may not look
+		 * into a non-dumpable process of another user namespace. */
+		cl->info_id = c->next_id++;
+		msg.exec_id = cl->info_id;
+		if (sync_fd < 0 || sync_send(sync_fd, &msg) < 0) {
+			struct sync_msg answer = {.kind = SYNC_INFO, .pid = c->pid1};
+			send_to(cl->fd, &answer);
+		}
+		break;
+	}
+	for (int i = 0; i < fd_count; i++)
+		close(fds[i]); /* PID 1 has its copies */
+}
+
+void control_handle(struct control *c, const struct pollfd *fds, int first, int sync_fd, int pidfd)
+{
+	if (fds[first].revents & POLLIN)
+		accept_client(c);
+	if (fds[first + 1].revents) {
+		uint64_t expirations;
+		(void)!read(c->stop_timer_fd, &expirations, sizeof(expirations));
+		sys_pidfd_send_signal(pidfd, SIGKILL); /* the grace is over */
+	}
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0 && fds[first + 2 + i].revents)
+			client_request(c, &c->clients[i], sync_fd, pidfd);
+}
+
+bool control_from_pid1(struct control *c, const struct sync_msg *msg)
+{
+	switch (msg->kind) {
+	case SYNC_READY: {
+		struct sk_err ok = {0};
+		if (c->service->ready_fd >= 0) {
+			(void)fds_write_all(c->service->ready_fd, &ok, sizeof(ok));
+			close(c->service->ready_fd);
+			c->service->ready_fd = -1;
+		}
+		return true;
+	}
+	case SYNC_EXEC_STARTED:
+	case SYNC_EXEC_DONE:
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			struct control_client *cl = &c->clients[i];
+			if (cl->fd < 0 || cl->exec_id != msg->exec_id)
+				continue;
+			cl->is_done = msg->kind == SYNC_EXEC_DONE;
+			send_to(cl->fd, msg);
+		}
+		return true;
+	case SYNC_INFO:
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			struct control_client *cl = &c->clients[i];
+			if (cl->fd < 0 || cl->info_id != msg->exec_id)
+				continue;
+			struct sync_msg answer = *msg;
+			answer.pid = c->pid1;
+			cl->info_id = 0;
+			send_to(cl->fd, &answer);
+		}
+		return true;
+	}
+	return false;
+}
+
+void control_close(struct control *c)
+{
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0) {
+			close(c->clients[i].fd);
+			c->clients[i].fd = -1;
+		}
+	if (c->log_fd >= 0)
+		close(c->log_fd);
+	if (c->stop_timer_fd >= 0)
+		close(c->stop_timer_fd);
+	c->log_fd = c->stop_timer_fd = -1;
+}

@@ -1,0 +1,388 @@
+/* PID 1 of a long-lived sandbox (see service.h). One poll loop over a signalfd (SIGCHLD, and
+ * SIGTERM: stop) and the socket to the supervisor. No allocation: the request and the
+ * environment of an exec live in static buffers, one request at a time. */
+#define _GNU_SOURCE
+#include "sandbox/service.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/env.h"
+#include "sandbox/net.h"
+#include "sandbox/sync.h"
+#include "util/macros.h"
+
+/* getdents64(2)'s record; glibc declares none. */
+struct linux_dirent64 {
+	__u64 d_ino;
+	__s64 d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* ---- the request body ---- */
+
+static size_t put(char *buf, size_t size, size_t at, const char *text, bool *fits)
+{
+	size_t len = strlen(text) + 1;
+
+	if (at + len > size) {
+		*fits = false;
+		return at;
+	}
+	memcpy(buf + at, text, len);
+	return at + len;
+}
+
+long service_body_build(char *buf, size_t size, const struct service_body *body)
+{
+	char count[24];
+	bool fits =
+	    body->argc > 0 && body->argc <= SERVICE_MAX_ARGS && body->env_count <= SANDBOX_MAX_ENV;
+	size_t at = 0;
+
+	at = put(buf, size, at, body->has_tty ? "t" : "-", &fits);
+	at = put(buf, size, at, body->workdir ? body->workdir : "", &fits);
+	at = put(buf, size, at, sk_utoa((unsigned)body->argc, count, sizeof(count)), &fits);
+	for (size_t i = 0; i < body->argc && fits; i++)
+		at = put(buf, size, at, body->argv[i], &fits);
+	at = put(buf, size, at, sk_utoa((unsigned)body->env_count, count, sizeof(count)), &fits);
+	for (size_t i = 0; i < body->env_count && fits; i++)
+		at = put(buf, size, at, body->env[i], &fits);
+	return fits ? (long)at : -1;
+}
+
+/* The next string of buf at *at; NULL when none is left whole. */
+static char *take(char *buf, size_t len, size_t *at)
+{
+	char *start = buf + *at, *end;
+
+	if (*at >= len)
+		return NULL;
+	end = memchr(start, '\0', len - *at);
+	if (!end)
+		return NULL;
+	*at = (size_t)(end - buf) + 1;
+	return start;
+}
+
+static int take_count(char *buf, size_t len, size_t *at, size_t max, size_t *out)
+{
+	const char *text = take(buf, len, at);
+	size_t value = 0;
+
+	if (!text || !*text || strlen(text) > 6)
+		return -1;
+	for (const char *p = text; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		value = value * 10 + (size_t)(*p - '0');
+	}
+	if (value > max)
+		return -1;
+	*out = value;
+	return 0;
+}
+
+int service_body_parse(char *buf, size_t len, struct service_body *body)
+{
+	size_t at = 0;
+	const char *flags = take(buf, len, &at);
+
+	memset(body, 0, sizeof(*body));
+	if (!flags || (strcmp(flags, "t") != 0 && strcmp(flags, "-") != 0))
+		return -1;
+	body->has_tty = flags[0] == 't';
+	body->workdir = take(buf, len, &at);
+	if (!body->workdir)
+		return -1;
+	if (!*body->workdir)
+		body->workdir = NULL;
+	if (take_count(buf, len, &at, SERVICE_MAX_ARGS, &body->argc) < 0 || body->argc == 0)
+		return -1;
+	for (size_t i = 0; i < body->argc; i++)
+		if (!(body->argv[i] = take(buf, len, &at)))
+			return -1;
+	body->argv[body->argc] = NULL;
+	if (body->argv[0][0] == '\0')
+		return -1;
+	if (take_count(buf, len, &at, SANDBOX_MAX_ENV, &body->env_count) < 0)
+		return -1;
+	for (size_t i = 0; i < body->env_count; i++) {
+		const char *item = take(buf, len, &at), *eq;
+		if (!item || !(eq = strchr(item, '=')) ||
+		    !env_is_valid_key(item, (size_t)(eq - item)))
+			return -1;
+		body->env[i] = item;
+	}
+	return at == len ? 0 : -1;
+}
+
+/* ---- PID 1 ---- */
+
+static struct {
+	uint32_t id;
+	pid_t pid;
+} execs[SERVICE_MAX_EXECS];
+
+static char body_buf[SERVICE_BODY_MAX];
+static char *envp_buf[ENV_MAX + SANDBOX_MAX_ENV + 1];
+
+static void reply(int sync_fd, enum sync_kind kind, uint32_t exec_id, pid_t pid, int status)
+{
+	struct sync_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = kind;
+	msg.exec_id = exec_id;
+	msg.pid = pid;
+	msg.wait_status = status;
+	sync_send(sync_fd, &msg);
+}
+
+static void refuse(int sync_fd, uint32_t exec_id, int errnum, const char *what)
+{
+	struct sync_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = SYNC_EXEC_DONE;
+	msg.exec_id = exec_id;
+	sk_fail_safe(&msg.err, "exec", errnum, what, NULL, NULL);
+	msg.err.exit_code = 125;
+	sync_send(sync_fd, &msg);
+}
+
+/* The sandbox's environment with the request's additions (a KEY replaces the sandbox's). */
+static char *const *exec_env(const struct init_config *config, const struct service_body *body)
+{
+	size_t count = 0;
+
+	for (char *const *e = config->envp; *e && count < ENV_MAX; e++)
+		envp_buf[count++] = *e;
+	for (size_t i = 0; i < body->env_count; i++) {
+		size_t key_len = (size_t)(strchr(body->env[i], '=') - body->env[i]) + 1;
+		size_t j = 0;
+		while (j < count && strncmp(envp_buf[j], body->env[i], key_len) != 0)
+			j++;
+		envp_buf[j] = (char *)body->env[i];
+		if (j == count)
+			count++;
+	}
+	envp_buf[count] = NULL;
+	return envp_buf;
+}
+
+static int free_slot(void)
+{
+	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+		if (execs[i].pid == 0)
+			return i;
+	return -1;
+}
+
+static void start_exec(const struct init_config *config, int sync_fd, uint32_t exec_id,
+		       const int *fds, int fd_count)
+{
+	struct service_body body;
+	struct init_exec x;
+	ssize_t n;
+	int slot, rc;
+	pid_t pid;
+
+	/* The body is the supervisor's next datagram: it sends both at once. */
+	n = RETRY_EINTR(recv(sync_fd, body_buf, sizeof(body_buf), 0));
+	if (n <= 0 || fd_count != 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
+		return refuse(sync_fd, exec_id, EINVAL, "malformed exec request");
+	slot = free_slot();
+	if (slot < 0)
+		return refuse(sync_fd, exec_id, EAGAIN, "too many execs at once in this sandbox");
+	x = (struct init_exec){.argv = body.argv,
+			       .envp = exec_env(config, &body),
+			       .path = config->path,
+			       .workdir = body.workdir,
+			       .stdio = {fds[0], fds[1], fds[2]},
+			       .has_tty = body.has_tty};
+	rc = init_spawn(&x, sync_fd, &pid);
+	if (rc < 0)
+		return refuse(sync_fd, exec_id, errno, "fork");
+	if (rc > 0) /* it exits 126/127; reaped below like any stray child */
+		return init_report_exec_failed(sync_fd, rc, body.argv[0], exec_id);
+	execs[slot].id = exec_id;
+	execs[slot].pid = pid;
+	reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
+}
+
+static void signal_exec(uint32_t exec_id, int sig)
+{
+	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+		if (execs[i].pid > 0 && execs[i].id == exec_id && kill(-execs[i].pid, sig) < 0)
+			kill(execs[i].pid, sig);
+}
+
+/* Every process but PID 1 asked to end; PID 1 ends once they have (or the supervisor's
+ * SIGKILL comes first). */
+static void begin_stop(bool *is_stopping)
+{
+	*is_stopping = true;
+	kill(-1, SIGTERM);
+}
+
+static void reap(int sync_fd, pid_t first, bool is_stopping);
+
+/* The processes of the sandbox and their resident memory, from its own /proc (PID 1's view
+ * is exactly its namespace): value = count, max_rss_kb = the sum. getdents64 into a static
+ * buffer: no allocation. */
+static void count_processes(struct sync_msg *msg)
+{
+	static char dents[8192];
+	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	msg->value = 0;
+	msg->max_rss_kb = 0;
+	if (dir < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, dents, sizeof(dents))) > 0) {
+		for (long at = 0; at < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + at);
+			char path[64], statm[128];
+			at += d->d_reclen;
+			if (d->d_name[0] < '1' || d->d_name[0] > '9')
+				continue;
+			msg->value++;
+			sk_strlcpy(path, d->d_name, sizeof(path));
+			sk_strlcat(path, "/statm", sizeof(path));
+			int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+			ssize_t got = fd >= 0 ? read(fd, statm, sizeof(statm) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (got <= 0)
+				continue;
+			statm[got] = '\0';
+			/* "size resident shared ...": the second number, in pages */
+			const char *p = strchr(statm, ' ');
+			long resident = 0;
+			while (p && *++p >= '0' && *p <= '9')
+				resident = resident * 10 + (*p - '0');
+			msg->max_rss_kb += resident * page_kb;
+		}
+	}
+	close(dir);
+}
+
+static void request(const struct init_config *config, int sync_fd, pid_t first, bool *is_stopping)
+{
+	struct sync_msg msg;
+	int fds[3], fd_count;
+	int rc = sync_recv_fds(sync_fd, &msg, fds, 3, &fd_count);
+
+	if (rc <= 0) /* the supervisor is gone: so is the sandbox */
+		init_finish(sync_fd, W_EXITCODE(0, SIGKILL));
+	switch (msg.kind) {
+	case SYNC_EXEC_REQ:
+		if (*is_stopping)
+			refuse(sync_fd, msg.exec_id, ESHUTDOWN, "the sandbox is stopping");
+		else
+			start_exec(config, sync_fd, msg.exec_id, fds, fd_count);
+		break;
+	case SYNC_SIGNAL:
+		if (msg.value > 0 && msg.value < _NSIG)
+			signal_exec(msg.exec_id, (int)msg.value);
+		break;
+	case SYNC_INFO:
+		count_processes(&msg);
+		sync_send(sync_fd, &msg);
+		break;
+	case SYNC_STOP:
+		begin_stop(is_stopping);
+		reap(sync_fd, first, true); /* nothing left to wait for: done now */
+		break;
+	}
+	for (int i = 0; i < fd_count; i++)
+		close(fds[i]); /* the exec has its copies */
+}
+
+/* SIGCHLD: reap; the first command's end ends the sandbox, an exec's goes to the supervisor. */
+static void reap(int sync_fd, pid_t first, bool is_stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == first)
+			init_finish(sync_fd, status);
+		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+			if (execs[i].pid == pid) {
+				reply(sync_fd, SYNC_EXEC_DONE, execs[i].id, pid, status);
+				execs[i].pid = 0;
+			}
+	}
+	if (pid < 0 && errno == ECHILD && is_stopping)
+		init_finish(sync_fd, W_EXITCODE(0, SIGTERM));
+}
+
+void service_run(const struct init_config *config, int sync_fd)
+{
+	struct signalfd_siginfo info;
+	sigset_t set;
+	bool is_stopping = false;
+	pid_t first = -1;
+	int sig_fd;
+
+	/* Blocked, and read from a signalfd beside the socket. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(&set, init_forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sig_fd < 0)
+		_exit(125);
+	if (config->argv) {
+		struct init_exec x = {.argv = config->argv,
+				      .envp = config->envp,
+				      .path = config->path,
+				      .stdio = {-1, -1, -1},
+				      .has_tty = config->has_tty};
+		int rc = init_spawn(&x, sync_fd, &first);
+		if (rc < 0)
+			_exit(125);
+		if (rc > 0) {
+			/* Reaped below: the sandbox ends with the failed command's status. */
+			init_report_exec_failed(sync_fd, rc, config->argv[0], 0);
+		} else {
+			__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
+			reply(sync_fd, SYNC_READY, 0, first, 0);
+		}
+	} else {
+		__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
+		reply(sync_fd, SYNC_READY, 0, 0, 0);
+	}
+	net_helper_reap(config->net_helper_pidfd);
+	for (;;) {
+		struct pollfd fds[2] = {{.fd = sig_fd, .events = POLLIN},
+					{.fd = sync_fd, .events = POLLIN}};
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		if (fds[1].revents)
+			request(config, sync_fd, first, &is_stopping);
+		if (fds[0].revents && read(sig_fd, &info, sizeof(info)) == sizeof(info)) {
+			/* SIGTERM (the supervisor's forwarded, or `kill` of it): stop. */
+			if (info.ssi_signo == SIGTERM && !is_stopping)
+				begin_stop(&is_stopping);
+			reap(sync_fd, first, is_stopping);
+		}
+	}
+}

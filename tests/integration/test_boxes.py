@@ -1,0 +1,235 @@
+"""Long-lived sandboxes (issue 14; README "Long-lived sandboxes"): `run -d` returns once the
+sandbox runs, `exec` runs a command in it through its PID 1 (the same uid, capabilities,
+no_new_privs, seccomp, Landlock domain and namespaces as the first command), exit statuses and
+signals come back, `ps`/`inspect`/`logs` show it, `stop` and `rm` end and remove it, and a
+supervisor killed with SIGKILL takes the sandbox with it. Each test has its own
+STOCKADE_HOME."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import harness
+from harness import expect
+
+
+class Boxes:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.home = ctx.fresh_state()
+        self.env = {"STOCKADE_HOME": self.home}
+
+    def cli(self, *args, **kw):
+        env = dict(self.env, **kw.pop("env", {}))
+        return self.ctx.stockade(*args, env=env, **kw)
+
+    def start(self, *args):
+        r = self.cli("run", "-d", *args, timeout=30)
+        expect(r.returncode == 0 and r.out.strip(), f"run -d {args}: {r}")
+        return r.out.strip()
+
+    def ps(self):
+        r = self.cli("ps", "--json")
+        expect(r.returncode == 0, f"ps: {r}")
+        return {b["name"]: b for b in json.loads(r.out)}
+
+    def supervisor(self, name):
+        with open(os.path.join(self.home, "sandboxes", name, "state.json")) as f:
+            return json.load(f)["supervisor_pid"]
+
+
+def _pidns_members(pid):
+    """Host pids of every process in pid's PID namespace."""
+    ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == ns:
+                    out.append(int(name))
+            except OSError:
+                pass
+    return out
+
+
+LAYERS = ("{ id -u; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' "
+          "/proc/self/status; for n in user mnt pid net ipc uts cgroup; do "
+          "readlink /proc/self/ns/$n; done; cat /proc/self/attr/current 2>/dev/null; "
+          "touch /etc/x 2>&1 | sed 's/.*: //'; echo done; }")
+
+
+def test_lifecycle_and_the_layers_of_an_exec(ctx):
+    b = Boxes(ctx)
+    # the first command records its layers, then waits
+    name = b.start("--name", "life", "--", "sh", "-c", LAYERS + " > /tmp/first; exec sleep 60")
+    expect(name == "life", name)
+    listed = b.ps()
+    expect(listed["life"]["status"] == "running" and listed["life"]["processes"] >= 2,
+           f"{listed}")
+    time.sleep(0.3)
+    first = b.cli("exec", "life", "--", "cat", "/tmp/first")
+    mine = b.cli("exec", "life", "--", "sh", "-c", LAYERS)
+    expect(first.returncode == 0 and mine.returncode == 0, f"{first}\n{mine}")
+    expect(first.out == mine.out, f"an exec's layers differ from the first command's:\n"
+                                  f"{first.out}\n{mine.out}")
+    expect("NoNewPrivs:\t1" in mine.out and "Seccomp:\t2" in mine.out and
+           "CapEff:\t0000000000000000" in mine.out and mine.out.startswith("10001\n"),
+           mine.out)
+    # exit statuses, stdin, environment, workdir, command not found
+    r = b.cli("exec", "life", "--", "sh", "-c", "exit 7")
+    expect(r.returncode == 7, f"{r}")
+    r = b.cli("exec", "-i", "-e", "A=1", "-w", "/tmp", "life", "--", "sh", "-c",
+              "read x; echo $x $A $(pwd)", input=b"hello\n")
+    expect(r.returncode == 0 and r.out == "hello 1 /tmp\n", f"{r}")
+    r = b.cli("exec", "life", "--", "no-such-command")
+    expect(r.returncode == 127 and "not found" in r.err, f"{r}")
+    r = b.cli("exec", "life", "--", "sh", "-c", "kill -TERM $$")
+    expect(r.returncode == 128 + 15, f"{r}")
+    # the name is taken while it lives
+    r = b.cli("run", "-d", "--name", "life", "--", "true")
+    expect(r.returncode == 125 and "exists and is running" in r.err, f"{r}")
+    r = b.cli("rm", "life")
+    expect(r.returncode == 125 and "is running" in r.err, f"{r}")
+    # stop: SIGTERM to everything; sleep dies of it, the sandbox ends, nothing is left
+    supervisor = b.supervisor("life")
+    r = b.cli("stop", "-t", "5", "life")
+    expect(r.returncode == 0, f"{r}")
+    expect(not os.path.exists(f"/proc/{supervisor}") or
+           open(f"/proc/{supervisor}/stat").read().split()[2] == "Z", "the supervisor lives")
+    listed = b.ps()
+    expect(listed["life"]["status"] == "exited" and
+           listed["life"]["exit"]["signal"] == 15, f"{listed}")
+    r = b.cli("exec", "life", "--", "true")
+    expect(r.returncode == 125 and "not running" in r.err, f"{r}")
+    r = b.cli("rm", "life")
+    expect(r.returncode == 0 and b.ps() == {}, f"{r}")
+    expect(os.listdir(os.path.join(b.home, "sandboxes")) == [], "rm left something")
+    # the name can be used again
+    expect(b.start("--name", "life", "--", "true") == "life", "reuse")
+
+
+def test_logs_and_a_sandbox_without_a_command(ctx):
+    b = Boxes(ctx)
+    name = b.start("--", "sh", "-c", "echo out; echo err >&2; exec sleep 60")
+    expect(name and "-" in name, f"a made-up name: {name!r}")
+    time.sleep(0.3)
+    r = b.cli("logs", name)
+    expect(r.returncode == 0 and sorted(r.out.split()) == ["err", "out"], f"{r}")
+    r = b.cli("rm", "-f", name)
+    expect(r.returncode == 0 and name not in b.ps(), f"{r}")
+    # no command: PID 1 waits for execs until stopped
+    idle = b.start("--name", "idle")
+    r = b.cli("exec", "idle", "--", "sh", "-c", "echo $$; ps -o pid= -p 1 >/dev/null; echo ok")
+    expect(r.returncode == 0 and r.out.split()[-1] == "ok", f"{r}")
+    r = b.cli("stop", "idle")
+    expect(r.returncode == 0 and b.ps()["idle"]["status"] == "exited", f"{r}")
+
+
+def test_signals_timeout_and_a_gone_client(ctx):
+    b = Boxes(ctx)
+    b.start("--name", "sig")
+    # SIGTERM to the exec client goes to the exec'd command
+    p = ctx.popen([ctx.stockade_path, "exec", "sig", "--", "sh", "-c",
+                   "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done"],
+                  env=b.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    p.send_signal(signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 3 and "got-term" in r.out, f"{r}")
+    r = b.cli("exec", "--timeout", "0.5", "sig", "--", "sleep", "30", timeout=20)
+    expect(r.returncode == 124, f"{r}")
+    # a client killed with SIGKILL: its exec goes with it
+    p = ctx.popen([ctx.stockade_path, "exec", "sig", "--", "sh", "-c",
+                   "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    p.kill()
+    p.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()["sig"]["processes"] > 1:
+        time.sleep(0.1)
+    expect(b.ps()["sig"]["processes"] == 1, f"the exec outlived its client: {b.ps()}")
+    expect(b.cli("rm", "-f", "sig").returncode == 0, "rm -f")
+
+
+def test_supervisor_killed_takes_the_sandbox_with_it(ctx):
+    b = Boxes(ctx)
+    b.start("--name", "doomed", "--", "sleep", "300")
+    p = ctx.popen([ctx.stockade_path, "exec", "doomed", "--", "sh", "-c",
+                   "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    supervisor = b.supervisor("doomed")
+    members = [m for m in _pidns_members(supervisor) if m != supervisor]
+    # PID 1 is the supervisor's child in its own namespace
+    children = [int(c) for c in open(f"/proc/{supervisor}/task/{supervisor}/children")
+                .read().split()]
+    pid1 = [c for c in children if os.stat(f"/proc/{c}/ns/pid").st_ino !=
+            os.stat(f"/proc/{supervisor}/ns/pid").st_ino]
+    expect(len(pid1) == 1, f"PID 1 among {children}")
+    inside = _pidns_members(pid1[0])
+    expect(len(inside) >= 3, f"PID 1, sleep, the exec: {inside}")
+    os.kill(supervisor, signal.SIGKILL)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 125 and "ended during the exec" in r.err, f"{r}")
+    deadline = time.time() + 5
+    while time.time() < deadline and any(os.path.exists(f"/proc/{m}") for m in inside):
+        time.sleep(0.05)
+    left = [m for m in inside if os.path.exists(f"/proc/{m}")]
+    expect(not left, f"processes of the sandbox outlived its supervisor: {left}")
+    del members
+    expect(b.ps()["doomed"]["status"] == "dead", f"{b.ps()}")
+    r = b.cli("exec", "doomed", "--", "true")
+    expect(r.returncode == 125 and "not running" in r.err, f"{r}")
+    r = b.cli("rm", "doomed")
+    expect(r.returncode == 0 and b.ps() == {}, f"{r}")
+
+
+def test_refusals_leave_nothing(ctx):
+    b = Boxes(ctx)
+    for args, needle in ((["--name", "bad/name", "--", "true"], "invalid sandbox name"),
+                         (["--name", "x", "--rootfs", "/nonexistent", "--", "true"],
+                          "--rootfs"),
+                         (["--name", "y", "--", "/no/such/program"], "not found")):
+        r = b.cli("run", "-d", *args)
+        expect(r.returncode in (125, 127) and needle in r.err and r.out == "", f"{args}: {r}")
+        expect(b.ps() == {}, f"{args}: left {b.ps()}")
+    r = b.cli("run", "--name", "z", "--", "true")
+    expect(r.returncode == 125 and "--name without -d" in r.err, f"{r}")
+    for cmd in (["exec", "nobody-here", "--", "true"], ["logs", "nobody-here"],
+                ["stop", "nobody-here"], ["rm", "nobody-here"], ["inspect", "nobody-here"]):
+        r = b.cli(*cmd)
+        expect(r.returncode == 125 and "no sandbox nobody-here" in r.err, f"{cmd}: {r}")
+
+
+@harness.root_only
+def test_control_socket_refuses_another_uid(ctx):
+    b = Boxes(ctx)
+    b.start("--name", "mine")
+    d = os.path.join(b.home, "sandboxes", "mine")
+    # Open the way on disk (as a careless chmod would): the supervisor still checks who
+    # connects (SO_PEERCRED), so another uid gets nothing.
+    for path, mode in ((b.home, 0o755), (os.path.join(b.home, "sandboxes"), 0o755),
+                       (d, 0o755), (os.path.join(d, "control.sock"), 0o666)):
+        os.chmod(path, mode)
+    # SYNC_INFO (src/sandbox/sync.h: kind 14) in a struct sync_msg of 1216 bytes
+    script = ("import socket, struct, sys\n"
+              "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+              "s.connect(sys.argv[1])\n"
+              "try:\n"
+              "    s.send(struct.pack('<I', 14) + bytes(1212))\n"
+              "    print('answer', len(s.recv(4096)))\n"
+              "except (BrokenPipeError, ConnectionResetError):\n"
+              "    print('answer 0')\n")
+    sock = os.path.join(d, "control.sock")
+    r = subprocess.run(["python3", "-c", script, sock], capture_output=True, text=True,
+                       timeout=20)
+    expect(r.stdout.strip() == "answer 1216", f"the owner (root) must be answered: {r}")
+    other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    r = subprocess.run(other + ["python3", "-c", script, sock], capture_output=True, text=True,
+                       timeout=20)
+    expect(r.returncode == 0 and r.stdout.strip() == "answer 0", f"nobody was answered: {r}")
+    for path in (b.home, os.path.join(b.home, "sandboxes"), d):
+        os.chmod(path, 0o700)
+    r = b.cli("rm", "-f", "mine")
+    expect(r.returncode == 0, f"rm -f: {r}")
