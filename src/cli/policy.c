@@ -57,7 +57,7 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 	else if (strcmp(flag, "keep-volumes") == 0)
 		spec->should_keep_volumes = d.should_keep_volumes;
 	else if (strcmp(flag, "network") == 0)
-		spec->has_network = d.has_network;
+		spec->network_mode = d.network_mode;
 	else if (strcmp(flag, "dns-server") == 0)
 		spec->dns_server = d.dns_server;
 	else if (strcmp(flag, "hosts-file") == 0)
@@ -361,7 +361,8 @@ static json_t *count_json(uint64_t value)
  * back into the same spec. */
 static json_t *spec_json(const struct sandbox_spec *spec)
 {
-	static const char *const tty_modes[] = {"auto", "always", "never"};
+	static const char *const tty_modes[] = {SANDBOX_TTY_MODE_NAMES};
+	static const char *const network_modes[] = {SANDBOX_NETWORK_MODE_NAMES};
 	json_t *root = json_object(), *network = json_object(), *limits = json_object();
 	json_t *command = json_null();
 
@@ -379,7 +380,7 @@ static json_t *spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "rootfs", string_or_null(spec->rootfs));
 	json_object_set_new(root, "volumes", volumes_json(spec));
 	json_object_set_new(root, "keep_volumes", json_boolean(spec->should_keep_volumes));
-	json_object_set_new(network, "mode", json_string(spec->has_network ? "allowlist" : "none"));
+	json_object_set_new(network, "mode", json_string(network_modes[spec->network_mode]));
 	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));
 	json_object_set_new(network, "deny", strings_json(spec->deny_net, spec->deny_net_count));
 	json_object_set_new(network, "dns_server", string_or_null(spec->dns_server));

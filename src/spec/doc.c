@@ -52,7 +52,6 @@ static const struct {
 } reserved[] = {
     {NULL, "secrets"},
     {NULL, "require"},
-    {"network", "host"},
 };
 
 /* ---- issues ---- */
