@@ -111,7 +111,7 @@ int netpolicy_add(struct netpolicy *policy, const char *text, size_t len, bool i
  * else the first port rule. */
 enum netverdict netpolicy_check_name(const struct netpolicy *policy, const char *canonical_host,
 				     uint16_t port, const struct netrule **matched);
-/* The verdict for an IP literal target: only IP and CIDR rules apply. */
+/* The verdict for an IP literal target: only IP, CIDR and port rules apply. */
 enum netverdict netpolicy_check_ip(const struct netpolicy *policy, const struct netaddr *addr,
 				   uint16_t port, const struct netrule **matched);
 /* Dispatches on host->is_ip. */
