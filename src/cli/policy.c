@@ -61,7 +61,7 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 	else if (strcmp(flag, "keep-volumes") == 0)
 		spec->should_keep_volumes = d.should_keep_volumes;
 	else if (strcmp(flag, "network") == 0)
-		spec->has_network = d.has_network;
+		spec->network_mode = d.network_mode;
 	else if (strcmp(flag, "dns-server") == 0)
 		spec->dns_server = d.dns_server;
 	else if (strcmp(flag, "hosts-file") == 0)
@@ -378,7 +378,8 @@ static json_t *count_json(uint64_t value)
  * back into the same spec. */
 json_t *cli_spec_json(const struct sandbox_spec *spec)
 {
-	static const char *const tty_modes[] = {"auto", "always", "never"};
+	static const char *const tty_modes[] = {SANDBOX_TTY_MODE_NAMES};
+	static const char *const network_modes[] = {SANDBOX_NETWORK_MODE_NAMES};
 	json_t *root = json_object(), *network = json_object(), *limits = json_object();
 	json_t *command = json_null();
 
@@ -397,7 +398,7 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "volumes", volumes_json(spec));
 	json_object_set_new(root, "keep_volumes", json_boolean(spec->should_keep_volumes));
 	json_object_set_new(root, "secrets", secrets_json(spec));
-	json_object_set_new(network, "mode", json_string(spec->has_network ? "allowlist" : "none"));
+	json_object_set_new(network, "mode", json_string(network_modes[spec->network_mode]));
 	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));
 	json_object_set_new(network, "deny", strings_json(spec->deny_net, spec->deny_net_count));
 	json_object_set_new(network, "dns_server", string_or_null(spec->dns_server));
@@ -471,6 +472,17 @@ static bool check_one(const char *path)
 
 	cli_run_defaults(&spec);
 	layers_apply(&spec, path, NULL, &sources, &issues);
+	/* The fields one by one passed: now the rules between them (a network option without a
+	 * network, secrets with the public network, ...), as run applies them. */
+	if (issues.count == 0 && issues.dropped == 0) {
+		struct sk_err whole = {0};
+		if (spec_check_values(&spec, &whole) < 0) {
+			char line[sizeof(whole.op)];
+			snprintf(line, sizeof(line), "%.100s: %.250s", path, whole.op);
+			sk_strlcpy(whole.op, line, sizeof(whole.op));
+			spec_issues_add(&issues, &whole);
+		}
+	}
 	for (size_t i = 0; i < issues.count; i++) {
 		const struct sk_err *e = &issues.list[i].err;
 		printf("%s%s%s%s%s%s\n", e->op, e->errnum ? ": " : "",

@@ -110,10 +110,17 @@ void cli_run_usage(void)
 	    "                             report or messages; at most an allowlisted network\n"
 	    "  -w, --workdir DIR          working directory inside (default %s)\n"
 	    "      --network MODE         none: loopback only (the default); allowlist: egress\n"
-	    "                             through stockade's proxy, only where rules allow\n"
+	    "                             through stockade's proxy, only where rules allow;\n"
+	    "                             public: also any public address on ports 80 and 443\n"
+	    "                             (--allow-net :PORT adds one), through the proxy, never\n"
+	    "                             private or metadata addresses: for dependency installs\n"
+	    "                             (pip, npm, apt), not for runs that hold secrets\n"
 	    "      --allow-net HOST[:PORT] exact host, *.suffix, IP or CIDR (no port: 443, 80);\n"
 	    "                             NAME:PORT/raw: tunnels there unchecked (SSH, databases)\n"
-	    "      --deny-net HOST[:PORT] wins over --allow-net\n"
+	    "      --allow-net host.stockade.internal:PORT   a service on the host's 127.0.0.1\n"
+	    "                             (a local model server, a dev database): inside, use\n"
+	    "                             http://host.stockade.internal:PORT through the proxy\n"
+	    "      --deny-net HOST[:PORT] wins over --allow-net (:PORT: every host on it)\n"
 	    "      --dns-server IP[:PORT] --hosts-file FILE   how the proxy resolves names\n"
 	    "      --audit FILE           one JSON line per egress decision; --quiet: no\n"
 	    "                             stderr lines for denied connections (else 10, a count)\n"
@@ -168,6 +175,18 @@ static int parse_tty(const char *mode, enum sandbox_tty_mode *out, struct sk_err
 	return bad_value(err, "--tty", mode, "one of auto, always, never");
 }
 
+static int parse_network(const char *mode, enum sandbox_network_mode *out, struct sk_err *err)
+{
+	static const char *const names[] = {SANDBOX_NETWORK_MODE_NAMES};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(mode, names[i]) == 0) {
+			*out = (enum sandbox_network_mode)i;
+			return 0;
+		}
+	return bad_value(err, "--network", mode, "one of none, allowlist, public");
+}
+
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
 {
 	uint64_t value;
@@ -192,16 +211,15 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return secret_parse(arg, &secret, err) < 0 ? -1 : secret_add(spec, &secret, err);
 	}
 	case OPT_NETWORK:
-		if (strcmp(arg, "none") == 0 || strcmp(arg, "allowlist") == 0) {
-			spec->has_network = strcmp(arg, "allowlist") == 0;
-			return 0;
-		}
-		return bad_value(err, "--network", arg, "none or allowlist");
+		return parse_network(arg, &spec->network_mode, err);
 	case OPT_ALLOW_NET:
 		if (spec->allow_net_count >= SANDBOX_MAX_NET_RULES)
 			return bad_value(err, "--allow-net", arg, "too many rules");
 		spec->allow_net[spec->allow_net_count++] = arg;
-		spec->has_network = true;
+		/* A rule implies the allowlist, never more: the public network is only ever
+		 * asked for by name. */
+		if (spec->network_mode == SANDBOX_NETWORK_NONE)
+			spec->network_mode = SANDBOX_NETWORK_ALLOWLIST;
 		return 0;
 	case OPT_DENY_NET:
 		if (spec->deny_net_count >= SANDBOX_MAX_NET_RULES)
@@ -487,7 +505,7 @@ static int outputs_open(const struct sandbox_spec *spec, struct run_output *repo
 	*audit = (struct run_output){.flag = "--audit", .path = spec->audit_path, .fd = -1};
 	if (report->path && output_open(report, false, err) < 0)
 		return -1;
-	if (audit->path && spec->has_network && output_open(audit, true, err) < 0) {
+	if (audit->path && spec_has_network(spec) && output_open(audit, true, err) < 0) {
 		output_discard(report);
 		return -1;
 	}

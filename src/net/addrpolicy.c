@@ -1,6 +1,7 @@
 /* Forbidden destination addresses (docs/THREATS.md, "Network egress": DNS rebinding, metadata
- * endpoints, IPv4 hidden inside IPv6). The proxy calls addrpolicy_check
- * on the exact address it connects to, after resolution. */
+ * endpoints, IPv4 hidden inside IPv6, everything not globally reachable, which is what
+ * `--network public` leaves out). The proxy calls addrpolicy_check on the exact address it
+ * connects to, after resolution. */
 #include "net/addrpolicy.h"
 
 #include <netinet/in.h>
@@ -16,20 +17,30 @@ struct forbidden_range {
 	sa_family_t family;
 	uint8_t prefix[16];
 	unsigned prefix_len;
-	int embedded_at; /* byte offset of an embedded IPv4 address to check instead, or -1 */
-	const char *reason;
+	int embedded_at;    /* byte offset of an embedded IPv4 address to check instead, or -1 */
+	const char *reason; /* NULL: globally reachable, an exception inside a range below */
 };
 
-/* First match wins, so the specific entries come before the ranges that contain them. */
+/* Every range IANA's special-purpose registries (RFC 6890 and its updates) do not mark
+ * globally reachable, the cloud metadata endpoints (some of them public addresses), and
+ * all IPv6 outside 2000::/3 (the only global unicast space): with `--network public` this
+ * table is all that stands between the workload and the host's networks, so an address
+ * that is not plainly public is refused. First match wins, so the specific entries (and
+ * the global exceptions, reason NULL) come before the ranges that contain them. */
 static const struct forbidden_range forbidden_ranges[] = {
     {AF_INET, {255, 255, 255, 255}, 32, NO_EMBEDDED, "broadcast"},
     {AF_INET, {0}, 8, NO_EMBEDDED, "unspecified (0.0.0.0/8)"},
     {AF_INET, {10}, 8, NO_EMBEDDED, "private (RFC 1918)"},
+    {AF_INET, {100, 100, 100, 200}, 32, NO_EMBEDDED, "cloud metadata (Alibaba Cloud)"},
     {AF_INET, {100, 64}, 10, NO_EMBEDDED, "shared address space (CGNAT 100.64.0.0/10)"},
     {AF_INET, {127}, 8, NO_EMBEDDED, "loopback"},
+    {AF_INET, {168, 63, 129, 16}, 32, NO_EMBEDDED, "cloud platform endpoint (Azure WireServer)"},
     {AF_INET, {169, 254, 169, 254}, 32, NO_EMBEDDED, "cloud metadata (link-local)"},
+    {AF_INET, {169, 254, 170, 2}, 32, NO_EMBEDDED, "cloud metadata (AWS ECS, link-local)"},
+    {AF_INET, {169, 254, 170, 23}, 32, NO_EMBEDDED, "cloud metadata (AWS EKS, link-local)"},
     {AF_INET, {169, 254}, 16, NO_EMBEDDED, "link-local"},
     {AF_INET, {172, 16}, 12, NO_EMBEDDED, "private (RFC 1918)"},
+    {AF_INET, {192, 0, 0, 192}, 32, NO_EMBEDDED, "cloud metadata (Oracle Cloud)"},
     {AF_INET, {192, 0, 0}, 24, NO_EMBEDDED, "IETF protocol assignments (192.0.0.0/24)"},
     {AF_INET, {192, 0, 2}, 24, NO_EMBEDDED, "documentation"},
     {AF_INET, {192, 88, 99}, 24, NO_EMBEDDED, "6to4 relay anycast"},
@@ -49,16 +60,32 @@ static const struct forbidden_range forbidden_ranges[] = {
     {AF_INET6, {0, 0x64, 0xff, 0x9b, 0, 1}, 48, NO_EMBEDDED, "local-use NAT64"},
     {AF_INET6, {1, 0}, 64, NO_EMBEDDED, "discard-only (100::/64)"},
     {AF_INET6, {0x20, 0x01, 0, 0}, 32, NO_EMBEDDED, "Teredo (2001::/32)"},
+    /* Inside 2001::/23, the assignments the registry marks globally reachable: */
+    {AF_INET6, {0x20, 0x01, 0, 1, [15] = 1}, 128, NO_EMBEDDED, NULL},  /* PCP anycast */
+    {AF_INET6, {0x20, 0x01, 0, 1, [15] = 2}, 128, NO_EMBEDDED, NULL},  /* TURN anycast */
+    {AF_INET6, {0x20, 0x01, 0, 1, [15] = 3}, 128, NO_EMBEDDED, NULL},  /* DNS-SD SRP */
+    {AF_INET6, {0x20, 0x01, 0, 3}, 32, NO_EMBEDDED, NULL},	       /* AMT */
+    {AF_INET6, {0x20, 0x01, 0, 4, 0x01, 0x12}, 48, NO_EMBEDDED, NULL}, /* AS112-v6 */
+    {AF_INET6, {0x20, 0x01, 0, 0x20}, 28, NO_EMBEDDED, NULL},	       /* ORCHIDv2 */
+    {AF_INET6, {0x20, 0x01, 0, 0x30}, 28, NO_EMBEDDED, NULL},	       /* drone DETs */
     {AF_INET6, {0x20, 0x01, 0, 2, 0, 0}, 48, NO_EMBEDDED, "benchmarking (2001:2::/48)"},
     {AF_INET6, {0x20, 0x01, 0, 0x10}, 28, NO_EMBEDDED, "ORCHID (deprecated)"},
+    {AF_INET6, {0x20, 0x01}, 23, NO_EMBEDDED, "IETF protocol assignments (2001::/23)"},
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32, NO_EMBEDDED, "documentation"},
     {AF_INET6, {0x20, 0x02}, 16, 2, "6to4"},
     {AF_INET6, {0x3f, 0xff}, 20, NO_EMBEDDED, "documentation"},
     {AF_INET6, {0x5f, 0x00}, 16, NO_EMBEDDED, "SRv6 SIDs (5f00::/16)"},
+    {AF_INET6, {0xfd, 0, 0x0e, 0xc2, [14] = 0x02, 0x54}, 128, NO_EMBEDDED, "cloud metadata (AWS)"},
+    {AF_INET6, {0xfd, 0, 0x0e, 0xc2, [15] = 0x23}, 128, NO_EMBEDDED, "cloud metadata (AWS EKS)"},
     {AF_INET6, {0xfc}, 7, NO_EMBEDDED, "unique-local (fc00::/7)"},
+    {AF_INET6, {0xfe, 0x80, [12] = 0xa9, 0xfe, 0xa9, 0xfe}, 128, NO_EMBEDDED, "cloud metadata"},
     {AF_INET6, {0xfe, 0x80}, 10, NO_EMBEDDED, "link-local"},
     {AF_INET6, {0xfe, 0xc0}, 10, NO_EMBEDDED, "site-local (deprecated)"},
     {AF_INET6, {0xff}, 8, NO_EMBEDDED, "multicast"},
+    /* The rest of the space outside 2000::/3 is unassigned (RFC 4291 section 2.4). */
+    {AF_INET6, {0x00}, 3, NO_EMBEDDED, "reserved IPv6 (outside 2000::/3)"},
+    {AF_INET6, {0x40}, 2, NO_EMBEDDED, "reserved IPv6 (outside 2000::/3)"},
+    {AF_INET6, {0x80}, 1, NO_EMBEDDED, "reserved IPv6 (outside 2000::/3)"},
 };
 
 int addrpolicy_add_host_address(struct netpolicy *policy, const struct sockaddr *sa, socklen_t len,
@@ -113,7 +140,7 @@ static const char *forbidden_reason(const struct netpolicy *policy, const struct
 	for (size_t i = 0; i < policy->host_addr_count; i++)
 		if (netaddr_equal(&policy->host_addrs[i], addr))
 			return "the sandbox host's own address";
-	if (!range)
+	if (!range || !range->reason)
 		return NULL;
 	if (range->embedded_at == NO_EMBEDDED)
 		return range->reason;
@@ -178,6 +205,22 @@ enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy, const str
 	*reason = "allowed by rule";
 	if (matched)
 		*matched = rule;
+	return ADDRPOLICY_ALLOWED;
+}
+
+enum addrverdict addrpolicy_check_host_service(const struct netpolicy *policy, uint16_t port,
+					       struct netaddr *addr, const char **reason)
+{
+	const char *text = HOSTMATCH_HOST_SERVICE_ADDR;
+
+	/* Not the forbidden-range check: that 127.0.0.1 is loopback is the point. Never
+	 * another loopback address, never a resolver's answer: the rule named this port. */
+	(void)netaddr_parse(text, strlen(text), addr);
+	if (find_rule(policy, true, addr, port)) {
+		*reason = "denied by rule";
+		return ADDRPOLICY_FORBIDDEN;
+	}
+	*reason = "the host's " HOSTMATCH_HOST_SERVICE_ADDR " (" HOSTMATCH_HOST_SERVICE ")";
 	return ADDRPOLICY_ALLOWED;
 }
 

@@ -34,5 +34,11 @@ enum addrverdict addrpolicy_check(const struct netpolicy *policy, const struct s
 enum addrverdict addrpolicy_check_addr(const struct netpolicy *policy, const struct netaddr *addr,
 				       uint16_t port, const char **reason,
 				       const struct netrule **matched);
+/* HOSTMATCH_HOST_SERVICE, which an exact allow rule with its port already let through: the
+ * address is the host's HOSTMATCH_HOST_SERVICE_ADDR, refused only by a deny IP/CIDR rule
+ * over it and that port (deny wins). *reason: "the host's 127.0.0.1 (host.stockade.internal)"
+ * or "denied by rule". */
+enum addrverdict addrpolicy_check_host_service(const struct netpolicy *policy, uint16_t port,
+					       struct netaddr *addr, const char **reason);
 
 #endif

@@ -129,6 +129,11 @@ static int host_from_ip(const char *in, size_t len, bool is_bracketed, struct ne
 	return 0;
 }
 
+bool hostmatch_is_host_service(const char *canonical)
+{
+	return strcmp(canonical, HOSTMATCH_HOST_SERVICE) == 0;
+}
+
 int hostmatch_parse_host(const char *in, size_t len, struct nethost *out, struct sk_err *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -257,13 +262,24 @@ static int rule_fail(struct sk_err *err, const struct netrule *rule, const char 
 		       printable(in, len, shown, sizeof(shown)), why);
 }
 
+/* Whether `name` is below `suffix` by whole labels ("a.example.com" under "example.com"). */
+static bool name_is_under(const char *name, const char *suffix)
+{
+	size_t name_len = strlen(name), suffix_len = strlen(suffix);
+
+	return name_len >= suffix_len + 2 && name[name_len - suffix_len - 1] == '.' &&
+	       strcmp(name + name_len - suffix_len, suffix) == 0;
+}
+
 static int parse_wildcard(const char *in, size_t len, struct netrule *rule, struct sk_err *err)
 {
 	size_t labels = 1;
 
 	if (len == 1)
-		return rule_fail(err, rule, in, len,
-				 "a bare '*' allows everything; use --network none or name hosts");
+		return rule_fail(
+		    err, rule, in, len,
+		    "a bare '*' allows everything; name hosts, or use --network public "
+		    "(ports: \":PORT\")");
 	if (len < 3 || in[1] != '.')
 		return rule_fail(err, rule, in, len, "a wildcard must be written \"*.SUFFIX\"");
 	if (memchr(in + 1, '*', len - 1))
@@ -276,6 +292,10 @@ static int parse_wildcard(const char *in, size_t len, struct netrule *rule, stru
 		return rule_fail(err, rule, in, len,
 				 "a wildcard over a public suffix allows anyone's hosts; name "
 				 "a registered domain (\"*.example.com\")");
+	if (!rule->is_deny && name_is_under(HOSTMATCH_HOST_SERVICE, rule->host))
+		return rule_fail(err, rule, in, len,
+				 "no wildcard reaches the host's services: name one with its port, "
+				 "e.g. " HOSTMATCH_HOST_SERVICE ":11434");
 	rule->kind = NETRULE_WILDCARD;
 	return 0;
 }
@@ -308,6 +328,12 @@ static int parse_rule_host(const char *in, size_t len, bool is_bracketed, struct
 	if (hostmatch_parse_host(in, len, &host, err) < 0)
 		return -1;
 	if (!host.is_ip) {
+		/* The host's services are one port each, named by the caller: a rule without
+		 * one would otherwise mean 80 and 443 of the host's loopback. */
+		if (!rule->is_deny && !rule->port && hostmatch_is_host_service(host.text))
+			return rule_fail(err, rule, in, len,
+					 "the host's services are reached one port at a time: "
+					 "name it, e.g. " HOSTMATCH_HOST_SERVICE ":11434");
 		rule->kind = NETRULE_NAME;
 		memcpy(rule->host, host.text, sizeof(rule->host));
 		return 0;
@@ -325,7 +351,9 @@ static void rule_format(struct netrule *rule)
 	bool is_v6 = rule->kind >= NETRULE_IP && rule->net.addr.family == AF_INET6;
 
 	netaddr_format(&rule->net.addr, addr, sizeof(addr));
-	if (rule->kind == NETRULE_NAME)
+	if (rule->kind == NETRULE_PORT)
+		host[0] = '\0';
+	else if (rule->kind == NETRULE_NAME)
 		snprintf(host, sizeof(host), "%s", rule->host);
 	else if (rule->kind == NETRULE_WILDCARD)
 		snprintf(host, sizeof(host), "*.%s", rule->host);
@@ -348,10 +376,11 @@ static int check_raw(const char *text, size_t len, const struct netrule *rule, s
 {
 	if (rule->is_deny)
 		return rule_fail(err, rule, text, len, "/raw is for --allow-net rules only");
-	if (rule->kind == NETRULE_IP || rule->kind == NETRULE_CIDR)
+	if (rule->kind == NETRULE_IP || rule->kind == NETRULE_CIDR || rule->kind == NETRULE_PORT)
 		return rule_fail(err, rule, text, len,
 				 "/raw is for host names: a tunnel to an IP address or network is "
-				 "never checked for a name anyway");
+				 "never checked for a name anyway, and one to any host is never "
+				 "unchecked");
 	if (!rule->port)
 		return rule_fail(
 		    err, rule, text, len,
@@ -398,7 +427,9 @@ int netrule_parse(const char *text, size_t len, bool is_deny, struct netrule *ru
 	    netaddr_parse_port(colon + 1, len - (size_t)(colon + 1 - text), &rule->port) < 0)
 		return rule_fail(err, rule, text, whole_len,
 				 "the port must be a number from 1 to 65535");
-	if (parse_rule_host(host, host_len, is_bracketed, rule, err) < 0)
+	if (host_len == 0 && colon && !is_bracketed)
+		rule->kind = NETRULE_PORT; /* ":PORT" */
+	else if (parse_rule_host(host, host_len, is_bracketed, rule, err) < 0)
 		return -1;
 	if (rule->is_raw && check_raw(text, whole_len, rule, err) < 0)
 		return -1;
@@ -415,15 +446,16 @@ bool netrule_port_matches(const struct netrule *rule, uint16_t port)
 
 static bool name_matches(const struct netrule *rule, const char *name)
 {
-	size_t name_len = strlen(name), suffix_len = strlen(rule->host);
+	/* The host's services: only the exact rule with its port lets one through (the
+	 * parser refuses the other allow rules that could name it; this holds regardless). */
+	bool is_exact_only = !rule->is_deny && hostmatch_is_host_service(name);
 
 	if (rule->kind == NETRULE_NAME)
 		return strcmp(rule->host, name) == 0;
-	if (rule->kind != NETRULE_WILDCARD || name_len < suffix_len + 2)
-		return false;
+	if (rule->kind == NETRULE_PORT)
+		return !is_exact_only;
 	/* Whole labels only: "a.example.com" but not "badexample.com" nor "example.com". */
-	return name[name_len - suffix_len - 1] == '.' &&
-	       strcmp(name + name_len - suffix_len, rule->host) == 0;
+	return rule->kind == NETRULE_WILDCARD && !is_exact_only && name_is_under(name, rule->host);
 }
 
 bool netrule_matches_addr(const struct netrule *rule, const struct netaddr *addr, uint16_t port)
@@ -435,6 +467,8 @@ bool netrule_matches_addr(const struct netrule *rule, const struct netaddr *addr
 
 bool netrule_matches_host(const struct netrule *rule, const struct nethost *host, uint16_t port)
 {
+	if (host->is_ip && rule->kind == NETRULE_PORT)
+		return netrule_port_matches(rule, port);
 	if (host->is_ip)
 		return netrule_matches_addr(rule, &host->ip, port);
 	return netrule_port_matches(rule, port) && name_matches(rule, host->text);
@@ -457,6 +491,14 @@ int netpolicy_add(struct netpolicy *policy, const char *text, size_t len, bool i
 	return 0;
 }
 
+/* Which of two matching allow rules decides: a /raw one (the caller named that port's
+ * protocol as one that cannot be checked), then one naming the host (its text is the audit
+ * record's), then a port rule. */
+static int allow_rank(const struct netrule *rule)
+{
+	return rule->is_raw ? 2 : rule->kind != NETRULE_PORT;
+}
+
 static enum netverdict verdict_for(const struct netpolicy *policy, const struct nethost *host,
 				   uint16_t port, const struct netrule **matched)
 {
@@ -473,9 +515,7 @@ static enum netverdict verdict_for(const struct netpolicy *policy, const struct 
 				*matched = rule;
 			return NETVERDICT_DENY_RULE;
 		}
-		/* A /raw rule decides over others for the same host and port: the caller
-		 * named this port's protocol as one that cannot be checked. */
-		if (!allow || (rule->is_raw && !allow->is_raw))
+		if (!allow || allow_rank(rule) > allow_rank(allow))
 			allow = rule;
 	}
 	if (matched)

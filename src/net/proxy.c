@@ -202,7 +202,7 @@ void conn_close(struct conn *c)
 		return;
 	c->is_closed = true;
 	if (c->has_relay) {
-		conn_audit(c, true, "");
+		conn_audit(c, true, c->allow_reason ? c->allow_reason : "");
 		relay_close(&c->up);
 		relay_close(&c->down);
 	}
@@ -350,6 +350,32 @@ static void on_resolved(void *arg, const struct dns_answer *answer)
 	conn_check_addresses(c, answer->addrs, answer->count);
 }
 
+/* host.stockade.internal, which an exact rule with its port allowed: no resolver is asked
+ * (whatever a hosts file or DNS says of the name), the one address is the host's
+ * 127.0.0.1 (addrpolicy_check_host_service), and the audit record says so. */
+static void conn_connect_host_service(struct conn *c)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)&c->addrs[0];
+	const char *reason = NULL;
+	struct netaddr addr;
+	enum addrverdict verdict =
+	    addrpolicy_check_host_service(&c->proxy->config->policy, c->port, &addr, &reason);
+
+	netaddr_format(&addr, c->addr_text, sizeof(c->addr_text));
+	if (verdict != ADDRPOLICY_ALLOWED) {
+		conn_deny(c, reason);
+		return;
+	}
+	memset(&c->addrs[0], 0, sizeof(c->addrs[0]));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(c->port);
+	memcpy(&in->sin_addr, addr.bytes, 4);
+	c->addr_count = 1;
+	c->addr_next = 0;
+	c->allow_reason = reason;
+	conn_connect_next(c);
+}
+
 void conn_request(struct conn *c)
 {
 	const struct netrule *rule = NULL;
@@ -376,6 +402,10 @@ void conn_request(struct conn *c)
 			memcpy(&in6->sin6_addr, c->host.ip.bytes, 16);
 		}
 		conn_check_addresses(c, &sa, 1);
+		return;
+	}
+	if (hostmatch_is_host_service(c->host.text)) {
+		conn_connect_host_service(c);
 		return;
 	}
 	c->state = CONN_RESOLVING;

@@ -78,6 +78,7 @@ struct conn {
 	char addr_text[NETADDR_TEXT_MAX];
 	const char *rule_text;
 	const char *reason;
+	const char *allow_reason; /* an allowed connection's audit reason, NULL: none */
 	struct relay_dir up, down; /* client->upstream, upstream->client */
 	bool has_relay;
 	uint64_t start_ms, deadline_ms;

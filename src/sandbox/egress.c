@@ -76,6 +76,11 @@ static int set_proxy_env(struct env_plan *env, struct sk_err *err)
 	return 0;
 }
 
+/* --network public is the rules ":80" and ":443" (every host on those ports) added after the
+ * caller's, so that a rule naming the host decides first and is the one audited. The
+ * checks on addresses are the same as for named hosts: nothing but public addresses. */
+static const char *const public_ports[] = {SANDBOX_PUBLIC_PORTS};
+
 int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, int audit_fd,
 		   int landlock_abi, struct env_plan *env, struct sk_err *err)
 {
@@ -83,7 +88,7 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 
 	memset(plan, 0, sizeof(*plan));
 	plan->handle.pid = -1;
-	if (!spec->has_network) {
+	if (!spec_has_network(spec)) {
 		snprintf(plan->detail, sizeof(plan->detail), "none: own namespace, loopback only");
 		return 0;
 	}
@@ -96,6 +101,8 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 	netpolicy_init(&c->policy);
 	if (add_rules(&c->policy, spec->allow_net, spec->allow_net_count, false, err) < 0 ||
 	    add_rules(&c->policy, spec->deny_net, spec->deny_net_count, true, err) < 0 ||
+	    (spec_network_is_public(spec) &&
+	     add_rules(&c->policy, public_ports, ARRAY_SIZE(public_ports), false, err) < 0) ||
 	    add_host_addresses(&c->policy, err) < 0 || set_proxy_env(env, err) < 0)
 		return -1;
 	c->dns_server = spec->dns_server;
@@ -116,9 +123,11 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 				       "--audit %s was not opened", spec->audit_path);
 	}
 	snprintf(plan->detail, sizeof(plan->detail),
-		 "allowlist: %zu allow and %zu deny rules through the proxy at " PROXY_ADDRESS
-		 ":%d "
+		 "%s: %zu allow and %zu deny rules through the proxy at " PROXY_ADDRESS ":%d "
 		 "(HTTP) and :%d (SOCKS5)",
+		 spec_network_is_public(spec) ? "public (any public address on 80, 443 and "
+						":PORT rules)"
+					      : "allowlist",
 		 spec->allow_net_count, spec->deny_net_count, PROXY_HTTP_PORT, PROXY_SOCKS_PORT);
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "net/hostmatch.h"
 #include "sandbox/env.h"
@@ -46,6 +47,10 @@ static int check_hostname(const char *name, struct sk_err *err)
 			return bad_text(err, "--hostname", name,
 					"letters, digits, inner '-' and '.'");
 	}
+	/* The sandbox's /etc/hosts maps its hostname to its own loopback: this name must
+	 * only ever mean the host's services, through the proxy. */
+	if (strcasecmp(name, HOSTMATCH_HOST_SERVICE) == 0)
+		return bad_text(err, "--hostname", name, "a name stockade reserves for the host");
 	return 0;
 }
 
@@ -140,14 +145,37 @@ static int check_dns_server(const char *text, struct sk_err *err)
 	return 0;
 }
 
+/* ":PORT" allow rules add a port to the public network; in any other mode they would be a
+ * way to it that nobody asked for by name. (The rules were checked before this.) */
+static int check_port_rules(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	struct netrule rule;
+
+	if (spec_network_is_public(spec))
+		return 0;
+	for (size_t i = 0; i < spec->allow_net_count; i++) {
+		const char *text = spec->allow_net[i];
+		if (netrule_parse(text, strlen(text), false, &rule, err) == 0 &&
+		    rule.kind == NETRULE_PORT)
+			return bad_text(err, "--allow-net", text,
+					"a port alone opens it on every public address: only with "
+					"--network public; else name the hosts");
+	}
+	return 0;
+}
+
 static int check_network(const struct sandbox_spec *spec, struct sk_err *err)
 {
-	if (!spec->has_network && (spec->allow_net_count || spec->deny_net_count ||
-				   spec->dns_server || spec->hosts_file || spec->audit_path))
+	if (spec->network_mode > SANDBOX_NETWORK_PUBLIC)
+		return bad_number(err, "--network", spec->network_mode,
+				  "one of none, allowlist, public");
+	if (!spec_has_network(spec) && (spec->allow_net_count || spec->deny_net_count ||
+					spec->dns_server || spec->hosts_file || spec->audit_path))
 		return sk_fail(err, "cli", 0, "add --network allowlist or an --allow-net rule",
 			       "network options given without network");
 	if (check_rules(spec->allow_net, spec->allow_net_count, false, err) < 0 ||
-	    check_rules(spec->deny_net, spec->deny_net_count, true, err) < 0)
+	    check_rules(spec->deny_net, spec->deny_net_count, true, err) < 0 ||
+	    check_port_rules(spec, err) < 0)
 		return -1;
 	if (spec->dns_server && check_dns_server(spec->dns_server, err) < 0)
 		return -1;
@@ -189,11 +217,29 @@ int spec_check(const struct sandbox_spec *spec, struct sk_err *err)
 	return check_command(spec, err) < 0 ? -1 : spec_check_values(spec, err);
 }
 
+/* Secrets never meet an open network (SECURITY.md): with the public network, any host on
+ * the internet is one request away, so a workload (or a prompt injected into an agent) could
+ * send a secret anywhere. The fix is to split the run, and the refusal shows how. */
+static int check_secrets_network(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	if (spec->secret_count == 0 || !spec_network_is_public(spec))
+		return 0;
+	return sk_fail(err, "cli", 0,
+		       "split it in two: the install without secrets, e.g. `stockade run "
+		       "--network public -v deps:/deps -- pip install --target /deps -r req.txt`, "
+		       "then the work with its secrets and an allowlist, e.g. `stockade run -v "
+		       "deps:/deps:ro --secret api=@key.txt --allow-net api.example.com -- "
+		       "python3 agent.py`",
+		       "a run that holds secrets (%s%s) cannot have the public network",
+		       spec->secrets[0].name, spec->secret_count > 1 ? ", ..." : "");
+}
+
 int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err)
 {
 	if (check_hostname(spec->hostname, err) < 0 || check_workdir(spec->workdir, err) < 0 ||
 	    check_identity_and_limits(spec, err) < 0 || check_env(spec, err) < 0 ||
-	    secrets_check(spec, err) < 0 || check_network(spec, err) < 0)
+	    secrets_check(spec, err) < 0 || check_network(spec, err) < 0 ||
+	    check_secrets_network(spec, err) < 0)
 		return -1;
 	if (spec->rootfs && spec->rootfs[0] == '\0')
 		return bad_text(err, "--rootfs", "", "a directory holding a root file system");

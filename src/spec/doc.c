@@ -52,7 +52,6 @@ static const struct {
 	const char *section, *key;
 } reserved[] = {
     {NULL, "require"},
-    {"network", "host"},
 };
 
 /* ---- issues ---- */

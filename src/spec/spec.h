@@ -31,6 +31,11 @@
 	    "ld.so.cache", "ld.so.conf", "ld.so.conf.d",	/* the dynamic linker */           \
 	    "localtime", "nsswitch.conf", "os-release", "protocols", "services"
 
+/* --network's words, in the order of enum sandbox_network_mode. */
+#define SANDBOX_NETWORK_MODE_NAMES "none", "allowlist", "public"
+/* The ports --network public opens on every public address; ":PORT" rules add to them. */
+#define SANDBOX_PUBLIC_PORTS ":80", ":443"
+
 /* --tty's words, in the order of enum sandbox_tty_mode. */
 #define SANDBOX_TTY_MODE_NAMES "auto", "always", "never"
 
@@ -90,6 +95,14 @@ enum sandbox_tty_mode {
 	SANDBOX_TTY_NEVER, /* the caller's fds 0-2 as they are */
 };
 
+/* --network: what the sandbox may reach beyond its own loopback (net/proxy.h). */
+enum sandbox_network_mode {
+	SANDBOX_NETWORK_NONE = 0,  /* loopback only (the default) */
+	SANDBOX_NETWORK_ALLOWLIST, /* through the proxy, where --allow-net rules allow */
+	SANDBOX_NETWORK_PUBLIC,	   /* through the proxy, also any public address on the public
+				    * ports (SANDBOX_PUBLIC_PORTS and ":PORT" rules) */
+};
+
 /* Layers the caller may name in --allow-degraded. A bit each. */
 enum sandbox_layer {
 	LAYER_LANDLOCK = 1u << 0,
@@ -114,8 +127,8 @@ struct sandbox_spec {
 	uint64_t tmpfs_bytes;	     /* size of /tmp and of $HOME each */
 	unsigned allow_degraded;     /* enum sandbox_layer bits */
 	const char *report_path;     /* NULL: no report */
-	/* Egress (net/proxy.h): none unless --network allowlist or an --allow-net rule. */
-	bool has_network;
+	/* Egress (net/proxy.h): none unless --network allowlist|public or an --allow-net rule. */
+	enum sandbox_network_mode network_mode;
 	const char *allow_net[SANDBOX_MAX_NET_RULES]; /* --allow-net, in order */
 	size_t allow_net_count;
 	const char *deny_net[SANDBOX_MAX_NET_RULES]; /* --deny-net */
@@ -132,6 +145,20 @@ struct sandbox_spec {
 	size_t secret_count;
 	enum sandbox_tty_mode tty_mode;
 };
+
+/* Whether the sandbox has a way out at all (the proxy). */
+static inline bool spec_has_network(const struct sandbox_spec *spec)
+{
+	return spec->network_mode != SANDBOX_NETWORK_NONE;
+}
+
+/* Whether it may reach any public address (--network public): the open network, for
+ * dependency installs; the question for any rule that a run holding something the
+ * workload must not send out may not have it. */
+static inline bool spec_network_is_public(const struct sandbox_spec *spec)
+{
+	return spec->network_mode == SANDBOX_NETWORK_PUBLIC;
+}
 
 /* A volume the front end took from the store for one run (store/volume.h): host state, so not
  * in the spec. spec->volumes[i] is mounted from the i-th of these; the engine mounts dir_fd,

@@ -305,3 +305,39 @@ def test_rootfs_run_gives_way_to_the_secrets(ctx):
     expect(r.returncode == 0 and r.out.split() == ["secrets", value], f"{r}")
     r = ctx.sandbox("cat /run/marker", opts=["--rootfs", root])
     expect(r.returncode == 0 and r.out == "image\n", f"without secrets, the image's /run: {r}")
+
+
+def test_secrets_never_meet_the_public_network(ctx):
+    value = unique_value()
+    path = write_file(ctx, value)
+    home = ctx.fresh_state()
+    env = {"STOCKADE_HOME": home}
+    d = ctx.tmpdir()
+    pol = os.path.join(d, "p.json")
+    with open(pol, "w") as f:
+        json.dump({"stockade": 1, "secrets": [f"api=@{path}"]}, f)
+    os.chmod(pol, 0o644)
+    for opts in (["--network", "public", "--secret", f"api=@{path}"],
+                 ["--secret", f"api=@{path}", "--network", "public", "--allow-net", ":8443"],
+                 ["--policy", pol, "--network", "public"]):
+        r = ctx.stockade("run", "-v", "proof:/proof", *opts, "--", "touch", "/proof/ran",
+                         env=env)
+        one_line_125(r, "a run that holds secrets (api) cannot have the public network",
+                     "split it in two", "--network public -v deps:/deps",
+                     "--secret api=@key.txt --allow-net api.example.com")
+        expect(value not in r.err, f"{r}")
+    # the command never ran: the volume it would have written to is empty (or was never made)
+    r = ctx.stockade("run", "-v", "proof:/proof", "--", "ls", "-A", "/proof", env=env)
+    expect(r.returncode == 0 and r.out == "", f"a refused run ran: {r}")
+    # the same rule in policy check, and in a file that says both
+    with open(pol, "w") as f:
+        json.dump({"stockade": 1, "secrets": [f"api=@{path}"],
+                   "network": {"mode": "public"}}, f)
+    r = ctx.stockade("policy", "check", pol)
+    expect(r.returncode == 1 and "cannot have the public network" in r.out, f"{r}")
+    # allowlist + secret runs; public without secrets runs
+    r = ctx.sandbox("cat /run/secrets/api", opts=["--secret", f"api=@{path}",
+                                                  "--allow-net", "api.example.com"])
+    expect(r.returncode == 0 and r.out == value, f"{r}")
+    r = ctx.sandbox("echo $HTTPS_PROXY", opts=["--network", "public"])
+    expect(r.returncode == 0 and "3128" in r.out, f"{r}")

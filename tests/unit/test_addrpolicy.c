@@ -214,33 +214,14 @@ static void test_forbidden_ranges(void **state)
 						"fec0::1",
 						"ff02::1",
 						"ff0e::1"};
-	static const char *const allowed[] = {"1.1.1.1",
-					      "8.8.8.8",
-					      "9.255.255.255",
-					      "11.0.0.0",
-					      "100.63.255.255",
-					      "100.128.0.0",
-					      "126.255.255.255",
-					      "128.0.0.0",
-					      "169.253.255.255",
-					      "169.255.0.0",
-					      "172.15.255.255",
-					      "172.32.0.0",
-					      "192.0.1.1",
-					      "192.167.255.255",
-					      "192.169.0.0",
-					      "198.17.255.255",
-					      "198.20.0.0",
-					      "223.255.255.255",
-					      "::ffff:8.8.8.8",
-					      "64:ff9b::8.8.8.8",
-					      "2002:808:808::1",
-					      "2606:4700::1111",
-					      "2001:4860:4860::8888",
-					      "2001:1::1",
-					      "2001:20::1",
-					      "fbff::1",
-					      "fe7f::1"};
+	static const char *const allowed[] = {
+	    "1.1.1.1",	       "8.8.8.8",	  "9.255.255.255",	  "11.0.0.0",
+	    "100.63.255.255",  "100.128.0.0",	  "126.255.255.255",	  "128.0.0.0",
+	    "169.253.255.255", "169.255.0.0",	  "172.15.255.255",	  "172.32.0.0",
+	    "192.0.1.1",       "192.167.255.255", "192.169.0.0",	  "198.17.255.255",
+	    "198.20.0.0",      "223.255.255.255", "::ffff:8.8.8.8",	  "64:ff9b::8.8.8.8",
+	    "2002:808:808::1", "2606:4700::1111", "2001:4860:4860::8888", "2001:1::1",
+	    "2001:20::1",      "2000::1",	  "168.63.129.15",	  "168.63.129.17"};
 	struct netpolicy *p = policy_new();
 	const char *reason;
 	(void)state;
@@ -275,7 +256,8 @@ static void test_reasons(void **state)
 	    FORBIDDEN("169.254.169.254", 80, "cloud metadata (link-local)"),
 	    FORBIDDEN("::ffff:169.254.169.254", 80, "cloud metadata (link-local)"),
 	    FORBIDDEN("10.0.0.1", 80, "private (RFC 1918)"),
-	    FORBIDDEN("100.100.100.200", 80, "shared address space (CGNAT 100.64.0.0/10)"),
+	    FORBIDDEN("100.100.100.200", 80, "cloud metadata (Alibaba Cloud)"),
+	    FORBIDDEN("100.100.100.201", 80, "shared address space (CGNAT 100.64.0.0/10)"),
 	    FORBIDDEN("255.255.255.255", 80, "broadcast"),
 	    FORBIDDEN("fd00::1", 80, "unique-local (fc00::/7)"),
 	    FORBIDDEN("fe80::1", 80, "link-local"),
@@ -285,6 +267,155 @@ static void test_reasons(void **state)
 	    FORBIDDEN("2001::1", 80, "Teredo (2001::/32)"),
 	    FORBIDDEN("ff02::1", 80, "multicast"),
 	};
+	struct netpolicy *p = policy_new();
+	(void)state;
+	expect_verdicts(p, cases, ARRAY_SIZE(cases));
+	test_free(p);
+}
+
+/* Every entry of the table at both of its edges, with its reason, and what lies just outside
+ * the ranges with no neighbour in the table: what --network public leaves out, range by
+ * range. The IANA special-purpose registries (IPv4 and IPv6) are the list; entries the
+ * registry marks globally reachable inside a refused block (2001::/23) stay reachable. */
+static void test_every_range_at_its_edges(void **state)
+{
+#define PUBLIC(addr) ALLOWED(addr, 443, "public address")
+#define REFUSED(addr, reason) FORBIDDEN(addr, 443, reason)
+	static const char *const rfc1918 = "private (RFC 1918)", *const doc = "documentation",
+				 *const ietf6 = "IETF protocol assignments (2001::/23)",
+				 *const reserved6 = "reserved IPv6 (outside 2000::/3)",
+				 *const nat64 = "NAT64 address of a forbidden IPv4 address",
+				 *const six_to_four = "6to4 address of a forbidden IPv4 address";
+	static const char *const cgnat = "shared address space (CGNAT 100.64.0.0/10)";
+	const struct verdict_case cases[] = {
+	    REFUSED("255.255.255.255", "broadcast"),
+	    REFUSED("0.0.0.0", "unspecified (0.0.0.0/8)"),
+	    REFUSED("0.255.255.255", "unspecified (0.0.0.0/8)"),
+	    PUBLIC("1.0.0.0"),
+	    REFUSED("10.0.0.0", rfc1918),
+	    REFUSED("10.255.255.255", rfc1918),
+	    REFUSED("100.100.100.200", "cloud metadata (Alibaba Cloud)"),
+	    REFUSED("100.64.0.0", cgnat),
+	    REFUSED("100.127.255.255", cgnat),
+	    REFUSED("127.0.0.0", "loopback"),
+	    REFUSED("127.255.255.255", "loopback"),
+	    REFUSED("168.63.129.16", "cloud platform endpoint (Azure WireServer)"),
+	    REFUSED("169.254.169.254", "cloud metadata (link-local)"),
+	    REFUSED("169.254.170.2", "cloud metadata (AWS ECS, link-local)"),
+	    REFUSED("169.254.170.23", "cloud metadata (AWS EKS, link-local)"),
+	    REFUSED("169.254.0.0", "link-local"),
+	    REFUSED("169.254.170.3", "link-local"),
+	    REFUSED("169.254.255.255", "link-local"),
+	    REFUSED("172.16.0.0", rfc1918),
+	    REFUSED("172.31.255.255", rfc1918),
+	    REFUSED("192.0.0.192", "cloud metadata (Oracle Cloud)"),
+	    REFUSED("192.0.0.0", "IETF protocol assignments (192.0.0.0/24)"),
+	    REFUSED("192.0.0.255", "IETF protocol assignments (192.0.0.0/24)"),
+	    REFUSED("192.0.2.0", doc),
+	    REFUSED("192.0.2.255", doc),
+	    REFUSED("192.88.99.0", "6to4 relay anycast"),
+	    REFUSED("192.88.99.255", "6to4 relay anycast"),
+	    PUBLIC("192.88.98.255"),
+	    PUBLIC("192.88.100.0"),
+	    REFUSED("192.168.0.0", rfc1918),
+	    REFUSED("192.168.255.255", rfc1918),
+	    REFUSED("198.18.0.0", "benchmarking (198.18.0.0/15)"),
+	    REFUSED("198.19.255.255", "benchmarking (198.18.0.0/15)"),
+	    REFUSED("198.51.100.0", doc),
+	    REFUSED("198.51.100.255", doc),
+	    PUBLIC("198.51.99.255"),
+	    PUBLIC("198.51.101.0"),
+	    REFUSED("203.0.113.0", doc),
+	    REFUSED("203.0.113.255", doc),
+	    PUBLIC("203.0.112.255"),
+	    PUBLIC("203.0.114.0"),
+	    REFUSED("224.0.0.0", "multicast"),
+	    REFUSED("239.255.255.255", "multicast"),
+	    REFUSED("240.0.0.0", "reserved (240.0.0.0/4)"),
+	    REFUSED("255.255.255.254", "reserved (240.0.0.0/4)"),
+	    /* The registry's globally reachable blocks: reachable. */
+	    PUBLIC("192.31.196.1"),
+	    PUBLIC("192.52.193.1"),
+	    PUBLIC("192.175.48.1"),
+	    REFUSED("::", "unspecified (::)"),
+	    REFUSED("::1", "loopback"),
+	    REFUSED("::2", "IPv4-compatible (deprecated)"),
+	    REFUSED("::255.255.255.255", "IPv4-compatible (deprecated)"),
+	    REFUSED("::ffff:0:0.0.0.0", "IPv4-translated (::ffff:0:0:0/96)"),
+	    REFUSED("::ffff:0:255.255.255.255", "IPv4-translated (::ffff:0:0:0/96)"),
+	    REFUSED("64:ff9b::0.0.0.0", nat64),
+	    REFUSED("64:ff9b::255.255.255.255", nat64),
+	    REFUSED("64:ff9b::168.63.129.16", nat64),
+	    PUBLIC("64:ff9b::1.1.1.1"),
+	    REFUSED("64:ff9b:1::", "local-use NAT64"),
+	    REFUSED("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64"),
+	    REFUSED("64:ff9b:2::", reserved6),
+	    REFUSED("100::", "discard-only (100::/64)"),
+	    REFUSED("100::ffff:ffff:ffff:ffff", "discard-only (100::/64)"),
+	    REFUSED("100:0:0:1::", reserved6),
+	    REFUSED("2001::", "Teredo (2001::/32)"),
+	    REFUSED("2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "Teredo (2001::/32)"),
+	    REFUSED("2001:1::", ietf6),
+	    PUBLIC("2001:1::1"),
+	    PUBLIC("2001:1::2"),
+	    PUBLIC("2001:1::3"),
+	    REFUSED("2001:1::4", ietf6),
+	    REFUSED("2001:2::", "benchmarking (2001:2::/48)"),
+	    REFUSED("2001:2:0:ffff:ffff:ffff:ffff:ffff", "benchmarking (2001:2::/48)"),
+	    REFUSED("2001:2:1::", ietf6),
+	    PUBLIC("2001:3::"),
+	    PUBLIC("2001:3:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    REFUSED("2001:4:111:ffff:ffff:ffff:ffff:ffff", ietf6),
+	    PUBLIC("2001:4:112::"),
+	    PUBLIC("2001:4:112:ffff:ffff:ffff:ffff:ffff"),
+	    REFUSED("2001:4:113::", ietf6),
+	    REFUSED("2001:10::", "ORCHID (deprecated)"),
+	    REFUSED("2001:1f:ffff:ffff:ffff:ffff:ffff:ffff", "ORCHID (deprecated)"),
+	    PUBLIC("2001:20::"),
+	    PUBLIC("2001:2f:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    PUBLIC("2001:30::"),
+	    PUBLIC("2001:3f:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    REFUSED("2001:40::", ietf6),
+	    REFUSED("2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", ietf6),
+	    PUBLIC("2001:200::"),
+	    REFUSED("2001:db8::", doc),
+	    REFUSED("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", doc),
+	    REFUSED("2002::", six_to_four),
+	    REFUSED("2002:ffff:ffff::", six_to_four),
+	    REFUSED("2002:a83f:8110::", six_to_four),
+	    PUBLIC("2002:101:101::"),
+	    REFUSED("3fff::", doc),
+	    REFUSED("3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", doc),
+	    PUBLIC("3fff:1000::"),
+	    REFUSED("5f00::", "SRv6 SIDs (5f00::/16)"),
+	    REFUSED("5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "SRv6 SIDs (5f00::/16)"),
+	    REFUSED("fd00:ec2::254", "cloud metadata (AWS)"),
+	    REFUSED("fd00:ec2::23", "cloud metadata (AWS EKS)"),
+	    REFUSED("fc00::", "unique-local (fc00::/7)"),
+	    REFUSED("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "unique-local (fc00::/7)"),
+	    REFUSED("fe80::a9fe:a9fe", "cloud metadata"),
+	    REFUSED("fe80::", "link-local"),
+	    REFUSED("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local"),
+	    REFUSED("fec0::", "site-local (deprecated)"),
+	    REFUSED("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "site-local (deprecated)"),
+	    REFUSED("ff00::", "multicast"),
+	    REFUSED("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast"),
+	    /* Outside 2000::/3, the only global unicast space: */
+	    REFUSED("1::", reserved6),
+	    REFUSED("1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", reserved6),
+	    PUBLIC("2000::"),
+	    PUBLIC("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+	    REFUSED("4000::", reserved6),
+	    REFUSED("5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", reserved6),
+	    REFUSED("5f01::", reserved6),
+	    REFUSED("7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", reserved6),
+	    REFUSED("8000::", reserved6),
+	    REFUSED("fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", reserved6),
+	    REFUSED("fe00::", reserved6),
+	    REFUSED("fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", reserved6),
+	};
+#undef PUBLIC
+#undef REFUSED
 	struct netpolicy *p = policy_new();
 	(void)state;
 	expect_verdicts(p, cases, ARRAY_SIZE(cases));
@@ -407,6 +538,36 @@ static void test_deny_rules(void **state)
 	test_free(p);
 }
 
+/* host.stockade.internal: always the host's 127.0.0.1 (never another loopback address), the
+ * range check aside; only a deny rule over that address and port refuses it. */
+static void test_host_service(void **state)
+{
+	struct netpolicy *p = policy_new();
+	struct netaddr a;
+	const char *reason = NULL;
+	char text[NETADDR_TEXT_MAX];
+	(void)state;
+	assert_int_equal(addrpolicy_check_host_service(p, 11434, &a, &reason), ADDRPOLICY_ALLOWED);
+	netaddr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "127.0.0.1");
+	assert_string_equal(reason, "the host's 127.0.0.1 (host.stockade.internal)");
+	/* The same address by the ordinary check: loopback, refused. */
+	assert_int_equal(addrpolicy_check_addr(p, &a, 11434, &reason, NULL), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "loopback");
+	add(p, "127.0.0.0/8:22", true);
+	add(p, "127.0.0.1:5432", true);
+	assert_int_equal(addrpolicy_check_host_service(p, 22, &a, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_string_equal(reason, "denied by rule");
+	assert_int_equal(addrpolicy_check_host_service(p, 5432, &a, &reason), ADDRPOLICY_FORBIDDEN);
+	assert_int_equal(addrpolicy_check_host_service(p, 11434, &a, &reason), ADDRPOLICY_ALLOWED);
+	add(p, "127.0.0.2", true); /* another loopback address is not the one connected to */
+	assert_int_equal(addrpolicy_check_host_service(p, 11434, &a, &reason), ADDRPOLICY_ALLOWED);
+	add(p, "127.0.0.1", true); /* no port: every port */
+	assert_int_equal(addrpolicy_check_host_service(p, 11434, &a, &reason),
+			 ADDRPOLICY_FORBIDDEN);
+	test_free(p);
+}
+
 static void test_bad_sockaddr(void **state)
 {
 	struct netpolicy *p = policy_new();
@@ -432,10 +593,16 @@ static void test_bad_sockaddr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cidr_parse),	     cmocka_unit_test(test_cidr_hint),
-	    cmocka_unit_test(test_forbidden_ranges), cmocka_unit_test(test_reasons),
-	    cmocka_unit_test(test_host_addresses),   cmocka_unit_test(test_allow_rules_lift_ranges),
-	    cmocka_unit_test(test_deny_rules),	     cmocka_unit_test(test_bad_sockaddr),
+	    cmocka_unit_test(test_cidr_parse),
+	    cmocka_unit_test(test_cidr_hint),
+	    cmocka_unit_test(test_forbidden_ranges),
+	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_every_range_at_its_edges),
+	    cmocka_unit_test(test_host_service),
+	    cmocka_unit_test(test_host_addresses),
+	    cmocka_unit_test(test_allow_rules_lift_ranges),
+	    cmocka_unit_test(test_deny_rules),
+	    cmocka_unit_test(test_bad_sockaddr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,14 @@ static int rule(const char *text, bool is_deny, struct netrule *r)
 	return netrule_parse(text, strlen(text), is_deny, r, &err);
 }
 
+static int rule_err(const char *text, bool is_deny, struct sk_err *err)
+{
+	struct netrule r;
+
+	memset(err, 0, sizeof(*err));
+	return netrule_parse(text, strlen(text), is_deny, &r, err);
+}
+
 static void test_rule_grammar(void **state)
 {
 	static const struct {
@@ -293,6 +301,10 @@ static void test_rule_grammar(void **state)
 	    {"[2001:db8::/32]:443", NETRULE_CIDR, "[2001:db8::/32]:443", 443},
 	    {"fd00::/8", NETRULE_CIDR, "[fd00::/8]", 0},
 	    {"1.2.3.4/32", NETRULE_CIDR, "1.2.3.4/32", 0},
+	    {":443", NETRULE_PORT, ":443", 443},
+	    {":8443", NETRULE_PORT, ":8443", 8443},
+	    {"host.stockade.internal:11434", NETRULE_NAME, "host.stockade.internal:11434", 11434},
+	    {"HOST.Stockade.INTERNAL.:5432", NETRULE_NAME, "host.stockade.internal:5432", 5432},
 	};
 	static const char *const bad[] = {"",
 					  "*",
@@ -356,7 +368,17 @@ static void test_rule_grammar(void **state)
 					  "example.com/path",
 					  "user@example.com",
 					  "ex\xc3\xa4mple.com",
-					  "exa_mple.com:99999"};
+					  "exa_mple.com:99999",
+					  ":",
+					  ":0",
+					  ":080",
+					  ":65536",
+					  "[]:443",
+					  "host.stockade.internal",
+					  "Host.Stockade.Internal.",
+					  "*.stockade.internal",
+					  "*.stockade.internal:11434",
+					  "*.internal:11434"};
 	struct netrule r;
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -388,6 +410,15 @@ static void test_rule_messages(void **state)
 	assert_int_equal(netrule_parse("x:0", 3, true, &r, &err), -1);
 	assert_non_null(strstr(err.op, "--deny-net"));
 	assert_non_null(strstr(err.op, "1 to 65535"));
+	/* The host's services: which port to name, and that no wildcard reaches them. */
+	assert_int_equal(rule_err("host.stockade.internal", false, &err), -1);
+	assert_non_null(strstr(err.op, "--allow-net host.stockade.internal: "));
+	assert_non_null(strstr(err.op, "one port at a time"));
+	assert_non_null(strstr(err.op, "host.stockade.internal:11434"));
+	assert_int_equal(rule_err("*.stockade.internal:11434", false, &err), -1);
+	assert_non_null(strstr(err.op, "no wildcard reaches the host's services"));
+	assert_int_equal(rule_err("*", false, &err), -1);
+	assert_non_null(strstr(err.op, "--network public"));
 }
 
 static void test_deny_rules_may_be_broad(void **state)
@@ -400,6 +431,12 @@ static void test_deny_rules_may_be_broad(void **state)
 	assert_int_equal(rule("::/0", true, &r), 0);
 	assert_int_equal(rule("*", true, &r), -1);
 	assert_int_equal(rule("10.0.0.1/8", true, &r), -1);
+	/* Denying the host's services takes no port (every port), and may be a wildcard. */
+	assert_int_equal(rule("host.stockade.internal", true, &r), 0);
+	assert_int_equal(rule("*.stockade.internal", true, &r), 0);
+	assert_int_equal(rule("*.internal", true, &r), 0);
+	assert_int_equal(rule(":25", true, &r), 0);
+	assert_int_equal(r.kind, NETRULE_PORT);
 }
 
 static struct nethost name_host(const char *name)
@@ -575,7 +612,7 @@ static void test_raw_rules(void **state)
 	    {"db.example.com:5432/", "only one is /raw"},
 	    {"db.example.com:/raw", "1 to 65535"},
 	    {"/raw", "empty host"},
-	    {":22/raw", "empty host"},
+	    {":22/raw", "host names"},
 	};
 	struct netrule r;
 	struct sk_err err;
@@ -628,6 +665,99 @@ static void test_policy_raw_rule_decides(void **state)
 	test_free(p);
 }
 
+/* ":PORT": every host, name or address, on that port (what --network public is made of,
+ * ":80" and ":443"); deny ":PORT" closes a port everywhere. A rule naming the host decides
+ * over a port rule, and is the one the audit log shows. */
+static void test_port_rules(void **state)
+{
+	struct netpolicy *p = test_malloc(sizeof(*p));
+	struct sk_err err = {0};
+	const struct netrule *m;
+	struct netrule r;
+	struct nethost h;
+	(void)state;
+	assert_int_equal(rule(":443", false, &r), 0);
+	h = name_host("pypi.org");
+	assert_true(netrule_matches_host(&r, &h, 443));
+	assert_false(netrule_matches_host(&r, &h, 80));
+	h = name_host("1.1.1.1");
+	assert_true(netrule_matches_host(&r, &h, 443));
+	h = name_host("[2606:4700::1111]");
+	assert_true(netrule_matches_host(&r, &h, 443));
+	/* A port rule lifts no forbidden address: only IP and CIDR rules match addresses there. */
+	assert_false(netrule_matches_addr(&r, &h.ip, 443));
+
+	netpolicy_init(p);
+	assert_int_equal(netpolicy_add(p, ":443", 4, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "files.example.org", 17, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, ":8443", 5, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "evil.example.org", 16, true, &err), 0);
+	assert_int_equal(netpolicy_add(p, ":80", 3, true, &err), 0);
+	assert_int_equal(netpolicy_check_name(p, "pypi.org", 443, &m), NETVERDICT_ALLOW);
+	assert_string_equal(m->text, ":443");
+	assert_int_equal(netpolicy_check_name(p, "pypi.org", 8443, &m), NETVERDICT_ALLOW);
+	assert_int_equal(netpolicy_check_name(p, "pypi.org", 22, &m), NETVERDICT_DENY_NO_RULE);
+	assert_int_equal(netpolicy_check_name(p, "files.example.org", 443, &m), NETVERDICT_ALLOW);
+	assert_string_equal(m->text, "files.example.org");
+	assert_int_equal(netpolicy_check_name(p, "evil.example.org", 443, &m),
+			 NETVERDICT_DENY_RULE);
+	/* deny ":80" wins over every allow on port 80, a named host's too */
+	assert_int_equal(netpolicy_check_name(p, "files.example.org", 80, &m),
+			 NETVERDICT_DENY_RULE);
+	assert_string_equal(m->text, ":80");
+	h = name_host("8.8.8.8");
+	assert_int_equal(netpolicy_check_host(p, &h, 443, &m), NETVERDICT_ALLOW);
+	assert_int_equal(netpolicy_check_host(p, &h, 80, &m), NETVERDICT_DENY_RULE);
+	test_free(p);
+}
+
+/* host.stockade.internal: only an exact allow rule with its port matches it; not a port rule
+ * (the public network), not a wildcard (even one the parser would refuse), not another port.
+ * Deny rules match it as any name. */
+static void test_host_service_rules(void **state)
+{
+	struct netpolicy *p = test_malloc(sizeof(*p));
+	struct sk_err err = {0};
+	const struct netrule *m;
+	struct netrule r;
+	struct nethost h = name_host("Host.Stockade.Internal.");
+	(void)state;
+	assert_true(hostmatch_is_host_service(h.text));
+	assert_false(hostmatch_is_host_service("host.stockade.internal.example.com"));
+	assert_false(hostmatch_is_host_service("a.host.stockade.internal"));
+	assert_int_equal(rule(":443", false, &r), 0);
+	assert_false(netrule_matches_host(&r, &h, 443));
+	/* A wildcard over it, made by hand past the parser's refusal: still no match. */
+	memset(&r, 0, sizeof(r));
+	r.kind = NETRULE_WILDCARD;
+	sk_strlcpy(r.host, "stockade.internal", sizeof(r.host));
+	assert_false(netrule_matches_host(&r, &h, 443));
+	r.is_deny = true;
+	assert_true(netrule_matches_host(&r, &h, 443));
+
+	netpolicy_init(p);
+	assert_int_equal(netpolicy_add(p, ":443", 4, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, ":11434", 6, false, &err), 0);
+	assert_int_equal(netpolicy_add(p, "*.stockade.test", 15, false, &err), 0);
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 443, &m),
+			 NETVERDICT_DENY_NO_RULE);
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 11434, &m),
+			 NETVERDICT_DENY_NO_RULE);
+	assert_int_equal(netpolicy_add(p, "host.stockade.internal:11434", 28, false, &err), 0);
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 11434, &m),
+			 NETVERDICT_ALLOW);
+	assert_string_equal(m->text, "host.stockade.internal:11434");
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 11435, &m),
+			 NETVERDICT_DENY_NO_RULE);
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 80, &m),
+			 NETVERDICT_DENY_NO_RULE);
+	/* deny wins, a wildcard deny too */
+	assert_int_equal(netpolicy_add(p, "*.stockade.internal", 19, true, &err), 0);
+	assert_int_equal(netpolicy_check_name(p, "host.stockade.internal", 11434, &m),
+			 NETVERDICT_DENY_RULE);
+	test_free(p);
+}
+
 static void test_policy_full(void **state)
 {
 	struct netpolicy *p = test_malloc(sizeof(*p));
@@ -658,6 +788,8 @@ int main(void)
 	    cmocka_unit_test(test_policy_deny_wins),
 	    cmocka_unit_test(test_raw_rules),
 	    cmocka_unit_test(test_policy_raw_rule_decides),
+	    cmocka_unit_test(test_port_rules),
+	    cmocka_unit_test(test_host_service_rules),
 	    cmocka_unit_test(test_policy_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

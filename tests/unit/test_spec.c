@@ -230,8 +230,10 @@ static void test_each_error_class_with_its_place(void **state)
 	    {"{\"stockade\": 1, \"secrets\": {}}", "1:28: secrets: expected a list of strings"},
 	    {"{\"stockade\": 1, \"secrets\": [\"k=sk-live\"]}",
 	     "1:29: secrets[0]: --secret k: its source must be @FILE or env:VAR"},
+	    /* network.host was reserved: the host's services are allow rules
+	     * ("host.stockade.internal:PORT"), so it is an unknown key like any other */
 	    {"{\"stockade\": 1, \"network\": {\"host\": 1}}",
-	     "1:29: network.host: not supported yet"},
+	     "1:29: network.host: unknown key (known here: allow, deny,"},
 	    /* wrong types: at the value */
 	    {"{\"stockade\": 1, \"uid\": \"5\"}", "1:24: uid: expected an integer, got a string"},
 	    {"{\"stockade\": 1, \"quiet\": 1}",
@@ -267,8 +269,8 @@ static void test_each_error_class_with_its_place(void **state)
 	    {"{\"stockade\": 1, \"hostname\": \"a b\"}",
 	     "1:29: hostname: invalid --hostname 'a b'"},
 	    {"{\"stockade\": 1, \"workdir\": \"tmp\"}", "1:28: workdir: invalid --workdir 'tmp'"},
-	    {"{\"stockade\": 1, \"network\": {\"mode\": \"public\"}}",
-	     "1:37: network.mode: invalid --network 'public' (none or allowlist)"},
+	    {"{\"stockade\": 1, \"network\": {\"mode\": \"open\"}}",
+	     "1:37: network.mode: invalid --network 'open' (one of none, allowlist, public)"},
 	    {"{\"stockade\": 1, \"tty\": \"sometimes\"}", "1:24: tty: invalid --tty 'sometimes'"},
 	    {"{\"stockade\": 1, \"allow_degraded\": [\"mount\"]}",
 	     "1:36: allow_degraded[0]: invalid --allow-degraded 'mount'"},
@@ -522,7 +524,7 @@ static void test_lists_append_and_clear(void **state)
 	assert_string_equal(spec.allow_net[1], "c.test");
 	assert_int_equal(spec.deny_net_count, 2);
 	assert_int_equal(spec.allow_degraded, LAYER_CGROUP | LAYER_SECCOMP);
-	assert_true(spec.has_network);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_ALLOWLIST);
 	cli_sources_free(&sources);
 
 	/* --clear empties what came before it, from every layer; what follows stays */
@@ -562,7 +564,7 @@ static void test_network_mode_and_rules(void **state)
 	path = policy_file("{\"stockade\": 1, \"network\": {\"allow\": [\"a.test\"]}}");
 	assert_int_equal(
 	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
-	assert_true(spec.has_network);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_ALLOWLIST);
 	cli_sources_free(&sources);
 	/* the document's own mode wins, and rules under "none" are refused (spec_check: network
 	 * options without a network), as the same flags are */
@@ -581,8 +583,126 @@ static void test_network_mode_and_rules(void **state)
 	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--network", "none",
 				   "--clear", "allow-net", "--", "x", (char *)NULL),
 			 0);
-	assert_false(spec.has_network);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_NONE);
 	cli_sources_free(&sources);
+}
+
+/* --network public: only ever asked for by name (a rule implies the allowlist, never more,
+ * and never lowers public either); ":PORT" rules only with it; the layers' order holds
+ * (defaults < profile < file < flags); the predicate a later rule will ask. */
+static void test_network_public(void **state)
+{
+	struct sandbox_spec spec;
+	struct cli_sources sources = {0};
+	struct sk_err err;
+	char home[400], dir[450], profile[500];
+	const char *path;
+	(void)state;
+
+	assert_int_equal(parse_run(&spec, &sources, &err, "--network", "public", "--allow-net",
+				   "a.test", "--allow-net", ":8443", "--", "x", (char *)NULL),
+			 0);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_PUBLIC);
+	assert_true(spec_network_is_public(&spec));
+	assert_true(spec_has_network(&spec));
+	assert_int_equal(parse_run(&spec, &sources, &err, "--allow-net", "a.test", "--network",
+				   "public", "--", "x", (char *)NULL),
+			 0);
+	assert_true(spec_network_is_public(&spec));
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--allow-net", "a.test", "--", "x", (char *)NULL), 0);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_ALLOWLIST);
+	assert_false(spec_network_is_public(&spec));
+	assert_int_equal(parse_run(&spec, &sources, &err, "--", "x", (char *)NULL), 0);
+	assert_false(spec_network_is_public(&spec));
+	assert_false(spec_has_network(&spec));
+	/* a port alone, anywhere but the public network: refused, saying so */
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--allow-net", ":8443", "--", "x", (char *)NULL), -1);
+	assert_non_null(strstr(err.op, "invalid --allow-net ':8443'"));
+	assert_non_null(strstr(err.hint, "--network public"));
+	assert_int_equal(parse_run(&spec, &sources, &err, "--network", "public", "--allow-net",
+				   ":8443", "--network", "allowlist", "--", "x", (char *)NULL),
+			 -1);
+	assert_non_null(strstr(err.op, "':8443'"));
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--network", "open", "--", "x", (char *)NULL), -1);
+	assert_non_null(strstr(err.op, "invalid --network 'open'"));
+	assert_non_null(strstr(err.hint, "public"));
+
+	/* the layers: a profile's public mode, replaced by the file's, then by a flag */
+	snprintf(home, sizeof(home), "%s/home-public", scratch);
+	snprintf(dir, sizeof(dir), "%s/profiles", home);
+	snprintf(profile, sizeof(profile), "%s/installs.json", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(profile,
+		   "{\"stockade\": 1, \"network\": {\"mode\": \"public\", \"allow\": [\":8443\"]}}",
+		   0600);
+	setenv("STOCKADE_HOME", home, 1);
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--profile", "installs", "--", "x", (char *)NULL), 0);
+	assert_true(spec_network_is_public(&spec));
+	assert_int_equal(spec.allow_net_count, 1);
+	cli_sources_free(&sources);
+	/* the file's own rule keeps its mode; its "mode" replaces the profile's */
+	path = policy_file("{\"stockade\": 1, \"profile\": \"installs\", \"network\": {\"allow\": "
+			   "[\"a.test\"]}}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
+	assert_true(spec_network_is_public(&spec));
+	cli_sources_free(&sources);
+	path = policy_file("{\"stockade\": 1, \"profile\": \"installs\", \"network\": {\"mode\": "
+			   "\"allowlist\"}}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), -1);
+	assert_non_null(strstr(err.op, "':8443'")); /* the profile's port, now without public */
+	cli_sources_free(&sources);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--clear", "allow-net",
+				   "--", "x", (char *)NULL),
+			 0);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_ALLOWLIST);
+	cli_sources_free(&sources);
+	/* flags win over the file */
+	path = policy_file("{\"stockade\": 1, \"network\": {\"mode\": \"allowlist\"}}");
+	assert_int_equal(parse_run(&spec, &sources, &err, "--policy", path, "--network", "public",
+				   "--", "x", (char *)NULL),
+			 0);
+	assert_true(spec_network_is_public(&spec));
+	cli_sources_free(&sources);
+	/* null puts the mode back to the default */
+	path = policy_file("{\"stockade\": 1, \"profile\": \"installs\", \"network\": {\"mode\": "
+			   "null, \"allow\": null}}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
+	assert_int_equal(spec.network_mode, SANDBOX_NETWORK_NONE);
+	cli_sources_free(&sources);
+	unsetenv("STOCKADE_HOME");
+}
+
+/* The sandbox's /etc/hosts maps its hostname to its own loopback: the host's services' name
+ * is refused as one, from a flag or a file (with its place). */
+static void test_reserved_hostname(void **state)
+{
+	struct sandbox_spec spec;
+	struct cli_sources sources = {0};
+	struct sk_err err;
+	const char *path;
+	(void)state;
+
+	assert_int_equal(parse_run(&spec, &sources, &err, "--hostname", "Host.Stockade.Internal",
+				   "--", "x", (char *)NULL),
+			 -1);
+	assert_non_null(strstr(err.op, "invalid --hostname 'Host.Stockade.Internal'"));
+	assert_non_null(strstr(err.hint, "reserves"));
+	path = policy_file("{\"stockade\": 1, \"hostname\": \"host.stockade.internal\"}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), -1);
+	assert_non_null(strstr(err.op, "policy.json:1:29: hostname: invalid --hostname"));
+	cli_sources_free(&sources);
+	assert_int_equal(parse_run(&spec, &sources, &err, "--hostname", "host.stockade", "--", "x",
+				   (char *)NULL),
+			 0);
 }
 
 static void test_reading_files(void **state)
@@ -809,6 +929,8 @@ int main(void)
 	    cmocka_unit_test(test_merge_order),
 	    cmocka_unit_test(test_lists_append_and_clear),
 	    cmocka_unit_test(test_network_mode_and_rules),
+	    cmocka_unit_test(test_network_public),
+	    cmocka_unit_test(test_reserved_hostname),
 	    cmocka_unit_test(test_reading_files),
 	    cmocka_unit_test(test_builtin_profiles_are_valid_specs),
 	    cmocka_unit_test(test_profile_lookup_order),
