@@ -30,6 +30,7 @@
 #include "sandbox/report.h"
 #include "sandbox/service.h"
 #include "sandbox/sync.h"
+#include "sandbox/tty.h"
 #include "store/box.h"
 #include "util/fds.h"
 #include "util/macros.h"
@@ -246,18 +247,63 @@ static void disconnect_box(int fd, struct box_root *root, struct box *box)
 }
 
 /* A relay of one of the exec's streams through a pipe: the sandbox never gets the caller's
- * terminal (TIOCSTI, escape sequences into its settings; README "terminal"). */
+ * terminal (TIOCSTI, escape sequences into its settings; README "terminal"), and output is
+ * counted against --output-limit. */
 struct relay {
 	int from, to; /* -1 when none or done */
 };
 
-static void relay_pump(struct relay *r)
+struct exec_opts {
+	bool is_interactive, is_tty;
+	double timeout_s;
+	uint64_t output_limit;
+	const char *workdir;
+	const char *env[SANDBOX_MAX_ENV];
+	size_t env_count;
+};
+
+/* What one exec's client holds while it waits. */
+struct exec_client {
+	int ctl, sig_fd, timer_fd;
+	struct relay relays[3];
+	struct tty_plan tty_plan;
+	struct tty_relay tty;
+	uint64_t output_limit, output_total;
+	bool is_timed_out, is_limit_hit;
+};
+
+static void kill_exec(struct exec_client *x)
+{
+	struct sync_msg msg = {.kind = SYNC_SIGNAL, .value = SIGKILL};
+
+	(void)sync_send(x->ctl, &msg);
+}
+
+/* Output to the caller's fd, up to --output-limit; past it the exec is killed (exit 153, as
+ * run's) and the rest dropped. */
+static void emit(struct exec_client *x, int to, const char *buf, size_t n)
+{
+	if (x->output_limit && x->output_total + n > x->output_limit) {
+		n = (size_t)(x->output_limit - x->output_total);
+		if (!x->is_limit_hit)
+			kill_exec(x);
+		x->is_limit_hit = true;
+	}
+	x->output_total += n;
+	(void)fds_write_all(to, buf, n);
+}
+
+static void relay_pump(struct exec_client *x, struct relay *r)
 {
 	char buf[65536];
 	ssize_t n = read(r->from, buf, sizeof(buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
+	if (n > 0 && r->to <= 2 && r->from > 2) { /* output: counted */
+		emit(x, r->to, buf, (size_t)n);
+		return;
+	}
 	if (n <= 0 || fds_write_all(r->to, buf, (size_t)n) < 0) {
 		close(r->from);
 		if (r->to > 2)
@@ -266,25 +312,18 @@ static void relay_pump(struct relay *r)
 	}
 }
 
-struct exec_opts {
-	bool is_interactive;
-	double timeout_s;
-	const char *workdir;
-	const char *env[SANDBOX_MAX_ENV];
-	size_t env_count;
-};
-
 static const struct option exec_options[] = {
-    {"interactive", no_argument, NULL, 'i'},   {"env", required_argument, NULL, 'e'},
-    {"workdir", required_argument, NULL, 'w'}, {"timeout", required_argument, NULL, 'T'},
+    {"interactive", no_argument, NULL, 'i'},   {"tty", no_argument, NULL, 't'},
+    {"env", required_argument, NULL, 'e'},     {"workdir", required_argument, NULL, 'w'},
+    {"timeout", required_argument, NULL, 'T'}, {"output-limit", required_argument, NULL, 'O'},
     {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 };
 
 static int exec_usage(struct sk_err *err, const char *why)
 {
 	return sk_fail(err, "cli", 0,
-		       "usage: stockade exec [-i] [-e KEY=VALUE] [-w DIR] [--timeout D] NAME -- "
-		       "COMMAND [ARG...]",
+		       "usage: stockade exec [-i] [-t] [-e KEY=VALUE] [-w DIR] [--timeout D] "
+		       "[--output-limit SIZE] NAME -- COMMAND [ARG...]",
 		       "%s", why);
 }
 
@@ -296,16 +335,19 @@ static int parse_exec(int argc, char **argv, struct exec_opts *o, int *first, st
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+ie:w:h", exec_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+ite:w:h", exec_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			o->is_interactive = true;
 			break;
+		case 't':
+			o->is_tty = true;
+			break;
 		case 'e':
-			if (o->env_count >= SANDBOX_MAX_ENV || env_check_item(optarg, err) < 0)
-				return o->env_count >= SANDBOX_MAX_ENV
-					   ? exec_usage(err, "too many -e")
-					   : -1;
+			if (o->env_count >= SANDBOX_MAX_ENV)
+				return exec_usage(err, "too many -e");
+			if (env_check_item(optarg, err) < 0)
+				return -1;
 			o->env[o->env_count++] = optarg;
 			break;
 		case 'w':
@@ -317,6 +359,10 @@ static int parse_exec(int argc, char **argv, struct exec_opts *o, int *first, st
 			if (parse_duration_ms(optarg, &ms) < 0 || ms == 0)
 				return exec_usage(err, "invalid --timeout");
 			o->timeout_s = (double)ms / 1000.0;
+			break;
+		case 'O':
+			if (parse_size(optarg, &o->output_limit) < 0 || o->output_limit == 0)
+				return exec_usage(err, "invalid --output-limit");
 			break;
 		case 'h':
 			return exec_usage(err, "help");
@@ -350,19 +396,20 @@ static int resolve_env(struct exec_opts *o, char *storage[SANDBOX_MAX_ENV], stru
 	return 0;
 }
 
-/* Fd i of the exec: the caller's own, or /dev/null (stdin without -i), or a pipe relayed by
- * us when the caller's is a terminal. */
-static int exec_stdio(int i, bool is_interactive, int *give, struct relay *relay,
+/* Fd i of the exec: the caller's own, /dev/null (stdin without -i; all three with -t, whose
+ * pty PID 1 makes), or a pipe relayed by us when the caller's is a terminal or output is
+ * limited. */
+static int exec_stdio(int i, const struct exec_opts *o, int *give, struct relay *relay,
 		      struct sk_err *err)
 {
 	int p[2];
 
 	relay->from = relay->to = -1;
-	if (i == 0 && !is_interactive) {
+	if (o->is_tty || (i == 0 && !o->is_interactive)) {
 		*give = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		return *give < 0 ? sk_fail(err, "cli", errno, NULL, "open /dev/null") : 0;
 	}
-	if (!isatty(i)) {
+	if (!isatty(i) && (i == 0 || !o->output_limit)) {
 		*give = i;
 		return 0;
 	}
@@ -378,10 +425,15 @@ static int exec_stdio(int i, bool is_interactive, int *give, struct relay *relay
 	return 0;
 }
 
-static int status_of(const struct sync_msg *done, bool timed_out, struct sk_err *err)
+static int status_of(const struct exec_client *x, const struct sync_msg *done, struct sk_err *err)
 {
-	if (timed_out)
+	if (x->is_timed_out)
 		return 124;
+	if (x->is_limit_hit) {
+		fprintf(stderr, "stockade: output limit: the exec was killed after %llu bytes\n",
+			(unsigned long long)x->output_limit);
+		return 128 + SIGXFSZ;
+	}
 	if (done->err.layer[0]) {
 		*err = done->err;
 		return -1;
@@ -393,7 +445,7 @@ static int status_of(const struct sync_msg *done, bool timed_out, struct sk_err 
 	return 125;
 }
 
-static int exec_signals(struct sk_err *err)
+static int exec_signals(bool wants_winch, struct sk_err *err)
 {
 	sigset_t set;
 	int fd;
@@ -401,6 +453,8 @@ static int exec_signals(struct sk_err *err)
 	sigemptyset(&set);
 	for (int i = 0; i < init_forwarded_count; i++)
 		sigaddset(&set, init_forwarded_signals[i]);
+	if (wants_winch)
+		sigaddset(&set, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		return sk_fail(err, "cli", errno, NULL, "signalfd");
 	return fd;
@@ -411,70 +465,148 @@ static int exec_timer(double seconds, struct sk_err *err)
 	struct itimerspec its = {
 	    .it_value = {.tv_sec = (time_t)seconds,
 			 .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)}};
-	int fd;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 
-	if (seconds <= 0)
-		return -1;
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return sk_fail(err, "cli", errno, NULL, "timerfd");
+	}
 	return fd;
 }
 
-/* Until the exec is done: relays, signals in, the timeout. */
-static int exec_wait(int ctl, struct relay relays[3], int sig_fd, int timer_fd, struct sk_err *err)
+/* What the command wrote before it ended is in the pipes and the pty: passed on. */
+static void exec_drain(struct exec_client *x)
 {
+	char buf[65536];
+
+	for (int i = 1; i < 3; i++) {
+		int flags = x->relays[i].from >= 0 ? fcntl(x->relays[i].from, F_GETFL) : -1;
+		if (flags >= 0)
+			(void)fcntl(x->relays[i].from, F_SETFL, flags | O_NONBLOCK);
+		while (x->relays[i].from >= 0) {
+			struct pollfd one = {.fd = x->relays[i].from, .events = POLLIN};
+			if (poll(&one, 1, 0) <= 0)
+				break;
+			relay_pump(x, &x->relays[i]);
+		}
+	}
+	while (x->tty.master >= 0) {
+		struct pollfd one = {.fd = x->tty.master, .events = POLLIN};
+		x->tty.idx_master = 0;
+		x->tty.idx_in = -1;
+		if (poll(&one, 1, 0) <= 0)
+			break;
+		size_t n = tty_relay_output(&x->tty, &one, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		emit(x, 1, buf, n);
+	}
+}
+
+static void exec_signal(struct exec_client *x)
+{
+	struct signalfd_siginfo info;
 	struct sync_msg msg;
-	bool timed_out = false;
+
+	if (read(x->sig_fd, &info, sizeof(info)) != sizeof(info))
+		return;
+	if (info.ssi_signo == SIGWINCH) {
+		tty_resize(&x->tty, &x->tty_plan);
+		return;
+	}
+	msg = (struct sync_msg){.kind = SYNC_SIGNAL, .value = info.ssi_signo};
+	(void)sync_send(x->ctl, &msg);
+}
+
+/* A message from the supervisor: 1 when the exec is done (*done), 0 to go on, -1. */
+static int exec_message(struct exec_client *x, struct sync_msg *done, struct sk_err *err)
+{
+	int fd = -1, got;
+	int rc = sync_recv_fds(x->ctl, done, &fd, 1, &got);
+
+	if (rc <= 0)
+		return sk_fail(err, "sandbox", 0, NULL, "the sandbox ended during the exec");
+	if (done->kind == SYNC_EXEC_STARTED && got == 1) {
+		if (tty_from_parent(&x->tty, &x->tty_plan, fd, err) < 0)
+			return -1;
+		return 0;
+	}
+	if (got == 1)
+		close(fd);
+	return done->kind == SYNC_EXEC_DONE ? 1 : 0;
+}
+
+/* Until the exec is done: relays, the pty, signals in, the timeout. */
+static int exec_wait(struct exec_client *x, struct sk_err *err)
+{
+	struct sync_msg done;
+	char buf[65536];
 
 	for (;;) {
-		struct pollfd fds[6] = {{.fd = ctl, .events = POLLIN},
-					{.fd = sig_fd, .events = POLLIN},
-					{.fd = timer_fd, .events = POLLIN}};
+		struct pollfd fds[8] = {{.fd = x->ctl, .events = POLLIN},
+					{.fd = x->sig_fd, .events = POLLIN},
+					{.fd = x->timer_fd, .events = POLLIN}};
+		int n;
 		for (int i = 0; i < 3; i++)
-			fds[3 + i] = (struct pollfd){.fd = relays[i].from, .events = POLLIN};
-		if (poll(fds, 6, -1) < 0 && errno != EINTR)
+			fds[3 + i] = (struct pollfd){.fd = x->relays[i].from, .events = POLLIN};
+		n = tty_poll_add(&x->tty, fds, 6);
+		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
 			return sk_fail(err, "cli", errno, NULL, "poll");
 		for (int i = 0; i < 3; i++)
 			if (fds[3 + i].revents)
-				relay_pump(&relays[i]);
-		if (fds[1].revents) {
-			struct signalfd_siginfo info;
-			if (read(sig_fd, &info, sizeof(info)) == sizeof(info)) {
-				msg =
-				    (struct sync_msg){.kind = SYNC_SIGNAL, .value = info.ssi_signo};
-				(void)sync_send(ctl, &msg);
-			}
-		}
+				relay_pump(x, &x->relays[i]);
+		tty_relay_input(&x->tty, fds);
+		size_t out = tty_relay_output(&x->tty, fds, buf, sizeof(buf));
+		if (out > 0)
+			emit(x, 1, buf, out);
+		if (fds[1].revents)
+			exec_signal(x);
 		if (fds[2].revents) {
-			timed_out = true;
-			msg = (struct sync_msg){.kind = SYNC_SIGNAL, .value = SIGKILL};
-			(void)sync_send(ctl, &msg);
-			close(timer_fd);
-			timer_fd = -1;
+			x->is_timed_out = true;
+			kill_exec(x);
+			close(x->timer_fd);
+			x->timer_fd = -1;
 		}
 		if (!fds[0].revents)
 			continue;
-		int rc = sync_recv(ctl, &msg);
-		if (rc <= 0)
-			return sk_fail(err, "sandbox", 0, NULL,
-				       "the sandbox ended during the exec");
-		if (msg.kind != SYNC_EXEC_DONE)
-			continue;
-		/* What the command wrote before it ended is in the pipes: pass it on. */
-		for (int i = 1; i < 3; i++) {
-			int flags = relays[i].from >= 0 ? fcntl(relays[i].from, F_GETFL) : -1;
-			if (flags >= 0)
-				(void)fcntl(relays[i].from, F_SETFL, flags | O_NONBLOCK);
-			while (relays[i].from >= 0) {
-				struct pollfd one = {.fd = relays[i].from, .events = POLLIN};
-				if (poll(&one, 1, 0) <= 0)
-					break;
-				relay_pump(&relays[i]);
-			}
+		int rc = exec_message(x, &done, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			exec_drain(x);
+			return status_of(x, &done, err);
 		}
-		return status_of(&msg, timed_out, err);
 	}
+}
+
+static void exec_client_close(struct exec_client *x)
+{
+	tty_relay_finish(&x->tty); /* the caller's terminal settings back, on every path */
+	for (int i = 0; i < 3; i++) {
+		if (x->relays[i].from > 2)
+			close(x->relays[i].from);
+		if (x->relays[i].to > 2)
+			close(x->relays[i].to);
+	}
+	if (x->sig_fd >= 0)
+		close(x->sig_fd);
+	if (x->timer_fd >= 0)
+		close(x->timer_fd);
+}
+
+/* exec -t: the pty is the sandbox's; our side relays it like run's (sandbox/tty.h). */
+static void exec_tty_plan(const struct exec_opts *o, struct tty_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan->size_fd = -1;
+	if (!o->is_tty)
+		return;
+	plan->has_pty = true;
+	plan->is_stdin_pty = o->is_interactive;
+	for (int fd = 0; fd < 3 && plan->size_fd < 0; fd++)
+		if (isatty(fd))
+			plan->size_fd = fd;
 }
 
 static int box_exec(int argc, char **argv, struct sk_err *err)
@@ -483,18 +615,22 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	struct service_body body = {0};
 	static char buf[SERVICE_BODY_MAX];
 	char *env_storage[SANDBOX_MAX_ENV] = {0};
-	struct relay relays[3] = {{-1, -1}, {-1, -1}, {-1, -1}};
+	struct exec_client x = {.sig_fd = -1, .timer_fd = -1};
 	int give[3] = {-1, -1, -1};
 	struct box_root root;
 	struct box box;
-	int first, ctl, rc = -1, sig_fd = -1, timer_fd = -1;
+	int first, rc = -1;
 	long len;
 
+	for (int i = 0; i < 3; i++)
+		x.relays[i] = (struct relay){-1, -1};
+	tty_relay_init(&x.tty);
 	if (parse_exec(argc, argv, &o, &first, err) < 0)
 		return -1;
 	if (first + 1 >= argc || (strcmp(argv[first + 1], "--") == 0 && first + 2 >= argc))
 		return exec_usage(err, "no command given");
 	body.workdir = o.workdir;
+	body.has_tty = o.is_tty;
 	for (int i = first + 1 + (strcmp(argv[first + 1], "--") == 0); i < argc; i++)
 		if (body.argc < SERVICE_MAX_ARGS)
 			body.argv[body.argc++] = argv[i];
@@ -507,15 +643,17 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 		rc = exec_usage(err, "the command and its environment are too long");
 		goto out_env;
 	}
-	ctl = connect_box(argv[first], &root, &box, err);
-	if (ctl < 0)
+	x.output_limit = o.output_limit;
+	exec_tty_plan(&o, &x.tty_plan);
+	x.ctl = connect_box(argv[first], &root, &box, err);
+	if (x.ctl < 0)
 		goto out_env;
 	for (int i = 0; i < 3; i++)
-		if (exec_stdio(i, o.is_interactive, &give[i], &relays[i], err) < 0)
+		if (exec_stdio(i, &o, &give[i], &x.relays[i], err) < 0)
 			goto out;
 	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
-	if (sync_send_fds(ctl, &req, give, 3) < 0 ||
-	    send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len) {
+	if (sync_send_fds(x.ctl, &req, give, 3) < 0 ||
+	    send(x.ctl, buf, (size_t)len, MSG_NOSIGNAL) != len) {
 		rc = sk_fail(err, "sandbox", errno, NULL, "send the exec to %s", box.name);
 		goto out;
 	}
@@ -525,24 +663,16 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 			close(give[i]);
 		give[i] = -1;
 	}
-	sig_fd = exec_signals(err);
-	if (sig_fd < 0 || (o.timeout_s > 0 && (timer_fd = exec_timer(o.timeout_s, err)) < 0))
+	x.sig_fd = exec_signals(o.is_tty, err);
+	if (x.sig_fd < 0 || (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0))
 		goto out;
-	rc = exec_wait(ctl, relays, sig_fd, timer_fd, err);
+	rc = exec_wait(&x, err);
 out:
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3; i++)
 		if (give[i] > 2)
 			close(give[i]);
-		if (relays[i].from > 2)
-			close(relays[i].from);
-		if (relays[i].to > 2)
-			close(relays[i].to);
-	}
-	if (sig_fd >= 0)
-		close(sig_fd);
-	if (timer_fd >= 0)
-		close(timer_fd);
-	disconnect_box(ctl, &root, &box);
+	exec_client_close(&x);
+	disconnect_box(x.ctl, &root, &box);
 out_env:
 	for (size_t i = 0; i < SANDBOX_MAX_ENV; i++)
 		free(env_storage[i]);

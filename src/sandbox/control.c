@@ -208,11 +208,18 @@ void control_handle(struct control *c, const struct pollfd *fds, int first, int 
 			client_request(c, &c->clients[i], sync_fd, pidfd);
 }
 
-bool control_from_pid1(struct control *c, const struct sync_msg *msg)
+static void close_fds(int *fds, int count)
+{
+	for (int i = 0; i < count; i++)
+		close(fds[i]);
+}
+
+bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, int fd_count)
 {
 	switch (msg->kind) {
 	case SYNC_READY: {
 		struct sk_err ok = {0};
+		close_fds(fds, fd_count);
 		if (c->service->ready_fd >= 0) {
 			(void)fds_write_all(c->service->ready_fd, &ok, sizeof(ok));
 			close(c->service->ready_fd);
@@ -227,10 +234,15 @@ bool control_from_pid1(struct control *c, const struct sync_msg *msg)
 			if (cl->fd < 0 || cl->exec_id != msg->exec_id)
 				continue;
 			cl->is_done = msg->kind == SYNC_EXEC_DONE;
-			send_to(cl->fd, msg);
+			if (fd_count > 0)
+				(void)sync_send_fds(cl->fd, msg, fds, fd_count);
+			else
+				send_to(cl->fd, msg);
 		}
+		close_fds(fds, fd_count);
 		return true;
 	case SYNC_INFO:
+		close_fds(fds, fd_count);
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			struct control_client *cl = &c->clients[i];
 			if (cl->fd < 0 || cl->info_id != msg->exec_id)

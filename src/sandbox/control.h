@@ -46,9 +46,10 @@ int control_poll_add(struct control *c, struct pollfd *fds, int n);
 /* Acts on what poll found in fds[first..]: accepts, reads requests and passes them to PID 1
  * over sync_fd; a fired stop timer kills PID 1 through pidfd. */
 void control_handle(struct control *c, const struct pollfd *fds, int first, int sync_fd, int pidfd);
-/* A message from PID 1 for a client (SYNC_READY, SYNC_EXEC_STARTED, SYNC_EXEC_DONE): passed
- * on. Returns false for a message that is not the control's. */
-bool control_from_pid1(struct control *c, const struct sync_msg *msg);
+/* A message from PID 1 for a client (SYNC_READY, SYNC_EXEC_STARTED with an exec -t's pty
+ * master in fds, SYNC_EXEC_DONE, SYNC_INFO): passed on, the fds with it and then closed.
+ * Returns false (fds untouched) for a message that is not the control's. */
+bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, int fd_count);
 /* The first command's output, into the log. */
 void control_log(struct control *c, const char *buf, size_t n);
 /* Closes the clients (they see the sandbox end), the log and the timer. */

@@ -20,6 +20,7 @@
 #include "sandbox/env.h"
 #include "sandbox/net.h"
 #include "sandbox/sync.h"
+#include "sandbox/tty.h"
 #include "util/macros.h"
 
 /* getdents64(2)'s record; glibc declares none. */
@@ -197,7 +198,7 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 	struct service_body body;
 	struct init_exec x;
 	ssize_t n;
-	int slot, rc;
+	int slot, rc, master = -1, slave = -1;
 	pid_t pid;
 
 	/* The body is the supervisor's next datagram: it sends both at once. */
@@ -213,14 +214,31 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 			       .workdir = body.workdir,
 			       .stdio = {fds[0], fds[1], fds[2]},
 			       .has_tty = body.has_tty};
+	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
+	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
+	 * terminal never enters the sandbox. */
+	if (body.has_tty) {
+		struct sk_err err;
+		if (tty_open_pty(NULL, &master, &slave, &err) < 0)
+			return refuse(sync_fd, exec_id, err.errnum, "open a pty");
+		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
+	}
 	rc = init_spawn(&x, sync_fd, &pid);
+	if (slave >= 0)
+		close(slave);
+	if (rc != 0 && master >= 0)
+		close(master);
 	if (rc < 0)
 		return refuse(sync_fd, exec_id, errno, "fork");
 	if (rc > 0) /* it exits 126/127; reaped below like any stray child */
 		return init_report_exec_failed(sync_fd, rc, body.argv[0], exec_id);
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
-	reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
+	if (master < 0)
+		return reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
+	struct sync_msg msg = {.kind = SYNC_EXEC_STARTED, .exec_id = exec_id, .pid = pid};
+	(void)sync_send_fds(sync_fd, &msg, &master, 1);
+	close(master); /* the caller holds the only master: nothing inside reads its input */
 }
 
 static void signal_exec(uint32_t exec_id, int sig)

@@ -53,12 +53,13 @@ static void supervise_message(struct supervisor *sv)
 		sv->sync_fd = -1;
 		return;
 	}
+	/* A long-lived sandbox's answers for the clients of its control socket (an exec -t's
+	 * pty master with them). */
+	if (sv->control && control_from_pid1(sv->control, &msg, fds, fd_count))
+		return;
 	if (fd_count && msg.kind != SYNC_PROXY && msg.kind != SYNC_TTY)
 		for (int i = 0; i < fd_count; i++)
 			close(fds[i]);
-	/* A long-lived sandbox's answers for the clients of its control socket. */
-	if (sv->control && control_from_pid1(sv->control, &msg))
-		return;
 	switch (msg.kind) {
 	case SYNC_TTY:
 		if (fd_count > 1)

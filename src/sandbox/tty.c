@@ -71,26 +71,35 @@ static int tty_fail(struct sk_err *err, int fd, const char *op)
 	return sk_fail_safe(err, "tty", saved, op, NULL, NULL);
 }
 
+int tty_open_pty(const struct winsize *size, int *master, int *slave, struct sk_err *err)
+{
+	int unlock = 0;
+
+	*master = open(SANDBOX_PTMX, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0)
+		return sk_fail_safe(err, "tty", errno, "open", SANDBOX_PTMX, NULL);
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0)
+		return tty_fail(err, *master, "ioctl(TIOCSPTLCK)");
+	/* Before any process is in the pty's session: nobody gets a SIGWINCH for it. */
+	if (size && ioctl(*master, TIOCSWINSZ, size) < 0)
+		return tty_fail(err, *master, "ioctl(TIOCSWINSZ)");
+	/* The slave by the master's own reference, not by a path in /dev/pts. O_NOCTTY: PID 1
+	 * never takes it as its controlling terminal; the command does, in its session. */
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (*slave < 0)
+		return tty_fail(err, *master, "ioctl(TIOCGPTPEER)");
+	return 0;
+}
+
 int tty_apply(const struct tty_plan *plan, int sync_fd, struct sk_err *err)
 {
 	struct sync_msg msg;
-	int master, slave, unlock = 0, rc;
+	int master, slave, rc;
 
 	if (!plan->has_pty)
 		return 0;
-	master = open(SANDBOX_PTMX, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return sk_fail_safe(err, "tty", errno, "open", SANDBOX_PTMX, NULL);
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		return tty_fail(err, master, "ioctl(TIOCSPTLCK)");
-	/* Before any process is in the pty's session: nobody gets a SIGWINCH for it. */
-	if (plan->has_winsize && ioctl(master, TIOCSWINSZ, &plan->winsize) < 0)
-		return tty_fail(err, master, "ioctl(TIOCSWINSZ)");
-	/* The slave by the master's own reference, not by a path in /dev/pts. O_NOCTTY: PID 1
-	 * never takes it as its controlling terminal; the command does, in its session. */
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-	if (slave < 0)
-		return tty_fail(err, master, "ioctl(TIOCGPTPEER)");
+	if (tty_open_pty(plan->has_winsize ? &plan->winsize : NULL, &master, &slave, err) < 0)
+		return -1;
 	/* The caller's fds go: from here on no terminal of the caller's is left in the sandbox,
 	 * and the command inherits the slave as its stdio. */
 	for (int fd = plan->is_stdin_pty ? 0 : 1; fd <= 2; fd++)

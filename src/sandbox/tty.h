@@ -54,6 +54,10 @@ int tty_prepare(struct tty_plan *plan, const struct sandbox_spec *spec, struct s
  * there is no pty. */
 int tty_apply(const struct tty_plan *plan, int sync_fd, struct sk_err *err);
 
+/* Child (PID 1): a new pty from the sandbox's devpts, unlocked, with size (if any) set; its
+ * master (close-on-exec) and slave (not a controlling terminal yet). */
+int tty_open_pty(const struct winsize *size, int *master, int *slave, struct sk_err *err);
+
 void tty_relay_init(struct tty_relay *relay);
 /* Parent, on SYNC_TTY: takes the master, copies the window size again (the caller may have
  * resized since tty_prepare) and puts the caller's stdin terminal in raw mode, so keystrokes

@@ -233,3 +233,48 @@ def test_control_socket_refuses_another_uid(ctx):
         os.chmod(path, 0o700)
     r = b.cli("rm", "-f", "mine")
     expect(r.returncode == 0, f"rm -f: {r}")
+
+
+def test_exec_tty_and_output_limit(ctx):
+    import pty
+    import select
+    b = Boxes(ctx)
+    b.start("--name", "term")
+    # -t: a pty of the sandbox's own (its devpts), the controlling terminal, the window size
+    # of the caller's terminal; -i relays the caller's input into it
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(b.env)
+        os.execvp(ctx.wrap([ctx.stockade_path])[0], ctx.wrap([
+            ctx.stockade_path, "exec", "-it", "term", "--", "sh", "-c",
+            "tty; stty size; test -t 0 && echo stdin-tty; read x; echo got:$x; exit 3"]))
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    time.sleep(0.5)
+    os.write(fd, b"typed\n")
+    out = b""
+    while True:
+        r, _, _ = select.select([fd], [], [], 10)
+        if not r:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    lines = out.decode().replace("\r", "").split("\n")
+    expect(os.waitstatus_to_exitcode(status) == 3, f"exit {status}: {out!r}")
+    expect(lines[0].startswith("/dev/pts/") and "33 101" in lines and "stdin-tty" in lines and
+           "got:typed" in lines, f"{out!r}")
+    # --output-limit per exec: killed past it, exit 153, no more than the limit passed on
+    r = b.cli("exec", "--output-limit", "1k", "term", "--", "sh", "-c", "yes | head -c 100000")
+    expect(r.returncode == 153 and len(r.out) == 1024 and "output limit" in r.err, f"{r}")
+    r = b.cli("exec", "--output-limit", "1k", "term", "--", "echo", "small")
+    expect(r.returncode == 0 and r.out == "small\n", f"{r}")
+    expect(b.cli("rm", "-f", "term").returncode == 0, "rm -f")
