@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 		rc = cli_run(argc - 1, argv + 1, environ, &err);
 	} else if (strcmp(argv[1], "exec") == 0 || strcmp(argv[1], "ps") == 0 ||
 		   strcmp(argv[1], "inspect") == 0 || strcmp(argv[1], "logs") == 0 ||
-		   strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "rm") == 0) {
+		   strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "rm") == 0 ||
+		   strcmp(argv[1], "cp") == 0) {
 		rc = cli_box(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "doctor") == 0) {
 		keep_reserve();

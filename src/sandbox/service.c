@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +23,7 @@
 #include "sandbox/net.h"
 #include "sandbox/sync.h"
 #include "sandbox/tty.h"
+#include "store/treestream.h"
 #include "util/macros.h"
 
 /* getdents64(2)'s record; glibc declares none. */
@@ -53,7 +56,9 @@ long service_body_build(char *buf, size_t size, const struct service_body *body)
 	    body->argc > 0 && body->argc <= SERVICE_MAX_ARGS && body->env_count <= SANDBOX_MAX_ENV;
 	size_t at = 0;
 
-	at = put(buf, size, at, body->has_tty ? "t" : "-", &fits);
+	char kind[2] = {body->kind ? body->kind : (body->has_tty ? 't' : '-'), '\0'};
+
+	at = put(buf, size, at, kind, &fits);
 	at = put(buf, size, at, body->workdir ? body->workdir : "", &fits);
 	at = put(buf, size, at, sk_utoa((unsigned)body->argc, count, sizeof(count)), &fits);
 	for (size_t i = 0; i < body->argc && fits; i++)
@@ -102,8 +107,9 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 	const char *flags = take(buf, len, &at);
 
 	memset(body, 0, sizeof(*body));
-	if (!flags || (strcmp(flags, "t") != 0 && strcmp(flags, "-") != 0))
+	if (!flags || strlen(flags) != 1 || !strchr("-tio", flags[0]))
 		return -1;
+	body->kind = flags[0];
 	body->has_tty = flags[0] == 't';
 	body->workdir = take(buf, len, &at);
 	if (!body->workdir)
@@ -192,6 +198,57 @@ static int free_slot(void)
 	return -1;
 }
 
+/* stockade cp, inside: our own code in a child of PID 1, so confined exactly like an exec
+ * (the same uid, Landlock domain, seccomp filter; non-dumpable like PID 1, so the workload
+ * cannot reach into it). Paths are resolved here, in the sandbox's own view: no host process
+ * ever resolves one (docker cp, CVE-2018-15664). Copy in: the caller's tree stream from fd 0
+ * is made at the path. Copy out: the path opened (a file or a directory) goes to the caller
+ * over fd 0, a socket; the caller copies from it without following any link. */
+static void __attribute__((noreturn)) copier(const struct service_body *body)
+{
+	struct treestream_stats stats;
+	struct sk_err err;
+	struct stat st;
+	int fd;
+
+	memset(&err, 0, sizeof(err));
+	if (body->kind == SERVICE_COPY_IN) {
+		if (treestream_read(0, body->argv[0], &stats, &err) == 0)
+			_exit(0);
+		sk_err_print(&err);
+		_exit(1);
+	}
+	fd = open(body->argv[0], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+		(void)sk_fail(&err, "cp", fd < 0 ? errno : 0,
+			      fd < 0 ? NULL : "cp copies files and directories",
+			      fd < 0 ? "%.200s" : "%.200s: not a file or directory", body->argv[0]);
+		sk_err_print(&err);
+		_exit(1);
+	}
+	struct sync_msg msg = {.kind = SYNC_EXEC_STARTED};
+	_exit(sync_send_fds(0, &msg, &fd, 1) == 0 ? 0 : 1);
+}
+
+static pid_t start_copier(const struct service_body *body, const int *fds, int sync_fd)
+{
+	pid_t pid = fork();
+	sigset_t none;
+
+	if (pid != 0)
+		return pid;
+	close(sync_fd);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			_exit(126);
+	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    (body->workdir && chdir(body->workdir) < 0) || close_range(3, ~0U, 0) < 0)
+		_exit(126);
+	copier(body);
+}
+
 static void start_exec(const struct init_config *config, int sync_fd, uint32_t exec_id,
 		       const int *fds, int fd_count)
 {
@@ -214,6 +271,14 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 			       .workdir = body.workdir,
 			       .stdio = {fds[0], fds[1], fds[2]},
 			       .has_tty = body.has_tty};
+	if (body.kind == SERVICE_COPY_IN || body.kind == SERVICE_COPY_OUT) {
+		pid = start_copier(&body, fds, sync_fd);
+		if (pid < 0)
+			return refuse(sync_fd, exec_id, errno, "fork");
+		execs[slot].id = exec_id;
+		execs[slot].pid = pid;
+		return reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
+	}
 	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
 	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
 	 * terminal never enters the sandbox. */

@@ -18,10 +18,19 @@
 #define SERVICE_MAX_ARGS 1024
 #define SERVICE_MAX_EXECS 64 /* at once, per sandbox */
 
-/* An exec's request body, after its SYNC_EXEC_REQ: NUL-terminated strings: flags ("t": a pty
- * of the sandbox's own, "-": none), workdir ("": PID 1's), argc in decimal, the arguments,
+/* What an exec request asks for. */
+enum service_kind {
+	SERVICE_EXEC = '-',	/* a command, with the caller's fds 0-2 */
+	SERVICE_TTY = 't',	/* a command on a pty of the sandbox's own */
+	SERVICE_COPY_IN = 'i',	/* stockade cp HOST NAME:argv[0]: a tree stream on fd 0 */
+	SERVICE_COPY_OUT = 'o', /* stockade cp NAME:argv[0] HOST: its fd sent over fd 0 */
+};
+
+/* An exec's request body, after its SYNC_EXEC_REQ: NUL-terminated strings: the kind (one
+ * character of enum service_kind), workdir ("": PID 1's), argc in decimal, the arguments,
  * envc in decimal, the KEY=VALUE additions to the sandbox's environment. */
 struct service_body {
+	char kind;
 	bool has_tty;
 	const char *workdir; /* NULL: PID 1's */
 	char *argv[SERVICE_MAX_ARGS + 1];

@@ -278,3 +278,96 @@ def test_exec_tty_and_output_limit(ctx):
     r = b.cli("exec", "--output-limit", "1k", "term", "--", "echo", "small")
     expect(r.returncode == 0 and r.out == "small\n", f"{r}")
     expect(b.cli("rm", "-f", "term").returncode == 0, "rm -f")
+
+
+def _tree(top):
+    """{relative path: ('f', content) | ('l', target) | ('d',)} of a host tree."""
+    out = {}
+    for base, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, top)
+            if os.path.islink(path):
+                out[rel] = ("l", os.readlink(path))
+            elif os.path.isdir(path):
+                out[rel] = ("d",)
+            else:
+                with open(path) as f:
+                    out[rel] = ("f", f.read())
+    return out
+
+
+def test_cp_both_ways(ctx):
+    b = Boxes(ctx)
+    b.start("--name", "files")
+    src = os.path.join(ctx.tmpdir(), "src")
+    os.makedirs(os.path.join(src, "sub"))
+    with open(os.path.join(src, "a.txt"), "w") as f:
+        f.write("alpha\n")
+    with open(os.path.join(src, "sub", "b"), "w") as f:
+        f.write("beta\n")
+    os.chmod(os.path.join(src, "a.txt"), 0o640)
+    os.symlink("a.txt", os.path.join(src, "link"))
+    for base, dirs, files in os.walk(src):
+        for n in [base] + [os.path.join(base, x) for x in dirs + files]:
+            os.lchown(n, ctx.caller_uid, ctx.caller_gid)
+    r = b.cli("cp", src, "files:/tmp")
+    expect(r.returncode == 0, f"cp in: {r}")
+    r = b.cli("exec", "files", "--", "sh", "-c",
+              "stat -c '%n %a %u' /tmp/src/a.txt /tmp/src/sub/b; readlink /tmp/src/link; "
+              "cat /tmp/src/link; ln -s /etc/passwd /tmp/src/abs; ln -s ../../.. /tmp/src/up")
+    expect(r.returncode == 0 and r.out.split("\n")[:4] ==
+           ["/tmp/src/a.txt 640 10001", "/tmp/src/sub/b 644 10001", "a.txt", "alpha"], f"{r}")
+    dst = os.path.join(ctx.tmpdir(), "back")
+    r = b.cli("cp", "files:/tmp/src", dst)
+    expect(r.returncode == 0, f"cp out: {r}")
+    got = _tree(dst)
+    expect(got == {"a.txt": ("f", "alpha\n"), "sub": ("d",), "sub/b": ("f", "beta\n"),
+                   "link": ("l", "a.txt")}, f"what came out: {got}")
+    expect("skipped link abs -> /etc/passwd" in r.err and "skipped link up" in r.err, f"{r}")
+    one = os.path.join(ctx.tmpdir(), "one")
+    r = b.cli("cp", "files:/tmp/src/sub/b", one)
+    expect(r.returncode == 0 and open(one).read() == "beta\n", f"a file: {r}")
+    for args, needle in ((["files:/no/such", one], "/no/such"),
+                         ([src, "files:/no/such/dir/x"], "no such directory"),
+                         ([src, one], "one path in a sandbox"),
+                         (["nobody-here:/x", one], "no sandbox nobody-here")):
+        r = b.cli("cp", *args)
+        expect(r.returncode == 125 and r.err.count("\n") == 1 and needle in r.err,
+               f"{args}: {r}")
+    expect(b.cli("rm", "-f", "files").returncode == 0, "rm -f")
+
+
+def test_cp_out_never_follows_a_planted_link(ctx):
+    """docker cp's CVE-2018-15664: the container swaps a path component for a symlink to / while
+    the host copies. Here the host never resolves a sandbox path: the copier inside does, in the
+    sandbox's own view, and the host copies beneath the directory it was handed, following no
+    link. A marker only the host has must never come out."""
+    b = Boxes(ctx)
+    marker_dir = ctx.tmpdir(mode=0o700)
+    marker = "host-only-" + os.urandom(8).hex()
+    with open(os.path.join(marker_dir, "secret"), "w") as f:
+        f.write(marker)
+    b.start("--name", "racer", "--", "sh", "-c",
+            "mkdir -p /tmp/r; while :; do rm -rf /tmp/r/d; mkdir /tmp/r/d; "
+            "echo inside > /tmp/r/d/secret; rm -rf /tmp/r/d; "
+            f"ln -s {marker_dir} /tmp/r/d; done")
+    outs = ctx.tmpdir()
+    for i in range(40):
+        for src in ("racer:/tmp/r", "racer:/tmp/r/d", "racer:/tmp/r/d/secret"):
+            dst = os.path.join(outs, f"{i}-{src.rsplit('/', 1)[1]}")
+            b.cli("cp", src, dst)
+    found = []
+    for base, dirs, files in os.walk(outs):
+        for name in files:
+            path = os.path.join(base, name)
+            if not os.path.islink(path) and marker in open(path, errors="replace").read():
+                found.append(path)
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            if os.path.islink(path) and os.readlink(path).startswith("/"):
+                found.append(path + " -> " + os.readlink(path))
+    expect(not found, f"the host's file or a link out came out of the sandbox: {found[:5]}")
+    copied = sum(len(files) for _, _, files in os.walk(outs))
+    expect(copied > 0, "nothing was copied at all: the race was not run")
+    expect(b.cli("rm", "-f", "racer").returncode == 0, "rm -f")
