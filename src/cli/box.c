@@ -134,12 +134,15 @@ supervise_box(const struct sandbox_spec *spec, struct box *box, struct sandbox_h
 	_exit(0);
 }
 
-int cli_box_start(const struct sandbox_spec *spec, const char *name, struct sandbox_host *host,
-		  int report_fd, struct sk_err *err)
+int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sources,
+		  struct sandbox_host *host, int report_fd, struct sk_err *err)
 {
+	const char *name = sources->name;
 	struct box_root root;
 	struct box box;
-	struct sandbox_service service = {.owner_uid = getuid()};
+	struct sandbox_service service = {.owner_uid = getuid(),
+					  .idle_timeout_ms = sources->idle_timeout_ms,
+					  .max_lifetime_ms = sources->max_lifetime_ms};
 	struct sk_err told;
 	int ready[2] = {-1, -1};
 	long long created = (long long)time(NULL);

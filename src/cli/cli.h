@@ -16,6 +16,7 @@ struct cli_sources {
 	bool may_read_stdin; /* in: --policy - reads stdin (not for run: it is the command's) */
 	bool is_detached;    /* out: run -d, a long-lived sandbox (cli/box.c) */
 	const char *name;    /* out: --name, or NULL */
+	uint64_t idle_timeout_ms, max_lifetime_ms; /* out: -d's --idle-timeout, --max-lifetime */
 };
 
 /* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags
@@ -43,8 +44,8 @@ struct json_t *cli_spec_json(const struct sandbox_spec *spec);
 /* Long-lived sandboxes (cli/box.c): `run -d` (spec checked; host holds what the run opened:
  * secrets, the audit file; report_fd the report, written when the sandbox ends, or -1), and
  * `stockade exec|ps|stop|rm|logs|inspect`. */
-int cli_box_start(const struct sandbox_spec *spec, const char *name, struct sandbox_host *host,
-		  int report_fd, struct sk_err *err);
+int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sources,
+		  struct sandbox_host *host, int report_fd, struct sk_err *err);
 int cli_box(int argc, char **argv, struct sk_err *err);
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);

@@ -46,6 +46,8 @@ enum {
 	OPT_CLEAR,
 	OPT_SECRET,
 	OPT_NAME,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_LIFETIME,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:hd"
@@ -80,6 +82,8 @@ static const struct option run_options[] = {
     {"secret", required_argument, NULL, OPT_SECRET},
     {"detach", no_argument, NULL, 'd'},
     {"name", required_argument, NULL, OPT_NAME},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -93,6 +97,8 @@ void cli_run_usage(void)
 	    "                             then stockade exec|ps|logs|stop|rm NAME (it ends when\n"
 	    "                             COMMAND does; with none, when stopped)\n"
 	    "      --name NAME            its name (default: made up), [A-Za-z0-9][A-Za-z0-9_.-]*\n"
+	    "      --idle-timeout D       -d: stopped after D with no exec and no client\n"
+	    "      --max-lifetime D       -d: stopped D after it started\n"
 	    "      --policy FILE          a spec file (docs/spec.md); defaults < profile < policy\n"
 	    "                             file < flags; its command when none is given\n"
 	    "      --profile NAME         default, strict, build, or your own (stockade policy\n"
@@ -291,6 +297,8 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case OPT_PROFILE:
 	case 'd':
 	case OPT_NAME:
+	case OPT_IDLE_TIMEOUT:
+	case OPT_MAX_LIFETIME:
 		return 0; /* front-end options (cli_run_parse), not the spec's */
 	}
 	return sk_fail(err, "cli", 0, "see `stockade run --help`", "unknown option");
@@ -302,7 +310,7 @@ int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec 
 	for (const struct option *o = run_options; o->name; o++) {
 		if (strcmp(o->name, name) != 0 || o->val == 'h' || o->val == OPT_POLICY ||
 		    o->val == OPT_PROFILE || o->val == OPT_CLEAR || o->val == 'd' ||
-		    o->val == OPT_NAME)
+		    o->val == OPT_NAME || o->val == OPT_IDLE_TIMEOUT || o->val == OPT_MAX_LIFETIME)
 			continue;
 		if (o->has_arg == required_argument && !arg)
 			return sk_fail(err, "cli", 0, NULL, "--%s needs a value", name);
@@ -369,14 +377,27 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 			sources->is_detached = true;
 		else if (opt == OPT_NAME)
 			sources->name = optarg;
+		else if ((opt == OPT_IDLE_TIMEOUT || opt == OPT_MAX_LIFETIME) &&
+			 (parse_duration_ms(optarg, opt == OPT_IDLE_TIMEOUT
+							? &sources->idle_timeout_ms
+							: &sources->max_lifetime_ms) < 0 ||
+			  !(opt == OPT_IDLE_TIMEOUT ? sources->idle_timeout_ms
+						    : sources->max_lifetime_ms)))
+			return bad_value(
+			    err, opt == OPT_IDLE_TIMEOUT ? "--idle-timeout" : "--max-lifetime",
+			    optarg, "a duration, e.g. 30m, 2h");
 		if (parse_option(opt, optarg, spec, err) < 0)
 			return -1;
 	}
 	/* A command on the command line replaces the file's. */
 	spec->argv = optind < argc ? &argv[optind] : cli_sources_command(sources);
-	if (sources->name && !sources->is_detached)
-		return sk_fail(err, "cli", 0, "a name is for a long-lived sandbox: add -d",
-			       "--name without -d");
+	if ((sources->name || sources->idle_timeout_ms || sources->max_lifetime_ms) &&
+	    !sources->is_detached)
+		return sk_fail(err, "cli", 0, "these are for a long-lived sandbox: add -d",
+			       "%s without -d",
+			       sources->name		  ? "--name"
+			       : sources->idle_timeout_ms ? "--idle-timeout"
+							  : "--max-lifetime");
 	/* policy show needs no command, nor does a long-lived sandbox (PID 1 then waits). */
 	if (!spec->argv && (sources->is_command_optional || sources->is_detached))
 		return spec_check_values(spec, err);
@@ -550,7 +571,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	if (sources->is_detached) {
 		/* The supervisor has its own copies of everything; a refusal removed what the
 		 * run created, as below. */
-		rc = cli_box_start(&spec, sources->name, &host, report_out.fd, err);
+		rc = cli_box_start(&spec, sources, &host, report_out.fd, err);
 		cli_secrets_close(secret_fds, spec.secret_count);
 		if (rc < 0) {
 			output_discard(&audit_out);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/service.h"
@@ -30,18 +31,53 @@ static int open_log(struct control *c)
 	return c->log_fd;
 }
 
+static int arm(int fd, uint64_t ms)
+{
+	struct itimerspec its = {
+	    .it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000}};
+
+	return timerfd_settime(fd, 0, &its, NULL);
+}
+
+void control_update_idle(struct control *c)
+{
+	bool is_busy = false;
+
+	if (c->idle_timer_fd < 0)
+		return;
+	/* Only an exec counts as use: ps and inspect look without keeping it alive. */
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0 && c->clients[i].exec_id && !c->clients[i].is_done)
+			is_busy = true;
+	/* Used: the countdown stops; unused again: it starts over. */
+	if (is_busy && c->is_idle_armed)
+		(void)arm(c->idle_timer_fd, 0);
+	else if (!is_busy && !c->is_idle_armed)
+		(void)arm(c->idle_timer_fd, c->service->idle_timeout_ms);
+	c->is_idle_armed = !is_busy;
+}
+
 int control_init(struct control *c, struct sandbox_service *service,
 		 const struct cgroup_plan *cgroup, struct sk_err *err)
 {
 	memset(c, 0, sizeof(*c));
 	c->service = service;
 	c->cgroup = cgroup;
-	c->stop_timer_fd = -1;
+	c->stop_timer_fd = c->idle_timer_fd = c->life_timer_fd = -1;
 	c->next_id = 1;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	if (open_log(c) < 0)
 		return sk_fail(err, "sandbox", errno, NULL, "open the sandbox's log");
+	if ((service->idle_timeout_ms &&
+	     (c->idle_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0) ||
+	    (service->max_lifetime_ms &&
+	     ((c->life_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+	      arm(c->life_timer_fd, service->max_lifetime_ms) < 0))) {
+		control_close(c);
+		return sk_fail(err, "sandbox", errno, NULL, "timerfd (lifetime)");
+	}
+	control_update_idle(c);
 	return 0;
 }
 
@@ -61,6 +97,8 @@ int control_poll_add(struct control *c, struct pollfd *fds, int n)
 {
 	fds[n++] = (struct pollfd){.fd = c->service->control_fd, .events = POLLIN};
 	fds[n++] = (struct pollfd){.fd = c->stop_timer_fd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = c->idle_timer_fd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = c->life_timer_fd, .events = POLLIN};
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		fds[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
 	return n;
@@ -117,6 +155,7 @@ static void stop(struct control *c, int sync_fd, int64_t grace_seconds, int pidf
 	struct itimerspec its = {.it_value = {.tv_sec = grace_seconds > 0 ? grace_seconds : 0}};
 	struct sync_msg msg = {.kind = SYNC_STOP};
 
+	c->is_stopping = true;
 	if (grace_seconds <= 0) {
 		sys_pidfd_send_signal(pidfd, SIGKILL);
 		return;
@@ -203,9 +242,18 @@ void control_handle(struct control *c, const struct pollfd *fds, int first, int 
 		(void)!read(c->stop_timer_fd, &expirations, sizeof(expirations));
 		sys_pidfd_send_signal(pidfd, SIGKILL); /* the grace is over */
 	}
+	/* Unused too long, or lived long enough: stopped as `stockade stop` would. */
+	for (int t = 2; t <= 3; t++)
+		if (fds[first + t].revents) {
+			uint64_t expirations;
+			(void)!read(fds[first + t].fd, &expirations, sizeof(expirations));
+			if (!c->is_stopping)
+				stop(c, sync_fd, CONTROL_STOP_GRACE, pidfd);
+		}
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->clients[i].fd >= 0 && fds[first + 2 + i].revents)
+		if (c->clients[i].fd >= 0 && fds[first + 4 + i].revents)
 			client_request(c, &c->clients[i], sync_fd, pidfd);
+	control_update_idle(c);
 }
 
 static void close_fds(int *fds, int count)
@@ -240,6 +288,7 @@ bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, 
 				send_to(cl->fd, msg);
 		}
 		close_fds(fds, fd_count);
+		control_update_idle(c);
 		return true;
 	case SYNC_INFO:
 		close_fds(fds, fd_count);
@@ -266,7 +315,9 @@ void control_close(struct control *c)
 		}
 	if (c->log_fd >= 0)
 		close(c->log_fd);
-	if (c->stop_timer_fd >= 0)
-		close(c->stop_timer_fd);
-	c->log_fd = c->stop_timer_fd = -1;
+	int timers[] = {c->stop_timer_fd, c->idle_timer_fd, c->life_timer_fd};
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		if (timers[i] >= 0)
+			close(timers[i]);
+	c->log_fd = c->stop_timer_fd = c->idle_timer_fd = c->life_timer_fd = -1;
 }

@@ -18,6 +18,7 @@
 
 #define CONTROL_MAX_CLIENTS 64
 #define CONTROL_LOG_HALF (1u << 20) /* log rotates to log.1 past this: 2 MiB kept at most */
+#define CONTROL_STOP_GRACE 10	    /* seconds, for a stop of the lifetime timers */
 
 struct control_client {
 	int fd;
@@ -33,15 +34,18 @@ struct control {
 	int log_fd; /* log, O_APPEND */
 	uint64_t log_size;
 	int stop_timer_fd; /* armed by a stop: SIGKILL when it fires */
-	pid_t pid1;	   /* PID 1's host pid (info) */
+	int idle_timer_fd; /* --idle-timeout: armed while nothing uses the sandbox */
+	int life_timer_fd; /* --max-lifetime */
+	bool is_idle_armed, is_stopping;
+	pid_t pid1; /* PID 1's host pid (info) */
 	const struct cgroup_plan *cgroup;
 };
 
 /* Before the loop: opens the log; -1 with err. */
 int control_init(struct control *c, struct sandbox_service *service,
 		 const struct cgroup_plan *cgroup, struct sk_err *err);
-/* Adds the listening socket, the clients and the stop timer to fds from n; returns the new
- * count. */
+/* Adds the listening socket, the timers and the clients to fds from n; returns the new count
+ * (always 4 + CONTROL_MAX_CLIENTS more). */
 int control_poll_add(struct control *c, struct pollfd *fds, int n);
 /* Acts on what poll found in fds[first..]: accepts, reads requests and passes them to PID 1
  * over sync_fd; a fired stop timer kills PID 1 through pidfd. */
@@ -52,7 +56,10 @@ void control_handle(struct control *c, const struct pollfd *fds, int first, int 
 bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, int fd_count);
 /* The first command's output, into the log. */
 void control_log(struct control *c, const char *buf, size_t n);
-/* Closes the clients (they see the sandbox end), the log and the timer. */
+/* --idle-timeout: the countdown runs while no exec runs, and starts over when the last one
+ * ends (ps and inspect do not count as use). */
+void control_update_idle(struct control *c);
+/* Closes the clients (they see the sandbox end), the log and the timers. */
 void control_close(struct control *c);
 
 #endif

@@ -177,6 +177,8 @@ struct sandbox_service {
 	int ready_fd;	 /* written once: a struct sk_err, exit_code 0 once the sandbox runs; the
 			  * engine writes the success, the front end a failure */
 	uid_t owner_uid; /* who may use the control socket, besides root */
+	uint64_t idle_timeout_ms; /* stopped after this long with no exec and no client; 0: never */
+	uint64_t max_lifetime_ms; /* stopped this long after it started; 0: never */
 };
 
 /* What one run gets from the host besides its spec: the caller's environment and what the

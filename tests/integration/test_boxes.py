@@ -371,3 +371,22 @@ def test_cp_out_never_follows_a_planted_link(ctx):
     copied = sum(len(files) for _, _, files in os.walk(outs))
     expect(copied > 0, "nothing was copied at all: the race was not run")
     expect(b.cli("rm", "-f", "racer").returncode == 0, "rm -f")
+
+
+def test_idle_timeout_and_max_lifetime(ctx):
+    b = Boxes(ctx)
+    b.start("--name", "idle", "--idle-timeout", "1")
+    b.start("--name", "short", "--max-lifetime", "1", "--", "sleep", "100")
+    # an exec longer than the idle timeout: used, so not stopped under it
+    r = b.cli("exec", "idle", "--", "sleep", "1.5")
+    expect(r.returncode == 0, f"an exec was cut by the idle timeout: {r}")
+    expect(b.ps()["idle"]["status"] == "running", "stopped while in use")
+    deadline = time.time() + 10
+    while time.time() < deadline and {v["status"] for v in b.ps().values()} != {"exited"}:
+        time.sleep(0.2)
+    listed = b.ps()
+    expect(listed["idle"]["status"] == "exited" and listed["short"]["status"] == "exited",
+           f"{listed}")
+    expect(listed["short"]["exit"]["signal"] == 15, f"{listed['short']}")
+    r = b.cli("run", "--idle-timeout", "1", "--", "true")
+    expect(r.returncode == 125 and "--idle-timeout without -d" in r.err, f"{r}")
