@@ -82,6 +82,8 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 		spec->audit_path = d.audit_path;
 	else if (strcmp(flag, "quiet") == 0)
 		spec->is_quiet = d.is_quiet;
+	else if (strcmp(flag, "require") == 0) /* its one field so far: require.landlock_abi */
+		spec->require_landlock_abi = d.require_landlock_abi;
 	else
 		return sk_fail(err, "cli", 0, NULL, "--%.64s has no default to go back to", flag);
 	return 0;
@@ -363,7 +365,7 @@ static json_t *spec_json(const struct sandbox_spec *spec)
 {
 	static const char *const tty_modes[] = {"auto", "always", "never"};
 	json_t *root = json_object(), *network = json_object(), *limits = json_object();
-	json_t *command = json_null();
+	json_t *require = json_object(), *command = json_null();
 
 	if (spec->argv) {
 		command = json_array();
@@ -397,6 +399,9 @@ static json_t *spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "report", string_or_null(spec->report_path));
 	json_object_set_new(root, "audit", string_or_null(spec->audit_path));
 	json_object_set_new(root, "quiet", json_boolean(spec->is_quiet));
+	json_object_set_new(require, "landlock_abi",
+			    limit_json(spec->require_landlock_abi, count_json));
+	json_object_set_new(root, "require", require);
 	return root;
 }
 

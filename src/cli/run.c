@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/gate.h"
 #include "sandbox/launch.h"
 #include "sandbox/spec_check.h"
 #include "store/volume.h"
@@ -43,6 +44,7 @@ enum {
 	OPT_POLICY,
 	OPT_PROFILE,
 	OPT_CLEAR,
+	OPT_REQUIRE,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:h"
@@ -74,6 +76,7 @@ static const struct option run_options[] = {
     {"policy", required_argument, NULL, OPT_POLICY},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"clear", required_argument, NULL, OPT_CLEAR},
+    {"require", required_argument, NULL, OPT_REQUIRE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -116,6 +119,8 @@ void cli_run_usage(void)
 	    "      --uid N                sandbox uid and gid inside (default %d)\n"
 	    "      --allow-degraded LAYER run without landlock|seccomp|cgroup, recorded\n"
 	    "      --report FILE          write a JSON run report\n"
+	    "      --require landlock_abi=N  refuse to start unless the kernel offers Landlock\n"
+	    "                             ABI N or later (docs/spec.md, \"require\")\n"
 	    "exit: the command's status; 128+N if killed by signal N; 124 timeout; 125 stockade\n"
 	    "failed before the command started; 126 not executable; 127 not found\n",
 	    SANDBOX_HOME, SANDBOX_DEFAULT_HOSTNAME, SANDBOX_DEFAULT_UID);
@@ -150,6 +155,23 @@ static int parse_tty(const char *mode, enum sandbox_tty_mode *out, struct sk_err
 			return 0;
 		}
 	return bad_value(err, "--tty", mode, "one of auto, always, never");
+}
+
+/* --require NAME=VALUE, one requirement per flag. Only the Landlock ABI: every other layer is
+ * mandatory already (docs/spec.md, "require", says why). */
+static int parse_require(const char *arg, struct sandbox_spec *spec, struct sk_err *err)
+{
+	static const char prefix[] = "landlock_abi=";
+	uint64_t value;
+
+	if (strncmp(arg, prefix, sizeof(prefix) - 1) != 0)
+		return bad_value(err, "--require", arg,
+				 "NAME=VALUE; the one name is landlock_abi, e.g. landlock_abi=6");
+	if (parse_uint(arg + sizeof(prefix) - 1, 1, SANDBOX_MAX_REQUIRE_LANDLOCK_ABI, &value) < 0)
+		return bad_value(err, "--require", arg,
+				 "landlock_abi=N, N a Landlock ABI version from 1 to 255");
+	spec->require_landlock_abi = (unsigned)value;
+	return 0;
 }
 
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
@@ -249,6 +271,8 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case OPT_CLEAR:
 		return cli_policy_clear(spec, arg, err);
+	case OPT_REQUIRE:
+		return parse_require(arg, spec, err);
 	case OPT_POLICY:
 	case OPT_PROFILE:
 		return 0; /* read before every other flag: cli_run_parse */
@@ -486,6 +510,10 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		cli_run_usage();
 		return 0;
 	}
+	/* What the spec requires of the host, before the outputs or a volume exist: a refused
+	 * run leaves nothing behind (sandbox_run asks again, for every front end). */
+	if (gate_require(&spec, err) < 0)
+		return -1;
 	if (outputs_open(&spec, &report_out, &audit_out, err) < 0)
 		return -1;
 	memset(&report, 0, sizeof(report));

@@ -39,11 +39,13 @@ const struct spec_field spec_fields[] = {
     {NULL, "report", "report", SPEC_STRING},
     {NULL, "audit", "audit", SPEC_STRING},
     {NULL, "quiet", "quiet", SPEC_BOOL},
+    {"require", "landlock_abi", "require", SPEC_INT},
 };
 const size_t spec_field_count = sizeof(spec_fields) / sizeof(spec_fields[0]);
 
 /* Keys of the top level that are not fields of the table. */
-static const char *const top_keys[] = {"stockade", "profile", "command", "network", "limits"};
+static const char *const top_keys[] = {"stockade", "profile", "command",
+				       "network",  "limits",  "require"};
 
 /* Keys kept for the next slices of the spec (docs/spec.md, "Not yet"): refused with a line
  * that says so, not as unknown. */
@@ -51,7 +53,6 @@ static const struct {
 	const char *section, *key;
 } reserved[] = {
     {NULL, "secrets"},
-    {NULL, "require"},
     {"network", "host"},
 };
 
@@ -463,7 +464,8 @@ static void check_top(struct spec_doc *doc, struct spec_issues *issues, bool is_
 					  "expected a string, got %s", json_kind(value));
 		} else if (strcmp(key, "command") == 0) {
 			check_command(doc, issues, value, path);
-		} else if (strcmp(key, "network") == 0 || strcmp(key, "limits") == 0) {
+		} else if (strcmp(key, "network") == 0 || strcmp(key, "limits") == 0 ||
+			   strcmp(key, "require") == 0) {
 			check_section(doc, issues, key, value, path);
 		} else if (f) {
 			check_field(doc, issues, f, value, path, 1);
@@ -591,6 +593,12 @@ static bool apply_field(const struct spec_doc *doc, const struct spec_field *f, 
 		return true; /* absent; or of the wrong type, which spec_doc_load reported */
 	if (json_is_null(value) || json_is_false(value))
 		return apply_one(doc, fn, ctx, f, SPEC_RESET, NULL, path, depth, issues);
+	if (f->section && strcmp(f->section, "require") == 0) {
+		/* One flag for the section, its value NAME=VALUE: --require landlock_abi=N */
+		char text[96];
+		snprintf(text, sizeof(text), "%s=%s", f->key, scalar_text(value, buf, sizeof(buf)));
+		return apply_one(doc, fn, ctx, f, SPEC_SET, text, path, depth, issues);
+	}
 	if (f->type != SPEC_LIST)
 		return apply_one(doc, fn, ctx, f, SPEC_SET, scalar_text(value, buf, sizeof(buf)),
 				 path, depth, issues);

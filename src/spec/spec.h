@@ -51,6 +51,9 @@
 #define SANDBOX_VOLUME_NAME_MAX 64
 #define SANDBOX_GUEST_PATH_MAX 200
 
+/* --require landlock_abi=N: the range a spec may ask for (the kernel's ABI is found at run). */
+#define SANDBOX_MAX_REQUIRE_LANDLOCK_ABI 255
+
 /* A managed volume (-v), as asked for: parsed and checked (store/volume.c) for every -v
  * before anything is created. */
 struct sandbox_volume {
@@ -105,6 +108,9 @@ struct sandbox_spec {
 	size_t volume_count;
 	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
 	enum sandbox_tty_mode tty_mode;
+	/* --require: what the host must offer, or the run is refused before anything is made
+	 * (gate_require). 0: nothing required. */
+	unsigned require_landlock_abi; /* Landlock ABI at least this */
 };
 
 /* A volume the front end took from the store for one run (store/volume.h): host state, so not

@@ -221,7 +221,7 @@ def test_show_round_trips_through_check_and_run(ctx):
     doc = json.loads(shown.out)
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
                          "volumes", "keep_volumes", "network", "limits", "allow_degraded",
-                         "tty", "report", "audit", "quiet"], f"order: {list(doc)}")
+                         "tty", "report", "audit", "quiet", "require"], f"order: {list(doc)}")
     expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
            list(doc["limits"]) == ["memory", "pids", "cpus", "timeout", "output", "tmpfs"],
            f"{doc}")
@@ -442,8 +442,8 @@ def test_policy_check(ctx):
         f"{bad}:2:9: uid: expected an integer, got a string",
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
-        "env, workdir, uid, hostname, rootfs, volumes, keep_volumes, allow_degraded, tty, "
-        "report, audit, quiet)",
+        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, allow_degraded, "
+        "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')
     expect(r.returncode == 1 and r.out.startswith("-:1:36: limits.pids: invalid --pids-limit"),
@@ -513,7 +513,7 @@ def test_schema_agrees_with_the_parser(ctx):
     shown = json.loads(h.cli("policy", "show").out)
     props = schema["properties"]
     expect(set(props) - {"profile"} == set(shown), f"{sorted(props)} vs {sorted(shown)}")
-    for section in ("network", "limits"):
+    for section in ("network", "limits", "require"):
         expect(set(props[section]["properties"]) == set(shown[section]), section)
         expect(props[section].get("additionalProperties") is False, section)
     expect(schema.get("additionalProperties") is False, "unknown keys must be refused")
