@@ -16,7 +16,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: stockade run [OPTIONS] [--] COMMAND [ARG...]\n"
 		     "       stockade doctor [--json]\n"
-		     "       stockade policy check|show|profiles ...   spec files (docs/spec.md)\n"
+		     "       stockade policy check|show|profiles|import-srt ...   spec files "
+		     "(docs/spec.md)\n"
 		     "       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
 		     "       stockade reserve status|release\n"
 		     "       stockade version\n"
@@ -96,9 +97,10 @@ int main(int argc, char **argv)
 	else
 		sk_err_print(&err);
 	if (err.errnum == ENOSPC && reserve_would_help())
-		fprintf(stderr, "stockade: the disk is full: `stockade reserve release` frees the "
-				"%llu MiB stockade keeps in reserve for this, to give you room to clean "
-				"up\n",
+		fprintf(stderr,
+			"stockade: the disk is full: `stockade reserve release` frees the "
+			"%llu MiB stockade keeps in reserve for this, to give you room to clean "
+			"up\n",
 			(unsigned long long)(RESERVE_BYTES >> 20));
 	return err.exit_code ? err.exit_code : 125;
 }
