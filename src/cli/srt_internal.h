@@ -11,7 +11,6 @@
 #include "cli/srt.h"
 #include "net/netaddr.h"
 
-#define SRT_DENY_PORTS_MAX 64
 #define SRT_RESOLVED_MAX 64
 
 /* Where the walk is in the document, for the notes' places. */
@@ -25,10 +24,9 @@ struct srt_walk {
 
 /* What the walk has found so far. */
 struct srt_found {
-	json_t *allow, *deny;			 /* stockade rules, canonical text, each once */
-	bool is_deny_all;			 /* deniedDomains "*": srt allows nothing */
-	uint16_t deny_ports[SRT_DENY_PORTS_MAX]; /* deniedDomains "*:PORT" */
-	size_t deny_port_count;
+	json_t *allow, *deny;			/* stockade rules, canonical text, each once */
+	bool is_deny_all;			/* deniedDomains "*": srt allows nothing */
+	uint8_t denied_ports[65536 / 8];	/* deniedDomains "*:PORT", a bit per port */
 	struct cidr resolved[SRT_RESOLVED_MAX]; /* deniedResolvedAddresses */
 	size_t resolved_count;
 	bool is_fs_disabled;	  /* filesystem.disabled: srt enforces no path rule */

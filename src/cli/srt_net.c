@@ -193,10 +193,8 @@ static void scan_deny_all(const json_t *list, struct srt_found *f)
 			continue;
 		if (p.port == 0)
 			f->is_deny_all = true;
-		else if (f->deny_port_count < SRT_DENY_PORTS_MAX)
-			f->deny_ports[f->deny_port_count++] = p.port;
 		else
-			f->is_deny_all = true; /* more than that: denying all is the safe reading */
+			f->denied_ports[p.port / 8] |= (uint8_t)(1u << (p.port % 8));
 	}
 }
 
@@ -319,12 +317,7 @@ static void walk_resolved(struct srt_walk *w, const json_t *list, struct srt_fou
 
 static bool is_port_denied(const struct srt_found *f, uint16_t port)
 {
-	if (f->is_deny_all)
-		return true;
-	for (size_t i = 0; i < f->deny_port_count; i++)
-		if (f->deny_ports[i] == port)
-			return true;
-	return false;
+	return f->is_deny_all || (f->denied_ports[port / 8] & (1u << (port % 8)));
 }
 
 /* An allowed address inside a deniedResolvedAddresses range: srt lets the sandbox reach it by
