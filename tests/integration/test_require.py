@@ -97,6 +97,12 @@ def test_require_flag_over_the_file(ctx):
     expect(r.returncode == 125 and "RAN" not in r.out and r.err.count("\n") == 1, f"{r}")
     r = h.cli("run", "--require", f"landlock_abi={abi}", "--", "echo", "RAN")
     expect(r.returncode == 0 and r.out == "RAN\n", f"{r}")
+    # through policy show and back: the same demand, the same answers
+    for want, status in ((abi, 0), (abi + 1, 125)):
+        r = h.ctx.run(["bash", "-c", 'exec "$1" run --policy <("$1" policy show --require '
+                       '"landlock_abi=$2" -- echo RAN)', "bash", ctx.stockade_path, str(want)],
+                      env=h.env)
+        expect(r.returncode == status and ("RAN" in r.out) == (status == 0), f"{want}: {r}")
 
 
 def test_require_shown_checked_and_refused_when_malformed(ctx):
