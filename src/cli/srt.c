@@ -204,19 +204,18 @@ void srt_walk_keys(struct srt_walk *w, const json_t *object, const struct srt_ke
 const json_t *srt_strings_at(struct srt_walk *w, const json_t *object, const char *key)
 {
 	const json_t *list = json_object_get(object, key);
+	bool is_valid = true;
 	size_t i;
 	json_t *item;
 
-	if (!list || json_is_null(list))
+	if (!list)
 		return NULL;
 	srt_push_key(w, key);
-	if (!json_is_array(list)) {
+	if (!json_is_array(list)) { /* null too: srt takes a list or no key at all */
 		srt_note(w, true, false, "expected a list of strings (srt refuses anything else)");
 		srt_pop(w);
 		return NULL;
 	}
-	bool is_valid = true;
-
 	json_array_foreach(list, i, item)
 	{
 		if (json_is_string(item))

@@ -61,7 +61,7 @@ void srt_note(struct srt_walk *w, bool is_error, bool want_key, const char *fmt,
 void srt_walk_keys(struct srt_walk *w, const json_t *object, const struct srt_key *keys,
 		   size_t count);
 /* The value at key when it is a list of strings; NULL (and an error) when it is something
- * else, NULL alone when it is absent or null. */
+ * else (null included), NULL alone when it is absent. */
 const json_t *srt_strings_at(struct srt_walk *w, const json_t *object, const char *key);
 
 /* The network section (srt_net.c): f->allow and f->deny filled with stockade rules. */

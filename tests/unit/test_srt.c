@@ -465,6 +465,8 @@ static void test_lost_restrictions_are_errors(void **state)
 	     "network.deniedDomains[0]", true, "expected a string"},
 	    {"{\"network\": {\"allowedDomains\": []}, " FS_NONE "}", "network", true,
 	     "deniedDomains: missing"},
+	    {"{\"network\": {\"allowedDomains\": null, \"deniedDomains\": []}, " FS_NONE "}",
+	     "network.allowedDomains", true, "expected a list of strings"},
 	    {"{" FS_NONE "}", "", true, "network: missing"},
 	    {"{" NET_NONE ", " FS_NONE ", \"allowPty\": \"yes\"}", "allowPty", true,
 	     "expected true or false"},
