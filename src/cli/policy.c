@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/srt.h"
 #include "spec/doc.h"
 #include "spec/profile.h"
 
@@ -86,6 +87,8 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 		spec->audit_path = d.audit_path;
 	else if (strcmp(flag, "quiet") == 0)
 		spec->is_quiet = d.is_quiet;
+	else if (strcmp(flag, "require") == 0) /* its one field so far: require.landlock_abi */
+		spec->require_landlock_abi = d.require_landlock_abi;
 	else
 		return sk_fail(err, "cli", 0, NULL, "--%.64s has no default to go back to", flag);
 	return 0;
@@ -381,7 +384,7 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	static const char *const tty_modes[] = {SANDBOX_TTY_MODE_NAMES};
 	static const char *const network_modes[] = {SANDBOX_NETWORK_MODE_NAMES};
 	json_t *root = json_object(), *network = json_object(), *limits = json_object();
-	json_t *command = json_null();
+	json_t *require = json_object(), *command = json_null();
 
 	if (spec->argv) {
 		command = json_array();
@@ -416,6 +419,9 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "report", string_or_null(spec->report_path));
 	json_object_set_new(root, "audit", string_or_null(spec->audit_path));
 	json_object_set_new(root, "quiet", json_boolean(spec->is_quiet));
+	json_object_set_new(require, "landlock_abi",
+			    limit_json(spec->require_landlock_abi, count_json));
+	json_object_set_new(root, "require", require);
 	return root;
 }
 
@@ -434,7 +440,27 @@ static void policy_usage(FILE *out)
 	    "           same arguments would run it\n"
 	    "       stockade policy profiles\n"
 	    "           the profiles there are, and where each comes from\n"
+	    "       stockade policy import-srt FILE\n"
+	    "           sandbox-runtime's settings (srt --settings FILE; - reads stdin) as a\n"
+	    "           spec; what stockade does otherwise, one line each on stderr; exit 1,\n"
+	    "           nothing written, where a restriction of srt's would be lost\n"
 	    "The spec: docs/spec.md. Order: built-in defaults < profile < policy file < flags.\n");
+}
+
+/* The spec as `policy show` prints it. */
+static int print_spec(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	json_t *root = cli_spec_json(spec);
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int rc = 0;
+
+	json_decref(root);
+	if (!text)
+		rc = sk_fail(err, "policy", ENOMEM, NULL, "writing the spec");
+	else if (printf("%s\n", text) < 0 || fflush(stdout) != 0)
+		rc = sk_fail(err, "policy", errno, NULL, "write to stdout");
+	free(text);
+	return rc;
 }
 
 static int policy_show(int argc, char **argv, struct sk_err *err)
@@ -442,22 +468,13 @@ static int policy_show(int argc, char **argv, struct sk_err *err)
 	struct sandbox_spec spec;
 	struct cli_sources sources = {.is_command_optional = true, .may_read_stdin = true};
 	int wants_help, rc = 0;
-	char *text = NULL;
 
-	if (cli_run_parse(argc, argv, &spec, &sources, &wants_help, err) < 0) {
+	if (cli_run_parse(argc, argv, &spec, &sources, &wants_help, err) < 0)
 		rc = -1;
-	} else if (wants_help) {
+	else if (wants_help)
 		policy_usage(stdout);
-	} else {
-		json_t *root = cli_spec_json(&spec);
-		text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-		json_decref(root);
-		if (!text)
-			rc = sk_fail(err, "policy", ENOMEM, NULL, "writing the spec");
-		else if (printf("%s\n", text) < 0 || fflush(stdout) != 0)
-			rc = sk_fail(err, "policy", errno, NULL, "write to stdout");
-	}
-	free(text);
+	else
+		rc = print_spec(&spec, err);
 	cli_sources_free(&sources);
 	return rc;
 }
@@ -513,6 +530,82 @@ static int policy_check(int argc, char **argv, struct sk_err *err)
 	return is_ok ? 0 : 1;
 }
 
+/* ---- import-srt ---- */
+
+static void print_srt_notes(const char *path, const struct srt_notes *notes)
+{
+	for (size_t i = 0; i < notes->count; i++) {
+		const struct srt_note *n = &notes->list[i];
+		char place[32] = "";
+		if (n->pos.line > 0)
+			snprintf(place, sizeof(place), ":%d:%d", n->pos.line, n->pos.col);
+		fprintf(stderr, "stockade: import-srt: %.200s%s: %s%s%s: %s\n", path, place,
+			n->path, n->path[0] ? ": " : "", n->is_error ? "error" : "warning",
+			n->text);
+	}
+	if (notes->dropped)
+		fprintf(stderr, "stockade: import-srt: %.200s: and %zu more\n", path,
+			notes->dropped);
+}
+
+/* The translated document applied onto the built-in defaults through the flags' parsers, as
+ * `policy show --policy` would, and printed as it prints: what is written is what `policy
+ * check` and `run --policy` read back. Its rules were parsed once already (srt.c); a problem
+ * here is stockade's own and is said as such. */
+static int print_translated(json_t *translated, struct sk_err *err)
+{
+	struct sandbox_spec spec;
+	struct spec_issues issues = {0};
+	struct spec_doc doc;
+	char *text = json_dumps(translated, JSON_PRESERVE_ORDER);
+	int rc;
+
+	if (!text)
+		return sk_fail(err, "policy", ENOMEM, NULL, "writing the spec");
+	cli_run_defaults(&spec);
+	if (spec_doc_load(&doc, "import-srt", text, strlen(text), false, &issues) == 0)
+		(void)spec_doc_apply(&doc, apply_to_spec, &spec, &issues);
+	if (issues.count == 0 && issues.dropped == 0)
+		rc = spec_check_values(&spec, err) < 0 ? -1 : print_spec(&spec, err);
+	else
+		rc = sk_fail(err, "policy", 0, "a bug in the translation: please report it", "%s",
+			     issues.count ? issues.list[0].err.op : "the translated spec");
+	spec_issues_free(&issues);
+	spec_doc_free(&doc);
+	return rc;
+}
+
+static int policy_import_srt(int argc, char **argv, struct sk_err *err)
+{
+	struct srt_notes *notes;
+	json_t *translated;
+	char *text;
+	size_t len;
+	int rc;
+
+	if (argc != 2)
+		return sk_fail(err, "cli", 0,
+			       "usage: stockade policy import-srt FILE (- for stdin)",
+			       argc < 2 ? "no file given" : "one file at a time");
+	if (spec_read_path(argv[1], &text, &len, err) < 0) {
+		err->exit_code = 1;
+		return -1;
+	}
+	notes = calloc(1, sizeof(*notes));
+	if (!notes) {
+		free(text);
+		return sk_fail(err, "policy", ENOMEM, NULL, "reading %.200s", argv[1]);
+	}
+	translated = srt_translate(text, len, notes);
+	print_srt_notes(argv[1], notes);
+	/* An error: nothing on stdout, so that `run --policy <(import-srt F)` refuses too. */
+	rc = translated ? print_translated(translated, err) : 1;
+	json_decref(translated);
+	free(notes);
+	free(text);
+	return rc;
+}
+
 static void list_one(void *ctx, const char *name, const char *origin, const char *summary,
 		     const char *status)
 {
@@ -547,11 +640,13 @@ int cli_policy(int argc, char **argv, struct sk_err *err)
 		return policy_show(argc - 1, argv + 1, err);
 	if (strcmp(what, "profiles") == 0)
 		return policy_profiles(argc - 1, argv + 1, err);
+	if (strcmp(what, "import-srt") == 0)
+		return policy_import_srt(argc - 1, argv + 1, err);
 	if (strcmp(what, "help") == 0 || strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
 		policy_usage(stdout);
 		return 0;
 	}
 	policy_usage(stderr);
-	return sk_fail(err, "cli", 0, "check, show or profiles",
+	return sk_fail(err, "cli", 0, "check, show, profiles or import-srt",
 		       argc > 1 ? "unknown policy command '%.64s'" : "no policy command%.0s", what);
 }

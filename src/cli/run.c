@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/gate.h"
 #include "sandbox/launch.h"
 #include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
@@ -48,6 +49,7 @@ enum {
 	OPT_NAME,
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_LIFETIME,
+	OPT_REQUIRE,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:hd"
@@ -84,6 +86,7 @@ static const struct option run_options[] = {
     {"name", required_argument, NULL, OPT_NAME},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
+    {"require", required_argument, NULL, OPT_REQUIRE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -145,6 +148,8 @@ void cli_run_usage(void)
 	    "      --uid N                sandbox uid and gid inside (default %d)\n"
 	    "      --allow-degraded LAYER run without landlock|seccomp|cgroup, recorded\n"
 	    "      --report FILE          write a JSON run report\n"
+	    "      --require landlock_abi=N  refuse to start unless the kernel offers Landlock\n"
+	    "                             ABI N or later (docs/spec.md, \"require\")\n"
 	    "exit: the command's status; 128+N if killed by signal N; 124 timeout; 125 stockade\n"
 	    "failed before the command started; 126 not executable; 127 not found\n",
 	    SANDBOX_HOME, SANDBOX_DEFAULT_HOSTNAME, SANDBOX_DEFAULT_UID);
@@ -191,6 +196,23 @@ static int parse_network(const char *mode, enum sandbox_network_mode *out, struc
 			return 0;
 		}
 	return bad_value(err, "--network", mode, "one of none, allowlist, public");
+}
+
+/* --require NAME=VALUE, one requirement per flag. Only the Landlock ABI: every other layer is
+ * mandatory already (docs/spec.md, "require", says why). */
+static int parse_require(const char *arg, struct sandbox_spec *spec, struct sk_err *err)
+{
+	static const char prefix[] = "landlock_abi=";
+	uint64_t value;
+
+	if (strncmp(arg, prefix, sizeof(prefix) - 1) != 0)
+		return bad_value(err, "--require", arg,
+				 "NAME=VALUE; the one name is landlock_abi, e.g. landlock_abi=6");
+	if (parse_uint(arg + sizeof(prefix) - 1, 1, SANDBOX_MAX_REQUIRE_LANDLOCK_ABI, &value) < 0)
+		return bad_value(err, "--require", arg,
+				 "landlock_abi=N, N a Landlock ABI version from 1 to 255");
+	spec->require_landlock_abi = (unsigned)value;
+	return 0;
 }
 
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
@@ -293,6 +315,8 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case OPT_CLEAR:
 		return cli_policy_clear(spec, arg, err);
+	case OPT_REQUIRE:
+		return parse_require(arg, spec, err);
 	case OPT_POLICY:
 	case OPT_PROFILE:
 	case 'd':
@@ -557,6 +581,10 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		cli_run_usage();
 		return 0;
 	}
+	/* What the spec requires of the host, before the outputs or a volume exist: a refused
+	 * run leaves nothing behind (sandbox_run asks again, for every front end). */
+	if (gate_require(&spec, err) < 0)
+		return -1;
 	/* First, before anything forks: the values leave our environment block here. */
 	if (cli_secrets_open(&spec, secret_fds, err) < 0)
 		return -1;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/landlock.h"
+#include "util/macros.h"
 #include "util/paths.h"
 
 #define CACHE_MAGIC "stockade-probe-cache 1"
@@ -237,6 +239,54 @@ int gate_check(const struct sandbox_spec *spec, struct run_report *report, struc
 	report_layer(report, "gate", true, false,
 		     is_cached ? "layer probes from this boot's cache" : "layers probed now");
 	return 0;
+}
+
+/* The first Linux release of each Landlock ABI: what to tell the operator of an older kernel. */
+static const char *const landlock_abi_kernels[] = {NULL,  "5.13", "5.19", "6.2",
+						   "6.7", "6.10", "6.12", "6.15"};
+
+int gate_require(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	const unsigned want = spec->require_landlock_abi;
+	const unsigned known = (unsigned)ARRAY_SIZE(landlock_abi_kernels) - 1;
+	struct probe_result probe;
+	struct sk_err no_landlock = {0};
+	char hint[300];
+	int abi;
+
+	if (want == 0)
+		return 0;
+	/* Why a floor at all: an ABI adds restrictions (2 refer, 3 truncate, 5 device ioctls, 6
+	 * abstract-unix and signal scoping) that a policy reviewed on one kernel may count on;
+	 * landlock_prepare uses the best ABI there is and would silently use less elsewhere. */
+	abi = landlock_probe_abi(&no_landlock);
+	if (abi < 0) {
+		/* Doctor's words for the layer: the real probe, only on this refusal path. */
+		probe_one(PROBE_LANDLOCK, &probe);
+		return sk_fail(err, "landlock", no_landlock.errnum,
+			       "`stockade doctor` explains; run where the kernel offers it",
+			       "require.landlock_abi: Landlock is %s here (%s), the spec requires "
+			       "ABI %u or later",
+			       probe_status_name(probe.status),
+			       probe.diagnosis[0] ? probe.diagnosis : no_landlock.op, want);
+	}
+	if ((unsigned)abi >= want)
+		return 0;
+	if (want <= known)
+		snprintf(hint, sizeof(hint), "ABI %u came with Linux %s", want,
+			 landlock_abi_kernels[want]);
+	else
+		snprintf(hint, sizeof(hint),
+			 "ABI %u is newer than any this stockade knows of (%u, Linux %s)", want,
+			 known, landlock_abi_kernels[known]);
+	sk_strlcat(hint,
+		   "; run on a kernel that offers it, or lower the requirement; "
+		   "`stockade doctor` shows the ABI",
+		   sizeof(hint));
+	return sk_fail(err, "landlock", 0, hint,
+		       "require.landlock_abi: this kernel offers Landlock ABI %d, the spec "
+		       "requires %u or later",
+		       abi, want);
 }
 
 void gate_forget(void)

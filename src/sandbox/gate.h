@@ -15,6 +15,12 @@
  * report), -1 with err (exit 125) when it must not start. */
 int gate_check(const struct sandbox_spec *spec, struct run_report *report, struct sk_err *err);
 
+/* The spec's `require`: 0 when this machine offers what the spec's author demanded (a Landlock
+ * ABI at least spec->require_landlock_abi), -1 with err (layer "landlock", exit 125) when not.
+ * Not cached: one landlock_create_ruleset(VERSION) call. The CLI asks before it opens an output
+ * or takes a volume; sandbox_run asks again before the probes. */
+int gate_require(const struct sandbox_spec *spec, struct sk_err *err);
+
 /* Drops the cache (after a launch failed in a layer the cache called ok). */
 void gate_forget(void);
 

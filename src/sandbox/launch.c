@@ -87,8 +87,9 @@ int sandbox_run(const struct sandbox_spec *spec, const struct sandbox_host *host
 	if ((host->service && !spec->argv ? spec_check_values(spec, err) : spec_check(spec, err)) <
 	    0)
 		return -1;
-	/* Refuse before anything exists when a needed layer is known not to work here. */
-	if (gate_check(spec, report, err) < 0)
+	/* Refuse before anything exists when the host offers less than the spec requires, or a
+	 * needed layer is known not to work here. */
+	if (gate_require(spec, err) < 0 || gate_check(spec, report, err) < 0)
 		return -1;
 	/* Every layer prepared: what may allocate or fail loudly happens here, before clone. */
 	rc = launch_prepare(&plan, report, err);

@@ -92,6 +92,23 @@ static int check_identity_and_limits(const struct sandbox_spec *spec, struct sk_
 	return 0;
 }
 
+/* --require landlock_abi sets a floor under Landlock; --allow-degraded landlock would let the
+ * run go on without Landlock at all, under the floor. Both at once is refused, not resolved
+ * in favour of one: which the author meant is not ours to guess. */
+static int check_require(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	if (spec->require_landlock_abi > SANDBOX_MAX_REQUIRE_LANDLOCK_ABI)
+		return bad_number(err, "--require landlock_abi", spec->require_landlock_abi,
+				  "a Landlock ABI version from 1 to 255");
+	if (spec->require_landlock_abi && (spec->allow_degraded & LAYER_LANDLOCK))
+		return sk_fail(err, "cli", 0,
+			       "a required layer cannot be degraded: drop one; --clear "
+			       "allow-degraded empties the list",
+			       "--require landlock_abi=%u and --allow-degraded landlock contradict",
+			       spec->require_landlock_abi);
+	return 0;
+}
+
 static int check_env(const struct sandbox_spec *spec, struct sk_err *err)
 {
 	if (spec->env_add_count > SANDBOX_MAX_ENV)
@@ -209,6 +226,8 @@ int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct 
 		return check_dns_server(spec->dns_server, err);
 	if (strcmp(flag, "volume") == 0)
 		return volume_check_list(spec->volumes, spec->volume_count, err);
+	if (strcmp(flag, "require") == 0 || strcmp(flag, "allow-degraded") == 0)
+		return check_require(spec, err);
 	return 0;
 }
 
@@ -240,6 +259,8 @@ int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err)
 	    check_identity_and_limits(spec, err) < 0 || check_env(spec, err) < 0 ||
 	    secrets_check(spec, err) < 0 || check_network(spec, err) < 0 ||
 	    check_secrets_network(spec, err) < 0)
+		return -1;
+	if (check_require(spec, err) < 0)
 		return -1;
 	if (spec->rootfs && spec->rootfs[0] == '\0')
 		return bad_text(err, "--rootfs", "", "a directory holding a root file system");

@@ -40,19 +40,13 @@ const struct spec_field spec_fields[] = {
     {NULL, "report", "report", SPEC_STRING},
     {NULL, "audit", "audit", SPEC_STRING},
     {NULL, "quiet", "quiet", SPEC_BOOL},
+    {"require", "landlock_abi", "require", SPEC_INT},
 };
 const size_t spec_field_count = sizeof(spec_fields) / sizeof(spec_fields[0]);
 
 /* Keys of the top level that are not fields of the table. */
-static const char *const top_keys[] = {"stockade", "profile", "command", "network", "limits"};
-
-/* Keys kept for the next slices of the spec (docs/spec.md, "Not yet"): refused with a line
- * that says so, not as unknown. */
-static const struct {
-	const char *section, *key;
-} reserved[] = {
-    {NULL, "require"},
-};
+static const char *const top_keys[] = {"stockade", "profile", "command",
+				       "network",  "limits",  "require"};
 
 /* ---- issues ---- */
 
@@ -293,18 +287,6 @@ static const struct spec_field *field_find(const char *section, const char *key)
 	return NULL;
 }
 
-static bool is_reserved(const char *section, const char *key)
-{
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-		bool same_section =
-		    (!section && !reserved[i].section) ||
-		    (section && reserved[i].section && strcmp(section, reserved[i].section) == 0);
-		if (same_section && strcmp(key, reserved[i].key) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void known_keys(const char *section, char *buf, size_t size)
 {
 	buf[0] = '\0';
@@ -424,9 +406,6 @@ static void check_section(const struct spec_doc *doc, struct spec_issues *issues
 		path[1] = (struct jsonpos_seg){.key = key};
 		if (f) {
 			check_field(doc, issues, f, value, path, 2);
-		} else if (is_reserved(section, key)) {
-			issue_fmt(doc, issues, path, 2, true, "docs/spec.md, \"Not yet\"",
-				  "not supported yet (reserved for a later version)");
 		} else {
 			known_keys(section, known, sizeof(known));
 			issue_fmt(doc, issues, path, 2, true, NULL, "unknown key (known here: %s)",
@@ -462,13 +441,11 @@ static void check_top(struct spec_doc *doc, struct spec_issues *issues, bool is_
 					  "expected a string, got %s", json_kind(value));
 		} else if (strcmp(key, "command") == 0) {
 			check_command(doc, issues, value, path);
-		} else if (strcmp(key, "network") == 0 || strcmp(key, "limits") == 0) {
+		} else if (strcmp(key, "network") == 0 || strcmp(key, "limits") == 0 ||
+			   strcmp(key, "require") == 0) {
 			check_section(doc, issues, key, value, path);
 		} else if (f) {
 			check_field(doc, issues, f, value, path, 1);
-		} else if (is_reserved(NULL, key)) {
-			issue_fmt(doc, issues, path, 1, true, "docs/spec.md, \"Not yet\"",
-				  "not supported yet (reserved for a later version)");
 		} else {
 			known_keys(NULL, known, sizeof(known));
 			issue_fmt(doc, issues, path, 1, true, NULL, "unknown key (known here: %s)",
@@ -590,6 +567,12 @@ static bool apply_field(const struct spec_doc *doc, const struct spec_field *f, 
 		return true; /* absent; or of the wrong type, which spec_doc_load reported */
 	if (json_is_null(value) || json_is_false(value))
 		return apply_one(doc, fn, ctx, f, SPEC_RESET, NULL, path, depth, issues);
+	if (f->section && strcmp(f->section, "require") == 0) {
+		/* One flag for the section, its value NAME=VALUE: --require landlock_abi=N */
+		char text[96];
+		snprintf(text, sizeof(text), "%s=%s", f->key, scalar_text(value, buf, sizeof(buf)));
+		return apply_one(doc, fn, ctx, f, SPEC_SET, text, path, depth, issues);
+	}
 	if (f->type != SPEC_LIST)
 		return apply_one(doc, fn, ctx, f, SPEC_SET, scalar_text(value, buf, sizeof(buf)),
 				 path, depth, issues);

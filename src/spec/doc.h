@@ -96,7 +96,7 @@ enum spec_field_type {
 };
 
 struct spec_field {
-	const char *section; /* NULL: top level; "network", "limits" */
+	const char *section; /* NULL: top level; "network", "limits", "require" */
 	const char *key;
 	const char *flag; /* the `stockade run` long option it matches */
 	enum spec_field_type type;

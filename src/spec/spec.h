@@ -56,6 +56,9 @@
 #define SANDBOX_VOLUME_NAME_MAX 64
 #define SANDBOX_GUEST_PATH_MAX 200
 
+/* --require landlock_abi=N: the range a spec may ask for (the kernel's ABI is found at run). */
+#define SANDBOX_MAX_REQUIRE_LANDLOCK_ABI 255
+
 /* A managed volume (-v), as asked for: parsed and checked (store/volume.c) for every -v
  * before anything is created. */
 struct sandbox_volume {
@@ -144,6 +147,9 @@ struct sandbox_spec {
 							     * name replacing an earlier one */
 	size_t secret_count;
 	enum sandbox_tty_mode tty_mode;
+	/* --require: what the host must offer, or the run is refused before anything is made
+	 * (gate_require). 0: nothing required. */
+	unsigned require_landlock_abi; /* Landlock ABI at least this */
 };
 
 /* Whether the sandbox has a way out at all (the proxy). */

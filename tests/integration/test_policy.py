@@ -232,7 +232,7 @@ def test_show_round_trips_through_check_and_run(ctx):
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
                          "volumes", "keep_volumes", "secrets", "network", "limits",
                          "allow_degraded",
-                         "tty", "report", "audit", "quiet"], f"order: {list(doc)}")
+                         "tty", "report", "audit", "quiet", "require"], f"order: {list(doc)}")
     expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
            list(doc["limits"]) == ["memory", "pids", "cpus", "timeout", "output", "tmpfs"],
            f"{doc}")
@@ -453,7 +453,7 @@ def test_policy_check(ctx):
         f"{bad}:2:9: uid: expected an integer, got a string",
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
-        "env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, allow_degraded, "
+        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, allow_degraded, "
         "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')
@@ -524,7 +524,7 @@ def test_schema_agrees_with_the_parser(ctx):
     shown = json.loads(h.cli("policy", "show").out)
     props = schema["properties"]
     expect(set(props) - {"profile"} == set(shown), f"{sorted(props)} vs {sorted(shown)}")
-    for section in ("network", "limits"):
+    for section in ("network", "limits", "require"):
         expect(set(props[section]["properties"]) == set(shown[section]), section)
         expect(props[section].get("additionalProperties") is False, section)
     expect(schema.get("additionalProperties") is False, "unknown keys must be refused")

@@ -281,6 +281,21 @@ static void test_each_error_class_with_its_place(void **state)
 	    {"{\"stockade\": 1, \"profile\": \"../etc\"}", "1:28: profile: invalid profile name"},
 	    {"{\"stockade\": 1, \"profile\": \"no-such-profile\"}",
 	     "1:28: profile: no profile 'no-such-profile'"},
+	    /* require: a section of its own, its names known, its values the flag's */
+	    {"{\"stockade\": 1, \"require\": 7}",
+	     "1:28: require: expected an object, got an integer"},
+	    {"{\"stockade\": 1, \"require\": {\"seccomp\": true}}",
+	     "1:29: require.seccomp: unknown key (known here: landlock_abi)"},
+	    {"{\"stockade\": 1, \"require\": {\"landlock_abi\": \"7\"}}",
+	     "1:45: require.landlock_abi: expected an integer, got a string"},
+	    {"{\"stockade\": 1, \"require\": {\"landlock_abi\": 0}}",
+	     "1:45: require.landlock_abi: invalid --require 'landlock_abi=0'"},
+	    {"{\"stockade\": 1,\n \"require\": {\"landlock_abi\": 256}}",
+	     "2:30: require.landlock_abi: invalid --require 'landlock_abi=256'"},
+	    {"{\"stockade\": 1, \"allow_degraded\": [\"landlock\"],\n"
+	     " \"require\": {\"landlock_abi\": 3}}",
+	     "2:30: require.landlock_abi: --require landlock_abi=3 and --allow-degraded landlock "
+	     "contradict"},
 	};
 	char home[400];
 	(void)state;
@@ -742,6 +757,58 @@ static void test_reading_files(void **state)
 	cli_sources_free(&sources);
 }
 
+/* require: the file's value, replaced by the flag, reset by null; the flag's own grammar. */
+static void test_require_layers(void **state)
+{
+	struct sandbox_spec spec;
+	struct cli_sources sources = {0};
+	struct sk_err err;
+	const char *path;
+	(void)state;
+
+	path = policy_file("{\"stockade\": 1, \"require\": {\"landlock_abi\": 6}}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
+	assert_int_equal(spec.require_landlock_abi, 6);
+	cli_sources_free(&sources);
+	/* flags win, wherever --policy stands */
+	assert_int_equal(parse_run(&spec, &sources, &err, "--require", "landlock_abi=2", "--policy",
+				   path, "--", "x", (char *)NULL),
+			 0);
+	assert_int_equal(spec.require_landlock_abi, 2);
+	cli_sources_free(&sources);
+	/* null puts back the default, none, whatever a profile below said */
+	path = policy_file("{\"stockade\": 1, \"profile\": \"strict\", \"require\": "
+			   "{\"landlock_abi\": null}}");
+	assert_int_equal(
+	    parse_run(&spec, &sources, &err, "--policy", path, "--", "x", (char *)NULL), 0);
+	assert_int_equal(spec.require_landlock_abi, 0);
+	cli_sources_free(&sources);
+	/* the flag's grammar: one NAME=VALUE, the name known, the value in range */
+	static const char *const bad[] = {"landlock_abi",   "landlock_abi=",	"landlock_abi=x",
+					  "landlock_abi=0", "landlock_abi=256", "landlock=3",
+					  "seccomp=1",	    "landlock_abi=-1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    parse_run(&spec, &sources, &err, "--require", bad[i], "--", "x", (char *)NULL),
+		    -1);
+		if (!strstr(err.op, "invalid --require"))
+			fail_msg("--require %s: %s", bad[i], err.op);
+	}
+	assert_int_equal(parse_run(&spec, &sources, &err, "--require", "landlock_abi=255", "--",
+				   "x", (char *)NULL),
+			 0);
+	/* a floor under Landlock and leave to go without it: refused, whichever came last */
+	assert_int_equal(parse_run(&spec, &sources, &err, "--allow-degraded", "landlock",
+				   "--require", "landlock_abi=1", "--", "x", (char *)NULL),
+			 -1);
+	assert_non_null(strstr(err.op, "contradict"));
+	assert_int_equal(parse_run(&spec, &sources, &err, "--require", "landlock_abi=1",
+				   "--allow-degraded", "landlock", "--", "x", (char *)NULL),
+			 -1);
+	assert_non_null(strstr(err.op, "contradict"));
+}
+
 /* ---- profiles ---- */
 
 static void test_builtin_profiles_are_valid_specs(void **state)
@@ -931,6 +998,7 @@ int main(void)
 	    cmocka_unit_test(test_network_mode_and_rules),
 	    cmocka_unit_test(test_network_public),
 	    cmocka_unit_test(test_reserved_hostname),
+	    cmocka_unit_test(test_require_layers),
 	    cmocka_unit_test(test_reading_files),
 	    cmocka_unit_test(test_builtin_profiles_are_valid_specs),
 	    cmocka_unit_test(test_profile_lookup_order),
