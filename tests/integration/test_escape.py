@@ -20,3 +20,15 @@ def test_runner(ctx):
     rep = load_runner().run_mode(ctx)
     bad = [line for line in rep.lines if line.split(" ", 1)[0] in ("ESCAPED", "ERROR", "BROKEN")]
     assert not rep.failed(), f"{rep.summary()}\n" + "\n".join(bad)
+
+
+def test_runner_through_exec(ctx):
+    """The hostile programs again, each as `stockade exec` into a long-lived sandbox made with
+    the same options: an exec carries every layer of `run` (issue 14)."""
+    runner = load_runner()
+    runner.VIA_EXEC = True
+    rep = runner.run_mode(ctx, only=("try-syscall", "escape-fs", "escape-net",
+                                     "escape-egress"))
+    bad = [line for line in rep.lines if line.split(" ", 1)[0] in ("ESCAPED", "ERROR", "BROKEN")]
+    assert not rep.failed(), f"{rep.summary()}\n" + "\n".join(bad)
+    assert len(rep.lines) > 50, f"too few techniques ran through exec: {rep.summary()}"
