@@ -338,7 +338,8 @@ int secrets_apply(const struct secrets_plan *plan, struct sk_err *err)
 	if (root < 0)
 		return sk_fail_safe(err, "secrets", errno, "open the new root", NULL, NULL);
 	/* The tmpfs the mount plan put there (MOUNT_SECRETS), through no symlink. */
-	dir = sys_openat2(root, SANDBOX_SECRETS_DIR + 1, O_PATH | O_DIRECTORY | O_CLOEXEC,
+	dir = sys_openat2(root, &SANDBOX_SECRETS_DIR[1],
+			  /* relative to the new root */ O_PATH | O_DIRECTORY | O_CLOEXEC,
 			  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	close(root);
 	if (dir < 0)

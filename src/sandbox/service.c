@@ -88,7 +88,8 @@ static int take_count(char *buf, size_t len, size_t *at, size_t max, size_t *out
 	const char *text = take(buf, len, at);
 	size_t value = 0;
 
-	if (!text || !*text || strlen(text) > 6)
+	/* Canonical decimal only (no sign, no leading zero): one text per number. */
+	if (!text || !*text || strlen(text) > 6 || (text[0] == '0' && text[1]))
 		return -1;
 	for (const char *p = text; *p; p++) {
 		if (*p < '0' || *p > '9')
@@ -116,6 +117,8 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 		return -1;
 	if (!*body->workdir)
 		body->workdir = NULL;
+	else if (body->workdir[0] != '/')
+		return -1; /* inside the sandbox, absolute, as -w takes it */
 	if (take_count(buf, len, &at, SERVICE_MAX_ARGS, &body->argc) < 0 || body->argc == 0)
 		return -1;
 	for (size_t i = 0; i < body->argc; i++)
