@@ -53,10 +53,28 @@ static int exec_command(const struct init_config *config)
 	return saw_eacces ? EACCES : ENOENT;
 }
 
+/* What PID 1 waits for in sigwaitinfo: its children, and the signals it forwards. */
+static void init_wait_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(set, init_forwarded_signals[i]);
+}
+
 void init_default_signals(void)
 {
 	struct sigaction dfl;
+	sigset_t set;
 
+	/* Blocked from the first instruction on (the mask comes from the parent, which blocked
+	 * them before clone3): a namespace's init does not get a signal whose action is the
+	 * default, not even from the parent's namespace, unless it is blocked; then it is
+	 * queued. Unblocked during the set-up, a SIGTERM the parent forwarded was dropped, and
+	 * the command then ran as if it had never been sent. Queued, it reaches the command
+	 * right after its exec (init_run). */
+	init_wait_set(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < _NSIG; sig++)
@@ -147,12 +165,9 @@ void init_run(const struct init_config *config, int sync_fd)
 	int exec_pipe[2], status;
 	pid_t command, pid;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	for (int i = 0; i < init_forwarded_count; i++)
-		sigaddset(&set, init_forwarded_signals[i]);
-	/* Blocked signals are queued even for a namespace's init, so sigwaitinfo sees them. */
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* Blocked since init_default_signals: queued even for a namespace's init, so
+	 * sigwaitinfo sees them. */
+	init_wait_set(&set);
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
 		_exit(125);
 	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page

@@ -20,7 +20,8 @@ struct init_config {
 
 /* PID 1, before anything else: every signal's disposition back to the default, so the
  * command execs with none ignored (an ignored signal stays ignored across execve) and the
- * vfork child has nothing to reset. PID 1 itself blocks the signals it waits for. */
+ * vfork child has nothing to reset; the signals PID 1 waits for blocked (queued until
+ * init_run forwards them), all others unblocked. */
 void init_default_signals(void);
 
 /* Child, after every layer is applied. Never returns. */

@@ -240,12 +240,10 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 				     .has_tty = plan->tty.has_pty};
 	struct sk_err err;
 	struct sync_msg msg;
-	sigset_t none;
 
 	memset(&err, 0, sizeof(err));
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* While the parent writes our maps: off the critical path, and before seccomp. */
+	/* While the parent writes our maps: off the critical path, and before seccomp. The
+	 * signals PID 1 forwards stay blocked, as the parent blocked them before clone3. */
 	init_default_signals();
 	/* Die with the parent. Set before waiting for GO: if the parent is already gone, GO
 	 * never comes and recv sees EOF. */
