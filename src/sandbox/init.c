@@ -8,7 +8,6 @@
 #include "sandbox/net.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -82,11 +81,28 @@ void init_default_signals(void)
 			sigaction(sig, &dfl, NULL);
 }
 
-static void workload_main(const struct init_config *config, int exec_fd)
+void init_exec_error(struct sk_err *err, int errnum, const char *name)
+{
+	sk_fail_safe(err, "exec", errnum, name, NULL, NULL);
+	err->exit_code = errnum == ENOENT ? 127 : 126;
+}
+
+/* The vfork child's failure before the command runs: recorded (sync.h) for PID 1 and the
+ * parent, then the exit status a shell would give. */
+static void __attribute__((noreturn)) workload_fail(struct sync_exec *exec, int errnum)
+{
+	sync_exec_fail(exec, errnum);
+	_exit(errnum == ENOENT ? 127 : 126);
+}
+
+static void workload_main(const struct init_config *config)
 {
 	sigset_t none;
-	int saved;
 
+	/* Before anything else: the parent may have cancelled the launch to kill the sandbox
+	 * (sync.h); then this process must not become the command. */
+	if (!sync_exec_claim(config->exec))
+		_exit(125);
 	/* Dispositions are the defaults already (init_default_signals); only the mask. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -95,21 +111,13 @@ static void workload_main(const struct init_config *config, int exec_fd)
 	 * (always fd 1, tty.h), that pty becomes its controlling terminal: job control, ^C and
 	 * /dev/tty work as on any terminal, all of it inside the sandbox. */
 	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-	    (config->has_tty && ioctl(1, TIOCSCTTY, 0) < 0)) {
-		saved = errno;
-		(void)!write(exec_fd, &saved, sizeof(saved));
-		_exit(126);
-	}
-	/* Every fd but 0-2 closes at execve (the exec report pipe included), whatever the
-	 * caller of stockade leaked to us (runc CVE-2024-21626). */
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		saved = errno;
-		(void)!write(exec_fd, &saved, sizeof(saved));
-		_exit(126);
-	}
-	saved = exec_command(config);
-	(void)!write(exec_fd, &saved, sizeof(saved));
-	_exit(saved == ENOENT ? 127 : 126);
+	    (config->has_tty && ioctl(1, TIOCSCTTY, 0) < 0))
+		workload_fail(config->exec, errno);
+	/* Every fd but 0-2 closes at execve, whatever the caller of stockade leaked to us (runc
+	 * CVE-2024-21626). */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		workload_fail(config->exec, errno);
+	workload_fail(config->exec, exec_command(config));
 }
 
 static void send_exit(int sync_fd, int status)
@@ -138,23 +146,18 @@ static void __attribute__((noreturn)) finish(int sync_fd, int status)
 	_exit(0);
 }
 
-static void report_exec(int sync_fd, int exec_fd, const char *name, int *started)
+/* vfork returned: the child exec'd or exited, so the shared state is final (sync.h). A
+ * failure is sent with its reason; a success needs no message, the parent reads the state. */
+static void report_exec(int sync_fd, struct sync_exec *exec, const char *name)
 {
 	struct sync_msg msg;
-	int child_errno;
-	ssize_t n;
+	int errnum;
 
-	memset(&msg, 0, sizeof(msg));
-	n = RETRY_EINTR(read(exec_fd, &child_errno, sizeof(child_errno)));
-	close(exec_fd);
-	if (n == 0) { /* closed by execve: the command runs */
-		__atomic_store_n(started, 1, __ATOMIC_RELEASE);
+	if (sync_exec_outcome(exec, &errnum) != SYNC_EXEC_FAILURE)
 		return;
-	}
+	memset(&msg, 0, sizeof(msg));
 	msg.kind = SYNC_EXEC_FAILED;
-	sk_fail_safe(&msg.err, "exec", n == sizeof(child_errno) ? child_errno : EIO, name, NULL,
-		     NULL);
-	msg.err.exit_code = msg.err.errnum == ENOENT ? 127 : 126;
+	init_exec_error(&msg.err, errnum, name);
 	sync_send(sync_fd, &msg);
 }
 
@@ -162,14 +165,12 @@ void init_run(const struct init_config *config, int sync_fd)
 {
 	sigset_t set;
 	siginfo_t info;
-	int exec_pipe[2], status;
+	int status;
 	pid_t command, pid;
 
 	/* Blocked since init_default_signals: queued even for a namespace's init, so
 	 * sigwaitinfo sees them. */
 	init_wait_set(&set);
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		_exit(125);
 	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page
 	 * tables for it was a tenth of a short run. The child below touches only its own stack
 	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
@@ -178,12 +179,11 @@ void init_run(const struct init_config *config, int sync_fd)
 	if (command < 0)
 		_exit(125);
 	if (command == 0) {
-		close(exec_pipe[0]);
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
 		close(sync_fd);
-		workload_main(config, exec_pipe[1]);
+		workload_main(config);
 	}
-	close(exec_pipe[1]);
-	report_exec(sync_fd, exec_pipe[0], config->argv[0], config->started);
+	report_exec(sync_fd, config->exec, config->argv[0]);
 	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
 		if (sigwaitinfo(&set, &info) < 0)

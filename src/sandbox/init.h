@@ -5,15 +5,19 @@
 
 #include <stdbool.h>
 
+#include "util/err.h"
+
+struct sync_exec;
+
 struct init_config {
 	char *const *argv;
 	char *const *envp;
 	const char *path; /* PATH used to find argv[0] */
-	/* Shared with the parent (MAP_SHARED, made before clone3): set once the command's
-	 * execve succeeded. A flag instead of a message: the parent needs it only at the end
-	 * (EXIT, or PID 1 killed by a timeout or from outside), and a message would wake it
-	 * once more per launch for nothing. */
-	int *started;
+	/* Shared with the parent (MAP_SHARED, made before clone3): whether the command was
+	 * exec'd, decided by the vfork child and the kernel, not by PID 1 after the fact
+	 * (sync.h). Shared memory, not a message: the parent needs it only when it kills the
+	 * sandbox and at the end, and a message would wake it once more per launch for nothing. */
+	struct sync_exec *exec;
 	int net_helper_pidfd; /* reaped once the command runs (net_helper_reap), or -1 */
 	bool has_tty;	      /* fd 1 is the sandbox's pty: the command's controlling tty */
 };
@@ -23,6 +27,10 @@ struct init_config {
  * vfork child has nothing to reset; the signals PID 1 waits for blocked (queued until
  * init_run forwards them), all others unblocked. */
 void init_default_signals(void);
+
+/* The error of a command that could not be exec'd (errnum): exit 127 for ENOENT, else 126.
+ * Async-signal-safe (PID 1 sends it; the parent fills it when PID 1 was killed first). */
+void init_exec_error(struct sk_err *err, int errnum, const char *name);
 
 /* Child, after every layer is applied. Never returns. */
 void init_run(const struct init_config *config, int sync_fd) __attribute__((noreturn));
