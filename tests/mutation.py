@@ -84,8 +84,9 @@ MUTATIONS = {
                  ("src/sandbox/launch.c", "if (setsid() < 0)", "if (0)")],
                 ["hostile:tiocsti_real_terminal_no_injection"]),
     # Both closings: PID 1 closes inherited fds, the command marks the rest close-on-exec.
-    "close-fds": M([("src/sandbox/init.c", "if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {",
-                     "if (0) {"),
+    "close-fds": M([("src/sandbox/init.c",
+                     "if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)\n\t\tworkload_fail",
+                     "if (0)\n\t\tworkload_fail"),
                     ("src/sandbox/launch.c", "if (fds_close_except(keep, count) < 0)", "if (0)")],
                    ["hostile:leaked_fds_and_cwd_cve_2024_21626"]),
     "readonly-root": M([("src/sandbox/mount.c",

@@ -534,7 +534,7 @@ static int exec_message(struct exec_client *x, struct sync_msg *done, struct sk_
 
 	if (rc <= 0)
 		return sk_fail(err, "sandbox", 0, NULL, "the sandbox ended during the exec");
-	if (done->kind == SYNC_EXEC_STARTED && got == 1) {
+	if (done->kind == SYNC_EXEC_BEGUN && got == 1) {
 		if (tty_from_parent(&x->tty, &x->tty_plan, fd, err) < 0)
 			return -1;
 		return 0;

@@ -268,6 +268,7 @@ bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, 
 	case SYNC_READY: {
 		struct sk_err ok = {0};
 		close_fds(fds, fd_count);
+		c->is_ready = true;
 		if (c->service->ready_fd >= 0) {
 			(void)fds_write_all(c->service->ready_fd, &ok, sizeof(ok));
 			close(c->service->ready_fd);
@@ -275,7 +276,7 @@ bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, 
 		}
 		return true;
 	}
-	case SYNC_EXEC_STARTED:
+	case SYNC_EXEC_BEGUN:
 	case SYNC_EXEC_DONE:
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			struct control_client *cl = &c->clients[i];

@@ -37,7 +37,8 @@ struct control {
 	int idle_timer_fd; /* --idle-timeout: armed while nothing uses the sandbox */
 	int life_timer_fd; /* --max-lifetime */
 	bool is_idle_armed, is_stopping;
-	pid_t pid1; /* PID 1's host pid (info) */
+	bool is_ready; /* PID 1 said SYNC_READY */
+	pid_t pid1;    /* PID 1's host pid (info) */
 	const struct cgroup_plan *cgroup;
 };
 
@@ -50,7 +51,7 @@ int control_poll_add(struct control *c, struct pollfd *fds, int n);
 /* Acts on what poll found in fds[first..]: accepts, reads requests and passes them to PID 1
  * over sync_fd; a fired stop timer kills PID 1 through pidfd. */
 void control_handle(struct control *c, const struct pollfd *fds, int first, int sync_fd, int pidfd);
-/* A message from PID 1 for a client (SYNC_READY, SYNC_EXEC_STARTED with an exec -t's pty
+/* A message from PID 1 for a client (SYNC_READY, SYNC_EXEC_BEGUN with an exec -t's pty
  * master in fds, SYNC_EXEC_DONE, SYNC_INFO): passed on, the fds with it and then closed.
  * Returns false (fds untouched) for a message that is not the control's. */
 bool control_from_pid1(struct control *c, const struct sync_msg *msg, int *fds, int fd_count);

@@ -53,10 +53,28 @@ static int exec_command(const struct init_exec *x)
 	return saw_eacces ? EACCES : ENOENT;
 }
 
+/* What PID 1 waits for in sigwaitinfo: its children, and the signals it forwards. */
+static void init_wait_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (int i = 0; i < init_forwarded_count; i++)
+		sigaddset(set, init_forwarded_signals[i]);
+}
+
 void init_default_signals(void)
 {
 	struct sigaction dfl;
+	sigset_t set;
 
+	/* Blocked from the first instruction on (the mask comes from the parent, which blocked
+	 * them before clone3): a namespace's init does not get a signal whose action is the
+	 * default, not even from the parent's namespace, unless it is blocked; then it is
+	 * queued. Unblocked during the set-up, a SIGTERM the parent forwarded was dropped, and
+	 * the command then ran as if it had never been sent. Queued, it reaches the command
+	 * right after its exec (init_run). */
+	init_wait_set(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	for (int sig = 1; sig < _NSIG; sig++)
@@ -64,16 +82,31 @@ void init_default_signals(void)
 			sigaction(sig, &dfl, NULL);
 }
 
-static void __attribute__((noreturn)) exec_fail(int exec_fd, int errnum)
+void init_exec_error(struct sk_err *err, int errnum, const char *name)
 {
-	(void)!write(exec_fd, &errnum, sizeof(errnum));
+	sk_fail_safe(err, "exec", errnum, name, NULL, NULL);
+	err->exit_code = errnum == ENOENT ? 127 : 126;
+}
+
+/* The vfork child's failure before the command runs: recorded for PID 1 (and the parent:
+ * sync.h) or written to the exec pipe, then the exit status a shell would give. */
+static void __attribute__((noreturn)) workload_fail(struct sync_exec *exec, int exec_fd, int errnum)
+{
+	if (exec)
+		sync_exec_fail(exec, errnum);
+	else
+		(void)!write(exec_fd, &errnum, sizeof(errnum));
 	_exit(errnum == ENOENT ? 127 : 126);
 }
 
-void init_exec_child(const struct init_exec *x, int exec_fd)
+void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec_fd)
 {
 	sigset_t none;
 
+	/* Before anything else: the parent may have cancelled the launch to kill the sandbox
+	 * (sync.h); then this process must not become the command. */
+	if (exec && !sync_exec_claim(exec))
+		_exit(125);
 	/* Dispositions are the defaults already (init_default_signals); only the mask. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -81,21 +114,21 @@ void init_exec_child(const struct init_exec *x, int exec_fd)
 	 * own directory. dup2 clears close-on-exec on the copies. */
 	for (int i = 0; i < 3; i++)
 		if (x->stdio[i] >= 0 && x->stdio[i] != i && dup2(x->stdio[i], i) < 0)
-			exec_fail(exec_fd, errno);
+			workload_fail(exec, exec_fd, errno);
 	if (x->workdir && chdir(x->workdir) < 0)
-		exec_fail(exec_fd, errno);
+		workload_fail(exec, exec_fd, errno);
 	/* Its own session. Without a pty it has no controlling terminal, so TIOCSTI has none to
 	 * push into (CVE-2017-5226); seccomp denies TIOCSTI besides. With the sandbox's own pty
 	 * (always fd 1, tty.h), that pty becomes its controlling terminal: job control, ^C and
 	 * /dev/tty work as on any terminal, all of it inside the sandbox. */
 	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
 	    (x->has_tty && ioctl(1, TIOCSCTTY, 0) < 0))
-		exec_fail(exec_fd, errno);
-	/* Every fd but 0-2 closes at execve (the exec report pipe included), whatever the
-	 * caller of stockade leaked to us (runc CVE-2024-21626). */
+		workload_fail(exec, exec_fd, errno);
+	/* Every fd but 0-2 closes at execve (an exec pipe included), whatever the caller of
+	 * stockade leaked to us (runc CVE-2024-21626). */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		exec_fail(exec_fd, errno);
-	exec_fail(exec_fd, exec_command(x));
+		workload_fail(exec, exec_fd, errno);
+	workload_fail(exec, exec_fd, exec_command(x));
 }
 
 static void send_exit(int sync_fd, int status)
@@ -124,6 +157,46 @@ void init_finish(int sync_fd, int status)
 	_exit(0);
 }
 
+/* vfork returned: the child exec'd or exited, so the shared state is final (sync.h). A
+ * failure is sent with its reason; a success needs no message, the parent reads the state. */
+static void report_exec(int sync_fd, struct sync_exec *exec, const char *name)
+{
+	struct sync_msg msg;
+	int errnum;
+
+	if (sync_exec_outcome(exec, &errnum) != SYNC_EXEC_FAILURE)
+		return;
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = SYNC_EXEC_FAILED;
+	init_exec_error(&msg.err, errnum, name);
+	sync_send(sync_fd, &msg);
+}
+
+pid_t init_start_command(const struct init_config *config, int sync_fd)
+{
+	struct init_exec x = {.argv = config->argv,
+			      .envp = config->envp,
+			      .path = config->path,
+			      .stdio = {-1, -1, -1},
+			      .has_tty = config->has_tty};
+	pid_t command;
+
+	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page
+	 * tables for it was a tenth of a short run. The child below touches only its own stack
+	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
+	 * handlers, so resetting them there leaves ours alone. */
+	command = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
+	if (command < 0)
+		_exit(125);
+	if (command == 0) {
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
+		close(sync_fd);
+		init_exec_child(&x, config->exec, -1);
+	}
+	report_exec(sync_fd, config->exec, config->argv[0]);
+	return command;
+}
+
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 {
 	int exec_pipe[2], child_errno;
@@ -131,10 +204,8 @@ int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
 		return -1;
-	/* vfork: the command needs none of our memory, only to exec; copying PID 1's page
-	 * tables for it was a tenth of a short run. The child below touches only its own stack
-	 * and async-signal-safe calls until execve or _exit, and vfork shares no signal
-	 * handlers, so resetting them there leaves ours alone. */
+	/* vfork, as for the first command; the outcome comes through a pipe that execve
+	 * closes: an exec has no parent racing to kill it before it starts. */
 	*pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
 	if (*pid < 0) {
 		close(exec_pipe[0]);
@@ -142,10 +213,11 @@ int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 		return -1;
 	}
 	if (*pid == 0) {
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
 		close(exec_pipe[0]);
 		if (close_in_child >= 0)
 			close(close_in_child);
-		init_exec_child(x, exec_pipe[1]);
+		init_exec_child(x, NULL, exec_pipe[1]);
 	}
 	close(exec_pipe[1]);
 	n = RETRY_EINTR(read(exec_pipe[0], &child_errno, sizeof(child_errno)));
@@ -160,38 +232,23 @@ void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t
 	struct sync_msg msg;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.kind = exec_id ? SYNC_EXEC_DONE : SYNC_EXEC_FAILED;
+	msg.kind = SYNC_EXEC_DONE;
 	msg.exec_id = exec_id;
-	sk_fail_safe(&msg.err, "exec", errnum, name, NULL, NULL);
-	msg.err.exit_code = errnum == ENOENT ? 127 : 126;
+	init_exec_error(&msg.err, errnum, name);
 	sync_send(sync_fd, &msg);
 }
 
 void init_run(const struct init_config *config, int sync_fd)
 {
-	struct init_exec x = {.argv = config->argv,
-			      .envp = config->envp,
-			      .path = config->path,
-			      .stdio = {-1, -1, -1},
-			      .has_tty = config->has_tty};
 	sigset_t set;
 	siginfo_t info;
-	int status, rc;
+	int status;
 	pid_t command, pid;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	for (int i = 0; i < init_forwarded_count; i++)
-		sigaddset(&set, init_forwarded_signals[i]);
-	/* Blocked signals are queued even for a namespace's init, so sigwaitinfo sees them. */
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	rc = init_spawn(&x, sync_fd, &command);
-	if (rc < 0)
-		_exit(125);
-	if (rc == 0)
-		__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
-	else
-		init_report_exec_failed(sync_fd, rc, config->argv[0], 0);
+	/* Blocked since init_default_signals: queued even for a namespace's init, so
+	 * sigwaitinfo sees them. */
+	init_wait_set(&set);
+	command = init_start_command(config, sync_fd);
 	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
 		if (sigwaitinfo(&set, &info) < 0)

@@ -7,15 +7,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/err.h"
+
+struct sync_exec;
+
 struct init_config {
 	char *const *argv;
 	char *const *envp;
 	const char *path; /* PATH used to find argv[0] */
-	/* Shared with the parent (MAP_SHARED, made before clone3): set once the command's
-	 * execve succeeded. A flag instead of a message: the parent needs it only at the end
-	 * (EXIT, or PID 1 killed by a timeout or from outside), and a message would wake it
-	 * once more per launch for nothing. */
-	int *started;
+	/* Shared with the parent (MAP_SHARED, made before clone3): whether the command was
+	 * exec'd, decided by the vfork child and the kernel, not by PID 1 after the fact
+	 * (sync.h). Shared memory, not a message: the parent needs it only when it kills the
+	 * sandbox and at the end, and a message would wake it once more per launch for nothing. */
+	struct sync_exec *exec;
 	int net_helper_pidfd; /* reaped once the command runs (net_helper_reap), or -1 */
 	bool has_tty;	      /* fd 1 is the sandbox's pty: the command's controlling tty */
 	bool is_service;      /* a long-lived sandbox: service_run() instead (argv may be NULL) */
@@ -31,15 +35,21 @@ struct init_exec {
 	bool has_tty;	     /* fd 1 is a pty of the sandbox: the controlling terminal */
 };
 
-/* The child of PID 1's vfork: fds, directory, session, then execve. A failure's errno goes to
- * exec_fd (closed by a successful execve) and the child exits 126, or 127 for ENOENT. */
-void init_exec_child(const struct init_exec *x, int exec_fd) __attribute__((noreturn));
+/* The child of PID 1's vfork: (the first command: claims the launch, sync.h) fds, directory,
+ * session, then execve. A failure's errno goes to exec (the first command) or else to exec_fd
+ * (closed by a successful execve), and the child exits 126, or 127 for ENOENT. */
+void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec_fd)
+    __attribute__((noreturn));
+/* The first command: vfork + init_exec_child with config->exec; a failure reported to the
+ * parent (SYNC_EXEC_FAILED). Returns its pid (reap it). */
+pid_t init_start_command(const struct init_config *config, int sync_fd);
 
-/* vfork + init_exec_child (closing close_in_child there, if >= 0). Returns 0 once the command
- * runs (*pid), the errno of a failed start (the child exits: reap it), or -1 (no child). */
+/* An exec into a live sandbox: vfork + init_exec_child with an exec pipe (closing
+ * close_in_child there, if >= 0). Returns 0 once the command runs (*pid), the errno of a
+ * failed start (the child exits: reap it), or -1 (no child). */
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid);
-/* A start that failed with errnum: SYNC_EXEC_FAILED for the first command (exec_id 0), else
- * SYNC_EXEC_DONE for exec_id, err.exit_code 126 or 127. */
+/* An exec that failed to start with errnum: SYNC_EXEC_DONE for exec_id, err.exit_code 126 or
+ * 127. */
 void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id);
 /* Kills every other process of the namespace, reaps them, sends SYNC_EXIT with status, and
  * exits. */
@@ -47,8 +57,13 @@ void init_finish(int sync_fd, int status) __attribute__((noreturn));
 
 /* PID 1, before anything else: every signal's disposition back to the default, so the
  * command execs with none ignored (an ignored signal stays ignored across execve) and the
- * vfork child has nothing to reset. PID 1 itself blocks the signals it waits for. */
+ * vfork child has nothing to reset; the signals PID 1 waits for blocked (queued until
+ * init_run forwards them), all others unblocked. */
 void init_default_signals(void);
+
+/* The error of a command that could not be exec'd (errnum): exit 127 for ENOENT, else 126.
+ * Async-signal-safe (PID 1 sends it; the parent fills it when PID 1 was killed first). */
+void init_exec_error(struct sk_err *err, int errnum, const char *name);
 
 /* Child, after every layer is applied. Never returns. */
 void init_run(const struct init_config *config, int sync_fd) __attribute__((noreturn));

@@ -66,7 +66,7 @@ struct launch_plan {
 	/* [stdout, stderr][read, write]: relayed by the supervisor (--output-limit without a pty;
 	 * stderr also when it is the caller's terminal and there is no pty), else -1 */
 	int output_pipe[2][2];
-	int *started; /* shared with PID 1 (struct init_config) */
+	struct sync_exec *exec; /* shared with PID 1 (struct init_config, sync.h) */
 };
 
 static int launch_prepare(struct launch_plan *plan, struct run_report *report, struct sk_err *err);
@@ -245,18 +245,16 @@ static void __attribute__((noreturn)) child_main(const struct launch_plan *plan,
 	struct init_config config = {.argv = plan->spec->argv,
 				     .envp = plan->env.envp,
 				     .path = plan->env.path,
-				     .started = plan->started,
+				     .exec = plan->exec,
 				     .net_helper_pidfd = -1,
 				     .has_tty = plan->tty.has_pty,
 				     .is_service = plan->host->service != NULL};
 	struct sk_err err;
 	struct sync_msg msg;
-	sigset_t none;
 
 	memset(&err, 0, sizeof(err));
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* While the parent writes our maps: off the critical path, and before seccomp. */
+	/* While the parent writes our maps: off the critical path, and before seccomp. The
+	 * signals PID 1 forwards stay blocked, as the parent blocked them before clone3. */
 	init_default_signals();
 	/* Die with the parent. Set before waiting for GO: if the parent is already gone, GO
 	 * never comes and recv sees EOF. */
@@ -405,6 +403,33 @@ static int launch_from_parent(const struct launch_plan *plan, pid_t pid, int syn
 	return 0;
 }
 
+/* Whether the command started, from the state the vfork child and the kernel wrote (sync.h),
+ * exact whatever ended the sandbox: the parent kills only once an exec under way has ended
+ * (supervise_kill). A command that never ran is an error (exit 125, or 126/127 for an exec
+ * that failed, even when PID 1 was killed before it could say so). */
+static void launch_outcome(const struct launch_plan *plan, const struct supervisor *sv,
+			   struct sandbox_result *result, struct sk_err *err)
+{
+	int errnum;
+	enum sync_exec_outcome outcome = sync_exec_outcome(plan->exec, &errnum);
+
+	/* A long-lived sandbox without a first command started once PID 1 said it was ready. */
+	result->started = outcome == SYNC_EXEC_STARTED ||
+			  (!plan->spec->argv && sv->control && sv->control->is_ready);
+	if (result->started || sv->has_failed_setup)
+		return;
+	if (outcome == SYNC_EXEC_FAILURE && plan->spec->argv)
+		init_exec_error(err, errnum, plan->spec->argv[0]);
+	else if (result->timed_out)
+		sk_fail(err, "launch", 0,
+			"setting up a sandbox takes some milliseconds: give --timeout more",
+			"--timeout (%llu ms) ended the sandbox before the command started",
+			(unsigned long long)plan->spec->timeout_ms);
+	else
+		sk_fail(err, "launch", 0, "run `stockade doctor` to see which layer fails",
+			"the sandbox ended before the command started");
+}
+
 static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 			struct run_report *report, struct sk_err *err)
 {
@@ -416,16 +441,17 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 
 	/* Anonymous and shared: PID 1 keeps the mapping across clone3; the command's execve
 	 * drops it (it only ever shared PID 1's memory through vfork). */
-	plan->started = mmap(NULL, sizeof(*plan->started), PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (plan->started == MAP_FAILED) {
-		plan->started = NULL;
+	plan->exec = mmap(NULL, sizeof(*plan->exec), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (plan->exec == MAP_FAILED) {
+		plan->exec = NULL;
 		return sk_fail(err, "launch", errno, NULL, "mmap(MAP_SHARED)");
 	}
+	sync_exec_init(plan->exec);
 	supervise_init(&sv);
 	if (plan->host->service) {
 		if (control_init(&control, plan->host->service, &plan->cgroup, err) < 0) {
-			munmap(plan->started, sizeof(*plan->started));
+			munmap(plan->exec, sizeof(*plan->exec));
 			return -1;
 		}
 		sv.control = &control;
@@ -437,12 +463,13 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 	sv.result = result;
 	sv.report = report;
 	sv.err = err;
+	sv.exec = plan->exec;
 	result->has_pty = plan->tty.has_pty;
 	sv.signal_fd = supervise_signalfd(plan->tty.has_pty, &old_mask, err);
 	if (sv.signal_fd < 0) {
 		if (sv.control)
 			control_close(sv.control);
-		munmap(plan->started, sizeof(*plan->started));
+		munmap(plan->exec, sizeof(*plan->exec));
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -480,16 +507,8 @@ static int launch_spawn(struct launch_plan *plan, struct sandbox_result *result,
 		rc = -1;
 	} else {
 		supervise_loop(&sv);
-		/* Output proves the exec too: nothing before it writes to the output (PID 1 and
-		 * its vfork child report over the socket), and a flood from the command's first
-		 * instruction can hit --output-limit, and get the sandbox killed, before PID 1
-		 * had the CPU to set the flag (seen in 5% of such runs under load: exit 125). */
-		result->started = __atomic_load_n(plan->started, __ATOMIC_ACQUIRE) != 0 ||
-				  sv.output_total > 0 || result->output_limit_hit;
+		launch_outcome(plan, &sv, result, err);
 		rc = sv.has_failed_setup || !result->started ? -1 : 0;
-		if (rc < 0 && !sv.has_failed_setup)
-			sk_fail(err, "launch", 0, "run `stockade doctor` to see which layer fails",
-				"the sandbox ended before the command started");
 	}
 	supervise_finish(&sv);
 	/* Every path out of a started sandbox passes here: the caller's terminal settings come
@@ -504,7 +523,7 @@ out_signal:
 		control_close(sv.control);
 	close(sv.signal_fd);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
-	munmap(plan->started, sizeof(*plan->started));
-	plan->started = NULL;
+	munmap(plan->exec, sizeof(*plan->exec));
+	plan->exec = NULL;
 	return rc;
 }

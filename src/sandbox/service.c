@@ -229,7 +229,7 @@ static void __attribute__((noreturn)) copier(const struct service_body *body)
 		sk_err_print(&err);
 		_exit(1);
 	}
-	struct sync_msg msg = {.kind = SYNC_EXEC_STARTED};
+	struct sync_msg msg = {.kind = SYNC_EXEC_BEGUN};
 	_exit(sync_send_fds(0, &msg, &fd, 1) == 0 ? 0 : 1);
 }
 
@@ -280,7 +280,7 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 			return refuse(sync_fd, exec_id, errno, "fork");
 		execs[slot].id = exec_id;
 		execs[slot].pid = pid;
-		return reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
+		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
 	}
 	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
 	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
@@ -303,8 +303,8 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
 	if (master < 0)
-		return reply(sync_fd, SYNC_EXEC_STARTED, exec_id, pid, 0);
-	struct sync_msg msg = {.kind = SYNC_EXEC_STARTED, .exec_id = exec_id, .pid = pid};
+		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
+	struct sync_msg msg = {.kind = SYNC_EXEC_BEGUN, .exec_id = exec_id, .pid = pid};
 	(void)sync_send_fds(sync_fd, &msg, &master, 1);
 	close(master); /* the caller holds the only master: nothing inside reads its input */
 }
@@ -437,23 +437,12 @@ void service_run(const struct init_config *config, int sync_fd)
 	if (sig_fd < 0)
 		_exit(125);
 	if (config->argv) {
-		struct init_exec x = {.argv = config->argv,
-				      .envp = config->envp,
-				      .path = config->path,
-				      .stdio = {-1, -1, -1},
-				      .has_tty = config->has_tty};
-		int rc = init_spawn(&x, sync_fd, &first);
-		if (rc < 0)
-			_exit(125);
-		if (rc > 0) {
-			/* Reaped below: the sandbox ends with the failed command's status. */
-			init_report_exec_failed(sync_fd, rc, config->argv[0], 0);
-		} else {
-			__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
+		int errnum;
+		first = init_start_command(config, sync_fd);
+		/* A failed start is reported already; reaped below, it ends the sandbox. */
+		if (sync_exec_outcome(config->exec, &errnum) == SYNC_EXEC_STARTED)
 			reply(sync_fd, SYNC_READY, 0, first, 0);
-		}
 	} else {
-		__atomic_store_n(config->started, 1, __ATOMIC_RELEASE);
 		reply(sync_fd, SYNC_READY, 0, 0, 0);
 	}
 	net_helper_reap(config->net_helper_pidfd);

@@ -37,8 +37,20 @@ static bool supervise_may_leave(const struct supervisor *sv)
 	       sv->tty.master < 0;
 }
 
+/* How long a kill waits for an exec under way: an execve takes microseconds (milliseconds
+ * from a cold disk); only a sandbox stopped or frozen from outside holds one longer, and the
+ * kill must still come (its outcome is then what the kernel had decided when PID 1 died). */
+#define SUPERVISE_EXEC_WAIT_MS 1000
+
 void supervise_kill(struct supervisor *sv)
 {
+	int errnum;
+
+	/* Settle "did the command start?" before the SIGKILL, never after: once PID 1 dies the
+	 * kernel kills its vfork child too, and one caught inside its execve could have either
+	 * outcome. Not yet taken, the launch is cancelled (the command will never run: 125);
+	 * under way, it ends in microseconds (then it started: 124 or 153, or it failed). */
+	(void)sync_exec_settle(sv->exec, SUPERVISE_EXEC_WAIT_MS, &errnum);
 	sys_pidfd_send_signal(sv->pidfd, SIGKILL);
 }
 

@@ -13,6 +13,7 @@
 #include "sandbox/control.h"
 #include "sandbox/egress.h"
 #include "sandbox/report.h"
+#include "sandbox/sync.h"
 #include "sandbox/tty.h"
 #include "spec/spec.h"
 #include "util/err.h"
@@ -31,7 +32,8 @@ struct supervisor {
 	const struct cgroup_plan *cgroup; /* its OOM kills are collected at the end */
 	struct sandbox_result *result;
 	struct run_report *report;
-	struct sk_err *err; /* a setup failure PID 1 reported (SYNC_ERROR, SYNC_EXEC_FAILED) */
+	struct sk_err *err;	 /* a setup failure PID 1 reported (SYNC_ERROR, SYNC_EXEC_FAILED) */
+	struct sync_exec *exec;	 /* whether the command was exec'd (sync.h), shared with PID 1 */
 	struct control *control; /* a long-lived sandbox's control socket and log; else NULL */
 	/* Its own state: */
 	struct tty_relay tty;
@@ -48,7 +50,8 @@ int supervise_signalfd(bool wants_winch, sigset_t *old, struct sk_err *err);
 int supervise_timer(struct supervisor *sv, uint64_t timeout_ms, struct sk_err *err);
 /* Until PID 1 reported the command's exit (and nothing is left to relay or remove) or died. */
 void supervise_loop(struct supervisor *sv);
-/* Kills the sandbox: SIGKILL to PID 1, which takes its namespace down with it. */
+/* Kills the sandbox: SIGKILL to PID 1, which takes its namespace down with it. First the
+ * command's launch is settled (sync.h): cancelled if not begun, waited for if under way. */
 void supervise_kill(struct supervisor *sv);
 /* After the loop: waits for PID 1 when it must (a cgroup to remove, output to drain), takes
  * the cgroup's OOM kills and a signal that killed PID 1 before it could report into result. */

@@ -1,5 +1,6 @@
 /* The parent <-> PID 1 messages (see sync.h): one fixed-size struct per SOCK_SEQPACKET
- * message, fds passed with SCM_RIGHTS. Async-signal-safe: PID 1 sends with these. */
+ * message, fds passed with SCM_RIGHTS; and the exec state they share in memory. Async-signal-
+ * safe: PID 1 and its vfork child use these. */
 #define _GNU_SOURCE
 #include "sandbox/sync.h"
 
@@ -8,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/macros.h"
+#include "util/syscalls.h"
 
 int sync_send(int fd, const struct sync_msg *msg)
 {
@@ -84,4 +87,79 @@ int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *receiv
 	if (n == 0)
 		return 0;
 	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
+}
+
+/* struct sync_exec's states. Each moves forward once: FREE to TAKEN (the vfork child) or to
+ * CANCELLED (the parent), by compare-and-swap, then TAKEN to FAILED (the vfork child). */
+enum {
+	EXEC_FREE = 0,
+	EXEC_TAKEN,
+	EXEC_FAILED,
+	EXEC_CANCELLED,
+};
+
+void sync_exec_init(struct sync_exec *ex)
+{
+	ex->state = EXEC_FREE;
+	ex->errnum = 0;
+	/* Set from the start, not at the claim: a reader that saw 1 before the claim and then
+	 * EXEC_TAKEN must not take a word that was never armed for the kernel's zero. */
+	ex->holds_memory = 1;
+}
+
+bool sync_exec_claim(struct sync_exec *ex)
+{
+	int expected = EXEC_FREE;
+
+	/* Armed before the claim: once anyone sees EXEC_TAKEN, the kernel will zero the word
+	 * when this process execs or exits. */
+	sys_set_tid_address(&ex->holds_memory);
+	return __atomic_compare_exchange_n(&ex->state, &expected, EXEC_TAKEN, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void sync_exec_fail(struct sync_exec *ex, int errnum)
+{
+	__atomic_store_n(&ex->errnum, errnum, __ATOMIC_RELAXED);
+	__atomic_store_n(&ex->state, EXEC_FAILED, __ATOMIC_RELEASE);
+	/* Visible before the kernel's zero at our _exit: a reader that sees the word zeroed
+	 * then sees the failure, never a success. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+enum sync_exec_outcome sync_exec_outcome(const struct sync_exec *ex, int *errnum)
+{
+	/* The word first: once it reads 0, the state read after it is final. */
+	int holds = __atomic_load_n(&ex->holds_memory, __ATOMIC_ACQUIRE);
+	int state = __atomic_load_n(&ex->state, __ATOMIC_ACQUIRE);
+
+	*errnum = 0;
+	if (state == EXEC_FAILED) {
+		*errnum = __atomic_load_n(&ex->errnum, __ATOMIC_RELAXED);
+		return SYNC_EXEC_FAILURE;
+	}
+	if (state == EXEC_TAKEN)
+		return holds ? SYNC_EXEC_UNDER_WAY : SYNC_EXEC_STARTED;
+	return SYNC_EXEC_NOT_STARTED;
+}
+
+enum sync_exec_outcome sync_exec_settle(struct sync_exec *ex, long wait_ms, int *errnum)
+{
+	double deadline = clock_now_ms() + (double)wait_ms;
+	enum sync_exec_outcome outcome;
+	int expected = EXEC_FREE;
+
+	/* Not taken yet: it never will be, and nothing is under way. */
+	(void)__atomic_compare_exchange_n(&ex->state, &expected, EXEC_CANCELLED, false,
+					  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	for (;;) {
+		double left;
+
+		outcome = sync_exec_outcome(ex, errnum);
+		left = deadline - clock_now_ms();
+		if (outcome != SYNC_EXEC_UNDER_WAY || left <= 0)
+			return outcome;
+		/* Woken by the kernel's zero (EAGAIN if it came first); the word is read again. */
+		(void)sys_futex_wait_shared(&ex->holds_memory, 1, (long)left + 1);
+	}
 }

@@ -1,8 +1,10 @@
 /* The message protocol between the parent and PID 1 of the sandbox, over a SOCK_SEQPACKET
- * socketpair. Fixed-size messages, so the child never allocates to send one. */
+ * socketpair. Fixed-size messages, so the child never allocates to send one. And the one fact
+ * they share in memory instead: whether the command was exec'd (struct sync_exec). */
 #ifndef STOCKADE_SYNC_H
 #define STOCKADE_SYNC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -20,7 +22,7 @@ enum sync_kind {
 	SYNC_READY,	   /* PID 1 -> parent: the first command runs (or there is none) */
 	SYNC_EXEC_REQ,	   /* an exec: fds 0-2 attached, its body (service.h) in the next
 			    * datagram; exec_id numbers it (the supervisor's own numbers) */
-	SYNC_EXEC_STARTED, /* exec_id runs as pid (in the sandbox's PID namespace) */
+	SYNC_EXEC_BEGUN,   /* exec_id runs as pid (in the sandbox's PID namespace) */
 	SYNC_EXEC_DONE,	   /* exec_id ended with wait_status; or could not start: err set,
 			    * err.exit_code 126/127 (exec) or 125 */
 	SYNC_SIGNAL,	   /* send signal `value` to exec_id's process group */
@@ -39,6 +41,53 @@ struct sync_msg {
 	int64_t value;
 	struct sk_err err;
 };
+
+/* Whether the command was exec'd, with an exact answer whenever and however the sandbox ends.
+ * One page shared by the parent, PID 1 and, through vfork, the process that becomes the
+ * command (MAP_SHARED, mapped before clone3; the command's execve drops it).
+ *
+ * A flag set by PID 1 once vfork returns is not enough: between the command's execve and PID 1
+ * getting the CPU, the command runs (and may flood its output or outlive a 1 ms --timeout),
+ * and a SIGKILL to PID 1 then leaves the flag unset for a command that did start. So the
+ * answer is never left to a process that must still be scheduled:
+ * - the launch is a compare-and-swap: the vfork child takes it before doing anything
+ *   (sync_exec_claim), or the parent cancels it before killing (sync_exec_settle); whichever
+ *   comes second loses, so a cancelled launch never execs;
+ * - the vfork child records its own failure before it exits (sync_exec_fail);
+ * - success is written by the kernel: the vfork child's clear_child_tid (set_tid_address) is
+ *   the word `holds_memory`, which the kernel zeroes, and whose futex it wakes, when the child
+ *   releases PID 1's memory, in the same step that ends PID 1's vfork: at exit, or in execve
+ *   after its point of no return (the command's first instruction comes after that). At exit
+ *   only while PID 1 still shares that memory: a child killed mid-exec because PID 1 died
+ *   first (killed from outside) leaves the word set, and the run counts as not started;
+ * - the parent never kills while an exec is under way (taken, memory still held): it waits
+ *   for the kernel's word first, so what its SIGKILL interrupts is already decided. */
+struct sync_exec {
+	int state;	  /* sync.c's EXEC_* */
+	int errnum;	  /* why the exec (or a step before it) failed */
+	int holds_memory; /* 1 until the claiming vfork child exec'd or exited (then 0) */
+};
+
+enum sync_exec_outcome {
+	SYNC_EXEC_NOT_STARTED, /* not tried yet, or cancelled by the parent: never will be */
+	SYNC_EXEC_UNDER_WAY,   /* the vfork child took it and is still before its execve's end */
+	SYNC_EXEC_FAILURE,     /* it failed before the command ran: errnum */
+	SYNC_EXEC_STARTED,     /* execve passed its point of no return: the command ran */
+};
+
+/* The parent, on the fresh page, before clone3. */
+void sync_exec_init(struct sync_exec *ex);
+/* The vfork child, first: takes the launch. False when the parent cancelled it (then _exit
+ * without exec). Async-signal-safe, as are the other calls. */
+bool sync_exec_claim(struct sync_exec *ex);
+/* The vfork child, before _exit: the launch failed with errnum. */
+void sync_exec_fail(struct sync_exec *ex, int errnum);
+/* Where it stands; *errnum is set for SYNC_EXEC_FAILURE. */
+enum sync_exec_outcome sync_exec_outcome(const struct sync_exec *ex, int *errnum);
+/* The parent, before it kills the sandbox: cancels a launch nobody took, waits (at most
+ * wait_ms) for one under way to end. Returns the outcome, SYNC_EXEC_UNDER_WAY only after the
+ * wait ran out (a sandbox stopped or frozen from outside). */
+enum sync_exec_outcome sync_exec_settle(struct sync_exec *ex, long wait_ms, int *errnum);
 
 /* Both async-signal-safe. recv returns 1 on a message, 0 on EOF, -1 on error. */
 int sync_send(int fd, const struct sync_msg *msg);

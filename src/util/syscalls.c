@@ -3,12 +3,14 @@
 #include "util/syscalls.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/quota.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/macros.h"
@@ -101,6 +103,19 @@ int sys_pidfd_send_signal(int pidfd, int sig)
 int sys_waitid_pidfd(int pidfd, siginfo_t *info, int options)
 {
 	return RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)pidfd, info, options));
+}
+
+void sys_set_tid_address(int *word)
+{
+	(void)syscall(SYS_set_tid_address, word);
+}
+
+int sys_futex_wait_shared(int *word, int expected, long timeout_ms)
+{
+	struct timespec timeout = {.tv_sec = timeout_ms / 1000,
+				   .tv_nsec = (timeout_ms % 1000) * 1000000L};
+
+	return (int)syscall(SYS_futex, word, FUTEX_WAIT, expected, &timeout, NULL, 0);
 }
 
 int sys_setresuid(uid_t uid)

@@ -81,6 +81,13 @@ pid_t sys_clone3(uint64_t flags, int *pidfd, int exit_signal);
 int sys_pidfd_send_signal(int pidfd, int sig);
 /* waitid(P_PIDFD) retried on EINTR; options as waitid's (WEXITED, __WALL, ...). */
 int sys_waitid_pidfd(int pidfd, siginfo_t *info, int options);
+/* set_tid_address(2): the kernel writes 0 to *word and wakes its futex when this thread
+ * releases its memory, at exit and at the commit of an execve (mm_release). */
+void sys_set_tid_address(int *word);
+/* FUTEX_WAIT, not private (the word may be in memory shared with other processes): sleeps
+ * while *word == expected, at most timeout_ms. 0 when woken, -1 with errno (EAGAIN: the word
+ * differed already; ETIMEDOUT; EINTR). */
+int sys_futex_wait_shared(int *word, int expected, long timeout_ms);
 /* setresuid/setresgid of this thread only: glibc's wrappers synchronise every thread through
  * signals, which has no place in a child just out of clone3. */
 int sys_setresuid(uid_t uid);
