@@ -1,7 +1,7 @@
 # Convenience front end to meson. `make demo` and `make check` are the README's two commands.
 BUILD ?= build
 DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev libc-ares-dev \
-       python3-jsonschema \
+       python3-jsonschema libmicrohttpd-dev python3-prometheus-client \
        python3 util-linux e2fsprogs busybox-static curl procps nodejs \
        $(shell dpkg-query -W -f='$${Provides}' nodejs 2>/dev/null | grep -qw npm || echo npm) \
        clang clang-tidy cppcheck libclang-rt-14-dev

@@ -2,6 +2,9 @@
  * status chosen. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,23 @@
 
 extern char **environ;
 
+/* `stockade serve` is stockade-serve, beside this binary (cli/serve.h says why): exec'd with
+ * the same arguments. Returns only on failure. */
+static int serve_exec(char **argv, struct sk_err *err)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return sk_fail(err, "serve", errno, NULL, "readlink /proc/self/exe");
+	self[n] = '\0';
+	snprintf(path, sizeof(path), "%s/stockade-serve", dirname(self));
+	argv[0] = path;
+	execve(path, argv, environ);
+	return sk_fail(err, "serve", errno, "it is installed beside stockade (meson install)",
+		       "exec %.200s", path);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -21,6 +41,7 @@ static void usage(FILE *out)
 		"       stockade ps [--json] | inspect NAME | logs [-f] NAME\n"
 		"       stockade stop [-t SECONDS] NAME | rm [-f] NAME\n"
 		"       stockade doctor [--json]\n"
+		"       stockade serve [--socket PATH] [--allow-uid U]... [--allow-gid G]...\n"
 		"       stockade policy check|show|profiles|import-srt ...   spec files "
 		"(docs/spec.md)\n"
 		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
@@ -77,6 +98,8 @@ int main(int argc, char **argv)
 		   strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "rm") == 0 ||
 		   strcmp(argv[1], "cp") == 0) {
 		rc = cli_box(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "serve") == 0) {
+		rc = serve_exec(argv, &err);
 	} else if (strcmp(argv[1], "doctor") == 0) {
 		keep_reserve();
 		rc = cli_doctor(argc - 1, argv + 1, &err);

@@ -48,7 +48,8 @@ def stage(build):
     run it wherever the checkout lives (a clone under /root is not reachable by others)."""
     top = tempfile.mkdtemp(prefix="stockade-tests-")
     os.chmod(top, 0o755)
-    names = {"stockade": os.path.join(build, "stockade")}
+    names = {"stockade": os.path.join(build, "stockade"),
+             "stockade-serve": os.path.join(build, "stockade-serve")}
     for tests_dir in (os.path.join(build, "tests"), os.path.join(build, "tests", "escape")):
         for name in os.listdir(tests_dir):
             path = os.path.join(tests_dir, name)

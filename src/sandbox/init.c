@@ -201,24 +201,26 @@ int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 {
 	int exec_pipe[2], child_errno;
 	ssize_t n;
+	pid_t child;
 
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
 		return -1;
 	/* vfork, as for the first command; the outcome comes through a pipe that execve
 	 * closes: an exec has no parent racing to kill it before it starts. */
-	*pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
-	if (*pid < 0) {
+	child = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
+	if (child < 0) {
 		close(exec_pipe[0]);
 		close(exec_pipe[1]);
 		return -1;
 	}
-	if (*pid == 0) {
+	if (child == 0) {
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
 		close(exec_pipe[0]);
 		if (close_in_child >= 0)
 			close(close_in_child);
 		init_exec_child(x, NULL, exec_pipe[1]);
 	}
+	*pid = child;
 	close(exec_pipe[1]);
 	n = RETRY_EINTR(read(exec_pipe[0], &child_errno, sizeof(child_errno)));
 	close(exec_pipe[0]);

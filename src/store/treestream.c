@@ -361,7 +361,7 @@ int treestream_read(int in_fd, const char *dst, struct treestream_stats *stats, 
 	size_t i = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	if (read_exact(in_fd, magic, sizeof(magic)) < 0 || memcmp(magic, MAGIC, sizeof(MAGIC)))
+	if (read_exact(in_fd, magic, sizeof(magic)) < 0 || memcmp(magic, MAGIC, sizeof(MAGIC)) != 0)
 		return sk_fail(err, "cp", EPROTO, NULL, "not a copy stream");
 	do {
 		if (read_exact(in_fd, &top_name[i], 1) < 0)
