@@ -70,7 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!wants_help) {
 			int found = 0;
 
-			assert(spec.argv && spec.argv[0] && spec.argv[0][0] != '\0');
+			/* run -d needs no command (PID 1 then waits for execs) */
+			assert((spec.argv && spec.argv[0] && spec.argv[0][0] != '\0') ||
+			       (!spec.argv && sources.is_detached));
 			for (int i = 1; i < argc; i++)
 				found |= spec.argv == &argv[i];
 			/* or the command of a --policy file */
