@@ -417,3 +417,39 @@ def test_fifty_execs_at_once(ctx):
     expect(b.supervisor("many") == supervisor and os.path.exists(f"/proc/{supervisor}"),
            "the supervisor changed or went")
     expect(b.cli("rm", "-f", "many").returncode == 0, "rm -f")
+
+
+def test_the_65th_exec_at_once_is_refused(ctx):
+    """At most 64 execs at once per sandbox (docs/ARCHITECTURE.md, "Long-lived sandboxes"): with
+    64 running, one more exits 125 and the sandbox goes on; once they end, execs work again."""
+    b = Boxes(ctx)
+    b.start("--name", "full")
+    pid1 = int(open(f"/proc/{b.supervisor('full')}/task/{b.supervisor('full')}/children")
+               .read().split()[0])
+    held = [ctx.popen([ctx.stockade_path, "exec", "-i", "full", "--", "cat"], env=b.env,
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(64)]
+
+    def cats():
+        n = 0
+        for pid in _pidns_members(pid1):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    n += f.read().strip() == "cat"
+            except OSError:
+                pass
+        return n
+
+    deadline = time.time() + 30
+    while time.time() < deadline and cats() < 64:
+        time.sleep(0.1)
+    expect(cats() == 64, f"{cats()} of 64 execs running")
+    r = b.cli("exec", "full", "--", "true", timeout=20)
+    expect(r.returncode == 125, f"a 65th exec at once: {r}")
+    expect(b.ps()["full"]["status"] == "running", "the sandbox ended")
+    results = [harness.finish(p, input=b"", timeout=30, what="a held exec") for p in held]
+    expect(all(r.returncode == 0 for r in results),
+           f"{sum(r.returncode != 0 for r in results)} of the 64 held execs failed")
+    r = b.cli("exec", "full", "--", "true", timeout=20)
+    expect(r.returncode == 0, f"an exec after the 64 ended: {r}")
+    expect(b.cli("rm", "-f", "full").returncode == 0, "rm -f")
