@@ -402,3 +402,66 @@ def test_idle_timeout_and_max_lifetime(ctx):
     expect(listed["short"]["exit"]["signal"] == 15, f"{listed['short']}")
     r = b.cli("run", "--idle-timeout", "1", "--", "true")
     expect(r.returncode == 125 and "--idle-timeout without -d" in r.err, f"{r}")
+
+
+def test_fifty_execs_at_once(ctx):
+    """50 execs started at once into one sandbox (bench/run, section 7, times the same): all
+    run at the same time inside, each gets its own output and exit status back, and nothing of
+    them is left after. The barrier makes each command wait until all 50 are in the sandbox,
+    so a sandbox that served fewer at once would time out, not pass."""
+    b = Boxes(ctx)
+    b.start("--name", "many")
+    supervisor = b.supervisor("many")
+    n = 50
+    barrier = (f'touch /tmp/at-once-$1; i=0; while set -- /tmp/at-once-*; [ $# -lt {n} ]; do '
+               f'i=$((i+1)); [ $i -gt 400 ] && exit 99; sleep 0.05; done; echo "$0 $#"; '
+               'exit $(($0 % 5))')
+    procs = [ctx.popen([ctx.stockade_path, "exec", "many", "--", "sh", "-c", barrier, str(i),
+                        str(i)], env=b.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(n)]
+    results = [harness.finish(p, timeout=60, what=f"exec {i}") for i, p in enumerate(procs)]
+    wrong = [(i, r) for i, r in enumerate(results)
+             if r.returncode != i % 5 or r.out != f"{i} {n}\n"]
+    expect(not wrong, f"{len(wrong)} of {n} execs at once came back wrong, first: {wrong[:2]}")
+    listed = b.ps()["many"]
+    expect(listed["status"] == "running" and listed["processes"] == 1,
+           f"something of the execs is left, or the sandbox ended: {listed}")
+    expect(b.supervisor("many") == supervisor and os.path.exists(f"/proc/{supervisor}"),
+           "the supervisor changed or went")
+    expect(b.cli("rm", "-f", "many").returncode == 0, "rm -f")
+
+
+def test_the_65th_exec_at_once_is_refused(ctx):
+    """At most 64 execs at once per sandbox (docs/ARCHITECTURE.md, "Long-lived sandboxes"): with
+    64 running, one more exits 125 and the sandbox goes on; once they end, execs work again."""
+    b = Boxes(ctx)
+    b.start("--name", "full")
+    pid1 = int(open(f"/proc/{b.supervisor('full')}/task/{b.supervisor('full')}/children")
+               .read().split()[0])
+    held = [ctx.popen([ctx.stockade_path, "exec", "-i", "full", "--", "cat"], env=b.env,
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(64)]
+
+    def cats():
+        n = 0
+        for pid in _pidns_members(pid1):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    n += f.read().strip() == "cat"
+            except OSError:
+                pass
+        return n
+
+    deadline = time.time() + 30
+    while time.time() < deadline and cats() < 64:
+        time.sleep(0.1)
+    expect(cats() == 64, f"{cats()} of 64 execs running")
+    r = b.cli("exec", "full", "--", "true", timeout=20)
+    expect(r.returncode == 125, f"a 65th exec at once: {r}")
+    expect(b.ps()["full"]["status"] == "running", "the sandbox ended")
+    results = [harness.finish(p, input=b"", timeout=30, what="a held exec") for p in held]
+    expect(all(r.returncode == 0 for r in results),
+           f"{sum(r.returncode != 0 for r in results)} of the 64 held execs failed")
+    r = b.cli("exec", "full", "--", "true", timeout=20)
+    expect(r.returncode == 0, f"an exec after the 64 ended: {r}")
+    expect(b.cli("rm", "-f", "full").returncode == 0, "rm -f")
