@@ -19,6 +19,14 @@ class Boxes:
         self.ctx = ctx
         self.home = ctx.fresh_state()
         self.env = {"STOCKADE_HOME": self.home}
+        # Whatever a test leaves running (a failure before its rm) goes when it ends, before
+        # its home does: a supervisor has no other end (none of these has a lifetime).
+        ctx._cleanup.append(self.remove_all)
+
+    def remove_all(self):
+        top = os.path.join(self.home, "sandboxes")
+        for name in os.listdir(top) if os.path.isdir(top) else []:
+            self.cli("rm", "-f", name, timeout=30)
 
     def cli(self, *args, **kw):
         env = dict(self.env, **kw.pop("env", {}))
@@ -254,16 +262,17 @@ def test_exec_tty_and_output_limit(ctx):
     b.start("--name", "term")
     # -t: a pty of the sandbox's own (its devpts), the controlling terminal, the window size
     # of the caller's terminal; -i relays the caller's input into it
+    import fcntl
+    import struct
+    import termios
     pid, fd = pty.fork()
     if pid == 0:
+        # the caller's window size, set before the client reads it
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
         os.environ.update(b.env)
         os.execvp(ctx.wrap([ctx.stockade_path])[0], ctx.wrap([
             ctx.stockade_path, "exec", "-it", "term", "--", "sh", "-c",
             "tty; stty size; test -t 0 && echo stdin-tty; read x; echo got:$x; exit 3"]))
-    import fcntl
-    import struct
-    import termios
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     time.sleep(0.5)
     os.write(fd, b"typed\n")
     out = b""
