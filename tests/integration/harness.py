@@ -259,6 +259,14 @@ def expect(cond, message):
         raise AssertionError(message)
 
 
+def one_line_125(r, *needles):
+    """stockade's own refusal: exit 125, one line on stderr, naming each needle."""
+    expect(r.returncode == 125, f"expected 125: {r}")
+    expect(r.err.count("\n") == 1 and r.err.startswith("stockade: "), f"one line: {r.err!r}")
+    for needle in needles:
+        expect(needle in r.err, f"{needle!r} not in {r.err!r}")
+
+
 # The caller's shell on a terminal, for tests that put stockade on one: its own session with
 # the terminal as controlling terminal, the program (argv[2:]) as its child in the same
 # foreground group, so a signal to that group reaches this host process too; it records those

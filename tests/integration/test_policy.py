@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import harness
-from harness import expect
+from harness import expect, one_line_125
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -70,13 +70,6 @@ def normalized_report(path):
         layers["cgroup"]["detail"] = re.sub(r"stockade-\d+-\d+", "stockade-PID-TIME",
                                             layers["cgroup"]["detail"])
     return report
-
-
-def one_line_125(r, *needles):
-    expect(r.returncode == 125, f"expected 125: {r}")
-    expect(r.err.count("\n") == 1 and r.err.startswith("stockade: "), f"one line: {r.err!r}")
-    for needle in needles:
-        expect(needle in r.err, f"{needle!r} not in {r.err!r}")
 
 
 def cgroup_opts(ctx):

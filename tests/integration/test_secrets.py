@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import harness
-from harness import expect
+from harness import expect, one_line_125
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,13 +29,6 @@ def write_file(ctx, value, name="value", mode=0o600):
     os.chmod(path, mode)
     os.chown(path, ctx.caller_uid, ctx.caller_gid)
     return path
-
-
-def one_line_125(r, *needles):
-    expect(r.returncode == 125, f"expected 125: {r}")
-    expect(r.err.count("\n") == 1 and r.err.startswith("stockade: "), f"one line: {r.err!r}")
-    for needle in needles:
-        expect(needle in r.err, f"{needle!r} not in {r.err!r}")
 
 
 def test_file_secret_is_a_read_only_file_of_the_sandbox_user(ctx):

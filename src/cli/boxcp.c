@@ -1,0 +1,253 @@
+/* `stockade cp` (see cli/box_client.h): both directions through a copier inside the sandbox
+ * (sandbox/service.c); the host side never resolves a path in the sandbox (CVE-2018-15664). */
+#define _GNU_SOURCE
+#include "cli/box_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/service.h"
+#include "sandbox/sync.h"
+#include "store/box.h"
+#include "store/safepath.h"
+#include "store/treestream.h"
+#include "util/fds.h"
+#include "util/macros.h"
+
+/* "NAME:/path" names a path in a sandbox; anything else is a host path. */
+static bool split_remote(const char *arg, char *name, size_t size, const char **path)
+{
+	const char *colon = strchr(arg, ':');
+	size_t len = colon ? (size_t)(colon - arg) : 0;
+
+	if (!colon || len == 0 || len >= size || colon[1] != '/')
+		return false;
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	if (box_check_name(name) < 0)
+		return false;
+	*path = colon + 1;
+	return true;
+}
+
+/* The copier's stderr comes back through a pipe: its first line (it prints one, as main
+ * does) becomes our error; *said is whether there was one. */
+static void copier_error(int fd, struct sk_err *err, bool *said)
+{
+	char buf[1024];
+	ssize_t n = fds_read_all(fd, buf, sizeof(buf) - 1);
+	char *line = buf, *end;
+
+	*said = false;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((end = strchr(line, '\n')))
+		*end = '\0';
+	if (strncmp(line, "stockade: cp: ", 14) == 0)
+		line += 14;
+	(void)sk_fail(err, "cp", 0, NULL, "%s", line);
+	*said = true;
+}
+
+/* Sends a copy request (kind 'i' or 'o' for path) with fds 0-2, then closes our copies. */
+static int cp_request(int ctl, char kind, const char *path, int in_fd, int err_fd,
+		      struct sk_err *err)
+{
+	static char buf[SERVICE_BODY_MAX];
+	struct service_body body = {.kind = kind, .argc = 1};
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fds[3] = {in_fd, null, err_fd};
+	long len;
+	int rc = 0;
+
+	body.argv[0] = (char *)path;
+	len = service_body_build(buf, sizeof(buf), &body);
+	if (null < 0 || len < 0 || sync_send_fds(ctl, &req, fds, 3) < 0 ||
+	    send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len)
+		rc = sk_fail(err, "cp", errno, NULL, "send the copy request");
+	if (null >= 0)
+		close(null);
+	close(in_fd);
+	close(err_fd);
+	return rc;
+}
+
+/* The copier's end: 0 when it exited 0. */
+static int cp_done(int ctl, int err_read, struct sk_err *err)
+{
+	struct sync_msg msg;
+
+	for (;;) {
+		int rc = sync_recv(ctl, &msg);
+		if (rc <= 0)
+			return sk_fail(err, "sandbox", 0, NULL,
+				       "the sandbox ended during the copy");
+		if (msg.kind == SYNC_EXEC_DONE)
+			break;
+	}
+	if (msg.err.layer[0]) {
+		*err = msg.err;
+		return -1;
+	}
+	if (WIFEXITED(msg.wait_status) && WEXITSTATUS(msg.wait_status) == 0)
+		return 0;
+	bool said;
+	copier_error(err_read, err, &said);
+	return said ? -1 : sk_fail(err, "cp", 0, NULL, "the copy failed inside the sandbox");
+}
+
+static int cp_in(int ctl, const char *host, const char *path, struct sk_err *err)
+{
+	struct treestream_stats stats;
+	int stream[2], errs[2], rc;
+
+	if (pipe2(stream, O_CLOEXEC) < 0)
+		return sk_fail(err, "cp", errno, NULL, "pipe2");
+	if (pipe2(errs, O_CLOEXEC) < 0) {
+		close(stream[0]);
+		close(stream[1]);
+		return sk_fail(err, "cp", errno, NULL, "pipe2");
+	}
+	if (cp_request(ctl, SERVICE_COPY_IN, path, stream[0], errs[1], err) < 0) {
+		close(stream[1]);
+		close(errs[0]);
+		return -1;
+	}
+	/* Our host tree into the pipe; a copier that stopped reading shows as EPIPE here and
+	 * says why on its stderr. */
+	rc = treestream_write(host, stream[1], &stats, err);
+	close(stream[1]);
+	struct sk_err done_err = {0};
+	int done = cp_done(ctl, errs[0], &done_err);
+	close(errs[0]);
+	if (done < 0) {
+		*err = done_err;
+		return -1;
+	}
+	return rc;
+}
+
+static void note_skipped_link(void *arg, const char *path, const char *target, const char *why)
+{
+	(void)arg;
+	fprintf(stderr, "stockade: skipped link %s -> %s (%s)\n", path, target, why);
+}
+
+/* Copies what the copier opened inside (src_fd) to host: into host/NAME when host is an
+ * existing directory, else as host. A directory goes through the volume export's copy: no
+ * link followed, none recreated that could lead out (safepath.h). */
+static int cp_to_host(int src_fd, const char *src_path, const char *host, struct sk_err *err)
+{
+	char copy[PATH_MAX], dst[PATH_MAX];
+	struct stat src_st, host_st;
+	int dst_fd, rc;
+
+	if (fstat(src_fd, &src_st) < 0)
+		return sk_fail(err, "cp", errno, NULL, "fstat");
+	sk_strlcpy(copy, src_path, sizeof(copy));
+	if (stat(host, &host_st) == 0 && S_ISDIR(host_st.st_mode))
+		snprintf(dst, sizeof(dst), "%.2000s/%.1000s", host, basename(copy));
+	else
+		sk_strlcpy(dst, host, sizeof(dst));
+	if (S_ISREG(src_st.st_mode)) {
+		/* O_NOFOLLOW: a link at the destination is not written through. */
+		dst_fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			      src_st.st_mode & 0777);
+		if (dst_fd < 0)
+			return sk_fail(err, "cp", errno, NULL, "create %.200s", dst);
+		char buf[65536];
+		ssize_t n;
+		rc = 0;
+		while ((n = read(src_fd, buf, sizeof(buf))) > 0)
+			if (fds_write_all(dst_fd, buf, (size_t)n) < 0) {
+				rc = sk_fail(err, "cp", errno, NULL, "write %.200s", dst);
+				break;
+			}
+		if (n < 0 && rc == 0)
+			rc = sk_fail(err, "cp", errno, NULL, "read %.200s", src_path);
+		if (close(dst_fd) < 0 && rc == 0)
+			rc = sk_fail(err, "cp", errno, NULL, "write %.200s", dst);
+		return rc;
+	}
+	if (mkdir(dst, 0700) < 0 && errno != EEXIST)
+		return sk_fail(err, "cp", errno, NULL, "mkdir %.200s", dst);
+	dst_fd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dst_fd < 0)
+		return sk_fail(err, "cp", errno, NULL, "open %.200s", dst);
+	struct safepath_copy_opts opts = {.chown_uid = (uid_t)-1,
+					  .chown_gid = (gid_t)-1,
+					  .links = SAFEPATH_LINKS_SAFE,
+					  .on_skipped_link = note_skipped_link};
+	struct safepath_copy_stats stats;
+	rc = safepath_copy_tree(src_fd, dst_fd, &opts, &stats, err);
+	(void)fchmod(dst_fd, (src_st.st_mode & 0777) | 0700);
+	close(dst_fd);
+	return rc;
+}
+
+static int cp_out(int ctl, const char *path, const char *host, struct sk_err *err)
+{
+	struct sync_msg msg;
+	int pair[2], errs[2], src_fd = -1, got = 0, rc;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return sk_fail(err, "cp", errno, NULL, "socketpair");
+	if (pipe2(errs, O_CLOEXEC) < 0) {
+		close(pair[0]);
+		close(pair[1]);
+		return sk_fail(err, "cp", errno, NULL, "pipe2");
+	}
+	if (cp_request(ctl, SERVICE_COPY_OUT, path, pair[1], errs[1], err) < 0) {
+		close(pair[0]);
+		close(errs[0]);
+		return -1;
+	}
+	/* The opened source, or EOF when the copier could not open it (it says why). */
+	if (sync_recv_fds(pair[0], &msg, &src_fd, 1, &got) != 1 || got != 1)
+		src_fd = -1;
+	close(pair[0]);
+	rc = cp_done(ctl, errs[0], err);
+	close(errs[0]);
+	if (rc == 0 && src_fd < 0)
+		rc = sk_fail(err, "cp", EPROTO, NULL, "no file came out of the sandbox");
+	if (rc == 0)
+		rc = cp_to_host(src_fd, path, host, err);
+	if (src_fd >= 0)
+		close(src_fd);
+	return rc;
+}
+
+int cli_box_cp(int argc, char **argv, struct sk_err *err)
+{
+	static const char usage[] = "usage: stockade cp NAME:/path HOSTPATH | HOSTPATH NAME:/path";
+	char name[BOX_NAME_MAX + 1];
+	const char *path;
+	bool is_out;
+	struct box_root root;
+	struct box box;
+	int ctl, rc;
+
+	if (argc != 3)
+		return sk_fail(err, "cli", 0, usage, "two paths");
+	is_out = split_remote(argv[1], name, sizeof(name), &path);
+	if (is_out == split_remote(argv[2], name, sizeof(name), &path))
+		return sk_fail(err, "cli", 0, usage,
+			       "one path in a sandbox (NAME:/absolute/path), one on the host");
+	ctl = cli_box_connect(name, &root, &box, err);
+	if (ctl < 0)
+		return -1;
+	rc = is_out ? cp_out(ctl, path, argv[2], err) : cp_in(ctl, argv[1], path, err);
+	cli_box_disconnect(ctl, &root, &box);
+	return rc;
+}
