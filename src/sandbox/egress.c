@@ -81,6 +81,16 @@ static int set_proxy_env(struct env_plan *env, struct sk_err *err)
  * checks on addresses are the same as for named hosts: nothing but public addresses. */
 static const char *const public_ports[] = {SANDBOX_PUBLIC_PORTS};
 
+int egress_rules_add(struct netpolicy *policy, const struct sandbox_spec *spec, struct sk_err *err)
+{
+	if (add_rules(policy, spec->allow_net, spec->allow_net_count, false, err) < 0 ||
+	    add_rules(policy, spec->deny_net, spec->deny_net_count, true, err) < 0)
+		return -1;
+	if (spec_network_is_public(spec))
+		return add_rules(policy, public_ports, ARRAY_SIZE(public_ports), false, err);
+	return 0;
+}
+
 int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, int audit_fd,
 		   int landlock_abi, struct env_plan *env, struct sk_err *err)
 {
@@ -99,10 +109,7 @@ int egress_prepare(struct egress_plan *plan, const struct sandbox_spec *spec, in
 	plan->is_enabled = true;
 	c->audit_fd = -1;
 	netpolicy_init(&c->policy);
-	if (add_rules(&c->policy, spec->allow_net, spec->allow_net_count, false, err) < 0 ||
-	    add_rules(&c->policy, spec->deny_net, spec->deny_net_count, true, err) < 0 ||
-	    (spec_network_is_public(spec) &&
-	     add_rules(&c->policy, public_ports, ARRAY_SIZE(public_ports), false, err) < 0) ||
+	if (egress_rules_add(&c->policy, spec, err) < 0 ||
 	    add_host_addresses(&c->policy, err) < 0 || set_proxy_env(env, err) < 0)
 		return -1;
 	c->dns_server = spec->dns_server;
