@@ -56,6 +56,16 @@ void cli_run_usage(void);
  * with err naming the first problem as FILE:LINE:COL: PATH: what. */
 int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const char *profile,
 		    struct cli_sources *sources, struct sk_err *err);
+/* A spec document given as text (a request to `stockade serve`, name "request" in messages)
+ * applied onto spec as one more layer, as a policy file is: the profile it names, then its
+ * fields (lists append, null resets or empties, scalars replace); its command, if it says
+ * "command", replaces spec's. sources (zeroed by the caller) keeps the document, which spec's
+ * strings then point into: cli_sources_free after the spec's last use. The result is not
+ * checked as a whole: spec_check it, then spec_narrow_check it against the operator's.
+ * Returns 0, or -1 with err naming the first problem as NAME:LINE:COL: PATH: what, spec
+ * unchanged and sources freed. */
+int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
+			 struct cli_sources *sources, struct sk_err *err);
 /* The command the files give (the policy file's, else the profile's), or NULL. */
 char *const *cli_sources_command(const struct cli_sources *sources);
 void cli_sources_free(struct cli_sources *sources);

@@ -188,18 +188,14 @@ static struct spec_doc *profile_apply(struct sandbox_spec *spec, const char *nam
 	return doc;
 }
 
-/* Every layer below the flags, every problem into issues. */
-static void layers_apply(struct sandbox_spec *spec, const char *policy_path, const char *profile,
-			 struct cli_sources *sources, struct spec_issues *issues)
+/* The profile (the flag's, else the document's "profile") and then the document already in
+ * sources->policy (or none), every problem into issues. */
+static void doc_layers_apply(struct sandbox_spec *spec, const char *profile,
+			     struct cli_sources *sources, struct spec_issues *issues)
 {
 	const struct spec_doc *named_by = NULL; /* the file whose "profile" is applied */
 	size_t before = issues->count;
 
-	if (policy_path) {
-		sources->policy = policy_read(policy_path, sources->may_read_stdin, issues);
-		if (!sources->policy)
-			return;
-	}
 	if (!profile && sources->policy && sources->policy->profile) {
 		profile = sources->policy->profile;
 		named_by = sources->policy;
@@ -211,33 +207,96 @@ static void layers_apply(struct sandbox_spec *spec, const char *policy_path, con
 	spec_issues_sort(issues, before);
 }
 
+/* Every layer below the flags, every problem into issues. */
+static void layers_apply(struct sandbox_spec *spec, const char *policy_path, const char *profile,
+			 struct cli_sources *sources, struct spec_issues *issues)
+{
+	if (policy_path) {
+		sources->policy = policy_read(policy_path, sources->may_read_stdin, issues);
+		if (!sources->policy)
+			return;
+	}
+	doc_layers_apply(spec, profile, sources, issues);
+}
+
+/* 0 when there was no issue; else -1 with the first in err and, with says_more, how many more
+ * in its hint (and the command that lists them, for a file). Frees the issues. */
+static int issues_to_err(struct spec_issues *issues, bool says_more, const char *policy_path,
+			 struct sk_err *err)
+{
+	size_t more;
+
+	if (issues->count == 0 && issues->dropped == 0) {
+		spec_issues_free(issues);
+		return 0;
+	}
+	if (issues->count == 0) {
+		spec_issues_free(issues);
+		return sk_fail(err, "policy", ENOMEM, NULL, "reading the spec");
+	}
+	*err = issues->list[0].err;
+	more = issues->count - 1 + issues->dropped;
+	if (more > 0 && says_more) {
+		char hint[sizeof(err->hint)];
+		snprintf(hint, sizeof(hint), "%.500s%sand %zu more%s%.120s", err->hint,
+			 err->hint[0] ? "; " : "", more,
+			 policy_path ? ": stockade policy check " : "",
+			 policy_path ? policy_path : "");
+		sk_strlcpy(err->hint, hint, sizeof(err->hint));
+	}
+	spec_issues_free(issues);
+	return -1;
+}
+
 int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const char *profile,
 		    struct cli_sources *sources, struct sk_err *err)
 {
 	struct spec_issues issues = {0};
-	size_t more;
 
 	if (!policy_path && !profile)
 		return 0;
 	layers_apply(spec, policy_path, profile, sources, &issues);
-	if (issues.count == 0 && issues.dropped == 0) {
+	return issues_to_err(&issues, policy_path != NULL, policy_path, err);
+}
+
+int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
+			 struct cli_sources *sources, struct sk_err *err)
+{
+	struct spec_issues issues = {0};
+	struct sandbox_spec *work;
+	char *copy;
+
+	if (sources->policy || sources->profile)
+		return sk_fail(err, "policy", EINVAL, NULL, "%.64s: sources already in use", name);
+	if (len > SPEC_TEXT_MAX)
+		return sk_fail(err, "policy", 0, "a spec is at most 1 MiB",
+			       "%.64s: %zu bytes is too large", name, len);
+	/* The layers are applied to a copy, so that spec is left as it was on any problem. */
+	work = malloc(sizeof(*work));
+	copy = malloc(len + 1);
+	sources->policy = doc_new(&issues);
+	if (!work || !copy || !sources->policy) {
+		free(work);
+		free(copy);
+		cli_sources_free(sources);
 		spec_issues_free(&issues);
-		return 0;
+		return sk_fail(err, "policy", ENOMEM, NULL, "reading %.64s", name);
 	}
-	if (issues.count == 0) {
-		spec_issues_free(&issues);
-		return sk_fail(err, "policy", ENOMEM, NULL, "reading the spec");
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	*work = *spec;
+	if (spec_doc_load(sources->policy, name, copy, len, false, &issues) == 0)
+		doc_layers_apply(work, NULL, sources, &issues);
+	if (issues_to_err(&issues, true, NULL, err) < 0) {
+		cli_sources_free(sources);
+		free(work);
+		return -1;
 	}
-	*err = issues.list[0].err;
-	more = issues.count - 1 + issues.dropped;
-	if (more > 0 && policy_path) {
-		char hint[sizeof(err->hint)];
-		snprintf(hint, sizeof(hint), "%.500s%sand %zu more: stockade policy check %.120s",
-			 err->hint, err->hint[0] ? "; " : "", more, policy_path);
-		sk_strlcpy(err->hint, hint, sizeof(err->hint));
-	}
-	spec_issues_free(&issues);
-	return -1;
+	if (sources->policy->has_command || (sources->profile && sources->profile->has_command))
+		work->argv = cli_sources_command(sources);
+	*spec = *work;
+	free(work);
+	return 0;
 }
 
 char *const *cli_sources_command(const struct cli_sources *sources)
