@@ -115,6 +115,12 @@ struct narrow_case {
 #define NET_DENY "'network': {'allow': ['*.example.com'], 'deny': ['secret.example.com']}"
 #define VOLUMES "'volumes': ['proj:/work', 'cache:/cache:ro', '/scratch']"
 #define SECRETS "'secrets': ['api=env:API_TOKEN,env=API_TOKEN', 'db=@/etc/stockade/db.pass']"
+#define SPEC_MD_OPERATOR                                                                           \
+	"'profile': 'strict', 'volumes': ['proj:/work'], 'network': {'allow': ['*.example.com', "  \
+	"'pypi.org'], 'deny': ['upload.example.com']}"
+#define SPEC_MD_REQUEST                                                                            \
+	"'command': ['python3', '/work/eval.py'], 'volumes': null, 'network': {'allow': "          \
+	"['api.example.com:443']}, 'limits': {'memory': '256m'}"
 #define NO_NETWORK "'mode': 'none', 'allow': null, 'deny': null"
 
 static const struct narrow_case cases[] = {
@@ -155,6 +161,15 @@ static const struct narrow_case cases[] = {
      {"'profile': 'strict'"},
      "limits.memory",
      NULL,
+     NULL},
+
+    /* docs/spec.md's example */
+    {"documented request narrows", SPEC_MD_OPERATOR, {SPEC_MD_REQUEST}, NULL, NULL, NULL},
+    {"documented request widens",
+     SPEC_MD_OPERATOR,
+     {"'network': {'allow': ['api.example.org']}"},
+     "network.allow[2]",
+     "do not allow api.example.org:80",
      NULL},
 
     /* network.mode: none < allowlist < public */
@@ -714,6 +729,7 @@ static void test_fields_set_directly(void **state)
 
 static void test_apply_doc_is_one_more_layer(void **state)
 {
+	const char *path;
 	(void)state;
 
 	operator_spec("'command': ['make'], 'env': ['A=1'], 'network': {'allow': ['pypi.org']}, "
@@ -734,7 +750,9 @@ static void test_apply_doc_is_one_more_layer(void **state)
 	assert_non_null(req.argv);
 	assert_string_equal(req.argv[0], "make");
 	/* the merge's verdict: the timeout removed widens, the rest narrows */
-	assert_string_equal(verdict(NULL), "limits.timeout");
+	path = verdict(NULL);
+	assert_non_null(path);
+	assert_string_equal(path, "limits.timeout");
 
 	operator_spec("'command': ['make']");
 	request_layer(0, "'command': ['python3', '-c', 'print(1)']");
