@@ -189,12 +189,12 @@ static struct spec_doc *profile_apply(struct sandbox_spec *spec, const char *nam
 }
 
 /* The profile (the flag's, else the document's "profile") and then the document already in
- * sources->policy (or none), every problem into issues. */
+ * sources->policy (or none), every problem into issues (unsorted: the caller sorts them with
+ * the document's own). */
 static void doc_layers_apply(struct sandbox_spec *spec, const char *profile,
 			     struct cli_sources *sources, struct spec_issues *issues)
 {
 	const struct spec_doc *named_by = NULL; /* the file whose "profile" is applied */
-	size_t before = issues->count;
 
 	if (!profile && sources->policy && sources->policy->profile) {
 		profile = sources->policy->profile;
@@ -204,19 +204,21 @@ static void doc_layers_apply(struct sandbox_spec *spec, const char *profile,
 		sources->profile = profile_apply(spec, profile, named_by, issues);
 	if (sources->policy)
 		(void)spec_doc_apply(sources->policy, apply_to_spec, spec, issues);
-	spec_issues_sort(issues, before);
 }
 
-/* Every layer below the flags, every problem into issues. */
+/* Every layer below the flags, every problem into issues, in the order of the text. */
 static void layers_apply(struct sandbox_spec *spec, const char *policy_path, const char *profile,
 			 struct cli_sources *sources, struct spec_issues *issues)
 {
+	size_t before = issues->count;
+
 	if (policy_path) {
 		sources->policy = policy_read(policy_path, sources->may_read_stdin, issues);
 		if (!sources->policy)
 			return;
 	}
 	doc_layers_apply(spec, profile, sources, issues);
+	spec_issues_sort(issues, before);
 }
 
 /* 0 when there was no issue; else -1 with the first in err and, with says_more, how many more
@@ -287,6 +289,7 @@ int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char
 	*work = *spec;
 	if (spec_doc_load(sources->policy, name, copy, len, false, &issues) == 0)
 		doc_layers_apply(work, NULL, sources, &issues);
+	spec_issues_sort(&issues, 0);
 	if (issues_to_err(&issues, true, NULL, err) < 0) {
 		cli_sources_free(sources);
 		free(work);

@@ -774,6 +774,8 @@ static void test_apply_doc_refusals(void **state)
 	    {"'network': {'allow': ['*']}", "network.allow[0]"},
 	    {"'profile': 'no-such-profile-here'", "profile"},
 	    {"'uid': 'root'", "uid"},
+	    /* the first in the text, though the type is found before the value */
+	    {"'limits': {'memory': '1q'}, 'uid': 'root'", "limits.memory"},
 	};
 	struct sandbox_spec saved;
 	struct cli_sources sources;
@@ -790,6 +792,8 @@ static void test_apply_doc_refusals(void **state)
 		    cli_policy_apply_doc(&base, "request", text, strlen(text), &sources, &err), -1);
 		if (!strstr(err.op, bad[i].op_has))
 			fail_msg("'%s' for %s, expected '%s'", err.op, text, bad[i].op_has);
+		if (i == ARRAY_SIZE(bad) - 1 && !strstr(err.hint, "and 1 more"))
+			fail_msg("hint '%s' does not count the other problem", err.hint);
 		assert_memory_equal(&saved, &base, sizeof(base));
 		assert_null(sources.policy);
 		assert_null(sources.profile);
