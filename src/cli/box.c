@@ -254,6 +254,27 @@ void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
 	box_root_close(root);
 }
 
+int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
+			 struct sk_err *err)
+{
+	/* On the heap: the daemon's connection threads call this too. */
+	char *buf = malloc(SERVICE_BODY_MAX);
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
+	long len = buf ? service_body_build(buf, SERVICE_BODY_MAX, body) : -1;
+	int rc = 0;
+
+	if (!buf)
+		return sk_fail(err, "cli", ENOMEM, NULL, "exec request");
+	if (len < 0)
+		rc = sk_fail(err, "cli", E2BIG, NULL,
+			     "the command and its environment are too long");
+	else if (sync_send_fds(ctl, &req, fds, 3) < 0 ||
+		 send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len)
+		rc = sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
+	free(buf);
+	return rc;
+}
+
 /* A relay of one of the exec's streams through a pipe: the sandbox never gets the caller's
  * terminal (TIOCSTI, escape sequences into its settings; README "terminal"), and output is
  * counted against --output-limit. */
@@ -628,7 +649,6 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	struct box_root root;
 	struct box box;
 	int first, rc = -1;
-	long len;
 
 	for (int i = 0; i < 3; i++)
 		x.relays[i] = (struct relay){-1, -1};
@@ -646,8 +666,7 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 		goto out_env;
 	memcpy(body.env, o.env, sizeof(o.env));
 	body.env_count = o.env_count;
-	len = service_body_build(buf, sizeof(buf), &body);
-	if (len < 0) {
+	if (service_body_build(buf, sizeof(buf), &body) < 0) {
 		rc = exec_usage(err, "the command and its environment are too long");
 		goto out_env;
 	}
@@ -659,12 +678,8 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	for (int i = 0; i < 3; i++)
 		if (exec_stdio(i, &o, &give[i], &x.relays[i], err) < 0)
 			goto out;
-	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
-	if (sync_send_fds(x.ctl, &req, give, 3) < 0 ||
-	    send(x.ctl, buf, (size_t)len, MSG_NOSIGNAL) != len) {
-		rc = sk_fail(err, "sandbox", errno, NULL, "send the exec to %s", box.name);
+	if (cli_box_send_request(x.ctl, &body, give, err) < 0)
 		goto out;
-	}
 	/* The sandbox has its copies: ours would keep its pipes open. */
 	for (int i = 0; i < 3; i++) {
 		if (give[i] > 2)
@@ -822,10 +837,30 @@ static int box_ps(int argc, char **argv, struct sk_err *err)
 	return fflush(stdout) == 0 ? 0 : sk_fail(err, "cli", errno, NULL, "write stdout");
 }
 
+json_t *cli_box_view(struct box_root *root, const char *name, bool is_detailed)
+{
+	struct box_view v;
+	json_t *out;
+
+	view_box(root, name, &v);
+	if (!is_detailed) {
+		out = view_json(&v);
+		json_decref(v.state);
+		return out;
+	}
+	out = v.state ? json_deep_copy(v.state) : json_object();
+	json_object_set_new(out, "status", json_string(v.status));
+	if (v.has_info) {
+		json_object_set_new(out, "processes", json_integer(v.info.value));
+		json_object_set_new(out, "memory_kb", json_integer(v.info.max_rss_kb));
+	}
+	json_decref(v.state);
+	return out;
+}
+
 static int box_inspect(int argc, char **argv, struct sk_err *err)
 {
 	struct box_root root;
-	struct box_view v;
 	struct box box;
 	json_t *out;
 
@@ -838,15 +873,8 @@ static int box_inspect(int argc, char **argv, struct sk_err *err)
 		return -1;
 	}
 	box_close(&box);
-	view_box(&root, argv[1], &v);
+	out = cli_box_view(&root, argv[1], true);
 	box_root_close(&root);
-	out = v.state ? json_deep_copy(v.state) : json_object();
-	json_object_set_new(out, "status", json_string(v.status));
-	if (v.has_info) {
-		json_object_set_new(out, "processes", json_integer(v.info.value));
-		json_object_set_new(out, "memory_kb", json_integer(v.info.max_rss_kb));
-	}
-	json_decref(v.state);
 	return cli_print_json(out, JSON_PRESERVE_ORDER, "cli", err) < 0 ? -1 : 0;
 }
 
@@ -913,8 +941,7 @@ static int box_logs(int argc, char **argv, struct sk_err *err)
 
 /* ---- stop, rm ---- */
 
-/* Asks the supervisor to stop the sandbox and waits until it has. */
-static int stop_box(const char *name, int64_t grace, struct sk_err *err)
+int cli_box_stop(const char *name, int64_t grace, struct sk_err *err)
 {
 	struct box_root root;
 	struct box box;
@@ -952,26 +979,22 @@ static int box_stop(int argc, char **argv, struct sk_err *err)
 				       "invalid option");
 	if (optind + 1 != argc)
 		return sk_fail(err, "cli", 0, "usage: stockade stop [-t SECONDS] NAME", "one name");
-	return stop_box(argv[optind], (int64_t)grace, err);
+	return cli_box_stop(argv[optind], (int64_t)grace, err);
 }
 
-static int box_rm(int argc, char **argv, struct sk_err *err)
+int cli_box_remove(const char *name, bool force, struct sk_err *err)
 {
-	bool force = argc == 3 && strcmp(argv[1], "-f") == 0;
-	const char *name = argv[argc - 1];
 	struct box_root root;
 	struct box box;
 	int rc;
 
-	if (argc != 2 && !force)
-		return sk_fail(err, "cli", 0, "usage: stockade rm [-f] NAME", "one name");
 	if (box_root_open(&root, err) < 0)
 		return -1;
 	if (box_open(&root, name, &box, err) < 0) {
 		box_root_close(&root);
 		return -1;
 	}
-	if (force && box_is_alive(&box) && stop_box(name, 0, err) < 0) {
+	if (force && box_is_alive(&box) && cli_box_stop(name, 0, err) < 0) {
 		box_close(&box);
 		box_root_close(&root);
 		return -1;
@@ -980,6 +1003,15 @@ static int box_rm(int argc, char **argv, struct sk_err *err)
 	box_close(&box);
 	box_root_close(&root);
 	return rc;
+}
+
+static int box_rm(int argc, char **argv, struct sk_err *err)
+{
+	bool force = argc == 3 && strcmp(argv[1], "-f") == 0;
+
+	if (argc != 2 && !force)
+		return sk_fail(err, "cli", 0, "usage: stockade rm [-f] NAME", "one name");
+	return cli_box_remove(argv[argc - 1], force, err);
 }
 
 int cli_box(int argc, char **argv, struct sk_err *err)

@@ -63,19 +63,14 @@ static void copier_error(int fd, struct sk_err *err, bool *said)
 static int cp_request(int ctl, char kind, const char *path, int in_fd, int err_fd,
 		      struct sk_err *err)
 {
-	static char buf[SERVICE_BODY_MAX];
 	struct service_body body = {.kind = kind, .argc = 1};
-	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int fds[3] = {in_fd, null, err_fd};
-	long len;
-	int rc = 0;
+	int rc;
 
 	body.argv[0] = (char *)path;
-	len = service_body_build(buf, sizeof(buf), &body);
-	if (null < 0 || len < 0 || sync_send_fds(ctl, &req, fds, 3) < 0 ||
-	    send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len)
-		rc = sk_fail(err, "cp", errno, NULL, "send the copy request");
+	rc = null < 0 ? sk_fail(err, "cp", errno, NULL, "open /dev/null")
+		      : cli_box_send_request(ctl, &body, fds, err);
 	if (null >= 0)
 		close(null);
 	close(in_fd);
@@ -107,10 +102,19 @@ static int cp_done(int ctl, int err_read, struct sk_err *err)
 	return said ? -1 : sk_fail(err, "cp", 0, NULL, "the copy failed inside the sandbox");
 }
 
-static int cp_in(int ctl, const char *host, const char *path, struct sk_err *err)
+/* What goes into the copier's stream: a host tree, or bytes from memory. */
+struct cp_source {
+	const char *host; /* a host path, or NULL for data */
+	const void *data;
+	size_t len;
+	uint32_t mode;
+};
+
+static int cp_in(int ctl, const struct cp_source *src, const char *path, struct sk_err *err)
 {
 	struct treestream_stats stats;
 	int stream[2], errs[2], rc;
+	char copy[PATH_MAX];
 
 	if (pipe2(stream, O_CLOEXEC) < 0)
 		return sk_fail(err, "cp", errno, NULL, "pipe2");
@@ -126,7 +130,10 @@ static int cp_in(int ctl, const char *host, const char *path, struct sk_err *err
 	}
 	/* Our host tree into the pipe; a copier that stopped reading shows as EPIPE here and
 	 * says why on its stderr. */
-	rc = treestream_write(host, stream[1], &stats, err);
+	sk_strlcpy(copy, path, sizeof(copy));
+	rc = src->host ? treestream_write(src->host, stream[1], &stats, err)
+		       : treestream_write_bytes(basename(copy), src->mode, src->data, src->len,
+						stream[1], err);
 	close(stream[1]);
 	struct sk_err done_err = {0};
 	int done = cp_done(ctl, errs[0], &done_err);
@@ -136,6 +143,14 @@ static int cp_in(int ctl, const char *host, const char *path, struct sk_err *err
 		return -1;
 	}
 	return rc;
+}
+
+int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
+			  struct sk_err *err)
+{
+	struct cp_source src = {.data = data, .len = len, .mode = mode};
+
+	return cp_in(ctl, &src, path, err);
 }
 
 static void note_skipped_link(void *arg, const char *path, const char *target, const char *why)
@@ -196,11 +211,12 @@ static int cp_to_host(int src_fd, const char *src_path, const char *host, struct
 	return rc;
 }
 
-static int cp_out(int ctl, const char *path, const char *host, struct sk_err *err)
+int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err *err)
 {
 	struct sync_msg msg;
-	int pair[2], errs[2], src_fd = -1, got = 0, rc;
+	int pair[2], errs[2], got = 0, rc;
 
+	*src_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
 		return sk_fail(err, "cp", errno, NULL, "socketpair");
 	if (pipe2(errs, O_CLOEXEC) < 0) {
@@ -214,17 +230,28 @@ static int cp_out(int ctl, const char *path, const char *host, struct sk_err *er
 		return -1;
 	}
 	/* The opened source, or EOF when the copier could not open it (it says why). */
-	if (sync_recv_fds(pair[0], &msg, &src_fd, 1, &got) != 1 || got != 1)
-		src_fd = -1;
+	if (sync_recv_fds(pair[0], &msg, src_fd, 1, &got) != 1 || got != 1)
+		*src_fd = -1;
 	close(pair[0]);
 	rc = cp_done(ctl, errs[0], err);
 	close(errs[0]);
-	if (rc == 0 && src_fd < 0)
+	if (rc == 0 && *src_fd < 0)
 		rc = sk_fail(err, "cp", EPROTO, NULL, "no file came out of the sandbox");
-	if (rc == 0)
+	if (rc < 0 && *src_fd >= 0) {
+		close(*src_fd);
+		*src_fd = -1;
+	}
+	return rc;
+}
+
+static int cp_out(int ctl, const char *path, const char *host, struct sk_err *err)
+{
+	int src_fd, rc = cli_box_copy_out_open(ctl, path, &src_fd, err);
+
+	if (rc == 0) {
 		rc = cp_to_host(src_fd, path, host, err);
-	if (src_fd >= 0)
 		close(src_fd);
+	}
 	return rc;
 }
 
@@ -247,7 +274,8 @@ int cli_box_cp(int argc, char **argv, struct sk_err *err)
 	ctl = cli_box_connect(name, &root, &box, err);
 	if (ctl < 0)
 		return -1;
-	rc = is_out ? cp_out(ctl, path, argv[2], err) : cp_in(ctl, argv[1], path, err);
+	struct cp_source src = {.host = argv[1]};
+	rc = is_out ? cp_out(ctl, path, argv[2], err) : cp_in(ctl, &src, path, err);
 	cli_box_disconnect(ctl, &root, &box);
 	return rc;
 }

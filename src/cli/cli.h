@@ -66,6 +66,13 @@ int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const ch
  * unchanged and sources freed. */
 int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
 			 struct cli_sources *sources, struct sk_err *err);
+/* The same for a request to `stockade serve` (named "request"), with its own rules: it may not
+ * name a profile, and a list it gives replaces the one below (as in a JSON merge patch), so a
+ * request can keep a subset of the operator's; null still empties. path (path_size bytes) gets
+ * the JSON path of the first problem ("" when it has none). */
+int cli_policy_apply_request(struct sandbox_spec *spec, const char *text, size_t len,
+			     struct cli_sources *sources, char *path, size_t path_size,
+			     struct sk_err *err);
 /* The command the files give (the policy file's, else the profile's), or NULL. */
 char *const *cli_sources_command(const struct cli_sources *sources);
 void cli_sources_free(struct cli_sources *sources);

@@ -261,13 +261,47 @@ int cli_policy_load(struct sandbox_spec *spec, const char *policy_path, const ch
 	return issues_to_err(&issues, policy_path != NULL, policy_path, err);
 }
 
-int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
-			 struct cli_sources *sources, struct sk_err *err)
+/* A request's own rules (cli_policy_apply_request): no profile (the operator's policy is the
+ * base), and a list it gives replaces the one below instead of adding to it, as in a JSON
+ * merge patch (RFC 7396), so that a request can keep a subset ("fewer hosts"). */
+static bool request_rules(struct sandbox_spec *spec, const struct spec_doc *doc,
+			  struct spec_issues *issues)
+{
+	if (doc->profile) {
+		struct jsonpos_seg path = {.key = "profile"};
+		struct sk_err what = {0};
+		(void)sk_fail(&what, "policy", 0, "the operator's policy is the base",
+			      "a request cannot name a profile");
+		spec_doc_issue(doc, issues, &path, 1, false, &what);
+		return false;
+	}
+	for (size_t i = 0; i < spec_field_count; i++) {
+		const struct spec_field *f = &spec_fields[i];
+		const json_t *value = doc->root;
+		struct sk_err err = {0};
+		if (f->type != SPEC_LIST)
+			continue;
+		if (f->section)
+			value = json_object_get(value, f->section);
+		value = json_object_get(value, f->key);
+		if (json_is_array(value) && reset_field(spec, f->flag, &err) < 0)
+			spec_issues_add(issues, &err);
+	}
+	return true;
+}
+
+/* cli_policy_apply_doc and cli_policy_apply_request; path (may be NULL) gets the JSON path of
+ * the first problem. */
+static int apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
+		     bool is_request, struct cli_sources *sources, char *path, size_t path_size,
+		     struct sk_err *err)
 {
 	struct spec_issues issues = {0};
 	struct sandbox_spec *work;
 	char *copy;
 
+	if (path)
+		path[0] = '\0';
 	if (sources->policy || sources->profile)
 		return sk_fail(err, "policy", EINVAL, NULL, "%.64s: sources already in use", name);
 	if (len > SPEC_TEXT_MAX)
@@ -287,9 +321,13 @@ int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	*work = *spec;
-	if (spec_doc_load(sources->policy, name, copy, len, false, &issues) == 0)
-		doc_layers_apply(work, NULL, sources, &issues);
+	if (spec_doc_load(sources->policy, name, copy, len, false, &issues) == 0) {
+		if (!is_request || request_rules(work, sources->policy, &issues))
+			doc_layers_apply(work, NULL, sources, &issues);
+	}
 	spec_issues_sort(&issues, 0);
+	if (path && issues.count > 0)
+		sk_strlcpy(path, issues.list[0].path, path_size);
 	if (issues_to_err(&issues, true, NULL, err) < 0) {
 		cli_sources_free(sources);
 		free(work);
@@ -300,6 +338,19 @@ int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char
 	*spec = *work;
 	free(work);
 	return 0;
+}
+
+int cli_policy_apply_doc(struct sandbox_spec *spec, const char *name, const char *text, size_t len,
+			 struct cli_sources *sources, struct sk_err *err)
+{
+	return apply_doc(spec, name, text, len, false, sources, NULL, 0, err);
+}
+
+int cli_policy_apply_request(struct sandbox_spec *spec, const char *text, size_t len,
+			     struct cli_sources *sources, char *path, size_t path_size,
+			     struct sk_err *err)
+{
+	return apply_doc(spec, "request", text, len, true, sources, path, path_size, err);
 }
 
 char *const *cli_sources_command(const struct cli_sources *sources)

@@ -1,17 +1,20 @@
 /* `stockade serve` (the stockade-serve executable, see serve_main.c): HTTP/1.1 with JSON over a
- * unix socket, served by libmicrohttpd on a socket we create and check. This slice serves the
- * daemon's own health: /livez (it answers), /healthz (every required layer probes ok right now:
- * doctor's data, at most a few seconds old; 503 with the failing layers otherwise), /readyz,
- * and /metrics (Prometheus text). Everything else is 404.
+ * unix socket, served by libmicrohttpd on a socket we create and check. This file is the
+ * daemon: its socket, who may use it, its own health (/livez: it answers; /healthz: every
+ * required layer probes ok right now, doctor's data at most a few seconds old, 503 with the
+ * failing layers otherwise; /readyz) and /metrics (Prometheus text). The API under /v1 is
+ * serve_api.c (sandboxes, files, one-shot runs) and serve_exec.c (execs).
  *
  * The socket: 0660 from birth (umask, never a later chmod), in a directory of the daemon's own
  * that nobody else can write, and every connection's peer checked with SO_PEERCRED against the
  * allowed uids and gids (default: the daemon's own uid) before a byte of its request is acted
  * on: a world-writable runner socket shared across uids is exactly what this must not be.
- * The probes run in `stockade doctor --json`, a process of its own (posix_spawn: this process
- * has threads, and a probe's clone must not start from one). */
+ * Everything that makes or probes a sandbox runs in a process of its own (posix_spawn of the
+ * stockade binary beside us, or the sandbox's own supervisor): this process has threads, and a
+ * sandbox's clone must not start from one. */
 #define _GNU_SOURCE
 #include "cli/serve.h"
+#include "cli/serve_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,35 +38,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/spec_check.h"
 #include "store/box.h"
 #include "util/clock.h"
 #include "util/fds.h"
 #include "util/macros.h"
 #include "util/parse.h"
 
-#define SERVE_MAX_IDS 32
 #define HEALTH_CACHE_MS 2000.0 /* /healthz's probes are at most this old */
 #define DOCTOR_TIMEOUT_MS 30000
 #define DOCTOR_OUTPUT_MAX (256 * 1024)
 
 extern char **environ;
-
-struct serve {
-	char socket_path[PATH_MAX];
-	char stockade[PATH_MAX]; /* the stockade binary beside us: its doctor probes */
-	uid_t uids[SERVE_MAX_IDS];
-	size_t uid_count;
-	gid_t gids[SERVE_MAX_IDS];
-	size_t gid_count;
-	int listen_fd;
-	/* The last probes, shared by the connection threads. */
-	pthread_mutex_t lock;
-	json_t *doctor; /* doctor --json's document, or NULL */
-	double doctor_at;
-	/* Counters for /metrics. */
-	unsigned long requests[6]; /* by status class: 2xx, 3xx, 4xx, 5xx; [0] other */
-	unsigned long refused_peers;
-};
 
 /* ---- options ---- */
 
@@ -71,7 +57,8 @@ static int usage_error(struct sk_err *err, const char *why)
 {
 	return sk_fail(err, "cli", 0,
 		       "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
-		       "[--allow-gid GID]...",
+		       "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
+		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE]",
 		       "%s", why);
 }
 
@@ -94,6 +81,11 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 	static const struct option options[] = {{"socket", required_argument, NULL, 's'},
 						{"allow-uid", required_argument, NULL, 'u'},
 						{"allow-gid", required_argument, NULL, 'g'},
+						{"policy", required_argument, NULL, 'p'},
+						{"profile", required_argument, NULL, 'P'},
+						{"max-sandboxes", required_argument, NULL, 'S'},
+						{"max-execs", required_argument, NULL, 'E'},
+						{"max-body", required_argument, NULL, 'B'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
 	uint64_t id;
@@ -121,6 +113,24 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 				s->uids[s->uid_count++] = (uid_t)id;
 			else
 				s->gids[s->gid_count++] = (gid_t)id;
+			break;
+		case 'p':
+			s->policy_path = optarg;
+			break;
+		case 'P':
+			s->profile = optarg;
+			break;
+		case 'S':
+		case 'E':
+			if (parse_uint(optarg, 1, 100000, &id) < 0)
+				return usage_error(err, "--max-sandboxes and --max-execs take a "
+							"number from 1 to 100000");
+			*(opt == 'S' ? &s->max_sandboxes : &s->max_execs) = (unsigned)id;
+			break;
+		case 'B':
+			if (parse_size(optarg, &id) < 0 || id < 1024 || id > (1ull << 30))
+				return usage_error(err, "--max-body takes a size from 1k to 1g");
+			s->max_body = (size_t)id;
 			break;
 		case 'h':
 			return usage_error(err, "help");
@@ -254,7 +264,7 @@ static json_t *run_doctor(const struct serve *s)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, out[1], 1);
 	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, s->stockade, &actions, NULL, argv_template, environ) != 0)
+	if (serve_spawn(s, argv_template, &actions, &pid) != 0)
 		pid = -1;
 	posix_spawn_file_actions_destroy(&actions);
 	close(out[1]);
@@ -297,8 +307,15 @@ static json_t *probes(struct serve *s)
 
 /* ---- responses ---- */
 
-static enum MHD_Result respond(struct serve *s, struct MHD_Connection *conn, unsigned status,
-			       const char *type, char *text)
+void serve_count_response(struct serve *s, unsigned status)
+{
+	pthread_mutex_lock(&s->lock);
+	s->requests[status >= 100 && status < 600 ? status / 100 : 0]++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+enum MHD_Result serve_respond(struct serve *s, struct MHD_Connection *conn, unsigned status,
+			      const char *type, char *text)
 {
 	struct MHD_Response *response;
 	enum MHD_Result rc;
@@ -314,14 +331,12 @@ static enum MHD_Result respond(struct serve *s, struct MHD_Connection *conn, uns
 	MHD_add_response_header(response, "Cache-Control", "no-store");
 	rc = MHD_queue_response(conn, status, response);
 	MHD_destroy_response(response);
-	pthread_mutex_lock(&s->lock);
-	s->requests[status >= 200 && status < 600 ? status / 100 : 0]++;
-	pthread_mutex_unlock(&s->lock);
+	serve_count_response(s, status);
 	return rc;
 }
 
-static enum MHD_Result respond_json(struct serve *s, struct MHD_Connection *conn, unsigned status,
-				    json_t *body)
+enum MHD_Result serve_respond_json(struct serve *s, struct MHD_Connection *conn, unsigned status,
+				   json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	char *line = NULL;
@@ -330,20 +345,45 @@ static enum MHD_Result respond_json(struct serve *s, struct MHD_Connection *conn
 	if (text && asprintf(&line, "%s\n", text) < 0)
 		line = NULL;
 	free(text);
-	return respond(s, conn, status, "application/json", line);
+	return serve_respond(s, conn, status, "application/json", line);
 }
 
-static enum MHD_Result respond_error(struct serve *s, struct MHD_Connection *conn, unsigned status,
-				     const char *code, const char *message)
+enum MHD_Result serve_respond_path_error(struct serve *s, struct MHD_Connection *conn,
+					 unsigned status, const char *code, const char *message,
+					 const char *path)
 {
-	return respond_json(s, conn, status,
-			    json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+	json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
+
+	if (error && path)
+		json_object_set_new(error, "path", json_string(path));
+	return serve_respond_json(s, conn, status, json_pack("{s:o}", "error", error));
 }
 
-/* /healthz: 200 when every required layer probes ok; 503 with each failing one (doctor's
- * operation, errno, diagnosis and remedy). A layer that is not required and fails is listed
- * under "degraded" and keeps 200. */
-static enum MHD_Result healthz(struct serve *s, struct MHD_Connection *conn)
+enum MHD_Result serve_respond_error(struct serve *s, struct MHD_Connection *conn, unsigned status,
+				    const char *code, const char *message)
+{
+	return serve_respond_path_error(s, conn, status, code, message, NULL);
+}
+
+/* Whether a layer doctor names may fail under the operator's policy (--allow-degraded). */
+static bool is_allowed_degraded(const struct serve *s, const char *name)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} layers[] = {
+	    {"landlock", LAYER_LANDLOCK}, {"seccomp", LAYER_SECCOMP}, {"cgroup", LAYER_CGROUP}};
+
+	for (size_t i = 0; name && i < ARRAY_SIZE(layers); i++)
+		if (strcmp(name, layers[i].name) == 0)
+			return s->base.allow_degraded & layers[i].bit;
+	return false;
+}
+
+/* The health document: every required layer that fails under "failing" (doctor's operation,
+ * errno, diagnosis and remedy); one that is not required, or that the operator's policy lets
+ * degrade, under "degraded". */
+static json_t *health(struct serve *s, bool *is_healthy)
 {
 	json_t *doc = probes(s), *layers, *layer, *failing = json_array(), *degraded = json_array(),
 	       *up = json_object();
@@ -353,8 +393,10 @@ static enum MHD_Result healthz(struct serve *s, struct MHD_Connection *conn)
 	json_array_foreach(layers, i, layer)
 	{
 		const char *name = json_string_value(json_object_get(layer, "name"));
-		bool is_ok = json_equal(json_object_get(layer, "status"), json_string("ok"));
-		bool is_required = json_is_true(json_object_get(layer, "required"));
+		const char *status = json_string_value(json_object_get(layer, "status"));
+		bool is_ok = status && strcmp(status, "ok") == 0;
+		bool is_required = json_is_true(json_object_get(layer, "required")) &&
+				   !is_allowed_degraded(s, name);
 		json_object_set_new(up, name ? name : "?", json_boolean(is_ok));
 		if (is_ok)
 			continue;
@@ -366,15 +408,44 @@ static enum MHD_Result healthz(struct serve *s, struct MHD_Connection *conn)
 		    "status", json_object_get(layer, "status"));
 		json_array_append_new(is_required ? failing : degraded, one);
 	}
-	bool is_healthy = doc && json_array_size(layers) > 0 && json_array_size(failing) == 0;
+	*is_healthy = doc && json_array_size(layers) > 0 && json_array_size(failing) == 0;
 	if (!doc)
 		json_array_append_new(failing,
 				      json_pack("{s:s, s:s}", "layer", "doctor", "diagnosis",
 						"stockade doctor could not be run"));
-	json_t *body = json_pack("{s:s, s:o, s:o, s:o}", "status", is_healthy ? "ok" : "failing",
-				 "layers", up, "failing", failing, "degraded", degraded);
 	json_decref(doc);
-	return respond_json(s, conn, is_healthy ? 200 : 503, body);
+	return json_pack("{s:s, s:o, s:o, s:o}", "status", *is_healthy ? "ok" : "failing", "layers",
+			 up, "failing", failing, "degraded", degraded);
+}
+
+bool serve_is_healthy(struct serve *s, char *why, size_t size)
+{
+	bool is_healthy;
+	json_t *body = health(s, &is_healthy), *one;
+	size_t i;
+
+	why[0] = '\0';
+	json_array_foreach(json_object_get(body, "failing"), i, one)
+	{
+		const char *layer = json_string_value(json_object_get(one, "layer"));
+		const char *diagnosis = json_string_value(json_object_get(one, "diagnosis"));
+		if (i > 0)
+			sk_strlcat(why, "; ", size);
+		sk_strlcat(why, layer ? layer : "?", size);
+		sk_strlcat(why, ": ", size);
+		sk_strlcat(why, diagnosis ? diagnosis : "fails", size);
+	}
+	json_decref(body);
+	return is_healthy;
+}
+
+/* /healthz: 200 when every required layer probes ok, 503 otherwise (GET /healthz). */
+static enum MHD_Result healthz(struct serve *s, struct MHD_Connection *conn)
+{
+	bool is_healthy;
+	json_t *body = health(s, &is_healthy);
+
+	return serve_respond_json(s, conn, is_healthy ? 200 : 503, body);
 }
 
 /* The sandboxes of this daemon's STOCKADE_HOME, by state. */
@@ -419,10 +490,16 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 		json_decref(doc);
 		return MHD_NO;
 	}
+	unsigned long created[3], exec_results[3], buckets[SERVE_HISTOGRAM_BUCKETS + 1];
+	double exec_seconds;
 	count_sandboxes(&running, &exited, &dead);
 	pthread_mutex_lock(&s->lock);
 	memcpy(requests, s->requests, sizeof(requests));
 	refused = s->refused_peers;
+	memcpy(created, s->created, sizeof(created));
+	memcpy(exec_results, s->exec_results, sizeof(exec_results));
+	memcpy(buckets, s->exec_buckets, sizeof(buckets));
+	exec_seconds = s->exec_seconds;
 	pthread_mutex_unlock(&s->lock);
 	fprintf(out,
 		"# HELP stockade_build_info The version of this stockade.\n"
@@ -457,9 +534,68 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 		"# TYPE stockade_refused_peers_total counter\n"
 		"stockade_refused_peers_total %lu\n",
 		refused);
+	static const char *const created_names[] = {"ok", "refused", "failed"};
+	fprintf(out, "# HELP stockade_sandboxes_created_total Sandbox creations, by result.\n"
+		     "# TYPE stockade_sandboxes_created_total counter\n");
+	for (int r = 0; r < 3; r++)
+		fprintf(out, "stockade_sandboxes_created_total{result=\"%s\"} %lu\n",
+			created_names[r], created[r]);
+	static const char *const exec_names[] = {"exited", "timed_out", "error"};
+	fprintf(out, "# HELP stockade_exec_total Execs ended, by result.\n"
+		     "# TYPE stockade_exec_total counter\n");
+	for (int r = 0; r < 3; r++)
+		fprintf(out, "stockade_exec_total{result=\"%s\"} %lu\n", exec_names[r],
+			exec_results[r]);
+	fprintf(out, "# HELP stockade_exec_duration_seconds How long execs ran.\n"
+		     "# TYPE stockade_exec_duration_seconds histogram\n");
+	unsigned long cumulative = 0;
+	for (int b = 0; b < SERVE_HISTOGRAM_BUCKETS; b++) {
+		cumulative += buckets[b];
+		fprintf(out, "stockade_exec_duration_seconds_bucket{le=\"%g\"} %lu\n",
+			serve_exec_bucket_bounds[b], cumulative);
+	}
+	cumulative += buckets[SERVE_HISTOGRAM_BUCKETS];
+	fprintf(out,
+		"stockade_exec_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+		"stockade_exec_duration_seconds_sum %.6f\n"
+		"stockade_exec_duration_seconds_count %lu\n",
+		cumulative, exec_seconds, cumulative);
 	fclose(out);
 	json_decref(doc);
-	return respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+	return serve_respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+/* Takes a chunk of the request's body. Past the limit the rest is read and dropped (a
+ * response cannot be queued while a body comes in: libmicrohttpd's rule), up to as much again
+ * or 1 MiB, then the connection is closed; a body that ends before that gets its 413. (A body
+ * whose Content-Length says it is too large is answered before it is read: handle().) */
+static enum MHD_Result take_body(struct serve *s, struct serve_request *req, const char *data,
+				 size_t *size)
+{
+	if (req->is_too_large) {
+		req->dropped += *size;
+		*size = 0;
+		return req->dropped > MAX(s->max_body, (size_t)1 << 20) ? MHD_NO : MHD_YES;
+	}
+	if (req->len + *size > s->max_body) {
+		req->is_too_large = true;
+		req->dropped = *size;
+		*size = 0;
+		return MHD_YES;
+	}
+	if (req->len + *size + 1 > req->cap) {
+		size_t cap = MAX(req->cap * 2, req->len + *size + 1);
+		char *more = realloc(req->body, cap);
+		if (!more)
+			return MHD_NO;
+		req->body = more;
+		req->cap = cap;
+	}
+	memcpy(req->body + req->len, data, *size);
+	req->len += *size;
+	req->body[req->len] = '\0';
+	*size = 0;
+	return MHD_YES;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -467,36 +603,79 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      size_t *upload_data_size, void **con_cls)
 {
 	struct serve *s = cls;
+	struct serve_request *req = *con_cls;
 	const union MHD_ConnectionInfo *info;
 
 	(void)version;
-	(void)upload_data;
-	/* Before anything of the request is acted on: who is asking. */
-	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (!info || !peer_allowed(s, info->connect_fd)) {
-		pthread_mutex_lock(&s->lock);
-		s->refused_peers++;
-		pthread_mutex_unlock(&s->lock);
-		return respond_error(s, conn, MHD_HTTP_FORBIDDEN, "forbidden",
-				     "this uid is not allowed on this socket (serve --allow-uid)");
-	}
-	if (*upload_data_size) { /* a body none of these routes takes: drop it */
-		*upload_data_size = 0;
-		*con_cls = s;
+	if (!req) {
+		/* The first call, headers read: who is asking, before anything of the request
+		 * is acted on. */
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!info || !peer_allowed(s, info->connect_fd)) {
+			pthread_mutex_lock(&s->lock);
+			s->refused_peers++;
+			pthread_mutex_unlock(&s->lock);
+			return serve_respond_error(
+			    s, conn, MHD_HTTP_FORBIDDEN, "forbidden",
+			    "this uid is not allowed on this socket (serve --allow-uid)");
+		}
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (length && strtoull(length, NULL, 10) > s->max_body) {
+			req->is_refused = true;
+			return serve_respond_error(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+						   "the body is larger than serve --max-body");
+		}
 		return MHD_YES;
 	}
+	if (*upload_data_size)
+		return take_body(s, req, upload_data, upload_data_size);
+	if (req->is_refused)
+		return MHD_YES; /* answered already */
+	if (req->is_too_large)
+		return serve_respond_error(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					   "the body is larger than serve --max-body");
+	if (strncmp(url, "/v1/", 4) == 0) {
+		if (s->is_stopping)
+			return serve_respond_error(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						   "stopping", "the daemon is stopping");
+		return serve_api(s, conn, url, method, req);
+	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return respond_error(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-				     "this route takes GET");
+		return serve_respond_error(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					   "method_not_allowed", "this route takes GET");
 	if (strcmp(url, "/livez") == 0)
-		return respond_json(s, conn, 200, json_pack("{s:s}", "status", "ok"));
-	if (strcmp(url, "/readyz") == 0)
-		return respond_json(s, conn, 200, json_pack("{s:s}", "status", "ready"));
+		return serve_respond_json(s, conn, 200, json_pack("{s:s}", "status", "ok"));
+	if (strcmp(url, "/readyz") == 0) {
+		if (s->is_stopping)
+			return serve_respond_json(s, conn, 503,
+						  json_pack("{s:s}", "status", "stopping"));
+		return serve_respond_json(s, conn, 200, json_pack("{s:s}", "status", "ready"));
+	}
 	if (strcmp(url, "/healthz") == 0)
 		return healthz(s, conn);
 	if (strcmp(url, "/metrics") == 0)
 		return metrics(s, conn);
-	return respond_error(s, conn, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+	return serve_respond_error(s, conn, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+}
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct serve_request *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)why;
+	if (req) {
+		free(req->body);
+		free(req);
+	}
+	*con_cls = NULL;
 }
 
 /* ---- the daemon ---- */
@@ -517,6 +696,48 @@ static int find_stockade(struct serve *s, struct sk_err *err)
 	return 0;
 }
 
+/* The operator's policy: the built-in defaults, the profile, the policy file (as `run` builds
+ * them), checked; every request narrows it. */
+static int load_policy(struct serve *s, struct sk_err *err)
+{
+	cli_run_defaults(&s->base);
+	s->base_sources.is_command_optional = true;
+	if (cli_policy_load(&s->base, s->policy_path, s->profile, &s->base_sources, err) < 0 ||
+	    spec_check_values(&s->base, err) < 0) {
+		cli_sources_free(&s->base_sources);
+		return -1;
+	}
+	s->base.argv = cli_sources_command(&s->base_sources);
+	/* An exec keeps at most 8 MiB of output, or the operator's limits.output; 1 MiB unless
+	 * it asks for more. */
+	s->output_max = 8u << 20;
+	if (s->base.output_limit_bytes && s->base.output_limit_bytes < s->output_max)
+		s->output_max = s->base.output_limit_bytes;
+	s->output_default = MIN(s->output_max, (uint64_t)1 << 20);
+	return 0;
+}
+
+int serve_spawn(const struct serve *s, char *const argv[],
+		const posix_spawn_file_actions_t *actions, pid_t *pid)
+{
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int rc;
+
+	/* The child starts with no signal blocked (ours block the stop signals for sigwait) and
+	 * SIGPIPE back to its default (we ignore it): a sandbox must not inherit either. */
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(pid, s->stockade, actions, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
 int serve_main(int argc, char **argv, struct sk_err *err)
 {
 	struct serve s;
@@ -526,8 +747,14 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 
 	memset(&s, 0, sizeof(s));
 	s.listen_fd = -1;
+	s.max_sandboxes = 64;
+	s.max_execs = 256;
+	s.max_body = 16u << 20;
 	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.slot_free, NULL);
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
+		return -1;
+	if (load_policy(&s, err) < 0)
 		return -1;
 	/* The signals that stop us, blocked before the threads exist: only sigwait sees them. */
 	sigemptyset(&stop);
@@ -535,25 +762,31 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if (socket_listen(&s, err) < 0)
+	if (socket_listen(&s, err) < 0) {
+		cli_sources_free(&s.base_sources);
 		return -1;
+	}
 	daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, &handle,
 	    &s, MHD_OPTION_LISTEN_SOCKET, s.listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(64 * 1024), MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, &request_done, &s, MHD_OPTION_END);
 	if (!daemon) {
 		(void)unlink(s.socket_path);
+		cli_sources_free(&s.base_sources);
 		return sk_fail(err, "serve", errno, NULL, "start the HTTP server (libmicrohttpd)");
 	}
 	fprintf(stderr, "stockade: serving on %s\n", s.socket_path);
 	while (sigwait(&stop, &sig) != 0)
 		;
-	/* Stop taking requests, then the socket's name goes with us. */
+	/* No new work; every stream and every waiting request ends now. */
+	serve_stopping(&s);
 	MHD_stop_daemon(daemon);
 	(void)unlink(s.socket_path);
 	close(s.listen_fd);
 	json_decref(s.doctor);
+	serve_exec_free_all(&s);
+	cli_sources_free(&s.base_sources);
 	fprintf(stderr, "stockade: serve stopped (signal %d)\n", sig);
 	return 0;
 }

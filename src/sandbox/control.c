@@ -142,11 +142,24 @@ static void accept_client(struct control *c)
 	/* A request's body follows its header at once; a client that stalls between them
 	 * costs us at most this. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
-	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->clients[i].fd < 0) {
-			c->clients[i].fd = fd;
-			return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+			if (c->clients[i].fd < 0) {
+				c->clients[i].fd = fd;
+				return;
+			}
+		/* Full: a client whose exec is over (or that had none) and that has hung up
+		 * is not yet seen by the loop (its hangup and this connect came in the same
+		 * round); its slot is free. One with a running exec is left to the loop,
+		 * which kills that exec. */
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			struct control_client *cl = &c->clients[i];
+			struct pollfd one = {.fd = cl->fd, .events = POLLIN | POLLRDHUP};
+			if ((cl->is_done || !cl->exec_id) && poll(&one, 1, 0) == 1 &&
+			    (one.revents & (POLLHUP | POLLRDHUP)))
+				drop_client(c, cl, -1);
 		}
+	}
 	close(fd); /* full */
 }
 

@@ -115,6 +115,7 @@ static void issue_add(struct spec_issues *issues, struct jsonpos pos, const char
 	if (!issue)
 		return;
 	issue->pos = pos;
+	sk_strlcpy(issue->path, path ? path : "", sizeof(issue->path));
 	issue->err = *what;
 	issue->err.exit_code = 125;
 	sk_strlcpy(issue->err.layer, "policy", sizeof(issue->err.layer));

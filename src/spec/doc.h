@@ -21,6 +21,7 @@
  * what is expected; pos is 0:0 when the place is unknown. */
 struct spec_issue {
 	struct jsonpos pos;
+	char path[128]; /* the value's JSON path ("limits.memory"), "" for none */
 	struct sk_err err;
 };
 

@@ -189,6 +189,22 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 	return rc;
 }
 
+/* One file from memory (the API's PUT .../files): the stream of a single regular file. */
+int treestream_write_bytes(const char *name, uint32_t mode, const void *data, size_t len,
+			   int out_fd, struct sk_err *err)
+{
+	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy '%.200s'", name);
+	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
+	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
+		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
+	if (put_record(out_fd, 'f', mode & 0777, "", len, err) < 0)
+		return -1;
+	if (fds_write_all(out_fd, data, len) < 0)
+		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
+	return put_record(out_fd, 'e', 0, "", 0, err);
+}
+
 /* ---- reading (inside the sandbox) ---- */
 
 static int read_exact(int fd, void *buf, size_t len)

@@ -9,6 +9,7 @@
 #ifndef STOCKADE_TREESTREAM_H
 #define STOCKADE_TREESTREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -21,6 +22,10 @@ struct treestream_stats {
  * followed below the top) into out_fd. Special files are skipped and counted. */
 int treestream_write(const char *src, int out_fd, struct treestream_stats *stats,
 		     struct sk_err *err);
+
+/* The stream of one regular file named name (no '/') holding len bytes of data. */
+int treestream_write_bytes(const char *name, uint32_t mode, const void *data, size_t len,
+			   int out_fd, struct sk_err *err);
 
 /* Reads a stream from in_fd and makes it at dst, as `cp -r` would: inside dst when dst is an
  * existing directory (under the stream's top name), else as dst itself. Every path of the

@@ -73,7 +73,7 @@ int(sk_fail)(struct sk_err *err, const char *layer, int errnum, const char *hint
 }
 
 int(sk_fail_safe)(struct sk_err *err, const char *layer, int errnum, const char *op,
-		 const char *path, const char *hint)
+		  const char *path, const char *hint)
 {
 	sk_err_reset(err, layer, errnum, hint);
 	if (op)
@@ -85,20 +85,26 @@ int(sk_fail_safe)(struct sk_err *err, const char *layer, int errnum, const char 
 	return -1;
 }
 
-void sk_err_print(const struct sk_err *err)
+size_t sk_format(const struct sk_err *err, char *line, size_t size)
 {
-	char line[1200];
 	int n;
 
-	n = snprintf(line, sizeof(line), "stockade: %s: %s", err->layer[0] ? err->layer : "error",
-		     err->op);
-	if (err->errnum && n > 0 && (size_t)n < sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ": %s", strerror(err->errnum));
-	if (err->hint[0] && n > 0 && (size_t)n < sizeof(line))
-		snprintf(line + n, sizeof(line) - (size_t)n, " (%s)", err->hint);
+	n = snprintf(line, size, "%s: %s", err->layer[0] ? err->layer : "error", err->op);
+	if (err->errnum && n > 0 && (size_t)n < size)
+		n += snprintf(line + n, size - (size_t)n, ": %s", strerror(err->errnum));
+	if (err->hint[0] && n > 0 && (size_t)n < size)
+		snprintf(line + n, size - (size_t)n, " (%s)", err->hint);
 	/* One line, whatever the parts contained. */
 	for (char *p = line; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	fprintf(stderr, "%s\n", line);
+	return strlen(line);
+}
+
+void sk_err_print(const struct sk_err *err)
+{
+	char line[1200];
+
+	sk_format(err, line, sizeof(line));
+	fprintf(stderr, "stockade: %s\n", line);
 }

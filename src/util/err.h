@@ -27,8 +27,16 @@ int sk_fail_safe(struct sk_err *err, const char *layer, int errnum, const char *
  * compiler and the static analyzers (clang-tidy's clang-analyzer-*) follow `return sk_fail()`
  * as a failure instead of assuming any int (which made them report uninitialized outputs on
  * paths that cannot happen). The definitions are written `int (sk_fail)(...)`. */
-#define sk_fail(...) ({ (void)(sk_fail)(__VA_ARGS__); -1; })
-#define sk_fail_safe(...) ({ (void)(sk_fail_safe)(__VA_ARGS__); -1; })
+#define sk_fail(...)                                                                               \
+	({                                                                                         \
+		(void)(sk_fail)(__VA_ARGS__);                                                      \
+		-1;                                                                                \
+	})
+#define sk_fail_safe(...)                                                                          \
+	({                                                                                         \
+		(void)(sk_fail_safe)(__VA_ARGS__);                                                 \
+		-1;                                                                                \
+	})
 
 /* Async-signal-safe bounded copy and append; always NUL-terminates, returns the length. */
 size_t sk_strlcpy(char *dst, const char *src, size_t size);
@@ -36,7 +44,9 @@ size_t sk_strlcat(char *dst, const char *src, size_t size);
 /* Async-signal-safe decimal formatting of an unsigned value into buf; returns buf. */
 char *sk_utoa(unsigned long long value, char *buf, size_t size);
 
-/* Prints "stockade: LAYER: OP: ERRNO-TEXT. HINT" as one line on stderr. */
+/* "LAYER: OP: ERRNO-TEXT (HINT)" as one line into line; its length. */
+size_t sk_format(const struct sk_err *err, char *line, size_t size);
+/* Prints "stockade: LAYER: OP: ERRNO-TEXT (HINT)" as one line on stderr. */
 void sk_err_print(const struct sk_err *err);
 
 #endif

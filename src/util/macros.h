@@ -12,6 +12,20 @@
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
+/* The smaller and the larger of two values of one type, each evaluated once. */
+#define MIN(a, b)                                                                                  \
+	({                                                                                         \
+		__typeof__(a) min_a_ = (a);                                                        \
+		__typeof__(b) min_b_ = (b);                                                        \
+		min_a_ < min_b_ ? min_a_ : min_b_;                                                 \
+	})
+#define MAX(a, b)                                                                                  \
+	({                                                                                         \
+		__typeof__(a) max_a_ = (a);                                                        \
+		__typeof__(b) max_b_ = (b);                                                        \
+		max_a_ > max_b_ ? max_a_ : max_b_;                                                 \
+	})
+
 /* expr, a call that returns -1 and sets errno on failure, made again while it fails with
  * EINTR; its last value. Async-signal-safe when expr is (glibc's TEMP_FAILURE_RETRY, without
  * depending on _GNU_SOURCE coming first). */

@@ -57,6 +57,15 @@ class Daemon:
         return harness.finish(self.p, timeout=30)
 
 
+def post(path, url, body):
+    c = UnixHTTP(path)
+    c.request("POST", url, body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
 def health(d):
     status, _, body = get(d.sock, "/healthz")
     return status, json.loads(body)
@@ -171,7 +180,8 @@ def test_another_uid_is_refused_by_peer_credentials(ctx):
 CLIENT = ("import http.client, socket, sys\n"
           "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
           "c = http.client.HTTPConnection('x'); c.sock = s\n"
-          "c.request('GET', sys.argv[2]); r = c.getresponse()\n"
+          "body = sys.argv[3].encode() if len(sys.argv) > 3 else None\n"
+          "c.request('POST' if body else 'GET', sys.argv[2], body=body); r = c.getresponse()\n"
           "print(r.status); print(r.read().decode())\n")
 
 
@@ -185,8 +195,8 @@ def test_healthz_turns_503_when_a_layer_breaks_and_recovers(ctx):
     The test asks as the daemon's own user (inside, uid 0), whom the peer check lets in."""
     d = Daemon(ctx, prefix=["unshare", "--user", "--map-root-user", "--"])
 
-    def ask(url):
-        r = ctx.run(["python3", "-c", CLIENT, d.sock, url], timeout=60)
+    def ask(url, *body):
+        r = ctx.run(["python3", "-c", CLIENT, d.sock, url, *body], timeout=60)
         expect(r.returncode == 0, f"{r}")
         status, _, body = r.out.partition("\n")
         return int(status), json.loads(body)
@@ -217,9 +227,16 @@ def test_healthz_turns_503_when_a_layer_breaks_and_recovers(ctx):
         failing = [f for f in doc["failing"] if f["layer"] == "userns"][0]
         expect(failing.get("diagnosis") and failing.get("op"), f"doctor's data: {failing}")
         expect(ask("/livez")[0] == 200, "livez must not follow the layers")
+        status, doc = ask("/v1/sandboxes?name=while-broken", '{"stockade": 1}')
+        expect(status == 503 and doc["error"]["code"] == "degraded" and
+               "userns" in doc["error"]["message"], f"create while broken: {status} {doc}")
         set_limit(1000)
         status, doc = wait_for(200)
         expect(status == 200 and doc["failing"] == [], f"did not recover: {status} {doc}")
+        status, doc = ask("/v1/sandboxes?name=recovered", '{"stockade": 1}')
+        expect(status == 201 and doc["status"] == "running", f"create after: {status} {doc}")
+        status, doc = ask("/v1/sandboxes/recovered/exec?wait=1", '{"cmd": ["id", "-u"]}')
+        expect(status == 200 and doc["stdout"] == "10001\n", f"exec after: {status} {doc}")
     finally:
         d.stop()
 
@@ -233,6 +250,11 @@ def test_healthz_is_503_from_the_first_request_without_landlock(ctx):
         expect(status == 503 and [f["layer"] for f in doc["failing"]] == ["landlock"] and
                doc["layers"]["landlock"] is False, f"{status} {doc}")
         expect(get(d.sock, "/livez")[0] == 200, "the daemon must serve while a layer is broken")
+        status, body = post(d.sock, "/v1/sandboxes", b'{"stockade": 1}')
+        expect(status == 503 and json.loads(body)["error"]["code"] == "degraded" and
+               "landlock" in json.loads(body)["error"]["message"], f"{status} {body!r}")
+        expect(not os.path.isdir(os.path.join(d.home, "sandboxes")) or
+               not os.listdir(os.path.join(d.home, "sandboxes")), "a sandbox was made")
         _, _, body = get(d.sock, "/metrics")
         expect('stockade_layer_up{layer="landlock"} 0' in body.decode(), body.decode()[:800])
     finally:

@@ -817,6 +817,63 @@ static void test_apply_doc_refusals(void **state)
 	assert_non_null(base_sources.policy);
 }
 
+/* cli_policy_apply_request: what `stockade serve` applies. A list the request gives replaces
+ * the operator's (a subset can be kept), a list it leaves out stays, null empties; no profile;
+ * the first problem's JSON path comes back apart from the message. */
+static void test_apply_request_lists_replace(void **state)
+{
+	struct cli_sources sources;
+	struct sk_err err;
+	char path[128];
+	const char *text;
+	(void)state;
+
+	operator_spec("'env': ['A=1'], 'network': {'allow': ['pypi.org', 'github.com'], "
+		      "'deny': ['gist.github.com']}");
+	text = doc_text("'network': {'allow': ['github.com']}");
+	memset(&sources, 0, sizeof(sources));
+	assert_int_equal(
+	    cli_policy_apply_request(&req, text, strlen(text), &sources, path, sizeof(path), &err),
+	    0);
+	assert_int_equal(req.allow_net_count, 1);
+	assert_string_equal(req.allow_net[0], "github.com");
+	assert_int_equal(req.deny_net_count, 1); /* left out: the operator's stays */
+	assert_int_equal(req.env_add_count, 1);
+	assert_null(verdict(NULL));
+	cli_sources_free(&sources);
+
+	/* Replacing the deny list with an empty one drops the operator's rule: widens. */
+	req = base;
+	text = doc_text("'network': {'deny': []}");
+	memset(&sources, 0, sizeof(sources));
+	assert_int_equal(
+	    cli_policy_apply_request(&req, text, strlen(text), &sources, path, sizeof(path), &err),
+	    0);
+	assert_int_equal(req.deny_net_count, 0);
+	assert_non_null(verdict(NULL));
+	cli_sources_free(&sources);
+
+	static const struct {
+		const char *fragment, *path;
+	} bad[] = {
+	    {"'profile': 'default'", "profile"},
+	    {"'limits': {'memory': '1q'}", "limits.memory"},
+	    {"'network': {'allow': ['ok.example', '*']}", "network.allow[1]"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct sandbox_spec saved = base;
+		req = base;
+		text = doc_text(bad[i].fragment);
+		memset(&sources, 0, sizeof(sources));
+		assert_int_equal(cli_policy_apply_request(&req, text, strlen(text), &sources, path,
+							  sizeof(path), &err),
+				 -1);
+		assert_string_equal(path, bad[i].path);
+		assert_memory_equal(&saved, &req, sizeof(req));
+		assert_null(sources.policy);
+	}
+}
+
 static int teardown_all(void **state)
 {
 	(void)state;
@@ -831,6 +888,7 @@ int main(void)
 	    cmocka_unit_test(test_fields_set_directly),
 	    cmocka_unit_test(test_apply_doc_is_one_more_layer),
 	    cmocka_unit_test(test_apply_doc_refusals),
+	    cmocka_unit_test(test_apply_request_lists_replace),
 	};
 	struct CMUnitTest tests[ARRAY_SIZE(fixed) + ARRAY_SIZE(cases)];
 	size_t count = 0;

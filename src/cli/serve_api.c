@@ -1,0 +1,740 @@
+/* `stockade serve`'s API under /v1: a thin front over the operations of the CLI, never a second
+ * engine.
+ *
+ * - A sandbox is made by `stockade run -d` (posix_spawn of the stockade binary beside us) from
+ *   one spec document: the operator's policy with the request's spec applied over it, checked
+ *   first to only narrow it (sandbox/spec_narrow.h: 403 with the JSON path that widens).
+ * - Listing, inspecting and removing are the CLI's own functions (cli/box_client.h).
+ * - Execs go to the sandbox's PID 1 through its supervisor, as `stockade exec` does
+ *   (serve_exec.c); files through the sandbox's copier, as `stockade cp` does: no path in a
+ *   sandbox is ever resolved on the host side.
+ *
+ * Routes:
+ *   GET    /v1/sandboxes                         list
+ *   POST   /v1/sandboxes[?name=N&idle_timeout=D&max_lifetime=D]   body: a spec document
+ *   GET    /v1/sandboxes/{name}                  inspect
+ *   DELETE /v1/sandboxes/{name}                  stop and remove
+ *   POST   /v1/sandboxes/{name}/exec[?wait=1]    NDJSON events, or one document
+ *   GET    /v1/sandboxes/{name}/exec/{id}[?follow=1&from_seq=N]
+ *   DELETE /v1/sandboxes/{name}/exec/{id}        kill it
+ *   PUT    /v1/sandboxes/{name}/files?path=/abs[&mode=0644]      body: the bytes
+ *   GET    /v1/sandboxes/{name}/files?path=/abs[&list=1]
+ *   POST   /v1/run                               {spec?, cmd, ...}: create, exec, delete */
+#define _GNU_SOURCE
+#include "cli/serve_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/box_client.h"
+#include "cli/serve_parse.h"
+#include "sandbox/spec_check.h"
+#include "sandbox/spec_narrow.h"
+#include "store/box.h"
+#include "util/clock.h"
+#include "util/fds.h"
+#include "util/macros.h"
+#include "util/parse.h"
+
+#define CREATE_TIMEOUT_MS 60000
+#define CREATE_OUTPUT_MAX 4096
+#define LIST_MAX_ENTRIES 10000
+
+struct api_failure {
+	unsigned status;
+	const char *code;
+	char message[600];
+	char path[128]; /* the spec's JSON path it is about, or "" */
+};
+
+static int api_fail(struct api_failure *f, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int api_fail(struct api_failure *f, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->status = status;
+	f->code = code;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static enum MHD_Result respond_failure(struct serve *s, struct MHD_Connection *conn,
+				       const struct api_failure *f)
+{
+	return serve_respond_path_error(s, conn, f->status, f->code, f->message,
+					f->path[0] ? f->path : NULL);
+}
+
+static const char *query(struct MHD_Connection *conn, const char *key)
+{
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static bool query_flag(struct MHD_Connection *conn, const char *key)
+{
+	const char *v = query(conn, key);
+
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+}
+
+/* ---- making a sandbox ---- */
+
+/* The request's spec over the operator's, checked, and only narrower; its canonical document
+ * (what `policy show` prints, which `run --policy` reads back) into *text. */
+static int request_spec(struct serve *s, const char *body, size_t len, char **text,
+			struct api_failure *f)
+{
+	struct sandbox_spec spec = s->base;
+	struct cli_sources sources = {0};
+	struct sk_err err = {0};
+	char why[300], line[600];
+	int rc = -1;
+
+	*text = NULL;
+	if (cli_policy_apply_request(&spec, body, len, &sources, f->path, sizeof(f->path), &err) <
+	    0) {
+		sk_format(&err, line, sizeof(line));
+		return api_fail(f, 400, "bad_spec", "%s", line);
+	}
+	/* A long-lived sandbox may have no command (its PID 1 then waits for execs). */
+	if ((spec.argv ? spec_check(&spec, &err) : spec_check_values(&spec, &err)) < 0) {
+		sk_format(&err, line, sizeof(line));
+		(void)api_fail(f, 400, "bad_spec", "%s", line);
+		goto out;
+	}
+	if (spec_narrow_check(&s->base, &spec, f->path, sizeof(f->path), why, sizeof(why)) < 0) {
+		(void)api_fail(f, 403, "forbidden_by_policy", "%s: %s", f->path, why);
+		goto out;
+	}
+	json_t *canonical = cli_spec_json(&spec);
+	*text = canonical ? json_dumps(canonical, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(canonical);
+	rc = *text ? 0 : api_fail(f, 500, "internal", "out of memory");
+out:
+	cli_sources_free(&sources);
+	return rc;
+}
+
+/* Reads what fd says, up to size - 1 bytes, until EOF or the deadline. */
+static size_t read_until(int fd, char *buf, size_t size, double deadline)
+{
+	size_t used = 0;
+
+	while (used + 1 < size) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(deadline - clock_now_ms());
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			break;
+		ssize_t n = read(fd, buf + used, size - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	return used;
+}
+
+/* `stockade run -d --policy /proc/self/fd/3 ...` with the document on fd 3: 0 and the name it
+ * printed, or -1 with its error line. */
+static int spawn_run_detached(struct serve *s, const char *doc, const char *name, const char *idle,
+			      const char *lifetime, char *out_name, size_t size,
+			      struct api_failure *f)
+{
+	char *argv[16];
+	int argc = 0, out[2] = {-1, -1}, errs[2] = {-1, -1}, status = 0;
+	int memfd = memfd_create("stockade-request", MFD_CLOEXEC);
+	posix_spawn_file_actions_t actions;
+	char said[CREATE_OUTPUT_MAX], error[CREATE_OUTPUT_MAX];
+	double deadline = clock_now_ms() + CREATE_TIMEOUT_MS;
+	pid_t pid = -1;
+
+	if (memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(errs, O_CLOEXEC) < 0) {
+		(void)api_fail(f, 500, "internal", "prepare the run: %s", strerror(errno));
+		goto out;
+	}
+	argv[argc++] = "stockade";
+	argv[argc++] = "run";
+	argv[argc++] = "-d";
+	argv[argc++] = "--policy";
+	argv[argc++] = "/proc/self/fd/3";
+	if (name) {
+		argv[argc++] = "--name";
+		argv[argc++] = (char *)name;
+	}
+	if (idle) {
+		argv[argc++] = "--idle-timeout";
+		argv[argc++] = (char *)idle;
+	}
+	if (lifetime) {
+		argv[argc++] = "--max-lifetime";
+		argv[argc++] = (char *)lifetime;
+	}
+	argv[argc] = NULL;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+	posix_spawn_file_actions_adddup2(&actions, errs[1], 2);
+	posix_spawn_file_actions_adddup2(&actions, memfd, 3); /* dup2 clears its O_CLOEXEC */
+	int spawned = serve_spawn(s, argv, &actions, &pid);
+	posix_spawn_file_actions_destroy(&actions);
+	close(out[1]);
+	close(errs[1]);
+	out[1] = errs[1] = -1;
+	if (spawned != 0) {
+		pid = -1;
+		(void)api_fail(f, 500, "internal", "spawn %s: %s", s->stockade, strerror(spawned));
+		goto out;
+	}
+	/* run -d returns once the sandbox's PID 1 runs; its supervisor has /dev/null or the log
+	 * for stdio, so EOF comes with its exit. */
+	(void)read_until(out[0], said, sizeof(said), deadline);
+	(void)read_until(errs[0], error, sizeof(error), deadline);
+	if (clock_now_ms() >= deadline)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		said[strcspn(said, "\n")] = '\0';
+		sk_strlcpy(out_name, said, size);
+		if (box_check_name(out_name) == 0)
+			goto done;
+		(void)api_fail(f, 500, "internal", "run -d printed no name");
+		goto out;
+	}
+	error[strcspn(error, "\n")] = '\0';
+	const char *line = strncmp(error, "stockade: ", 10) == 0 ? error + 10 : error;
+	if (strstr(line, "already exists") || strstr(line, "in use"))
+		(void)api_fail(f, 409, "name_in_use", "%s", line);
+	else
+		(void)api_fail(f, 500, "create_failed", "%s", line[0] ? line : "run -d failed");
+	goto out;
+done:
+	close(memfd);
+	close(out[0]);
+	close(errs[0]);
+	return 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errs[i] >= 0)
+			close(errs[i]);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	return -1;
+}
+
+static unsigned running_sandboxes(void)
+{
+	char(*names)[BOX_NAME_MAX + 1] = NULL;
+	struct box_root root;
+	struct sk_err err = {0};
+	size_t count = 0;
+	unsigned running = 0;
+
+	if (box_root_open(&root, &err) < 0)
+		return 0;
+	if (box_list(&root, &names, &count, &err) == 0)
+		for (size_t i = 0; i < count; i++) {
+			struct box box;
+			if (box_open(&root, names[i], &box, &err) < 0)
+				continue;
+			running += box_is_alive(&box);
+			box_close(&box);
+		}
+	free(names);
+	box_root_close(&root);
+	return running;
+}
+
+static bool box_exists(const char *name)
+{
+	struct box_root root;
+	struct box box;
+	struct sk_err err = {0};
+	bool exists = false;
+
+	if (box_root_open(&root, &err) < 0)
+		return false;
+	if (box_open(&root, name, &box, &err) == 0) {
+		exists = true;
+		box_close(&box);
+	}
+	box_root_close(&root);
+	return exists;
+}
+
+/* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
+ * is). 0 with its name, or -1 with f. */
+static int create_box(struct serve *s, const char *body, size_t len, const char *name,
+		      const char *idle, const char *lifetime, char *out_name, size_t size,
+		      struct api_failure *f)
+{
+	char why[300], *doc = NULL;
+	uint64_t unused;
+	int rc;
+
+	if (!serve_is_healthy(s, why, sizeof(why)))
+		return api_fail(f, 503, "degraded", "isolation is not whole here: %s", why);
+	if (name && box_check_name(name) < 0)
+		return api_fail(f, 400, "bad_request",
+				"name: letters, digits, '.', '_' and '-', at most %d, not first "
+				"'.' or '-'",
+				BOX_NAME_MAX);
+	if ((idle && parse_duration_ms(idle, &unused) < 0) ||
+	    (lifetime && parse_duration_ms(lifetime, &unused) < 0))
+		return api_fail(f, 400, "bad_request",
+				"idle_timeout, max_lifetime: durations (30s, 5m, 1h)");
+	if (name && box_exists(name))
+		return api_fail(f, 409, "name_in_use", "sandbox %s exists", name);
+	static const char empty[] = "{\"stockade\": 1}";
+	if (request_spec(s, len ? body : empty, len ? len : sizeof(empty) - 1, &doc, f) < 0)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	bool is_full = running_sandboxes() + s->creating >= s->max_sandboxes;
+	if (!is_full)
+		s->creating++;
+	pthread_mutex_unlock(&s->lock);
+	if (is_full) {
+		free(doc);
+		return api_fail(f, 429, "too_many_sandboxes",
+				"%u sandboxes run now (serve --max-sandboxes)", s->max_sandboxes);
+	}
+	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
+	free(doc);
+	pthread_mutex_lock(&s->lock);
+	s->creating--;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void count_created(struct serve *s, unsigned status)
+{
+	pthread_mutex_lock(&s->lock);
+	s->created[status < 300 ? 0 : status < 500 ? 1 : 2]++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static json_t *view(const char *name, bool is_detailed)
+{
+	struct box_root root;
+	struct sk_err err = {0};
+	json_t *out;
+
+	if (box_root_open(&root, &err) < 0)
+		return NULL;
+	out = cli_box_view(&root, name, is_detailed);
+	box_root_close(&root);
+	return out;
+}
+
+static enum MHD_Result sandboxes_create(struct serve *s, struct MHD_Connection *conn,
+					const struct serve_request *req)
+{
+	struct api_failure f = {0};
+	char name[BOX_NAME_MAX + 1];
+
+	if (create_box(s, req->body, req->len, query(conn, "name"), query(conn, "idle_timeout"),
+		       query(conn, "max_lifetime"), name, sizeof(name), &f) < 0) {
+		count_created(s, f.status);
+		return respond_failure(s, conn, &f);
+	}
+	count_created(s, 201);
+	return serve_respond_json(s, conn, 201, view(name, true));
+}
+
+static enum MHD_Result sandboxes_list(struct serve *s, struct MHD_Connection *conn)
+{
+	char(*names)[BOX_NAME_MAX + 1] = NULL;
+	struct box_root root;
+	struct sk_err err = {0};
+	size_t count = 0;
+	json_t *list = json_array();
+
+	if (box_root_open(&root, &err) < 0 || box_list(&root, &names, &count, &err) < 0) {
+		json_decref(list);
+		char line[600];
+		sk_format(&err, line, sizeof(line));
+		return serve_respond_error(s, conn, 500, "internal", line);
+	}
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(list, cli_box_view(&root, names[i], false));
+	free(names);
+	box_root_close(&root);
+	return serve_respond_json(s, conn, 200, json_pack("{s:o}", "sandboxes", list));
+}
+
+static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *conn,
+					const char *name)
+{
+	struct sk_err err = {0};
+
+	if (!box_exists(name))
+		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
+	if (cli_box_remove(name, true, &err) < 0) {
+		char line[600];
+		sk_format(&err, line, sizeof(line));
+		return serve_respond_error(s, conn, 500, "internal", line);
+	}
+	serve_exec_forget(s, name);
+	return serve_respond_json(s, conn, 200,
+				  json_pack("{s:s, s:s}", "name", name, "status", "removed"));
+}
+
+/* ---- files ---- */
+
+static int connect_box(const char *name, struct box_root *root, struct box *box,
+		       struct api_failure *f)
+{
+	struct sk_err err = {0};
+	int ctl;
+
+	if (!box_exists(name))
+		return api_fail(f, 404, "not_found", "no such sandbox");
+	ctl = cli_box_connect(name, root, box, &err);
+	if (ctl < 0) {
+		char line[600];
+		sk_format(&err, line, sizeof(line));
+		return api_fail(f, 409, "not_running", "%s", line);
+	}
+	return ctl;
+}
+
+static int check_path(const char *path, struct api_failure *f)
+{
+	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX)
+		return api_fail(f, 400, "bad_request", "path: an absolute path in the sandbox");
+	return 0;
+}
+
+static void copy_failure(const struct sk_err *err, struct api_failure *f)
+{
+	char line[600];
+
+	sk_format(err, line, sizeof(line));
+	(void)api_fail(f, 400, "copy_failed", "%s", line);
+}
+
+static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, const char *name,
+				 const struct serve_request *req)
+{
+	const char *path = query(conn, "path"), *mode_text = query(conn, "mode");
+	struct api_failure f = {0};
+	struct box_root root;
+	struct box box;
+	struct sk_err err = {0};
+	unsigned long mode = 0644;
+	char *end;
+	int ctl;
+
+	if (check_path(path, &f) < 0)
+		return respond_failure(s, conn, &f);
+	if (mode_text) {
+		errno = 0;
+		mode = strtoul(mode_text, &end, 8);
+		if (errno || *end || !*mode_text || mode > 0777)
+			return serve_respond_error(s, conn, 400, "bad_request",
+						   "mode: octal permission bits (0644)");
+	}
+	ctl = connect_box(name, &root, &box, &f);
+	if (ctl < 0)
+		return respond_failure(s, conn, &f);
+	int rc = cli_box_copy_in_bytes(ctl, path, req->body ? req->body : "", req->len,
+				       (uint32_t)mode, &err);
+	cli_box_disconnect(ctl, &root, &box);
+	if (rc < 0) {
+		copy_failure(&err, &f);
+		return respond_failure(s, conn, &f);
+	}
+	return serve_respond_json(
+	    s, conn, 201, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)req->len));
+}
+
+static const char *type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "file";
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISLNK(mode))
+		return "symlink";
+	return "other";
+}
+
+/* The entries of a directory opened inside the sandbox: names read with getdents on that fd,
+ * each stat'ed beside it without following a link. */
+static json_t *list_dir(int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir = copy >= 0 ? fdopendir(copy) : NULL;
+	json_t *entries = json_array();
+	bool is_truncated = false;
+	struct dirent *d;
+
+	if (!dir) {
+		if (copy >= 0)
+			close(copy);
+		json_decref(entries);
+		return NULL;
+	}
+	while ((d = readdir(dir))) {
+		struct stat st;
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (json_array_size(entries) >= LIST_MAX_ENTRIES) {
+			is_truncated = true;
+			break;
+		}
+		json_t *one = json_pack("{s:s}", "name", d->d_name);
+		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			char mode[8];
+			snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+			json_object_set_new(one, "type", json_string(type_name(st.st_mode)));
+			json_object_set_new(one, "size", json_integer((json_int_t)st.st_size));
+			json_object_set_new(one, "mode", json_string(mode));
+			json_object_set_new(one, "mtime", json_integer((json_int_t)st.st_mtime));
+		}
+		json_array_append_new(entries, one);
+	}
+	closedir(dir);
+	return json_pack("{s:o, s:b}", "entries", entries, "truncated", is_truncated);
+}
+
+static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, const char *name)
+{
+	const char *path = query(conn, "path");
+	struct api_failure f = {0};
+	struct box_root root;
+	struct box box;
+	struct sk_err err = {0};
+	struct stat st;
+	int ctl, fd = -1;
+
+	if (check_path(path, &f) < 0)
+		return respond_failure(s, conn, &f);
+	ctl = connect_box(name, &root, &box, &f);
+	if (ctl < 0)
+		return respond_failure(s, conn, &f);
+	int rc = cli_box_copy_out_open(ctl, path, &fd, &err);
+	cli_box_disconnect(ctl, &root, &box);
+	if (rc < 0) {
+		copy_failure(&err, &f);
+		return respond_failure(s, conn, &f);
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return serve_respond_error(s, conn, 500, "internal", "fstat");
+	}
+	if (S_ISDIR(st.st_mode)) {
+		json_t *listing = query_flag(conn, "list") ? list_dir(fd) : NULL;
+		bool wanted = query_flag(conn, "list");
+		close(fd);
+		if (!wanted)
+			return serve_respond_error(s, conn, 400, "is_a_directory",
+						   "a directory: list=1 lists it");
+		if (!listing)
+			return serve_respond_error(s, conn, 500, "internal", "read the directory");
+		json_object_set_new(listing, "path", json_string(path));
+		return serve_respond_json(s, conn, 200, listing);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return serve_respond_error(s, conn, 400, "not_a_file",
+					   "neither a regular file nor a directory");
+	}
+	/* The file as opened inside: sent from that fd (libmicrohttpd closes it). */
+	struct MHD_Response *response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	if (!response) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	enum MHD_Result queued = MHD_queue_response(conn, 200, response);
+	MHD_destroy_response(response);
+	serve_count_response(s, 200);
+	return queued;
+}
+
+/* ---- one-shot runs ---- */
+
+/* POST /v1/run: {"spec": {...}, "cmd": [...], ...exec fields}: a sandbox made, the command
+ * run to its end in it, the sandbox removed; the exec's result document. */
+static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, json_t *body)
+{
+	struct api_failure f = {0};
+	char name[BOX_NAME_MAX + 1], *spec_text = NULL, message[400];
+	json_t *spec = json_object_get(body, "spec"), *exec = json_deep_copy(body), *out;
+	unsigned status = 500;
+	const char *code = "internal";
+	struct sk_err err = {0};
+
+	if (spec && !json_is_object(spec)) {
+		json_decref(exec);
+		return serve_respond_path_error(s, conn, 400, "bad_request",
+						"spec: a spec document (an object)", "spec");
+	}
+	json_object_del(exec, "spec");
+	spec_text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
+	int rc = create_box(s, spec_text ? spec_text : "", spec_text ? strlen(spec_text) : 0, NULL,
+			    NULL, NULL, name, sizeof(name), &f);
+	free(spec_text);
+	count_created(s, rc < 0 ? f.status : 201);
+	if (rc < 0) {
+		json_decref(exec);
+		if (f.path[0]) { /* the path is the spec's: under "spec" here */
+			char inner[sizeof(f.path)];
+			sk_strlcpy(inner, f.path, sizeof(inner));
+			snprintf(f.path, sizeof(f.path), "spec.%.120s", inner);
+		}
+		return respond_failure(s, conn, &f);
+	}
+	out = serve_exec_wait(s, name, exec, &status, &code, message, sizeof(message));
+	json_decref(exec);
+	(void)cli_box_remove(name, true, &err);
+	serve_exec_forget(s, name);
+	if (!out)
+		return serve_respond_error(s, conn, status, code, message);
+	return serve_respond_json(s, conn, 200, out);
+}
+
+/* ---- routing ---- */
+
+static json_t *body_json(const struct serve_request *req, struct api_failure *f)
+{
+	json_error_t error;
+	json_t *value;
+
+	if (!req->len) {
+		(void)api_fail(f, 400, "bad_request", "a JSON body is needed");
+		return NULL;
+	}
+	value = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &error);
+	if (!value)
+		(void)api_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d", error.text,
+			       error.line, error.column);
+	return value;
+}
+
+static enum MHD_Result method_not_allowed(struct serve *s, struct MHD_Connection *conn,
+					  const char *allowed)
+{
+	char message[100];
+
+	snprintf(message, sizeof(message), "this route takes %s", allowed);
+	return serve_respond_error(s, conn, 405, "method_not_allowed", message);
+}
+
+static enum MHD_Result exec_new_route(struct serve *s, struct MHD_Connection *conn,
+				      const char *name, const char *method,
+				      const struct serve_request *req)
+{
+	struct api_failure f = {0};
+
+	if (strcmp(method, "POST") != 0)
+		return method_not_allowed(s, conn, "POST");
+	json_t *body = body_json(req, &f);
+	if (!body)
+		return respond_failure(s, conn, &f);
+	enum MHD_Result rc = serve_exec_start(s, conn, name, body, query_flag(conn, "wait"));
+	json_decref(body);
+	return rc;
+}
+
+static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
+				  const struct serve_route *r, const char *method)
+{
+	if (strcmp(method, "DELETE") == 0)
+		return serve_exec_cancel(s, conn, r->name, r->id);
+	if (strcmp(method, "GET") != 0)
+		return method_not_allowed(s, conn, "GET, DELETE");
+	uint64_t from = 0;
+	const char *from_text = query(conn, "from_seq");
+	if (from_text && parse_uint(from_text, 0, UINT32_MAX, &from) < 0)
+		return serve_respond_error(s, conn, 400, "bad_request",
+					   "from_seq: a sequence number");
+	return serve_exec_follow(s, conn, r->name, r->id, query_flag(conn, "follow"), from);
+}
+
+static enum MHD_Result run_route(struct serve *s, struct MHD_Connection *conn, const char *method,
+				 const struct serve_request *req)
+{
+	struct api_failure f = {0};
+
+	if (strcmp(method, "POST") != 0)
+		return method_not_allowed(s, conn, "POST");
+	json_t *body = body_json(req, &f);
+	if (!body)
+		return respond_failure(s, conn, &f);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return serve_respond_error(s, conn, 400, "bad_request",
+					   "the body is not a JSON object");
+	}
+	enum MHD_Result rc = run_once(s, conn, body);
+	json_decref(body);
+	return rc;
+}
+
+enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
+			  const char *method, struct serve_request *req)
+{
+	struct serve_route r;
+
+	serve_route_parse(url, &r);
+	switch (r.kind) {
+	case ROUTE_NONE:
+		break;
+	case ROUTE_NO_BOX:
+		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
+	case ROUTE_RUN:
+		return run_route(s, conn, method, req);
+	case ROUTE_BOXES:
+		if (strcmp(method, "GET") == 0)
+			return sandboxes_list(s, conn);
+		if (strcmp(method, "POST") == 0)
+			return sandboxes_create(s, conn, req);
+		return method_not_allowed(s, conn, "GET, POST");
+	case ROUTE_BOX:
+		if (strcmp(method, "GET") == 0) {
+			if (!box_exists(r.name))
+				return serve_respond_error(s, conn, 404, "not_found",
+							   "no such sandbox");
+			return serve_respond_json(s, conn, 200, view(r.name, true));
+		}
+		if (strcmp(method, "DELETE") == 0)
+			return sandboxes_delete(s, conn, r.name);
+		return method_not_allowed(s, conn, "GET, DELETE");
+	case ROUTE_EXECS:
+		return exec_new_route(s, conn, r.name, method, req);
+	case ROUTE_EXEC:
+		return exec_route(s, conn, &r, method);
+	case ROUTE_FILES:
+		if (strcmp(method, "PUT") == 0)
+			return files_put(s, conn, r.name, req);
+		if (strcmp(method, "GET") == 0)
+			return files_get(s, conn, r.name);
+		return method_not_allowed(s, conn, "GET, PUT");
+	}
+	return serve_respond_error(s, conn, 404, "not_found", "no such route");
+}

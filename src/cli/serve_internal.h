@@ -1,0 +1,115 @@
+/* Shared by the parts of `stockade serve`: serve.c (the socket, health, metrics, the daemon),
+ * serve_api.c (/v1: sandboxes, files, one-shot runs) and serve_exec.c (execs and their
+ * streamed output). */
+#ifndef STOCKADE_SERVE_INTERNAL_H
+#define STOCKADE_SERVE_INTERNAL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "cli/cli.h"
+
+#define SERVE_MAX_IDS 32
+#define SERVE_HISTOGRAM_BUCKETS 12
+
+struct serve_exec;
+struct serve_slots;
+
+struct serve {
+	char socket_path[PATH_MAX];
+	char stockade[PATH_MAX]; /* the stockade binary beside us: doctor, run -d */
+	uid_t uids[SERVE_MAX_IDS];
+	size_t uid_count;
+	gid_t gids[SERVE_MAX_IDS];
+	size_t gid_count;
+	int listen_fd;
+	/* The operator's policy (serve --policy/--profile over the built-in defaults): every
+	 * request's spec is applied over it and may only narrow it (sandbox/spec_narrow.h). */
+	const char *policy_path, *profile;
+	struct sandbox_spec base;
+	struct cli_sources base_sources;
+	/* Limits. */
+	unsigned max_sandboxes, max_execs;
+	size_t max_body;
+	uint64_t output_default, output_max; /* an exec's max_output_bytes: default, largest */
+	/* Under lock: the last probes, counters, the execs. */
+	pthread_mutex_t lock;
+	json_t *doctor; /* doctor --json's document, or NULL */
+	double doctor_at;
+	unsigned long requests[6]; /* by status class: 2xx, 3xx, 4xx, 5xx; [0] other */
+	unsigned long refused_peers;
+	unsigned long created[3];      /* sandboxes created: ok, refused (4xx), failed (5xx) */
+	unsigned long exec_results[3]; /* execs ended: exited, timed out, error */
+	unsigned long exec_buckets[SERVE_HISTOGRAM_BUCKETS + 1];
+	double exec_seconds;
+	unsigned creating;	  /* sandboxes being made now */
+	struct serve_exec *execs; /* every exec still kept, newest first */
+	unsigned running_execs;
+	struct serve_slots *slots; /* execs running per sandbox (serve_exec.c) */
+	pthread_cond_t slot_free;
+	bool is_stopping; /* SIGTERM: no new work; streams end */
+};
+
+/* A request being read: its body, up to the route's limit. */
+struct serve_request {
+	char *body;
+	size_t len, cap;
+	bool is_too_large; /* past serve --max-body: the rest is dropped, then 413 */
+	size_t dropped;
+	bool is_refused; /* answered before its body was read */
+};
+
+/* Responses (each counts in /metrics). text is taken over. */
+enum MHD_Result serve_respond(struct serve *s, struct MHD_Connection *conn, unsigned status,
+			      const char *type, char *text);
+enum MHD_Result serve_respond_json(struct serve *s, struct MHD_Connection *conn, unsigned status,
+				   json_t *body);
+enum MHD_Result serve_respond_error(struct serve *s, struct MHD_Connection *conn, unsigned status,
+				    const char *code, const char *message);
+/* An error with the JSON path of the field it is about. */
+enum MHD_Result serve_respond_path_error(struct serve *s, struct MHD_Connection *conn,
+					 unsigned status, const char *code, const char *message,
+					 const char *path);
+void serve_count_response(struct serve *s, unsigned status);
+
+/* Whether every required layer probes ok (doctor's data, at most a few seconds old); when
+ * not, why (one line). */
+bool serve_is_healthy(struct serve *s, char *why, size_t size);
+
+/* posix_spawn of the stockade binary beside us (argv[0] aside), with no signal blocked and
+ * SIGPIPE at its default in the child. 0, or an errno value. */
+int serve_spawn(const struct serve *s, char *const argv[],
+		const posix_spawn_file_actions_t *actions, pid_t *pid);
+/* SIGTERM: no new work; every stream and every request waiting on an exec ends. */
+void serve_stopping(struct serve *s);
+/* The histogram's upper bounds, seconds (serve_exec.c). */
+extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
+
+/* /v1/... (serve_api.c). */
+enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
+			  const char *method, struct serve_request *req);
+
+/* Execs (serve_exec.c). */
+enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, const char *name,
+				 const json_t *body, bool wait);
+enum MHD_Result serve_exec_follow(struct serve *s, struct MHD_Connection *conn, const char *name,
+				  const char *id, bool follow, uint64_t from_seq);
+enum MHD_Result serve_exec_cancel(struct serve *s, struct MHD_Connection *conn, const char *name,
+				  const char *id);
+/* Runs an exec to its end and returns its result document (POST /v1/run); NULL with *status
+ * and *error_code and message set when it could not start. */
+json_t *serve_exec_wait(struct serve *s, const char *name, const json_t *body, unsigned *status,
+			const char **error_code, char *message, size_t size);
+/* The execs of a sandbox that is going away: finished, and forgotten. */
+void serve_exec_forget(struct serve *s, const char *name);
+/* Frees every kept exec (the daemon's end); none may be running. */
+void serve_exec_free_all(struct serve *s);
+
+#endif

@@ -1,0 +1,394 @@
+"""`stockade serve`'s API under /v1 (issue 15 item 2; docs/api.md), driven through the Python
+client (clients/python/stockade_client.py) and raw HTTP: sandboxes made from a spec that may
+only narrow the operator's policy, execs streamed as NDJSON (separate stdout and stderr,
+bounded, a timeout that keeps the output before it, reattach after a dropped client, kill),
+files through the sandbox's own view, one-shot runs, bad input answered with one JSON error
+while the daemon goes on. Each exec is checked from inside (it carries the first command's
+layers) and the sandboxes from the host (they go when deleted)."""
+import base64
+import json
+import os
+import socket
+import sys
+import time
+
+import harness
+from harness import expect
+from test_serve import Daemon, UnixHTTP
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "clients", "python"))
+from stockade_client import Client, StockadeError  # noqa: E402
+
+
+class ApiDaemon(Daemon):
+    """A daemon whose sandboxes all go when the test ends, whatever happened."""
+
+    def __init__(self, ctx, *extra, **kw):
+        super().__init__(ctx, *extra, **kw)
+        self.ctx = ctx
+        self.client = Client(self.sock, timeout=60)
+        ctx._cleanup.append(self.remove_all)
+
+    def remove_all(self):
+        top = os.path.join(self.home, "sandboxes")
+        for name in os.listdir(top) if os.path.isdir(top) else []:
+            self.ctx.stockade("rm", "-f", name, env={"STOCKADE_HOME": self.home}, timeout=30)
+
+
+def start(ctx, *extra, **kw):
+    return ApiDaemon(ctx, *extra, **kw)
+
+
+def raw(d, method, url, body=None, headers=None):
+    c = UnixHTTP(d.sock)
+    c.request(method, url, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def error_of(call):
+    try:
+        call()
+    except StockadeError as e:
+        return e
+    raise AssertionError("the daemon accepted what it should refuse")
+
+
+def supervisor_alive(d, name):
+    path = os.path.join(d.home, "sandboxes", name, "state.json")
+    try:
+        with open(path) as f:
+            pid = json.load(f)["supervisor_pid"]
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def test_api_sandbox_lifecycle_and_exec_layers(ctx):
+    d = start(ctx)
+    c = d.client
+    try:
+        box = c.create({"stockade": 1, "hostname": "api-host"}, name="api1")
+        expect(box["name"] == "api1" and box["status"] == "running" and
+               box["spec"]["hostname"] == "api-host", f"{box}")
+        expect(supervisor_alive(d, "api1"), "no supervisor on the host")
+        e = error_of(lambda: c.create(name="api1"))
+        expect(e.status == 409 and e.code == "name_in_use", f"{e}")
+        expect([b["name"] for b in c.list()] == ["api1"], f"{c.list()}")
+        expect(c.get("api1")["status"] == "running", "get")
+
+        # An exec carries the layers of the first command: checked from inside.
+        r = c.exec("api1", ["sh", "-c",
+                            "id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status;"
+                            " echo $$; echo to-stderr >&2; exit 7"])
+        lines = r.stdout.decode().split("\n")
+        expect(r.exit_code == 7 and r.signal is None and not r.timed_out, f"{r}")
+        expect(lines[0] == "10001", f"uid inside: {r.stdout!r}")
+        status = dict(l.split(":\t") for l in lines[1:4])
+        expect(status == {"NoNewPrivs": "1", "Seccomp": "2", "CapEff": "0000000000000000"},
+               f"layers of the exec: {status}")
+        expect(int(lines[4]) < 100, f"pid {lines[4]}: not in the sandbox's PID namespace")
+        expect(r.stderr == b"to-stderr\n", f"stderr kept apart: {r.stderr!r}")
+
+        # The streamed form: events in order, each stream its own.
+        events = list(c.exec_stream("api1", ["sh", "-c", "echo a; echo b >&2; echo c"]))
+        kinds = [e.type for e in events]
+        expect(kinds[0] == "start" and kinds[-1] == "exit", f"{kinds}")
+        expect([e.seq for e in events] == list(range(len(events))), "sequence numbers")
+        out = b"".join(e.data for e in events if e.type == "stdout")
+        err = b"".join(e.data for e in events if e.type == "stderr")
+        expect(out == b"a\nc\n" and err == b"b\n", f"{out!r} {err!r}")
+        expect(events[-1].fields["exit_code"] == 0, f"{events[-1]}")
+
+        # A command that is not there: 127 and the reason, as `stockade exec`.
+        r = c.exec("api1", ["/no/such/command"])
+        expect(r.exit_code == 127 and "No such file" in r.error, f"{r}")
+        r = c.exec("api1", ["/etc"])
+        expect(r.exit_code == 126 and "Permission denied" in r.error, f"{r}")
+
+        # Files, through the sandbox's own view.
+        c.write_file("api1", "/tmp/in.txt", b"written through the API\n", mode=0o600)
+        r = c.exec("api1", ["sh", "-c", "cat /tmp/in.txt; stat -c '%a %u' /tmp/in.txt"])
+        expect(r.stdout == b"written through the API\n600 10001\n", f"{r.stdout!r}")
+        c.exec("api1", ["sh", "-c", "printf 'made inside' > /tmp/out.txt"])
+        expect(c.read_file("api1", "/tmp/out.txt") == b"made inside", "read_file")
+        names = {e["name"]: e for e in c.list_files("api1", "/tmp")}
+        expect(names["out.txt"]["type"] == "file" and names["out.txt"]["size"] == 11,
+               f"{names}")
+        e = error_of(lambda: c.read_file("api1", "/tmp"))
+        expect(e.status == 400 and e.code == "is_a_directory", f"{e}")
+        # The host's files are not the sandbox's: /etc/shadow is not in its view.
+        e = error_of(lambda: c.read_file("api1", "/etc/shadow"))
+        expect(e.status == 400 and e.code == "copy_failed", f"{e}")
+
+        expect(c.delete("api1")["status"] == "removed", "delete")
+        expect(not supervisor_alive(d, "api1") and
+               not os.path.exists(os.path.join(d.home, "sandboxes", "api1")),
+               "the sandbox outlived its DELETE")
+        for call in (lambda: c.get("api1"), lambda: c.exec("api1", ["true"]),
+                     lambda: c.delete("api1"), lambda: c.read_file("api1", "/tmp/x")):
+            e = error_of(call)
+            expect(e.status == 404 and e.code == "not_found", f"{e}")
+    finally:
+        d.stop()
+
+
+def test_api_exec_timeout_bounds_stdin_binary_and_kill(ctx):
+    d = start(ctx)
+    c = d.client
+    try:
+        c.create(name="api2")
+        r = c.exec("api2", ["sh", "-c", "echo before; sleep 30"], timeout=0.5)
+        expect(r.timed_out and r.exit_code == 124 and r.signal == 9 and
+               r.stdout == b"before\n" and r.duration_ms < 10000, f"{r}")
+        r = c.exec("api2", ["sh", "-c", "head -c 100000 /dev/zero; echo done >&2"],
+                   max_output_bytes=1000)
+        expect(r.truncated and len(r.stdout) + len(r.stderr) == 1000 and r.exit_code == 0,
+               f"bounded output: {len(r.stdout)} {len(r.stderr)} {r.exit_code}")
+        r = c.exec("api2", ["sh", "-c", "cat; echo; wc -c"], stdin=b"given on stdin")
+        expect(r.stdout.startswith(b"given on stdin\n") and r.exit_code == 0, f"{r}")
+        r = c.exec("api2", ["printf", "\\377\\376binary"])
+        expect(r.raw["encoding"] == "base64" and r.stdout == b"\xff\xfebinary", f"{r.raw}")
+        # DELETE on a running exec kills it inside.
+        events = c.exec_stream("api2", ["sh", "-c", "echo up; sleep 60"])
+        first = next(events)
+        expect(first.type == "start", f"{first}")
+        exec_id = first.fields["id"]
+        expect(next(events).data == b"up\n", "output before the kill")
+        expect(c.exec_kill("api2", exec_id)["status"] == "killing", "kill")
+        last = list(events)[-1]
+        expect(last.type == "exit" and last.fields["signal"] == 9, f"{last}")
+        r = c.exec("api2", ["sh", "-c", "ps -o comm= | grep -c sleep || true"])
+        expect(r.stdout.strip() == b"0", f"the killed exec lives on: {r.stdout!r}")
+    finally:
+        d.stop()
+
+
+def test_api_exec_outlives_its_client_and_reattaches(ctx):
+    d = start(ctx)
+    c = d.client
+    try:
+        c.create(name="api3")
+        body = json.dumps({"cmd": ["sh", "-c", "echo one; sleep 1; echo two; sleep 1; "
+                                              "echo three; exit 3"]}).encode()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        s.sendall(b"POST /v1/sandboxes/api3/exec HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body)
+        seen = b""
+        while b'"seq":1' not in seen:
+            chunk = s.recv(4096)
+            expect(chunk, f"stream ended early: {seen!r}")
+            seen += chunk
+        exec_id = seen.split(b'"id":"')[1].split(b'"')[0].decode()
+        s.close()  # the client drops off after "one"
+        time.sleep(2.5)
+        events = list(c.exec_follow("api3", exec_id, from_seq=2))
+        out = b"".join(e.data for e in events if e.type == "stdout")
+        expect(events[0].seq == 2 and out == b"two\nthree\n", f"{[(e.seq, e.data) for e in events]}")
+        expect(events[-1].type == "exit" and events[-1].fields["exit_code"] == 3, f"{events}")
+        whole = c.exec_status("api3", exec_id)
+        expect(whole.stdout == b"one\ntwo\nthree\n" and whole.raw["status"] == "exited",
+               f"{whole}")
+        e = error_of(lambda: c.exec_status("api3", "0" * 32))
+        expect(e.status == 404, f"{e}")
+    finally:
+        d.stop()
+
+
+def test_api_run_once_leaves_nothing(ctx):
+    d = start(ctx)
+    c = d.client
+    try:
+        r = c.run(["sh", "-c", "echo $((6 * 7)); hostname"],
+                  spec={"stockade": 1, "hostname": "oneshot"})
+        expect(r.exit_code == 0 and r.stdout == b"42\noneshot\n", f"{r}")
+        expect(c.list() == [], f"a one-shot sandbox was left: {c.list()}")
+        e = error_of(lambda: c.run(["true"], spec={"stockade": 1, "limits": {"memory": 7}}))
+        expect(e.status == 400 and e.path and e.path.startswith("spec.limits.memory"), f"{e}")
+    finally:
+        d.stop()
+
+
+def test_api_bad_input_gets_one_error_and_the_daemon_goes_on(ctx):
+    d = start(ctx, "--max-body", "64k")
+    c = d.client
+    try:
+        c.create(name="api4")
+        cases = [
+            ("POST", "/v1/sandboxes", b"{not json", 400, "bad_spec"),
+            ("POST", "/v1/sandboxes", b'{"stockade": 1, "limits": {"memroy": "1g"}}', 400,
+             "bad_spec"),
+            ("POST", "/v1/sandboxes?name=..bad", b'{"stockade": 1}', 400, "bad_request"),
+            ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": []}', 400, "bad_request"),
+            ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": ["true"], "shell": 1}', 400,
+             "bad_request"),
+            ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": ["true"], "stdin": "@@"}', 400,
+             "bad_request"),
+            ("POST", "/v1/sandboxes/api4/exec", b"[1, 2]", 400, "bad_request"),
+            ("POST", "/v1/sandboxes/api4/exec", b"", 400, "bad_request"),
+            ("PUT", "/v1/sandboxes/api4/files?path=relative", b"x", 400, "bad_request"),
+            ("GET", "/v1/sandboxes/api4/exec/nope", None, 404, "not_found"),
+            ("GET", "/v1/nothing", None, 404, "not_found"),
+            ("PATCH", "/v1/sandboxes", None, 405, "method_not_allowed"),
+            ("POST", "/v1/sandboxes/api4/files?path=/tmp/x", b"x", 405, "method_not_allowed"),
+            ("POST", "/v1/sandboxes", b"x" * 70000, 413, "too_large"),
+        ]
+        for method, url, body, status, code in cases:
+            got, data = raw(d, method, url, body)
+            expect(data, f"{method} {url}: {got} and no body")
+            doc = json.loads(data)
+            expect(data and got == status and doc["error"]["code"] == code and
+                   doc["error"]["message"], f"{method} {url}: {got} {data[:300]!r}")
+        got, data = raw(d, "POST", "/v1/sandboxes", b'{"stockade": 1, "limits": {"memroy": 1}}')
+        expect(json.loads(data)["error"]["path"] == "limits.memroy", f"{data!r}")
+        # A body sent in chunks past the limit: 413 as well, and nothing was made.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        s.sendall(b"POST /v1/sandboxes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        answer = b""
+        try:
+            for _ in range(40):
+                s.sendall(b"1000\r\n" + b"y" * 4096 + b"\r\n")
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the daemon answered and closed: what it should do
+        s.settimeout(10)
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+        s.close()
+        expect(answer.startswith(b"HTTP/1.1 413"), f"{answer[:200]!r}")
+        expect([b["name"] for b in c.list()] == ["api4"], f"{c.list()}")
+        # Still serving, and the sandbox still works.
+        expect(c.exec("api4", ["echo", "fine"]).stdout == b"fine\n", "after bad input")
+    finally:
+        d.stop()
+
+
+def test_api_requests_only_narrow_the_operators_policy(ctx):
+    policy = os.path.join(ctx.tmpdir(), "operator.json")
+    with open(policy, "w") as f:
+        # cgroup may degrade: as an unprivileged caller this hybrid host has no cgroup for the
+        # limits (doctor says so); what is checked here is the spec, not the cgroup.
+        json.dump({"stockade": 1, "limits": {"memory": "256m", "pids": 100},
+                   "network": {"allow": ["example.com:443", "pypi.org"],
+                               "deny": ["bad.example.com"]},
+                   "allow_degraded": ["cgroup"]}, f)
+    os.chmod(policy, 0o644)
+    d = start(ctx, "--policy", policy)
+    c = d.client
+    try:
+        widen = [
+            ({"limits": {"memory": "512m"}}, "limits.memory"),
+            ({"limits": {"memory": None}}, "limits.memory"),
+            ({"limits": {"pids": 1000}}, "limits.pids"),
+            ({"network": {"allow": ["example.com:443", "evil.example.net"]}},
+             "network.allow[1]"),
+            ({"network": {"deny": []}}, "network.deny"),
+            ({"network": {"mode": "public"}}, "network.mode"),
+            ({"uid": 1234}, "uid"),
+            ({"allow_degraded": ["landlock"]}, "allow_degraded"),
+        ]
+        for part, path in widen:
+            e = error_of(lambda: c.create(dict({"stockade": 1}, **part)))
+            expect(e.status == 403 and e.code == "forbidden_by_policy" and e.path and
+                   e.path.startswith(path), f"{part}: {e}")
+        expect(c.list() == [], f"a refused request made a sandbox: {c.list()}")
+        # A list in a request replaces the operator's (JSON merge patch): a subset narrows.
+        box = c.create({"stockade": 1, "limits": {"memory": "128m"},
+                        "network": {"allow": ["pypi.org"]}}, name="subset")
+        expect(box["spec"]["limits"]["memory"] == "128m" and
+               box["spec"]["limits"]["pids"] == 100 and
+               box["spec"]["network"]["allow"] == ["pypi.org"] and
+               box["spec"]["network"]["deny"] == ["bad.example.com"], f"{box['spec']}")
+        box = c.create({"stockade": 1, "network": {"allow": None, "deny": None,
+                                                   "mode": "none"}}, name="narrow")
+        expect(box["spec"]["network"]["mode"] == "none" and
+               box["spec"]["network"]["allow"] == [], f"{box['spec']}")
+        e = error_of(lambda: c.create({"stockade": 1, "profile": "default"}))
+        expect(e.status == 400 and e.path == "profile", f"{e}")
+    finally:
+        d.stop()
+
+
+def test_api_limits_answer_429(ctx):
+    d = start(ctx, "--max-sandboxes", "1", "--max-execs", "1")
+    c = d.client
+    try:
+        c.create(name="only")
+        e = error_of(lambda: c.create(name="second"))
+        expect(e.status == 429 and e.code == "too_many_sandboxes", f"{e}")
+        events = c.exec_stream("only", ["sleep", "30"])
+        first = next(events)
+        e = error_of(lambda: c.exec("only", ["true"]))
+        expect(e.status == 429 and e.code == "too_many_execs", f"{e}")
+        c.exec_kill("only", first.fields["id"])
+        list(events)
+        expect(c.exec("only", ["true"]).exit_code == 0, "an exec once the other ended")
+        _, body = raw(d, "GET", "/metrics")
+        text = body.decode()
+        for needle in ('stockade_sandboxes_created_total{result="ok"} 1',
+                       'stockade_sandboxes_created_total{result="refused"} 1',
+                       'stockade_exec_total{result="exited"} 2',
+                       "stockade_exec_duration_seconds_count 2"):
+            expect(needle in text, f"{needle} not in /metrics:\n{text[-1500:]}")
+    finally:
+        d.stop()
+
+
+def test_api_example_agent_loop_runs(ctx):
+    """examples/agent_loop.py against a real daemon: a sandbox kept across steps, a failing
+    test read and fixed, the sandbox gone at the end."""
+    d = start(ctx)
+    try:
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "examples", "agent_loop.py")
+        import subprocess
+        r = subprocess.run([sys.executable, example, d.sock], capture_output=True, text=True,
+                           timeout=120)
+        expect(r.returncode == 0 and "exit 1" in r.stdout and "tests pass" in r.stdout and
+               "done in 4 steps" in r.stdout, f"{r}")
+        expect(d.client.list() == [], f"the example left {d.client.list()}")
+    finally:
+        d.stop()
+
+
+def test_api_more_execs_at_once_than_a_sandbox_runs_wait_their_turn(ctx):
+    """A sandbox's PID 1 runs 64 execs at once; the 36 past that wait for a slot in the
+    daemon instead of failing (docs/api.md). All 100 end with their own output."""
+    import threading
+    d = start(ctx)
+    c = d.client
+    results = {}
+
+    def one(i):
+        try:
+            results[i] = c.exec("many", ["sh", "-c", f"sleep 0.3; echo {i}"])
+        except Exception as e:  # recorded, asserted below
+            results[i] = e
+
+    try:
+        c.create(name="many")
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        bad = {i: r for i, r in results.items()
+               if not (hasattr(r, "exit_code") and r.exit_code == 0 and
+                       r.stdout == f"{i}\n".encode())}
+        expect(len(results) == 100 and not bad, f"{len(results)} ended; wrong: "
+               f"{list(bad.items())[:3]}")
+    finally:
+        d.stop()
