@@ -45,8 +45,8 @@
 
 /* ---- state.json ---- */
 
-static void write_state(const struct box *box, const struct sandbox_spec *spec, const char *status,
-			long long created, const struct sandbox_result *r)
+static void write_state(const struct box *box, const struct sandbox_spec *spec, bool is_tied,
+			const char *status, long long created, const struct sandbox_result *r)
 {
 	json_t *state = json_object(), *spec_json = cli_spec_json(spec);
 	struct sk_err err = {0};
@@ -56,6 +56,9 @@ static void write_state(const struct box *box, const struct sandbox_spec *spec, 
 	json_object_set_new(state, "status", json_string(status));
 	json_object_set_new(state, "supervisor_pid", json_integer(getpid()));
 	json_object_set_new(state, "created", json_integer(created));
+	/* Made by a caller that it dies with (run -d --tie-fd: stockade serve), which may clean
+	 * it up once it has ended. */
+	json_object_set_new(state, "tied", json_boolean(is_tied));
 	/* The spec as policy show prints it: where secrets come from, never a value. */
 	json_object_set_new(state, "spec", spec_json ? spec_json : json_null());
 	if (r) {
@@ -116,7 +119,8 @@ supervise_box(const struct sandbox_spec *spec, struct box *box, struct sandbox_h
 		if (null < 0 || dup2(null, i) < 0)
 			_exit(125);
 	close(null);
-	write_state(box, spec, "running", created, NULL);
+	bool is_tied = host->service->tie_fd >= 0;
+	write_state(box, spec, is_tied, "running", created, NULL);
 	memset(&report, 0, sizeof(report));
 	rc = cli_run_with_volumes(spec, host, &result, &report, &err);
 	if (host->service->ready_fd >= 0) {
@@ -131,7 +135,7 @@ supervise_box(const struct sandbox_spec *spec, struct box *box, struct sandbox_h
 		(void)report_write(report_fd, spec->report_path, spec, &report, &result,
 				   &report_err);
 	}
-	write_state(box, spec, "exited", created, &result);
+	write_state(box, spec, is_tied, "exited", created, &result);
 	_exit(0);
 }
 
@@ -143,7 +147,8 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 	struct box box;
 	struct sandbox_service service = {.owner_uid = getuid(),
 					  .idle_timeout_ms = sources->idle_timeout_ms,
-					  .max_lifetime_ms = sources->max_lifetime_ms};
+					  .max_lifetime_ms = sources->max_lifetime_ms,
+					  .tie_fd = sources->has_tie_fd ? sources->tie_fd : -1};
 	struct sk_err told;
 	int ready[2] = {-1, -1};
 	long long created = (long long)time(NULL);
@@ -172,6 +177,9 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 	}
 	if (pid == 0) {
 		close(ready[0]);
+		/* The tie is the supervisor's alone: nothing it starts inherits it. */
+		if (service.tie_fd >= 0)
+			(void)fcntl(service.tie_fd, F_SETFD, FD_CLOEXEC);
 		supervise_box(spec, &box, host, report_fd, created);
 	}
 	close(ready[1]);

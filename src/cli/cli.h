@@ -17,6 +17,8 @@ struct cli_sources {
 	bool is_detached;    /* out: run -d, a long-lived sandbox (cli/box.c) */
 	const char *name;    /* out: --name, or NULL */
 	uint64_t idle_timeout_ms, max_lifetime_ms; /* out: -d's --idle-timeout, --max-lifetime */
+	int tie_fd;				   /* out: -d's --tie-fd (when has_tie_fd) */
+	bool has_tie_fd;
 };
 
 /* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags

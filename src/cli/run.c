@@ -50,6 +50,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_LIFETIME,
 	OPT_REQUIRE,
+	OPT_TIE_FD,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:hd"
@@ -86,6 +87,7 @@ static const struct option run_options[] = {
     {"name", required_argument, NULL, OPT_NAME},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},
+    {"tie-fd", required_argument, NULL, OPT_TIE_FD},
     {"require", required_argument, NULL, OPT_REQUIRE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -102,6 +104,8 @@ void cli_run_usage(void)
 	    "      --name NAME            its name (default: made up), [A-Za-z0-9][A-Za-z0-9_.-]*\n"
 	    "      --idle-timeout D       -d: stopped after D with no exec and no client\n"
 	    "      --max-lifetime D       -d: stopped D after it started\n"
+	    "      --tie-fd N             -d: stopped when fd N (a pipe's read end) reads EOF:\n"
+	    "                             its maker is gone (stockade serve passes one)\n"
 	    "      --policy FILE          a spec file (docs/spec.md); defaults < profile < policy\n"
 	    "                             file < flags; its command when none is given\n"
 	    "      --profile NAME         default, strict, build, or your own (stockade policy\n"
@@ -323,6 +327,7 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case OPT_NAME:
 	case OPT_IDLE_TIMEOUT:
 	case OPT_MAX_LIFETIME:
+	case OPT_TIE_FD:
 		return 0; /* front-end options (cli_run_parse), not the spec's */
 	}
 	return sk_fail(err, "cli", 0, "see `stockade run --help`", "unknown option");
@@ -334,7 +339,8 @@ int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec 
 	for (const struct option *o = run_options; o->name; o++) {
 		if (strcmp(o->name, name) != 0 || o->val == 'h' || o->val == OPT_POLICY ||
 		    o->val == OPT_PROFILE || o->val == OPT_CLEAR || o->val == 'd' ||
-		    o->val == OPT_NAME || o->val == OPT_IDLE_TIMEOUT || o->val == OPT_MAX_LIFETIME)
+		    o->val == OPT_NAME || o->val == OPT_IDLE_TIMEOUT ||
+		    o->val == OPT_MAX_LIFETIME || o->val == OPT_TIE_FD)
 			continue;
 		if (o->has_arg == required_argument && !arg)
 			return sk_fail(err, "cli", 0, NULL, "--%s needs a value", name);
@@ -377,6 +383,22 @@ static int find_sources(int argc, char **argv, const char **policy, const char *
 	return 0;
 }
 
+/* --tie-fd N: an open pipe's read end, which the supervisor watches (sandbox/control.h). */
+static int parse_tie_fd(const char *arg, struct cli_sources *sources, struct sk_err *err)
+{
+	uint64_t fd;
+	struct stat st;
+	int flags;
+
+	if (parse_uint(arg, 3, INT32_MAX, &fd) < 0 || fstat((int)fd, &st) < 0 ||
+	    !S_ISFIFO(st.st_mode) || (flags = fcntl((int)fd, F_GETFL)) < 0 ||
+	    (flags & O_ACCMODE) != O_RDONLY)
+		return bad_value(err, "--tie-fd", arg, "an open pipe's read end, fd 3 or above");
+	sources->tie_fd = (int)fd;
+	sources->has_tie_fd = true;
+	return 0;
+}
+
 int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_sources *sources,
 		  int *wants_help, struct sk_err *err)
 {
@@ -401,6 +423,8 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 			sources->is_detached = true;
 		else if (opt == OPT_NAME)
 			sources->name = optarg;
+		else if (opt == OPT_TIE_FD && parse_tie_fd(optarg, sources, err) < 0)
+			return -1;
 		else if ((opt == OPT_IDLE_TIMEOUT || opt == OPT_MAX_LIFETIME) &&
 			 (parse_duration_ms(optarg, opt == OPT_IDLE_TIMEOUT
 							? &sources->idle_timeout_ms
@@ -415,12 +439,14 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 	}
 	/* A command on the command line replaces the file's. */
 	spec->argv = optind < argc ? &argv[optind] : cli_sources_command(sources);
-	if ((sources->name || sources->idle_timeout_ms || sources->max_lifetime_ms) &&
+	if ((sources->name || sources->idle_timeout_ms || sources->max_lifetime_ms ||
+	     sources->has_tie_fd) &&
 	    !sources->is_detached)
 		return sk_fail(err, "cli", 0, "these are for a long-lived sandbox: add -d",
 			       "%s without -d",
 			       sources->name		  ? "--name"
 			       : sources->idle_timeout_ms ? "--idle-timeout"
+			       : sources->has_tie_fd	  ? "--tie-fd"
 							  : "--max-lifetime");
 	/* policy show needs no command, nor does a long-lived sandbox (PID 1 then waits). */
 	if (!spec->argv && (sources->is_command_optional || sources->is_detached))

@@ -14,6 +14,7 @@
  * sandbox's clone must not start from one. */
 #define _GNU_SOURCE
 #include "cli/serve.h"
+#include "cli/box_client.h"
 #include "cli/serve_internal.h"
 
 #include <errno.h>
@@ -58,7 +59,8 @@ static int usage_error(struct sk_err *err, const char *why)
 	return sk_fail(err, "cli", 0,
 		       "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
 		       "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
-		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE]",
+		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
+		       "[--drain-timeout SECONDS]",
 		       "%s", why);
 }
 
@@ -86,6 +88,7 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 						{"max-sandboxes", required_argument, NULL, 'S'},
 						{"max-execs", required_argument, NULL, 'E'},
 						{"max-body", required_argument, NULL, 'B'},
+						{"drain-timeout", required_argument, NULL, 'D'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
 	uint64_t id;
@@ -126,6 +129,11 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 				return usage_error(err, "--max-sandboxes and --max-execs take a "
 							"number from 1 to 100000");
 			*(opt == 'S' ? &s->max_sandboxes : &s->max_execs) = (unsigned)id;
+			break;
+		case 'D':
+			if (parse_uint(optarg, 0, 3600, &id) < 0)
+				return usage_error(err, "--drain-timeout takes seconds, 0 to 3600");
+			s->drain_seconds = (unsigned)id;
 			break;
 		case 'B':
 			if (parse_size(optarg, &id) < 0 || id < 1024 || id > (1ull << 30))
@@ -565,17 +573,23 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 	return serve_respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
+/* How much of a body past --max-body is read and dropped before the connection is closed. */
+static size_t drop_limit(const struct serve *s)
+{
+	return MAX(s->max_body, (size_t)1 << 20);
+}
+
 /* Takes a chunk of the request's body. Past the limit the rest is read and dropped (a
  * response cannot be queued while a body comes in: libmicrohttpd's rule), up to as much again
  * or 1 MiB, then the connection is closed; a body that ends before that gets its 413. (A body
- * whose Content-Length says it is too large is answered before it is read: handle().) */
+ * whose Content-Length says it is larger still is answered before it is read: handle().) */
 static enum MHD_Result take_body(struct serve *s, struct serve_request *req, const char *data,
 				 size_t *size)
 {
 	if (req->is_too_large) {
 		req->dropped += *size;
 		*size = 0;
-		return req->dropped > MAX(s->max_body, (size_t)1 << 20) ? MHD_NO : MHD_YES;
+		return req->dropped > drop_limit(s) ? MHD_NO : MHD_YES;
 	}
 	if (req->len + *size > s->max_body) {
 		req->is_too_large = true;
@@ -623,9 +637,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
+		/* A body announced far past the limit is answered at once (and the connection
+		 * closed unread); one a little past it is read and dropped first (take_body), so
+		 * that the client, still sending, is not cut off before it reads the 413. */
 		const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 								 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length && strtoull(length, NULL, 10) > s->max_body) {
+		if (length && strtoull(length, NULL, 10) > s->max_body + drop_limit(s)) {
 			req->is_refused = true;
 			return serve_respond_error(s, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 						   "the body is larger than serve --max-body");
@@ -738,6 +755,113 @@ int serve_spawn(const struct serve *s, char *const argv[],
 	return rc;
 }
 
+/* The tie's pipe, both ends moved to fds of 100 and above: a create's spawn places its own
+ * fds at 3 and 4 (serve_api.c), which must not be the tie's own. */
+static int make_tie(int tie[2])
+{
+	int raw[2];
+
+	if (pipe2(raw, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		tie[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 100);
+		close(raw[i]);
+	}
+	if (tie[0] >= 0 && tie[1] >= 0)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (tie[i] >= 0)
+			close(tie[i]);
+	return -1;
+}
+
+/* The sandboxes this home holds that a daemon made (state "tied") and that have ended: a
+ * daemon killed with SIGKILL took them with it (their supervisors saw the tie close) but could
+ * not remove them; the next one does. */
+static void remove_stale(void)
+{
+	char(*names)[BOX_NAME_MAX + 1] = NULL;
+	struct box_root root;
+	struct sk_err err = {0};
+	size_t count = 0;
+
+	if (box_root_open(&root, &err) < 0)
+		return;
+	if (box_list(&root, &names, &count, &err) == 0)
+		for (size_t i = 0; i < count; i++) {
+			json_t *view = cli_box_view(&root, names[i], true);
+			const char *status = json_string_value(json_object_get(view, "status"));
+			if (json_is_true(json_object_get(view, "tied")) && status &&
+			    strcmp(status, "running") != 0 &&
+			    cli_box_remove(names[i], false, &err) == 0)
+				fprintf(stderr,
+					"stockade: removed %s, left by a daemon that died\n",
+					names[i]);
+			json_decref(view);
+		}
+	free(names);
+	box_root_close(&root);
+}
+
+/* The sandboxes of this home that a daemon made and that still run. */
+static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
+{
+	char(*all)[BOX_NAME_MAX + 1] = NULL;
+	struct box_root root;
+	struct sk_err err = {0};
+	size_t count = 0, n = 0;
+
+	*names = NULL;
+	if (box_root_open(&root, &err) < 0)
+		return 0;
+	if (box_list(&root, &all, &count, &err) == 0 && count > 0) {
+		*names = calloc(count, sizeof(**names));
+		for (size_t i = 0; *names && i < count; i++) {
+			json_t *view = cli_box_view(&root, all[i], true);
+			const char *status = json_string_value(json_object_get(view, "status"));
+			if (json_is_true(json_object_get(view, "tied")) && status &&
+			    strcmp(status, "running") == 0)
+				memcpy((*names)[n++], all[i], sizeof(all[i]));
+			json_decref(view);
+		}
+	}
+	free(all);
+	box_root_close(&root);
+	return n;
+}
+
+/* SIGTERM: no new work; running execs get --drain-timeout; then every sandbox this daemon
+ * made is stopped (the tie closes: each supervisor stops its sandbox, SIGTERM then SIGKILL)
+ * and removed. */
+static void drain(struct serve *s, struct MHD_Daemon *daemon)
+{
+	char(*names)[BOX_NAME_MAX + 1];
+	double deadline = clock_now_ms() + s->drain_seconds * 1000.0;
+	size_t count = tied_running(&names);
+
+	serve_stopping(s);
+	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", count,
+		s->drain_seconds);
+	while (!serve_drained(s) && clock_now_ms() < deadline) {
+		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	serve_closing(s);
+	MHD_stop_daemon(daemon);
+	close(s->tie[1]);
+	s->tie[1] = -1;
+	for (size_t i = 0; i < count; i++) {
+		struct sk_err err = {0};
+		/* The supervisor stops on the tie alone; a stop asked here too is quicker. */
+		if (cli_box_remove(names[i], true, &err) < 0) {
+			char line[600];
+			sk_format(&err, line, sizeof(line));
+			fprintf(stderr, "stockade: %s: %s\n", names[i], line);
+		}
+	}
+	free(names);
+}
+
 int serve_main(int argc, char **argv, struct sk_err *err)
 {
 	struct serve s;
@@ -750,12 +874,19 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.max_sandboxes = 64;
 	s.max_execs = 256;
 	s.max_body = 16u << 20;
+	s.drain_seconds = 10;
+	s.tie[0] = s.tie[1] = -1;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
 		return -1;
 	if (load_policy(&s, err) < 0)
 		return -1;
+	if (make_tie(s.tie) < 0) {
+		cli_sources_free(&s.base_sources);
+		return sk_fail(err, "serve", errno, NULL, "pipe2 (the tie)");
+	}
+	remove_stale();
 	/* The signals that stop us, blocked before the threads exist: only sigwait sees them. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
@@ -779,14 +910,13 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	fprintf(stderr, "stockade: serving on %s\n", s.socket_path);
 	while (sigwait(&stop, &sig) != 0)
 		;
-	/* No new work; every stream and every waiting request ends now. */
-	serve_stopping(&s);
-	MHD_stop_daemon(daemon);
+	drain(&s, daemon);
 	(void)unlink(s.socket_path);
 	close(s.listen_fd);
 	json_decref(s.doctor);
 	serve_exec_free_all(&s);
 	cli_sources_free(&s.base_sources);
+	close(s.tie[0]);
 	fprintf(stderr, "stockade: serve stopped (signal %d)\n", sig);
 	return 0;
 }

@@ -175,6 +175,8 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	argv[argc++] = "-d";
 	argv[argc++] = "--policy";
 	argv[argc++] = "/proc/self/fd/3";
+	argv[argc++] = "--tie-fd"; /* the sandbox stops when this daemon is gone */
+	argv[argc++] = "4";
 	if (name) {
 		argv[argc++] = "--name";
 		argv[argc++] = (char *)name;
@@ -193,6 +195,8 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	posix_spawn_file_actions_adddup2(&actions, out[1], 1);
 	posix_spawn_file_actions_adddup2(&actions, errs[1], 2);
 	posix_spawn_file_actions_adddup2(&actions, memfd, 3); /* dup2 clears its O_CLOEXEC */
+	/* In this order: the memfd may be fd 4 here, the tie is at 100 or above (make_tie). */
+	posix_spawn_file_actions_adddup2(&actions, s->tie[0], 4);
 	int spawned = serve_spawn(s, argv, &actions, &pid);
 	posix_spawn_file_actions_destroy(&actions);
 	close(out[1]);

@@ -687,14 +687,14 @@ static ssize_t reader_next(void *cls, uint64_t pos, char *buf, size_t max)
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += EXEC_KEEPALIVE_MS / 1000;
-		while (r->next >= r->x->count && !s->is_stopping)
+		while (r->next >= r->x->count && !s->is_closing)
 			if (pthread_cond_timedwait(&r->x->changed, &s->lock, &until) == ETIMEDOUT)
 				break;
-		bool is_stopping = s->is_stopping && r->next >= r->x->count;
+		bool is_closing = s->is_closing && r->next >= r->x->count;
 		if (r->next < r->x->count) {
 			r->is_finished = r->x->events[r->next].type == EV_EXIT;
 			r->line = event_line(r->x, r->next++);
-		} else if (!is_stopping) {
+		} else if (!is_closing) {
 			r->line = strdup("{\"type\":\"keepalive\"}\n");
 		}
 		pthread_mutex_unlock(&s->lock);
@@ -749,7 +749,7 @@ static enum MHD_Result stream(struct serve *s, struct MHD_Connection *conn, stru
 /* Waits for x's end, or the daemon's (s->lock held). */
 static void wait_done_locked(struct serve_exec *x)
 {
-	while (!x->is_done && !x->s->is_stopping)
+	while (!x->is_done && !x->s->is_closing)
 		pthread_cond_wait(&x->changed, &x->s->lock);
 }
 
@@ -855,9 +855,24 @@ void serve_stopping(struct serve *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->is_stopping = true;
+	pthread_cond_broadcast(&s->slot_free); /* an exec waiting for a slot is new work */
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool serve_drained(struct serve *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool is_drained = s->running_execs == 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_drained;
+}
+
+void serve_closing(struct serve *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->is_closing = true;
 	for (struct serve_exec *x = s->execs; x; x = x->next)
 		pthread_cond_broadcast(&x->changed);
-	pthread_cond_broadcast(&s->slot_free);
 	pthread_mutex_unlock(&s->lock);
 }
 

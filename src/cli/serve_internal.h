@@ -54,7 +54,13 @@ struct serve {
 	unsigned running_execs;
 	struct serve_slots *slots; /* execs running per sandbox (serve_exec.c) */
 	pthread_cond_t slot_free;
-	bool is_stopping; /* SIGTERM: no new work; streams end */
+	bool is_stopping; /* SIGTERM: no new work */
+	bool is_closing;  /* the drain is over: streams and waits end */
+	/* A pipe whose read end every sandbox's supervisor watches (run -d --tie-fd): the write
+	 * end is ours alone (O_CLOEXEC, never passed), so when this daemon ends, by SIGTERM's
+	 * drain or by SIGKILL, every sandbox it made stops. */
+	int tie[2];
+	unsigned drain_seconds; /* SIGTERM: how long running execs may go on */
 };
 
 /* A request being read: its body, up to the route's limit. */
@@ -87,8 +93,11 @@ bool serve_is_healthy(struct serve *s, char *why, size_t size);
  * SIGPIPE at its default in the child. 0, or an errno value. */
 int serve_spawn(const struct serve *s, char *const argv[],
 		const posix_spawn_file_actions_t *actions, pid_t *pid);
-/* SIGTERM: no new work; every stream and every request waiting on an exec ends. */
+/* SIGTERM's drain: serve_stopping refuses new work; serve_drained says whether every exec has
+ * ended; serve_closing ends every stream and every request waiting on an exec. */
 void serve_stopping(struct serve *s);
+bool serve_drained(struct serve *s);
+void serve_closing(struct serve *s);
 /* The histogram's upper bounds, seconds (serve_exec.c). */
 extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
 

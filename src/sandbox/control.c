@@ -99,6 +99,7 @@ int control_poll_add(struct control *c, struct pollfd *fds, int n)
 	fds[n++] = (struct pollfd){.fd = c->stop_timer_fd, .events = POLLIN};
 	fds[n++] = (struct pollfd){.fd = c->idle_timer_fd, .events = POLLIN};
 	fds[n++] = (struct pollfd){.fd = c->life_timer_fd, .events = POLLIN};
+	fds[n++] = (struct pollfd){.fd = c->service->tie_fd, .events = POLLIN};
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		fds[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
 	return n;
@@ -263,8 +264,20 @@ void control_handle(struct control *c, const struct pollfd *fds, int first, int 
 			if (!c->is_stopping)
 				stop(c, sync_fd, CONTROL_STOP_GRACE, pidfd);
 		}
+	/* The tie (--tie-fd): EOF (or hangup) when every write end is closed, i.e. the sandbox's
+	 * maker is gone, however it ended. Nothing is ever written to it; a byte that is read
+	 * anyway is ignored. */
+	if (c->service->tie_fd >= 0 && fds[first + 4].revents) {
+		char byte;
+		if (read(c->service->tie_fd, &byte, 1) <= 0) {
+			close(c->service->tie_fd);
+			c->service->tie_fd = -1;
+			if (!c->is_stopping)
+				stop(c, sync_fd, CONTROL_STOP_GRACE, pidfd);
+		}
+	}
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->clients[i].fd >= 0 && fds[first + 4 + i].revents)
+		if (c->clients[i].fd >= 0 && fds[first + 5 + i].revents)
 			client_request(c, &c->clients[i], sync_fd, pidfd);
 	control_update_idle(c);
 }

@@ -46,7 +46,7 @@ struct control {
 int control_init(struct control *c, struct sandbox_service *service,
 		 const struct cgroup_plan *cgroup, struct sk_err *err);
 /* Adds the listening socket, the timers and the clients to fds from n; returns the new count
- * (always 4 + CONTROL_MAX_CLIENTS more). */
+ * (always 5 + CONTROL_MAX_CLIENTS more). */
 int control_poll_add(struct control *c, struct pollfd *fds, int n);
 /* Acts on what poll found in fds[first..]: accepts, reads requests and passes them to PID 1
  * over sync_fd; a fired stop timer kills PID 1 through pidfd. */

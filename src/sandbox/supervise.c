@@ -181,7 +181,7 @@ static void supervise_tty(struct supervisor *sv, const struct pollfd *fds)
 void supervise_loop(struct supervisor *sv)
 {
 	for (;;) {
-		struct pollfd fds[8 + 4 + CONTROL_MAX_CLIENTS];
+		struct pollfd fds[8 + 5 + CONTROL_MAX_CLIENTS];
 		int n = 0, idx_sync = -1, idx_sig, idx_pid, idx_timer = -1, idx_out[2] = {-1, -1};
 		int idx_control = -1;
 

@@ -185,6 +185,8 @@ struct sandbox_service {
 	uid_t owner_uid; /* who may use the control socket, besides root */
 	uint64_t idle_timeout_ms; /* stopped after this long with no exec and no client; 0: never */
 	uint64_t max_lifetime_ms; /* stopped this long after it started; 0: never */
+	int tie_fd; /* -1, or a pipe's read end: stopped when it reads EOF (its maker, such as
+		     * stockade serve, is gone: every write end closed, by exit or SIGKILL) */
 };
 
 /* What one run gets from the host besides its spec: the caller's environment and what the

@@ -8,7 +8,9 @@ layers) and the sandboxes from the host (they go when deleted)."""
 import base64
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -29,6 +31,12 @@ class ApiDaemon(Daemon):
         self.ctx = ctx
         self.client = Client(self.sock, timeout=60)
         ctx._cleanup.append(self.remove_all)
+        ctx._cleanup.append(self.stop_if_running)  # runs first: cleanups go in reverse
+
+    def stop_if_running(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
 
     def remove_all(self):
         top = os.path.join(self.home, "sandboxes")
@@ -269,6 +277,15 @@ def test_api_bad_input_gets_one_error_and_the_daemon_goes_on(ctx):
             pass
         s.close()
         expect(answer.startswith(b"HTTP/1.1 413"), f"{answer[:200]!r}")
+        # A body announced far past the limit: 413 before a byte of it is sent.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        s.settimeout(10)
+        s.sendall(b"PUT /v1/sandboxes/api4/files?path=/tmp/big HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 100000000\r\n\r\n")
+        answer = s.recv(4096)
+        s.close()
+        expect(answer.startswith(b"HTTP/1.1 413"), f"{answer[:200]!r}")
         expect([b["name"] for b in c.list()] == ["api4"], f"{c.list()}")
         # Still serving, and the sandbox still works.
         expect(c.exec("api4", ["echo", "fine"]).stdout == b"fine\n", "after bad input")
@@ -354,7 +371,6 @@ def test_api_example_agent_loop_runs(ctx):
     try:
         example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                "examples", "agent_loop.py")
-        import subprocess
         r = subprocess.run([sys.executable, example, d.sock], capture_output=True, text=True,
                            timeout=120)
         expect(r.returncode == 0 and "exit 1" in r.stdout and "tests pass" in r.stdout and
@@ -392,3 +408,93 @@ def test_api_more_execs_at_once_than_a_sandbox_runs_wait_their_turn(ctx):
                f"{list(bad.items())[:3]}")
     finally:
         d.stop()
+
+
+def _gone(pid, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _supervisor(d, name):
+    with open(os.path.join(d.home, "sandboxes", name, "state.json")) as f:
+        return json.load(f)["supervisor_pid"]
+
+
+def test_api_sigterm_drains_execs_then_stops_its_sandboxes(ctx):
+    """SIGTERM: new work is refused (503, /readyz 503) while a running exec finishes and its
+    stream ends with its exit; then every sandbox the daemon made is stopped and removed. A
+    sandbox made with the CLI in the same home is not the daemon's and stays."""
+    import threading
+    d = start(ctx, "--drain-timeout", "20")
+    c = d.client
+    env = {"STOCKADE_HOME": d.home}
+    r = ctx.stockade("run", "-d", "--name", "by-hand", env=env, timeout=30)
+    expect(r.returncode == 0, f"{r}")
+    try:
+        c.create(name="one")
+        c.create(name="two")
+        pids = [_supervisor(d, n) for n in ("one", "two")]
+        events = []
+        stream = c.exec_stream("one", ["sh", "-c", "echo started; sleep 2; echo finished"])
+        events.append(next(stream))
+        events.append(next(stream))  # "started": the exec runs
+        reader = threading.Thread(target=lambda: events.extend(stream))
+        reader.start()
+        d.p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        status, body = raw(d, "POST", "/v1/sandboxes", b'{"stockade": 1}')
+        expect(status == 503 and json.loads(body)["error"]["code"] == "stopping",
+               f"new work while draining: {status} {body!r}")
+        status, _ = raw(d, "GET", "/readyz")
+        expect(status == 503, f"/readyz while draining: {status}")
+        reader.join(30)
+        out = b"".join(e.data for e in events if e.type == "stdout")
+        expect(out == b"started\nfinished\n" and events[-1].type == "exit" and
+               events[-1].fields["exit_code"] == 0, f"the drained exec: {events}")
+        r = harness.finish(d.p, timeout=60)
+        expect(r.returncode == 0, f"daemon: {r}")
+        expect(all(_gone(p, 5) for p in pids), "a supervisor outlived the daemon's drain")
+        left = sorted(os.listdir(os.path.join(d.home, "sandboxes")))
+        expect(left == ["by-hand"], f"after the drain: {left}")
+    finally:
+        ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
+
+
+def test_api_sigkill_takes_its_sandboxes_and_a_restart_cleans_up(ctx):
+    """kill -9 of the daemon: each sandbox it made stops by itself (its supervisor watches a
+    pipe only the daemon held); the next daemon on that home removes what is left."""
+    d = start(ctx)
+    try:
+        d.client.create(name="tied")
+        pid = _supervisor(d, "tied")
+        d.p.kill()
+        d.p.wait()
+        expect(_gone(pid, 20), "the sandbox outlived its daemon's SIGKILL")
+        expect(os.path.isdir(os.path.join(d.home, "sandboxes", "tied")), "nothing to clean?")
+        again = ApiDaemon.__new__(ApiDaemon)
+        again.ctx, again.dir, again.sock, again.home = ctx, d.dir, d.sock, d.home
+        again.p = ctx.popen([ctx.stockade_path, "serve", "--socket", d.sock],
+                            env={"STOCKADE_HOME": d.home}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+        again.client = Client(d.sock, timeout=60)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                again.client.livez()
+                break
+            except OSError:
+                time.sleep(0.05)
+        expect(again.client.list() == [] and
+               not os.path.exists(os.path.join(d.home, "sandboxes", "tied")),
+               f"the restarted daemon left {again.client.list()}")
+        r = again.stop()
+        expect("left by a daemon that died" in r.err, f"{r}")
+    finally:
+        if d.p.poll() is None:
+            d.stop()
