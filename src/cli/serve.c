@@ -60,7 +60,7 @@ static int usage_error(struct sk_err *err, const char *why)
 		       "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
 		       "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
 		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
-		       "[--drain-timeout SECONDS]",
+		       "[--drain-timeout SECONDS] [--pool N [--pool-floor M]]",
 		       "%s", why);
 }
 
@@ -89,6 +89,8 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 						{"max-execs", required_argument, NULL, 'E'},
 						{"max-body", required_argument, NULL, 'B'},
 						{"drain-timeout", required_argument, NULL, 'D'},
+						{"pool", required_argument, NULL, 'O'},
+						{"pool-floor", required_argument, NULL, 'F'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
 	uint64_t id;
@@ -130,6 +132,12 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 							"number from 1 to 100000");
 			*(opt == 'S' ? &s->max_sandboxes : &s->max_execs) = (unsigned)id;
 			break;
+		case 'O':
+		case 'F':
+			if (parse_uint(optarg, 0, 64, &id) < 0)
+				return usage_error(err, "--pool and --pool-floor take 0 to 64");
+			*(opt == 'O' ? &s->pool_target : &s->pool_floor) = (unsigned)id;
+			break;
 		case 'D':
 			if (parse_uint(optarg, 0, 3600, &id) < 0)
 				return usage_error(err, "--drain-timeout takes seconds, 0 to 3600");
@@ -148,6 +156,10 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 	}
 	if (optind < argc)
 		return usage_error(err, "unexpected argument");
+	if (s->pool_floor > s->pool_target)
+		return usage_error(err, "--pool-floor is at most --pool");
+	if (s->pool_target && !s->pool_floor)
+		s->pool_floor = 1; /* /readyz: 503 while no warm sandbox is ready */
 	if (!s->socket_path[0] && default_socket(s->socket_path, sizeof(s->socket_path), err) < 0)
 		return -1;
 	if (s->uid_count == 0 && s->gid_count == 0)
@@ -568,6 +580,16 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 		"stockade_exec_duration_seconds_sum %.6f\n"
 		"stockade_exec_duration_seconds_count %lu\n",
 		cumulative, exec_seconds, cumulative);
+	unsigned available, target;
+	serve_pool_counts(s, &available, &target);
+	fprintf(out,
+		"# HELP stockade_pool_available Warm sandboxes ready now (serve --pool).\n"
+		"# TYPE stockade_pool_available gauge\n"
+		"stockade_pool_available %u\n"
+		"# HELP stockade_pool_target Warm sandboxes the pool keeps.\n"
+		"# TYPE stockade_pool_target gauge\n"
+		"stockade_pool_target %u\n",
+		available, target);
 	fclose(out);
 	json_decref(doc);
 	return serve_respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
@@ -668,10 +690,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/livez") == 0)
 		return serve_respond_json(s, conn, 200, json_pack("{s:s}", "status", "ok"));
 	if (strcmp(url, "/readyz") == 0) {
+		unsigned available, target;
+		serve_pool_counts(s, &available, &target);
 		if (s->is_stopping)
 			return serve_respond_json(s, conn, 503,
 						  json_pack("{s:s}", "status", "stopping"));
-		return serve_respond_json(s, conn, 200, json_pack("{s:s}", "status", "ready"));
+		if (available < s->pool_floor)
+			return serve_respond_json(
+			    s, conn, 503,
+			    json_pack("{s:s, s:i, s:i}", "status", "pool below its floor", "pool",
+				      available, "floor", s->pool_floor));
+		return serve_respond_json(s, conn, 200,
+					  json_pack("{s:s, s:i}", "status", "ready", "pool",
+						    available));
 	}
 	if (strcmp(url, "/healthz") == 0)
 		return healthz(s, conn);
@@ -837,9 +868,10 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon)
 {
 	char(*names)[BOX_NAME_MAX + 1];
 	double deadline = clock_now_ms() + s->drain_seconds * 1000.0;
-	size_t count = tied_running(&names);
 
 	serve_stopping(s);
+	serve_pool_stop(s); /* its sandboxes are tied: removed below with the others */
+	size_t count = tied_running(&names);
 	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", count,
 		s->drain_seconds);
 	while (!serve_drained(s) && clock_now_ms() < deadline) {
@@ -887,6 +919,10 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		return sk_fail(err, "serve", errno, NULL, "pipe2 (the tie)");
 	}
 	remove_stale();
+	if (serve_pool_start(&s, s.pool_target, err) < 0) {
+		cli_sources_free(&s.base_sources);
+		return -1;
+	}
 	/* The signals that stop us, blocked before the threads exist: only sigwait sees them. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);

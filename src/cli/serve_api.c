@@ -288,6 +288,9 @@ static bool box_exists(const char *name)
 	return exists;
 }
 
+static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
+		    const char *lifetime, char *out_name, size_t size, struct api_failure *f);
+
 /* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
  * is). 0 with its name, or -1 with f. */
 static int create_box(struct serve *s, const char *body, size_t len, const char *name,
@@ -314,18 +317,42 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 	static const char empty[] = "{\"stockade\": 1}";
 	if (request_spec(s, len ? body : empty, len ? len : sizeof(empty) - 1, &doc, f) < 0)
 		return -1;
+	/* The operator's spec as it is, no name, no timers: a warm one, when the pool has one. */
+	if (!name && !idle && !lifetime && serve_pool_take(s, doc, out_name, size)) {
+		free(doc);
+		return 0;
+	}
+	rc = make_box(s, doc, name, idle, lifetime, out_name, size, f);
+	free(doc);
+	return rc;
+}
+
+int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size, char *message,
+		   size_t message_size)
+{
+	struct api_failure f = {0};
+	int rc = make_box(s, doc, NULL, NULL, NULL, out_name, size, &f);
+
+	if (rc < 0)
+		snprintf(message, message_size, "%u %s: %s", f.status, f.code, f.message);
+	return rc;
+}
+
+/* `run -d` of a checked document, within --max-sandboxes. */
+static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
+		    const char *lifetime, char *out_name, size_t size, struct api_failure *f)
+{
+	int rc;
+
 	pthread_mutex_lock(&s->lock);
 	bool is_full = running_sandboxes() + s->creating >= s->max_sandboxes;
 	if (!is_full)
 		s->creating++;
 	pthread_mutex_unlock(&s->lock);
-	if (is_full) {
-		free(doc);
+	if (is_full)
 		return api_fail(f, 429, "too_many_sandboxes",
 				"%u sandboxes run now (serve --max-sandboxes)", s->max_sandboxes);
-	}
 	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
-	free(doc);
 	pthread_mutex_lock(&s->lock);
 	s->creating--;
 	pthread_mutex_unlock(&s->lock);
@@ -382,7 +409,8 @@ static enum MHD_Result sandboxes_list(struct serve *s, struct MHD_Connection *co
 		return serve_respond_error(s, conn, 500, "internal", line);
 	}
 	for (size_t i = 0; i < count; i++)
-		json_array_append_new(list, cli_box_view(&root, names[i], false));
+		if (!serve_pool_has(s, names[i])) /* warm ones are nobody's yet */
+			json_array_append_new(list, cli_box_view(&root, names[i], false));
 	free(names);
 	box_root_close(&root);
 	return serve_respond_json(s, conn, 200, json_pack("{s:o}", "sandboxes", list));

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "spec/spec.h"
+#include "util/err.h"
 #include "cli/cli.h"
 
 #define SERVE_MAX_IDS 32
@@ -21,6 +22,7 @@
 
 struct serve_exec;
 struct serve_slots;
+struct serve_pool;
 
 struct serve {
 	char socket_path[PATH_MAX];
@@ -61,6 +63,8 @@ struct serve {
 	 * drain or by SIGKILL, every sandbox it made stops. */
 	int tie[2];
 	unsigned drain_seconds; /* SIGTERM: how long running execs may go on */
+	unsigned pool_target, pool_floor; /* --pool N, --pool-floor M */
+	struct serve_pool *pool;	  /* serve_pool.c; NULL without --pool */
 };
 
 /* A request being read: its body, up to the route's limit. */
@@ -104,6 +108,19 @@ extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
 /* /v1/... (serve_api.c). */
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
 			  const char *method, struct serve_request *req);
+
+/* `run -d` of a checked spec document (the pool's refill): 0 with its name, or -1 with one
+ * line in message (serve_api.c). */
+int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size, char *message,
+		   size_t message_size);
+
+/* The warm pool (serve_pool.c). _take: a ready sandbox when doc is the operator's spec as it
+ * is; _has: whether name is one not taken yet. */
+int serve_pool_start(struct serve *s, unsigned target, struct sk_err *err);
+bool serve_pool_take(struct serve *s, const char *doc, char *name, size_t size);
+bool serve_pool_has(struct serve *s, const char *name);
+void serve_pool_counts(struct serve *s, unsigned *available, unsigned *target);
+void serve_pool_stop(struct serve *s);
 
 /* Execs (serve_exec.c). */
 enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, const char *name,

@@ -498,3 +498,65 @@ def test_api_sigkill_takes_its_sandboxes_and_a_restart_cleans_up(ctx):
     finally:
         if d.p.poll() is None:
             d.stop()
+
+
+def test_api_warm_pool_serves_creates_and_refills(ctx):
+    """--pool 2: two sandboxes of the operator's spec made ahead (not listed until taken);
+    /readyz is 503 until one is ready; a create of exactly that spec takes one (its exec has
+    the layers of any other) and the pool refills; a named create or another spec is made
+    cold; SIGTERM removes the warm ones with the rest."""
+    d = start(ctx, "--pool", "2")
+    c = d.client
+
+    def metric(name):
+        _, body = raw(d, "GET", "/metrics")
+        for line in body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    def wait_pool(n):
+        deadline = time.time() + 30
+        while time.time() < deadline and metric("stockade_pool_available") != n:
+            time.sleep(0.05)
+        return metric("stockade_pool_available")
+
+    try:
+        expect(wait_pool(2) == 2, "the pool did not fill")
+        status, body = raw(d, "GET", "/readyz")
+        expect(status == 200 and json.loads(body)["pool"] == 2, f"{status} {body!r}")
+        warm = sorted(os.listdir(os.path.join(d.home, "sandboxes")))
+        expect(len(warm) == 2 and c.list() == [], f"warm: {warm}, listed: {c.list()}")
+        box = c.create()
+        expect(box["name"] in warm and box["status"] == "running", f"{box} not from {warm}")
+        r = c.exec(box["name"], ["sh", "-c", "id -u; grep NoNewPrivs /proc/self/status"])
+        expect(r.stdout == b"10001\nNoNewPrivs:\t1\n", f"{r}")
+        expect([b["name"] for b in c.list()] == [box["name"]], f"{c.list()}")
+        expect(wait_pool(2) == 2, "the pool did not refill")
+        named = c.create(name="cold-one")
+        other = c.create({"stockade": 1, "hostname": "other"})
+        now = set(os.listdir(os.path.join(d.home, "sandboxes")))
+        expect(named["name"] == "cold-one" and other["name"] not in warm and
+               len(now) == 5, f"{named['name']} {other['name']} {now}")
+        r = c.run(["echo", "from the pool"])
+        expect(r.stdout == b"from the pool\n", f"{r}")
+        r = d.stop()
+        expect(r.returncode == 0, f"{r}")
+        left = os.listdir(os.path.join(d.home, "sandboxes"))
+        expect(left == [], f"after SIGTERM: {left}")
+    finally:
+        if d.p.poll() is None:
+            d.stop()
+
+
+def test_api_readyz_waits_for_the_pool(ctx):
+    """A pool that cannot reach its floor (2 warm sandboxes wanted, --max-sandboxes 1 leaves
+    room for one) keeps /readyz at 503, with the counts."""
+    d = start(ctx, "--pool", "2", "--pool-floor", "2", "--max-sandboxes", "1")
+    try:
+        time.sleep(1.5)
+        status, body = raw(d, "GET", "/readyz")
+        doc = json.loads(body)
+        expect(status == 503 and doc["pool"] == 1 and doc["floor"] == 2, f"{status} {doc}")
+    finally:
+        d.stop()
