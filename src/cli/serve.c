@@ -25,6 +25,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,7 +61,8 @@ static int usage_error(struct sk_err *err, const char *why)
 		       "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
 		       "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
 		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
-		       "[--drain-timeout SECONDS] [--pool N [--pool-floor M]]",
+		       "[--drain-timeout SECONDS] [--pool N [--pool-floor M]] "
+		       "[--listen 127.0.0.1:PORT --token-file FILE]",
 		       "%s", why);
 }
 
@@ -90,6 +92,8 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 						{"max-body", required_argument, NULL, 'B'},
 						{"drain-timeout", required_argument, NULL, 'D'},
 						{"pool", required_argument, NULL, 'O'},
+						{"listen", required_argument, NULL, 'L'},
+						{"token-file", required_argument, NULL, 'T'},
 						{"pool-floor", required_argument, NULL, 'F'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
@@ -132,6 +136,12 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 							"number from 1 to 100000");
 			*(opt == 'S' ? &s->max_sandboxes : &s->max_execs) = (unsigned)id;
 			break;
+		case 'L':
+			s->listen_addr = optarg;
+			break;
+		case 'T':
+			s->token_path = optarg;
+			break;
 		case 'O':
 		case 'F':
 			if (parse_uint(optarg, 0, 64, &id) < 0)
@@ -156,6 +166,8 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 	}
 	if (optind < argc)
 		return usage_error(err, "unexpected argument");
+	if (!s->listen_addr != !s->token_path)
+		return usage_error(err, "--listen and --token-file go together");
 	if (s->pool_floor > s->pool_target)
 		return usage_error(err, "--pool-floor is at most --pool");
 	if (s->pool_target && !s->pool_floor)
@@ -230,6 +242,117 @@ static int socket_listen(struct serve *s, struct sk_err *err)
 	}
 	s->listen_fd = fd;
 	return 0;
+}
+
+/* ---- TCP on loopback (--listen, --token-file) ---- */
+
+/* The token: a regular file of ours that nobody else can read, one line of 16 to 255
+ * printable characters. */
+static int read_token(struct serve *s, struct sk_err *err)
+{
+	int fd = open(s->token_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return sk_fail(err, "serve", errno, NULL, "open --token-file %.200s",
+			       s->token_path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		close(fd);
+		return sk_fail(err, "serve", EPERM, "chmod 600 it; it must be the daemon's own",
+			       "--token-file %.200s is readable by others or not ours",
+			       s->token_path);
+	}
+	n = read(fd, s->token, sizeof(s->token) - 1);
+	close(fd);
+	if (n < 0)
+		return sk_fail(err, "serve", errno, NULL, "read --token-file");
+	while (n > 0 && (s->token[n - 1] == '\n' || s->token[n - 1] == '\r'))
+		n--;
+	s->token[n] = '\0';
+	for (ssize_t i = 0; i < n; i++)
+		if (s->token[i] <= ' ' || s->token[i] > '~')
+			n = -1;
+	if (n < 16)
+		return sk_fail(err, "serve", 0, "e.g. head -c 32 /dev/urandom | base64 > FILE",
+			       "--token-file: one line of 16 to 255 printable characters");
+	s->token_len = (size_t)n;
+	return 0;
+}
+
+/* 127.0.0.1:PORT or [::1]:PORT only: the daemon is never reachable from another host. */
+static int tcp_listen(struct serve *s, struct sk_err *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[64];
+	const char *colon = strrchr(s->listen_addr, ':');
+	uint64_t port;
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!colon || (size_t)(colon - s->listen_addr) >= sizeof(host) ||
+	    parse_uint(colon + 1, 1, 65535, &port) < 0)
+		return usage_error(err, "--listen takes 127.0.0.1:PORT or [::1]:PORT");
+	memcpy(host, s->listen_addr, (size_t)(colon - s->listen_addr));
+	host[colon - s->listen_addr] = '\0';
+	if (strcmp(host, "127.0.0.1") == 0) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*in);
+	} else if (strcmp(host, "[::1]") == 0) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_addr = in6addr_loopback;
+		len = sizeof(*in6);
+	} else {
+		return usage_error(err, "--listen takes a loopback address only: 127.0.0.1:PORT "
+					"or [::1]:PORT");
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return sk_fail(err, "serve", errno, NULL, "socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+		int saved = errno;
+		close(fd);
+		return sk_fail(err, "serve", saved, NULL, "listen on %.100s", s->listen_addr);
+	}
+	s->tcp_fd = fd;
+	return 0;
+}
+
+/* Over TCP: "Authorization: Bearer TOKEN", compared in constant time (every byte looked at,
+ * whatever matches, so the time says nothing of how much of a guess was right). */
+static bool token_allowed(struct serve *s, struct MHD_Connection *conn)
+{
+	const char *given =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	static const char scheme[] = "Bearer ";
+	unsigned char diff = 0;
+	size_t len;
+
+	if (!given || strncmp(given, scheme, sizeof(scheme) - 1) != 0)
+		return false;
+	given += sizeof(scheme) - 1;
+	len = strlen(given);
+	diff |= (unsigned char)(len != s->token_len);
+	for (size_t i = 0; i < s->token_len; i++)
+		diff |= (unsigned char)(s->token[i] ^ (i < len ? given[i] : 0));
+	return diff == 0;
+}
+
+/* Whether a connection came in over TCP (--listen) rather than the unix socket. */
+static bool is_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family != AF_UNIX;
 }
 
 /* Whether the connection's peer is one we serve: its uid, or its gid or one of its groups. */
@@ -595,6 +718,14 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 	return serve_respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
+static bool serve_removing(struct serve *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool is_removing = s->removing > 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_removing;
+}
+
 /* How much of a body past --max-body is read and dropped before the connection is closed. */
 static size_t drop_limit(const struct serve *s)
 {
@@ -647,7 +778,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		/* The first call, headers read: who is asking, before anything of the request
 		 * is acted on. */
 		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (!info || !peer_allowed(s, info->connect_fd)) {
+		bool is_allowed =
+		    info && (is_tcp(info->connect_fd) ? token_allowed(s, conn)
+						      : peer_allowed(s, info->connect_fd));
+		if (info && !is_allowed && is_tcp(info->connect_fd)) {
+			pthread_mutex_lock(&s->lock);
+			s->refused_peers++;
+			pthread_mutex_unlock(&s->lock);
+			return serve_respond_error(
+			    s, conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+			    "over TCP every request needs "
+			    "Authorization: Bearer TOKEN (serve --token-file)");
+		}
+		if (!is_allowed) {
 			pthread_mutex_lock(&s->lock);
 			s->refused_peers++;
 			pthread_mutex_unlock(&s->lock);
@@ -696,13 +839,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return serve_respond_json(s, conn, 503,
 						  json_pack("{s:s}", "status", "stopping"));
 		if (available < s->pool_floor)
-			return serve_respond_json(
-			    s, conn, 503,
-			    json_pack("{s:s, s:i, s:i}", "status", "pool below its floor", "pool",
-				      available, "floor", s->pool_floor));
-		return serve_respond_json(s, conn, 200,
-					  json_pack("{s:s, s:i}", "status", "ready", "pool",
-						    available));
+			return serve_respond_json(s, conn, 503,
+						  json_pack("{s:s, s:i, s:i}", "status",
+							    "pool below its floor", "pool",
+							    available, "floor", s->pool_floor));
+		return serve_respond_json(
+		    s, conn, 200, json_pack("{s:s, s:i}", "status", "ready", "pool", available));
 	}
 	if (strcmp(url, "/healthz") == 0)
 		return healthz(s, conn);
@@ -864,7 +1006,7 @@ static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
 /* SIGTERM: no new work; running execs get --drain-timeout; then every sandbox this daemon
  * made is stopped (the tie closes: each supervisor stops its sandbox, SIGTERM then SIGKILL)
  * and removed. */
-static void drain(struct serve *s, struct MHD_Daemon *daemon)
+static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon *tcp_daemon)
 {
 	char(*names)[BOX_NAME_MAX + 1];
 	double deadline = clock_now_ms() + s->drain_seconds * 1000.0;
@@ -880,6 +1022,12 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon)
 	}
 	serve_closing(s);
 	MHD_stop_daemon(daemon);
+	if (tcp_daemon)
+		MHD_stop_daemon(tcp_daemon);
+	for (int i = 0; i < 200 && serve_removing(s); i++) { /* one-shot runs' removals */
+		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
 	close(s->tie[1]);
 	s->tie[1] = -1;
 	for (size_t i = 0; i < count; i++) {
@@ -894,10 +1042,19 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon)
 	free(names);
 }
 
+static struct MHD_Daemon *start_http(struct serve *s, int fd)
+{
+	return MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, &handle,
+	    s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, &request_done, s, MHD_OPTION_END);
+}
+
 int serve_main(int argc, char **argv, struct sk_err *err)
 {
 	struct serve s;
-	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *daemon, *tcp_daemon;
 	sigset_t stop;
 	int sig;
 
@@ -908,12 +1065,17 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.max_body = 16u << 20;
 	s.drain_seconds = 10;
 	s.tie[0] = s.tie[1] = -1;
+	s.tcp_fd = -1;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
 		return -1;
 	if (load_policy(&s, err) < 0)
 		return -1;
+	if (s.listen_addr && (read_token(&s, err) < 0 || tcp_listen(&s, err) < 0)) {
+		cli_sources_free(&s.base_sources);
+		return -1;
+	}
 	if (make_tie(s.tie) < 0) {
 		cli_sources_free(&s.base_sources);
 		return sk_fail(err, "serve", errno, NULL, "pipe2 (the tie)");
@@ -933,20 +1095,22 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
-	daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, &handle,
-	    &s, MHD_OPTION_LISTEN_SOCKET, s.listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, &request_done, &s, MHD_OPTION_END);
-	if (!daemon) {
+	daemon = start_http(&s, s.listen_fd);
+	/* TCP has a daemon of its own on its own socket; the same handler tells them apart. */
+	tcp_daemon = s.tcp_fd >= 0 ? start_http(&s, s.tcp_fd) : NULL;
+	if (!daemon || (s.tcp_fd >= 0 && !tcp_daemon)) {
+		int saved = errno;
+		if (daemon)
+			MHD_stop_daemon(daemon);
 		(void)unlink(s.socket_path);
 		cli_sources_free(&s.base_sources);
-		return sk_fail(err, "serve", errno, NULL, "start the HTTP server (libmicrohttpd)");
+		return sk_fail(err, "serve", saved, NULL, "start the HTTP server (libmicrohttpd)");
 	}
-	fprintf(stderr, "stockade: serving on %s\n", s.socket_path);
+	fprintf(stderr, "stockade: serving on %s%s%s\n", s.socket_path,
+		s.listen_addr ? " and " : "", s.listen_addr ? s.listen_addr : "");
 	while (sigwait(&stop, &sig) != 0)
 		;
-	drain(&s, daemon);
+	drain(&s, daemon, tcp_daemon);
 	(void)unlink(s.socket_path);
 	close(s.listen_fd);
 	json_decref(s.doctor);

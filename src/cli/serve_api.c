@@ -610,6 +610,53 @@ static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, c
 
 /* ---- one-shot runs ---- */
 
+struct removal {
+	struct serve *s;
+	char name[BOX_NAME_MAX + 1];
+};
+
+static void *remove_now(void *arg)
+{
+	struct removal *r = arg;
+	struct sk_err err = {0};
+
+	(void)cli_box_remove(r->name, true, &err);
+	serve_exec_forget(r->s, r->name);
+	pthread_mutex_lock(&r->s->lock);
+	r->s->removing--;
+	pthread_mutex_unlock(&r->s->lock);
+	free(r);
+	return NULL;
+}
+
+/* The sandbox stopped and removed after the answer has gone (a one-shot run's caller does
+ * not wait for it); SIGTERM's drain waits for these (serve.c). */
+static void remove_later(struct serve *s, const char *name)
+{
+	struct removal *r = calloc(1, sizeof(*r));
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (r) {
+		r->s = s;
+		sk_strlcpy(r->name, name, sizeof(r->name));
+		pthread_mutex_lock(&s->lock);
+		s->removing++;
+		pthread_mutex_unlock(&s->lock);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		bool is_started = pthread_create(&thread, &attr, remove_now, r) == 0;
+		pthread_attr_destroy(&attr);
+		if (is_started)
+			return;
+		remove_now(r); /* no thread: here and now */
+		return;
+	}
+	struct sk_err err = {0};
+	(void)cli_box_remove(name, true, &err);
+	serve_exec_forget(s, name);
+}
+
 /* POST /v1/run: {"spec": {...}, "cmd": [...], ...exec fields}: a sandbox made, the command
  * run to its end in it, the sandbox removed; the exec's result document. */
 static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, json_t *body)
@@ -619,7 +666,6 @@ static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, js
 	json_t *spec = json_object_get(body, "spec"), *exec = json_deep_copy(body), *out;
 	unsigned status = 500;
 	const char *code = "internal";
-	struct sk_err err = {0};
 
 	if (spec && !json_is_object(spec)) {
 		json_decref(exec);
@@ -643,8 +689,7 @@ static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, js
 	}
 	out = serve_exec_wait(s, name, exec, &status, &code, message, sizeof(message));
 	json_decref(exec);
-	(void)cli_box_remove(name, true, &err);
-	serve_exec_forget(s, name);
+	remove_later(s, name);
 	if (!out)
 		return serve_respond_error(s, conn, status, code, message);
 	return serve_respond_json(s, conn, 200, out);

@@ -32,6 +32,12 @@ struct serve {
 	gid_t gids[SERVE_MAX_IDS];
 	size_t gid_count;
 	int listen_fd;
+	/* --listen 127.0.0.1:PORT --token-file F: TCP on loopback, every request with
+	 * "Authorization: Bearer TOKEN" (no peer credentials over TCP). */
+	const char *listen_addr, *token_path;
+	int tcp_fd;
+	char token[256];
+	size_t token_len;
 	/* The operator's policy (serve --policy/--profile over the built-in defaults): every
 	 * request's spec is applied over it and may only narrow it (sandbox/spec_narrow.h). */
 	const char *policy_path, *profile;
@@ -52,6 +58,7 @@ struct serve {
 	unsigned long exec_buckets[SERVE_HISTOGRAM_BUCKETS + 1];
 	double exec_seconds;
 	unsigned creating;	  /* sandboxes being made now */
+	unsigned removing;	  /* one-shot runs' sandboxes being removed after their answer */
 	struct serve_exec *execs; /* every exec still kept, newest first */
 	unsigned running_execs;
 	struct serve_slots *slots; /* execs running per sandbox (serve_exec.c) */
@@ -62,7 +69,7 @@ struct serve {
 	 * end is ours alone (O_CLOEXEC, never passed), so when this daemon ends, by SIGTERM's
 	 * drain or by SIGKILL, every sandbox it made stops. */
 	int tie[2];
-	unsigned drain_seconds; /* SIGTERM: how long running execs may go on */
+	unsigned drain_seconds;		  /* SIGTERM: how long running execs may go on */
 	unsigned pool_target, pool_floor; /* --pool N, --pool-floor M */
 	struct serve_pool *pool;	  /* serve_pool.c; NULL without --pool */
 };

@@ -42,8 +42,8 @@ static void *refill(void *arg)
 		}
 		pthread_mutex_unlock(&s->lock);
 		char name[BOX_NAME_MAX + 1], message[400];
-		int rc = serve_make_box(s, p->base_doc, name, sizeof(name), message,
-					sizeof(message));
+		int rc =
+		    serve_make_box(s, p->base_doc, name, sizeof(name), message, sizeof(message));
 		pthread_mutex_lock(&s->lock);
 		if (rc == 0 && !s->is_stopping) {
 			memcpy(p->names[p->count++], name, sizeof(name));
