@@ -69,6 +69,10 @@ static void write_state(const struct box *box, const struct sandbox_spec *spec, 
 		json_object_set_new(exit, "signal",
 				    r->term_signal ? json_integer(r->term_signal) : json_null());
 		json_object_set_new(exit, "ended", json_integer((json_int_t)time(NULL)));
+		json_object_set_new(exit, "egress",
+				    json_pack("{s:I, s:I}", "allowed",
+					      (json_int_t)r->egress_allowed, "denied",
+					      (json_int_t)r->egress_denied));
 		json_object_set_new(state, "exit", exit);
 	}
 	text = json_dumps(state, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -703,6 +703,16 @@ static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
 		"stockade_exec_duration_seconds_sum %.6f\n"
 		"stockade_exec_duration_seconds_count %lu\n",
 		cumulative, exec_seconds, cumulative);
+	pthread_mutex_lock(&s->lock);
+	unsigned long egress[2] = {s->egress[0], s->egress[1]};
+	pthread_mutex_unlock(&s->lock);
+	fprintf(out,
+		"# HELP stockade_egress_decisions_total The egress proxy's decisions, counted when "
+		"a sandbox of this daemon is removed.\n"
+		"# TYPE stockade_egress_decisions_total counter\n"
+		"stockade_egress_decisions_total{decision=\"allowed\"} %lu\n"
+		"stockade_egress_decisions_total{decision=\"denied\"} %lu\n",
+		egress[0], egress[1]);
 	unsigned available, target;
 	serve_pool_counts(s, &available, &target);
 	fprintf(out,
@@ -1033,7 +1043,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 	for (size_t i = 0; i < count; i++) {
 		struct sk_err err = {0};
 		/* The supervisor stops on the tie alone; a stop asked here too is quicker. */
-		if (cli_box_remove(names[i], true, &err) < 0) {
+		if (serve_remove_box(s, names[i], &err) < 0) {
 			char line[600];
 			sk_format(&err, line, sizeof(line));
 			fprintf(stderr, "stockade: %s: %s\n", names[i], line);

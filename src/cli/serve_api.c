@@ -423,7 +423,7 @@ static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *
 
 	if (!box_exists(name))
 		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
-	if (cli_box_remove(name, true, &err) < 0) {
+	if (serve_remove_box(s, name, &err) < 0) {
 		char line[600];
 		sk_format(&err, line, sizeof(line));
 		return serve_respond_error(s, conn, 500, "internal", line);
@@ -431,6 +431,30 @@ static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *
 	serve_exec_forget(s, name);
 	return serve_respond_json(s, conn, 200,
 				  json_pack("{s:s, s:s}", "name", name, "status", "removed"));
+}
+
+int serve_remove_box(struct serve *s, const char *name, struct sk_err *err)
+{
+	struct box_root root;
+	struct sk_err ignored = {0};
+
+	/* Stopped first (one that has ended already says so: ignored), so that its supervisor
+	 * has written how it ended, the proxy's counts with it, before the directory goes. */
+	(void)cli_box_stop(name, 0, &ignored);
+	if (box_root_open(&root, &ignored) == 0) {
+		json_t *view = cli_box_view(&root, name, true);
+		json_t *egress = json_object_get(json_object_get(view, "exit"), "egress");
+		pthread_mutex_lock(&s->lock);
+		s->egress[0] +=
+		    (unsigned long)json_integer_value(json_object_get(egress, "allowed"));
+		s->egress[1] +=
+		    (unsigned long)json_integer_value(json_object_get(egress, "denied"));
+		pthread_mutex_unlock(&s->lock);
+		json_decref(view);
+		box_root_close(&root);
+	}
+	serve_exec_forget(s, name);
+	return cli_box_remove(name, false, err);
 }
 
 /* ---- files ---- */
@@ -620,8 +644,7 @@ static void *remove_now(void *arg)
 	struct removal *r = arg;
 	struct sk_err err = {0};
 
-	(void)cli_box_remove(r->name, true, &err);
-	serve_exec_forget(r->s, r->name);
+	(void)serve_remove_box(r->s, r->name, &err);
 	pthread_mutex_lock(&r->s->lock);
 	r->s->removing--;
 	pthread_mutex_unlock(&r->s->lock);
@@ -653,8 +676,7 @@ static void remove_later(struct serve *s, const char *name)
 		return;
 	}
 	struct sk_err err = {0};
-	(void)cli_box_remove(name, true, &err);
-	serve_exec_forget(s, name);
+	(void)serve_remove_box(s, name, &err);
 }
 
 /* POST /v1/run: {"spec": {...}, "cmd": [...], ...exec fields}: a sandbox made, the command

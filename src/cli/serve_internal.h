@@ -56,6 +56,7 @@ struct serve {
 	unsigned long created[3];      /* sandboxes created: ok, refused (4xx), failed (5xx) */
 	unsigned long exec_results[3]; /* execs ended: exited, timed out, error */
 	unsigned long exec_buckets[SERVE_HISTOGRAM_BUCKETS + 1];
+	unsigned long egress[2]; /* the proxy's decisions (allowed, denied) in removed sandboxes */
 	double exec_seconds;
 	unsigned creating;	  /* sandboxes being made now */
 	unsigned removing;	  /* one-shot runs' sandboxes being removed after their answer */
@@ -116,6 +117,8 @@ extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
 			  const char *method, struct serve_request *req);
 
+/* Stops sandbox name, counts its proxy's decisions, removes it; 0, or -1 with err. */
+int serve_remove_box(struct serve *s, const char *name, struct sk_err *err);
 /* `run -d` of a checked spec document (the pool's refill): 0 with its name, or -1 with one
  * line in message (serve_api.c). */
 int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size, char *message,

@@ -340,6 +340,17 @@ def test_api_requests_only_narrow_the_operators_policy(ctx):
                box["spec"]["network"]["allow"] == [], f"{box['spec']}")
         e = error_of(lambda: c.create({"stockade": 1, "profile": "default"}))
         expect(e.status == 400 and e.path == "profile", f"{e}")
+        # The proxy's decisions reach /metrics when the sandbox is removed: one refused.
+        r = c.exec("subset", ["python3", "-c",
+                              "import urllib.request\n"
+                              "try: urllib.request.urlopen('http://not-granted.example/',"
+                              " timeout=10)\n"
+                              "except Exception as e: print('refused', e)"])
+        expect(b"refused" in r.stdout, f"{r}")
+        c.delete("subset")
+        _, body = raw(d, "GET", "/metrics")
+        expect('stockade_egress_decisions_total{decision="denied"} 1' in body.decode(),
+               body.decode()[-1200:])
     finally:
         d.stop()
 
