@@ -42,7 +42,7 @@ static void usage(FILE *out)
 		"       stockade stop [-t SECONDS] NAME | rm [-f] NAME\n"
 		"       stockade doctor [--json]\n"
 		"       stockade serve [--socket PATH] [--allow-uid U]... [--allow-gid G]...\n"
-		"       stockade health [--socket PATH] [--timeout DURATION]\n"
+		"       stockade health [--socket PATH] [--timeout DURATION] [--livez]\n"
 		"       stockade policy check|show|profiles|import-srt ...   spec files "
 		"(docs/spec.md)\n"
 		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"

@@ -1,8 +1,9 @@
-/* `stockade health [--socket PATH] [--timeout DURATION]`: asks a running `stockade serve` for
- * /healthz over its unix socket (one HTTP/1.0 GET, no client library), for a container's
- * HEALTHCHECK or a probe in an image that has no curl. Exit 0 when the daemon answers 200;
- * 1 otherwise (nothing listening, no answer in time, 503, a refused peer), with the failing
- * layers of the answer in one line on stderr; 125 for a bad argument, as everywhere. */
+/* `stockade health [--socket PATH] [--timeout DURATION] [--livez]`: asks a running `stockade
+ * serve` for /healthz (--livez: /livez, whether it answers at all) over its unix socket (one
+ * HTTP/1.0 GET, no client library), for a container's HEALTHCHECK or a probe in an image that has
+ * no curl. Exit 0 when the daemon answers 200; 1 otherwise (nothing listening, no answer in time,
+ * 503, a refused peer), with the failing layers of the answer in one line on stderr; 125 for a bad
+ * argument, as everywhere. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -27,26 +28,30 @@
 struct answer {
 	char text[HEALTH_ANSWER_MAX + 1];
 	size_t used;
-	int status; /* the HTTP status, 0 before it is read */
+	int status;	  /* the HTTP status, 0 before it is read */
+	const char *path; /* "/healthz" or "/livez" */
 	const char *body;
 };
 
 static int usage_error(struct sk_err *err, const char *why)
 {
-	return sk_fail(err, "cli", 0, "usage: stockade health [--socket PATH] [--timeout DURATION]",
+	return sk_fail(err, "cli", 0,
+		       "usage: stockade health [--socket PATH] [--timeout DURATION] [--livez]",
 		       "health: %s", why);
 }
 
 static int parse_args(int argc, char **argv, char *socket_path, size_t size, uint64_t *timeout_ms,
-		      struct sk_err *err)
+		      const char **path, struct sk_err *err)
 {
 	static const struct option options[] = {{"socket", required_argument, NULL, 's'},
 						{"timeout", required_argument, NULL, 't'},
+						{"livez", no_argument, NULL, 'l'},
 						{NULL, 0, NULL, 0}};
 	int opt;
 
 	socket_path[0] = '\0';
 	*timeout_ms = HEALTH_DEFAULT_TIMEOUT_MS;
+	*path = "/healthz";
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
@@ -56,6 +61,10 @@ static int parse_args(int argc, char **argv, char *socket_path, size_t size, uin
 				return usage_error(err, "--socket takes an absolute path, at most "
 							"107 bytes");
 			sk_strlcpy(socket_path, optarg, size);
+		} else if (opt == 'l') {
+			/* A liveness probe: the daemon answers. Isolation that stops working takes
+			 * the pod out of service (/healthz, readiness), it does not restart it. */
+			*path = "/livez";
 		} else if (opt == 't') {
 			if (parse_duration_ms(optarg, timeout_ms) < 0 || *timeout_ms == 0)
 				return usage_error(err, "--timeout takes a duration such as 10s");
@@ -96,12 +105,14 @@ static void set_timeouts(int fd, double deadline)
 /* Sends the request and reads the whole answer (HTTP/1.0: the daemon closes after it). */
 static int ask(const char *socket_path, double deadline, struct answer *a, struct sk_err *err)
 {
-	static const char request[] = "GET /healthz HTTP/1.0\r\nHost: stockade\r\n\r\n";
+	char request[64];
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return unhealthy(err, errno, NULL, "socket() for", socket_path);
+	int request_len = snprintf(request, sizeof(request),
+				   "GET %s HTTP/1.0\r\nHost: stockade\r\n\r\n", a->path);
 	sk_strlcpy(addr.sun_path, socket_path, sizeof(addr.sun_path));
 	set_timeouts(fd, deadline);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
@@ -110,7 +121,7 @@ static int ask(const char *socket_path, double deadline, struct answer *a, struc
 		return unhealthy(err, saved, "is `stockade serve` running on this socket?",
 				 "cannot connect to", socket_path);
 	}
-	if (write(fd, request, sizeof(request) - 1) != (ssize_t)(sizeof(request) - 1)) {
+	if (write(fd, request, (size_t)request_len) != (ssize_t)request_len) {
 		int saved = errno;
 		close(fd);
 		return unhealthy(err, saved, NULL, "cannot send the request to", socket_path);
@@ -188,7 +199,9 @@ static int judge(const struct answer *a, const char *socket_path, struct sk_err 
 	char layers[512], detail[768], what[64];
 	int rc = 0;
 
-	if (a->status == 200) {
+	if (a->status == 200 && strcmp(a->path, "/livez") == 0) {
+		printf("live: the daemon answers\n");
+	} else if (a->status == 200) {
 		list_layers(json_object_get(body, "degraded"), false, layers, sizeof(layers));
 		printf("healthy: every required layer works%s%s%s\n",
 		       layers[0] ? " (degraded: " : "", layers, layers[0] ? ")" : "");
@@ -217,11 +230,14 @@ int cli_health(int argc, char **argv, struct sk_err *err)
 	uint64_t timeout_ms;
 	int rc;
 
-	if (parse_args(argc, argv, socket_path, sizeof(socket_path), &timeout_ms, err) < 0)
+	const char *path;
+
+	if (parse_args(argc, argv, socket_path, sizeof(socket_path), &timeout_ms, &path, err) < 0)
 		return -1;
 	a = malloc(sizeof(*a));
 	if (!a)
 		return sk_fail(err, "health", ENOMEM, NULL, "malloc");
+	a->path = path;
 	rc = ask(socket_path, clock_now_ms() + (double)timeout_ms, a, err);
 	if (rc == 0)
 		rc = parse_answer(a, socket_path, err);

@@ -52,6 +52,23 @@ def test_health_is_1_naming_the_failing_layer(ctx):
         d.stop()
 
 
+def test_livez_is_0_while_healthz_is_1(ctx):
+    """--livez (a liveness probe) asks /livez: the daemon answers although Landlock is
+    denied around it, so a broken layer takes it out of service (readiness on /healthz)
+    without restarting it; with no daemon, --livez is 1 too."""
+    deny = [ctx.helper("deny-syscall"), "-e", str(errno.ENOSYS), "landlock_create_ruleset", "--"]
+    d = Daemon(ctx, prefix=deny)
+    try:
+        r = ctx.stockade("health", "--socket", d.sock, "--livez", timeout=30)
+        expect(r.returncode == 0 and r.out == "live: the daemon answers\n" and r.err == "",
+               f"{r}")
+        one_line_1(ctx.stockade("health", "--socket", d.sock, timeout=30), "HTTP 503")
+    finally:
+        d.stop()
+    one_line_1(ctx.stockade("health", "--socket", d.sock, "--livez", timeout=30),
+               "cannot connect")
+
+
 def test_health_is_1_without_a_daemon(ctx):
     d = Daemon(ctx)
     d.p.kill()  # dies without removing its socket: a stale name, nobody listening
@@ -126,6 +143,7 @@ def test_health_bad_arguments(ctx):
                          (["--timeout", "soon", "--socket", "/x"], "--timeout"),
                          (["--timeout", "0", "--socket", "/x"], "--timeout"),
                          (["--bogus"], "unknown option"),
+                         (["--livez=1"], "unknown option"),
                          (["--socket", "/x", "extra"], "unexpected argument")):
         r = ctx.stockade("health", *args)
         one_line_125(r, needle)
