@@ -121,9 +121,11 @@ static bool list_has(json_t *list, const char *value)
 	json_t *item;
 	size_t i;
 
-	json_array_foreach(list, i,
-			   item) if (json_is_string(item) &&
-				     strcmp(json_string_value(item), value) == 0) return true;
+	json_array_foreach(list, i, item)
+	{
+		if (json_is_string(item) && strcmp(json_string_value(item), value) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -183,12 +185,14 @@ static void add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, json_t *args,
 	if (is_printing_rules) {
 		printf("%s %#x", name, action);
 		json_array_foreach(args, i, arg)
-		    printf(" %s:%s:%s:%s", json_string_value(json_object_get(arg, "op")),
-			   json_dumps(json_object_get(arg, "index"), JSON_ENCODE_ANY),
-			   json_dumps(json_object_get(arg, "value"), JSON_ENCODE_ANY),
-			   json_object_get(arg, "valueTwo")
-			       ? json_dumps(json_object_get(arg, "valueTwo"), JSON_ENCODE_ANY)
-			       : "0");
+		{
+			json_t *two = json_object_get(arg, "valueTwo");
+			printf(
+			    " %s:%lld:%llu:%llu", json_string_value(json_object_get(arg, "op")),
+			    (long long)json_integer_value(json_object_get(arg, "index")),
+			    (unsigned long long)json_integer_value(json_object_get(arg, "value")),
+			    (unsigned long long)(two ? json_integer_value(two) : 0));
+		}
 		printf("\n");
 		return;
 	}
