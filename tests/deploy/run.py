@@ -456,6 +456,34 @@ def check_dockerfile(env, ctx):
         expect(any(word in p for p in problems), f"{old} -> {new}: {problems}")
 
 
+def check_dockerfile_build_stage_configures(env, ctx):
+    """The build stage's COPY list holds everything meson needs: its sources alone, copied as
+    the COPY lines say, configure with the stage's own meson setup line (meson checks every
+    file the build names; the engine's build itself cannot run here)."""
+    ins = dockerfile(env)["instructions"]
+    froms = [i["line"] for i in ins if i["keyword"] == "FROM"]
+    stage = [i for i in ins if froms[0] < i["line"] < froms[1]]
+    src = os.path.join(ctx.tmpdir(), "src")
+    os.makedirs(src)
+    for i in stage:
+        if i["keyword"] != "COPY" or i["flags"]:
+            continue
+        *sources, dest = i["args"]
+        for source in sources:
+            target = os.path.join(src, dest, os.path.basename(source.rstrip("/"))) \
+                if dest.endswith("/") and not source.endswith("/") else os.path.join(src, dest)
+            if source.endswith("/"):
+                shutil.copytree(os.path.join(ROOT, source), target, dirs_exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy(os.path.join(ROOT, source), target)
+    setup = next(i for i in stage if i["keyword"] == "RUN" and i["args"][:2] == ["meson", "setup"])
+    argv = setup["args"][:setup["args"].index("&&")]
+    argv[2] = os.path.join(ctx.tmpdir(), "build")  # /build
+    r = run(argv, cwd=src)
+    expect(r.returncode == 0, f"{' '.join(argv)}: {r.stdout[-1500:]}{r.stderr[-1500:]}")
+
+
 def check_image_config_matches_dockerfile(env, ctx):
     config = image_config(env)["config"]
     last = dockerfile(env)["instructions"]
@@ -601,7 +629,7 @@ STATIC = [check_systemd_unit_verifies, check_systemd_security_score,
           check_systemd_left_out_directives_break_stockade,
           check_systemd_kept_filters_leave_stockade_working, check_kubernetes_manifests,
           check_helm_chart, check_pss_checker_catches_each_rule, check_dockerfile,
-          check_image_config_matches_dockerfile]
+          check_dockerfile_build_stage_configures, check_image_config_matches_dockerfile]
 PER_MODE = [check_systemd_left_out_directives_break_stockade,
             check_systemd_kept_filters_leave_stockade_working,
             check_image_serves_health_and_a_sandboxed_command,
