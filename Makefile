@@ -4,7 +4,8 @@ DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev 
        python3-jsonschema libmicrohttpd-dev python3-prometheus-client \
        python3 util-linux e2fsprogs busybox-static curl procps nodejs \
        $(shell dpkg-query -W -f='$${Provides}' nodejs 2>/dev/null | grep -qw npm || echo npm) \
-       clang clang-tidy cppcheck libclang-rt-14-dev
+       clang clang-tidy cppcheck libclang-rt-14-dev \
+       mmdebstrap umoci systemd
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The variants of the security suite (tests/escape, tests/fuzz, SECURITY.md): an ASan+UBSan
@@ -24,7 +25,7 @@ SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 BENCH_DEPS = bubblewrap firejail gnuplot-nox ripgrep socat linux-perf
 
 .PHONY: all deps bench-deps build demo check test clean check-asan build-clang lint fuzz fuzz-build \
-	check-tree mutation
+	check-tree mutation check-deploy
 
 all: build
 
@@ -63,6 +64,12 @@ check: deps build
 	$(SUDO) python3 tests/run.py --build $(BUILD)
 
 test: check
+
+# deploy/ (deploy/README.md): the systemd unit, the Kubernetes manifests and Helm chart, the
+# Dockerfile, and the image built from Debian's packages (deploy/build-image) run in a
+# simulated container as root and unprivileged. npm packages go to $(BUILD)/deploy-npm.
+check-deploy: deps build
+	$(SUDO) python3 tests/deploy/run.py --build $(BUILD)
 
 # The unit and integration tests (escape runner included) on an ASan+UBSan build.
 check-asan: deps

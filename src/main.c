@@ -42,6 +42,7 @@ static void usage(FILE *out)
 		"       stockade stop [-t SECONDS] NAME | rm [-f] NAME\n"
 		"       stockade doctor [--json]\n"
 		"       stockade serve [--socket PATH] [--allow-uid U]... [--allow-gid G]...\n"
+		"       stockade health [--socket PATH] [--timeout DURATION] [--livez]\n"
 		"       stockade policy check|show|profiles|import-srt ...   spec files "
 		"(docs/spec.md)\n"
 		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
@@ -100,6 +101,8 @@ int main(int argc, char **argv)
 		rc = cli_box(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "serve") == 0) {
 		rc = serve_exec(argv, &err);
+	} else if (strcmp(argv[1], "health") == 0) {
+		rc = cli_health(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "doctor") == 0) {
 		keep_reserve();
 		rc = cli_doctor(argc - 1, argv + 1, &err);

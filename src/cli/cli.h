@@ -91,6 +91,9 @@ void cli_secrets_close(int *fds, size_t count);
 int cli_policy(int argc, char **argv, struct sk_err *err);
 /* `stockade doctor [--json]`: 0 when every required layer works, 1 when not, -1 with err. */
 int cli_doctor(int argc, char **argv, struct sk_err *err);
+/* `stockade health`: a running daemon's /healthz; 0 when it is 200, else -1 with err (exit 1,
+ * or 125 for a bad argument). */
+int cli_health(int argc, char **argv, struct sk_err *err);
 /* `stockade volume ...` and `stockade reserve status|release`: 0, or -1 with err. */
 int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "sandbox/container.h"
 #include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "store/reserve.h"
@@ -22,43 +23,10 @@
 struct environment {
 	char kernel[128];
 	bool is_root;
-	char identity[112];  /* where the sandbox user lands (identity_find) */
-	char container[128]; /* "" when none is detected, else what gave it away */
-	int landlock_abi;    /* 0 when unavailable */
+	char identity[112];		 /* where the sandbox user lands (identity_find) */
+	struct container_info container; /* engine NONE when none is detected */
+	int landlock_abi;		 /* 0 when unavailable */
 };
-
-/* Heuristics, each with the evidence it found: enough to tell an operator why namespaces or
- * /proc may behave differently here. */
-static void detect_container(char *buf, size_t size)
-{
-	static const char *const marks[] = {"/.dockerenv", "/run/.containerenv"};
-	const char *env = getenv("container");
-	char line[512];
-	FILE *f;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(marks); i++)
-		if (access(marks[i], F_OK) == 0) {
-			snprintf(buf, size, "%s exists", marks[i]);
-			return;
-		}
-	if (env && env[0]) {
-		snprintf(buf, size, "container=%.64s in the environment", env);
-		return;
-	}
-	f = fopen("/proc/1/cgroup", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "docker") || strstr(line, "kubepods") || strstr(line, "lxc") ||
-		    strstr(line, "libpod")) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(buf, size, "/proc/1/cgroup: %.90s", line);
-
-			break;
-		}
-	fclose(f);
-}
 
 static void describe_environment(struct environment *env)
 {
@@ -79,7 +47,7 @@ static void describe_environment(struct environment *env)
 		snprintf(env->identity, sizeof(env->identity),
 			 "no uid to map the sandbox user onto");
 	env->landlock_abi = abi > 0 ? abi : 0;
-	detect_container(env->container, sizeof(env->container));
+	container_detect(&env->container);
 }
 
 /* Every namespace probe clones with CLONE_NEWUSER: when the user namespace itself does not
@@ -133,7 +101,7 @@ static void print_table(const struct probe_result *results, const struct environ
 {
 	printf("stockade %s doctor — %s, %s (%s), %s\n", STOCKADE_VERSION, env->kernel,
 	       env->is_root ? "running as root" : "running unprivileged", env->identity,
-	       env->container[0] ? env->container : "no container detected");
+	       env->container.evidence[0] ? env->container.evidence : "no container detected");
 	printf("%-10s %-12s %-9s %s\n", "LAYER", "STATUS", "REQUIRED", "DETAIL");
 	for (int i = 0; i < PROBE_COUNT; i++) {
 		const struct probe_result *r = &results[i];
@@ -184,13 +152,19 @@ static int print_json(const struct probe_result *results, const struct environme
 			json_object_set_new(layer, "depends_on", json_string("userns"));
 		json_array_append_new(layers, layer);
 	}
-	root = json_pack("{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s}, s:o, s:s, s:o, s:b, s:f}",
-			 "schema", 1, "version", STOCKADE_VERSION, "kernel", env->kernel, "root",
-			 env->is_root, "identity", env->identity, "container", "detected",
-			 env->container[0] != '\0', "evidence", env->container, "landlock_abi",
-			 env->landlock_abi ? json_integer(env->landlock_abi) : json_null(),
-			 "seccomp_arch", "x86_64", "layers", layers, "ok", all_required_ok(results),
-			 "duration_ms", total_ms);
+	const struct container_info *c = &env->container;
+	root = json_pack(
+	    "{s:i, s:s, s:s, s:b, s:s, s:{s:b, s:s, s:s, s:b, s:o}, s:o, s:s, s:o, "
+	    "s:b, s:f}",
+	    "schema", 1, "version", STOCKADE_VERSION, "kernel", env->kernel, "root", env->is_root,
+	    "identity", env->identity, "container", "detected", c->engine != CONTAINER_NONE,
+	    "evidence", c->evidence, "engine", container_engine_name(c->engine), "pid1_seccomp",
+	    c->is_pid1_filtered, "apparmor_restrict_unprivileged_userns",
+	    c->apparmor_userns_restricted < 0 ? json_null()
+					      : json_boolean(c->apparmor_userns_restricted == 1),
+	    "landlock_abi", env->landlock_abi ? json_integer(env->landlock_abi) : json_null(),
+	    "seccomp_arch", "x86_64", "layers", layers, "ok", all_required_ok(results),
+	    "duration_ms", total_ms);
 	if (root) {
 		json_object_set_new(root, "reserve", reserve_json());
 		json_object_set_new(root, "swept",

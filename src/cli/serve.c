@@ -46,6 +46,7 @@
 #include "util/fds.h"
 #include "util/macros.h"
 #include "util/parse.h"
+#include "util/paths.h"
 
 #define HEALTH_CACHE_MS 2000.0 /* /healthz's probes are at most this old */
 #define DOCTOR_TIMEOUT_MS 30000
@@ -64,20 +65,6 @@ static int usage_error(struct sk_err *err, const char *why)
 		       "[--drain-timeout SECONDS] [--pool N [--pool-floor M]] "
 		       "[--listen 127.0.0.1:PORT --token-file FILE]",
 		       "%s", why);
-}
-
-static int default_socket(char *buf, size_t size, struct sk_err *err)
-{
-	const char *runtime = getenv("XDG_RUNTIME_DIR");
-
-	if (geteuid() == 0)
-		return snprintf(buf, size, "/run/stockade/stockade.sock") < (int)size ? 0 : -1;
-	if (!runtime || runtime[0] != '/')
-		return sk_fail(err, "cli", 0, "give --socket PATH",
-			       "XDG_RUNTIME_DIR is not set: no default socket for this user");
-	if (snprintf(buf, size, "%s/stockade.sock", runtime) >= (int)size)
-		return sk_fail(err, "cli", ENAMETOOLONG, NULL, "XDG_RUNTIME_DIR");
-	return 0;
 }
 
 static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err)
@@ -172,7 +159,8 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 		return usage_error(err, "--pool-floor is at most --pool");
 	if (s->pool_target && !s->pool_floor)
 		s->pool_floor = 1; /* /readyz: 503 while no warm sandbox is ready */
-	if (!s->socket_path[0] && default_socket(s->socket_path, sizeof(s->socket_path), err) < 0)
+	if (!s->socket_path[0] &&
+	    paths_serve_socket(s->socket_path, sizeof(s->socket_path), err) < 0)
 		return -1;
 	if (s->uid_count == 0 && s->gid_count == 0)
 		s->uids[s->uid_count++] = geteuid(); /* the daemon's own uid, nobody else */

@@ -157,7 +157,8 @@ static void cache_store(const char *path, const char *key,
 	if (paths_ensure_home(home, sizeof(home), &err) < 0)
 		return; /* no cache: every run probes, which is slower but as safe */
 	for (int i = 0; i < PROBE_COUNT && used < sizeof(text); i++) {
-		char op[128], diagnosis[256], remedy[256];
+		char op[sizeof(results[i].op)], diagnosis[sizeof(results[i].diagnosis)],
+		    remedy[sizeof(results[i].remedy)];
 		put_field(op, sizeof(op), results[i].op);
 		put_field(diagnosis, sizeof(diagnosis), results[i].diagnosis);
 		put_field(remedy, sizeof(remedy), results[i].remedy);

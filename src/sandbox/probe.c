@@ -109,7 +109,9 @@ static int advise(const struct advice *table, int errnum, const char *op, struct
 
 	while (table->errnum && table->errnum != key)
 		table++;
-	return probe_fail(r, table->status, errnum, op, table->diagnosis, table->remedy);
+	probe_fail(r, table->status, errnum, op, table->diagnosis, table->remedy);
+	r->fix = table->fix;
+	return -1;
 }
 
 /* True when the first byte of a /proc/sys file is `value` (a missing file is false). */
@@ -142,8 +144,10 @@ static int explain_userns_refused(int errnum, const char *op, struct probe_resul
 		why = USERNS_APPARMOR;
 	else if (runs_under_seccomp())
 		why = USERNS_SECCOMP;
-	return probe_fail(r, PROBE_UNAVAILABLE, errnum, op, userns_refused[why].diagnosis,
-			  userns_refused[why].remedy);
+	probe_fail(r, PROBE_UNAVAILABLE, errnum, op, userns_refused[why].diagnosis,
+		   userns_refused[why].remedy);
+	r->fix = userns_refused[why].fix;
+	return -1;
 }
 
 /* A failure to create a namespace (clone3 in the parent, unshare in the child). */
@@ -307,6 +311,7 @@ static int reap_child(pid_t pid, enum child_outcome outcome, const struct probe_
 	case CHILD_REPORTED:
 		r->status = report->status;
 		r->errnum = report->errnum;
+		r->fix = report->fix;
 		sk_strlcpy(r->op, report->op, sizeof(r->op));
 		sk_strlcpy(r->diagnosis, report->diagnosis, sizeof(r->diagnosis));
 		sk_strlcpy(r->remedy, report->remedy, sizeof(r->remedy));
@@ -713,6 +718,29 @@ static const struct probe_spec probe_table[PROBE_COUNT] = {
 		      .cleanup = cgroup_cleanup},
 };
 
+/* In a container, a failure its engine's defaults cause gets that engine's fix as its remedy
+ * (container.h); seccomp and Landlock keep their way around it. Detected once per process. */
+static void remedy_for_container(struct probe_result *result)
+{
+	static struct container_info info;
+	static bool has_info;
+	char remedy[sizeof(result->remedy)];
+
+	if (result->status == PROBE_OK || result->fix == FIX_NONE)
+		return;
+	if (!has_info) {
+		container_detect(&info);
+		has_info = true;
+	}
+	if (!container_remedy(&info, result->fix, remedy, sizeof(remedy)))
+		return;
+	if (result->layer == PROBE_SECCOMP || result->layer == PROBE_LANDLOCK) {
+		sk_strlcat(remedy, "; or run with --allow-degraded ", sizeof(remedy));
+		sk_strlcat(remedy, result->name, sizeof(remedy));
+	}
+	sk_strlcpy(result->remedy, remedy, sizeof(result->remedy));
+}
+
 void probe_one(enum probe_layer layer, struct probe_result *result)
 {
 	const struct probe_spec *spec;
@@ -736,6 +764,7 @@ void probe_one(enum probe_layer layer, struct probe_result *result)
 		if (spec->cleanup)
 			spec->cleanup(&state);
 	}
+	remedy_for_container(result);
 	result->duration_ms = clock_now_ms() - start;
 }
 

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "sandbox/container.h"
+
 enum probe_layer {
 	PROBE_USERNS,	/* user namespace + uid/gid map + setgroups deny */
 	PROBE_MOUNTNS,	/* mount namespace: tmpfs, bind read-only (mount_setattr), pivot_root */
@@ -32,11 +34,13 @@ struct probe_result {
 	const char *name; /* "userns", "mountns", ..., stable: used in JSON and the cache */
 	bool is_required; /* needed by every run (cgroup: only with --memory/--pids/--cpus) */
 	enum probe_status status;
-	char op[128];	     /* the failing operation, e.g. "unshare(CLONE_NEWUSER)" */
-	int errnum;	     /* its errno, 0 if none */
-	char diagnosis[256]; /* the likely cause */
-	char remedy[256];    /* what to do: the sysctl, the profile, the kernel config, the flag */
-	char detail[128];    /* when ok: e.g. "ABI 7", "x86_64; x32 and i386 killed" */
+	char op[128];		/* the failing operation, e.g. "unshare(CLONE_NEWUSER)" */
+	int errnum;		/* its errno, 0 if none */
+	char diagnosis[256];	/* the likely cause */
+	char remedy[512];	/* what to do: the sysctl, the profile, the kernel config, the flag;
+				 * in a container, the engine's own setting (container.h) */
+	enum container_fix fix; /* the kind of failure a container's defaults cause, or none */
+	char detail[128];	/* when ok: e.g. "ABI 7", "x86_64; x32 and i386 killed" */
 	double duration_ms;
 };
 

@@ -20,6 +20,7 @@ struct advice {
 	enum probe_status status;
 	const char *diagnosis;
 	const char *remedy;
+	enum container_fix fix; /* in a container, its engine's fix replaces remedy */
 };
 
 /* Why a user namespace was refused, from the most specific evidence to the general list. */

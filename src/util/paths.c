@@ -66,3 +66,20 @@ int paths_ensure_home(char *buf, size_t size, struct sk_err *err)
 			       "refusing state directory %s", buf);
 	return 0;
 }
+
+int paths_serve_socket(char *buf, size_t size, struct sk_err *err)
+{
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/stockade/stockade.sock");
+	else if (!runtime || runtime[0] != '/')
+		return sk_fail(err, "cli", 0, "give --socket PATH",
+			       "XDG_RUNTIME_DIR is not set: no default socket for this user");
+	else
+		n = snprintf(buf, size, "%s/stockade.sock", runtime);
+	if (n < 0 || (size_t)n >= size)
+		return sk_fail(err, "cli", ENAMETOOLONG, "give --socket PATH", "XDG_RUNTIME_DIR");
+	return 0;
+}

@@ -12,5 +12,8 @@ int paths_home(char *buf, size_t size, struct sk_err *err);
 /* Creates the state directory (0700, and its parents as needed) if missing, and checks that
  * it is a directory owned by us that nobody else can write. */
 int paths_ensure_home(char *buf, size_t size, struct sk_err *err);
+/* The default socket of `stockade serve` (and of `stockade health`, its client): root's
+ * /run/stockade/stockade.sock, a user's $XDG_RUNTIME_DIR/stockade.sock. */
+int paths_serve_socket(char *buf, size_t size, struct sk_err *err);
 
 #endif
