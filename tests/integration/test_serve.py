@@ -259,3 +259,51 @@ def test_healthz_is_503_from_the_first_request_without_landlock(ctx):
         expect('stockade_layer_up{layer="landlock"} 0' in body.decode(), body.decode()[:800])
     finally:
         d.stop()
+
+
+def test_healthz_names_each_broken_layer_and_refuses_sandboxes(ctx):
+    """The broken environments the doctor tests build (a syscall a layer needs fails for the
+    daemon and everything it starts): /healthz is 503 naming that layer with doctor's
+    diagnosis, a create is refused with 503, /livez stays 200. An operator policy that lets
+    the layer degrade keeps /healthz at 200 with the layer under "degraded", and a create
+    then works (its sandbox runs without that layer, as `run --allow-degraded` does)."""
+    import errno
+    cases = [("mountns", ["mount"], None), ("seccomp", ["seccomp"], None),
+             ("landlock", ["landlock_create_ruleset"], errno.ENOSYS)]
+    for layer, syscalls, errnum in cases:
+        deny = [ctx.helper("deny-syscall")] + (["-e", str(errnum)] if errnum else []) + \
+            [",".join(syscalls), "--"]
+        d = Daemon(ctx, prefix=deny)
+        try:
+            status, doc = health(d)
+            expect(status == 503 and layer in [f["layer"] for f in doc["failing"]],
+                   f"{layer}: {status} {doc}")
+            failing = [f for f in doc["failing"] if f["layer"] == layer][0]
+            expect(failing["diagnosis"] and failing["remedy"], f"{layer}: {failing}")
+            status, body = post(d.sock, "/v1/sandboxes", b'{"stockade": 1}')
+            expect(status == 503 and layer in json.loads(body)["error"]["message"],
+                   f"{layer}: create: {status} {body!r}")
+            expect(get(d.sock, "/livez")[0] == 200, f"{layer}: livez")
+        finally:
+            d.stop()
+    # Degradable by the operator's policy: landlock and seccomp (not mountns).
+    for layer, syscalls, errnum in cases[1:]:
+        deny = [ctx.helper("deny-syscall")] + (["-e", str(errnum)] if errnum else []) + \
+            [",".join(syscalls), "--"]
+        policy = os.path.join(ctx.tmpdir(), "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"stockade": 1, "allow_degraded": [layer]}, f)
+        os.chmod(policy, 0o644)
+        d = Daemon(ctx, "--policy", policy, prefix=deny)
+        try:
+            status, doc = health(d)
+            # (cgroup may be listed too: not required, and an unprivileged caller here has none)
+            expect(status == 200 and doc["failing"] == [] and
+                   layer in [g["layer"] for g in doc["degraded"]], f"{layer}: {doc}")
+            status, body = post(d.sock, "/v1/sandboxes?name=degraded", b'{"stockade": 1}')
+            expect(status == 201, f"{layer}: create: {status} {body!r}")
+            status, body = post(d.sock, "/v1/sandboxes/degraded/exec?wait=1",
+                                b'{"cmd": ["echo", "ran"]}')
+            expect(status == 200 and json.loads(body)["stdout"] == "ran\n", f"{body!r}")
+        finally:
+            d.stop()

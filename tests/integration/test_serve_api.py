@@ -627,3 +627,28 @@ def test_api_over_tcp_needs_the_bearer_token(ctx):
     r = ctx.stockade("serve", "--socket", os.path.join(d_dir, "x.sock"), "--listen",
                      f"127.0.0.1:{port}", "--token-file", token_file, timeout=30)
     expect(r.returncode == 125 and "readable by others" in r.err, f"{r}")
+
+
+def test_api_silent_clients_do_not_hold_up_others(ctx):
+    """Connections that send nothing, half a request line, or headers without their body
+    (each holds a thread of its own until the 30 s timeout) do not slow anyone else."""
+    d = start(ctx)
+    silent = []
+    try:
+        for opening in (b"", b"GET /v1/sandb", b"POST /v1/sandboxes HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Length: 100\r\n\r\n{"):
+            for _ in range(10):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(d.sock)
+                s.sendall(opening)
+                silent.append(s)
+        t = time.time()
+        box = d.client.create(name="busy")
+        r = d.client.exec("busy", ["echo", "served"])
+        took = time.time() - t
+        expect(box["status"] == "running" and r.stdout == b"served\n" and took < 10,
+               f"{took:.1f} s with {len(silent)} silent clients")
+    finally:
+        for s in silent:
+            s.close()
+        d.stop()
