@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,18 @@ static json_t *probes(struct serve *s)
 }
 
 /* ---- responses ---- */
+
+int serve_fail(struct serve_failure *f, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->status = status;
+	f->code = code;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 void serve_count_response(struct serve *s, unsigned status)
 {

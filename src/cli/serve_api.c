@@ -51,30 +51,8 @@
 #define CREATE_OUTPUT_MAX 4096
 #define LIST_MAX_ENTRIES 10000
 
-struct api_failure {
-	unsigned status;
-	const char *code;
-	char message[600];
-	char path[128]; /* the spec's JSON path it is about, or "" */
-};
-
-static int api_fail(struct api_failure *f, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int api_fail(struct api_failure *f, unsigned status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	f->status = status;
-	f->code = code;
-	va_start(ap, fmt);
-	vsnprintf(f->message, sizeof(f->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static enum MHD_Result respond_failure(struct serve *s, struct MHD_Connection *conn,
-				       const struct api_failure *f)
+				       const struct serve_failure *f)
 {
 	return serve_respond_path_error(s, conn, f->status, f->code, f->message,
 					f->path[0] ? f->path : NULL);
@@ -97,7 +75,7 @@ static bool query_flag(struct MHD_Connection *conn, const char *key)
 /* The request's spec over the operator's, checked, and only narrower; its canonical document
  * (what `policy show` prints, which `run --policy` reads back) into *text. */
 static int request_spec(struct serve *s, const char *body, size_t len, char **text,
-			struct api_failure *f)
+			struct serve_failure *f)
 {
 	struct sandbox_spec spec = s->base;
 	struct cli_sources sources = {0};
@@ -109,22 +87,22 @@ static int request_spec(struct serve *s, const char *body, size_t len, char **te
 	if (cli_policy_apply_request(&spec, body, len, &sources, f->path, sizeof(f->path), &err) <
 	    0) {
 		sk_format(&err, line, sizeof(line));
-		return api_fail(f, 400, "bad_spec", "%s", line);
+		return serve_fail(f, 400, "bad_spec", "%s", line);
 	}
 	/* A long-lived sandbox may have no command (its PID 1 then waits for execs). */
 	if ((spec.argv ? spec_check(&spec, &err) : spec_check_values(&spec, &err)) < 0) {
 		sk_format(&err, line, sizeof(line));
-		(void)api_fail(f, 400, "bad_spec", "%s", line);
+		(void)serve_fail(f, 400, "bad_spec", "%s", line);
 		goto out;
 	}
 	if (spec_narrow_check(&s->base, &spec, f->path, sizeof(f->path), why, sizeof(why)) < 0) {
-		(void)api_fail(f, 403, "forbidden_by_policy", "%s: %s", f->path, why);
+		(void)serve_fail(f, 403, "forbidden_by_policy", "%s: %s", f->path, why);
 		goto out;
 	}
 	json_t *canonical = cli_spec_json(&spec);
 	*text = canonical ? json_dumps(canonical, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(canonical);
-	rc = *text ? 0 : api_fail(f, 500, "internal", "out of memory");
+	rc = *text ? 0 : serve_fail(f, 500, "internal", "out of memory");
 out:
 	cli_sources_free(&sources);
 	return rc;
@@ -155,7 +133,7 @@ static size_t read_until(int fd, char *buf, size_t size, double deadline)
  * printed, or -1 with its error line. */
 static int spawn_run_detached(struct serve *s, const char *doc, const char *name, const char *idle,
 			      const char *lifetime, char *out_name, size_t size,
-			      struct api_failure *f)
+			      struct serve_failure *f)
 {
 	char *argv[16];
 	int argc = 0, out[2] = {-1, -1}, errs[2] = {-1, -1}, status = 0;
@@ -167,7 +145,7 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 
 	if (memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(errs, O_CLOEXEC) < 0) {
-		(void)api_fail(f, 500, "internal", "prepare the run: %s", strerror(errno));
+		(void)serve_fail(f, 500, "internal", "prepare the run: %s", strerror(errno));
 		goto out;
 	}
 	argv[argc++] = "stockade";
@@ -204,7 +182,7 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	out[1] = errs[1] = -1;
 	if (spawned != 0) {
 		pid = -1;
-		(void)api_fail(f, 500, "internal", "spawn %s: %s", s->stockade, strerror(spawned));
+		(void)serve_fail(f, 500, "internal", "spawn %s: %s", s->stockade, strerror(spawned));
 		goto out;
 	}
 	/* run -d returns once the sandbox's PID 1 runs; its supervisor has /dev/null or the log
@@ -221,15 +199,15 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 		sk_strlcpy(out_name, said, size);
 		if (box_check_name(out_name) == 0)
 			goto done;
-		(void)api_fail(f, 500, "internal", "run -d printed no name");
+		(void)serve_fail(f, 500, "internal", "run -d printed no name");
 		goto out;
 	}
 	error[strcspn(error, "\n")] = '\0';
 	const char *line = strncmp(error, "stockade: ", 10) == 0 ? error + 10 : error;
 	if (strstr(line, "already exists") || strstr(line, "in use"))
-		(void)api_fail(f, 409, "name_in_use", "%s", line);
+		(void)serve_fail(f, 409, "name_in_use", "%s", line);
 	else
-		(void)api_fail(f, 500, "create_failed", "%s", line[0] ? line : "run -d failed");
+		(void)serve_fail(f, 500, "create_failed", "%s", line[0] ? line : "run -d failed");
 	goto out;
 done:
 	close(memfd);
@@ -289,31 +267,31 @@ static bool box_exists(const char *name)
 }
 
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct api_failure *f);
+		    const char *lifetime, char *out_name, size_t size, struct serve_failure *f);
 
 /* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
  * is). 0 with its name, or -1 with f. */
 static int create_box(struct serve *s, const char *body, size_t len, const char *name,
 		      const char *idle, const char *lifetime, char *out_name, size_t size,
-		      struct api_failure *f)
+		      struct serve_failure *f)
 {
 	char why[300], *doc = NULL;
 	uint64_t unused;
 	int rc;
 
 	if (!serve_is_healthy(s, why, sizeof(why)))
-		return api_fail(f, 503, "degraded", "isolation is not whole here: %s", why);
+		return serve_fail(f, 503, "degraded", "isolation is not whole here: %s", why);
 	if (name && box_check_name(name) < 0)
-		return api_fail(f, 400, "bad_request",
+		return serve_fail(f, 400, "bad_request",
 				"name: letters, digits, '.', '_' and '-', at most %d, not first "
 				"'.' or '-'",
 				BOX_NAME_MAX);
 	if ((idle && parse_duration_ms(idle, &unused) < 0) ||
 	    (lifetime && parse_duration_ms(lifetime, &unused) < 0))
-		return api_fail(f, 400, "bad_request",
+		return serve_fail(f, 400, "bad_request",
 				"idle_timeout, max_lifetime: durations (30s, 5m, 1h)");
 	if (name && box_exists(name))
-		return api_fail(f, 409, "name_in_use", "sandbox %s exists", name);
+		return serve_fail(f, 409, "name_in_use", "sandbox %s exists", name);
 	static const char empty[] = "{\"stockade\": 1}";
 	if (request_spec(s, len ? body : empty, len ? len : sizeof(empty) - 1, &doc, f) < 0)
 		return -1;
@@ -330,7 +308,7 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size, char *message,
 		   size_t message_size)
 {
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 	int rc = make_box(s, doc, NULL, NULL, NULL, out_name, size, &f);
 
 	if (rc < 0)
@@ -340,7 +318,7 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 
 /* `run -d` of a checked document, within --max-sandboxes. */
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct api_failure *f)
+		    const char *lifetime, char *out_name, size_t size, struct serve_failure *f)
 {
 	int rc;
 
@@ -350,7 +328,7 @@ static int make_box(struct serve *s, const char *doc, const char *name, const ch
 		s->creating++;
 	pthread_mutex_unlock(&s->lock);
 	if (is_full)
-		return api_fail(f, 429, "too_many_sandboxes",
+		return serve_fail(f, 429, "too_many_sandboxes",
 				"%u sandboxes run now (serve --max-sandboxes)", s->max_sandboxes);
 	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
 	pthread_mutex_lock(&s->lock);
@@ -382,7 +360,7 @@ static json_t *view(const char *name, bool is_detailed)
 static enum MHD_Result sandboxes_create(struct serve *s, struct MHD_Connection *conn,
 					const struct serve_request *req)
 {
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 	char name[BOX_NAME_MAX + 1];
 
 	if (create_box(s, req->body, req->len, query(conn, "name"), query(conn, "idle_timeout"),
@@ -460,42 +438,42 @@ int serve_remove_box(struct serve *s, const char *name, struct sk_err *err)
 /* ---- files ---- */
 
 static int connect_box(const char *name, struct box_root *root, struct box *box,
-		       struct api_failure *f)
+		       struct serve_failure *f)
 {
 	struct sk_err err = {0};
 	int ctl;
 
 	if (!box_exists(name))
-		return api_fail(f, 404, "not_found", "no such sandbox");
+		return serve_fail(f, 404, "not_found", "no such sandbox");
 	ctl = cli_box_connect(name, root, box, &err);
 	if (ctl < 0) {
 		char line[600];
 		sk_format(&err, line, sizeof(line));
-		return api_fail(f, 409, "not_running", "%s", line);
+		return serve_fail(f, 409, "not_running", "%s", line);
 	}
 	return ctl;
 }
 
-static int check_path(const char *path, struct api_failure *f)
+static int check_path(const char *path, struct serve_failure *f)
 {
 	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX)
-		return api_fail(f, 400, "bad_request", "path: an absolute path in the sandbox");
+		return serve_fail(f, 400, "bad_request", "path: an absolute path in the sandbox");
 	return 0;
 }
 
-static void copy_failure(const struct sk_err *err, struct api_failure *f)
+static void copy_failure(const struct sk_err *err, struct serve_failure *f)
 {
 	char line[600];
 
 	sk_format(err, line, sizeof(line));
-	(void)api_fail(f, 400, "copy_failed", "%s", line);
+	(void)serve_fail(f, 400, "copy_failed", "%s", line);
 }
 
 static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, const char *name,
 				 const struct serve_request *req)
 {
 	const char *path = query(conn, "path"), *mode_text = query(conn, "mode");
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 	struct box_root root;
 	struct box box;
 	struct sk_err err = {0};
@@ -579,7 +557,7 @@ static json_t *list_dir(int fd)
 static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, const char *name)
 {
 	const char *path = query(conn, "path");
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 	struct box_root root;
 	struct box box;
 	struct sk_err err = {0};
@@ -683,7 +661,7 @@ static void remove_later(struct serve *s, const char *name)
  * run to its end in it, the sandbox removed; the exec's result document. */
 static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, json_t *body)
 {
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 	char name[BOX_NAME_MAX + 1], *spec_text = NULL, message[400];
 	json_t *spec = json_object_get(body, "spec"), *exec = json_deep_copy(body), *out;
 	unsigned status = 500;
@@ -719,18 +697,18 @@ static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, js
 
 /* ---- routing ---- */
 
-static json_t *body_json(const struct serve_request *req, struct api_failure *f)
+static json_t *body_json(const struct serve_request *req, struct serve_failure *f)
 {
 	json_error_t error;
 	json_t *value;
 
 	if (!req->len) {
-		(void)api_fail(f, 400, "bad_request", "a JSON body is needed");
+		(void)serve_fail(f, 400, "bad_request", "a JSON body is needed");
 		return NULL;
 	}
 	value = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &error);
 	if (!value)
-		(void)api_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d", error.text,
+		(void)serve_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d", error.text,
 			       error.line, error.column);
 	return value;
 }
@@ -748,7 +726,7 @@ static enum MHD_Result exec_new_route(struct serve *s, struct MHD_Connection *co
 				      const char *name, const char *method,
 				      const struct serve_request *req)
 {
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 
 	if (strcmp(method, "POST") != 0)
 		return method_not_allowed(s, conn, "POST");
@@ -778,7 +756,7 @@ static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
 static enum MHD_Result run_route(struct serve *s, struct MHD_Connection *conn, const char *method,
 				 const struct serve_request *req)
 {
-	struct api_failure f = {0};
+	struct serve_failure f = {0};
 
 	if (strcmp(method, "POST") != 0)
 		return method_not_allowed(s, conn, "POST");

@@ -456,73 +456,52 @@ static void *pump(void *arg)
 
 /* ---- starting one ---- */
 
-struct exec_failure {
-	unsigned status;
-	const char *code;
-	char message[400];
-};
-
-static int fail(struct exec_failure *f, unsigned status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct exec_failure *f, unsigned status, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	f->status = status;
-	f->code = code;
-	va_start(ap, fmt);
-	vsnprintf(f->message, sizeof(f->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* The sandbox, alive, and a connection to its supervisor. */
-static int exec_connect(struct serve_exec *x, struct exec_failure *f)
+static int exec_connect(struct serve_exec *x, struct serve_failure *f)
 {
 	struct sk_err err = {0};
 	struct box_root root;
 	struct box box;
 
 	if (box_root_open(&root, &err) < 0)
-		return fail(f, 500, "internal", "%s", err.op);
+		return serve_fail(f, 500, "internal", "%s", err.op);
 	if (box_open(&root, x->box, &box, &err) < 0) {
 		box_root_close(&root);
-		return fail(f, 404, "not_found", "no sandbox %.64s", x->box);
+		return serve_fail(f, 404, "not_found", "no sandbox %.64s", x->box);
 	}
 	bool is_alive = box_is_alive(&box);
 	box_close(&box);
 	box_root_close(&root);
 	if (!is_alive)
-		return fail(f, 409, "not_running", "sandbox %.64s is not running", x->box);
+		return serve_fail(f, 409, "not_running", "sandbox %.64s is not running", x->box);
 	x->ctl = cli_box_connect(x->box, &x->root, &x->handle, &err);
 	if (x->ctl < 0) {
 		char line[300];
 		sk_format(&err, line, sizeof(line));
-		return fail(f, 409, "not_running", "%s", line);
+		return serve_fail(f, 409, "not_running", "%s", line);
 	}
 	return 0;
 }
 
 /* Pipes for the exec's fds 0-2: give[] goes to the sandbox, the rest stays in x. */
-static int exec_pipes(struct serve_exec *x, int give[3], struct exec_failure *f)
+static int exec_pipes(struct serve_exec *x, int give[3], struct serve_failure *f)
 {
 	int p[2];
 
 	if (x->input) {
 		if (pipe2(p, O_CLOEXEC) < 0)
-			return fail(f, 500, "internal", "pipe2: %s", strerror(errno));
+			return serve_fail(f, 500, "internal", "pipe2: %s", strerror(errno));
 		give[0] = p[0];
 		x->in = p[1];
 		(void)fcntl(x->in, F_SETFL, O_NONBLOCK);
 	} else {
 		give[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (give[0] < 0)
-			return fail(f, 500, "internal", "open /dev/null: %s", strerror(errno));
+			return serve_fail(f, 500, "internal", "open /dev/null: %s", strerror(errno));
 	}
 	for (int i = 0; i < 2; i++) {
 		if (pipe2(p, O_CLOEXEC) < 0)
-			return fail(f, 500, "internal", "pipe2: %s", strerror(errno));
+			return serve_fail(f, 500, "internal", "pipe2: %s", strerror(errno));
 		x->out[i] = p[0];
 		give[1 + i] = p[1];
 	}
@@ -553,7 +532,7 @@ static struct serve_exec *exec_new(struct serve *s, const char *name)
 /* Starts an exec in sandbox name; the exec (one reference for the caller), or NULL with f. */
 static struct serve_exec *exec_begin(struct serve *s, const char *name, const json_t *req,
 				     uint64_t default_output, uint64_t max_output,
-				     struct exec_failure *f)
+				     struct serve_failure *f)
 {
 	struct serve_exec_request parsed;
 	int give[3] = {-1, -1, -1};
@@ -566,12 +545,12 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	if (serve_exec_parse(req, default_output, max_output, &parsed, message, sizeof(message)) <
 	    0) {
 		serve_exec_request_free(&parsed);
-		(void)fail(f, 400, "bad_request", "%s", message);
+		(void)serve_fail(f, 400, "bad_request", "%s", message);
 		return NULL;
 	}
 	x = exec_new(s, name);
 	if (!x) {
-		(void)fail(f, 500, "internal", "out of memory");
+		(void)serve_fail(f, 500, "internal", "out of memory");
 		goto fail;
 	}
 	x->output_cap = parsed.output_cap;
@@ -581,7 +560,7 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	pthread_mutex_lock(&s->lock);
 	if (s->running_execs >= s->max_execs) {
 		pthread_mutex_unlock(&s->lock);
-		(void)fail(f, 429, "too_many_execs", "%u execs run now (serve --max-execs)",
+		(void)serve_fail(f, 429, "too_many_execs", "%u execs run now (serve --max-execs)",
 			   s->max_execs);
 		goto fail;
 	}
@@ -589,7 +568,7 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	is_counted = true;
 	pthread_mutex_unlock(&s->lock);
 	if (!slot_take(s, name)) {
-		(void)fail(f, 503, "stopping", "the daemon is stopping");
+		(void)serve_fail(f, 503, "stopping", "the daemon is stopping");
 		goto fail;
 	}
 	has_slot = true;
@@ -600,7 +579,7 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	if (cli_box_send_request(x->ctl, &parsed.body, give, &err) < 0) {
 		char line[300];
 		sk_format(&err, line, sizeof(line));
-		(void)fail(f, 409, "not_running", "%s", line);
+		(void)serve_fail(f, 409, "not_running", "%s", line);
 		goto fail;
 	}
 	for (int i = 0; i < 3; i++) { /* the sandbox has its copies; ours would hold the pipes */
@@ -756,7 +735,7 @@ static void wait_done_locked(struct serve_exec *x)
 enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, const char *name,
 				 const json_t *body, bool wait)
 {
-	struct exec_failure f = {0};
+	struct serve_failure f = {0};
 	struct serve_exec *x = exec_begin(s, name, body, s->output_default, s->output_max, &f);
 	json_t *out;
 
@@ -775,7 +754,7 @@ enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, c
 json_t *serve_exec_wait(struct serve *s, const char *name, const json_t *body, unsigned *status,
 			const char **error_code, char *message, size_t size)
 {
-	struct exec_failure f = {0};
+	struct serve_failure f = {0};
 	struct serve_exec *x = exec_begin(s, name, body, s->output_default, s->output_max, &f);
 	json_t *out;
 

@@ -84,6 +84,17 @@ struct serve_request {
 	bool is_refused; /* answered before its body was read */
 };
 
+/* Why a request is refused: its status, error code, message and (for a spec's field) the
+ * JSON path. serve_fail fills it and returns -1. */
+struct serve_failure {
+	unsigned status;
+	const char *code;
+	char message[600];
+	char path[128];
+};
+int serve_fail(struct serve_failure *f, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Responses (each counts in /metrics). text is taken over. */
 enum MHD_Result serve_respond(struct serve *s, struct MHD_Connection *conn, unsigned status,
 			      const char *type, char *text);
