@@ -652,3 +652,26 @@ def test_api_silent_clients_do_not_hold_up_others(ctx):
         for s in silent:
             s.close()
         d.stop()
+
+
+def test_api_stream_keeps_alive_and_tells_of_a_dead_sandbox(ctx):
+    """A quiet exec's stream carries a keepalive line after 5 s (a client can tell a slow
+    command from a dead daemon); when the sandbox dies under an exec (its supervisor killed
+    with SIGKILL), the stream ends with an exit event that says so."""
+    d = start(ctx)
+    c = d.client
+    try:
+        c.create(name="quiet")
+        events = list(c.exec_stream("quiet", ["sh", "-c", "sleep 6; echo late"],
+                                    keepalives=True))
+        kinds = [e.type for e in events]
+        expect("keepalive" in kinds and kinds.index("keepalive") < kinds.index("stdout") and
+               kinds[-1] == "exit", f"{kinds}")
+        stream = c.exec_stream("quiet", ["sleep", "60"])
+        expect(next(stream).type == "start", "start")
+        os.kill(_supervisor(d, "quiet"), signal.SIGKILL)
+        last = list(stream)[-1]
+        expect(last.type == "exit" and last.fields["exit_code"] == 125 and
+               "ended" in last.fields["error"], f"{last}")
+    finally:
+        d.stop()
