@@ -338,7 +338,7 @@ static bool token_allowed(struct serve *s, struct MHD_Connection *conn)
 /* Whether a connection came in over TCP (--listen) rather than the unix socket. */
 static bool is_tcp(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {.ss_family = AF_UNIX};
 	socklen_t len = sizeof(ss);
 
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family != AF_UNIX;

@@ -143,7 +143,7 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	double deadline = clock_now_ms() + CREATE_TIMEOUT_MS;
 	pid_t pid = -1;
 
-	if (memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	if (!doc || memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(errs, O_CLOEXEC) < 0) {
 		(void)serve_fail(f, 500, "internal", "prepare the run: %s", strerror(errno));
 		goto out;

@@ -260,7 +260,7 @@ static scmp_filter_ctx load_profile(const char *path)
 	json_error_t error;
 	json_t *profile = json_load_file(path, 0, &error), *rule, *name;
 	uint32_t fallback;
-	scmp_filter_ctx ctx;
+	scmp_filter_ctx ctx = NULL;
 	size_t i, j;
 
 	if (!profile) {
