@@ -12,8 +12,10 @@
   unmasked it serves /healthz (`stockade health`, the HEALTHCHECK, inside it; and from the
   host) and, through its socket from the host with clients/python/stockade_client.py, a
   sandbox made, a sandboxed exec in it (checked from inside and from the host) and its
-  removal; under Docker's defaults (its profile, its masked /proc) it is unhealthy, says the
-  fix and makes no sandbox.
+  removal; the Kubernetes pod's agent (deploy/kubernetes/: its ids, its socket path, the call
+  deploy/README.md shows) reaches the daemon started with the manifest's args; under Docker's
+  defaults (its profile, its masked /proc) it is unhealthy, says the fix and makes no
+  sandbox.
 
 npm packages are installed at test time, pinned, into BUILD/deploy-npm (never the tree).
 Prints one line per check, then `N passed, N failed, N skipped`; exit 0 only if none failed.
@@ -26,6 +28,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -732,6 +735,54 @@ def check_image_serves_health_and_a_sandboxed_exec(env, ctx):
     expect(r.returncode == 0 and "serve stopped (signal 15)" in r.err, f"SIGTERM: {r}")
 
 
+def documented_agent_call():
+    """The agent's API call deploy/README.md shows (`kubectl exec ... -c agent -- curl ...`,
+    continued lines joined): the argv after `--`."""
+    with open(os.path.join(DEPLOY, "README.md")) as f:
+        text = f.read().replace("\\\n", " ")
+    line = next(l for l in text.splitlines() if re.match(r"kubectl .*exec .*-c agent -- ", l))
+    return shlex.split(line)[shlex.split(line).index("--") + 1:]
+
+
+def check_kubernetes_agent_reaches_the_daemon(env, ctx):
+    """The pod of deploy/kubernetes/: the image started with the stockade container's args and
+    env, and the agent's API call deploy/README.md shows, made with the agent container's
+    ids (its uid and group, the pod's fsGroup as a supplementary group) through the socket's
+    path in its env. Without the fsGroup the agent does not get in."""
+    if not ctx.is_root:
+        raise harness.Skip("a rootless container has one uid (10001): the agent's 10002 and "
+                           "the pod's fsGroup need a remapped range (root mode has it)")
+    pod = next(d for _, _, d in plain_docs(env) if d["kind"] == "Deployment")
+    spec = pod["spec"]["template"]["spec"]
+    stockade, agent = spec["containers"]
+    for container in (stockade, agent):
+        expect([m["mountPath"] for m in container["volumeMounts"]
+                if m["name"] == "stockade-socket"] == ["/run/stockade"], f"{container}")
+    socket = next(e["value"] for e in agent["env"] if e["name"] == "STOCKADE_SOCKET")
+    uid = host_id(ctx, agent["securityContext"]["runAsUser"])
+    gid = host_id(ctx, agent["securityContext"]["runAsGroup"], is_gid=True)
+    fs_group = host_id(ctx, spec["securityContext"]["fsGroup"], is_gid=True)
+    c = Container(env, ctx, os.path.join(DEPLOY, "seccomp", "stockade.json"),
+                  cmd=stockade["args"], extra_env={e["name"]: e["value"]
+                                                   for e in stockade["env"]})
+    try:
+        expect(c.sock == c.host_path(socket), f"the agent's {socket} is not the daemon's")
+        argv = [c.sock if a == socket else a for a in documented_agent_call()]
+        expect(argv[0] == "curl" and c.sock in argv, f"the README's agent call: {argv}")
+        r = as_host_ids(uid, gid, [fs_group], argv)
+        expect(r.returncode == 0, f"the agent's call: {r}")
+        result = json.loads(r.out)
+        expect(result.get("exit_code") == 0 and result["stdout"] == "10001\nSeccomp:\t2\n",
+               f"the agent's call: {result}")
+        # Without the pod's fsGroup the socket's 0660 (in its 0750 directory) keeps the agent
+        # out: the same call cannot connect (curl's 7).
+        r = as_host_ids(uid, gid, [], argv)
+        expect(r.returncode == 7 and r.out == "", f"the agent without its fsGroup: {r}")
+    finally:
+        r = c.stop()
+    expect(r.returncode == 0, f"SIGTERM: {r}")
+
+
 def check_image_under_docker_defaults_says_the_fix(env, ctx):
     """Docker's default profile and masked /proc (a plain `docker run`): the daemon runs,
     /livez answers, the HEALTHCHECK fails naming the layers, doctor names the profile, the
@@ -767,6 +818,7 @@ STATIC = [check_systemd_unit_verifies, check_systemd_security_score,
 PER_MODE = [check_systemd_left_out_directives_break_stockade,
             check_systemd_kept_filters_leave_stockade_working,
             check_image_serves_health_and_a_sandboxed_exec,
+            check_kubernetes_agent_reaches_the_daemon,
             check_image_under_docker_defaults_says_the_fix]
 
 
@@ -845,6 +897,9 @@ def main():
             for fn in PER_MODE:
                 if fn in (check_image_serves_health_and_a_sandboxed_exec,
                           check_image_under_docker_defaults_says_the_fix) and not has_image:
+                    continue
+                if fn is check_kubernetes_agent_reaches_the_daemon and not (has_image and
+                                                                             has_npm):
                     continue
                 attempt(mode, fn, ctx)
             ctx.close()
