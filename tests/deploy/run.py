@@ -9,9 +9,13 @@
 - the image, built by deploy/build-image and unpacked with umoci, run as root and as the
   unprivileged test user in a simulated container (tests/helpers/sim-container) as uid 10001:
   its config says what the Dockerfile says; under stockade's seccomp profile with /proc
-  unmasked it serves /healthz (`stockade health`, the HEALTHCHECK, inside it) and a real
-  sandboxed command (`stockade run` inside it; the /v1 exec API is not there yet); under
-  Docker's defaults (its profile, its masked /proc) it is unhealthy and says the fix.
+  unmasked it serves /healthz (`stockade health`, the HEALTHCHECK, inside it; and from the
+  host) and, through its socket from the host with clients/python/stockade_client.py, a
+  sandbox made, a sandboxed exec in it (checked from inside and from the host) and its
+  removal; the Kubernetes pod's agent (deploy/kubernetes/: its ids, its socket path, the call
+  deploy/README.md shows) reaches the daemon started with the manifest's args; under Docker's
+  defaults (its profile, its masked /proc) it is unhealthy, says the fix and makes no
+  sandbox.
 
 npm packages are installed at test time, pinned, into BUILD/deploy-npm (never the tree).
 Prints one line per check, then `N passed, N failed, N skipped`; exit 0 only if none failed.
@@ -24,6 +28,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,6 +67,7 @@ class Env:
         self.helm = os.path.join(self.npm, "bin", "helm")
         self.image = image
         self.bundle = None
+        self.plain_docs = None  # deploy/kubernetes/ as kubernetes-models read it, once
 
 
 def run(argv, timeout=300, **kw):
@@ -274,6 +280,13 @@ def plain_manifests():
     return [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".yaml")]
 
 
+def plain_docs(env):
+    """manifests() of deploy/kubernetes/, read once a run (each read starts node: 0.7 s)."""
+    if env.plain_docs is None:
+        env.plain_docs = manifests(env, plain_manifests())
+    return copy.deepcopy(env.plain_docs)
+
+
 def expect_pss(docs, source):
     """Baseline: nothing. Restricted: exactly the one field a sandbox runtime needs."""
     pods = [d for _, _, d in docs if pss.pod_of(d) is not None]
@@ -297,7 +310,7 @@ def expect_pss(docs, source):
 
 
 def check_kubernetes_manifests(env, ctx):
-    docs = manifests(env, plain_manifests())
+    docs = plain_docs(env)
     expect(all(ok for ok, _, _ in docs), f"schema: {[d for d in docs if not d[0]]}")
     expect_pss(docs, "deploy/kubernetes")
     ns = next(d for _, _, d in docs if d["kind"] == "Namespace")["metadata"]["labels"]
@@ -314,7 +327,7 @@ def check_helm_chart(env, ctx):
     expect(all(ok for ok, _, _ in docs), f"schema: {[d for d in docs if not d[0]]}")
     expect_pss(docs, "helm template")
     # The chart renders the plain manifests (names aside).
-    plain = {d["kind"]: d for _, _, d in manifests(env, plain_manifests())}
+    plain = {d["kind"]: d for _, _, d in plain_docs(env)}
     for _, _, doc in docs:
         want = copy.deepcopy(plain[doc["kind"]])
         got = copy.deepcopy(doc)
@@ -334,7 +347,7 @@ def check_helm_chart(env, ctx):
 
 def check_pss_checker_catches_each_rule(env, ctx):
     """The checker can fail: each mutation of the manifest is one violation it names."""
-    base = next(d for _, _, d in manifests(env, plain_manifests()) if d["kind"] == "Deployment")
+    base = next(d for _, _, d in plain_docs(env) if d["kind"] == "Deployment")
 
     def mutate(fn):
         doc = copy.deepcopy(base)
@@ -514,19 +527,83 @@ def check_image_config_matches_dockerfile(env, ctx):
            "a package manager or curl in the image")
 
 
+# sim-container's uid and gid maps: as root, the container's 0-65535 are the host's
+# 1000000-1065535 (a remapped engine, a pod with hostUsers: false); rootless, the container's
+# 10001 is the caller and no other id exists.
+ROOT_MAP_BASE = 1000000
+CLIENT_DIR = os.path.join(ROOT, "clients", "python")
+# One call of clients/python/stockade_client.py, in a process of its own (its credentials are
+# what the daemon's SO_PEERCRED check sees): argv is the client's directory, the socket, a
+# Client method and its arguments as a JSON list. Prints the result as JSON (an ExecResult as
+# its fields), or {"error": {"status", "code"}} for the StockadeError the daemon answered.
+API_CALL = """
+import dataclasses, json, sys
+sys.path.insert(0, sys.argv[1])
+from stockade_client import Client, StockadeError
+try:
+    result = getattr(Client(sys.argv[2], timeout=60), sys.argv[3])(*json.loads(sys.argv[4]))
+except StockadeError as e:
+    result = {"error": {"status": e.status, "code": e.code, "message": e.message}}
+if dataclasses.is_dataclass(result):
+    result = {k: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+              for k, v in dataclasses.asdict(result).items() if k != "raw"}
+print(json.dumps(result))
+"""
+# What an exec prints to show it is sandboxed: its uid, its kernel-side layers, its pid (small
+# in a PID namespace of its own), which PID namespace that is (for the host to compare), and
+# whether the image's /usr can be written from inside.
+SANDBOX_PROBE = ["sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status;"
+                             " echo $$; readlink /proc/self/ns/pid;"
+                             " touch /usr/x 2>/dev/null || echo read-only"]
+
+
+def host_id(ctx, container_id, is_gid=False):
+    """The host uid (or gid) of a container's uid (or gid) under sim-container."""
+    if ctx.is_root:
+        return ROOT_MAP_BASE + container_id
+    if container_id != 10001:
+        raise harness.Skip(f"a rootless container has one id (10001): no {container_id} in it")
+    return ctx.caller_gid if is_gid else ctx.caller_uid
+
+
+def as_host_ids(uid, gid, groups, argv, timeout=120):
+    """argv with the given host credentials: a process of the container's, or of another
+    container of the pod that shares the socket's volume."""
+    ids = ["setpriv", f"--reuid={uid}", f"--regid={gid}"] + \
+        ([f"--groups={','.join(str(g) for g in groups)}"] if groups else ["--clear-groups"])
+    return harness.finish(subprocess.Popen(ids + ["--"] + list(argv), stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE), timeout=timeout, what=argv)
+
+
+def pid_namespace_members(ns):
+    """The host's processes in PID namespace ns ("pid:[N]"): {pid: /proc/PID/status}."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") == ns:
+                with open(f"/proc/{pid}/status") as f:
+                    out[int(pid)] = f.read()
+        except OSError:
+            pass  # gone meanwhile
+    return out
+
+
 class Container:
     """The image's entrypoint in a simulated container, as the engine would start it: the
-    config's user, entrypoint and cmd; volumes on /var/lib/stockade (tmpfs) and /run/stockade
-    (a host directory, as an emptyDir shared with an agent)."""
+    config's user, entrypoint and cmd (or the cmd and env of a Kubernetes container's args
+    and env); volumes on /var/lib/stockade (tmpfs) and /run/stockade (a host directory, as an
+    emptyDir shared with an agent)."""
 
-    def __init__(self, env, ctx, profile, mask=False, markers=()):
+    def __init__(self, env, ctx, profile, mask=False, markers=(), cmd=None, extra_env=None):
         config = image_config(env)["config"]
         self.env, self.ctx, self.profile = env, ctx, profile
         self.run_dir = ctx.tmpdir()
-        self.uid = 1010001 if ctx.is_root else ctx.caller_uid  # the container's 10001
-        os.chown(self.run_dir, self.uid, self.uid if ctx.is_root else ctx.caller_gid)
+        self.uid, self.gid = host_id(ctx, 10001), host_id(ctx, 10001, is_gid=True)
+        os.chown(self.run_dir, self.uid, self.gid)
         self.pidfile = os.path.join(ctx.tmpdir(mode=0o777), "pid")
-        self.envs = [e for e in config["Env"] if not e.startswith("PATH=")]
+        envs = dict(e.split("=", 1) for e in config["Env"] if not e.startswith("PATH="))
+        envs.update(extra_env or {})
+        self.envs = [f"{k}={v}" for k, v in envs.items()]
         user = config["User"].split(":")
         argv = [ctx.helper("sim-container"), "--rootfs", os.path.join(env.bundle, "rootfs"),
                 "--seccomp", profile, "--uid", user[0], "--gid", user[1],
@@ -536,9 +613,10 @@ class Container:
             argv += ["--marker", m]
         for e in self.envs:
             argv += ["--env", e]
-        self.p = ctx.popen(argv + ["--"] + config["Entrypoint"] + config["Cmd"],
+        cmd = config["Cmd"] if cmd is None else list(cmd)
+        self.p = ctx.popen(argv + ["--"] + config["Entrypoint"] + cmd,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.sock = os.path.join(self.run_dir, "daemon", "stockade.sock")
+        self.sock = self.host_path(cmd[cmd.index("--socket") + 1])
         deadline = time.time() + 30
         while time.time() < deadline and not os.path.exists(self.sock):
             if self.p.poll() is not None:
@@ -548,6 +626,11 @@ class Container:
         with open(self.pidfile) as f:
             self.pid = int(f.read())
 
+    def host_path(self, guest, mount="/run/stockade"):
+        """Where a path under the socket's volume (mounted at mount) is on the host."""
+        expect(guest.startswith(mount + "/"), f"{guest} is not in the volume at {mount}")
+        return os.path.join(self.run_dir, os.path.relpath(guest, mount))
+
     def exec(self, argv, timeout=120):
         """`docker exec`: the same namespaces, user and filter."""
         cmd = [self.ctx.helper("sim-container"), "--join", str(self.pid), "--seccomp",
@@ -556,13 +639,62 @@ class Container:
             cmd += ["--env", e]
         return self.ctx.run(cmd + ["--"] + list(argv), timeout=timeout)
 
+    def api(self, method, *args, uid=None, gid=None, groups=()):
+        """One call of the Python client through the socket, from the host, as the container
+        user's host uid (or the ids given); its result, or {"error": ...}."""
+        r = as_host_ids(uid or self.uid, gid or self.gid, groups,
+                        ["python3", "-c", API_CALL, CLIENT_DIR, self.sock, method,
+                         json.dumps(args)])
+        expect(r.returncode == 0 and r.out, f"client {method}: {r}")
+        return json.loads(r.out)
+
     def stop(self):
         if self.p.poll() is None:
             self.p.terminate()
         return harness.finish(self.p, timeout=60)
 
 
-def check_image_serves_health_and_a_sandboxed_command(env, ctx):
+def expect_sandboxed(c, result):
+    """An exec of SANDBOX_PROBE ran sandboxed: its own account from inside, then the host's
+    view of its PID namespace (a namespace neither the host's nor the container's, whose
+    processes run as the container user with no capabilities, no_new_privs, a filter).
+    Returns that namespace, held open until the check ends: a namespace's number is reused
+    once it is freed, and another test's sandbox must not pass for this one."""
+    lines = result["stdout"].split("\n")
+    expect(result["exit_code"] == 0 and len(lines) == 8, f"exec: {result}")
+    status = dict(line.split(":\t") for line in lines[1:4])
+    expect(lines[0] == "10001" and
+           status == {"CapEff": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2"} and
+           lines[6] == "read-only", f"exec's layers: {result}")
+    expect(int(lines[4]) < 100, f"pid {lines[4]}: not a PID namespace of its own")
+    ns = lines[5]
+    expect(re.fullmatch(r"pid:\[\d+\]", ns) and ns != os.readlink("/proc/self/ns/pid") and
+           ns != os.readlink(f"/proc/{c.pid}/ns/pid"), f"the exec's PID namespace: {ns}")
+    members = pid_namespace_members(ns)
+    expect(members, f"no process of the host in {ns} while the sandbox runs")
+    hold = os.open(f"/proc/{min(members)}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    c.ctx._cleanup.append(lambda: os.close(hold))
+    expect(os.readlink(f"/proc/self/fd/{hold}") == ns, f"{min(members)} left {ns}")
+    for pid, text in members.items():
+        expect(re.search(rf"^Uid:\s+{c.uid}\s", text, re.M) and
+               re.search(r"^CapEff:\s+0+$", text, re.M) and
+               re.search(r"^NoNewPrivs:\s+1$", text, re.M) and
+               re.search(r"^Seccomp:\s+2$", text, re.M), f"host's view of {pid}: {text}")
+    return ns
+
+
+def expect_gone(c, name, ns):
+    """After DELETE: the API no longer knows the sandbox and the host has no process left in
+    its PID namespace (rm -f waits for its supervisor; a moment for the kernel to reap)."""
+    got = c.api("get", name)
+    expect(got.get("error", {}).get("status") == 404, f"GET after DELETE: {got}")
+    deadline = time.time() + 10
+    while pid_namespace_members(ns) and time.time() < deadline:
+        time.sleep(0.1)
+    expect(not pid_namespace_members(ns), f"{ns} still has {pid_namespace_members(ns)}")
+
+
+def check_image_serves_health_and_a_sandboxed_exec(env, ctx):
     c = Container(env, ctx, os.path.join(DEPLOY, "seccomp", "stockade.json"))
     try:
         # The container's first process: uid 10001 inside, no capabilities, filtered.
@@ -581,32 +713,80 @@ def check_image_serves_health_and_a_sandboxed_command(env, ctx):
                f"HEALTHCHECK: {r}")
         r = c.exec(["stockade", "health", "--livez", "--socket", SOCKET])
         expect(r.returncode == 0, f"livez: {r}")
-        # /healthz from the host, as the agent would ask: the container user's host uid.
-        client = ("import http.client, json, socket, sys\n"
-                  "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
-                  "c = http.client.HTTPConnection('x'); c.sock = s\n"
-                  "c.request('GET', '/healthz'); r = c.getresponse()\n"
-                  "print(r.status, json.dumps(json.loads(r.read())['layers']))\n")
-        r = harness.finish(subprocess.Popen(
-            ["setpriv", f"--reuid={c.uid}", f"--regid={c.uid}", "--clear-groups", "python3",
-             "-c", client, c.sock], stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-        status, _, layers = r.out.partition(" ")
-        expect(status == "200" and json.loads(layers)["userns"] is True, f"/healthz: {r}")
-        # One real sandboxed command, through the daemon's own binary in the container.
-        r = c.exec(["stockade", "run", "--", "sh", "-c",
-                    "id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
-                    "touch /usr/x 2>/dev/null || echo read-only"])
-        expect(r.returncode == 0 and r.out.split() == ["10001", "CapEff:", "0000000000000000",
-                                                       "NoNewPrivs:", "1", "Seccomp:", "2",
-                                                       "read-only"], f"sandboxed: {r}")
+        # The API from the host, as a client sharing the socket's volume would use it: the
+        # container user's host uid, through clients/python/stockade_client.py.
+        health = c.api("healthz")
+        expect(health.get("layers", {}).get("userns") is True, f"/healthz: {health}")
+        box = c.api("create", {"stockade": 1}, "deploy-check")
+        expect(box.get("name") == "deploy-check" and box.get("status") == "running",
+               f"POST /v1/sandboxes: {box}")
+        ns = expect_sandboxed(c, c.api("exec", "deploy-check", SANDBOX_PROBE))
+        gone = c.api("delete", "deploy-check")
+        expect("error" not in gone, f"DELETE: {gone}")
+        expect_gone(c, "deploy-check", ns)
+        if ctx.is_root:  # (a rootless container has no other uid)
+            # Another uid of the container, even in the daemon's group: the image's Cmd has
+            # no --allow-gid, so the daemon's peer check refuses it past the socket's mode.
+            agent = host_id(ctx, 10002)
+            got = c.api("livez", uid=agent, gid=agent, groups=[c.gid])
+            expect(got.get("error", {}).get("status") == 403, f"another uid: {got}")
     finally:
         r = c.stop()
     expect(r.returncode == 0 and "serve stopped (signal 15)" in r.err, f"SIGTERM: {r}")
 
 
+def documented_agent_call():
+    """The agent's API call deploy/README.md shows (`kubectl exec ... -c agent -- curl ...`,
+    continued lines joined): the argv after `--`."""
+    with open(os.path.join(DEPLOY, "README.md")) as f:
+        text = f.read().replace("\\\n", " ")
+    line = next(l for l in text.splitlines() if re.match(r"kubectl .*exec .*-c agent -- ", l))
+    return shlex.split(line)[shlex.split(line).index("--") + 1:]
+
+
+def check_kubernetes_agent_reaches_the_daemon(env, ctx):
+    """The pod of deploy/kubernetes/: the image started with the stockade container's args and
+    env, and the agent's API call deploy/README.md shows, made with the agent container's
+    ids (its uid and group, the pod's fsGroup as a supplementary group) through the socket's
+    path in its env. Without the fsGroup the agent does not get in."""
+    if not ctx.is_root:
+        raise harness.Skip("a rootless container has one uid (10001): the agent's 10002 and "
+                           "the pod's fsGroup need a remapped range (root mode has it)")
+    pod = next(d for _, _, d in plain_docs(env) if d["kind"] == "Deployment")
+    spec = pod["spec"]["template"]["spec"]
+    stockade, agent = spec["containers"]
+    for container in (stockade, agent):
+        expect([m["mountPath"] for m in container["volumeMounts"]
+                if m["name"] == "stockade-socket"] == ["/run/stockade"], f"{container}")
+    socket = next(e["value"] for e in agent["env"] if e["name"] == "STOCKADE_SOCKET")
+    uid = host_id(ctx, agent["securityContext"]["runAsUser"])
+    gid = host_id(ctx, agent["securityContext"]["runAsGroup"], is_gid=True)
+    fs_group = host_id(ctx, spec["securityContext"]["fsGroup"], is_gid=True)
+    c = Container(env, ctx, os.path.join(DEPLOY, "seccomp", "stockade.json"),
+                  cmd=stockade["args"], extra_env={e["name"]: e["value"]
+                                                   for e in stockade["env"]})
+    try:
+        expect(c.sock == c.host_path(socket), f"the agent's {socket} is not the daemon's")
+        argv = [c.sock if a == socket else a for a in documented_agent_call()]
+        expect(argv[0] == "curl" and c.sock in argv, f"the README's agent call: {argv}")
+        r = as_host_ids(uid, gid, [fs_group], argv)
+        expect(r.returncode == 0, f"the agent's call: {r}")
+        result = json.loads(r.out)
+        expect(result.get("exit_code") == 0 and result["stdout"] == "10001\nSeccomp:\t2\n",
+               f"the agent's call: {result}")
+        # Without the pod's fsGroup the socket's 0660 (in its 0750 directory) keeps the agent
+        # out: the same call cannot connect (curl's 7).
+        r = as_host_ids(uid, gid, [], argv)
+        expect(r.returncode == 7 and r.out == "", f"the agent without its fsGroup: {r}")
+    finally:
+        r = c.stop()
+    expect(r.returncode == 0, f"SIGTERM: {r}")
+
+
 def check_image_under_docker_defaults_says_the_fix(env, ctx):
     """Docker's default profile and masked /proc (a plain `docker run`): the daemon runs,
-    /livez answers, the HEALTHCHECK fails naming the layers, doctor names the profile."""
+    /livez answers, the HEALTHCHECK fails naming the layers, doctor names the profile, the
+    API makes no sandbox."""
     c = Container(env, ctx, os.path.join(DEPLOY, "seccomp", "docker-default.json"), mask=True,
                   markers=["/.dockerenv"])
     try:
@@ -621,6 +801,11 @@ def check_image_under_docker_defaults_says_the_fix(env, ctx):
                layers["userns"]["remedy"], f"{layers['userns']}")
         r = c.exec(["stockade", "run", "--", "true"])
         expect(r.returncode == 125 and "stockade.json" in r.err, f"{r}")
+        # Through the socket, as a client would: no sandbox while a required layer fails.
+        got = c.api("create", {"stockade": 1}, "deploy-check")
+        expect(got.get("error", {}).get("status") == 503 and
+               got["error"]["code"] == "degraded", f"POST /v1/sandboxes: {got}")
+        expect(c.api("list") == [], "a sandbox was made")
     finally:
         c.stop()
 
@@ -632,7 +817,8 @@ STATIC = [check_systemd_unit_verifies, check_systemd_security_score,
           check_dockerfile_build_stage_configures, check_image_config_matches_dockerfile]
 PER_MODE = [check_systemd_left_out_directives_break_stockade,
             check_systemd_kept_filters_leave_stockade_working,
-            check_image_serves_health_and_a_sandboxed_command,
+            check_image_serves_health_and_a_sandboxed_exec,
+            check_kubernetes_agent_reaches_the_daemon,
             check_image_under_docker_defaults_says_the_fix]
 
 
@@ -709,7 +895,11 @@ def main():
         for mode in modes:
             ctx = harness.Context(mode, bin_dir, user)
             for fn in PER_MODE:
-                if fn.__name__.startswith("check_image") and not has_image:
+                if fn in (check_image_serves_health_and_a_sandboxed_exec,
+                          check_image_under_docker_defaults_says_the_fix) and not has_image:
+                    continue
+                if fn is check_kubernetes_agent_reaches_the_daemon and not (has_image and
+                                                                             has_npm):
                     continue
                 attempt(mode, fn, ctx)
             ctx.close()
