@@ -104,7 +104,8 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 			if (parse_uint(optarg, 0, UINT32_MAX - 1, &id) < 0)
 				return usage_error(err,
 						   "--allow-uid and --allow-gid take a number");
-			if ((opt == 'u' ? s->uid_count : s->gid_count) >= SERVE_MAX_IDS)
+			/* One uid slot stays for the daemon's own (below). */
+			if ((opt == 'u' ? s->uid_count + 1 : s->gid_count) >= SERVE_MAX_IDS)
 				return usage_error(err, "at most 32 of each");
 			if (opt == 'u')
 				s->uids[s->uid_count++] = (uid_t)id;
@@ -163,8 +164,9 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 	if (!s->socket_path[0] &&
 	    paths_serve_socket(s->socket_path, sizeof(s->socket_path), err) < 0)
 		return -1;
-	if (s->uid_count == 0 && s->gid_count == 0)
-		s->uids[s->uid_count++] = geteuid(); /* the daemon's own uid, nobody else */
+	/* The daemon's own uid always (its health probe, its operator), and those named. */
+	if (s->uid_count < SERVE_MAX_IDS)
+		s->uids[s->uid_count++] = geteuid();
 	return 0;
 }
 

@@ -165,6 +165,13 @@ def test_another_uid_is_refused_by_peer_credentials(ctx):
         expect("stockade_refused_peers_total 1" in body.decode(), body.decode()[-400:])
     finally:
         d.stop()
+    # --allow-gid names others; the daemon's own uid stays allowed (its health probe)
+    d = Daemon(ctx, "--allow-gid", "65534")
+    try:
+        r = ctx.run(["python3", "-c", script, d.sock], timeout=30)  # as the daemon's uid
+        expect(r.out.startswith("200 "), f"the daemon's own uid: {r}")
+    finally:
+        d.stop()
     # --allow-uid lets that uid in
     d = Daemon(ctx, "--allow-uid", "65534")
     try:
