@@ -31,6 +31,12 @@ struct record {
 
 /* ---- writing (the caller's host tree) ---- */
 
+/* A name the stream's top may have: one component, not "", "/", "." or "..". */
+static bool is_plain_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 static void put_u32(unsigned char *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -172,7 +178,7 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 		return sk_fail(err, "cp", ENAMETOOLONG, NULL, "%.200s", src);
 	name = basename(copy);
 	parent = dirname(copy2);
-	if (!*name || strcmp(name, "/") == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	if (!is_plain_name(name))
 		return sk_fail(err, "cp", 0, "name a file or a directory",
 			       "cp: cannot copy '%.200s'", src);
 	dir_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -187,6 +193,19 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 	if (rc == 0 && put_record(out_fd, 'e', 0, "", 0, err) < 0)
 		rc = -1;
 	return rc;
+}
+
+int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
+			  struct sk_err *err)
+{
+	if (!is_plain_name(name))
+		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy to '%.200s'", name);
+	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
+	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
+		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
+	if (put_file(out_fd, fd, "", mode & 0777, size, err) < 0)
+		return -1;
+	return put_record(out_fd, 'e', 0, "", 0, err);
 }
 
 /* ---- reading (inside the sandbox) ---- */

@@ -21,6 +21,10 @@ struct treestream_stats {
  * followed below the top) into out_fd. Special files are skipped and counted. */
 int treestream_write(const char *src, int out_fd, struct treestream_stats *stats,
 		     struct sk_err *err);
+/* Writes one regular file, size bytes read from fd (zeros if it ends early), as a stream whose
+ * top is that file under name (`stockade cp - NAME:/path`: the bytes of stdin). */
+int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
+			  struct sk_err *err);
 
 /* Reads a stream from in_fd and makes it at dst, as `cp -r` would: inside dst when dst is an
  * existing directory (under the stream's top name), else as dst itself. Every path of the
