@@ -412,6 +412,10 @@ int treestream_read(int in_fd, const char *dst, struct treestream_stats *stats, 
 		rc = get_entry(in_fd, holder, &r, path, stats, err);
 	}
 	close(holder);
+	/* A file or a link at the top: the end record follows it. Read, so that the writer's
+	 * last bytes never meet a closed pipe (its EPIPE would fail a copy that was made). */
+	if (rc == 0 && top < 0 && (get_record(in_fd, &r, path, err) < 0 || r.type != 'e'))
+		rc = sk_fail(err, "cp", EPROTO, NULL, "a bad end of the copy stream");
 	while (rc == 0 && top >= 0) {
 		if (get_record(in_fd, &r, path, err) < 0) {
 			rc = -1;

@@ -392,6 +392,26 @@ def test_cp_a_file_through_stdin_and_stdout(ctx):
     expect(b.cli("rm", "-f", "bytes").returncode == 0, "rm -f")
 
 
+def test_cp_of_one_file_reads_the_stream_to_its_end(ctx):
+    """A file's copy stream ends with an end record; the copier used to exit before reading
+    it, and the host's last write then met a closed pipe (EPIPE: a copy that was made,
+    reported failed, a few times in a hundred). Every copy of a file must succeed."""
+    b = Boxes(ctx)
+    b.start("--name", "ends")
+    src = os.path.join(ctx.tmpdir(), "one")
+    with open(src, "w") as f:
+        f.write("x\n")
+    os.chown(src, ctx.caller_uid, ctx.caller_gid)
+    failed = []
+    for i in range(150):
+        for args, data in (([src, "ends:/tmp/one"], None), (["-", "ends:/tmp/two"], b"y\n")):
+            r = b.cli("cp", *args, input=data)
+            if r.returncode != 0:
+                failed.append(r.err.strip())
+    expect(not failed, f"{len(failed)} of 300 copies failed: {failed[:3]}")
+    expect(b.cli("rm", "-f", "ends").returncode == 0, "rm -f")
+
+
 def test_cp_out_never_follows_a_planted_link(ctx):
     """docker cp's CVE-2018-15664: the container swaps a path component for a symlink to / while
     the host copies. Here the host never resolves a sandbox path: the copier inside does, in the
