@@ -193,6 +193,8 @@ static int check_policies(const struct mcp_session *s, struct sk_err *err)
 
 /* ---- messages out ---- */
 
+static void begin_closing(struct mcp_session *s);
+
 static void send_json(struct mcp_session *s, json_t *msg)
 {
 	char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -200,7 +202,7 @@ static void send_json(struct mcp_session *s, json_t *msg)
 	json_decref(msg);
 	/* Compact JSON has no line break (strings' are escaped): one message, one line. */
 	if (!text || fds_write_all(1, text, strlen(text)) < 0 || fds_write_all(1, "\n", 1) < 0)
-		s->is_closing = true; /* nobody reads us any more */
+		begin_closing(s); /* nobody reads us any more */
 	free(text);
 }
 
@@ -504,6 +506,11 @@ static void input_read(struct mcp_session *s, struct input *in)
 			in->size = size;
 		}
 	}
+	if (in->size == in->len) { /* no memory to grow: as a message too long */
+		reply_error(s, NULL, NULL, RPC_INTERNAL_ERROR, "out of memory for a message");
+		in->is_skipping = true;
+		in->len = 0;
+	}
 	n = read(0, in->buf + in->len, in->size - in->len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -646,36 +653,39 @@ static void serve(struct mcp_session *s, int sig_fd)
 	free(in.buf);
 }
 
-/* The end of the connection: every sandbox it made goes (`rm -f`, all at once). */
+/* The end of the connection: every sandbox it made goes (`rm -f`, all at once), each within
+ * its deadline. */
 static void destroy_all(struct mcp_session *s)
 {
 	struct mcp_child removals[MCP_SANDBOXES_LIMIT];
-	bool is_any = false;
+	bool is_any = true;
 
 	for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++) {
 		struct sk_err err = {0};
 		char *argv[] = {"stockade", "rm", "-f", s->sandboxes[k].name, NULL};
 		mcp_child_init(&removals[k]);
-		if (s->sandboxes[k].state == MCP_BOX_FREE)
-			continue;
-		if (mcp_child_start(&removals[k], s->self, argv, -1, 4096, 4096, REMOVE_TIMEOUT_MS,
-				    &err) == 0)
-			is_any = true;
+		if (s->sandboxes[k].state != MCP_BOX_FREE)
+			(void)mcp_child_start(&removals[k], s->self, argv, -1, 4096, 4096,
+					      REMOVE_TIMEOUT_MS, &err);
 	}
 	while (is_any) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
-		if (pid < 0 && errno == EINTR)
-			continue;
+		struct pollfd fds[2 * MCP_SANDBOXES_LIMIT];
+		int n = 0, status;
+		pid_t pid;
+		for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++)
+			if (mcp_child_is_running(&removals[k]))
+				n = mcp_child_poll_add(&removals[k], fds, n);
+		if (poll(fds, (nfds_t)n, 50) > 0)
+			for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++)
+				mcp_child_pump(&removals[k], fds, n);
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++)
+				(void)mcp_child_reaped(&removals[k], pid, status);
 		is_any = false;
 		for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++) {
-			if (pid > 0)
-				(void)mcp_child_reaped(&removals[k], pid, status);
 			mcp_child_tick(&removals[k], clock_now_ms());
 			is_any |= mcp_child_is_running(&removals[k]);
 		}
-		if (pid < 0)
-			break;
 	}
 	for (size_t k = 0; k < MCP_SANDBOXES_LIMIT; k++)
 		mcp_child_release(&removals[k]);

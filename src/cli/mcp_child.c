@@ -26,12 +26,6 @@
 
 extern char **environ;
 
-static void capture_init(struct mcp_capture *cap)
-{
-	memset(cap, 0, sizeof(*cap));
-	cap->fd = -1;
-}
-
 static void capture_close(struct mcp_capture *cap)
 {
 	if (cap->fd >= 0)
@@ -112,8 +106,7 @@ static int spawn_attributes(posix_spawnattr_t *attr)
 void mcp_child_init(struct mcp_child *c)
 {
 	memset(c, 0, sizeof(*c));
-	capture_init(&c->out);
-	capture_init(&c->err);
+	c->out.fd = c->err.fd = -1;
 }
 
 int mcp_child_start(struct mcp_child *c, const char *self, char *const argv[], int stdin_fd,
@@ -220,14 +213,17 @@ void mcp_child_pump(struct mcp_child *c, const struct pollfd *fds, int count)
 	}
 }
 
-/* After the exit: what is in the pipes now, then they close. */
+/* After the exit: what is in the pipes now, then they close. A process left in the sandbox may
+ * hold the pipe and keep writing: at most DRAIN_READS more reads, never a wait. */
+#define DRAIN_READS 64
+
 static void capture_drain(struct mcp_capture *cap)
 {
-	while (cap->fd >= 0) {
+	for (int i = 0; i < DRAIN_READS && cap->fd >= 0; i++) {
 		uint64_t before = cap->total;
 		capture_read(cap);
 		if (cap->fd >= 0 && cap->total == before)
-			break; /* EAGAIN: a process in the sandbox holds the pipe; not waited for */
+			break; /* EAGAIN: nothing more now */
 	}
 	capture_close(cap);
 }

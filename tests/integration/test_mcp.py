@@ -218,7 +218,7 @@ def test_sdk_client_uses_every_tool(ctx):
     expect(seen["notFound"]["exit_code"] == 127, f"{seen['notFound']}")
     # files, both encodings, as the sandbox's user
     expect(seen["readMatches"] and seen["readBinaryMatches"], f"{seen['read']}")
-    expect(seen["write"]["size"] == len("naïve café ☕\nline two\n".encode()), f"{seen['write']}")
+    expect(seen["write"].get("size") == len("naïve café ☕\nline two\n".encode()), f"{seen['write']}")
     expect(seen["checkInside"]["stdout"] == " 00 01 02 ff fe 0a 0d 80\nsandbox 26\n",
            f"{seen['checkInside']}")
     expect(seen["list"]["entries"] == [
