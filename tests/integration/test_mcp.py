@@ -546,3 +546,15 @@ def test_caps_timeouts_and_limits(ctx):
     expect("not a directory" in text, text)
     r = m.close()
     expect(r.returncode == 0 and h.names() == [], f"{r}")
+    # --max-lifetime reaches run -d: the sandbox ends by itself, and says so
+    m = Raw(h, "--max-lifetime", "1s")
+    m.initialize()
+    m.ok("sandbox_create", name="brief")
+    deadline = time.time() + 10
+    while time.time() < deadline and h.ps()["brief"]["status"] == "running":
+        time.sleep(0.2)
+    listed = m.ok("sandbox_list")["sandboxes"]
+    expect([(b["name"], b["status"]) for b in listed] == [("brief", "exited")], f"{listed}")
+    text = error_text(m.call("exec", sandbox="brief", command=["true"]))
+    expect("not running" in text, text)
+    expect(m.close().returncode == 0 and h.names() == [], f"{h.names()}")
