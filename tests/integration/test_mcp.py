@@ -254,9 +254,12 @@ def test_sdk_client_cannot_widen_the_policy(ctx):
     expect(h.cli("run", "-d", "--name", "operators").returncode == 0, "the operator's sandbox")
     server = HostService()
     ctx._cleanup.append(server.close)
+    secret = "server-only-" + os.urandom(6).hex()
     seen, r = sdk_client(ctx, [ctx.stockade_path, "mcp", "--policy", policy, "--allow-profile",
                                "narrow", "--max-timeout", "30"], "refusals",
-                         dict(h.env, HOST_PORT=str(server.port)))
+                         dict(h.env, HOST_PORT=str(server.port), SERVER_SECRET=secret))
+    expect(secret not in json.dumps(seen), "the server's environment reached the model")
+    expect("FROM_POLICY=operator" in seen["sandboxEnv"]["stdout"], f"{seen['sandboxEnv']}")
     refused = seen["refused"]
     for key, needle in (("profileNotAllowed", "profiles the operator allows"),
                         ("networkArgument", "takes no argument 'network'"),
@@ -266,6 +269,7 @@ def test_sdk_client_cannot_widen_the_policy(ctx):
                         ("operatorsSandbox", "no sandbox 'operators'"),
                         ("destroyOperators", "no sandbox 'operators'"),
                         ("readOperators", "no sandbox 'operators'"),
+                        ("envBadName", "argument 'env'"),
                         ("envWithoutValue", "argument 'env'"),
                         ("relativeCwd", "argument 'cwd' must be an absolute path"),
                         ("nulInArgv", "without NUL"),

@@ -84,7 +84,8 @@ async function refusals() {
     operatorsSandbox: ["exec", { sandbox: "operators", command: ["true"] }],
     destroyOperators: ["sandbox_destroy", { sandbox: "operators" }],
     readOperators: ["read_file", { sandbox: "operators", path: "/etc/hostname" }],
-    envWithoutValue: ["exec", { sandbox: box.name, command: ["true"], env: { "HOME=/x": "y" } }],
+    envBadName: ["exec", { sandbox: box.name, command: ["true"], env: { "HOME=/x": "y" } }],
+    envWithoutValue: ["exec", { sandbox: box.name, command: ["env"], env: { SERVER_SECRET: null } }],
     relativeCwd: ["exec", { sandbox: box.name, command: ["true"], cwd: "tmp" }],
     nulInArgv: ["exec", { sandbox: box.name, command: ["echo", "a\u0000--network=public"] }],
     overTimeout: ["exec", { sandbox: box.name, command: ["true"], timeout: 100000 }],
@@ -92,6 +93,8 @@ async function refusals() {
   };
   seen.refused = {};
   for (const [key, [tool, args]] of Object.entries(attempts)) seen.refused[key] = await call(tool, args);
+  // The server's own environment stays out of the sandbox.
+  seen.sandboxEnv = await call("exec", { sandbox: box.name, command: ["env"] });
   // A flag after `--` is a program's name, not a flag.
   seen.flagAsCommand = await call("exec", { sandbox: box.name, command: ["--network=public"] });
   // The operator's policy has no network: the host's loopback server is out of reach.
