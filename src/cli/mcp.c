@@ -458,7 +458,10 @@ static void batch(struct mcp_session *s, json_t *list)
 		return;
 	}
 	b->responses = json_array();
-	json_array_foreach(list, i, item) message(s, item, b);
+	json_array_foreach(list, i, item)
+	{
+		message(s, item, b);
+	}
 	b->is_read = true;
 	batch_flush(s, b);
 }

@@ -231,7 +231,10 @@ static void argv_command(struct mcp_argv *a, const struct mcp_call *c)
 		mcp_argv_add(a, arg_string(c, "shell"));
 		return;
 	}
-	json_array_foreach(command, i, item) mcp_argv_add(a, json_string_value(item));
+	json_array_foreach(command, i, item)
+	{
+		mcp_argv_add(a, json_string_value(item));
+	}
 }
 
 void mcp_box_exec_start(struct mcp_session *s, struct mcp_call *c)
@@ -475,7 +478,8 @@ static json_t *list_entries(const struct mcp_capture *out, char *top, bool *is_t
 					     type_name(type), "size", (json_int_t)size);
 		free(name);
 	}
-	qsort(entries, count, sizeof(entries[0]), by_name);
+	if (count > 1)
+		qsort(entries, count, sizeof(json_t *), by_name);
 	for (size_t i = 0; i < count; i++)
 		json_array_append_new(list, entries[i]);
 	return list;

@@ -197,6 +197,9 @@ struct mcp_argv {
 /* The tools/list result's tools array, for the negotiated protocol. */
 json_t *mcp_tools_list(const struct mcp_session *s);
 const struct mcp_tool *mcp_tool_find(const char *name);
+/* Every argument of c (its tool and args set) known, of its kind, the required ones there;
+ * else false with the call answered (an error result the model can act on). */
+bool mcp_tool_check_args(struct mcp_session *s, struct mcp_call *c);
 /* Starts call (its tool, args set): validates, starts its first command or answers at once
  * (call->result set). */
 void mcp_tool_start(struct mcp_session *s, struct mcp_call *call);

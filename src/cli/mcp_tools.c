@@ -70,9 +70,11 @@ static const char *type_check(const struct mcp_session *s, const struct mcp_fiel
 		if (!json_is_array(v) || json_array_size(v) == 0 ||
 		    json_array_size(v) > MCP_ARGV_MAX)
 			return "an array of 1 to 1024 strings (the program, then its arguments)";
-		json_array_foreach(
-		    v, i, item) if (!json_is_string(item) ||
-				    has_nul(item)) return "an array of strings without NUL";
+		json_array_foreach(v, i, item)
+		{
+			if (!json_is_string(item) || has_nul(item))
+				return "an array of strings without NUL";
+		}
 		if (json_string_length(json_array_get(v, 0)) == 0)
 			return "an array whose first string names a program";
 		return NULL;
@@ -114,9 +116,7 @@ static void field_names(const struct mcp_tool *tool, char *buf, size_t size)
 		sk_strlcpy(buf, "none", size);
 }
 
-/* Every argument known, of its kind, the required ones there; else false with the call
- * answered (an error result the model can act on). */
-static bool check_args(struct mcp_session *s, struct mcp_call *c)
+bool mcp_tool_check_args(struct mcp_session *s, struct mcp_call *c)
 {
 	const struct mcp_tool *tool = c->tool;
 	char why[128], names[256];
@@ -415,10 +415,12 @@ static void list_done(struct mcp_session *s, struct mcp_call *c)
 		json_t *seen = NULL;
 		if (b->state == MCP_BOX_FREE)
 			continue;
-		json_array_foreach(
-		    ps, i,
-		    entry) if (strcmp(json_string_value(json_object_get(entry, "name")) ?: "",
-				      b->name) == 0) seen = entry;
+		json_array_foreach(ps, i, entry)
+		{
+			const char *name = json_string_value(json_object_get(entry, "name"));
+			if (name && strcmp(name, b->name) == 0)
+				seen = entry;
+		}
 		const char *status = json_string_value(json_object_get(seen, "status"));
 		if (b->state != MCP_BOX_READY)
 			status = state_name(b->state);
@@ -723,7 +725,7 @@ void mcp_tool_start(struct mcp_session *s, struct mcp_call *c)
 {
 	c->stdin_fd = -1;
 	c->started_ms = clock_now_ms();
-	if (check_args(s, c))
+	if (mcp_tool_check_args(s, c))
 		c->tool->start(s, c);
 }
 

@@ -77,15 +77,17 @@ char *textenc_utf8_repair(const char *in, size_t len, size_t *out_len, size_t *r
 size_t textenc_utf8_cut(const char *in, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)in;
-	size_t start = len;
 
-	/* Back over at most 3 continuation bytes to the byte that leads them. */
-	while (start > 0 && len - start < 4 && (p[start - 1] & 0xC0) == 0x80)
-		start--;
-	if (start == 0 || p[start - 1] < 0xC0)
-		return len; /* ends on ASCII or on stray continuation bytes: nothing to cut */
-	start--;
-	return sequence_length(p + start, len - start) == len - start ? len : start;
+	/* The last byte that is not a continuation, among the last four: a lead whose sequence
+	 * needs more bytes than there are after it is where to cut. */
+	for (size_t back = 1; back <= 4 && back <= len; back++) {
+		unsigned char c = p[len - back];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+		return need > back ? len - back : len;
+	}
+	return len; /* only continuation bytes at the end: nothing of ours to keep whole */
 }
 
 static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

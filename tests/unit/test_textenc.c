@@ -64,6 +64,8 @@ static void test_utf8_cut(void **state)
 	assert_int_equal(textenc_utf8_cut("\xF0\x9F\x98\x80", 3), 0);
 	assert_int_equal(textenc_utf8_cut("\xF0\x9F\x98\x80", 4), 4);
 	assert_int_equal(textenc_utf8_cut("a\x80\x80\x80\x80", 5), 5); /* not ours to fix */
+	/* a whole character, then a stray continuation byte (found by fuzz_mcp_args) */
+	assert_int_equal(textenc_utf8_cut("\xF0\x9F\x99\x98\x80", 5), 5);
 	assert_int_equal(textenc_utf8_cut("", 0), 0);
 }
 
