@@ -276,6 +276,9 @@ static void settle(struct mcp_session *s, struct mcp_call *c)
 		c->result = NULL;
 		call_free(s, c);
 	} else if (c->result || !mcp_child_is_running(&c->child)) {
+		if (!c->is_cancelled) /* a tool that neither answered nor went on: never silence */
+			reply_error(s, c->batch, c->id, RPC_INTERNAL_ERROR,
+				    "%s ended without an answer", c->tool->name);
 		call_free(s, c);
 	}
 }
