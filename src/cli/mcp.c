@@ -159,14 +159,15 @@ static int parse_options(int argc, char **argv, struct mcp_options *o, struct sk
  * mistake of the operator's stops here (exit 125) and not at the model's first call. */
 static int check_policies(const struct mcp_session *s, struct sk_err *err)
 {
-	size_t count = s->opts->allowed_count + (s->opts->profile ? 0 : 1);
+	bool exists;
 
-	for (size_t i = 0; i < count; i++) {
-		const char *profile =
-		    s->opts->profile ? s->opts->allowed[i] : (i ? s->opts->allowed[i - 1] : NULL);
+	for (size_t i = 0;; i++) {
+		const char *profile = mcp_policy_profile(s->opts, i, &exists);
 		char *argv[8] = {"stockade", "policy", "show"}, line[600];
 		int n = 3;
 		struct mcp_child c;
+		if (!exists)
+			return 0;
 		if (s->opts->policy) {
 			argv[n++] = "--policy";
 			argv[n++] = (char *)s->opts->policy;
@@ -188,7 +189,6 @@ static int check_policies(const struct mcp_session *s, struct sk_err *err)
 		if (rc < 0)
 			return -1;
 	}
-	return 0;
 }
 
 /* ---- messages out ---- */
@@ -241,6 +241,7 @@ static void reply_error(struct mcp_session *s, struct mcp_batch *b, json_t *id, 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	mcp_text_repair(text, sizeof(text)); /* a method's name cut mid-character */
 	reply(s, b,
 	      json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(),
 			"error", "code", code, "message", text));

@@ -205,6 +205,12 @@ bool mcp_tool_check_args(struct mcp_session *s, struct mcp_call *c);
 void mcp_tool_start(struct mcp_session *s, struct mcp_call *call);
 /* The call's child has been reaped: the next command, or call->result. */
 void mcp_tool_child_done(struct mcp_session *s, struct mcp_call *call);
+/* The profiles a model may get, in describe_policy's order: the default (the operator's
+ * --profile, or NULL: none, the policy file's own) then every other allowed one; *exists is
+ * false past the last. */
+const char *mcp_policy_profile(const struct mcp_options *o, size_t index, bool *exists);
+/* text (NUL-terminated, in a buffer of size) made valid UTF-8 in place, cut if it must be. */
+void mcp_text_repair(char *text, size_t size);
 /* A short progress line for a long call ("exec: running 12 s, 3100 bytes of output"). */
 void mcp_tool_progress_text(const struct mcp_call *call, double now, char *buf, size_t size);
 

@@ -241,11 +241,28 @@ static void refuse_v(struct mcp_session *s, struct mcp_call *c, const char *fmt,
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
+	mcp_text_repair(text, sizeof(text)); /* a cut or a byte of a path: still a JSON string */
 	c->result = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
 			      "isError", 1);
 	sk_strlcpy(s->denial_tool, c->tool->name, sizeof(s->denial_tool));
 	sk_strlcpy(s->denial, text, sizeof(s->denial));
+	mcp_text_repair(s->denial, sizeof(s->denial));
 	s->denial_at = (long long)time(NULL);
+}
+
+void mcp_text_repair(char *text, size_t size)
+{
+	size_t len = strlen(text);
+	char *fixed = textenc_utf8_repair(text, textenc_utf8_cut(text, len), &len, NULL);
+
+	if (!fixed) {
+		text[0] = '\0';
+		return;
+	}
+	sk_strlcpy(text, fixed, size);
+	free(fixed);
+	len = strlen(text); /* a U+FFFD the copy cut short goes too */
+	text[textenc_utf8_cut(text, len)] = '\0';
 }
 
 void mcp_deny(struct mcp_session *s, struct mcp_call *c, const char *fmt, ...)
@@ -436,16 +453,11 @@ static void list_done(struct mcp_session *s, struct mcp_call *c)
 	mcp_succeed(s, c, json_pack("{s:o, s:b}", "sandboxes", list, "truncated", 0));
 }
 
-/* The profiles describe_policy shows: the default (the operator's --profile, or none: the
- * policy file's own), then every other allowed one. */
-static const char *policy_profile(const struct mcp_session *s, int step, bool *exists)
+const char *mcp_policy_profile(const struct mcp_options *o, size_t index, bool *exists)
 {
-	const struct mcp_options *o = s->opts;
-	size_t index = (size_t)step;
-
 	*exists = true;
-	if (!o->profile) { /* step 0 is "none"; allowed[] holds no default */
-		if (step == 0)
+	if (!o->profile) { /* index 0 is "none"; allowed[] holds no default */
+		if (index == 0)
 			return NULL;
 		index--;
 	}
@@ -459,7 +471,7 @@ static void policy_start_step(struct mcp_session *s, struct mcp_call *c)
 {
 	struct mcp_argv a;
 	bool exists;
-	const char *profile = policy_profile(s, c->step, &exists);
+	const char *profile = mcp_policy_profile(s->opts, (size_t)c->step, &exists);
 
 	mcp_argv_init(&a);
 	mcp_argv_add(&a, "stockade");
@@ -490,7 +502,7 @@ static json_t *session_limits(const struct mcp_session *s)
 static void policy_done(struct mcp_session *s, struct mcp_call *c)
 {
 	bool exists, is_truncated = c->child.out.total > c->child.out.len;
-	const char *profile = policy_profile(s, c->step, &exists);
+	const char *profile = mcp_policy_profile(s->opts, (size_t)c->step, &exists);
 	json_t *spec = json_loads(c->child.out.buf ? c->child.out.buf : "", 0, NULL);
 
 	if (!spec && !is_truncated) {
@@ -502,7 +514,7 @@ static void policy_done(struct mcp_session *s, struct mcp_call *c)
 					c->step == 0, "spec", spec, "truncated", is_truncated));
 	mcp_child_release(&c->child);
 	c->step++;
-	(void)policy_profile(s, c->step, &exists);
+	(void)mcp_policy_profile(s->opts, (size_t)c->step, &exists);
 	if (exists) {
 		policy_start_step(s, c);
 		return;

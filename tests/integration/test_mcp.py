@@ -393,6 +393,14 @@ def test_malformed_input_gets_standard_errors(ctx):
         expect(got.get("jsonrpc") == "2.0" and got.get("id") == rid and
                got.get("error", {}).get("code") == code and got["error"].get("message"),
                f"{raw!r}: expected {code}, got {got}")
+    # a method or an argument named in multi-byte characters, cut in the message that names
+    # it: the answer is still valid UTF-8, and the server goes on
+    long_name = "a" + "é" * 40
+    got = m.request(long_name)
+    expect(got["error"]["code"] == -32601 and got["error"]["message"].startswith(
+        "method not found: a" + "é" * 31), f"{got}")
+    text = error_text(m.call("sandbox_list", **{long_name: 1}))
+    expect("takes no argument 'aéé" in text, text)
     # a message past the 8 MiB limit: refused, and the next one is read as usual
     m.send(b'{"jsonrpc":"2.0","id":16,"method":"ping","params":{"pad":"' + b"x" * (9 << 20) +
            b'"}}')
