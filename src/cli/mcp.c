@@ -156,8 +156,9 @@ static int parse_options(int argc, char **argv, struct mcp_options *o, struct sk
 
 /* Before a message is read: each profile the model may get, with the policy file, goes
  * through `stockade policy show` (the file read and checked by the flags' parsers), so a
- * mistake of the operator's stops here (exit 125) and not at the model's first call. */
-static int check_policies(const struct mcp_session *s, struct sk_err *err)
+ * mistake of the operator's stops here (exit 125) and not at the model's first call; what it
+ * shows says whether any has a network. */
+static int check_policies(struct mcp_session *s, struct sk_err *err)
 {
 	bool exists;
 
@@ -184,6 +185,13 @@ static int check_policies(const struct mcp_session *s, struct sk_err *err)
 			(void)sk_fail(err, "mcp", 0, NULL, "%s%s%s%s", line,
 				      profile ? " (with --profile " : "", profile ? profile : "",
 				      profile ? ")" : "");
+		}
+		if (rc == 0) { /* exec and run are open-world tools when a network is there */
+			json_t *spec = json_loads(c.out.buf, 0, NULL);
+			const char *mode = json_string_value(
+			    json_object_get(json_object_get(spec, "network"), "mode"));
+			s->has_network |= !mode || strcmp(mode, "none") != 0;
+			json_decref(spec);
 		}
 		mcp_child_release(&c);
 		if (rc < 0)

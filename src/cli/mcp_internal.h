@@ -98,6 +98,7 @@ struct mcp_session {
 	char self[PATH_MAX]; /* this executable, resolved once at start */
 	char protocol[16];   /* the negotiated revision; "" before initialize */
 	bool is_closing;
+	bool has_network; /* a profile the model may get has one: exec and run reach out */
 	struct mcp_sandbox sandboxes[MCP_SANDBOXES_LIMIT];
 	struct mcp_call calls[MCP_MAX_CALLS];
 	/* Why the model was last refused (describe_policy tells it). */

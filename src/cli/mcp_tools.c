@@ -723,7 +723,8 @@ json_t *mcp_tools_list(const struct mcp_session *s)
 		    "{s:s, s:s, s:o, s:{s:s, s:b, s:b, s:b, s:b}}", "name", t->name, "description",
 		    t->description, "inputSchema", input_schema(s, t), "annotations", "title",
 		    t->title, "readOnlyHint", t->is_read_only, "destructiveHint", t->is_destructive,
-		    "idempotentHint", t->is_idempotent, "openWorldHint", 0);
+		    "idempotentHint", t->is_idempotent, "openWorldHint",
+		    t->start == mcp_box_exec_start && s->has_network);
 		if (!mcp_is_legacy_protocol(s)) {
 			json_object_set_new(tool, "title", json_string(t->title));
 			json_object_set_new(tool, "outputSchema", output_schema(t->output));

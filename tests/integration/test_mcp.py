@@ -427,6 +427,8 @@ def test_protocol_versions_and_batches(ctx):
         expect(got["protocolVersion"] == answered and
                got["capabilities"] == {"tools": {"listChanged": False}}, f"{asked}: {got}")
         tools = m.request("tools/list")["result"]["tools"]
+        expect(not any(t["annotations"]["openWorldHint"] for t in tools),
+               f"no network, no open world: {tools}")
         has_output = ["outputSchema" in t for t in tools]
         expect(all(has_output) if answered != "2025-03-26" else not any(has_output),
                f"{asked}: outputSchema {has_output}")
@@ -439,6 +441,13 @@ def test_protocol_versions_and_batches(ctx):
             got = m.answer()
             expect(got["error"]["code"] == -32600 and "batch" in got["error"]["message"], f"{got}")
         m.close()
+    # with a network in the policy, exec and run reach an open world (and only they)
+    m = Raw(h, "--policy", h.policy({"stockade": 1, "network": {"allow": ["example.com"]}}))
+    m.initialize()
+    tools = m.request("tools/list")["result"]["tools"]
+    open_world = sorted(t["name"] for t in tools if t["annotations"]["openWorldHint"])
+    expect(open_world == ["exec", "run"], f"{open_world}")
+    m.close()
     # 2025-03-26 receives batches: one array back, an answer per request, whenever it is ready
     m = Raw(h)
     m.initialize("2025-03-26")
