@@ -43,6 +43,8 @@ static void usage(FILE *out)
 		"       stockade doctor [--json]\n"
 		"       stockade serve [--socket PATH] [--allow-uid U]... [--allow-gid G]...\n"
 		"       stockade health [--socket PATH] [--timeout DURATION] [--livez]\n"
+		"       stockade mcp [--policy FILE] [--profile P] [--allow-profile P]...   "
+		"MCP on stdio\n"
 		"       stockade policy check|show|profiles|import-srt ...   spec files "
 		"(docs/spec.md)\n"
 		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
@@ -99,6 +101,8 @@ int main(int argc, char **argv)
 		   strcmp(argv[1], "stop") == 0 || strcmp(argv[1], "rm") == 0 ||
 		   strcmp(argv[1], "cp") == 0) {
 		rc = cli_box(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "mcp") == 0) {
+		rc = cli_mcp(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "serve") == 0) {
 		rc = serve_exec(argv, &err);
 	} else if (strcmp(argv[1], "health") == 0) {

@@ -20,8 +20,8 @@ their namespaces. Nothing else is killed.
 One line per mutation (detected / UNDETECTED / DOES NOT APPLY / BUILD FAILED / timeout), then a
 summary; exit 1 unless every selected mutation is detected. Measured on the 2-core dev VM
 (other test runs beside it): `--ci` 23-44 s (copy, meson setup and full build, then the
-baseline of its tests and four mutations); all 34 mutations in root mode 189 s (all
-detected), in user mode 150 s (safepath-resolve UNDETECTED there: another check of the
+baseline of its tests and four mutations); all 34 mutations (before the 3 of stockade mcp,
+detected in 89 s on their own) in root mode 189 s (all detected), in user mode 150 s (safepath-resolve UNDETECTED there: another check of the
 volume refuses the replaced directory first; cgroup's tests run as root only).
 
 Detected through another layer's refusal, not by a test seeing the layer gone (exit 125 from
@@ -197,6 +197,18 @@ MUTATIONS = {
                            "plan->scoped = 0;")],
                          ["unit:test_landlock", "hostile:socket_families",
                           "hostile:ptrace_process_vm_pidfd_getfd_against_pid1"]),
+    # stockade mcp: what stands between a model and a wider policy or a longer life
+    "mcp-profiles": M([("src/cli/mcp_tools.c",
+                        "return \"one of the profiles the operator allows (describe_policy lists "
+                        "them)\";", "return NULL;")],
+                      ["mcp:sdk_client_cannot_widen_the_policy"], reason="profileNotAllowed"),
+    "mcp-arguments": M([("src/cli/mcp_tools.c", "\t\tif (!f->name) {\n",
+                         "\t\tif (!f->name)\n\t\t\tcontinue;\n\t\tif (!f->name) {\n")],
+                       ["mcp:sdk_client_cannot_widen_the_policy"], reason="networkArgument"),
+    "mcp-end": M([("src/cli/mcp.c",
+                   "if (s->sandboxes[k].state != MCP_BOX_FREE)\n\t\t\t(void)mcp_child_start",
+                   "if (0)\n\t\t\t(void)mcp_child_start")],
+                 ["mcp:sandboxes_go_when_stdin_closes_or_on_sigterm"], reason="left behind"),
 }
 
 

@@ -1,5 +1,7 @@
 /* `stockade cp` (see cli/box_client.h): both directions through a copier inside the sandbox
- * (sandbox/service.c); the host side never resolves a path in the sandbox (CVE-2018-15664). */
+ * (sandbox/service.c); the host side never resolves a path in the sandbox (CVE-2018-15664).
+ * `-` for the host side is a file's bytes on stdout or from stdin, with no host path at all
+ * (what `stockade mcp`'s read_file and write_file use). */
 #define _GNU_SOURCE
 #include "cli/box_client.h"
 
@@ -10,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -102,11 +105,15 @@ static int cp_done(int ctl, int err_read, struct sk_err *err)
 	return said ? -1 : sk_fail(err, "cp", 0, NULL, "the copy failed inside the sandbox");
 }
 
-/* What goes into the copier's stream: a host tree, or bytes from memory. */
+/* What goes into the copier's stream: a host tree (kind 'i': made as `cp -r` would), or one
+ * regular file (kind 'f': the copier refuses a directory at the path) from bytes in memory or
+ * from an fd of known size. */
 struct cp_source {
-	const char *host; /* a host path, or NULL for data */
-	const void *data;
+	const char *host; /* a host path, or NULL */
+	const void *data; /* with fd < 0: len bytes */
 	size_t len;
+	int fd; /* >= 0: size bytes from it */
+	uint64_t size;
 	uint32_t mode;
 };
 
@@ -123,17 +130,23 @@ static int cp_in(int ctl, const struct cp_source *src, const char *path, struct 
 		close(stream[1]);
 		return sk_fail(err, "cp", errno, NULL, "pipe2");
 	}
-	if (cp_request(ctl, SERVICE_COPY_IN, path, stream[0], errs[1], err) < 0) {
+	if (cp_request(ctl, src->host ? SERVICE_COPY_IN : SERVICE_COPY_FILE, path, stream[0],
+		       errs[1], err) < 0) {
 		close(stream[1]);
 		close(errs[0]);
 		return -1;
 	}
-	/* Our host tree into the pipe; a copier that stopped reading shows as EPIPE here and
-	 * says why on its stderr. */
+	/* Into the pipe; a copier that stopped reading shows as EPIPE here and says why on its
+	 * stderr (its reason wins). */
 	sk_strlcpy(copy, path, sizeof(copy));
-	rc = src->host ? treestream_write(src->host, stream[1], &stats, err)
-		       : treestream_write_bytes(basename(copy), src->mode, src->data, src->len,
-						stream[1], err);
+	if (src->host)
+		rc = treestream_write(src->host, stream[1], &stats, err);
+	else if (src->fd >= 0)
+		rc = treestream_write_file(src->fd, src->size, basename(copy), src->mode, stream[1],
+					   err);
+	else
+		rc = treestream_write_bytes(basename(copy), src->mode, src->data, src->len,
+					    stream[1], err);
 	close(stream[1]);
 	struct sk_err done_err = {0};
 	int done = cp_done(ctl, errs[0], &done_err);
@@ -148,15 +161,91 @@ static int cp_in(int ctl, const struct cp_source *src, const char *path, struct 
 int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
 			  struct sk_err *err)
 {
-	struct cp_source src = {.data = data, .len = len, .mode = mode};
+	struct cp_source src = {.data = data, .len = len, .fd = -1, .mode = mode};
 
 	return cp_in(ctl, &src, path, err);
+}
+
+/* stdin as a file of known size: itself when it is a regular file (a memfd, a redirect), else
+ * read to its end into a memfd first (the stream names a file's size before its bytes). */
+static int stdin_file(int *fd, uint64_t *size, struct sk_err *err)
+{
+	char buf[65536];
+	struct stat st;
+	off_t at;
+	ssize_t n;
+
+	*fd = -1;
+	if (fstat(0, &st) < 0)
+		return sk_fail(err, "cp", errno, NULL, "fstat stdin");
+	if (S_ISREG(st.st_mode) && (at = lseek(0, 0, SEEK_CUR)) >= 0) {
+		*size = st.st_size > at ? (uint64_t)(st.st_size - at) : 0;
+		*fd = 0;
+		return 0;
+	}
+	*fd = memfd_create("stockade-cp-stdin", MFD_CLOEXEC);
+	if (*fd < 0)
+		return sk_fail(err, "cp", errno, NULL, "memfd_create");
+	*size = 0;
+	while ((n = read(0, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fds_write_all(*fd, buf, (size_t)n) < 0) {
+			int saved = errno;
+			close(*fd);
+			*fd = -1;
+			return sk_fail(err, "cp", saved, NULL, n < 0 ? "read stdin" : "memfd");
+		}
+		*size += (uint64_t)n;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0) {
+		close(*fd);
+		*fd = -1;
+		return sk_fail(err, "cp", errno, NULL, "lseek");
+	}
+	return 0;
+}
+
+/* cp - NAME:/path: stdin's bytes become the file path (0644), never a file inside a directory
+ * of that name (the copier refuses one). */
+static int cp_in_stdin(int ctl, const char *path, struct sk_err *err)
+{
+	struct cp_source src = {.mode = 0644};
+	int rc;
+
+	if (stdin_file(&src.fd, &src.size, err) < 0)
+		return -1;
+	rc = cp_in(ctl, &src, path, err);
+	if (src.fd > 0)
+		close(src.fd);
+	return rc;
 }
 
 static void note_skipped_link(void *arg, const char *path, const char *target, const char *why)
 {
 	(void)arg;
 	fprintf(stderr, "stockade: skipped link %s -> %s (%s)\n", path, target, why);
+}
+
+/* cp NAME:/file -: the file's bytes on stdout (a directory is refused: there is no stream
+ * format for a tree on stdout). A reader that stops reading ends the copy (EPIPE). */
+static int cp_to_stdout(int src_fd, const struct stat *st, const char *src_path, struct sk_err *err)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (!S_ISREG(st->st_mode))
+		return sk_fail(err, "cp", EISDIR, "`cp NAME:/path -` copies one file to stdout",
+			       "%.200s", src_path);
+	while ((n = read(src_fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sk_fail(err, "cp", errno, NULL, "read %.200s", src_path);
+		if (fds_write_all(1, buf, (size_t)n) < 0)
+			return sk_fail(err, "cp", errno, NULL, "write stdout");
+	}
+	return 0;
 }
 
 /* Copies what the copier opened inside (src_fd) to host: into host/NAME when host is an
@@ -170,6 +259,8 @@ static int cp_to_host(int src_fd, const char *src_path, const char *host, struct
 
 	if (fstat(src_fd, &src_st) < 0)
 		return sk_fail(err, "cp", errno, NULL, "fstat");
+	if (strcmp(host, "-") == 0)
+		return cp_to_stdout(src_fd, &src_st, src_path, err);
 	sk_strlcpy(copy, src_path, sizeof(copy));
 	if (stat(host, &host_st) == 0 && S_ISDIR(host_st.st_mode))
 		snprintf(dst, sizeof(dst), "%.2000s/%.1000s", host, basename(copy));
@@ -257,7 +348,8 @@ static int cp_out(int ctl, const char *path, const char *host, struct sk_err *er
 
 int cli_box_cp(int argc, char **argv, struct sk_err *err)
 {
-	static const char usage[] = "usage: stockade cp NAME:/path HOSTPATH | HOSTPATH NAME:/path";
+	static const char usage[] =
+	    "usage: stockade cp NAME:/path HOSTPATH|- | HOSTPATH|- NAME:/path";
 	char name[BOX_NAME_MAX + 1];
 	const char *path;
 	bool is_out;
@@ -274,8 +366,13 @@ int cli_box_cp(int argc, char **argv, struct sk_err *err)
 	ctl = cli_box_connect(name, &root, &box, err);
 	if (ctl < 0)
 		return -1;
-	struct cp_source src = {.host = argv[1]};
-	rc = is_out ? cp_out(ctl, path, argv[2], err) : cp_in(ctl, &src, path, err);
+	struct cp_source src = {.host = argv[1], .fd = -1};
+	if (is_out)
+		rc = cp_out(ctl, path, argv[2], err);
+	else if (strcmp(argv[1], "-") == 0)
+		rc = cp_in_stdin(ctl, path, err);
+	else
+		rc = cp_in(ctl, &src, path, err);
 	cli_box_disconnect(ctl, &root, &box);
 	return rc;
 }

@@ -49,6 +49,9 @@ struct json_t *cli_spec_json(const struct sandbox_spec *spec);
 int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sources,
 		  struct sandbox_host *host, int report_fd, struct sk_err *err);
 int cli_box(int argc, char **argv, struct sk_err *err);
+/* `stockade mcp` (cli/mcp.c): MCP over stdio until stdin closes; 0, or -1 with err (the
+ * operator's flags or policy refused before a message is read). */
+int cli_mcp(int argc, char **argv, struct sk_err *err);
 /* `stockade run`: returns the exit status for main(), or -1 with err filled. */
 int cli_run(int argc, char **argv, char *const *caller_env, struct sk_err *err);
 void cli_run_usage(void);

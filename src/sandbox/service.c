@@ -108,7 +108,7 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 	const char *flags = take(buf, len, &at);
 
 	memset(body, 0, sizeof(*body));
-	if (!flags || strlen(flags) != 1 || !strchr("-tio", flags[0]))
+	if (!flags || strlen(flags) != 1 || !strchr("-tiof", flags[0]))
 		return -1;
 	body->kind = flags[0];
 	body->has_tty = flags[0] == 't';
@@ -205,8 +205,9 @@ static int free_slot(void)
  * (the same uid, Landlock domain, seccomp filter; non-dumpable like PID 1, so the workload
  * cannot reach into it). Paths are resolved here, in the sandbox's own view: no host process
  * ever resolves one (docker cp, CVE-2018-15664). Copy in: the caller's tree stream from fd 0
- * is made at the path. Copy out: the path opened (a file or a directory) goes to the caller
- * over fd 0, a socket; the caller copies from it without following any link. */
+ * is made at the path (a file stream of `cp -`: as the path, never inside it). Copy out: the path
+ * opened (a file or a directory) goes to the caller over fd 0, a socket; the caller copies from it
+ * without following any link. */
 static void __attribute__((noreturn)) copier(const struct service_body *body)
 {
 	struct treestream_stats stats;
@@ -215,7 +216,15 @@ static void __attribute__((noreturn)) copier(const struct service_body *body)
 	int fd;
 
 	memset(&err, 0, sizeof(err));
-	if (body->kind == SERVICE_COPY_IN) {
+	/* cp -: the bytes are the file at the path; a directory there is refused rather than
+	 * written into (which cp HOST NAME:/dir does), so the caller gets the path it named. */
+	if (body->kind == SERVICE_COPY_FILE && stat(body->argv[0], &st) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		(void)sk_fail(&err, "cp", EISDIR, NULL, "%.200s", body->argv[0]);
+		sk_err_print(&err);
+		_exit(1);
+	}
+	if (body->kind == SERVICE_COPY_IN || body->kind == SERVICE_COPY_FILE) {
 		if (treestream_read(0, body->argv[0], &stats, &err) == 0)
 			_exit(0);
 		sk_err_print(&err);
@@ -274,7 +283,8 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 			       .workdir = body.workdir,
 			       .stdio = {fds[0], fds[1], fds[2]},
 			       .has_tty = body.has_tty};
-	if (body.kind == SERVICE_COPY_IN || body.kind == SERVICE_COPY_OUT) {
+	if (body.kind == SERVICE_COPY_IN || body.kind == SERVICE_COPY_OUT ||
+	    body.kind == SERVICE_COPY_FILE) {
 		pid = start_copier(&body, fds, sync_fd);
 		if (pid < 0)
 			return refuse(sync_fd, exec_id, errno, "fork");

@@ -20,10 +20,12 @@
 
 /* What an exec request asks for. */
 enum service_kind {
-	SERVICE_EXEC = '-',	/* a command, with the caller's fds 0-2 */
-	SERVICE_TTY = 't',	/* a command on a pty of the sandbox's own */
-	SERVICE_COPY_IN = 'i',	/* stockade cp HOST NAME:argv[0]: a tree stream on fd 0 */
-	SERVICE_COPY_OUT = 'o', /* stockade cp NAME:argv[0] HOST: its fd sent over fd 0 */
+	SERVICE_EXEC = '-',	 /* a command, with the caller's fds 0-2 */
+	SERVICE_TTY = 't',	 /* a command on a pty of the sandbox's own */
+	SERVICE_COPY_IN = 'i',	 /* stockade cp HOST NAME:argv[0]: a tree stream on fd 0 */
+	SERVICE_COPY_OUT = 'o',	 /* stockade cp NAME:argv[0] HOST: its fd sent over fd 0 */
+	SERVICE_COPY_FILE = 'f', /* stockade cp - NAME:argv[0]: one file's stream on fd 0, made
+				  * as argv[0] itself, never inside a directory there */
 };
 
 /* An exec's request body, after its SYNC_EXEC_REQ: NUL-terminated strings: the kind (one

@@ -31,6 +31,12 @@ struct record {
 
 /* ---- writing (the caller's host tree) ---- */
 
+/* A name the stream's top may have: one component, not "", "/", "." or "..". */
+static bool is_plain_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 static void put_u32(unsigned char *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -172,7 +178,7 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 		return sk_fail(err, "cp", ENAMETOOLONG, NULL, "%.200s", src);
 	name = basename(copy);
 	parent = dirname(copy2);
-	if (!*name || strcmp(name, "/") == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	if (!is_plain_name(name))
 		return sk_fail(err, "cp", 0, "name a file or a directory",
 			       "cp: cannot copy '%.200s'", src);
 	dir_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -189,12 +195,25 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 	return rc;
 }
 
-/* One file from memory (the API's PUT .../files): the stream of a single regular file. */
+int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
+			  struct sk_err *err)
+{
+	if (!is_plain_name(name))
+		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy to '%.200s'", name);
+	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
+	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
+		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
+	if (put_file(out_fd, fd, "", mode & 0777, size, err) < 0)
+		return -1;
+	return put_record(out_fd, 'e', 0, "", 0, err);
+}
+
+/* One file from memory (the API's PUT .../files), as treestream_write_file from an fd. */
 int treestream_write_bytes(const char *name, uint32_t mode, const void *data, size_t len,
 			   int out_fd, struct sk_err *err)
 {
-	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy '%.200s'", name);
+	if (!is_plain_name(name))
+		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy to '%.200s'", name);
 	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
 	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
 		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
@@ -409,6 +428,10 @@ int treestream_read(int in_fd, const char *dst, struct treestream_stats *stats, 
 		rc = get_entry(in_fd, holder, &r, path, stats, err);
 	}
 	close(holder);
+	/* A file or a link at the top: the end record follows it. Read, so that the writer's
+	 * last bytes never meet a closed pipe (its EPIPE would fail a copy that was made). */
+	if (rc == 0 && top < 0 && (get_record(in_fd, &r, path, err) < 0 || r.type != 'e'))
+		rc = sk_fail(err, "cp", EPROTO, NULL, "a bad end of the copy stream");
 	while (rc == 0 && top >= 0) {
 		if (get_record(in_fd, &r, path, err) < 0) {
 			rc = -1;

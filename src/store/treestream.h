@@ -22,6 +22,10 @@ struct treestream_stats {
  * followed below the top) into out_fd. Special files are skipped and counted. */
 int treestream_write(const char *src, int out_fd, struct treestream_stats *stats,
 		     struct sk_err *err);
+/* Writes one regular file, size bytes read from fd (zeros if it ends early), as a stream whose
+ * top is that file under name (`stockade cp - NAME:/path`: the bytes of stdin). */
+int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
+			  struct sk_err *err);
 
 /* The stream of one regular file named name (no '/') holding len bytes of data. */
 int treestream_write_bytes(const char *name, uint32_t mode, const void *data, size_t len,
