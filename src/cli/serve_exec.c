@@ -30,7 +30,7 @@
 #include "sandbox/service.h"
 #include "sandbox/sync.h"
 #include "store/box.h"
-#include "util/base64.h"
+#include "util/textenc.h"
 #include "util/clock.h"
 #include "util/fds.h"
 #include "util/macros.h"
@@ -177,12 +177,11 @@ static struct serve_exec *exec_find_locked(struct serve *s, const char *name, co
 
 static json_t *output_json(const char *data, size_t len)
 {
-	char *text = malloc(base64_encoded_len(len) + 1);
+	char *text = textenc_base64_encode((const unsigned char *)(data ? data : ""), len);
 	json_t *out;
 
 	if (!text)
 		return NULL;
-	base64_encode(data, len, text);
 	out = json_string(text);
 	free(text);
 	return out;
@@ -232,19 +231,24 @@ static char *event_line(const struct serve_exec *x, size_t seq)
  * text when both streams are UTF-8, else both in base64 ("encoding"). */
 static json_t *result_json(const struct serve_exec *x)
 {
-	bool is_text = utf8_is_valid((const unsigned char *)x->data[0], x->data_len[0]) &&
-		       utf8_is_valid((const unsigned char *)x->data[1], x->data_len[1]);
+	size_t replaced[2] = {0, 0}, len[2] = {0, 0};
+	char *text[2];
 	json_t *out = json_pack("{s:s, s:s, s:s}", "id", x->id, "sandbox", x->box, "status",
 				x->is_done ? "exited" : "running");
 
+	/* Valid UTF-8 is what nothing had to be repaired in. */
+	for (int i = 0; i < 2; i++)
+		text[i] = textenc_utf8_repair(x->data[i] ? x->data[i] : "", x->data_len[i], &len[i],
+					      &replaced[i]);
+	bool is_text = text[0] && text[1] && replaced[0] == 0 && replaced[1] == 0;
 	exit_fields(x, out);
 	for (int i = 0; i < 2; i++) {
 		const char *key = i ? "stderr" : "stdout";
 		if (is_text)
-			json_object_set_new(
-			    out, key, json_stringn(x->data[i] ? x->data[i] : "", x->data_len[i]));
+			json_object_set_new(out, key, json_stringn(text[i], len[i]));
 		else
 			json_object_set_new(out, key, output_json(x->data[i], x->data_len[i]));
+		free(text[i]);
 	}
 	json_object_set_new(out, "encoding", json_string(is_text ? "utf-8" : "base64"));
 	json_object_set_new(out, "events", json_integer((json_int_t)x->count));
@@ -497,7 +501,8 @@ static int exec_pipes(struct serve_exec *x, int give[3], struct serve_failure *f
 	} else {
 		give[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (give[0] < 0)
-			return serve_fail(f, 500, "internal", "open /dev/null: %s", strerror(errno));
+			return serve_fail(f, 500, "internal", "open /dev/null: %s",
+					  strerror(errno));
 	}
 	for (int i = 0; i < 2; i++) {
 		if (pipe2(p, O_CLOEXEC) < 0)
@@ -561,7 +566,7 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	if (s->running_execs >= s->max_execs) {
 		pthread_mutex_unlock(&s->lock);
 		(void)serve_fail(f, 429, "too_many_execs", "%u execs run now (serve --max-execs)",
-			   s->max_execs);
+				 s->max_execs);
 		goto fail;
 	}
 	s->running_execs++;

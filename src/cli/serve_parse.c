@@ -2,12 +2,13 @@
 #define _GNU_SOURCE
 #include "cli/serve_parse.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/base64.h"
+#include "util/textenc.h"
 #include "util/err.h"
 #include "util/macros.h"
 
@@ -176,18 +177,14 @@ int serve_exec_parse(const json_t *req, uint64_t default_output, uint64_t max_ou
 	}
 	const json_t *in = json_object_get(req, "stdin");
 	if (in && !json_is_null(in)) {
-		size_t len = json_is_string(in) ? json_string_length(in) : 0;
-		long n;
 		if (!json_is_string(in))
 			return bad(message, size, "stdin: base64 text");
-		out->input = malloc(len / 4 * 3 + 1);
+		out->input = textenc_base64_decode(json_string_value(in), json_string_length(in),
+						   &out->input_len);
 		if (!out->input)
-			return bad(message, size, "out of memory");
-		n = base64_decode(json_string_value(in), len, out->input);
-		if (n < 0)
-			return bad(message, size, "stdin: not base64");
-		out->input_len = (size_t)n;
-		if (n == 0) { /* an empty stdin is one at its end at once: /dev/null */
+			return bad(message, size, "stdin: %s",
+				   errno == ENOMEM ? "out of memory" : "not base64");
+		if (out->input_len == 0) { /* an empty stdin is one at its end at once: /dev/null */
 			free(out->input);
 			out->input = NULL;
 		}
