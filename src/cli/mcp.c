@@ -680,7 +680,7 @@ static void destroy_all(struct mcp_session *s)
 		char *argv[] = {"stockade", "rm", "-f", s->sandboxes[k].name, NULL};
 		mcp_child_init(&removals[k]);
 		if (s->sandboxes[k].state != MCP_BOX_FREE)
-			(void)mcp_child_start(&removals[k], s->self, argv, -1, 4096, 4096,
+			(void)mcp_child_start(&removals[k], s->self, argv, -1, -1, 4096, 4096,
 					      REMOVE_TIMEOUT_MS, &err);
 	}
 	while (is_any) {
@@ -741,11 +741,18 @@ int cli_mcp(int argc, char **argv, struct sk_err *err)
 	s.self[len] = '\0';
 	if (check_policies(&s, err) < 0)
 		return -1;
+	if (fds_pipe_high(s.tie, 100) < 0)
+		return sk_fail(err, "mcp", errno, NULL, "pipe2 (the tie)");
 	sig_fd = signals_fd(err);
-	if (sig_fd < 0)
+	if (sig_fd < 0) {
+		close(s.tie[0]);
+		close(s.tie[1]);
 		return -1;
+	}
 	serve(&s, sig_fd);
 	destroy_all(&s);
 	close(sig_fd);
+	close(s.tie[0]);
+	close(s.tie[1]);
 	return 0;
 }

@@ -121,6 +121,9 @@ void mcp_box_create_start(struct mcp_session *s, struct mcp_call *c)
 	snprintf(free_slot->profile, sizeof(free_slot->profile), "%s", profile ? profile : "");
 	argv_stockade(&a, "run");
 	mcp_argv_add(&a, "-d");
+	mcp_argv_add(&a, "--tie-fd");
+	mcp_argv_add(&a, "3");
+	a.is_tied = true;
 	mcp_argv_add(&a, "--name");
 	mcp_argv_add(&a, free_slot->name);
 	mcp_argv_policy(&a, s, profile);

@@ -110,7 +110,8 @@ void mcp_child_init(struct mcp_child *c)
 }
 
 int mcp_child_start(struct mcp_child *c, const char *self, char *const argv[], int stdin_fd,
-		    size_t out_cap, size_t err_cap, uint64_t timeout_ms, struct sk_err *err)
+		    int pass_fd, size_t out_cap, size_t err_cap, uint64_t timeout_ms,
+		    struct sk_err *err)
 {
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
@@ -131,7 +132,9 @@ int mcp_child_start(struct mcp_child *c, const char *self, char *const argv[], i
 		posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, out_w, 1);
 	posix_spawn_file_actions_adddup2(&actions, err_w, 2);
-	/* Every other fd of ours is O_CLOEXEC: the child gets 0-2 and nothing else. */
+	if (pass_fd >= 0) /* the tie (run -d --tie-fd 3): at 100 or above, so not clobbered */
+		posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+	/* Every other fd of ours is O_CLOEXEC: the child gets these and nothing else. */
 	rc = posix_spawn(&c->pid, self, &actions, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
@@ -267,7 +270,7 @@ int mcp_child_run(struct mcp_child *c, const char *self, char *const argv[], siz
 	int status;
 	pid_t pid;
 
-	if (mcp_child_start(c, self, argv, -1, out_cap, 4096, timeout_ms, err) < 0)
+	if (mcp_child_start(c, self, argv, -1, -1, out_cap, 4096, timeout_ms, err) < 0)
 		return -1;
 	while (mcp_child_is_running(c)) {
 		struct pollfd fds[2];

@@ -100,6 +100,9 @@ struct mcp_session {
 	bool is_closing;
 	bool has_network; /* a profile the model may get has one: exec and run reach out */
 	struct mcp_sandbox sandboxes[MCP_SANDBOXES_LIMIT];
+	/* Every sandbox of the session gets the read end (run -d --tie-fd): when this process
+	 * ends, however (SIGKILL too), the write end closes and each stops by itself. */
+	int tie[2];
 	struct mcp_call calls[MCP_MAX_CALLS];
 	/* Why the model was last refused (describe_policy tells it). */
 	char denial_tool[32];
@@ -112,10 +115,12 @@ struct mcp_session {
 /* A child not started: nothing to release. */
 void mcp_child_init(struct mcp_child *c);
 /* Starts `stockade ARGV...` (argv[0] is only its name) with stdin_fd (-1: /dev/null) as stdin
- * and stdout and stderr captured up to out_cap and err_cap bytes; SIGTERM after timeout_ms (0:
+ * (pass_fd, unless -1, as its fd 3) and stdout and stderr captured up to out_cap and err_cap
+ * bytes; SIGTERM after timeout_ms (0:
  * none), SIGKILL a grace later. Returns 0, or -1 with err. */
 int mcp_child_start(struct mcp_child *c, const char *self, char *const argv[], int stdin_fd,
-		    size_t out_cap, size_t err_cap, uint64_t timeout_ms, struct sk_err *err);
+		    int pass_fd, size_t out_cap, size_t err_cap, uint64_t timeout_ms,
+		    struct sk_err *err);
 /* SIGTERM now (the exec client forwards it into the sandbox), SIGKILL after the grace. */
 void mcp_child_stop(struct mcp_child *c);
 /* Sends what the deadlines call for by now. */
@@ -193,6 +198,7 @@ struct mcp_argv {
 	char *owned[MCP_ENV_MAX + 8];
 	size_t count, owned_count;
 	bool is_broken; /* an allocation failed: not spawned */
+	bool is_tied;	/* run -d --tie-fd 3: the session's tie goes as fd 3 */
 };
 
 /* The tools/list result's tools array, for the negotiated protocol. */

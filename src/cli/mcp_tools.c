@@ -386,8 +386,9 @@ bool mcp_spawn(struct mcp_session *s, struct mcp_call *c, struct mcp_argv *a, si
 
 	if (!a->is_broken && a->count < ARRAY_SIZE(a->argv) - 1) {
 		a->argv[a->count] = NULL;
-		rc = mcp_child_start(&c->child, s->self, a->argv, c->stdin_fd, out_cap,
-				     s->opts->output_cap, timeout_ms, &err);
+		rc = mcp_child_start(&c->child, s->self, a->argv, c->stdin_fd,
+				     a->is_tied ? s->tie[0] : -1, out_cap, s->opts->output_cap,
+				     timeout_ms, &err);
 	} else {
 		(void)sk_fail(&err, "mcp", E2BIG, NULL, "too many arguments");
 	}

@@ -941,26 +941,6 @@ int serve_spawn(const struct serve *s, char *const argv[],
 	return rc;
 }
 
-/* The tie's pipe, both ends moved to fds of 100 and above: a create's spawn places its own
- * fds at 3 and 4 (serve_api.c), which must not be the tie's own. */
-static int make_tie(int tie[2])
-{
-	int raw[2];
-
-	if (pipe2(raw, O_CLOEXEC) < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		tie[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, 100);
-		close(raw[i]);
-	}
-	if (tie[0] >= 0 && tie[1] >= 0)
-		return 0;
-	for (int i = 0; i < 2; i++)
-		if (tie[i] >= 0)
-			close(tie[i]);
-	return -1;
-}
-
 /* The sandboxes this home holds that a daemon made (state "tied") and that have ended: a
  * daemon killed with SIGKILL took them with it (their supervisors saw the tie close) but could
  * not remove them; the next one does. */
@@ -1089,7 +1069,8 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
-	if (make_tie(s.tie) < 0) {
+	/* At 100 and above: a create's spawn places its own fds at 3 and 4 (serve_api.c). */
+	if (fds_pipe_high(s.tie, 100) < 0) {
 		cli_sources_free(&s.base_sources);
 		return sk_fail(err, "serve", errno, NULL, "pipe2 (the tie)");
 	}

@@ -173,7 +173,7 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	posix_spawn_file_actions_adddup2(&actions, out[1], 1);
 	posix_spawn_file_actions_adddup2(&actions, errs[1], 2);
 	posix_spawn_file_actions_adddup2(&actions, memfd, 3); /* dup2 clears its O_CLOEXEC */
-	/* In this order: the memfd may be fd 4 here, the tie is at 100 or above (make_tie). */
+	/* In this order: the memfd may be fd 4 here, the tie is at 100 or above. */
 	posix_spawn_file_actions_adddup2(&actions, s->tie[0], 4);
 	int spawned = serve_spawn(s, argv, &actions, &pid);
 	posix_spawn_file_actions_destroy(&actions);

@@ -3,6 +3,7 @@
 #include "util/fds.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int fds_close_except(int *keep, int count)
@@ -60,4 +61,22 @@ ssize_t fds_read_all(int fd, void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+int fds_pipe_high(int fds[2], int min)
+{
+	int raw[2];
+
+	if (pipe2(raw, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, min);
+		close(raw[i]);
+	}
+	if (fds[0] >= 0 && fds[1] >= 0)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
 }

@@ -16,4 +16,8 @@ int fds_write_all(int fd, const void *buf, size_t len);
 /* Reads until EOF or `len` bytes, retrying on EINTR. Returns how many, or -1 with errno. */
 ssize_t fds_read_all(int fd, void *buf, size_t len);
 
+/* A pipe (O_CLOEXEC) with both ends moved to fds of min and above, out of the way of a spawn
+ * that places its child's fds at 3, 4, ... (the tie of run -d --tie-fd). 0, or -1 (errno). */
+int fds_pipe_high(int fds[2], int min);
+
 #endif

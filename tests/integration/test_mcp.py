@@ -505,6 +505,24 @@ def test_sandboxes_go_when_stdin_closes_or_on_sigterm(ctx):
     m.p.send_signal(signal.SIGTERM)
     r = harness.finish(m.p, timeout=30, what="stockade mcp after SIGTERM")
     expect(r.returncode == 0 and h.ps() == {} and h.names() == [], f"{r} {h.ps()}")
+    # SIGKILL: no cleanup runs, yet each sandbox stops by itself (its supervisor watches a
+    # pipe only stockade mcp held: run -d --tie-fd); what is left is an ended sandbox.
+    m = Raw(h)
+    m.initialize()
+    m.ok("sandbox_create", name="four")
+    pid = json.load(open(os.path.join(h.home, "sandboxes", "four", "state.json")))[
+        "supervisor_pid"]
+    m.p.kill()
+    m.p.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and os.path.exists(f"/proc/{pid}") and \
+            open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.05)
+    expect(not os.path.exists(f"/proc/{pid}") or
+           open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
+           "the sandbox outlived stockade mcp's SIGKILL")
+    expect(h.ps().get("four", {}).get("status") != "running", f"{h.ps()}")
+    h.cli("rm", "-f", "four")
 
 
 def test_operator_flags_checked_before_a_message_is_read(ctx):
