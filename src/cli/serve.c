@@ -1089,7 +1089,12 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if (socket_listen(&s, err) < 0) {
+	/* The names of the sandboxes made for clients: used by requests only, from here on. */
+	s.owned = calloc(s.max_sandboxes, sizeof(*s.owned));
+	if (!s.owned || socket_listen(&s, err) < 0) {
+		if (!s.owned)
+			(void)sk_fail(err, "serve", ENOMEM, NULL, "room for --max-sandboxes names");
+		free(s.owned);
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
@@ -1101,6 +1106,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		if (daemon)
 			MHD_stop_daemon(daemon);
 		(void)unlink(s.socket_path);
+		free(s.owned);
 		cli_sources_free(&s.base_sources);
 		return sk_fail(err, "serve", saved, NULL, "start the HTTP server (libmicrohttpd)");
 	}
@@ -1113,6 +1119,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	close(s.listen_fd);
 	json_decref(s.doctor);
 	serve_exec_free_all(&s);
+	free(s.owned);
 	cli_sources_free(&s.base_sources);
 	close(s.tie[0]);
 	fprintf(stderr, "stockade: serve stopped (signal %d)\n", sig);

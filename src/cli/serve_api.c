@@ -248,27 +248,45 @@ out:
 	return -1;
 }
 
-static unsigned running_sandboxes(void)
-{
-	char(*names)[BOX_NAME_MAX + 1] = NULL;
-	struct box_root root;
-	struct sk_err err = {0};
-	size_t count = 0;
-	unsigned running = 0;
+/* ---- the daemon's own sandboxes ---- */
 
-	if (box_root_open(&root, &err) < 0)
-		return 0;
-	if (box_list(&root, &names, &count, &err) == 0)
-		for (size_t i = 0; i < count; i++) {
-			struct box box;
-			if (box_open(&root, names[i], &box, &err) < 0)
-				continue;
-			running += box_is_alive(&box);
-			box_close(&box);
-		}
-	free(names);
-	box_root_close(&root);
-	return running;
+/* STOCKADE_HOME may hold sandboxes this daemon did not make for a client: one made with the CLI,
+ * under a policy of its own (a secret, a volume, a network the operator's --policy does not
+ * give), or a warm one of the pool not taken yet (nobody's: what a client did in it would
+ * reach the next one). A request reaches neither: it is told "no such sandbox", as for a name
+ * that is not there. The names are recorded under the lock that counted the create, and the
+ * room for them (--max-sandboxes) was made at start (s->lock held). */
+static ssize_t owned_index_locked(const struct serve *s, const char *name)
+{
+	for (size_t i = 0; i < s->owned_count; i++)
+		if (strcmp(s->owned[i], name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+void serve_own_locked(struct serve *s, const char *name)
+{
+	if (s->owned_count < s->max_sandboxes && owned_index_locked(s, name) < 0)
+		sk_strlcpy(s->owned[s->owned_count++], name, sizeof(s->owned[0]));
+}
+
+bool serve_owns(struct serve *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	bool is_owned = owned_index_locked(s, name) >= 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_owned;
+}
+
+static void owned_drop(struct serve *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	ssize_t i = owned_index_locked(s, name);
+	if (i >= 0) {
+		s->owned_count--;
+		memcpy(s->owned[i], s->owned[s->owned_count], sizeof(s->owned[0]));
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static bool box_exists(const char *name)
@@ -289,7 +307,8 @@ static bool box_exists(const char *name)
 }
 
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct api_failure *f);
+		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    struct api_failure *f);
 
 /* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
  * is). 0 with its name, or -1 with f. */
@@ -322,7 +341,7 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 		free(doc);
 		return 0;
 	}
-	rc = make_box(s, doc, name, idle, lifetime, out_name, size, f);
+	rc = make_box(s, doc, name, idle, lifetime, false, out_name, size, f);
 	free(doc);
 	return rc;
 }
@@ -331,30 +350,44 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 		   size_t message_size)
 {
 	struct api_failure f = {0};
-	int rc = make_box(s, doc, NULL, NULL, NULL, out_name, size, &f);
+	int rc = make_box(s, doc, NULL, NULL, NULL, true, out_name, size, &f);
 
 	if (rc < 0)
 		snprintf(message, message_size, "%u %s: %s", f.status, f.code, f.message);
 	return rc;
 }
 
-/* `run -d` of a checked document, within --max-sandboxes. */
+/* `run -d` of a checked document, within --max-sandboxes; the sandbox made is the client's
+ * (s->owned) or, is_pooled, the warm pool's. */
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct api_failure *f)
+		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    struct api_failure *f)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	bool is_full = running_sandboxes() + s->creating >= s->max_sandboxes;
+	/* Every sandbox this daemon keeps counts, running or ended: an ended one stays, with its
+	 * state, until a DELETE, and counting running ones only let a client fill the home with
+	 * ended ones (a command of "true", over and over). */
+	bool is_full =
+	    s->owned_count + serve_pool_count_locked(s) + s->creating >= s->max_sandboxes;
 	if (!is_full)
 		s->creating++;
 	pthread_mutex_unlock(&s->lock);
 	if (is_full)
-		return api_fail(f, 429, "too_many_sandboxes",
-				"%u sandboxes run now (serve --max-sandboxes)", s->max_sandboxes);
+		return api_fail(
+		    f, 429, "too_many_sandboxes",
+		    "%u sandboxes are kept now, running or ended (serve --max-sandboxes): "
+		    "DELETE the ones done with",
+		    s->max_sandboxes);
 	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
 	pthread_mutex_lock(&s->lock);
 	s->creating--;
+	/* Recorded under the lock that counted it: a create in between sees it either way. */
+	if (rc == 0 && is_pooled)
+		serve_pool_add_locked(s, out_name);
+	else if (rc == 0)
+		serve_own_locked(s, out_name);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -409,7 +442,7 @@ static enum MHD_Result sandboxes_list(struct serve *s, struct MHD_Connection *co
 		return serve_respond_error(s, conn, 500, "internal", line);
 	}
 	for (size_t i = 0; i < count; i++)
-		if (!serve_pool_has(s, names[i])) /* warm ones are nobody's yet */
+		if (serve_owns(s, names[i]))
 			json_array_append_new(list, cli_box_view(&root, names[i], false));
 	free(names);
 	box_root_close(&root);
@@ -421,8 +454,10 @@ static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *
 {
 	struct sk_err err = {0};
 
-	if (!box_exists(name))
+	if (!box_exists(name)) {
+		owned_drop(s, name); /* removed by hand: not one this daemon keeps any more */
 		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
+	}
 	if (serve_remove_box(s, name, &err) < 0) {
 		char line[600];
 		sk_format(&err, line, sizeof(line));
@@ -454,7 +489,10 @@ int serve_remove_box(struct serve *s, const char *name, struct sk_err *err)
 		box_root_close(&root);
 	}
 	serve_exec_forget(s, name);
-	return cli_box_remove(name, false, err);
+	if (cli_box_remove(name, false, err) < 0 && box_exists(name))
+		return -1;
+	owned_drop(s, name);
+	return 0;
 }
 
 /* ---- files ---- */
@@ -801,6 +839,8 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 	struct serve_route r;
 
 	serve_route_parse(url, &r);
+	if (r.name[0] && !serve_owns(s, r.name)) /* not this daemon's: see owned_index_locked */
+		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
 	switch (r.kind) {
 	case ROUTE_NONE:
 		break;

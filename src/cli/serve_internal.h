@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "spec/spec.h"
+#include "store/box.h"
 #include "util/err.h"
 #include "cli/cli.h"
 
@@ -58,6 +59,11 @@ struct serve {
 	unsigned long exec_buckets[SERVE_HISTOGRAM_BUCKETS + 1];
 	unsigned long egress[2]; /* the proxy's decisions (allowed, denied) in removed sandboxes */
 	double exec_seconds;
+	/* The sandboxes this daemon made for its clients (a warm one once taken), from the
+	 * create's answer to their removal: the only ones a request may reach (serve_api.c).
+	 * Room for --max-sandboxes names, made at start: a create never fails to record one. */
+	char (*owned)[BOX_NAME_MAX + 1];
+	size_t owned_count;
 	unsigned creating;	  /* sandboxes being made now */
 	unsigned removing;	  /* one-shot runs' sandboxes being removed after their answer */
 	struct serve_exec *execs; /* every exec still kept, newest first */
@@ -117,6 +123,10 @@ extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
 			  const char *method, struct serve_request *req);
 
+/* Whether name is one of the sandboxes this daemon made for its clients (s->owned);
+ * serve_own_locked records one (s->lock held). */
+bool serve_owns(struct serve *s, const char *name);
+void serve_own_locked(struct serve *s, const char *name);
 /* Stops sandbox name, counts its proxy's decisions, removes it; 0, or -1 with err. */
 int serve_remove_box(struct serve *s, const char *name, struct sk_err *err);
 /* `run -d` of a checked spec document (the pool's refill): 0 with its name, or -1 with one
@@ -125,10 +135,12 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 		   size_t message_size);
 
 /* The warm pool (serve_pool.c). _take: a ready sandbox when doc is the operator's spec as it
- * is; _has: whether name is one not taken yet. */
+ * is (the client's from then on: serve_own_locked); _add_locked: one just made, ready;
+ * _count_locked: how many are ready. */
 int serve_pool_start(struct serve *s, unsigned target, struct sk_err *err);
 bool serve_pool_take(struct serve *s, const char *doc, char *name, size_t size);
-bool serve_pool_has(struct serve *s, const char *name);
+void serve_pool_add_locked(struct serve *s, const char *name);
+unsigned serve_pool_count_locked(const struct serve *s);
 void serve_pool_counts(struct serve *s, unsigned *available, unsigned *target);
 void serve_pool_stop(struct serve *s);
 

@@ -627,3 +627,96 @@ def test_api_over_tcp_needs_the_bearer_token(ctx):
     r = ctx.stockade("serve", "--socket", os.path.join(d_dir, "x.sock"), "--listen",
                      f"127.0.0.1:{port}", "--token-file", token_file, timeout=30)
     expect(r.returncode == 125 and "readable by others" in r.err, f"{r}")
+
+
+def _metric(d, name):
+    _, body = raw(d, "GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def _warm_names(d, known, count, seconds=30):
+    """The warm pool's sandboxes (every directory of the home but known), once count are
+    ready."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and _metric(d, "stockade_pool_available") != count:
+        time.sleep(0.05)
+    expect(_metric(d, "stockade_pool_available") == count, "the pool did not fill")
+    return sorted(set(os.listdir(os.path.join(d.home, "sandboxes"))) - set(known))
+
+
+def test_api_reaches_only_the_sandboxes_it_made(ctx):
+    """A request reaches only the sandboxes this daemon made for its clients. Its
+    STOCKADE_HOME may hold others: one made with the CLI, under a policy of its own (here a
+    secret the operator's API policy does not give), and a warm one of the pool before it is
+    taken. Neither is listed, inspected, entered, read, written or removed through the API: a
+    404, as for a name that is not there. Checked from the host: both still run; the warm one,
+    untouched, is what the next create gets."""
+    d = start(ctx, "--pool", "1")
+    c = d.client
+    env = {"STOCKADE_HOME": d.home}
+    secret = os.path.join(ctx.tmpdir(mode=0o700), "token")
+    with open(secret, "w") as f:
+        f.write("not-for-api-clients\n")
+    os.chown(secret, ctx.caller_uid, ctx.caller_gid)
+    os.chmod(secret, 0o600)
+    r = ctx.stockade("run", "-d", "--name", "by-hand", "--secret", f"tok=@{secret}", env=env,
+                     timeout=30)
+    expect(r.returncode == 0, f"{r}")
+    try:
+        (warm,) = _warm_names(d, ["by-hand"], 1)
+        for name in ("by-hand", warm):
+            calls = {
+                "get": lambda n=name: c.get(n),
+                "exec": lambda n=name: c.exec(n, ["cat", "/run/secrets/tok"]),
+                "read": lambda n=name: c.read_file(n, "/run/secrets/tok"),
+                "list": lambda n=name: c.list_files(n, "/tmp"),
+                "write": lambda n=name: c.write_file(n, "/tmp/planted", b"planted"),
+                "delete": lambda n=name: c.delete(n),
+            }
+            for what, call in calls.items():
+                e = error_of(call)
+                expect(e.status == 404 and e.code == "not_found", f"{what} {name}: {e}")
+        expect(c.list() == [], f"listed: {c.list()}")
+        expect(supervisor_alive(d, "by-hand") and supervisor_alive(d, warm),
+               "a sandbox the API may not reach was stopped")
+        e = error_of(lambda: c.create(name="by-hand"))
+        expect(e.status == 409 and e.code == "name_in_use", f"{e}")
+        box = c.create()
+        expect(box["name"] == warm and box["status"] == "running", f"{box}, warm: {warm}")
+        r = c.exec(warm, ["sh", "-c", "ls -A /tmp"])
+        expect(r.exit_code == 0 and r.stdout == b"", f"the warm sandbox was written: {r}")
+        expect([b["name"] for b in c.list()] == [warm], f"{c.list()}")
+    finally:
+        ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
+        d.stop()
+
+
+def test_api_max_sandboxes_counts_the_ended_ones_it_keeps(ctx):
+    """--max-sandboxes counts every sandbox the daemon keeps, running or ended: one whose
+    command has ended stays (its state, until a DELETE), so counting running ones only let a
+    client fill the home with ended ones. A sandbox made with the CLI in that home is not the
+    daemon's and takes none of its room."""
+    d = start(ctx, "--max-sandboxes", "1")
+    c = d.client
+    env = {"STOCKADE_HOME": d.home}
+    r = ctx.stockade("run", "-d", "--name", "by-hand", env=env, timeout=30)
+    expect(r.returncode == 0, f"{r}")
+    try:
+        c.create({"stockade": 1, "command": ["true"]}, name="ends")
+        deadline = time.time() + 20
+        while time.time() < deadline and c.get("ends")["status"] != "exited":
+            time.sleep(0.05)
+        expect(c.get("ends")["status"] == "exited", f"{c.get('ends')}")
+        e = error_of(lambda: c.create({"stockade": 1, "command": ["true"]}))
+        expect(e.status == 429 and e.code == "too_many_sandboxes", f"{e}")
+        left = sorted(os.listdir(os.path.join(d.home, "sandboxes")))
+        expect(left == ["by-hand", "ends"], f"the refused create made one: {left}")
+        c.delete("ends")
+        box = c.create(name="after")
+        expect(box["status"] == "running", f"{box}")
+    finally:
+        ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
+        d.stop()
