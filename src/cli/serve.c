@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -946,6 +947,32 @@ static int make_tie(int tie[2])
 	return -1;
 }
 
+/* One daemon per STOCKADE_HOME: an exclusive lock on $STOCKADE_HOME/serve.lock, held for the
+ * daemon's life (close-on-exec: no sandbox's supervisor keeps it). A daemon takes every tied
+ * sandbox of its home for one of its own or one a dead daemon left: a second one beside it
+ * would remove the first's ended sandboxes when it starts and all of them on its SIGTERM. */
+static int lock_home(struct serve *s, struct sk_err *err)
+{
+	char home[PATH_MAX], path[PATH_MAX + 16];
+
+	if (paths_ensure_home(home, sizeof(home), err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/serve.lock", home);
+	s->home_lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (s->home_lock_fd < 0)
+		return sk_fail(err, "serve", errno, NULL, "open %.200s", path);
+	if (flock(s->home_lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	int saved = errno;
+	close(s->home_lock_fd);
+	s->home_lock_fd = -1;
+	if (saved != EWOULDBLOCK)
+		return sk_fail(err, "serve", saved, NULL, "lock %.200s", path);
+	return sk_fail(err, "serve", 0,
+		       "stop it first, or give this daemon a STOCKADE_HOME of its own",
+		       "another stockade serve uses STOCKADE_HOME %.200s", home);
+}
+
 /* The sandboxes this home holds that a daemon made (state "tied") and that have ended: a
  * daemon killed with SIGKILL took them with it (their supervisors saw the tie close) but could
  * not remove them; the next one does. */
@@ -1064,6 +1091,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.drain_seconds = 10;
 	s.tie[0] = s.tie[1] = -1;
 	s.tcp_fd = -1;
+	s.home_lock_fd = -1;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
@@ -1071,6 +1099,10 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	if (load_policy(&s, err) < 0)
 		return -1;
 	if (s.listen_addr && (read_token(&s, err) < 0 || tcp_listen(&s, err) < 0)) {
+		cli_sources_free(&s.base_sources);
+		return -1;
+	}
+	if (lock_home(&s, err) < 0) {
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
@@ -1122,6 +1154,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	free(s.owned);
 	cli_sources_free(&s.base_sources);
 	close(s.tie[0]);
+	close(s.home_lock_fd); /* the home is free for the next daemon */
 	fprintf(stderr, "stockade: serve stopped (signal %d)\n", sig);
 	return 0;
 }

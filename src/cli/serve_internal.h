@@ -33,6 +33,7 @@ struct serve {
 	gid_t gids[SERVE_MAX_IDS];
 	size_t gid_count;
 	int listen_fd;
+	int home_lock_fd; /* $STOCKADE_HOME/serve.lock, flock'd: one daemon per home */
 	/* --listen 127.0.0.1:PORT --token-file F: TCP on loopback, every request with
 	 * "Authorization: Bearer TOKEN" (no peer credentials over TCP). */
 	const char *listen_addr, *token_path;

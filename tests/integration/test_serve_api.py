@@ -720,3 +720,26 @@ def test_api_max_sandboxes_counts_the_ended_ones_it_keeps(ctx):
     finally:
         ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
         d.stop()
+
+
+def test_api_one_daemon_per_home(ctx):
+    """A second daemon on the same STOCKADE_HOME (another socket) is refused at start, 125 and
+    one line: it would take the first one's sandboxes for its own, removing them on its start
+    (ended ones) and on its SIGTERM (all). The first daemon's sandbox still runs."""
+    d = start(ctx)
+    try:
+        d.client.create(name="first")
+        other = os.path.join(ctx.tmpdir(mode=0o700), "other.sock")
+        p = ctx.popen([ctx.stockade_path, "serve", "--socket", other],
+                      env={"STOCKADE_HOME": d.home}, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)  # it started: its drain is what this guards against
+        r = harness.finish(p, timeout=60)
+        expect(supervisor_alive(d, "first") and d.client.get("first")["status"] == "running",
+               f"the second daemon stopped the first one's sandbox: {r}")
+        harness.one_line_125(r, "STOCKADE_HOME")
+    finally:
+        d.stop()
