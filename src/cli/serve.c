@@ -1001,8 +1001,9 @@ static void remove_stale(void)
 	box_root_close(&root);
 }
 
-/* The sandboxes of this home that a daemon made and that still run. */
-static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
+/* The sandboxes of this home that a daemon made (state "tied"), running or ended: with the home
+ * lock (lock_home), this daemon's own, its pool's, and what a dead one left. */
+static size_t tied_boxes(char (**names)[BOX_NAME_MAX + 1])
 {
 	char(*all)[BOX_NAME_MAX + 1] = NULL;
 	struct box_root root;
@@ -1016,9 +1017,7 @@ static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
 		*names = calloc(count, sizeof(**names));
 		for (size_t i = 0; *names && i < count; i++) {
 			json_t *view = cli_box_view(&root, all[i], true);
-			const char *status = json_string_value(json_object_get(view, "status"));
-			if (json_is_true(json_object_get(view, "tied")) && status &&
-			    strcmp(status, "running") == 0)
+			if (json_is_true(json_object_get(view, "tied")))
 				memcpy((*names)[n++], all[i], sizeof(all[i]));
 			json_decref(view);
 		}
@@ -1038,14 +1037,19 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 
 	serve_stopping(s);
 	serve_pool_stop(s); /* its sandboxes are tied: removed below with the others */
-	size_t count = tied_running(&names);
-	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", count,
+	pthread_mutex_lock(&s->lock);
+	size_t kept = s->owned_count;
+	pthread_mutex_unlock(&s->lock);
+	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", kept,
 		s->drain_seconds);
 	while (!serve_drained(s) && clock_now_ms() < deadline) {
 		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
 		nanosleep(&pause, NULL);
 	}
 	serve_closing(s);
+	/* This joins every request's thread: a create under way when SIGTERM came has made its
+	 * sandbox (or failed) by now, so the listing below has it. Listed before this, such a
+	 * sandbox was left behind. */
 	MHD_stop_daemon(daemon);
 	if (tcp_daemon)
 		MHD_stop_daemon(tcp_daemon);
@@ -1053,6 +1057,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
 		nanosleep(&pause, NULL);
 	}
+	size_t count = tied_boxes(&names); /* while their supervisors answer at once */
 	close(s->tie[1]);
 	s->tie[1] = -1;
 	for (size_t i = 0; i < count; i++) {
