@@ -687,9 +687,15 @@ static ssize_t reader_next(void *cls, uint64_t pos, char *buf, size_t max)
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += EXEC_KEEPALIVE_MS / 1000;
-		while (r->next >= r->x->count && !s->is_closing)
+		while (r->next >= r->x->count && !s->is_closing && !r->x->is_done)
 			if (pthread_cond_timedwait(&r->x->changed, &s->lock, &until) == ETIMEDOUT)
 				break;
+		/* An ended exec has all its events: a reader at or past its last (from_seq past
+		 * the end) would otherwise get keepalives for ever, holding the exec. */
+		if (r->next >= r->x->count && r->x->is_done) {
+			pthread_mutex_unlock(&s->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
 		bool is_closing = s->is_closing && r->next >= r->x->count;
 		if (r->next < r->x->count) {
 			r->is_finished = r->x->events[r->next].type == EV_EXIT;

@@ -825,3 +825,49 @@ def test_api_sigterm_removes_a_sandbox_made_while_it_drains(ctx):
             os.kill(paused, signal.SIGCONT)
         if d.p.poll() is None:
             d.stop()
+
+
+def _follow_raw(d, url, seconds):
+    """GET url as a stream: (the body, whether it ended within seconds). Keepalives count as
+    nothing: a stream that only sends them has not ended."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.sock)
+    s.settimeout(1)
+    s.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    got = b""
+    deadline = time.time() + seconds
+    try:
+        while time.time() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return got, True
+            got += chunk
+        return got, False
+    finally:
+        s.close()
+
+
+def test_api_follow_from_past_the_end_of_an_ended_exec_ends(ctx):
+    """GET .../exec/{id}?follow=1&from_seq=N of an exec that has ended, N at or past its last
+    event: no event will ever come, so the stream ends at once, empty. It used to send
+    keepalives for ever (and hold the exec's record while it did). From inside the events, a
+    follow still gets the rest, to the exit."""
+    d = start(ctx)
+    c = d.client
+    try:
+        c.create(name="past")
+        r = c.exec("past", ["echo", "hi"])
+        count, exec_id = r.raw["events"], r.raw["id"]
+        for from_seq in (count, count + 1, 4000000000):
+            url = f"/v1/sandboxes/past/exec/{exec_id}?follow=1&from_seq={from_seq}"
+            got, ended = _follow_raw(d, url, 12)
+            expect(ended and got.startswith(b"HTTP/1.1 200") and b'"type"' not in got,
+                   f"from_seq={from_seq} of {count}: ended={ended} {got[-300:]!r}")
+        events = list(c.exec_follow("past", exec_id, from_seq=count - 1))
+        expect([e.type for e in events] == ["exit"] and events[0].seq == count - 1,
+               f"{events}")
+    finally:
+        d.stop()
