@@ -50,6 +50,9 @@
 #define CREATE_TIMEOUT_MS 60000
 #define CREATE_OUTPUT_MAX 4096
 #define LIST_MAX_ENTRIES 10000
+/* A file request's copier runs in the sandbox, whose workload can stop it: past this long
+ * without progress the request fails (copy_failed) instead of holding its thread for ever. */
+#define FILES_IDLE_TIMEOUT_MS 10000
 
 struct api_failure {
 	unsigned status;
@@ -554,7 +557,7 @@ static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, c
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
 	int rc = cli_box_copy_in_bytes(ctl, path, req->body ? req->body : "", req->len,
-				       (uint32_t)mode, &err);
+				       (uint32_t)mode, FILES_IDLE_TIMEOUT_MS, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);
@@ -629,7 +632,7 @@ static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, c
 	ctl = connect_box(name, &root, &box, &f);
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
-	int rc = cli_box_copy_out_open(ctl, path, &fd, &err);
+	int rc = cli_box_copy_out_open(ctl, path, &fd, FILES_IDLE_TIMEOUT_MS, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);

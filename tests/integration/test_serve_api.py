@@ -871,3 +871,60 @@ def test_api_follow_from_past_the_end_of_an_ended_exec_ends(ctx):
                f"{events}")
     finally:
         d.stop()
+
+
+def test_api_files_answer_when_the_sandbox_stops_its_copier(ctx):
+    """A file request's copier runs inside the sandbox, where the workload can stop it
+    (`kill -STOP -1` in a loop stops every other process of the sandbox). The daemon waits
+    for a copier that makes no progress for 10 s at most, then answers copy_failed: before,
+    the request's thread waited for ever (a PUT of 4 MiB in a pipe write, a GET for the fd),
+    and SIGTERM's drain, which joins every request, never ended. Checked: every request
+    answered, the PUTs (long enough to be caught) with the timeout, the drain done."""
+    import threading
+    d = start(ctx, "--max-body", "8m")
+    c = d.client
+    try:
+        c.create(name="stopper")
+        c.write_file("stopper", "/tmp/f", b"before\n")
+        # Begins once this exec has ended (it would stop it too).
+        r = c.exec("stopper", ["sh", "-c", "(sleep 0.5; while :; do kill -STOP -1 2>/dev/null;"
+                                           " done) </dev/null >/dev/null 2>&1 & echo started"])
+        expect(r.stdout == b"started\n", f"{r}")
+        time.sleep(1.5)
+        answers = {}
+
+        def one(key, call):
+            slow = Client(d.sock, timeout=45)
+            try:
+                answers[key] = call(slow)
+            except StockadeError as e:
+                answers[key] = e
+            except Exception as e:  # no answer: what this test is about
+                answers[key] = ("no answer", e)
+
+        calls = {f"get{i}": lambda k: k.read_file("stopper", "/tmp/f") for i in range(3)}
+        calls.update({f"put{i}": lambda k, i=i: k.write_file("stopper", f"/tmp/p{i}",
+                                                              b"y" * (4 << 20))
+                      for i in range(2)})
+        threads = [threading.Thread(target=one, args=item) for item in calls.items()]
+        began = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        took = time.time() - began
+        unanswered = {k: v for k, v in answers.items() if isinstance(v, tuple)}
+        expect(len(answers) == len(calls) and not unanswered and took < 35,
+               f"after {took:.1f} s: {answers}")
+        for key in ("put0", "put1"):
+            e = answers[key]
+            expect(isinstance(e, StockadeError) and e.code == "copy_failed" and
+                   "10 s" in e.message, f"{key}: {e}")
+        r = d.stop()
+        expect(r.returncode == 0 and
+               not os.path.exists(os.path.join(d.home, "sandboxes", "stopper")),
+               f"the drain: {r}")
+    finally:
+        if d.p.poll() is None:
+            d.p.kill()
+            d.p.wait()
