@@ -1070,6 +1070,13 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 		}
 	}
 	free(names);
+	/* The pumps of execs that outlived the drain see their sandbox go; each uses struct serve
+	 * (on serve_main's stack) to its last step, so they end before it is gone. */
+	for (int i = 0; i < 200 && !serve_pumps_done(s); i++) {
+		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	serve_pool_free(s);
 }
 
 static struct MHD_Daemon *start_http(struct serve *s, int fd)

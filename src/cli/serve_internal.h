@@ -69,6 +69,7 @@ struct serve {
 	unsigned removing;	  /* one-shot runs' sandboxes being removed after their answer */
 	struct serve_exec *execs; /* every exec still kept, newest first */
 	unsigned running_execs;
+	unsigned pumps; /* pump threads still running (they use this struct to their last step) */
 	struct serve_slots *slots; /* execs running per sandbox (serve_exec.c) */
 	pthread_cond_t slot_free;
 	bool is_stopping; /* SIGTERM: no new work */
@@ -143,7 +144,8 @@ bool serve_pool_take(struct serve *s, const char *doc, char *name, size_t size);
 void serve_pool_add_locked(struct serve *s, const char *name);
 unsigned serve_pool_count_locked(const struct serve *s);
 void serve_pool_counts(struct serve *s, unsigned *available, unsigned *target);
-void serve_pool_stop(struct serve *s);
+void serve_pool_stop(struct serve *s); /* no more making: the refill thread joined */
+void serve_pool_free(struct serve *s); /* once no request runs (after MHD_stop_daemon) */
 
 /* Execs (serve_exec.c). */
 enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, const char *name,
@@ -158,6 +160,8 @@ json_t *serve_exec_wait(struct serve *s, const char *name, const json_t *body, u
 			const char **error_code, char *message, size_t size);
 /* The execs of a sandbox that is going away: finished, and forgotten. */
 void serve_exec_forget(struct serve *s, const char *name);
+/* Whether every pump thread has ended (the drain waits for it: they use struct serve). */
+bool serve_pumps_done(struct serve *s);
 /* Frees every kept exec (the daemon's end); none may be running. */
 void serve_exec_free_all(struct serve *s);
 

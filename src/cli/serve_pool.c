@@ -155,6 +155,18 @@ void serve_pool_stop(struct serve *s)
 	pthread_mutex_unlock(&s->lock);
 	if (p->has_thread)
 		pthread_join(p->thread, NULL); /* a make under way ends first (tied, so removed) */
+	p->has_thread = false;
+}
+
+void serve_pool_free(struct serve *s)
+{
+	struct serve_pool *p = s->pool;
+
+	/* Only once the HTTP server has stopped: /readyz, /metrics and creates read s->pool
+	 * without the lock, then take the lock and use it. Freed at the start of the drain (as
+	 * it was), a request in between read freed memory. */
+	if (!p)
+		return;
 	s->pool = NULL;
 	pthread_cond_destroy(&p->wake);
 	free(p->names);
