@@ -928,3 +928,45 @@ def test_api_files_answer_when_the_sandbox_stops_its_copier(ctx):
         if d.p.poll() is None:
             d.p.kill()
             d.p.wait()
+
+
+def test_api_delete_stops_a_sandbox_running_all_its_execs(ctx):
+    """A sandbox running as many execs as its PID 1 takes (64, each a client of its
+    supervisor) is still stopped and removed by DELETE, and inspected meanwhile: the
+    supervisor keeps room beyond the execs for a stop, an inspect and a copy. It used to have
+    exactly 64 client places, every one an exec's, so the stop was turned away (DELETE: 500
+    "is running") until the execs ended, for ever with execs that do not end. Checked from
+    the host: the supervisor is gone; every exec's stream ends with its exit."""
+    import threading
+    d = start(ctx)
+    c = d.client
+    streams, firsts = [], []
+    try:
+        c.create(name="full")
+        pid = _supervisor(d, "full")
+
+        def one():
+            events = c.exec_stream("full", ["sleep", "600"])
+            firsts.append(next(events))
+            streams.append(events)
+
+        threads = [threading.Thread(target=one) for _ in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        expect(len(firsts) == 64 and all(e.type == "start" for e in firsts),
+               f"{len(firsts)} execs began")
+        box = c.get("full")
+        try:
+            answer = c.delete("full")
+        except StockadeError as e:
+            answer = e
+        expect(isinstance(answer, dict) and answer["status"] == "removed", f"DELETE: {answer}")
+        expect((box.get("processes") or 0) >= 65, f"inspect: {box}")
+        expect(_gone(pid, 15) and not os.path.exists(os.path.join(d.home, "sandboxes", "full")),
+               "the sandbox outlived its DELETE")
+        ends = [list(events)[-1] for events in streams]
+        expect(all(e.type == "exit" for e in ends), f"{ends[:3]}")
+    finally:
+        d.stop()
