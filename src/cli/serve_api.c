@@ -320,7 +320,7 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 		      struct api_failure *f)
 {
 	char why[300], *doc = NULL;
-	uint64_t unused;
+	uint64_t idle_ms = 1, lifetime_ms = 1;
 	int rc;
 
 	if (!serve_is_healthy(s, why, sizeof(why)))
@@ -330,10 +330,13 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 				"name: letters, digits, '.', '_' and '-', at most %d, not first "
 				"'.' or '-'",
 				BOX_NAME_MAX);
-	if ((idle && parse_duration_ms(idle, &unused) < 0) ||
-	    (lifetime && parse_duration_ms(lifetime, &unused) < 0))
-		return api_fail(f, 400, "bad_request",
-				"idle_timeout, max_lifetime: durations (30s, 5m, 1h)");
+	/* As run -d checks them (more than 0), so that its refusal is not a failed create. */
+	if ((idle && parse_duration_ms(idle, &idle_ms) < 0) ||
+	    (lifetime && parse_duration_ms(lifetime, &lifetime_ms) < 0) || idle_ms == 0 ||
+	    lifetime_ms == 0)
+		return api_fail(
+		    f, 400, "bad_request",
+		    "idle_timeout, max_lifetime: durations of more than 0 (30s, 5m, 1h)");
 	if (name && box_exists(name))
 		return api_fail(f, 409, "name_in_use", "sandbox %s exists", name);
 	static const char empty[] = "{\"stockade\": 1}";

@@ -238,6 +238,9 @@ def test_api_bad_input_gets_one_error_and_the_daemon_goes_on(ctx):
             ("POST", "/v1/sandboxes", b'{"stockade": 1, "limits": {"memroy": "1g"}}', 400,
              "bad_spec"),
             ("POST", "/v1/sandboxes?name=..bad", b'{"stockade": 1}', 400, "bad_request"),
+            # A duration run -d refuses is the request's mistake, not a failed create.
+            ("POST", "/v1/sandboxes?idle_timeout=0", b'{"stockade": 1}', 400, "bad_request"),
+            ("POST", "/v1/sandboxes?max_lifetime=0s", b'{"stockade": 1}', 400, "bad_request"),
             ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": []}', 400, "bad_request"),
             ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": ["true"], "shell": 1}', 400,
              "bad_request"),
