@@ -1106,6 +1106,11 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.home_lock_fd = -1;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
+	/* What we inherited past stdio (a pipe of whoever started us, open without close-on-exec)
+	 * is ours to ignore, not to hand on: every `run -d` we spawn would pass it to its sandbox's
+	 * supervisor, which holds it as long as the sandbox lives. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return sk_fail(err, "serve", errno, NULL, "close_range (close-on-exec)");
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
 		return -1;
 	if (load_policy(&s, err) < 0)

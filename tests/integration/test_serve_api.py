@@ -973,3 +973,28 @@ def test_api_delete_stops_a_sandbox_running_all_its_execs(ctx):
         expect(all(e.type == "exit" for e in ends), f"{ends[:3]}")
     finally:
         d.stop()
+
+
+def test_api_sandboxes_hold_no_descriptor_the_daemon_inherited(ctx):
+    """A descriptor the daemon inherited from whoever started it (here the write end of a
+    pipe, open without close-on-exec) is not passed on to the `run -d` it spawns. The
+    sandbox's supervisor, which lives as long as the sandbox, used to hold it: the pipe's
+    reader saw no EOF while any sandbox lived. Checked from the host, in the supervisor's
+    descriptors."""
+    read_end, write_end = os.pipe()
+    inherited = 60  # above the fds a create's spawn places (3, 4): they would replace it
+    os.dup2(write_end, inherited)
+    os.close(write_end)
+    try:
+        d = start(ctx, pass_fds=(inherited,))
+    finally:
+        os.close(inherited)
+    try:
+        d.client.create(name="fds")
+        pid = _supervisor(d, "fds")
+        pipe = os.readlink(f"/proc/self/fd/{read_end}")
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        expect(pipe not in held, f"the supervisor holds the daemon's inherited {pipe}: {held}")
+    finally:
+        os.close(read_end)
+        d.stop()
