@@ -29,10 +29,12 @@ int cli_box_stop(const char *name, int64_t grace, struct sk_err *err);
 int cli_box_remove(const char *name, bool force, struct sk_err *err);
 /* Copies through the sandbox's copier (sandbox/service.c), so that no path in it is resolved
  * here: _out_open gives the file or directory at path as opened inside (*src_fd), _in_bytes
- * makes path a regular file holding data. 0, or -1 with err. */
-int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err *err);
-int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
+ * makes path a regular file holding data. idle_timeout_ms > 0: a copier that does nothing for
+ * that long (the workload can stop it) fails the copy; 0 waits for it. 0, or -1 with err. */
+int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, unsigned idle_timeout_ms,
 			  struct sk_err *err);
+int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
+			  unsigned idle_timeout_ms, struct sk_err *err);
 /* stockade cp NAME:/path HOSTPATH | HOSTPATH NAME:/path */
 int cli_box_cp(int argc, char **argv, struct sk_err *err);
 

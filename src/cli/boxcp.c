@@ -42,6 +42,34 @@ static bool split_remote(const char *arg, char *name, size_t size, const char **
 	return true;
 }
 
+/* The copier runs inside the sandbox, where the workload can stop it (SIGSTOP: the same uid
+ * and PID namespace) or keep it waiting; then nothing it should send or read ever comes.
+ * idle_timeout_ms > 0 bounds how long the caller waits for it to do anything (stockade serve:
+ * a request's thread, which SIGTERM's drain joins, must end); 0 waits for ever (the CLI's:
+ * ^C is its caller's way out). Every socket of a copy gets it, and the caller's ctl too. */
+static void copy_timeout(int fd, unsigned idle_timeout_ms)
+{
+	struct timeval tv = {.tv_sec = idle_timeout_ms / 1000,
+			     .tv_usec = (suseconds_t)(idle_timeout_ms % 1000) * 1000};
+
+	if (idle_timeout_ms == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static bool is_timeout(int errnum)
+{
+	return errnum == EAGAIN || errnum == EWOULDBLOCK;
+}
+
+static int copier_stalled(struct sk_err *err, unsigned idle_timeout_ms)
+{
+	return sk_fail(err, "cp", ETIMEDOUT, NULL,
+		       "the sandbox's copier did nothing for %u s (stopped, or stuck)",
+		       idle_timeout_ms / 1000);
+}
+
 /* The copier's stderr comes back through a pipe: its first line (it prints one, as main
  * does) becomes our error; *said is whether there was one. */
 static void copier_error(int fd, struct sk_err *err, bool *said)
@@ -82,12 +110,15 @@ static int cp_request(int ctl, char kind, const char *path, int in_fd, int err_f
 }
 
 /* The copier's end: 0 when it exited 0. */
-static int cp_done(int ctl, int err_read, struct sk_err *err)
+static int cp_done(int ctl, int err_read, unsigned idle_timeout_ms, struct sk_err *err)
 {
 	struct sync_msg msg;
 
 	for (;;) {
+		errno = 0; /* a short message is -1 too, with no errno of its own */
 		int rc = sync_recv(ctl, &msg);
+		if (rc < 0 && is_timeout(errno))
+			return copier_stalled(err, idle_timeout_ms);
 		if (rc <= 0)
 			return sk_fail(err, "sandbox", 0, NULL,
 				       "the sandbox ended during the copy");
@@ -117,14 +148,19 @@ struct cp_source {
 	uint32_t mode;
 };
 
-static int cp_in(int ctl, const struct cp_source *src, const char *path, struct sk_err *err)
+static int cp_in(int ctl, const struct cp_source *src, const char *path, unsigned idle_timeout_ms,
+		 struct sk_err *err)
 {
 	struct treestream_stats stats;
 	int stream[2], errs[2], rc;
 	char copy[PATH_MAX];
 
-	if (pipe2(stream, O_CLOEXEC) < 0)
-		return sk_fail(err, "cp", errno, NULL, "pipe2");
+	/* The stream is a socket, not a pipe: a write to a copier that stopped reading can then
+	 * time out (SO_SNDTIMEO). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream) < 0)
+		return sk_fail(err, "cp", errno, NULL, "socketpair");
+	copy_timeout(stream[1], idle_timeout_ms);
+	copy_timeout(ctl, idle_timeout_ms);
 	if (pipe2(errs, O_CLOEXEC) < 0) {
 		close(stream[0]);
 		close(stream[1]);
@@ -148,8 +184,12 @@ static int cp_in(int ctl, const struct cp_source *src, const char *path, struct 
 		rc = treestream_write_bytes(basename(copy), src->mode, src->data, src->len,
 					    stream[1], err);
 	close(stream[1]);
+	if (rc < 0 && is_timeout(err->errnum)) { /* the copier stopped reading */
+		close(errs[0]);
+		return copier_stalled(err, idle_timeout_ms);
+	}
 	struct sk_err done_err = {0};
-	int done = cp_done(ctl, errs[0], &done_err);
+	int done = cp_done(ctl, errs[0], idle_timeout_ms, &done_err);
 	close(errs[0]);
 	if (done < 0) {
 		*err = done_err;
@@ -159,11 +199,11 @@ static int cp_in(int ctl, const struct cp_source *src, const char *path, struct 
 }
 
 int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
-			  struct sk_err *err)
+			  unsigned idle_timeout_ms, struct sk_err *err)
 {
 	struct cp_source src = {.data = data, .len = len, .fd = -1, .mode = mode};
 
-	return cp_in(ctl, &src, path, err);
+	return cp_in(ctl, &src, path, idle_timeout_ms, err);
 }
 
 /* stdin as a file of known size: itself when it is a regular file (a memfd, a redirect), else
@@ -215,7 +255,7 @@ static int cp_in_stdin(int ctl, const char *path, struct sk_err *err)
 
 	if (stdin_file(&src.fd, &src.size, err) < 0)
 		return -1;
-	rc = cp_in(ctl, &src, path, err);
+	rc = cp_in(ctl, &src, path, 0, err);
 	if (src.fd > 0)
 		close(src.fd);
 	return rc;
@@ -302,7 +342,8 @@ static int cp_to_host(int src_fd, const char *src_path, const char *host, struct
 	return rc;
 }
 
-int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err *err)
+int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, unsigned idle_timeout_ms,
+			  struct sk_err *err)
 {
 	struct sync_msg msg;
 	int pair[2], errs[2], got = 0, rc;
@@ -310,6 +351,8 @@ int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err 
 	*src_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
 		return sk_fail(err, "cp", errno, NULL, "socketpair");
+	copy_timeout(pair[0], idle_timeout_ms);
+	copy_timeout(ctl, idle_timeout_ms);
 	if (pipe2(errs, O_CLOEXEC) < 0) {
 		close(pair[0]);
 		close(pair[1]);
@@ -321,10 +364,17 @@ int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err 
 		return -1;
 	}
 	/* The opened source, or EOF when the copier could not open it (it says why). */
-	if (sync_recv_fds(pair[0], &msg, src_fd, 1, &got) != 1 || got != 1)
+	errno = 0;
+	rc = sync_recv_fds(pair[0], &msg, src_fd, 1, &got);
+	if (rc < 0 && is_timeout(errno)) {
+		close(pair[0]);
+		close(errs[0]);
+		return copier_stalled(err, idle_timeout_ms);
+	}
+	if (rc != 1 || got != 1)
 		*src_fd = -1;
 	close(pair[0]);
-	rc = cp_done(ctl, errs[0], err);
+	rc = cp_done(ctl, errs[0], idle_timeout_ms, err);
 	close(errs[0]);
 	if (rc == 0 && *src_fd < 0)
 		rc = sk_fail(err, "cp", EPROTO, NULL, "no file came out of the sandbox");
@@ -337,7 +387,7 @@ int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, struct sk_err 
 
 static int cp_out(int ctl, const char *path, const char *host, struct sk_err *err)
 {
-	int src_fd, rc = cli_box_copy_out_open(ctl, path, &src_fd, err);
+	int src_fd, rc = cli_box_copy_out_open(ctl, path, &src_fd, 0, err);
 
 	if (rc == 0) {
 		rc = cp_to_host(src_fd, path, host, err);
@@ -372,7 +422,7 @@ int cli_box_cp(int argc, char **argv, struct sk_err *err)
 	else if (strcmp(argv[1], "-") == 0)
 		rc = cp_in_stdin(ctl, path, err);
 	else
-		rc = cp_in(ctl, &src, path, err);
+		rc = cp_in(ctl, &src, path, 0, err);
 	cli_box_disconnect(ctl, &root, &box);
 	return rc;
 }

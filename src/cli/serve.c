@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -941,6 +942,32 @@ int serve_spawn(const struct serve *s, char *const argv[],
 	return rc;
 }
 
+/* One daemon per STOCKADE_HOME: an exclusive lock on $STOCKADE_HOME/serve.lock, held for the
+ * daemon's life (close-on-exec: no sandbox's supervisor keeps it). A daemon takes every tied
+ * sandbox of its home for one of its own or one a dead daemon left: a second one beside it
+ * would remove the first's ended sandboxes when it starts and all of them on its SIGTERM. */
+static int lock_home(struct serve *s, struct sk_err *err)
+{
+	char home[PATH_MAX], path[PATH_MAX + 16];
+
+	if (paths_ensure_home(home, sizeof(home), err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/serve.lock", home);
+	s->home_lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (s->home_lock_fd < 0)
+		return sk_fail(err, "serve", errno, NULL, "open %.200s", path);
+	if (flock(s->home_lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	int saved = errno;
+	close(s->home_lock_fd);
+	s->home_lock_fd = -1;
+	if (saved != EWOULDBLOCK)
+		return sk_fail(err, "serve", saved, NULL, "lock %.200s", path);
+	return sk_fail(err, "serve", 0,
+		       "stop it first, or give this daemon a STOCKADE_HOME of its own",
+		       "another stockade serve uses STOCKADE_HOME %.200s", home);
+}
+
 /* The sandboxes this home holds that a daemon made (state "tied") and that have ended: a
  * daemon killed with SIGKILL took them with it (their supervisors saw the tie close) but could
  * not remove them; the next one does. */
@@ -969,8 +996,9 @@ static void remove_stale(void)
 	box_root_close(&root);
 }
 
-/* The sandboxes of this home that a daemon made and that still run. */
-static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
+/* The sandboxes of this home that a daemon made (state "tied"), running or ended: with the home
+ * lock (lock_home), this daemon's own, its pool's, and what a dead one left. */
+static size_t tied_boxes(char (**names)[BOX_NAME_MAX + 1])
 {
 	char(*all)[BOX_NAME_MAX + 1] = NULL;
 	struct box_root root;
@@ -984,9 +1012,7 @@ static size_t tied_running(char (**names)[BOX_NAME_MAX + 1])
 		*names = calloc(count, sizeof(**names));
 		for (size_t i = 0; *names && i < count; i++) {
 			json_t *view = cli_box_view(&root, all[i], true);
-			const char *status = json_string_value(json_object_get(view, "status"));
-			if (json_is_true(json_object_get(view, "tied")) && status &&
-			    strcmp(status, "running") == 0)
+			if (json_is_true(json_object_get(view, "tied")))
 				memcpy((*names)[n++], all[i], sizeof(all[i]));
 			json_decref(view);
 		}
@@ -1006,14 +1032,19 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 
 	serve_stopping(s);
 	serve_pool_stop(s); /* its sandboxes are tied: removed below with the others */
-	size_t count = tied_running(&names);
-	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", count,
+	pthread_mutex_lock(&s->lock);
+	size_t kept = s->owned_count;
+	pthread_mutex_unlock(&s->lock);
+	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", kept,
 		s->drain_seconds);
 	while (!serve_drained(s) && clock_now_ms() < deadline) {
 		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
 		nanosleep(&pause, NULL);
 	}
 	serve_closing(s);
+	/* This joins every request's thread: a create under way when SIGTERM came has made its
+	 * sandbox (or failed) by now, so the listing below has it. Listed before this, such a
+	 * sandbox was left behind. */
 	MHD_stop_daemon(daemon);
 	if (tcp_daemon)
 		MHD_stop_daemon(tcp_daemon);
@@ -1021,6 +1052,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
 		nanosleep(&pause, NULL);
 	}
+	size_t count = tied_boxes(&names); /* while their supervisors answer at once */
 	close(s->tie[1]);
 	s->tie[1] = -1;
 	for (size_t i = 0; i < count; i++) {
@@ -1033,6 +1065,13 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 		}
 	}
 	free(names);
+	/* The pumps of execs that outlived the drain see their sandbox go; each uses struct serve
+	 * (on serve_main's stack) to its last step, so they end before it is gone. */
+	for (int i = 0; i < 200 && !serve_pumps_done(s); i++) {
+		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	serve_pool_free(s);
 }
 
 static struct MHD_Daemon *start_http(struct serve *s, int fd)
@@ -1059,13 +1098,23 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.drain_seconds = 10;
 	s.tie[0] = s.tie[1] = -1;
 	s.tcp_fd = -1;
+	s.home_lock_fd = -1;
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
+	/* What we inherited past stdio (a pipe of whoever started us, open without close-on-exec)
+	 * is ours to ignore, not to hand on: every `run -d` we spawn would pass it to its sandbox's
+	 * supervisor, which holds it as long as the sandbox lives. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return sk_fail(err, "serve", errno, NULL, "close_range (close-on-exec)");
 	if (parse_args(&s, argc, argv, err) < 0 || find_stockade(&s, err) < 0)
 		return -1;
 	if (load_policy(&s, err) < 0)
 		return -1;
 	if (s.listen_addr && (read_token(&s, err) < 0 || tcp_listen(&s, err) < 0)) {
+		cli_sources_free(&s.base_sources);
+		return -1;
+	}
+	if (lock_home(&s, err) < 0) {
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
@@ -1085,7 +1134,12 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if (socket_listen(&s, err) < 0) {
+	/* The names of the sandboxes made for clients: used by requests only, from here on. */
+	s.owned = calloc(s.max_sandboxes, sizeof(*s.owned));
+	if (!s.owned || socket_listen(&s, err) < 0) {
+		if (!s.owned)
+			(void)sk_fail(err, "serve", ENOMEM, NULL, "room for --max-sandboxes names");
+		free(s.owned);
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
@@ -1097,6 +1151,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		if (daemon)
 			MHD_stop_daemon(daemon);
 		(void)unlink(s.socket_path);
+		free(s.owned);
 		cli_sources_free(&s.base_sources);
 		return sk_fail(err, "serve", saved, NULL, "start the HTTP server (libmicrohttpd)");
 	}
@@ -1109,8 +1164,10 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	close(s.listen_fd);
 	json_decref(s.doctor);
 	serve_exec_free_all(&s);
+	free(s.owned);
 	cli_sources_free(&s.base_sources);
 	close(s.tie[0]);
+	close(s.home_lock_fd); /* the home is free for the next daemon */
 	fprintf(stderr, "stockade: serve stopped (signal %d)\n", sig);
 	return 0;
 }

@@ -50,6 +50,9 @@
 #define CREATE_TIMEOUT_MS 60000
 #define CREATE_OUTPUT_MAX 4096
 #define LIST_MAX_ENTRIES 10000
+/* A file request's copier runs in the sandbox, whose workload can stop it: past this long
+ * without progress the request fails (copy_failed) instead of holding its thread for ever. */
+#define FILES_IDLE_TIMEOUT_MS 10000
 
 static enum MHD_Result respond_failure(struct serve *s, struct MHD_Connection *conn,
 				       const struct serve_failure *f)
@@ -143,8 +146,8 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	double deadline = clock_now_ms() + CREATE_TIMEOUT_MS;
 	pid_t pid = -1;
 
-	if (!doc || memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(errs, O_CLOEXEC) < 0) {
+	if (!doc || memfd < 0 || fds_write_all(memfd, doc, strlen(doc)) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) {
 		(void)serve_fail(f, 500, "internal", "prepare the run: %s", strerror(errno));
 		goto out;
 	}
@@ -182,7 +185,8 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	out[1] = errs[1] = -1;
 	if (spawned != 0) {
 		pid = -1;
-		(void)serve_fail(f, 500, "internal", "spawn %s: %s", s->stockade, strerror(spawned));
+		(void)serve_fail(f, 500, "internal", "spawn %s: %s", s->stockade,
+				 strerror(spawned));
 		goto out;
 	}
 	/* run -d returns once the sandbox's PID 1 runs; its supervisor has /dev/null or the log
@@ -226,27 +230,45 @@ out:
 	return -1;
 }
 
-static unsigned running_sandboxes(void)
-{
-	char(*names)[BOX_NAME_MAX + 1] = NULL;
-	struct box_root root;
-	struct sk_err err = {0};
-	size_t count = 0;
-	unsigned running = 0;
+/* ---- the daemon's own sandboxes ---- */
 
-	if (box_root_open(&root, &err) < 0)
-		return 0;
-	if (box_list(&root, &names, &count, &err) == 0)
-		for (size_t i = 0; i < count; i++) {
-			struct box box;
-			if (box_open(&root, names[i], &box, &err) < 0)
-				continue;
-			running += box_is_alive(&box);
-			box_close(&box);
-		}
-	free(names);
-	box_root_close(&root);
-	return running;
+/* STOCKADE_HOME may hold sandboxes this daemon did not make for a client: one made with the CLI,
+ * under a policy of its own (a secret, a volume, a network the operator's --policy does not
+ * give), or a warm one of the pool not taken yet (nobody's: what a client did in it would
+ * reach the next one). A request reaches neither: it is told "no such sandbox", as for a name
+ * that is not there. The names are recorded under the lock that counted the create, and the
+ * room for them (--max-sandboxes) was made at start (s->lock held). */
+static ssize_t owned_index_locked(const struct serve *s, const char *name)
+{
+	for (size_t i = 0; i < s->owned_count; i++)
+		if (strcmp(s->owned[i], name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+void serve_own_locked(struct serve *s, const char *name)
+{
+	if (s->owned_count < s->max_sandboxes && owned_index_locked(s, name) < 0)
+		sk_strlcpy(s->owned[s->owned_count++], name, sizeof(s->owned[0]));
+}
+
+bool serve_owns(struct serve *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	bool is_owned = owned_index_locked(s, name) >= 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_owned;
+}
+
+static void owned_drop(struct serve *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	ssize_t i = owned_index_locked(s, name);
+	if (i >= 0) {
+		s->owned_count--;
+		memcpy(s->owned[i], s->owned[s->owned_count], sizeof(s->owned[0]));
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static bool box_exists(const char *name)
@@ -267,7 +289,8 @@ static bool box_exists(const char *name)
 }
 
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct serve_failure *f);
+		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    struct serve_failure *f);
 
 /* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
  * is). 0 with its name, or -1 with f. */
@@ -276,20 +299,23 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 		      struct serve_failure *f)
 {
 	char why[300], *doc = NULL;
-	uint64_t unused;
+	uint64_t idle_ms = 1, lifetime_ms = 1;
 	int rc;
 
 	if (!serve_is_healthy(s, why, sizeof(why)))
 		return serve_fail(f, 503, "degraded", "isolation is not whole here: %s", why);
 	if (name && box_check_name(name) < 0)
 		return serve_fail(f, 400, "bad_request",
-				"name: letters, digits, '.', '_' and '-', at most %d, not first "
-				"'.' or '-'",
-				BOX_NAME_MAX);
-	if ((idle && parse_duration_ms(idle, &unused) < 0) ||
-	    (lifetime && parse_duration_ms(lifetime, &unused) < 0))
-		return serve_fail(f, 400, "bad_request",
-				"idle_timeout, max_lifetime: durations (30s, 5m, 1h)");
+				  "name: letters, digits, '.', '_' and '-', at most %d, not first "
+				  "'.' or '-'",
+				  BOX_NAME_MAX);
+	/* As run -d checks them (more than 0), so that its refusal is not a failed create. */
+	if ((idle && parse_duration_ms(idle, &idle_ms) < 0) ||
+	    (lifetime && parse_duration_ms(lifetime, &lifetime_ms) < 0) || idle_ms == 0 ||
+	    lifetime_ms == 0)
+		return serve_fail(
+		    f, 400, "bad_request",
+		    "idle_timeout, max_lifetime: durations of more than 0 (30s, 5m, 1h)");
 	if (name && box_exists(name))
 		return serve_fail(f, 409, "name_in_use", "sandbox %s exists", name);
 	static const char empty[] = "{\"stockade\": 1}";
@@ -300,7 +326,7 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 		free(doc);
 		return 0;
 	}
-	rc = make_box(s, doc, name, idle, lifetime, out_name, size, f);
+	rc = make_box(s, doc, name, idle, lifetime, false, out_name, size, f);
 	free(doc);
 	return rc;
 }
@@ -309,30 +335,44 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 		   size_t message_size)
 {
 	struct serve_failure f = {0};
-	int rc = make_box(s, doc, NULL, NULL, NULL, out_name, size, &f);
+	int rc = make_box(s, doc, NULL, NULL, NULL, true, out_name, size, &f);
 
 	if (rc < 0)
 		snprintf(message, message_size, "%u %s: %s", f.status, f.code, f.message);
 	return rc;
 }
 
-/* `run -d` of a checked document, within --max-sandboxes. */
+/* `run -d` of a checked document, within --max-sandboxes; the sandbox made is the client's
+ * (s->owned) or, is_pooled, the warm pool's. */
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, char *out_name, size_t size, struct serve_failure *f)
+		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    struct serve_failure *f)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	bool is_full = running_sandboxes() + s->creating >= s->max_sandboxes;
+	/* Every sandbox this daemon keeps counts, running or ended: an ended one stays, with its
+	 * state, until a DELETE, and counting running ones only let a client fill the home with
+	 * ended ones (a command of "true", over and over). */
+	bool is_full =
+	    s->owned_count + serve_pool_count_locked(s) + s->creating >= s->max_sandboxes;
 	if (!is_full)
 		s->creating++;
 	pthread_mutex_unlock(&s->lock);
 	if (is_full)
-		return serve_fail(f, 429, "too_many_sandboxes",
-				"%u sandboxes run now (serve --max-sandboxes)", s->max_sandboxes);
+		return serve_fail(
+		    f, 429, "too_many_sandboxes",
+		    "%u sandboxes are kept now, running or ended (serve --max-sandboxes): "
+		    "DELETE the ones done with",
+		    s->max_sandboxes);
 	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
 	pthread_mutex_lock(&s->lock);
 	s->creating--;
+	/* Recorded under the lock that counted it: a create in between sees it either way. */
+	if (rc == 0 && is_pooled)
+		serve_pool_add_locked(s, out_name);
+	else if (rc == 0)
+		serve_own_locked(s, out_name);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -387,7 +427,7 @@ static enum MHD_Result sandboxes_list(struct serve *s, struct MHD_Connection *co
 		return serve_respond_error(s, conn, 500, "internal", line);
 	}
 	for (size_t i = 0; i < count; i++)
-		if (!serve_pool_has(s, names[i])) /* warm ones are nobody's yet */
+		if (serve_owns(s, names[i]))
 			json_array_append_new(list, cli_box_view(&root, names[i], false));
 	free(names);
 	box_root_close(&root);
@@ -399,8 +439,10 @@ static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *
 {
 	struct sk_err err = {0};
 
-	if (!box_exists(name))
+	if (!box_exists(name)) {
+		owned_drop(s, name); /* removed by hand: not one this daemon keeps any more */
 		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
+	}
 	if (serve_remove_box(s, name, &err) < 0) {
 		char line[600];
 		sk_format(&err, line, sizeof(line));
@@ -432,7 +474,10 @@ int serve_remove_box(struct serve *s, const char *name, struct sk_err *err)
 		box_root_close(&root);
 	}
 	serve_exec_forget(s, name);
-	return cli_box_remove(name, false, err);
+	if (cli_box_remove(name, false, err) < 0 && box_exists(name))
+		return -1;
+	owned_drop(s, name);
+	return 0;
 }
 
 /* ---- files ---- */
@@ -494,7 +539,7 @@ static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, c
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
 	int rc = cli_box_copy_in_bytes(ctl, path, req->body ? req->body : "", req->len,
-				       (uint32_t)mode, &err);
+				       (uint32_t)mode, FILES_IDLE_TIMEOUT_MS, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);
@@ -569,7 +614,7 @@ static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, c
 	ctl = connect_box(name, &root, &box, &f);
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
-	int rc = cli_box_copy_out_open(ctl, path, &fd, &err);
+	int rc = cli_box_copy_out_open(ctl, path, &fd, FILES_IDLE_TIMEOUT_MS, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);
@@ -708,8 +753,8 @@ static json_t *body_json(const struct serve_request *req, struct serve_failure *
 	}
 	value = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &error);
 	if (!value)
-		(void)serve_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d", error.text,
-			       error.line, error.column);
+		(void)serve_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d",
+				 error.text, error.line, error.column);
 	return value;
 }
 
@@ -779,6 +824,8 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 	struct serve_route r;
 
 	serve_route_parse(url, &r);
+	if (r.name[0] && !serve_owns(s, r.name)) /* not this daemon's: see owned_index_locked */
+		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
 	switch (r.kind) {
 	case ROUTE_NONE:
 		break;

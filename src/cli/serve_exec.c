@@ -270,15 +270,20 @@ static bool slot_take(struct serve *s, const char *name)
 	struct serve_slots *slot;
 
 	pthread_mutex_lock(&s->lock);
-	for (slot = s->slots; slot && strcmp(slot->box, name) != 0; slot = slot->next)
-		;
-	if (!slot && (slot = calloc(1, sizeof(*slot)))) {
-		sk_strlcpy(slot->box, name, sizeof(slot->box));
-		slot->next = s->slots;
-		s->slots = slot;
-	}
-	while (slot && slot->used >= SERVICE_MAX_EXECS && !s->is_stopping)
+	for (;;) {
+		/* Looked up again after every wait: while this thread waited, every exec that
+		 * held the slot may have ended, and slot_give_locked frees a slot nobody uses. */
+		for (slot = s->slots; slot && strcmp(slot->box, name) != 0; slot = slot->next)
+			;
+		if (!slot && (slot = calloc(1, sizeof(*slot)))) {
+			sk_strlcpy(slot->box, name, sizeof(slot->box));
+			slot->next = s->slots;
+			s->slots = slot;
+		}
+		if (!slot || slot->used < SERVICE_MAX_EXECS || s->is_stopping)
+			break;
 		pthread_cond_wait(&s->slot_free, &s->lock);
+	}
 	bool is_taken = slot && slot->used < SERVICE_MAX_EXECS;
 	if (is_taken)
 		slot->used++;
@@ -450,11 +455,13 @@ static void *pump(void *arg)
 	x->in = x->out[0] = x->out[1] = -1;
 	cli_box_disconnect(x->ctl, &x->root, &x->handle);
 	/* The slot is free once the supervisor's client is gone, not before (it counts
-	 * connections). */
-	pthread_mutex_lock(&x->s->lock);
-	slot_give_locked(x->s, x->box);
-	pthread_mutex_unlock(&x->s->lock);
-	exec_unref(x);
+	 * connections). The pump's last use of struct serve is this unlock (serve_pumps_done). */
+	struct serve *s = x->s;
+	pthread_mutex_lock(&s->lock);
+	slot_give_locked(s, x->box);
+	exec_unref_locked(x);
+	s->pumps--;
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -598,6 +605,7 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 	x->next = s->execs;
 	s->execs = x;
 	x->refs = 3; /* the list, the pump, the caller */
+	s->pumps++;
 	pthread_mutex_unlock(&s->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -606,8 +614,15 @@ static struct serve_exec *exec_begin(struct serve *s, const char *name, const js
 		send_signal(x, SIGKILL);
 		pthread_mutex_lock(&s->lock);
 		x->refs--;
+		s->pumps--;
 		pthread_mutex_unlock(&s->lock);
 		pump_finish(x, NULL);
+		for (int i = 0; i < 2; i++) /* the pump's pipes, which no pump will close */
+			if (x->out[i] >= 0)
+				close(x->out[i]);
+		if (x->in >= 0)
+			close(x->in);
+		x->in = x->out[0] = x->out[1] = -1;
 		cli_box_disconnect(x->ctl, &x->root, &x->handle);
 		x->ctl = -1;
 		pthread_mutex_lock(&s->lock);
@@ -671,9 +686,15 @@ static ssize_t reader_next(void *cls, uint64_t pos, char *buf, size_t max)
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += EXEC_KEEPALIVE_MS / 1000;
-		while (r->next >= r->x->count && !s->is_closing)
+		while (r->next >= r->x->count && !s->is_closing && !r->x->is_done)
 			if (pthread_cond_timedwait(&r->x->changed, &s->lock, &until) == ETIMEDOUT)
 				break;
+		/* An ended exec has all its events: a reader at or past its last (from_seq past
+		 * the end) would otherwise get keepalives for ever, holding the exec. */
+		if (r->next >= r->x->count && r->x->is_done) {
+			pthread_mutex_unlock(&s->lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
 		bool is_closing = s->is_closing && r->next >= r->x->count;
 		if (r->next < r->x->count) {
 			r->is_finished = r->x->events[r->next].type == EV_EXIT;
@@ -858,6 +879,14 @@ void serve_closing(struct serve *s)
 	for (struct serve_exec *x = s->execs; x; x = x->next)
 		pthread_cond_broadcast(&x->changed);
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool serve_pumps_done(struct serve *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool is_done = s->pumps == 0;
+	pthread_mutex_unlock(&s->lock);
+	return is_done;
 }
 
 void serve_exec_free_all(struct serve *s)

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "spec/spec.h"
+#include "store/box.h"
 #include "util/err.h"
 #include "cli/cli.h"
 
@@ -32,6 +33,7 @@ struct serve {
 	gid_t gids[SERVE_MAX_IDS];
 	size_t gid_count;
 	int listen_fd;
+	int home_lock_fd; /* $STOCKADE_HOME/serve.lock, flock'd: one daemon per home */
 	/* --listen 127.0.0.1:PORT --token-file F: TCP on loopback, every request with
 	 * "Authorization: Bearer TOKEN" (no peer credentials over TCP). */
 	const char *listen_addr, *token_path;
@@ -58,10 +60,16 @@ struct serve {
 	unsigned long exec_buckets[SERVE_HISTOGRAM_BUCKETS + 1];
 	unsigned long egress[2]; /* the proxy's decisions (allowed, denied) in removed sandboxes */
 	double exec_seconds;
+	/* The sandboxes this daemon made for its clients (a warm one once taken), from the
+	 * create's answer to their removal: the only ones a request may reach (serve_api.c).
+	 * Room for --max-sandboxes names, made at start: a create never fails to record one. */
+	char (*owned)[BOX_NAME_MAX + 1];
+	size_t owned_count;
 	unsigned creating;	  /* sandboxes being made now */
 	unsigned removing;	  /* one-shot runs' sandboxes being removed after their answer */
 	struct serve_exec *execs; /* every exec still kept, newest first */
 	unsigned running_execs;
+	unsigned pumps; /* pump threads still running (they use this struct to their last step) */
 	struct serve_slots *slots; /* execs running per sandbox (serve_exec.c) */
 	pthread_cond_t slot_free;
 	bool is_stopping; /* SIGTERM: no new work */
@@ -128,6 +136,10 @@ extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
 			  const char *method, struct serve_request *req);
 
+/* Whether name is one of the sandboxes this daemon made for its clients (s->owned);
+ * serve_own_locked records one (s->lock held). */
+bool serve_owns(struct serve *s, const char *name);
+void serve_own_locked(struct serve *s, const char *name);
 /* Stops sandbox name, counts its proxy's decisions, removes it; 0, or -1 with err. */
 int serve_remove_box(struct serve *s, const char *name, struct sk_err *err);
 /* `run -d` of a checked spec document (the pool's refill): 0 with its name, or -1 with one
@@ -136,12 +148,15 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 		   size_t message_size);
 
 /* The warm pool (serve_pool.c). _take: a ready sandbox when doc is the operator's spec as it
- * is; _has: whether name is one not taken yet. */
+ * is (the client's from then on: serve_own_locked); _add_locked: one just made, ready;
+ * _count_locked: how many are ready. */
 int serve_pool_start(struct serve *s, unsigned target, struct sk_err *err);
 bool serve_pool_take(struct serve *s, const char *doc, char *name, size_t size);
-bool serve_pool_has(struct serve *s, const char *name);
+void serve_pool_add_locked(struct serve *s, const char *name);
+unsigned serve_pool_count_locked(const struct serve *s);
 void serve_pool_counts(struct serve *s, unsigned *available, unsigned *target);
-void serve_pool_stop(struct serve *s);
+void serve_pool_stop(struct serve *s); /* no more making: the refill thread joined */
+void serve_pool_free(struct serve *s); /* once no request runs (after MHD_stop_daemon) */
 
 /* Execs (serve_exec.c). */
 enum MHD_Result serve_exec_start(struct serve *s, struct MHD_Connection *conn, const char *name,
@@ -156,6 +171,8 @@ json_t *serve_exec_wait(struct serve *s, const char *name, const json_t *body, u
 			const char **error_code, char *message, size_t size);
 /* The execs of a sandbox that is going away: finished, and forgotten. */
 void serve_exec_forget(struct serve *s, const char *name);
+/* Whether every pump thread has ended (the drain waits for it: they use struct serve). */
+bool serve_pumps_done(struct serve *s);
 /* Frees every kept exec (the daemon's end); none may be running. */
 void serve_exec_free_all(struct serve *s);
 

@@ -45,10 +45,9 @@ static void *refill(void *arg)
 		int rc =
 		    serve_make_box(s, p->base_doc, name, sizeof(name), message, sizeof(message));
 		pthread_mutex_lock(&s->lock);
-		if (rc == 0 && !s->is_stopping) {
-			memcpy(p->names[p->count++], name, sizeof(name));
-			p->made++;
-		} else if (rc < 0) {
+		if (rc == 0) {
+			p->made++; /* in names already: serve_pool_add_locked */
+		} else {
 			p->failed++;
 			fprintf(stderr, "stockade: pool: %s\n", message);
 			struct timespec until;
@@ -111,24 +110,25 @@ bool serve_pool_take(struct serve *s, const char *doc, char *name, size_t size)
 		p->count--;
 		p->taken++;
 		is_taken = true;
+		/* The client's from now on, in the same step: it is counted once, and reachable. */
+		serve_own_locked(s, name);
 		pthread_cond_signal(&p->wake);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return is_taken;
 }
 
-bool serve_pool_has(struct serve *s, const char *name)
+void serve_pool_add_locked(struct serve *s, const char *name)
 {
 	struct serve_pool *p = s->pool;
-	bool has = false;
 
-	if (!p)
-		return false;
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < p->count && !has; i++)
-		has = strcmp(p->names[i], name) == 0;
-	pthread_mutex_unlock(&s->lock);
-	return has;
+	if (p && p->count < p->target)
+		sk_strlcpy(p->names[p->count++], name, sizeof(*p->names));
+}
+
+unsigned serve_pool_count_locked(const struct serve *s)
+{
+	return s->pool ? (unsigned)s->pool->count : 0;
 }
 
 void serve_pool_counts(struct serve *s, unsigned *available, unsigned *target)
@@ -155,6 +155,18 @@ void serve_pool_stop(struct serve *s)
 	pthread_mutex_unlock(&s->lock);
 	if (p->has_thread)
 		pthread_join(p->thread, NULL); /* a make under way ends first (tied, so removed) */
+	p->has_thread = false;
+}
+
+void serve_pool_free(struct serve *s)
+{
+	struct serve_pool *p = s->pool;
+
+	/* Only once the HTTP server has stopped: /readyz, /metrics and creates read s->pool
+	 * without the lock, then take the lock and use it. Freed at the start of the drain (as
+	 * it was), a request in between read freed memory. */
+	if (!p)
+		return;
 	s->pool = NULL;
 	pthread_cond_destroy(&p->wake);
 	free(p->names);

@@ -13,10 +13,15 @@
 #include <sys/types.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/service.h"
 #include "sandbox/sync.h"
 #include "spec/spec.h"
 
-#define CONTROL_MAX_CLIENTS 64
+/* Each exec holds a client for as long as it runs, and PID 1 runs SERVICE_MAX_EXECS at once:
+ * past those, room for a stop, an inspect and a copy. With exactly as many places as execs,
+ * a sandbox running its most execs (`stockade serve` fills them) turned every stop away, and
+ * could not be removed while they ran. */
+#define CONTROL_MAX_CLIENTS (SERVICE_MAX_EXECS + 8)
 #define CONTROL_LOG_HALF (1u << 20) /* log rotates to log.1 past this: 2 MiB kept at most */
 #define CONTROL_STOP_GRACE 10	    /* seconds, for a stop of the lifetime timers */
 

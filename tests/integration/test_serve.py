@@ -36,14 +36,14 @@ def get(path, url, method="GET"):
 
 
 class Daemon:
-    def __init__(self, ctx, *extra, prefix=(), env=None):
+    def __init__(self, ctx, *extra, prefix=(), env=None, pass_fds=()):
         self.dir = ctx.tmpdir(mode=0o700)
         self.sock = os.path.join(self.dir, "stockade.sock")
         self.home = ctx.fresh_state()
         self.p = ctx.popen(list(prefix) + [ctx.stockade_path, "serve", "--socket", self.sock,
                                            *extra],
                            env=dict({"STOCKADE_HOME": self.home}, **(env or {})),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds)
         deadline = time.time() + 20
         while time.time() < deadline and not os.path.exists(self.sock):
             if self.p.poll() is not None:

@@ -238,6 +238,9 @@ def test_api_bad_input_gets_one_error_and_the_daemon_goes_on(ctx):
             ("POST", "/v1/sandboxes", b'{"stockade": 1, "limits": {"memroy": "1g"}}', 400,
              "bad_spec"),
             ("POST", "/v1/sandboxes?name=..bad", b'{"stockade": 1}', 400, "bad_request"),
+            # A duration run -d refuses is the request's mistake, not a failed create.
+            ("POST", "/v1/sandboxes?idle_timeout=0", b'{"stockade": 1}', 400, "bad_request"),
+            ("POST", "/v1/sandboxes?max_lifetime=0s", b'{"stockade": 1}', 400, "bad_request"),
             ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": []}', 400, "bad_request"),
             ("POST", "/v1/sandboxes/api4/exec", b'{"cmd": ["true"], "shell": 1}', 400,
              "bad_request"),
@@ -674,4 +677,372 @@ def test_api_stream_keeps_alive_and_tells_of_a_dead_sandbox(ctx):
         expect(last.type == "exit" and last.fields["exit_code"] == 125 and
                "ended" in last.fields["error"], f"{last}")
     finally:
+        d.stop()
+
+
+def _metric(d, name):
+    _, body = raw(d, "GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def _warm_names(d, known, count, seconds=30):
+    """The warm pool's sandboxes (every directory of the home but known), once count are
+    ready."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and _metric(d, "stockade_pool_available") != count:
+        time.sleep(0.05)
+    expect(_metric(d, "stockade_pool_available") == count, "the pool did not fill")
+    return sorted(set(os.listdir(os.path.join(d.home, "sandboxes"))) - set(known))
+
+
+def test_api_reaches_only_the_sandboxes_it_made(ctx):
+    """A request reaches only the sandboxes this daemon made for its clients. Its
+    STOCKADE_HOME may hold others: one made with the CLI, under a policy of its own (here a
+    secret the operator's API policy does not give), and a warm one of the pool before it is
+    taken. Neither is listed, inspected, entered, read, written or removed through the API: a
+    404, as for a name that is not there. Checked from the host: both still run; the warm one,
+    untouched, is what the next create gets."""
+    d = start(ctx, "--pool", "1")
+    c = d.client
+    env = {"STOCKADE_HOME": d.home}
+    secret = os.path.join(ctx.tmpdir(mode=0o700), "token")
+    with open(secret, "w") as f:
+        f.write("not-for-api-clients\n")
+    os.chown(secret, ctx.caller_uid, ctx.caller_gid)
+    os.chmod(secret, 0o600)
+    r = ctx.stockade("run", "-d", "--name", "by-hand", "--secret", f"tok=@{secret}", env=env,
+                     timeout=30)
+    expect(r.returncode == 0, f"{r}")
+    try:
+        (warm,) = _warm_names(d, ["by-hand"], 1)
+        for name in ("by-hand", warm):
+            calls = {
+                "get": lambda n=name: c.get(n),
+                "exec": lambda n=name: c.exec(n, ["cat", "/run/secrets/tok"]),
+                "read": lambda n=name: c.read_file(n, "/run/secrets/tok"),
+                "list": lambda n=name: c.list_files(n, "/tmp"),
+                "write": lambda n=name: c.write_file(n, "/tmp/planted", b"planted"),
+                "delete": lambda n=name: c.delete(n),
+            }
+            for what, call in calls.items():
+                e = error_of(call)
+                expect(e.status == 404 and e.code == "not_found", f"{what} {name}: {e}")
+        expect(c.list() == [], f"listed: {c.list()}")
+        expect(supervisor_alive(d, "by-hand") and supervisor_alive(d, warm),
+               "a sandbox the API may not reach was stopped")
+        e = error_of(lambda: c.create(name="by-hand"))
+        expect(e.status == 409 and e.code == "name_in_use", f"{e}")
+        box = c.create()
+        expect(box["name"] == warm and box["status"] == "running", f"{box}, warm: {warm}")
+        r = c.exec(warm, ["sh", "-c", "ls -A /tmp"])
+        expect(r.exit_code == 0 and r.stdout == b"", f"the warm sandbox was written: {r}")
+        expect([b["name"] for b in c.list()] == [warm], f"{c.list()}")
+    finally:
+        ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
+        d.stop()
+
+
+def test_api_max_sandboxes_counts_the_ended_ones_it_keeps(ctx):
+    """--max-sandboxes counts every sandbox the daemon keeps, running or ended: one whose
+    command has ended stays (its state, until a DELETE), so counting running ones only let a
+    client fill the home with ended ones. A sandbox made with the CLI in that home is not the
+    daemon's and takes none of its room."""
+    d = start(ctx, "--max-sandboxes", "1")
+    c = d.client
+    env = {"STOCKADE_HOME": d.home}
+    r = ctx.stockade("run", "-d", "--name", "by-hand", env=env, timeout=30)
+    expect(r.returncode == 0, f"{r}")
+    try:
+        c.create({"stockade": 1, "command": ["true"]}, name="ends")
+        deadline = time.time() + 20
+        while time.time() < deadline and c.get("ends")["status"] != "exited":
+            time.sleep(0.05)
+        expect(c.get("ends")["status"] == "exited", f"{c.get('ends')}")
+        e = error_of(lambda: c.create({"stockade": 1, "command": ["true"]}))
+        expect(e.status == 429 and e.code == "too_many_sandboxes", f"{e}")
+        left = sorted(os.listdir(os.path.join(d.home, "sandboxes")))
+        expect(left == ["by-hand", "ends"], f"the refused create made one: {left}")
+        c.delete("ends")
+        box = c.create(name="after")
+        expect(box["status"] == "running", f"{box}")
+    finally:
+        ctx.stockade("rm", "-f", "by-hand", env=env, timeout=30)
+        d.stop()
+
+
+def test_api_one_daemon_per_home(ctx):
+    """A second daemon on the same STOCKADE_HOME (another socket) is refused at start, 125 and
+    one line: it would take the first one's sandboxes for its own, removing them on its start
+    (ended ones) and on its SIGTERM (all). The first daemon's sandbox still runs."""
+    d = start(ctx)
+    try:
+        d.client.create(name="first")
+        other = os.path.join(ctx.tmpdir(mode=0o700), "other.sock")
+        p = ctx.popen([ctx.stockade_path, "serve", "--socket", other],
+                      env={"STOCKADE_HOME": d.home}, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)  # it started: its drain is what this guards against
+        r = harness.finish(p, timeout=60)
+        expect(supervisor_alive(d, "first") and d.client.get("first")["status"] == "running",
+               f"the second daemon stopped the first one's sandbox: {r}")
+        harness.one_line_125(r, "STOCKADE_HOME")
+    finally:
+        d.stop()
+
+
+def _pause_run_d(daemon_pid, seconds):
+    """SIGSTOPs the first `stockade run -d` the daemon spawns, as soon as it is seen (each
+    thread's children, from /proc); its pid, or None."""
+    import glob
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for path in glob.glob(f"/proc/{daemon_pid}/task/*/children"):
+            try:
+                with open(path) as f:
+                    children = [int(pid) for pid in f.read().split()]
+            except OSError:
+                continue
+            for pid in children:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if b"run" in argv and b"-d" in argv:
+                    os.kill(pid, signal.SIGSTOP)
+                    return pid
+    return None
+
+
+def test_api_sigterm_removes_a_sandbox_made_while_it_drains(ctx):
+    """A create under way when SIGTERM comes (its `run -d` spawned, and paused here by SIGSTOP
+    until the drain has begun) makes its sandbox after the drain began: the drain removes it
+    with the others, as it lists them once every request has ended. It used to list them as
+    it began, and left this one behind, checked from the host."""
+    import glob
+    import select
+    import threading
+    d = start(ctx, "--drain-timeout", "0")
+    answers = []
+
+    def create():
+        try:
+            answers.append(d.client.create())
+        except Exception as e:  # the connection closes as the daemon stops: recorded
+            answers.append(e)
+
+    paused = None
+    try:
+        for _ in range(5):
+            creating = threading.Thread(target=create)
+            creating.start()
+            paused = _pause_run_d(d.p.pid, 20)
+            expect(paused, "no run -d was spawned")
+            if not glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")):
+                break  # paused before its sandbox was recorded: what this test needs
+            os.kill(paused, signal.SIGCONT)  # too late: it ran on; one more
+            creating.join(60)
+            paused = None
+        expect(paused, "could not pause a run -d before its sandbox was recorded")
+        d.p.send_signal(signal.SIGTERM)
+        said = b""
+        deadline = time.time() + 20
+        while b"draining" not in said and time.time() < deadline:
+            if select.select([d.p.stderr], [], [], 1)[0]:
+                said += os.read(d.p.stderr.fileno(), 4096)
+        expect(b"draining" in said, f"no drain: {said!r}")
+        time.sleep(0.3)
+        os.kill(paused, signal.SIGCONT)
+        paused = None
+        made = False  # the paused create goes on and makes its sandbox: seen from the host
+        deadline = time.time() + 20
+        while not made and d.p.poll() is None and time.time() < deadline:
+            made = bool(glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")))
+            time.sleep(0.005)
+        r = harness.finish(d.p, timeout=60)
+        creating.join(60)
+        expect(r.returncode == 0, f"{r}")
+        left = os.listdir(os.path.join(d.home, "sandboxes"))
+        expect(made, f"the paused create made no sandbox: {answers} {r}")
+        expect(left == [], f"the drain left {left} (answers: {answers}; {said!r} {r})")
+    finally:
+        if paused:
+            os.kill(paused, signal.SIGCONT)
+        if d.p.poll() is None:
+            d.stop()
+
+
+def _follow_raw(d, url, seconds):
+    """GET url as a stream: (the body, whether it ended within seconds). Keepalives count as
+    nothing: a stream that only sends them has not ended."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.sock)
+    s.settimeout(1)
+    s.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    got = b""
+    deadline = time.time() + seconds
+    try:
+        while time.time() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return got, True
+            got += chunk
+        return got, False
+    finally:
+        s.close()
+
+
+def test_api_follow_from_past_the_end_of_an_ended_exec_ends(ctx):
+    """GET .../exec/{id}?follow=1&from_seq=N of an exec that has ended, N at or past its last
+    event: no event will ever come, so the stream ends at once, empty. It used to send
+    keepalives for ever (and hold the exec's record while it did). From inside the events, a
+    follow still gets the rest, to the exit."""
+    d = start(ctx)
+    c = d.client
+    try:
+        c.create(name="past")
+        r = c.exec("past", ["echo", "hi"])
+        count, exec_id = r.raw["events"], r.raw["id"]
+        for from_seq in (count, count + 1, 4000000000):
+            url = f"/v1/sandboxes/past/exec/{exec_id}?follow=1&from_seq={from_seq}"
+            got, ended = _follow_raw(d, url, 12)
+            expect(ended and got.startswith(b"HTTP/1.1 200") and b'"type"' not in got,
+                   f"from_seq={from_seq} of {count}: ended={ended} {got[-300:]!r}")
+        events = list(c.exec_follow("past", exec_id, from_seq=count - 1))
+        expect([e.type for e in events] == ["exit"] and events[0].seq == count - 1,
+               f"{events}")
+    finally:
+        d.stop()
+
+
+def test_api_files_answer_when_the_sandbox_stops_its_copier(ctx):
+    """A file request's copier runs inside the sandbox, where the workload can stop it
+    (`kill -STOP -1` in a loop stops every other process of the sandbox). The daemon waits
+    for a copier that makes no progress for 10 s at most, then answers copy_failed: before,
+    the request's thread waited for ever (a PUT of 4 MiB in a pipe write, a GET for the fd),
+    and SIGTERM's drain, which joins every request, never ended. Checked: every request
+    answered, the PUTs (long enough to be caught) with the timeout, the drain done."""
+    import threading
+    d = start(ctx, "--max-body", "8m")
+    c = d.client
+    try:
+        c.create(name="stopper")
+        c.write_file("stopper", "/tmp/f", b"before\n")
+        # Begins once this exec has ended (it would stop it too).
+        r = c.exec("stopper", ["sh", "-c", "(sleep 0.5; while :; do kill -STOP -1 2>/dev/null;"
+                                           " done) </dev/null >/dev/null 2>&1 & echo started"])
+        expect(r.stdout == b"started\n", f"{r}")
+        time.sleep(1.5)
+        answers = {}
+
+        def one(key, call):
+            slow = Client(d.sock, timeout=45)
+            try:
+                answers[key] = call(slow)
+            except StockadeError as e:
+                answers[key] = e
+            except Exception as e:  # no answer: what this test is about
+                answers[key] = ("no answer", e)
+
+        calls = {f"get{i}": lambda k: k.read_file("stopper", "/tmp/f") for i in range(3)}
+        calls.update({f"put{i}": lambda k, i=i: k.write_file("stopper", f"/tmp/p{i}",
+                                                              b"y" * (4 << 20))
+                      for i in range(2)})
+        threads = [threading.Thread(target=one, args=item) for item in calls.items()]
+        began = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        took = time.time() - began
+        unanswered = {k: v for k, v in answers.items() if isinstance(v, tuple)}
+        expect(len(answers) == len(calls) and not unanswered and took < 35,
+               f"after {took:.1f} s: {answers}")
+        for key in ("put0", "put1"):
+            e = answers[key]
+            expect(isinstance(e, StockadeError) and e.code == "copy_failed" and
+                   "10 s" in e.message, f"{key}: {e}")
+        r = d.stop()
+        expect(r.returncode == 0 and
+               not os.path.exists(os.path.join(d.home, "sandboxes", "stopper")),
+               f"the drain: {r}")
+    finally:
+        if d.p.poll() is None:
+            d.p.kill()
+            d.p.wait()
+
+
+def test_api_delete_stops_a_sandbox_running_all_its_execs(ctx):
+    """A sandbox running as many execs as its PID 1 takes (64, each a client of its
+    supervisor) is still stopped and removed by DELETE, and inspected meanwhile: the
+    supervisor keeps room beyond the execs for a stop, an inspect and a copy. It used to have
+    exactly 64 client places, every one an exec's, so the stop was turned away (DELETE: 500
+    "is running") until the execs ended, for ever with execs that do not end. Checked from
+    the host: the supervisor is gone; every exec's stream ends with its exit."""
+    import threading
+    d = start(ctx)
+    c = d.client
+    streams, firsts = [], []
+    try:
+        c.create(name="full")
+        pid = _supervisor(d, "full")
+
+        def one():
+            events = c.exec_stream("full", ["sleep", "600"])
+            firsts.append(next(events))
+            streams.append(events)
+
+        threads = [threading.Thread(target=one) for _ in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        expect(len(firsts) == 64 and all(e.type == "start" for e in firsts),
+               f"{len(firsts)} execs began")
+        box = c.get("full")
+        try:
+            answer = c.delete("full")
+        except StockadeError as e:
+            answer = e
+        expect(isinstance(answer, dict) and answer["status"] == "removed", f"DELETE: {answer}")
+        expect((box.get("processes") or 0) >= 65, f"inspect: {box}")
+        expect(_gone(pid, 15) and not os.path.exists(os.path.join(d.home, "sandboxes", "full")),
+               "the sandbox outlived its DELETE")
+        ends = [list(events)[-1] for events in streams]
+        expect(all(e.type == "exit" for e in ends), f"{ends[:3]}")
+    finally:
+        d.stop()
+
+
+def test_api_sandboxes_hold_no_descriptor_the_daemon_inherited(ctx):
+    """A descriptor the daemon inherited from whoever started it (here the write end of a
+    pipe, open without close-on-exec) is not passed on to the `run -d` it spawns. The
+    sandbox's supervisor, which lives as long as the sandbox, used to hold it: the pipe's
+    reader saw no EOF while any sandbox lived. Checked from the host, in the supervisor's
+    descriptors."""
+    read_end, write_end = os.pipe()
+    inherited = 60  # above the fds a create's spawn places (3, 4): they would replace it
+    os.dup2(write_end, inherited)
+    os.close(write_end)
+    try:
+        d = start(ctx, pass_fds=(inherited,))
+    finally:
+        os.close(inherited)
+    try:
+        d.client.create(name="fds")
+        pid = _supervisor(d, "fds")
+        pipe = os.readlink(f"/proc/self/fd/{read_end}")
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        expect(pipe not in held, f"the supervisor holds the daemon's inherited {pipe}: {held}")
+    finally:
+        os.close(read_end)
         d.stop()
