@@ -60,13 +60,14 @@ extern char **environ;
 
 static int usage_error(struct sk_err *err, const char *why)
 {
-	return sk_fail(err, "cli", 0,
-		       "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
-		       "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
-		       "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
-		       "[--drain-timeout SECONDS] [--pool N [--pool-floor M]] "
-		       "[--listen 127.0.0.1:PORT --token-file FILE]",
-		       "%s", why);
+	return sk_fail(
+	    err, "cli", 0,
+	    "usage: stockade serve [--socket PATH] [--allow-uid UID]... "
+	    "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
+	    "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
+	    "[--drain-timeout SECONDS] [--copy-timeout SECONDS] [--pool N [--pool-floor M]] "
+	    "[--listen 127.0.0.1:PORT --token-file FILE]",
+	    "%s", why);
 }
 
 static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err)
@@ -80,6 +81,7 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 						{"max-execs", required_argument, NULL, 'E'},
 						{"max-body", required_argument, NULL, 'B'},
 						{"drain-timeout", required_argument, NULL, 'D'},
+						{"copy-timeout", required_argument, NULL, 'C'},
 						{"pool", required_argument, NULL, 'O'},
 						{"listen", required_argument, NULL, 'L'},
 						{"token-file", required_argument, NULL, 'T'},
@@ -137,6 +139,11 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 			if (parse_uint(optarg, 0, 64, &id) < 0)
 				return usage_error(err, "--pool and --pool-floor take 0 to 64");
 			*(opt == 'O' ? &s->pool_target : &s->pool_floor) = (unsigned)id;
+			break;
+		case 'C':
+			if (parse_uint(optarg, 1, 3600, &id) < 0)
+				return usage_error(err, "--copy-timeout takes seconds, 1 to 3600");
+			s->copy_timeout_ms = (unsigned)id * 1000;
 			break;
 		case 'D':
 			if (parse_uint(optarg, 0, 3600, &id) < 0)
@@ -1096,6 +1103,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.max_execs = 256;
 	s.max_body = 16u << 20;
 	s.drain_seconds = 10;
+	s.copy_timeout_ms = 10000;
 	s.tie[0] = s.tie[1] = -1;
 	s.tcp_fd = -1;
 	s.home_lock_fd = -1;

@@ -52,7 +52,6 @@
 #define LIST_MAX_ENTRIES 10000
 /* A file request's copier runs in the sandbox, whose workload can stop it: past this long
  * without progress the request fails (copy_failed) instead of holding its thread for ever. */
-#define FILES_IDLE_TIMEOUT_MS 10000
 
 static enum MHD_Result respond_failure(struct serve *s, struct MHD_Connection *conn,
 				       const struct serve_failure *f)
@@ -539,7 +538,7 @@ static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, c
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
 	int rc = cli_box_copy_in_bytes(ctl, path, req->body ? req->body : "", req->len,
-				       (uint32_t)mode, FILES_IDLE_TIMEOUT_MS, &err);
+				       (uint32_t)mode, s->copy_timeout_ms, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);
@@ -614,7 +613,7 @@ static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, c
 	ctl = connect_box(name, &root, &box, &f);
 	if (ctl < 0)
 		return respond_failure(s, conn, &f);
-	int rc = cli_box_copy_out_open(ctl, path, &fd, FILES_IDLE_TIMEOUT_MS, &err);
+	int rc = cli_box_copy_out_open(ctl, path, &fd, s->copy_timeout_ms, &err);
 	cli_box_disconnect(ctl, &root, &box);
 	if (rc < 0) {
 		copy_failure(&err, &f);

@@ -79,6 +79,7 @@ struct serve {
 	 * drain or by SIGKILL, every sandbox it made stops. */
 	int tie[2];
 	unsigned drain_seconds;		  /* SIGTERM: how long running execs may go on */
+	unsigned copy_timeout_ms;	  /* a file request gives up on a copier this long silent */
 	unsigned pool_target, pool_floor; /* --pool N, --pool-floor M */
 	struct serve_pool *pool;	  /* serve_pool.c; NULL without --pool */
 };

@@ -927,12 +927,13 @@ def test_api_follow_from_past_the_end_of_an_ended_exec_ends(ctx):
 def test_api_files_answer_when_the_sandbox_stops_its_copier(ctx):
     """A file request's copier runs inside the sandbox, where the workload can stop it
     (`kill -STOP -1` in a loop stops every other process of the sandbox). The daemon waits
-    for a copier that makes no progress for 10 s at most, then answers copy_failed: before,
+    for a copier that makes no progress for --copy-timeout (10 s; 2 s here) at most, then
+    answers copy_failed: before,
     the request's thread waited for ever (a PUT of 4 MiB in a pipe write, a GET for the fd),
     and SIGTERM's drain, which joins every request, never ended. Checked: every request
     answered, the PUTs (long enough to be caught) with the timeout, the drain done."""
     import threading
-    d = start(ctx, "--max-body", "8m")
+    d = start(ctx, "--max-body", "8m", "--copy-timeout", "2")
     c = d.client
     try:
         c.create(name="stopper")
@@ -970,7 +971,7 @@ def test_api_files_answer_when_the_sandbox_stops_its_copier(ctx):
         for key in ("put0", "put1"):
             e = answers[key]
             expect(isinstance(e, StockadeError) and e.code == "copy_failed" and
-                   "10 s" in e.message, f"{key}: {e}")
+                   "2 s" in e.message, f"{key}: {e}")
         r = d.stop()
         expect(r.returncode == 0 and
                not os.path.exists(os.path.join(d.home, "sandboxes", "stopper")),
