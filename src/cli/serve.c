@@ -1,13 +1,13 @@
 /* `stockade serve` (the stockade-serve executable, see serve_main.c): HTTP/1.1 with JSON over a
  * unix socket, served by libmicrohttpd on a socket we create and check. This file is the
- * daemon: its socket, who may use it, its own health (/livez: it answers; /healthz: every
- * required layer probes ok right now, doctor's data at most a few seconds old, 503 with the
- * failing layers otherwise; /readyz) and /metrics (Prometheus text). The API under /v1 is
- * serve_api.c (sandboxes, files, one-shot runs) and serve_exec.c (execs).
+ * daemon: options, request bodies, routing, /livez and /readyz, the operator's policy and the
+ * lifecycle (drain, tie). Its socket and who may use it are serve_socket.c; /healthz and
+ * /metrics serve_health.c; the API under /v1 is serve_api.c (sandboxes, files, one-shot
+ * runs), serve_exec.c (execs) and serve_pool.c (the warm pool).
  *
  * The socket: 0660 from birth (umask, never a later chmod), in a directory of the daemon's own
  * that nobody else can write, and every connection's peer checked with SO_PEERCRED against the
- * allowed uids and gids (default: the daemon's own uid) before a byte of its request is acted
+ * allowed uids and gids (the daemon's own uid always) before a byte of its request is acted
  * on: a world-writable runner socket shared across uids is exactly what this must not be.
  * Everything that makes or probes a sandbox runs in a process of its own (posix_spawn of the
  * stockade binary beside us, or the sandbox's own supervisor): this process has threads, and a
@@ -50,15 +50,11 @@
 #include "util/parse.h"
 #include "util/paths.h"
 
-#define HEALTH_CACHE_MS 2000.0 /* /healthz's probes are at most this old */
-#define DOCTOR_TIMEOUT_MS 30000
-#define DOCTOR_OUTPUT_MAX (256 * 1024)
-
 extern char **environ;
 
 /* ---- options ---- */
 
-static int usage_error(struct sk_err *err, const char *why)
+int serve_usage_error(struct sk_err *err, const char *why)
 {
 	return sk_fail(
 	    err, "cli", 0,
@@ -98,18 +94,19 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 		case 's':
 			if (optarg[0] != '/' ||
 			    strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-				return usage_error(err, "--socket takes an absolute path, at most "
-							"107 bytes");
+				return serve_usage_error(err,
+							 "--socket takes an absolute path, at most "
+							 "107 bytes");
 			sk_strlcpy(s->socket_path, optarg, sizeof(s->socket_path));
 			break;
 		case 'u':
 		case 'g':
 			if (parse_uint(optarg, 0, UINT32_MAX - 1, &id) < 0)
-				return usage_error(err,
-						   "--allow-uid and --allow-gid take a number");
+				return serve_usage_error(
+				    err, "--allow-uid and --allow-gid take a number");
 			/* One uid slot stays for the daemon's own (below). */
 			if ((opt == 'u' ? s->uid_count + 1 : s->gid_count) >= SERVE_MAX_IDS)
-				return usage_error(err, "at most 32 of each");
+				return serve_usage_error(err, "at most 32 of each");
 			if (opt == 'u')
 				s->uids[s->uid_count++] = (uid_t)id;
 			else
@@ -124,8 +121,9 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 		case 'S':
 		case 'E':
 			if (parse_uint(optarg, 1, 100000, &id) < 0)
-				return usage_error(err, "--max-sandboxes and --max-execs take a "
-							"number from 1 to 100000");
+				return serve_usage_error(err,
+							 "--max-sandboxes and --max-execs take a "
+							 "number from 1 to 100000");
 			*(opt == 'S' ? &s->max_sandboxes : &s->max_execs) = (unsigned)id;
 			break;
 		case 'L':
@@ -137,36 +135,40 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 		case 'O':
 		case 'F':
 			if (parse_uint(optarg, 0, 64, &id) < 0)
-				return usage_error(err, "--pool and --pool-floor take 0 to 64");
+				return serve_usage_error(err,
+							 "--pool and --pool-floor take 0 to 64");
 			*(opt == 'O' ? &s->pool_target : &s->pool_floor) = (unsigned)id;
 			break;
 		case 'C':
 			if (parse_uint(optarg, 1, 3600, &id) < 0)
-				return usage_error(err, "--copy-timeout takes seconds, 1 to 3600");
+				return serve_usage_error(err,
+							 "--copy-timeout takes seconds, 1 to 3600");
 			s->copy_timeout_ms = (unsigned)id * 1000;
 			break;
 		case 'D':
 			if (parse_uint(optarg, 0, 3600, &id) < 0)
-				return usage_error(err, "--drain-timeout takes seconds, 0 to 3600");
+				return serve_usage_error(
+				    err, "--drain-timeout takes seconds, 0 to 3600");
 			s->drain_seconds = (unsigned)id;
 			break;
 		case 'B':
 			if (parse_size(optarg, &id) < 0 || id < 1024 || id > (1ull << 30))
-				return usage_error(err, "--max-body takes a size from 1k to 1g");
+				return serve_usage_error(err,
+							 "--max-body takes a size from 1k to 1g");
 			s->max_body = (size_t)id;
 			break;
 		case 'h':
-			return usage_error(err, "help");
+			return serve_usage_error(err, "help");
 		default:
-			return usage_error(err, "unknown option or missing value");
+			return serve_usage_error(err, "unknown option or missing value");
 		}
 	}
 	if (optind < argc)
-		return usage_error(err, "unexpected argument");
+		return serve_usage_error(err, "unexpected argument");
 	if (!s->listen_addr != !s->token_path)
-		return usage_error(err, "--listen and --token-file go together");
+		return serve_usage_error(err, "--listen and --token-file go together");
 	if (s->pool_floor > s->pool_target)
-		return usage_error(err, "--pool-floor is at most --pool");
+		return serve_usage_error(err, "--pool-floor is at most --pool");
 	if (s->pool_target && !s->pool_floor)
 		s->pool_floor = 1; /* /readyz: 503 while no warm sandbox is ready */
 	if (!s->socket_path[0] &&
@@ -176,275 +178,6 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 	if (s->uid_count < SERVE_MAX_IDS)
 		s->uids[s->uid_count++] = geteuid();
 	return 0;
-}
-
-/* ---- the socket ---- */
-
-/* The socket's directory: made 0755 when missing; then it must be a directory (no link) of
- * ours that nobody else can write, so nobody else can replace the socket. */
-static int socket_dir(const char *path, struct sk_err *err)
-{
-	char copy[PATH_MAX];
-	struct stat st;
-	const char *dir;
-
-	sk_strlcpy(copy, path, sizeof(copy));
-	dir = dirname(copy);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return sk_fail(err, "serve", errno, NULL, "mkdir %.200s", dir);
-	if (lstat(dir, &st) < 0)
-		return sk_fail(err, "serve", errno, NULL, "stat %.200s", dir);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
-		return sk_fail(err, "serve", EPERM,
-			       "the socket's directory must be the daemon's own, writable by it "
-			       "alone",
-			       "refusing socket directory %.200s", dir);
-	return 0;
-}
-
-static int socket_listen(struct serve *s, struct sk_err *err)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd, rc;
-	mode_t old;
-
-	if (socket_dir(s->socket_path, err) < 0)
-		return -1;
-	sk_strlcpy(addr.sun_path, s->socket_path, sizeof(addr.sun_path));
-	/* A socket left by a daemon that died is replaced; a live one is not. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-		close(fd);
-		return sk_fail(err, "serve", EADDRINUSE, "stop it first, or give another --socket",
-			       "a stockade serve already listens on %.200s", s->socket_path);
-	}
-	if (fd >= 0)
-		close(fd);
-	struct stat st;
-	if (lstat(s->socket_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return sk_fail(err, "serve", EEXIST, "remove it, or give another --socket",
-				       "%.200s exists and is not a socket", s->socket_path);
-		(void)unlink(s->socket_path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return sk_fail(err, "serve", errno, NULL, "socket");
-	/* 0660 from the moment it exists: the umask, not a chmod after bind. */
-	old = umask(0117);
-	rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (rc < 0 || listen(fd, 128) < 0) {
-		rc = errno;
-		close(fd);
-		return sk_fail(err, "serve", rc, NULL, "bind %.200s", s->socket_path);
-	}
-	s->listen_fd = fd;
-	return 0;
-}
-
-/* ---- TCP on loopback (--listen, --token-file) ---- */
-
-/* The token: a regular file of ours that nobody else can read, one line of 16 to 255
- * printable characters. */
-static int read_token(struct serve *s, struct sk_err *err)
-{
-	int fd = open(s->token_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
-
-	if (fd < 0)
-		return sk_fail(err, "serve", errno, NULL, "open --token-file %.200s",
-			       s->token_path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077)) {
-		close(fd);
-		return sk_fail(err, "serve", EPERM, "chmod 600 it; it must be the daemon's own",
-			       "--token-file %.200s is readable by others or not ours",
-			       s->token_path);
-	}
-	n = read(fd, s->token, sizeof(s->token) - 1);
-	close(fd);
-	if (n < 0)
-		return sk_fail(err, "serve", errno, NULL, "read --token-file");
-	while (n > 0 && (s->token[n - 1] == '\n' || s->token[n - 1] == '\r'))
-		n--;
-	s->token[n] = '\0';
-	for (ssize_t i = 0; i < n; i++)
-		if (s->token[i] <= ' ' || s->token[i] > '~')
-			n = -1;
-	if (n < 16)
-		return sk_fail(err, "serve", 0, "e.g. head -c 32 /dev/urandom | base64 > FILE",
-			       "--token-file: one line of 16 to 255 printable characters");
-	s->token_len = (size_t)n;
-	return 0;
-}
-
-/* 127.0.0.1:PORT or [::1]:PORT only: the daemon is never reachable from another host. */
-static int tcp_listen(struct serve *s, struct sk_err *err)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char host[64];
-	const char *colon = strrchr(s->listen_addr, ':');
-	uint64_t port;
-	int fd, one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (!colon || (size_t)(colon - s->listen_addr) >= sizeof(host) ||
-	    parse_uint(colon + 1, 1, 65535, &port) < 0)
-		return usage_error(err, "--listen takes 127.0.0.1:PORT or [::1]:PORT");
-	memcpy(host, s->listen_addr, (size_t)(colon - s->listen_addr));
-	host[colon - s->listen_addr] = '\0';
-	if (strcmp(host, "127.0.0.1") == 0) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*in);
-	} else if (strcmp(host, "[::1]") == 0) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		in6->sin6_addr = in6addr_loopback;
-		len = sizeof(*in6);
-	} else {
-		return usage_error(err, "--listen takes a loopback address only: 127.0.0.1:PORT "
-					"or [::1]:PORT");
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return sk_fail(err, "serve", errno, NULL, "socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
-		int saved = errno;
-		close(fd);
-		return sk_fail(err, "serve", saved, NULL, "listen on %.100s", s->listen_addr);
-	}
-	s->tcp_fd = fd;
-	return 0;
-}
-
-/* Over TCP: "Authorization: Bearer TOKEN", compared in constant time (every byte looked at,
- * whatever matches, so the time says nothing of how much of a guess was right). */
-static bool token_allowed(struct serve *s, struct MHD_Connection *conn)
-{
-	const char *given =
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	static const char scheme[] = "Bearer ";
-	unsigned char diff = 0;
-	size_t len;
-
-	if (!given || strncmp(given, scheme, sizeof(scheme) - 1) != 0)
-		return false;
-	given += sizeof(scheme) - 1;
-	len = strlen(given);
-	diff |= (unsigned char)(len != s->token_len);
-	for (size_t i = 0; i < s->token_len; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < len ? given[i] : 0));
-	return diff == 0;
-}
-
-/* Whether a connection came in over TCP (--listen) rather than the unix socket. */
-static bool is_tcp(int fd)
-{
-	struct sockaddr_storage ss = {.ss_family = AF_UNIX};
-	socklen_t len = sizeof(ss);
-
-	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family != AF_UNIX;
-}
-
-/* Whether the connection's peer is one we serve: its uid, or its gid or one of its groups. */
-static bool peer_allowed(struct serve *s, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	gid_t groups[256];
-	socklen_t groups_len = sizeof(groups);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	/* root can read this daemon's memory anyway: refusing it would protect nothing. */
-	if (cred.uid == 0)
-		return true;
-	for (size_t i = 0; i < s->uid_count; i++)
-		if (cred.uid == s->uids[i])
-			return true;
-	if (s->gid_count == 0)
-		return false;
-	size_t count = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &groups_len) == 0
-			   ? groups_len / sizeof(gid_t)
-			   : 0;
-	for (size_t i = 0; i < s->gid_count; i++) {
-		if (cred.gid == s->gids[i])
-			return true;
-		for (size_t j = 0; j < count; j++)
-			if (groups[j] == s->gids[i])
-				return true;
-	}
-	return false;
-}
-
-/* ---- doctor's probes ---- */
-
-/* `stockade doctor --json` in a process of its own; its document, or NULL. */
-static json_t *run_doctor(const struct serve *s)
-{
-	static char *const argv_template[] = {"stockade", "doctor", "--json", NULL};
-	posix_spawn_file_actions_t actions;
-	char *buf = malloc(DOCTOR_OUTPUT_MAX + 1);
-	int out[2];
-	pid_t pid;
-	size_t used = 0;
-	double deadline = clock_now_ms() + DOCTOR_TIMEOUT_MS;
-	json_t *doc = NULL;
-
-	if (!buf || pipe2(out, O_CLOEXEC) < 0) {
-		free(buf);
-		return NULL;
-	}
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-	if (serve_spawn(s, argv_template, &actions, &pid) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&actions);
-	close(out[1]);
-	while (pid > 0 && used < DOCTOR_OUTPUT_MAX) {
-		struct pollfd p = {.fd = out[0], .events = POLLIN};
-		int left = (int)(deadline - clock_now_ms());
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		ssize_t n = read(out[0], buf + used, DOCTOR_OUTPUT_MAX - used);
-		if (n <= 0)
-			break;
-		used += (size_t)n;
-	}
-	close(out[0]);
-	if (pid > 0) {
-		kill(pid, SIGKILL); /* done or over time: it has nothing more to say */
-		(void)waitpid(pid, NULL, 0);
-	}
-	buf[used] = '\0';
-	doc = json_loads(buf, 0, NULL);
-	free(buf);
-	return doc;
-}
-
-/* The probes, at most HEALTH_CACHE_MS old: a new reference, or NULL. */
-static json_t *probes(struct serve *s)
-{
-	json_t *doc;
-
-	pthread_mutex_lock(&s->lock);
-	if (!s->doctor || clock_now_ms() - s->doctor_at > HEALTH_CACHE_MS) {
-		json_decref(s->doctor);
-		s->doctor = run_doctor(s);
-		s->doctor_at = clock_now_ms();
-	}
-	doc = json_incref(s->doctor);
-	pthread_mutex_unlock(&s->lock);
-	return doc;
 }
 
 /* ---- responses ---- */
@@ -519,234 +252,6 @@ enum MHD_Result serve_respond_error(struct serve *s, struct MHD_Connection *conn
 	return serve_respond_path_error(s, conn, status, code, message, NULL);
 }
 
-/* Whether a layer doctor names may fail under the operator's policy (--allow-degraded). */
-static bool is_allowed_degraded(const struct serve *s, const char *name)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} layers[] = {
-	    {"landlock", LAYER_LANDLOCK}, {"seccomp", LAYER_SECCOMP}, {"cgroup", LAYER_CGROUP}};
-
-	for (size_t i = 0; name && i < ARRAY_SIZE(layers); i++)
-		if (strcmp(name, layers[i].name) == 0)
-			return s->base.allow_degraded & layers[i].bit;
-	return false;
-}
-
-/* The health document: every required layer that fails under "failing" (doctor's operation,
- * errno, diagnosis and remedy); one that is not required, or that the operator's policy lets
- * degrade, under "degraded". */
-static json_t *health(struct serve *s, bool *is_healthy)
-{
-	json_t *doc = probes(s), *layers, *layer, *failing = json_array(), *degraded = json_array(),
-	       *up = json_object();
-	size_t i;
-
-	layers = json_object_get(doc, "layers");
-	json_array_foreach(layers, i, layer)
-	{
-		const char *name = json_string_value(json_object_get(layer, "name"));
-		const char *status = json_string_value(json_object_get(layer, "status"));
-		bool is_ok = status && strcmp(status, "ok") == 0;
-		bool is_required = json_is_true(json_object_get(layer, "required")) &&
-				   !is_allowed_degraded(s, name);
-		json_object_set_new(up, name ? name : "?", json_boolean(is_ok));
-		if (is_ok)
-			continue;
-		json_t *one = json_pack(
-		    "{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "layer", json_object_get(layer, "name"),
-		    "op", json_object_get(layer, "op"), "errno",
-		    json_object_get(layer, "errno_name"), "diagnosis",
-		    json_object_get(layer, "diagnosis"), "remedy", json_object_get(layer, "remedy"),
-		    "status", json_object_get(layer, "status"));
-		json_array_append_new(is_required ? failing : degraded, one);
-	}
-	*is_healthy = doc && json_array_size(layers) > 0 && json_array_size(failing) == 0;
-	if (!doc)
-		json_array_append_new(failing,
-				      json_pack("{s:s, s:s}", "layer", "doctor", "diagnosis",
-						"stockade doctor could not be run"));
-	json_decref(doc);
-	return json_pack("{s:s, s:o, s:o, s:o}", "status", *is_healthy ? "ok" : "failing", "layers",
-			 up, "failing", failing, "degraded", degraded);
-}
-
-bool serve_is_healthy(struct serve *s, char *why, size_t size)
-{
-	bool is_healthy;
-	json_t *body = health(s, &is_healthy), *one;
-	size_t i;
-
-	why[0] = '\0';
-	json_array_foreach(json_object_get(body, "failing"), i, one)
-	{
-		const char *layer = json_string_value(json_object_get(one, "layer"));
-		const char *diagnosis = json_string_value(json_object_get(one, "diagnosis"));
-		if (i > 0)
-			sk_strlcat(why, "; ", size);
-		sk_strlcat(why, layer ? layer : "?", size);
-		sk_strlcat(why, ": ", size);
-		sk_strlcat(why, diagnosis ? diagnosis : "fails", size);
-	}
-	json_decref(body);
-	return is_healthy;
-}
-
-/* /healthz: 200 when every required layer probes ok, 503 otherwise (GET /healthz). */
-static enum MHD_Result healthz(struct serve *s, struct MHD_Connection *conn)
-{
-	bool is_healthy;
-	json_t *body = health(s, &is_healthy);
-
-	return serve_respond_json(s, conn, is_healthy ? 200 : 503, body);
-}
-
-/* The sandboxes of this daemon's STOCKADE_HOME, by state. */
-static void count_sandboxes(unsigned long *running, unsigned long *exited, unsigned long *dead)
-{
-	char(*names)[BOX_NAME_MAX + 1] = NULL;
-	struct box_root root;
-	struct sk_err err = {0};
-	size_t count = 0;
-
-	*running = *exited = *dead = 0;
-	if (box_root_open(&root, &err) < 0)
-		return;
-	if (box_list(&root, &names, &count, &err) == 0)
-		for (size_t i = 0; i < count; i++) {
-			struct box box;
-			if (box_open(&root, names[i], &box, &err) < 0)
-				continue;
-			if (box_is_alive(&box)) {
-				(*running)++;
-			} else {
-				char *text = box_state_read(&box, &err);
-				bool has_exited = text && strstr(text, "\"status\": \"exited\"");
-				(*(has_exited ? exited : dead))++;
-				free(text);
-			}
-			box_close(&box);
-		}
-	free(names);
-	box_root_close(&root);
-}
-
-static enum MHD_Result metrics(struct serve *s, struct MHD_Connection *conn)
-{
-	json_t *doc = probes(s), *layer;
-	unsigned long running, exited, dead, requests[6], refused;
-	char *text = NULL;
-	size_t len = 0, i;
-	FILE *out = open_memstream(&text, &len);
-
-	if (!out) {
-		json_decref(doc);
-		return MHD_NO;
-	}
-	unsigned long created[3], exec_results[3], buckets[SERVE_HISTOGRAM_BUCKETS + 1];
-	double exec_seconds;
-	count_sandboxes(&running, &exited, &dead);
-	pthread_mutex_lock(&s->lock);
-	memcpy(requests, s->requests, sizeof(requests));
-	refused = s->refused_peers;
-	memcpy(created, s->created, sizeof(created));
-	memcpy(exec_results, s->exec_results, sizeof(exec_results));
-	memcpy(buckets, s->exec_buckets, sizeof(buckets));
-	exec_seconds = s->exec_seconds;
-	pthread_mutex_unlock(&s->lock);
-	fprintf(out,
-		"# HELP stockade_build_info The version of this stockade.\n"
-		"# TYPE stockade_build_info gauge\n"
-		"stockade_build_info{version=\"%s\"} 1\n",
-		STOCKADE_VERSION);
-	fprintf(out, "# HELP stockade_layer_up Whether the layer probes ok now (1) or not (0).\n"
-		     "# TYPE stockade_layer_up gauge\n");
-	json_array_foreach(json_object_get(doc, "layers"), i, layer)
-	{
-		const char *name = json_string_value(json_object_get(layer, "name"));
-		const char *status = json_string_value(json_object_get(layer, "status"));
-		if (name)
-			fprintf(out, "stockade_layer_up{layer=\"%s\"} %d\n", name,
-				status && strcmp(status, "ok") == 0);
-	}
-	fprintf(out,
-		"# HELP stockade_sandboxes Long-lived sandboxes of this daemon's home, by state.\n"
-		"# TYPE stockade_sandboxes gauge\n"
-		"stockade_sandboxes{state=\"running\"} %lu\n"
-		"stockade_sandboxes{state=\"exited\"} %lu\n"
-		"stockade_sandboxes{state=\"dead\"} %lu\n",
-		running, exited, dead);
-	fprintf(out, "# HELP stockade_http_requests_total Requests answered, by status class.\n"
-		     "# TYPE stockade_http_requests_total counter\n");
-	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-	for (int c = 0; c < 6; c++)
-		fprintf(out, "stockade_http_requests_total{code=\"%s\"} %lu\n", classes[c],
-			requests[c]);
-	fprintf(out,
-		"# HELP stockade_refused_peers_total Connections refused by SO_PEERCRED.\n"
-		"# TYPE stockade_refused_peers_total counter\n"
-		"stockade_refused_peers_total %lu\n",
-		refused);
-	static const char *const created_names[] = {"ok", "refused", "failed"};
-	fprintf(out, "# HELP stockade_sandboxes_created_total Sandbox creations, by result.\n"
-		     "# TYPE stockade_sandboxes_created_total counter\n");
-	for (int r = 0; r < 3; r++)
-		fprintf(out, "stockade_sandboxes_created_total{result=\"%s\"} %lu\n",
-			created_names[r], created[r]);
-	static const char *const exec_names[] = {"exited", "timed_out", "error"};
-	fprintf(out, "# HELP stockade_exec_total Execs ended, by result.\n"
-		     "# TYPE stockade_exec_total counter\n");
-	for (int r = 0; r < 3; r++)
-		fprintf(out, "stockade_exec_total{result=\"%s\"} %lu\n", exec_names[r],
-			exec_results[r]);
-	fprintf(out, "# HELP stockade_exec_duration_seconds How long execs ran.\n"
-		     "# TYPE stockade_exec_duration_seconds histogram\n");
-	unsigned long cumulative = 0;
-	for (int b = 0; b < SERVE_HISTOGRAM_BUCKETS; b++) {
-		cumulative += buckets[b];
-		fprintf(out, "stockade_exec_duration_seconds_bucket{le=\"%g\"} %lu\n",
-			serve_exec_bucket_bounds[b], cumulative);
-	}
-	cumulative += buckets[SERVE_HISTOGRAM_BUCKETS];
-	fprintf(out,
-		"stockade_exec_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
-		"stockade_exec_duration_seconds_sum %.6f\n"
-		"stockade_exec_duration_seconds_count %lu\n",
-		cumulative, exec_seconds, cumulative);
-	pthread_mutex_lock(&s->lock);
-	unsigned long egress[2] = {s->egress[0], s->egress[1]};
-	pthread_mutex_unlock(&s->lock);
-	fprintf(out,
-		"# HELP stockade_egress_decisions_total The egress proxy's decisions, counted when "
-		"a sandbox of this daemon is removed.\n"
-		"# TYPE stockade_egress_decisions_total counter\n"
-		"stockade_egress_decisions_total{decision=\"allowed\"} %lu\n"
-		"stockade_egress_decisions_total{decision=\"denied\"} %lu\n",
-		egress[0], egress[1]);
-	unsigned available, target;
-	serve_pool_counts(s, &available, &target);
-	fprintf(out,
-		"# HELP stockade_pool_available Warm sandboxes ready now (serve --pool).\n"
-		"# TYPE stockade_pool_available gauge\n"
-		"stockade_pool_available %u\n"
-		"# HELP stockade_pool_target Warm sandboxes the pool keeps.\n"
-		"# TYPE stockade_pool_target gauge\n"
-		"stockade_pool_target %u\n",
-		available, target);
-	fclose(out);
-	json_decref(doc);
-	return serve_respond(s, conn, 200, "text/plain; version=0.0.4; charset=utf-8", text);
-}
-
-static bool serve_removing(struct serve *s)
-{
-	pthread_mutex_lock(&s->lock);
-	bool is_removing = s->removing > 0;
-	pthread_mutex_unlock(&s->lock);
-	return is_removing;
-}
-
 /* How much of a body past --max-body is read and dropped before the connection is closed. */
 static size_t drop_limit(const struct serve *s)
 {
@@ -792,29 +297,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	struct serve *s = cls;
 	struct serve_request *req = *con_cls;
-	const union MHD_ConnectionInfo *info;
 
 	(void)version;
 	if (!req) {
 		/* The first call, headers read: who is asking, before anything of the request
 		 * is acted on. */
-		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		bool is_allowed =
-		    info && (is_tcp(info->connect_fd) ? token_allowed(s, conn)
-						      : peer_allowed(s, info->connect_fd));
-		if (info && !is_allowed && is_tcp(info->connect_fd)) {
+		enum serve_peer peer = serve_peer_check(s, conn);
+		if (peer != PEER_ALLOWED) {
 			pthread_mutex_lock(&s->lock);
 			s->refused_peers++;
 			pthread_mutex_unlock(&s->lock);
+		}
+		if (peer == PEER_NO_TOKEN)
 			return serve_respond_error(
 			    s, conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 			    "over TCP every request needs "
 			    "Authorization: Bearer TOKEN (serve --token-file)");
-		}
-		if (!is_allowed) {
-			pthread_mutex_lock(&s->lock);
-			s->refused_peers++;
-			pthread_mutex_unlock(&s->lock);
+		if (peer == PEER_REFUSED) {
 			return serve_respond_error(
 			    s, conn, MHD_HTTP_FORBIDDEN, "forbidden",
 			    "this uid is not allowed on this socket (serve --allow-uid)");
@@ -868,9 +367,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		    s, conn, 200, json_pack("{s:s, s:i}", "status", "ready", "pool", available));
 	}
 	if (strcmp(url, "/healthz") == 0)
-		return healthz(s, conn);
+		return serve_healthz(s, conn);
 	if (strcmp(url, "/metrics") == 0)
-		return metrics(s, conn);
+		return serve_metrics(s, conn);
 	return serve_respond_error(s, conn, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
 }
 
@@ -1032,6 +531,20 @@ static size_t tied_boxes(char (**names)[BOX_NAME_MAX + 1])
 /* SIGTERM: no new work; running execs get --drain-timeout; then every sandbox this daemon
  * made is stopped (the tie closes: each supervisor stops its sandbox, SIGTERM then SIGKILL)
  * and removed. */
+/* Until *counter (one of struct serve's, under its lock) is 0, or the deadline. */
+static void wait_for_zero(struct serve *s, const unsigned *counter, double deadline)
+{
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		bool is_zero = *counter == 0;
+		pthread_mutex_unlock(&s->lock);
+		if (is_zero || clock_now_ms() >= deadline)
+			return;
+		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+}
+
 static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon *tcp_daemon)
 {
 	char(*names)[BOX_NAME_MAX + 1];
@@ -1044,10 +557,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 	pthread_mutex_unlock(&s->lock);
 	fprintf(stderr, "stockade: draining: %zu sandboxes, execs get %u s\n", kept,
 		s->drain_seconds);
-	while (!serve_drained(s) && clock_now_ms() < deadline) {
-		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
-		nanosleep(&pause, NULL);
-	}
+	wait_for_zero(s, &s->running_execs, deadline);
 	serve_closing(s);
 	/* This joins every request's thread: a create under way when SIGTERM came has made its
 	 * sandbox (or failed) by now, so the listing below has it. Listed before this, such a
@@ -1055,10 +565,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 	MHD_stop_daemon(daemon);
 	if (tcp_daemon)
 		MHD_stop_daemon(tcp_daemon);
-	for (int i = 0; i < 200 && serve_removing(s); i++) { /* one-shot runs' removals */
-		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
-		nanosleep(&pause, NULL);
-	}
+	wait_for_zero(s, &s->removing, clock_now_ms() + 10000.0); /* one-shot runs' removals */
 	size_t count = tied_boxes(&names); /* while their supervisors answer at once */
 	close(s->tie[1]);
 	s->tie[1] = -1;
@@ -1074,10 +581,7 @@ static void drain(struct serve *s, struct MHD_Daemon *daemon, struct MHD_Daemon 
 	free(names);
 	/* The pumps of execs that outlived the drain see their sandbox go; each uses struct serve
 	 * (on serve_main's stack) to its last step, so they end before it is gone. */
-	for (int i = 0; i < 200 && !serve_pumps_done(s); i++) {
-		struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
-		nanosleep(&pause, NULL);
-	}
+	wait_for_zero(s, &s->pumps, clock_now_ms() + 10000.0);
 	serve_pool_free(s);
 }
 
@@ -1108,6 +612,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	s.tcp_fd = -1;
 	s.home_lock_fd = -1;
 	pthread_mutex_init(&s.lock, NULL);
+	pthread_mutex_init(&s.doctor_lock, NULL);
 	pthread_cond_init(&s.slot_free, NULL);
 	/* What we inherited past stdio (a pipe of whoever started us, open without close-on-exec)
 	 * is ours to ignore, not to hand on: every `run -d` we spawn would pass it to its sandbox's
@@ -1118,7 +623,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 		return -1;
 	if (load_policy(&s, err) < 0)
 		return -1;
-	if (s.listen_addr && (read_token(&s, err) < 0 || tcp_listen(&s, err) < 0)) {
+	if (s.listen_addr && (serve_tcp_listen(&s, err) < 0)) {
 		cli_sources_free(&s.base_sources);
 		return -1;
 	}
@@ -1144,7 +649,7 @@ int serve_main(int argc, char **argv, struct sk_err *err)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	/* The names of the sandboxes made for clients: used by requests only, from here on. */
 	s.owned = calloc(s.max_sandboxes, sizeof(*s.owned));
-	if (!s.owned || socket_listen(&s, err) < 0) {
+	if (!s.owned || serve_socket_listen(&s, err) < 0) {
 		if (!s.owned)
 			(void)sk_fail(err, "serve", ENOMEM, NULL, "room for --max-sandboxes names");
 		free(s.owned);

@@ -741,22 +741,6 @@ static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, js
 
 /* ---- routing ---- */
 
-static json_t *body_json(const struct serve_request *req, struct serve_failure *f)
-{
-	json_error_t error;
-	json_t *value;
-
-	if (!req->len) {
-		(void)serve_fail(f, 400, "bad_request", "a JSON body is needed");
-		return NULL;
-	}
-	value = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &error);
-	if (!value)
-		(void)serve_fail(f, 400, "bad_request", "JSON: %s at line %d, column %d",
-				 error.text, error.line, error.column);
-	return value;
-}
-
 static enum MHD_Result method_not_allowed(struct serve *s, struct MHD_Connection *conn,
 					  const char *allowed)
 {
@@ -766,22 +750,32 @@ static enum MHD_Result method_not_allowed(struct serve *s, struct MHD_Connection
 	return serve_respond_error(s, conn, 405, "method_not_allowed", message);
 }
 
-static enum MHD_Result exec_new_route(struct serve *s, struct MHD_Connection *conn,
-				      const char *name, const char *method,
-				      const struct serve_request *req)
+/* A POST's body as a JSON object; NULL with the request answered (*answered): another method
+ * is 405, no body, no JSON or not an object 400. */
+static json_t *post_body(struct serve *s, struct MHD_Connection *conn, const char *method,
+			 const struct serve_request *req, enum MHD_Result *answered)
 {
 	struct serve_failure f = {0};
+	json_error_t error;
+	json_t *value = NULL;
 
-	if (strcmp(method, "POST") != 0)
-		return method_not_allowed(s, conn, "POST");
-	json_t *body = body_json(req, &f);
-	if (!body)
-		return respond_failure(s, conn, &f);
-	enum MHD_Result rc = serve_exec_start(s, conn, name, body, query_flag(conn, "wait"));
-	json_decref(body);
-	return rc;
+	if (strcmp(method, "POST") != 0) {
+		*answered = method_not_allowed(s, conn, "POST");
+		return NULL;
+	}
+	if (!req->len)
+		(void)serve_fail(&f, 400, "bad_request", "a JSON body is needed");
+	else if (!(value = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &error)))
+		(void)serve_fail(&f, 400, "bad_request", "JSON: %s at line %d, column %d",
+				 error.text, error.line, error.column);
+	else if (!json_is_object(value))
+		(void)serve_fail(&f, 400, "bad_request", "the body is not a JSON object");
+	if (value && json_is_object(value))
+		return value;
+	json_decref(value);
+	*answered = respond_failure(s, conn, &f);
+	return NULL;
 }
-
 static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
 				  const struct serve_route *r, const char *method)
 {
@@ -797,30 +791,12 @@ static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
 	return serve_exec_follow(s, conn, r->name, r->id, query_flag(conn, "follow"), from);
 }
 
-static enum MHD_Result run_route(struct serve *s, struct MHD_Connection *conn, const char *method,
-				 const struct serve_request *req)
-{
-	struct serve_failure f = {0};
-
-	if (strcmp(method, "POST") != 0)
-		return method_not_allowed(s, conn, "POST");
-	json_t *body = body_json(req, &f);
-	if (!body)
-		return respond_failure(s, conn, &f);
-	if (!json_is_object(body)) {
-		json_decref(body);
-		return serve_respond_error(s, conn, 400, "bad_request",
-					   "the body is not a JSON object");
-	}
-	enum MHD_Result rc = run_once(s, conn, body);
-	json_decref(body);
-	return rc;
-}
-
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
 			  const char *method, struct serve_request *req)
 {
 	struct serve_route r;
+	enum MHD_Result rc;
+	json_t *body;
 
 	serve_route_parse(url, &r);
 	if (r.name[0] && !serve_owns(s, r.name)) /* not this daemon's: see owned_index_locked */
@@ -831,7 +807,11 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 	case ROUTE_NO_BOX:
 		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
 	case ROUTE_RUN:
-		return run_route(s, conn, method, req);
+		if (!(body = post_body(s, conn, method, req, &rc)))
+			return rc;
+		rc = run_once(s, conn, body);
+		json_decref(body);
+		return rc;
 	case ROUTE_BOXES:
 		if (strcmp(method, "GET") == 0)
 			return sandboxes_list(s, conn);
@@ -849,7 +829,11 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 			return sandboxes_delete(s, conn, r.name);
 		return method_not_allowed(s, conn, "GET, DELETE");
 	case ROUTE_EXECS:
-		return exec_new_route(s, conn, r.name, method, req);
+		if (!(body = post_body(s, conn, method, req, &rc)))
+			return rc;
+		rc = serve_exec_start(s, conn, r.name, body, query_flag(conn, "wait"));
+		json_decref(body);
+		return rc;
 	case ROUTE_EXEC:
 		return exec_route(s, conn, &r, method);
 	case ROUTE_FILES:

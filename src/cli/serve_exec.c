@@ -455,7 +455,8 @@ static void *pump(void *arg)
 	x->in = x->out[0] = x->out[1] = -1;
 	cli_box_disconnect(x->ctl, &x->root, &x->handle);
 	/* The slot is free once the supervisor's client is gone, not before (it counts
-	 * connections). The pump's last use of struct serve is this unlock (serve_pumps_done). */
+	 * connections). The pump's last use of struct serve is this unlock (serve.c waits for pumps
+	 * == 0). */
 	struct serve *s = x->s;
 	pthread_mutex_lock(&s->lock);
 	slot_give_locked(s, x->box);
@@ -864,14 +865,6 @@ void serve_stopping(struct serve *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-bool serve_drained(struct serve *s)
-{
-	pthread_mutex_lock(&s->lock);
-	bool is_drained = s->running_execs == 0;
-	pthread_mutex_unlock(&s->lock);
-	return is_drained;
-}
-
 void serve_closing(struct serve *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -879,14 +872,6 @@ void serve_closing(struct serve *s)
 	for (struct serve_exec *x = s->execs; x; x = x->next)
 		pthread_cond_broadcast(&x->changed);
 	pthread_mutex_unlock(&s->lock);
-}
-
-bool serve_pumps_done(struct serve *s)
-{
-	pthread_mutex_lock(&s->lock);
-	bool is_done = s->pumps == 0;
-	pthread_mutex_unlock(&s->lock);
-	return is_done;
 }
 
 void serve_exec_free_all(struct serve *s)

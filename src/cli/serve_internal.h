@@ -49,10 +49,13 @@ struct serve {
 	unsigned max_sandboxes, max_execs;
 	size_t max_body;
 	uint64_t output_default, output_max; /* an exec's max_output_bytes: default, largest */
-	/* Under lock: the last probes, counters, the execs. */
-	pthread_mutex_t lock;
+	/* The last probes, under a lock of their own: a refresh runs doctor (tens of ms, up to
+	 * its timeout), which must not hold up the execs and counters under lock. */
+	pthread_mutex_t doctor_lock;
 	json_t *doctor; /* doctor --json's document, or NULL */
 	double doctor_at;
+	/* Under lock: counters, the execs, the slots, the pool. */
+	pthread_mutex_t lock;
 	unsigned long requests[6]; /* by status class: 2xx, 3xx, 4xx, 5xx; [0] other */
 	unsigned long refused_peers;
 	unsigned long created[3];      /* sandboxes created: ok, refused (4xx), failed (5xx) */
@@ -117,18 +120,29 @@ enum MHD_Result serve_respond_path_error(struct serve *s, struct MHD_Connection 
 					 const char *path);
 void serve_count_response(struct serve *s, unsigned status);
 
+/* GET /healthz and GET /metrics (serve_health.c). */
+enum MHD_Result serve_healthz(struct serve *s, struct MHD_Connection *conn);
+enum MHD_Result serve_metrics(struct serve *s, struct MHD_Connection *conn);
 /* Whether every required layer probes ok (doctor's data, at most a few seconds old); when
  * not, why (one line). */
 bool serve_is_healthy(struct serve *s, char *why, size_t size);
 
+/* The ways in (serve_socket.c): the unix socket, TCP with its token (read from --token-file
+ * first), and who may ask. 0, or -1 with err. */
+int serve_socket_listen(struct serve *s, struct sk_err *err);
+int serve_tcp_listen(struct serve *s, struct sk_err *err);
+enum serve_peer { PEER_ALLOWED, PEER_REFUSED, PEER_NO_TOKEN };
+enum serve_peer serve_peer_check(struct serve *s, struct MHD_Connection *conn);
+/* A bad option of serve: -1 with err naming it and the usage. */
+int serve_usage_error(struct sk_err *err, const char *why);
 /* posix_spawn of the stockade binary beside us (argv[0] aside), with no signal blocked and
  * SIGPIPE at its default in the child. 0, or an errno value. */
 int serve_spawn(const struct serve *s, char *const argv[],
 		const posix_spawn_file_actions_t *actions, pid_t *pid);
-/* SIGTERM's drain: serve_stopping refuses new work; serve_drained says whether every exec has
- * ended; serve_closing ends every stream and every request waiting on an exec. */
+/* SIGTERM's drain: serve_stopping refuses new work; serve_closing ends every stream and every
+ * request waiting on an exec (the drain waits for running_execs, removing and pumps to reach
+ * 0 in between: serve.c). */
 void serve_stopping(struct serve *s);
-bool serve_drained(struct serve *s);
 void serve_closing(struct serve *s);
 /* The histogram's upper bounds, seconds (serve_exec.c). */
 extern const double serve_exec_bucket_bounds[SERVE_HISTOGRAM_BUCKETS];
@@ -172,8 +186,6 @@ json_t *serve_exec_wait(struct serve *s, const char *name, const json_t *body, u
 			const char **error_code, char *message, size_t size);
 /* The execs of a sandbox that is going away: finished, and forgotten. */
 void serve_exec_forget(struct serve *s, const char *name);
-/* Whether every pump thread has ended (the drain waits for it: they use struct serve). */
-bool serve_pumps_done(struct serve *s);
 /* Frees every kept exec (the daemon's end); none may be running. */
 void serve_exec_free_all(struct serve *s);
 
