@@ -35,6 +35,10 @@ int cli_box_copy_out_open(int ctl, const char *path, int *src_fd, unsigned idle_
 			  struct sk_err *err);
 int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t len, uint32_t mode,
 			  unsigned idle_timeout_ms, struct sk_err *err);
+/* stockade ps [--json], inspect NAME, logs [-f] NAME (cli/boxview.c) */
+int cli_box_ps(int argc, char **argv, struct sk_err *err);
+int cli_box_inspect(int argc, char **argv, struct sk_err *err);
+int cli_box_logs(int argc, char **argv, struct sk_err *err);
 /* stockade cp NAME:/path HOSTPATH | HOSTPATH NAME:/path */
 int cli_box_cp(int argc, char **argv, struct sk_err *err);
 
