@@ -195,15 +195,22 @@ int treestream_write(const char *src, int out_fd, struct treestream_stats *stats
 	return rc;
 }
 
-int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
-			  struct sk_err *err)
+/* The head of a one-file stream: the magic and the file's name (a plain one). */
+static int put_single_head(int out_fd, const char *name, struct sk_err *err)
 {
 	if (!is_plain_name(name))
 		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy to '%.200s'", name);
 	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
 	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
 		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
-	if (put_file(out_fd, fd, "", mode & 0777, size, err) < 0)
+	return 0;
+}
+
+int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode, int out_fd,
+			  struct sk_err *err)
+{
+	if (put_single_head(out_fd, name, err) < 0 ||
+	    put_file(out_fd, fd, "", mode & 0777, size, err) < 0)
 		return -1;
 	return put_record(out_fd, 'e', 0, "", 0, err);
 }
@@ -212,12 +219,8 @@ int treestream_write_file(int fd, uint64_t size, const char *name, uint32_t mode
 int treestream_write_bytes(const char *name, uint32_t mode, const void *data, size_t len,
 			   int out_fd, struct sk_err *err)
 {
-	if (!is_plain_name(name))
-		return sk_fail(err, "cp", 0, "name a file", "cp: cannot copy to '%.200s'", name);
-	if (fds_write_all(out_fd, MAGIC, sizeof(MAGIC)) < 0 ||
-	    fds_write_all(out_fd, name, strlen(name) + 1) < 0)
-		return sk_fail(err, "cp", errno, NULL, "write the copy stream");
-	if (put_record(out_fd, 'f', mode & 0777, "", len, err) < 0)
+	if (put_single_head(out_fd, name, err) < 0 ||
+	    put_record(out_fd, 'f', mode & 0777, "", len, err) < 0)
 		return -1;
 	if (fds_write_all(out_fd, data, len) < 0)
 		return sk_fail(err, "cp", errno, NULL, "write the copy stream");

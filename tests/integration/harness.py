@@ -5,6 +5,7 @@ A test is a function `test_*(ctx)` that raises AssertionError to fail and Skip(r
 counted as skipped, with its reason printed; a skip must be listed in tests/expected-skips.txt
 (tests/skips.py) or the run fails. Decorate with @root_only / @user_only to restrict: a test
 that has no meaning in the other mode is not run there, which is not a skip."""
+import json
 import os
 import re
 import shutil
@@ -257,6 +258,34 @@ class Context:
 def expect(cond, message):
     if not cond:
         raise AssertionError(message)
+
+
+class Home:
+    """A STOCKADE_HOME of the test's own for long-lived sandboxes, and the stockade commands
+    run in it; whatever the test leaves running goes when it ends, before the home does (a
+    supervisor has no other end)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.home = ctx.fresh_state()
+        self.env = {"STOCKADE_HOME": self.home}
+        ctx._cleanup.append(self.remove_all)
+
+    def remove_all(self):
+        for name in self.names():
+            self.cli("rm", "-f", name, timeout=30)
+
+    def names(self):
+        top = os.path.join(self.home, "sandboxes")
+        return sorted(os.listdir(top)) if os.path.isdir(top) else []
+
+    def cli(self, *args, **kw):
+        return self.ctx.stockade(*args, env=dict(self.env, **kw.pop("env", {})), **kw)
+
+    def ps(self):
+        r = self.cli("ps", "--json")
+        expect(r.returncode == 0, f"ps: {r}")
+        return {b["name"]: b for b in json.loads(r.out)}
 
 
 def one_line_125(r, *needles):

@@ -14,33 +14,13 @@ import harness
 from harness import expect
 
 
-class Boxes:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.home = ctx.fresh_state()
-        self.env = {"STOCKADE_HOME": self.home}
-        # Whatever a test leaves running (a failure before its rm) goes when it ends, before
-        # its home does: a supervisor has no other end (none of these has a lifetime).
-        ctx._cleanup.append(self.remove_all)
-
-    def remove_all(self):
-        top = os.path.join(self.home, "sandboxes")
-        for name in os.listdir(top) if os.path.isdir(top) else []:
-            self.cli("rm", "-f", name, timeout=30)
-
-    def cli(self, *args, **kw):
-        env = dict(self.env, **kw.pop("env", {}))
-        return self.ctx.stockade(*args, env=env, **kw)
+class Boxes(harness.Home):
+    """harness.Home, with run -d and the supervisor's pid."""
 
     def start(self, *args):
         r = self.cli("run", "-d", *args, timeout=30)
         expect(r.returncode == 0 and r.out.strip(), f"run -d {args}: {r}")
         return r.out.strip()
-
-    def ps(self):
-        r = self.cli("ps", "--json")
-        expect(r.returncode == 0, f"ps: {r}")
-        return {b["name"]: b for b in json.loads(r.out)}
 
     def supervisor(self, name):
         with open(os.path.join(self.home, "sandboxes", name, "state.json")) as f:

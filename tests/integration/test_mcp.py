@@ -66,30 +66,8 @@ def sdk_client(ctx, server_argv, scenario, env, timeout=120):
     return seen, r
 
 
-class Home:
-    """A STOCKADE_HOME of the test's own, and the stockade commands run in it."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.home = ctx.fresh_state()
-        self.env = {"STOCKADE_HOME": self.home}
-        ctx._cleanup.append(self.remove_all)
-
-    def remove_all(self):
-        for name in self.names():
-            self.cli("rm", "-f", name, timeout=30)
-
-    def names(self):
-        top = os.path.join(self.home, "sandboxes")
-        return sorted(os.listdir(top)) if os.path.isdir(top) else []
-
-    def cli(self, *args, **kw):
-        return self.ctx.stockade(*args, env=dict(self.env, **kw.pop("env", {})), **kw)
-
-    def ps(self):
-        r = self.cli("ps", "--json")
-        expect(r.returncode == 0, f"ps: {r}")
-        return {b["name"]: b for b in json.loads(r.out)}
+class Home(harness.Home):
+    """harness.Home, with an operator's profiles and policy files."""
 
     def profile(self, name, doc):
         """An operator's profile file: the caller's, not writable by others."""
