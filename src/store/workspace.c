@@ -1,0 +1,224 @@
+/* Workspaces: the checks a project directory passes, and the workspace's record (ws.json). */
+#define _GNU_SOURCE
+#include "store/workspace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/volume.h"
+#include "util/macros.h"
+
+int workspace_check_name(const char *name)
+{
+	return strlen(name) <= WORKSPACE_NAME_MAX ? volume_check_name(name) : -1;
+}
+
+static bool is_under(const char *path, const char *tree)
+{
+	size_t len = strlen(tree);
+
+	if (strcmp(tree, "/") == 0)
+		return true;
+	return strncmp(path, tree, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* Trees a workspace may not be, nor lie in: the system's and the kernel's. */
+static const char *const system_trees[] = {"/usr",   "/etc",   "/proc",	  "/sys",  "/dev",
+					   "/boot",  "/var",   "/bin",	  "/sbin", "/lib",
+					   "/lib32", "/lib64", "/libx32", "/run"};
+/* Directories a workspace may not be (it may lie below them): too wide to be one project. */
+static const char *const too_wide[] = {"/",    "/home",	 "/tmp", "/root",
+				       "/mnt", "/media", "/srv", "/opt"};
+
+static int refuse(struct sk_err *err, const char *path, const char *why, const char *hint)
+{
+	return sk_fail(err, "workspace", 0, hint, "workspace '%.200s': %s", path, why);
+}
+
+/* The home directory /etc/passwd gives uid, into buf ("" if none). Read by hand: the binary
+ * is static, and glibc's getpwuid would load NSS modules at run time. */
+static void passwd_home(uid_t uid, char *buf, size_t size)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	buf[0] = '\0';
+	while (f && getline(&line, &cap, f) > 0) {
+		char *fields[7], *p = line;
+		size_t n = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		/* strsep keeps empty fields (a passwd line may have an empty gecos). */
+		while (n < 7 && (fields[n] = strsep(&p, ":")))
+			n++;
+		if (n == 7 && strtoul(fields[2], NULL, 10) == uid && fields[5][0] == '/') {
+			snprintf(buf, size, "%s", fields[5]);
+			break;
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+}
+
+/* Is path the caller's home directory ($HOME, or the passwd entry's), after resolution? */
+static bool is_home(const char *path)
+{
+	char pw_home[PATH_MAX], real[PATH_MAX];
+	const char *candidates[2] = {getenv("HOME"), pw_home};
+
+	passwd_home(getuid(), pw_home, sizeof(pw_home));
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++)
+		if (candidates[i] && candidates[i][0] == '/' && realpath(candidates[i], real) &&
+		    strcmp(real, path) == 0)
+			return true;
+	return false;
+}
+
+int workspace_open_dir(const char *path, const char *store_home, char *canonical,
+		       size_t canonical_size, struct stat *st, struct sk_err *err)
+{
+	char link[64], real[PATH_MAX], store_real[PATH_MAX];
+	struct stat lst;
+	ssize_t len;
+	int fd;
+
+	if (path[0] == '\0')
+		return refuse(err, path, "the path is empty", NULL);
+	/* The last component may not be a symlink: the caller names the directory itself. Its
+	 * parents are the caller's own path to it and are resolved. */
+	if (lstat(path, &lst) < 0)
+		return sk_fail(err, "workspace", errno, NULL, "workspace '%.200s'", path);
+	if (S_ISLNK(lst.st_mode))
+		return refuse(err, path, "is a symbolic link",
+			      "name the directory it points to, if that is the project");
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_fail(err, "workspace", errno,
+			       errno == ENOTDIR ? "a workspace is a directory" : NULL,
+			       "workspace '%.200s'", path);
+	/* From here on, the path is the one the kernel has for what we opened: a parent
+	 * swapped after lstat cannot make us check one directory and use another. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, real, sizeof(real) - 1);
+	if (len <= 0 || real[0] != '/') {
+		close(fd);
+		return sk_fail(err, "workspace", len < 0 ? errno : ENOENT, "is /proc mounted?",
+			       "workspace '%.200s': cannot find its path", path);
+	}
+	real[len] = '\0';
+	if (fstat(fd, st) < 0) {
+		close(fd);
+		return sk_fail(err, "workspace", errno, NULL, "fstat %.200s", real);
+	}
+	const char *why = NULL, *hint = NULL;
+	for (size_t i = 0; !why && i < ARRAY_SIZE(too_wide); i++)
+		if (strcmp(real, too_wide[i]) == 0)
+			why = "is too wide to be one project",
+			hint = "name the project's directory";
+	for (size_t i = 0; !why && i < ARRAY_SIZE(system_trees); i++)
+		if (is_under(real, system_trees[i]))
+			why = "is in the system tree";
+	if (!why && is_home(real))
+		why = "is your whole home directory", hint = "name the project's directory";
+	if (!why && st->st_uid != getuid() && st->st_uid != 0)
+		why = "is owned by someone else (a workspace is the caller's or root's)";
+	/* The store may be neither inside the project (the sandbox would read every volume
+	 * through the lower layer) nor around it. */
+	if (!why && store_home && realpath(store_home, store_real) &&
+	    (is_under(real, store_real) || is_under(store_real, real)))
+		why = "contains or is inside stockade's home",
+		hint = "move STOCKADE_HOME elsewhere";
+	if (why) {
+		close(fd);
+		return refuse(err, real, why, hint);
+	}
+	if (strlen(real) >= canonical_size) {
+		close(fd);
+		return refuse(err, real, "the path is too long", NULL);
+	}
+	memcpy(canonical, real, (size_t)len + 1);
+	return fd;
+}
+
+int workspace_meta_write(int vol_fd, const struct workspace_meta *meta, struct sk_err *err)
+{
+	static const char tmp[] = WORKSPACE_META ".new";
+	json_t *doc =
+	    json_pack("{s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:b}", "version", 1, "dir", meta->dir,
+		      "dev", (json_int_t)meta->dev, "ino", (json_int_t)meta->ino, "guest",
+		      meta->guest, "started_sec", (json_int_t)meta->started_sec, "started_nsec",
+		      (json_int_t)meta->started_nsec, "copy", meta->is_copy);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int fd = -1, rc = -1;
+
+	json_decref(doc);
+	if (!text)
+		return sk_fail(err, "workspace", ENOMEM, NULL, "writing %s", WORKSPACE_META);
+	(void)unlinkat(vol_fd, tmp, 0);
+	fd = openat(vol_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	size_t n = strlen(text);
+	if (fd >= 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0 &&
+	    renameat(vol_fd, tmp, vol_fd, WORKSPACE_META) == 0)
+		rc = 0;
+	else
+		sk_fail(err, "workspace", errno ? errno : EIO, NULL, "writing %s", WORKSPACE_META);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		(void)unlinkat(vol_fd, tmp, 0);
+	free(text);
+	return rc;
+}
+
+int workspace_meta_read(int vol_fd, struct workspace_meta *meta, struct sk_err *err)
+{
+	char buf[8192];
+	struct stat st;
+	json_error_t jerr;
+	json_t *doc = NULL;
+	const char *dir = NULL, *guest = NULL;
+	json_int_t dev = 0, ino = 0, sec = 0, nsec = 0;
+	int version = 0, is_copy = 0, fd, rc = -1;
+	ssize_t len = -1;
+
+	memset(meta, 0, sizeof(*meta));
+	fd = openat(vol_fd, WORKSPACE_META, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return sk_fail(err, "workspace", errno,
+			       errno == ENOENT ? "is this volume a workspace?" : NULL, "open %s",
+			       WORKSPACE_META);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len > 0) {
+		buf[len] = '\0';
+		doc = json_loads(buf, 0, &jerr);
+	}
+	if (doc &&
+	    json_unpack(doc, "{s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:b}", "version", &version, "dir",
+			&dir, "dev", &dev, "ino", &ino, "guest", &guest, "started_sec", &sec,
+			"started_nsec", &nsec, "copy", &is_copy) == 0 &&
+	    version == 1 && dir[0] == '/' && strlen(dir) < sizeof(meta->dir) && guest[0] == '/' &&
+	    strlen(guest) < sizeof(meta->guest)) {
+		strcpy(meta->dir, dir);
+		strcpy(meta->guest, guest);
+		meta->dev = (dev_t)dev;
+		meta->ino = (ino_t)ino;
+		meta->started_sec = sec;
+		meta->started_nsec = (long)nsec;
+		meta->is_copy = is_copy;
+		rc = 0;
+	} else {
+		sk_fail(err, "workspace", EINVAL, NULL, "%s is not a workspace record",
+			WORKSPACE_META);
+	}
+	json_decref(doc);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/* Workspaces: a host project seen copy-on-write inside a sandbox (`run --workspace DIR`).
+ *
+ * The sandbox sees an overlay at its guest path: the lower layer is DIR itself, opened by the
+ * caller and mounted read-only; the upper and work directories live in a managed volume named
+ * WORKSPACE_VOLUME_PREFIX NAME, so nothing the sandbox does writes to DIR. The volume's
+ * directory holds (the sandbox sees only what is inside upper/, through the overlay):
+ *
+ *   ws.json   the workspace's record (struct workspace_meta), written by the host side only
+ *   upper/    the overlay's upper layer: what the sandbox changed. Overlay marks, always in the
+ *             user.* namespace because every sandbox mounts it in its own user namespace
+ *             (the `userxattr` option): a deleted entry is a character device 0:0 (a
+ *             whiteout); a directory the sandbox removed and made again carries
+ *             user.overlay.opaque = "y" (the lower directory's entries are hidden)
+ *   work/     the overlay's work directory (empty between runs)
+ *
+ * Everything in upper/ was written by the sandbox: it is read like a hostile tree (directory
+ * fds, no symlink followed). */
+#ifndef STOCKADE_WORKSPACE_H
+#define STOCKADE_WORKSPACE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "spec/spec.h"
+#include "util/err.h"
+
+#define WORKSPACE_VOLUME_PREFIX "ws-"
+#define WORKSPACE_META "ws.json"
+#define WORKSPACE_UPPER "upper"
+#define WORKSPACE_WORK "work"
+/* A workspace name is a volume name without the prefix. */
+#define WORKSPACE_NAME_MAX (SANDBOX_VOLUME_NAME_MAX - 3)
+#define WORKSPACE_OPAQUE_XATTR "user.overlay.opaque"
+
+struct workspace_meta {
+	char dir[PATH_MAX]; /* the host directory, absolute, as the caller named it */
+	dev_t dev;	    /* the directory's device and inode when the workspace was made: */
+	ino_t ino;	    /* every later use checks it is still that directory */
+	char guest[SANDBOX_GUEST_PATH_MAX + 1];
+	/* CLOCK_REALTIME_COARSE read before any sandbox saw the lower layer. A host entry whose
+	 * ctime is at or after it may have changed since: apply calls that a conflict. Coarse,
+	 * because the kernel stamps ctime from the coarse clock: a change made after this
+	 * reading never carries an earlier time. */
+	long long started_sec;
+	long started_nsec;
+	bool is_copy; /* --workspace-copy: upper/ is a full copy of DIR, not an overlay layer */
+};
+
+/* 0 when name is a valid workspace name (a volume name short enough for the prefix). */
+int workspace_check_name(const char *name);
+
+/* The checks DIR passes before it becomes a lower layer (or an import source): path absolute
+ * after the caller's own resolution, a real directory (the last component no symlink), owned
+ * by the caller or by root, not "/", not a system tree (/usr, /etc, /proc, /sys, /dev, /boot,
+ * /var and below them), not the caller's whole home directory ($HOME or the passwd entry's),
+ * not inside stockade's home (store_home). On success returns an O_RDONLY|O_DIRECTORY fd of
+ * it and fills st and canonical (the path with symlinks of its parents resolved, for the
+ * record). Refusals are one line, layer "workspace". */
+int workspace_open_dir(const char *path, const char *store_home, char *canonical,
+		       size_t canonical_size, struct stat *st, struct sk_err *err);
+
+/* ws.json in the volume directory vol_fd: written with O_EXCL beside and renamed into place;
+ * read back refusing anything but a regular file of ours that parses. */
+int workspace_meta_write(int vol_fd, const struct workspace_meta *meta, struct sk_err *err);
+int workspace_meta_read(int vol_fd, struct workspace_meta *meta, struct sk_err *err);
+
+#endif
