@@ -52,7 +52,15 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 		return 0;
 	cli_run_defaults(&d);
 	if (strcmp(flag, "workdir") == 0)
-		spec->workdir = d.workdir;
+		spec->workdir = d.workdir, spec->has_workdir = false;
+	else if (strcmp(flag, "workspace") == 0)
+		spec->workspace.is_set = false;
+	else if (strcmp(flag, "workspace-name") == 0)
+		spec->workspace.name = NULL;
+	else if (strcmp(flag, "workspace-copy") == 0)
+		spec->workspace.is_copy = false;
+	else if (strcmp(flag, "apply-on-success") == 0)
+		spec->workspace.should_apply_on_success = false;
 	else if (strcmp(flag, "uid") == 0)
 		spec->uid = d.uid, spec->gid = d.gid;
 	else if (strcmp(flag, "hostname") == 0)
@@ -513,6 +521,14 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "rootfs", string_or_null(spec->rootfs));
 	json_object_set_new(root, "volumes", volumes_json(spec));
 	json_object_set_new(root, "keep_volumes", json_boolean(spec->should_keep_volumes));
+	json_object_set_new(root, "workspace",
+			    spec->workspace.is_set
+				? json_sprintf("%s:%s", spec->workspace.dir, spec->workspace.guest)
+				: json_null());
+	json_object_set_new(root, "workspace_name", string_or_null(spec->workspace.name));
+	json_object_set_new(root, "workspace_copy", json_boolean(spec->workspace.is_copy));
+	json_object_set_new(root, "apply_on_success",
+			    json_boolean(spec->workspace.should_apply_on_success));
 	json_object_set_new(root, "secrets", secrets_json(spec));
 	json_object_set_new(network, "mode", json_string(network_modes[spec->network_mode]));
 	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));

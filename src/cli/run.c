@@ -16,6 +16,7 @@
 #include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 #include "store/volume.h"
+#include "store/workspace.h"
 #include "util/macros.h"
 #include "util/parse.h"
 
@@ -51,6 +52,10 @@ enum {
 	OPT_MAX_LIFETIME,
 	OPT_REQUIRE,
 	OPT_TIE_FD,
+	OPT_WORKSPACE,
+	OPT_WORKSPACE_NAME,
+	OPT_WORKSPACE_COPY,
+	OPT_APPLY_ON_SUCCESS,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:hd"
@@ -74,6 +79,10 @@ static const struct option run_options[] = {
     {"report", required_argument, NULL, OPT_REPORT},
     {"tmpfs-size", required_argument, NULL, OPT_TMPFS_SIZE},
     {"keep-volumes", no_argument, NULL, OPT_KEEP_VOLUMES},
+    {"workspace", required_argument, NULL, OPT_WORKSPACE},
+    {"workspace-name", required_argument, NULL, OPT_WORKSPACE_NAME},
+    {"workspace-copy", no_argument, NULL, OPT_WORKSPACE_COPY},
+    {"apply-on-success", no_argument, NULL, OPT_APPLY_ON_SUCCESS},
     {"dns-server", required_argument, NULL, OPT_DNS_SERVER},
     {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
     {"audit", required_argument, NULL, OPT_AUDIT},
@@ -116,6 +125,13 @@ void cli_run_usage(void)
 	    "  -v, --volume SPEC          managed volume: /guest (anonymous) or NAME:/guest, then\n"
 	    "                             :ro or :rw; host data: `stockade volume import`\n"
 	    "      --keep-volumes         keep anonymous volumes after the run\n"
+	    "      --workspace DIR[:/GUEST]  the project DIR seen copy-on-write at GUEST (default\n"
+	    "                             /work, the working directory): DIR is never written;\n"
+	    "                             `stockade workspace diff|apply NAME` afterwards\n"
+	    "      --workspace-name NAME  the workspace's name (default: made up from DIR's)\n"
+	    "      --workspace-copy       copy DIR into the workspace instead (no overlay)\n"
+	    "      --apply-on-success     apply the workspace's changes to DIR when COMMAND\n"
+	    "                             exits 0, and print them (`workspace diff --stat`)\n"
 	    "  -e, --env KEY=VALUE        add to the scrubbed environment (-e KEY passes yours)\n"
 	    "      --secret NAME=@FILE|env:VAR[,env=KEY]\n"
 	    "                             a value the sandbox reads in /run/secrets/NAME (and in\n"
@@ -219,6 +235,29 @@ static int parse_require(const char *arg, struct sandbox_spec *spec, struct sk_e
 	return 0;
 }
 
+/* --workspace DIR[:/GUEST]: split at the last ':' that a '/' follows (a DIR holding ":/" needs
+ * the GUEST part given). The guest path is checked like a volume's (spec_check). */
+static int parse_workspace(const char *arg, struct sandbox_workspace *ws, struct sk_err *err)
+{
+	const char *colon = strrchr(arg, ':');
+	size_t dir_len = strlen(arg);
+
+	if (colon && colon[1] == '/') {
+		dir_len = (size_t)(colon - arg);
+		if (strlen(colon + 1) >= sizeof(ws->guest))
+			return bad_value(err, "--workspace", arg, "the guest path is too long");
+		strcpy(ws->guest, colon + 1);
+	} else {
+		strcpy(ws->guest, SANDBOX_WORKSPACE_GUEST);
+	}
+	if (dir_len == 0 || dir_len >= sizeof(ws->dir))
+		return bad_value(err, "--workspace", arg, "DIR[:/GUEST], e.g. . or ~/proj:/src");
+	memcpy(ws->dir, arg, dir_len);
+	ws->dir[dir_len] = '\0';
+	ws->is_set = true;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, struct sk_err *err)
 {
 	uint64_t value;
@@ -237,6 +276,18 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		return 0;
 	case 'w':
 		spec->workdir = arg;
+		spec->has_workdir = true;
+		return 0;
+	case OPT_WORKSPACE:
+		return parse_workspace(arg, &spec->workspace, err);
+	case OPT_WORKSPACE_NAME:
+		spec->workspace.name = arg;
+		return 0;
+	case OPT_WORKSPACE_COPY:
+		spec->workspace.is_copy = true;
+		return 0;
+	case OPT_APPLY_ON_SUCCESS:
+		spec->workspace.should_apply_on_success = true;
 		return 0;
 	case OPT_SECRET: {
 		struct sandbox_secret secret;
@@ -468,8 +519,9 @@ static int exit_status(const struct sandbox_result *result)
 	return 125;
 }
 
-/* Phase 2 of -v: every spec was parsed and checked before this; now the volumes are taken from
- * the store (created on first use) and opened, the sandbox runs, and anonymous ones go after. */
+/* Phase 2 of -v and --workspace: every spec was parsed and checked before this; now the volumes
+ * are taken from the store (created on first use) and opened, the workspace's directory checked
+ * and its volume taken, the sandbox runs, and anonymous volumes go after. */
 int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *host,
 			 struct sandbox_result *result, struct run_report *report,
 			 struct sk_err *err)
@@ -477,10 +529,11 @@ int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *h
 	struct volume_store store;
 	struct volume_handle handles[SANDBOX_MAX_VOLUMES];
 	struct sandbox_open_volume opened[SANDBOX_MAX_VOLUMES];
+	struct workspace_run ws;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	if (spec->volume_count == 0)
+	if (spec->volume_count == 0 && !spec->workspace.is_set)
 		return sandbox_run(spec, host, result, report, err);
 	if (volume_store_open(&store, err) < 0)
 		return -1;
@@ -488,13 +541,28 @@ int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *h
 		volume_store_close(&store);
 		return -1;
 	}
+	if (spec->workspace.is_set && workspace_run_acquire(&store, spec, &ws, err) < 0) {
+		volume_run_release(&store, spec, handles, false);
+		volume_store_close(&store);
+		return -1;
+	}
 	host->volumes = opened;
+	host->workspace = spec->workspace.is_set ? &ws.open : NULL;
 	rc = sandbox_run(spec, host, result, report, err);
 	host->volumes = NULL;
+	host->workspace = NULL;
 	for (size_t i = 0; i < spec->volume_count && spec->should_keep_volumes; i++)
 		if (spec->volumes[i].is_anonymous && result->started)
 			fprintf(stderr, "stockade: kept anonymous volume %s (%s)\n", opened[i].name,
 				spec->volumes[i].guest);
+	if (spec->workspace.is_set) {
+		workspace_run_release(&store, &ws, result->started);
+		if (result->started && !spec->is_quiet)
+			fprintf(stderr,
+				"stockade: workspace %s: `stockade workspace diff %s` shows the "
+				"changes, `stockade workspace apply %s` applies them to %s\n",
+				ws.name, ws.name, ws.name, ws.lower_path);
+	}
 	volume_run_release(&store, spec, handles, result->started);
 	volume_store_close(&store);
 	return rc;

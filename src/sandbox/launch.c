@@ -172,7 +172,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
-	int keep[1 + SANDBOX_MAX_VOLUMES + SANDBOX_MAX_SECRETS];
+	int keep[1 + MOUNT_MAX_CHILD_FDS + SANDBOX_MAX_SECRETS];
 	int count;
 
 	for (int i = 0; i < 2; i++)
@@ -182,7 +182,7 @@ static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err 
 	 * the volumes' fds only until mount_apply() has mounted and closed them, the secrets'
 	 * until secrets_apply() has copied and closed them. */
 	keep[0] = sync_fd;
-	count = 1 + mount_child_fds(&plan->mount, keep + 1, SANDBOX_MAX_VOLUMES);
+	count = 1 + mount_child_fds(&plan->mount, keep + 1, MOUNT_MAX_CHILD_FDS);
 	count += secrets_child_fds(&plan->secrets, keep + count, SANDBOX_MAX_SECRETS);
 	if (fds_close_except(keep, count) < 0)
 		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
@@ -328,7 +328,7 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 	/* Landlock before egress: the proxy confines itself with the sandbox's ABI. */
 	if (userns_prepare(&plan->userns, spec, err) < 0 ||
 	    secrets_prepare(&plan->secrets, spec, host->secret_fds, err) < 0 ||
-	    mount_prepare(&plan->mount, spec, host->volumes, err) < 0 ||
+	    mount_prepare(&plan->mount, spec, host->volumes, host->workspace, err) < 0 ||
 	    proc_prepare(&plan->proc, err) < 0 || caps_prepare(&plan->caps, err) < 0 ||
 	    rlimit_prepare(&plan->rlimit, spec, err) < 0 ||
 	    env_prepare(&plan->env, spec, host->caller_env, err) < 0 ||

@@ -4,6 +4,7 @@
  * host tree in one step. */
 #define _GNU_SOURCE
 #include "sandbox/mount.h"
+#include "sandbox/mount_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -328,50 +329,68 @@ static int plan_detached_volume(struct mount_volume *v, int dir_fd, struct sk_er
 	return 0;
 }
 
-static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec,
-			const struct sandbox_open_volume *opened, struct sk_err *err)
+int mount_plan_volume(struct mount_volume *v, const struct sandbox_open_volume *ov,
+		      const char *guest, bool is_readonly, struct sk_err *err)
 {
-	for (size_t i = 0; i < spec->volume_count; i++) {
-		const struct sandbox_volume *sv = &spec->volumes[i];
-		const struct sandbox_open_volume *ov = opened ? &opened[i] : NULL;
-		struct mount_volume *v = &plan->volumes[plan->volume_count++];
-		struct stat st;
+	struct stat st;
 
-		v->fd = -1;
-		v->is_readonly = sv->is_readonly;
-		if (!ov || ov->dir_fd < 0 || fstat(ov->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
-			return sk_fail(err, "mount", EBADF, NULL, "volume for %s was not opened",
-				       sv->guest);
-		v->dev = st.st_dev;
-		v->ino = st.st_ino;
-		if (asprintf(&v->dst, MOUNT_NEWROOT "%s", sv->guest) < 0) {
-			v->dst = NULL;
-			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
-		}
-		if (geteuid() == 0) {
-			if (plan_detached_volume(v, ov->dir_fd, err) < 0)
-				return -1;
-			continue;
-		}
-		v->fd = ov->dir_fd;
-		v->host_root = strdup(ov->host_root ? ov->host_root : "");
-		v->name = strdup(ov->name);
-		if (!v->host_root || !v->name)
-			return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
+	v->fd = -1;
+	v->is_readonly = is_readonly;
+	if (!ov || ov->dir_fd < 0 || fstat(ov->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+		return sk_fail(err, "mount", EBADF, NULL, "volume for %s was not opened", guest);
+	v->dev = st.st_dev;
+	v->ino = st.st_ino;
+	if (asprintf(&v->dst, MOUNT_NEWROOT "%s", guest) < 0) {
+		v->dst = NULL;
+		return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 	}
+	if (geteuid() == 0)
+		return plan_detached_volume(v, ov->dir_fd, err);
+	v->fd = ov->dir_fd;
+	v->host_root = strdup(ov->host_root ? ov->host_root : "");
+	v->name = strdup(ov->name);
+	if (!v->host_root || !v->name)
+		return sk_fail(err, "mount", ENOMEM, NULL, "planning volumes");
 	return 0;
 }
 
+static int plan_volumes(struct mount_plan *plan, const struct sandbox_spec *spec,
+			const struct sandbox_open_volume *opened, struct sk_err *err)
+{
+	for (size_t i = 0; i < spec->volume_count; i++)
+		if (mount_plan_volume(&plan->volumes[plan->volume_count++],
+				      opened ? &opened[i] : NULL, spec->volumes[i].guest,
+				      spec->volumes[i].is_readonly, err) < 0)
+			return -1;
+	return 0;
+}
+
+void mount_volume_free(struct mount_volume *v)
+{
+	if (v->is_detached && v->fd >= 0)
+		close(v->fd); /* ours; a verified directory fd belongs to the CLI */
+	free(v->dst);
+	free(v->host_root);
+	free(v->name);
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+}
+
 int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
-		  const struct sandbox_open_volume *volumes, struct sk_err *err)
+		  const struct sandbox_open_volume *volumes,
+		  const struct sandbox_open_workspace *workspace, struct sk_err *err)
 {
 	char rootfs[PATH_MAX];
 	int rc;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->workspace.lower.fd = plan->workspace.upper.fd = -1;
 	snprintf(plan->root_data, sizeof(plan->root_data), "mode=0755,size=4m,nr_inodes=4096");
 	/* spec_check() refused a longer one. */
-	sk_strlcpy(plan->workdir, spec->workdir, sizeof(plan->workdir));
+	sk_strlcpy(plan->workdir,
+		   spec->workspace.is_set && !spec->has_workdir ? spec->workspace.guest
+								: spec->workdir,
+		   sizeof(plan->workdir));
 	if (spec->rootfs) {
 		if (!realpath(spec->rootfs, rootfs))
 			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
@@ -389,6 +408,8 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 		rc = plan_writable(plan, spec, err);
 	if (rc == 0)
 		rc = plan_volumes(plan, spec, volumes, err);
+	if (rc == 0 && spec->workspace.is_set)
+		rc = mount_plan_workspace(plan, spec, workspace, err);
 	if (rc < 0)
 		mount_plan_free(plan);
 	return rc;
@@ -404,6 +425,8 @@ size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, s
 	for (size_t i = 0; i < plan->volume_count && count < capacity; i++)
 		if (!plan->volumes[i].is_readonly)
 			paths[count++] = plan->volumes[i].dst + sizeof(MOUNT_NEWROOT) - 1;
+	if (plan->workspace.is_set && count < capacity)
+		paths[count++] = plan->workspace.lower.dst + sizeof(MOUNT_NEWROOT) - 1;
 	return count;
 }
 
@@ -419,20 +442,15 @@ void mount_plan_free(struct mount_plan *plan)
 	plan->count = plan->capacity = 0;
 	free(plan->rootfs);
 	plan->rootfs = NULL;
-	for (size_t i = 0; i < plan->volume_count; i++) {
-		struct mount_volume *v = &plan->volumes[i];
-		if (v->is_detached && v->fd >= 0)
-			close(v->fd); /* ours; a verified directory fd belongs to the CLI */
-		free(v->dst);
-		free(v->host_root);
-		free(v->name);
-	}
+	for (size_t i = 0; i < plan->volume_count; i++)
+		mount_volume_free(&plan->volumes[i]);
 	plan->volume_count = 0;
+	mount_workspace_free(&plan->workspace);
 }
 
 /* ---- child side: async-signal-safe from here on ---- */
 
-static const char *inside(const char *dst)
+const char *mount_inside(const char *dst)
 {
 	return strncmp(dst, MOUNT_NEWROOT, sizeof(MOUNT_NEWROOT) - 1) == 0
 		   ? dst + sizeof(MOUNT_NEWROOT) - 1
@@ -475,7 +493,7 @@ static int restrict_mount(int mount_fd, const char *path, const char *shown, int
 
 int mount_restrict(const char *path, int is_recursive, unsigned attrs, struct sk_err *err)
 {
-	return restrict_mount(-1, path, inside(path), is_recursive, attrs, err);
+	return restrict_mount(-1, path, mount_inside(path), is_recursive, attrs, err);
 }
 
 static int make_mountpoint(const char *dst, int is_dir, struct sk_err *err)
@@ -484,12 +502,13 @@ static int make_mountpoint(const char *dst, int is_dir, struct sk_err *err)
 
 	if (is_dir) {
 		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-			return sk_fail_safe(err, "mount", errno, "mkdir", inside(dst), NULL);
+			return sk_fail_safe(err, "mount", errno, "mkdir", mount_inside(dst), NULL);
 		return 0;
 	}
 	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
 	if (fd < 0)
-		return sk_fail_safe(err, "mount", errno, "create mount point", inside(dst), NULL);
+		return sk_fail_safe(err, "mount", errno, "create mount point", mount_inside(dst),
+				    NULL);
 	close(fd);
 	return 0;
 }
@@ -499,7 +518,7 @@ int mount_bind(const char *src, const char *dst, int is_dir, int is_readonly, st
 	if (make_mountpoint(dst, is_dir, err) < 0)
 		return -1;
 	if (mount(src, dst, NULL, MS_BIND | (is_dir ? MS_REC : 0), NULL) < 0)
-		return sk_fail_safe(err, "mount", errno, "bind mount", inside(dst),
+		return sk_fail_safe(err, "mount", errno, "bind mount", mount_inside(dst),
 				    "the source must be readable by the sandbox's host uid");
 	return is_readonly ? mount_make_readonly(dst, is_dir, err) : 0;
 }
@@ -539,7 +558,7 @@ static int refuse_path(int errnum, const char *dst, const char *end, struct sk_e
 				   "only through real directories inside it: a --rootfs with a "
 				   "symlink there is refused";
 	char op[sizeof(err->op)], part[PATH_MAX];
-	const char *in = inside(dst);
+	const char *in = mount_inside(dst);
 	size_t len = (size_t)(end - in) + 1;
 
 	sk_strlcpy(part, in, len < sizeof(part) ? len : sizeof(part));
@@ -568,7 +587,7 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 		       struct sk_err *err)
 {
 	char component[NAME_MAX + 1];
-	const char *p = inside(dst), *end;
+	const char *p = mount_inside(dst), *end;
 	int dir = root_fd, next, saved;
 
 	*name = p; /* set on every path: the analyzer cannot see that refuse_path returns -1 */
@@ -587,7 +606,7 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 			if (mkdirat(dir, component, 0755) < 0 && errno != EEXIST) {
 				saved = errno;
 				close_parent(dir, root_fd);
-				return sk_fail_safe(err, "mount", saved, "mkdir", inside(dst),
+				return sk_fail_safe(err, "mount", saved, "mkdir", mount_inside(dst),
 						    NULL);
 			}
 			next = sys_openat2(dir, component, O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -609,8 +628,8 @@ static int open_parent(int root_fd, const char *dst, bool make_parents, const ch
 
 /* Makes (when missing) and opens the mount point dst beneath the new root: a directory, or an
  * empty file for a file bind. A symlink at dst or on the way is refused, never followed. */
-static int open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_parents,
-			   struct sk_err *err)
+int mount_open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_parents,
+			  struct sk_err *err)
 {
 	const char *name;
 	int parent = open_parent(root_fd, dst, make_parents, &name, err), fd, rc, saved;
@@ -622,7 +641,7 @@ static int open_mountpoint(int root_fd, const char *dst, int is_dir, bool make_p
 		saved = errno;
 		close_parent(parent, root_fd);
 		return sk_fail_safe(err, "mount", saved, is_dir ? "mkdir" : "create mount point",
-				    inside(dst), NULL);
+				    mount_inside(dst), NULL);
 	}
 	fd = sys_openat2(parent, name, O_PATH | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0),
 			 NEWROOT_RESOLVE);
@@ -642,7 +661,7 @@ static int bind_entry(const struct newroot *nr, const struct mount_entry *e, int
 	unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (is_dir ? AT_RECURSIVE : 0);
 	int target, source = -1, tree = -1, rc = -1;
 
-	target = open_mountpoint(nr->root_fd, e->dst, is_dir, false, err);
+	target = mount_open_mountpoint(nr->root_fd, e->dst, is_dir, false, err);
 	if (target < 0)
 		return -1;
 	if (nr->rootfs_fd >= 0) {
@@ -657,15 +676,16 @@ static int bind_entry(const struct newroot *nr, const struct mount_entry *e, int
 		tree = sys_open_tree(AT_FDCWD, e->src, tree_flags);
 	}
 	if (tree < 0) {
-		sk_fail_safe(err, "mount", errno, "bind mount", inside(e->dst),
+		sk_fail_safe(err, "mount", errno, "bind mount", mount_inside(e->dst),
 			     "the source must be readable by the sandbox's host uid");
 		goto out;
 	}
 	if (sys_move_mount_fd(tree, target) < 0) {
-		sk_fail_safe(err, "mount", errno, "move_mount(bind) on", inside(e->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "move_mount(bind) on", mount_inside(e->dst),
+			     NULL);
 		goto out;
 	}
-	rc = restrict_mount(tree, NULL, inside(e->dst), is_dir,
+	rc = restrict_mount(tree, NULL, mount_inside(e->dst), is_dir,
 			    MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NODEV,
 			    err);
 out:
@@ -680,14 +700,14 @@ out:
 static int tmpfs_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
 {
 	char target_path[32];
-	int target = open_mountpoint(root_fd, e->dst, 1, false, err), rc;
+	int target = mount_open_mountpoint(root_fd, e->dst, 1, false, err), rc;
 
 	if (target < 0)
 		return -1;
 	rc = mount("tmpfs", fd_path(target, target_path, sizeof(target_path)), "tmpfs",
 		   MS_NOSUID | MS_NODEV | e->flags, e->src);
 	if (rc < 0)
-		sk_fail_safe(err, "mount", errno, "mount tmpfs on", inside(e->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "mount tmpfs on", mount_inside(e->dst), NULL);
 	close(target);
 	return rc < 0 ? -1 : 0;
 }
@@ -704,17 +724,17 @@ static int make_entry(int root_fd, const struct mount_entry *e, struct sk_err *e
 	if (e->kind == MOUNT_SYMLINK) {
 		rc = symlinkat(e->src, parent, name);
 		if (rc < 0)
-			sk_fail_safe(err, "mount", errno, "symlink", inside(e->dst), NULL);
+			sk_fail_safe(err, "mount", errno, "symlink", mount_inside(e->dst), NULL);
 		close_parent(parent, root_fd);
 		return rc < 0 ? -1 : 0;
 	}
 	fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	close_parent(parent, root_fd);
 	if (fd < 0)
-		return sk_fail_safe(err, "mount", errno, "create", inside(e->dst), NULL);
+		return sk_fail_safe(err, "mount", errno, "create", mount_inside(e->dst), NULL);
 	rc = fds_write_all(fd, e->content, e->content_len);
 	if (rc < 0)
-		sk_fail_safe(err, "mount", errno, "write", inside(e->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "write", mount_inside(e->dst), NULL);
 	close(fd);
 	return rc;
 }
@@ -725,7 +745,7 @@ static int apply_entry(const struct newroot *nr, const struct mount_entry *e, st
 
 	switch (e->kind) {
 	case MOUNT_DIR:
-		fd = open_mountpoint(nr->root_fd, e->dst, 1, false, err);
+		fd = mount_open_mountpoint(nr->root_fd, e->dst, 1, false, err);
 		if (fd < 0)
 			return -1;
 		close(fd);
@@ -781,11 +801,11 @@ static int clone_volume_here(const struct mount_volume *v, struct sk_err *err)
 
 /* A volume on its mount point, made like mkdir -p beneath the new root (in the rootfs's own
  * directories, or in a tmpfs of ours below it). */
-static int apply_volume(int root_fd, const struct mount_volume *v, struct sk_err *err)
+int mount_apply_volume(int root_fd, const struct mount_volume *v, struct sk_err *err)
 {
 	int tree = v->is_detached ? v->fd : -1, target, rc = -1;
 
-	target = open_mountpoint(root_fd, v->dst, 1, true, err);
+	target = mount_open_mountpoint(root_fd, v->dst, 1, true, err);
 	if (target < 0)
 		return -1;
 	if (!v->is_detached && (tree = clone_volume_here(v, err)) < 0) {
@@ -794,7 +814,8 @@ static int apply_volume(int root_fd, const struct mount_volume *v, struct sk_err
 	}
 	rc = sys_move_mount_fd(tree, target);
 	if (rc < 0)
-		sk_fail_safe(err, "mount", errno, "move_mount(volume) on", inside(v->dst), NULL);
+		sk_fail_safe(err, "mount", errno, "move_mount(volume) on", mount_inside(v->dst),
+			     NULL);
 	close(target);
 	if (tree != v->fd)
 		close(tree);
@@ -809,9 +830,10 @@ static int build_newroot(const struct mount_plan *plan, const struct newroot *nr
 		if (apply_entry(nr, &plan->entries[i], err) < 0)
 			return -1;
 	for (size_t i = 0; i < plan->volume_count; i++)
-		if (apply_volume(nr->root_fd, &plan->volumes[i], err) < 0)
+		if (mount_apply_volume(nr->root_fd, &plan->volumes[i], err) < 0)
 			return -1;
-	return 0;
+	return plan->workspace.is_set ? mount_apply_workspace(nr->root_fd, &plan->workspace, err)
+				      : 0;
 }
 
 int mount_apply(const struct mount_plan *plan, struct sk_err *err)
@@ -854,6 +876,10 @@ int mount_child_fds(const struct mount_plan *plan, int *fds, size_t capacity)
 	for (size_t i = 0; i < plan->volume_count && n < capacity; i++)
 		if (plan->volumes[i].fd >= 0)
 			fds[n++] = plan->volumes[i].fd;
+	if (plan->workspace.is_set && plan->workspace.lower.fd >= 0 && n < capacity)
+		fds[n++] = plan->workspace.lower.fd;
+	if (plan->workspace.is_set && plan->workspace.upper.fd >= 0 && n < capacity)
+		fds[n++] = plan->workspace.upper.fd;
 	return (int)n;
 }
 

@@ -57,21 +57,40 @@ struct mount_volume {
 	char *name;
 };
 
+/* A workspace (store/workspace.h): an overlay at the guest path whose lower layer is the
+ * project directory and whose upper and work directories are in the workspace volume. Both are
+ * attached like volumes (the same two ways, by root and by a user); the lower one at the guest
+ * path itself, read-only, where the overlay then covers it; the volume at MOUNT_WS_STAGE only
+ * while the overlay is made (sandbox/mount_overlay.c). As root, the lower layer is an idmapped
+ * mount: the directory's owner shows as the sandbox's host uid, the one the sandbox maps. */
+#define MOUNT_WS_STAGE MOUNT_NEWROOT "/.stockade-ws"
+struct mount_workspace {
+	bool is_set;
+	struct mount_volume lower; /* the project directory; name: its absolute path (user) */
+	struct mount_volume upper; /* the workspace volume */
+};
+
+/* The fds a child keeps until its mounts are made: the volumes' and the workspace's two. */
+#define MOUNT_MAX_CHILD_FDS (SANDBOX_MAX_VOLUMES + 2)
+
 struct mount_plan {
 	struct mount_entry *entries;
 	size_t count, capacity;
 	char *rootfs; /* --rootfs, resolved; NULL for the host's system tree */
 	struct mount_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
+	struct mount_workspace workspace;
 	char root_data[64]; /* tmpfs data of the new root itself */
 	char workdir[PATH_MAX];
 	char detail[128];
 };
 
 /* Parent, before clone. Lists the new root for spec (host system tree or spec->rootfs), with
- * spec->volumes[i] mounted from volumes[i] (the directories the front end opened). */
+ * spec->volumes[i] mounted from volumes[i] (the directories the front end opened) and the
+ * workspace (spec->workspace) from what the front end opened for it. */
 int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
-		  const struct sandbox_open_volume *volumes, struct sk_err *err);
+		  const struct sandbox_open_volume *volumes,
+		  const struct sandbox_open_workspace *workspace, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
 
 /* Parent: the paths inside the sandbox where the plan lets it write, its tmpfs mounts ($HOME,

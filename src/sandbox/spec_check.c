@@ -11,6 +11,7 @@
 #include "sandbox/env.h"
 #include "sandbox/secrets.h"
 #include "store/volume.h"
+#include "store/workspace.h"
 #include "util/macros.h"
 
 static int bad_text(struct sk_err *err, const char *flag, const char *value, const char *what)
@@ -226,6 +227,8 @@ int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct 
 		return check_dns_server(spec->dns_server, err);
 	if (strcmp(flag, "volume") == 0)
 		return volume_check_list(spec->volumes, spec->volume_count, err);
+	if (strcmp(flag, "workspace") == 0)
+		return workspace_check_spec(spec, err);
 	if (strcmp(flag, "require") == 0 || strcmp(flag, "allow-degraded") == 0)
 		return check_require(spec, err);
 	return 0;
@@ -264,5 +267,7 @@ int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err)
 		return -1;
 	if (spec->rootfs && spec->rootfs[0] == '\0')
 		return bad_text(err, "--rootfs", "", "a directory holding a root file system");
-	return volume_check_list(spec->volumes, spec->volume_count, err);
+	if (volume_check_list(spec->volumes, spec->volume_count, err) < 0)
+		return -1;
+	return workspace_check_spec(spec, err);
 }

@@ -110,6 +110,20 @@ static int narrow_report(const struct sandbox_spec *base, const struct sandbox_s
 	return equal_path("report", base->report_path, req->report_path, out);
 }
 
+/* A workspace is a host directory: the operator's, or (stockade serve --workspace-root) one
+ * beneath a root the operator listed, which the daemon checks and then grants in base. */
+static int narrow_workspace(const struct sandbox_spec *base, const struct sandbox_spec *req,
+			    struct narrow_out *out)
+{
+	char b[sizeof(base->workspace.dir) + sizeof(base->workspace.guest) + 1];
+	char r[sizeof(b)];
+
+	snprintf(b, sizeof(b), "%s:%s", base->workspace.dir, base->workspace.guest);
+	snprintf(r, sizeof(r), "%s:%s", req->workspace.dir, req->workspace.guest);
+	return equal_path("workspace", base->workspace.is_set ? b : NULL,
+			  req->workspace.is_set ? r : NULL, out);
+}
+
 /* Without a network the proxy never runs and there is no decision to record. */
 static int narrow_audit(const struct sandbox_spec *base, const struct sandbox_spec *req,
 			struct narrow_out *out)
@@ -468,6 +482,10 @@ static const struct {
     {"rootfs", narrow_rootfs},
     {"volumes", narrow_volumes},
     {"keep_volumes", narrow_keep_volumes},
+    {"workspace", narrow_workspace},
+    {"workspace_name", NULL},	/* which of the caller's workspaces */
+    {"workspace_copy", NULL},	/* a copy instead of an overlay: less, not more */
+    {"apply_on_success", NULL}, /* into the workspace's own directory, already granted */
     {"secrets", narrow_secrets},
     {"network.allow", narrow_allow},
     {"network.deny", narrow_deny},
@@ -494,7 +512,7 @@ static const struct {
  * test_spec_narrow.c's check that every document field has a row catches a field the document
  * has.) */
 #if defined(__LP64__)
-_Static_assert(sizeof(struct sandbox_spec) == 10888,
+_Static_assert(sizeof(struct sandbox_spec) == 15216,
 	       "struct sandbox_spec changed: give the new field a rule in spec_narrow.c's table "
 	       "(and docs/spec.md, Narrowing), then update this size");
 #endif

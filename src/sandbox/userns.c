@@ -1,6 +1,7 @@
 /* The user-namespace layer: uid/gid maps written by the parent, identity taken by the child.
  * The workload is never host uid 0: as root we map onto SANDBOX_DEFAULT_HOST_UID, otherwise
  * onto the caller's own uid, and only that one uid is mapped. */
+#define _GNU_SOURCE
 #include "sandbox/userns.h"
 
 #include <errno.h>
@@ -10,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/macros.h"
 #include "util/syscalls.h"
 
 /* The per-user counts of inotify and fanotify objects are shared by every process of a host
@@ -151,6 +155,55 @@ int userns_from_parent(const struct userns_plan *plan, pid_t pid, struct sk_err 
 		return -1;
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)plan->gid, (unsigned)plan->host_gid);
 	return write_proc_file(pid, "gid_map", map, err);
+}
+
+int userns_idmap_fd(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid, struct sk_err *err)
+{
+	int ready[2], hold[2], ns = -1, status;
+	char map[64], path[64], byte = 0;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return sk_fail(err, "userns", errno, NULL, "pipe for the idmap namespace");
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return sk_fail(err, "userns", errno, NULL, "pipe for the idmap namespace");
+	}
+	/* A child only holds the namespace open while we write its maps and open it; it does
+	 * nothing else and is gone before this returns. */
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		byte = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
+		if (write(ready[1], &byte, 1) == 1)
+			(void)!read(hold[0], &byte, 1); /* until the parent closes its end */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid > 0 && read(ready[0], &byte, 1) == 1 && byte == 1) {
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)from_uid, (unsigned)to_uid);
+		if (write_proc_file(pid, "uid_map", map, err) == 0) {
+			snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)from_gid,
+				 (unsigned)to_gid);
+			if (write_proc_file(pid, "gid_map", map, err) == 0) {
+				snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+				ns = open(path, O_RDONLY | O_CLOEXEC);
+				if (ns < 0)
+					sk_fail(err, "userns", errno, NULL, "open(%s)", path);
+			}
+		}
+	} else {
+		sk_fail(err, "userns", pid < 0 ? errno : EPERM, NULL,
+			"a user namespace for the workspace's idmapped mount");
+	}
+	close(hold[1]);
+	close(ready[0]);
+	if (pid > 0)
+		(void)RETRY_EINTR(waitpid(pid, &status, 0));
+	return ns;
 }
 
 int userns_apply(const struct userns_plan *plan, struct sk_err *err)

@@ -31,6 +31,11 @@ struct userns_plan {
 int userns_prepare(struct userns_plan *plan, const struct sandbox_spec *spec, struct sk_err *err);
 /* Parent, after clone: /proc/PID/setgroups = deny, then uid_map and gid_map. */
 int userns_from_parent(const struct userns_plan *plan, pid_t pid, struct sk_err *err);
+/* Parent: a user namespace that maps from_uid/from_gid (and nothing else) onto to_uid/to_gid,
+ * for an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP): a file owned by from_uid on disk
+ * shows as to_uid through the mount. Returns its fd (close it once the mount is made). */
+int userns_idmap_fd(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid,
+		    struct sk_err *err);
 /* Child, first step after the maps exist: lock the securebits, then setresgid/setresuid. */
 int userns_apply(const struct userns_plan *plan, struct sk_err *err);
 /* Child, right after userns_apply (it needs CAP_SYS_RESOURCE in the new namespace): caps the

@@ -5,6 +5,7 @@
 #ifndef STOCKADE_SPEC_H
 #define STOCKADE_SPEC_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,12 +114,26 @@ enum sandbox_layer {
 	LAYER_CGROUP = 1u << 2,
 };
 
+/* --workspace DIR[:/guest] (store/workspace.h): the host directory DIR seen copy-on-write at
+ * the guest path; the changes stay in the workspace volume until applied. */
+#define SANDBOX_WORKSPACE_GUEST "/work"
+struct sandbox_workspace {
+	bool is_set;
+	char dir[PATH_MAX];			/* as the caller named it */
+	char guest[SANDBOX_GUEST_PATH_MAX + 1]; /* default SANDBOX_WORKSPACE_GUEST */
+	const char *name; /* --workspace-name; NULL: made up from the directory's name */
+	bool is_copy;	  /* --workspace-copy: imported into the volume, no overlay */
+	bool should_apply_on_success; /* --apply-on-success */
+};
+
 struct sandbox_spec {
 	char *const *argv; /* the command and its arguments, argv[0] non-NULL */
 	uid_t uid;	   /* uid and gid inside the sandbox (default 10001) */
 	gid_t gid;
 	const char *hostname;
-	const char *workdir; /* absolute path inside; default SANDBOX_HOME */
+	const char *workdir; /* absolute path inside; default SANDBOX_HOME (the workspace's
+			      * guest path with a workspace, unless has_workdir) */
+	bool has_workdir;    /* -w was given */
 	const char *rootfs;  /* NULL: the host's /usr, /bin, /lib*, /sbin and a curated /etc */
 	const char *env_add[SANDBOX_MAX_ENV]; /* KEY=VALUE from -e, in order */
 	size_t env_add_count;
@@ -143,6 +158,7 @@ struct sandbox_spec {
 	struct sandbox_volume volumes[SANDBOX_MAX_VOLUMES];
 	size_t volume_count;
 	bool should_keep_volumes; /* --keep-volumes: anonymous volumes outlive the run */
+	struct sandbox_workspace workspace;
 	struct sandbox_secret secrets[SANDBOX_MAX_SECRETS]; /* --secret, a later one of the same
 							     * name replacing an earlier one */
 	size_t secret_count;
@@ -175,6 +191,14 @@ struct sandbox_open_volume {
 	const char *host_root; /* the store directory holding `name` */
 };
 
+/* The workspace the front end opened for one run (store/workspace.h): the project directory,
+ * checked, and the workspace volume whose upper/ and work/ the overlay writes to. */
+struct sandbox_open_workspace {
+	int lower_fd;		/* the project directory (workspace_open_dir) */
+	const char *lower_path; /* its path as the kernel named it: re-opened there as a user */
+	struct sandbox_open_volume volume;
+};
+
 /* A long-lived sandbox (`run -d`): what its supervisor serves besides the run (sandbox/control.h).
  * The front end made these in the sandbox's directory (store/box.h). */
 struct sandbox_service {
@@ -192,8 +216,9 @@ struct sandbox_service {
 /* What one run gets from the host besides its spec: the caller's environment and what the
  * front end opened before anything ran. */
 struct sandbox_host {
-	char *const *caller_env;		   /* for -e KEY, TERM and LANG */
-	const struct sandbox_open_volume *volumes; /* spec->volume_count of them (or none) */
+	char *const *caller_env;			/* for -e KEY, TERM and LANG */
+	const struct sandbox_open_volume *volumes;	/* spec->volume_count of them (or none) */
+	const struct sandbox_open_workspace *workspace; /* with spec->workspace.is_set */
 	int audit_fd; /* --audit FILE, a regular file opened for appending; -1 without */
 	/* spec->secret_count memfds holding the values, sealed against any change
 	 * (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL); the engine refuses others. */

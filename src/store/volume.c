@@ -63,7 +63,7 @@ static bool is_under(const char *path, const char *tree)
 
 /* Absolute, normalized (no empty, "." or ".." component, no trailing '/'), printable, and
  * outside the system tree. */
-static const char *guest_problem(const char *guest)
+const char *volume_guest_problem(const char *guest)
 {
 	const char *p;
 
@@ -161,7 +161,7 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 		return -1;
 	if (!is_anonymous && count == 3 && parse_option(text, parts[2], vol, err) < 0)
 		return -1;
-	problem = guest_problem(guest);
+	problem = volume_guest_problem(guest);
 	if (problem)
 		return refuse(err, text, problem,
 			      "-v /guest or -v NAME:/guest, e.g. -v work:/work");
@@ -208,7 +208,7 @@ int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct
 	for (size_t i = 0; i < count; i++) {
 		const struct sandbox_volume *vol = &volumes[i];
 		char text[SANDBOX_VOLUME_NAME_MAX + SANDBOX_GUEST_PATH_MAX + 8];
-		const char *problem = guest_problem(vol->guest);
+		const char *problem = volume_guest_problem(vol->guest);
 
 		/* The -v it would have been given as, for the message. */
 		snprintf(text, sizeof(text), "%s%s%s%s", vol->is_anonymous ? "" : vol->name,

@@ -31,6 +31,9 @@ int volume_add_spec(struct sandbox_spec *spec, const char *text, struct sk_err *
 /* The same checks on volumes already parsed (spec_check(): a spec from any front end): each
  * volume's name and guest path, at most SANDBOX_MAX_VOLUMES, no guest path twice or nested. */
 int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct sk_err *err);
+/* Why guest cannot be a volume's guest path (not absolute, not normalized, a control
+ * character or ',', over the system tree...), or NULL when it can. */
+const char *volume_guest_problem(const char *guest);
 /* 0 when name is a valid volume name: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
 int volume_check_name(const char *name);
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/volume.h"
@@ -16,6 +18,42 @@
 int workspace_check_name(const char *name)
 {
 	return strlen(name) <= WORKSPACE_NAME_MAX ? volume_check_name(name) : -1;
+}
+
+static bool is_under(const char *path, const char *tree);
+
+int workspace_check_spec(const struct sandbox_spec *spec, struct sk_err *err)
+{
+	const struct sandbox_workspace *ws = &spec->workspace;
+	const char *problem;
+
+	if (!ws->is_set) {
+		const char *flag = ws->name			 ? "--workspace-name"
+				   : ws->is_copy		 ? "--workspace-copy"
+				   : ws->should_apply_on_success ? "--apply-on-success"
+								 : NULL;
+		if (flag)
+			return sk_fail(err, "cli", 0, "add --workspace DIR", "%s needs --workspace",
+				       flag);
+		return 0;
+	}
+	if (ws->dir[0] == '\0')
+		return sk_fail(err, "cli", 0, "--workspace DIR[:/GUEST]",
+			       "--workspace names no directory");
+	problem = volume_guest_problem(ws->guest);
+	if (problem)
+		return sk_fail(err, "cli", 0, NULL, "invalid --workspace guest path '%.200s': %s",
+			       ws->guest, problem);
+	if (ws->name && workspace_check_name(ws->name) < 0)
+		return sk_fail(err, "cli", 0, "[A-Za-z0-9][A-Za-z0-9_.-]*, at most 61 characters",
+			       "invalid --workspace-name '%.64s'", ws->name);
+	for (size_t i = 0; i < spec->volume_count; i++)
+		if (is_under(spec->volumes[i].guest, ws->guest) ||
+		    is_under(ws->guest, spec->volumes[i].guest))
+			return sk_fail(err, "cli", 0, "use separate guest paths",
+				       "the workspace at %s and the volume at %s overlap",
+				       ws->guest, spec->volumes[i].guest);
+	return 0;
 }
 
 static bool is_under(const char *path, const char *tree)
@@ -221,4 +259,159 @@ int workspace_meta_read(int vol_fd, struct workspace_meta *meta, struct sk_err *
 	}
 	json_decref(doc);
 	return rc;
+}
+
+/* ---- run --workspace ---- */
+
+/* The default name: the directory's last component, with what a volume name may not hold
+ * made '-' ("my project" -> "my-project"), shortened to fit. */
+static void default_name(const char *path, char *name, size_t size)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t n = 0;
+
+	for (; *base && n + 1 < size && n < WORKSPACE_NAME_MAX; base++) {
+		char c = *base;
+		bool is_alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		name[n] = is_alnum || (n > 0 && (c == '_' || c == '.' || c == '-')) ? c : '-';
+		n++;
+	}
+	name[n] = '\0';
+	if (n == 0 || name[0] == '-') { /* "/" cannot be a workspace; a name like ".x" can */
+		char copy[WORKSPACE_NAME_MAX + 1];
+		sk_strlcpy(copy, name, sizeof(copy));
+		snprintf(name, size, "ws%.50s", copy);
+	}
+}
+
+/* A new workspace's upper/ (the merged root takes its mode: the project's, without set-id
+ * bits) and work/, owned by the sandbox's host uid like the volume. */
+static int make_layers(struct volume_store *store, int vol_fd, mode_t mode, struct sk_err *err)
+{
+	static const char *const names[] = {WORKSPACE_UPPER, WORKSPACE_WORK};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		int fd;
+
+		if (mkdirat(vol_fd, names[i], 0700) < 0 && errno != EEXIST)
+			return sk_fail(err, "workspace", errno, NULL, "mkdir %s", names[i]);
+		fd = openat(vol_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fchmod(fd, i == 0 ? (mode & 0777) | 0700 : 0700) < 0 ||
+		    (geteuid() == 0 && fchown(fd, store->owner_uid, store->owner_gid) < 0)) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			return sk_fail(err, "workspace", e, NULL, "prepare %s", names[i]);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int take_record(struct volume_store *store, const struct sandbox_spec *spec,
+		       struct workspace_run *run, const struct stat *st, struct sk_err *err)
+{
+	int vol_fd = run->handle->dir_fd;
+	struct timespec now;
+
+	if (!run->handle->is_new) {
+		if (workspace_meta_read(vol_fd, &run->meta, err) < 0)
+			return -1;
+		if (run->meta.dev != st->st_dev || run->meta.ino != st->st_ino)
+			return sk_fail(
+			    err, "workspace", 0,
+			    "give this run another --workspace-name, or apply or discard "
+			    "the other one's changes first",
+			    "workspace '%s' belongs to %.200s, not to %.200s", run->name,
+			    run->meta.dir, run->lower_path);
+		if (run->meta.is_copy != spec->workspace.is_copy ||
+		    strcmp(run->meta.guest, spec->workspace.guest) != 0)
+			return sk_fail(err, "workspace", 0, "discard it, or run as it was made",
+				       "workspace '%s' was made %s at %s", run->name,
+				       run->meta.is_copy ? "as a copy" : "as an overlay",
+				       run->meta.guest);
+		return 0;
+	}
+	memset(&run->meta, 0, sizeof(run->meta));
+	sk_strlcpy(run->meta.dir, run->lower_path, sizeof(run->meta.dir));
+	sk_strlcpy(run->meta.guest, spec->workspace.guest, sizeof(run->meta.guest));
+	run->meta.dev = st->st_dev;
+	run->meta.ino = st->st_ino;
+	run->meta.is_copy = spec->workspace.is_copy;
+	/* Before any sandbox can see the lower layer (workspace.h says why coarse). */
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	run->meta.started_sec = now.tv_sec;
+	run->meta.started_nsec = now.tv_nsec;
+	if (make_layers(store, vol_fd, st->st_mode, err) < 0)
+		return -1;
+	return workspace_meta_write(vol_fd, &run->meta, err);
+}
+
+int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
+			  struct workspace_run *run, struct sk_err *err)
+{
+	char volume[SANDBOX_VOLUME_NAME_MAX + 1];
+	struct stat st;
+	int lower;
+
+	memset(run, 0, sizeof(*run));
+	run->lock_fd = run->open.lower_fd = run->open.volume.dir_fd = -1;
+	lower = workspace_open_dir(spec->workspace.dir, store->home, run->lower_path,
+				   sizeof(run->lower_path), &st, err);
+	if (lower < 0)
+		return -1;
+	if (spec->workspace.name)
+		sk_strlcpy(run->name, spec->workspace.name, sizeof(run->name));
+	else
+		default_name(run->lower_path, run->name, sizeof(run->name));
+	snprintf(volume, sizeof(volume), WORKSPACE_VOLUME_PREFIX "%s", run->name);
+	run->handle = calloc(1, sizeof(*run->handle));
+	if (!run->handle) {
+		close(lower);
+		return sk_fail(err, "workspace", ENOMEM, NULL, "workspace %s", run->name);
+	}
+	if (volume_acquire(store, VOLUME_NAMED, volume, true, run->handle, err) < 0) {
+		free(run->handle);
+		run->handle = NULL;
+		close(lower);
+		return -1;
+	}
+	/* One sandbox at a time: two overlays over one upper layer are undefined. The lock is
+	 * on the volume directory, apart from the volume's own lock (which apply and discard
+	 * take exclusively, so they wait for no run and no run for them). */
+	run->lock_fd = openat(run->handle->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (run->lock_fd < 0 || flock(run->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		sk_fail(err, "workspace", errno == EWOULDBLOCK ? 0 : errno,
+			"wait for it to end, or give this run another --workspace-name",
+			"workspace '%s' is in use by another sandbox", run->name);
+		run->open.lower_fd = lower;
+		workspace_run_release(store, run, false);
+		return -1;
+	}
+	run->open.lower_fd = lower;
+	if (take_record(store, spec, run, &st, err) < 0) {
+		workspace_run_release(store, run, false);
+		return -1;
+	}
+	run->open.lower_path = run->lower_path;
+	sk_strlcpy(run->open.volume.name, volume, sizeof(run->open.volume.name));
+	run->open.volume.dir_fd = run->handle->dir_fd;
+	run->open.volume.host_root = store->root_path[VOLUME_NAMED];
+	return 0;
+}
+
+void workspace_run_release(struct volume_store *store, struct workspace_run *run, bool has_started)
+{
+	if (run->open.lower_fd >= 0)
+		close(run->open.lower_fd);
+	run->open.lower_fd = -1;
+	if (run->lock_fd >= 0)
+		close(run->lock_fd);
+	run->lock_fd = -1;
+	if (run->handle) {
+		volume_release(store, run->handle, run->handle->is_new && !has_started);
+		free(run->handle);
+		run->handle = NULL;
+	}
 }

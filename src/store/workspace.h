@@ -51,6 +51,11 @@ struct workspace_meta {
 /* 0 when name is a valid workspace name (a volume name short enough for the prefix). */
 int workspace_check_name(const char *name);
 
+/* The spec's workspace fields, checked for any front end: the guest path as a volume's, beside
+ * no volume (neither the same path nor one inside the other), a valid name, and the workspace
+ * options only with a workspace. Refusals are one line, layer "cli". */
+int workspace_check_spec(const struct sandbox_spec *spec, struct sk_err *err);
+
 /* The checks DIR passes before it becomes a lower layer (or an import source): path absolute
  * after the caller's own resolution, a real directory (the last component no symlink), owned
  * by the caller or by root, not "/", not a system tree (/usr, /etc, /proc, /sys, /dev, /boot,
@@ -65,5 +70,27 @@ int workspace_open_dir(const char *path, const char *store_home, char *canonical
  * read back refusing anything but a regular file of ours that parses. */
 int workspace_meta_write(int vol_fd, const struct workspace_meta *meta, struct sk_err *err);
 int workspace_meta_read(int vol_fd, struct workspace_meta *meta, struct sk_err *err);
+
+/* ---- for `run --workspace` ---- */
+
+struct volume_store;
+struct workspace_run {
+	char name[WORKSPACE_NAME_MAX + 1];
+	char lower_path[PATH_MAX];
+	struct workspace_meta meta;
+	struct volume_handle *handle; /* the volume ws-NAME, held (shared) for the run */
+	int lock_fd;		      /* flock(LOCK_EX) on it: one sandbox per workspace */
+	struct sandbox_open_workspace open;
+};
+
+/* Opens spec's workspace for a run: the project directory checked (workspace_open_dir), the
+ * workspace named spec->workspace.name or else after the directory's last component, created
+ * with its record on first use (started = now) or else checked to be this directory's, and
+ * locked so that no other sandbox uses it at the same time. run->open is what the engine
+ * mounts. On failure nothing this call created is left. */
+int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
+			  struct workspace_run *run, struct sk_err *err);
+/* After the run; a workspace created for a run that never started is removed. */
+void workspace_run_release(struct volume_store *store, struct workspace_run *run, bool has_started);
 
 #endif

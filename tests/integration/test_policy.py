@@ -86,6 +86,10 @@ PROBE = "id; pwd; hostname; env | sort; df -k /tmp | tail -1 | tr -s ' ' | cut -
 def rows(ctx, h):
     hosts = h.write("hosts", "127.0.0.1 api.test\n")
     secret = h.write("secret", "api-value", mode=0o600)
+    project = os.path.join(h.dir, "project")
+    os.makedirs(project, exist_ok=True)
+    with open(os.path.join(project, "f"), "w") as f:
+        f.write("in the project\n")
     return [
         ("env", ["-e", "A=1", "-e", "PASSME"], {"env": ["A=1", "PASSME"]}, PROBE,
          {"PASSME": "from-caller"}),
@@ -97,6 +101,9 @@ def rows(ctx, h):
          "stat -c '%n %a %u' /scratch /data; touch /scratch/x /data/x 2>&1; echo done", {}),
         ("keep_volumes", ["--keep-volumes", "-v", "/kept"],
          {"keep_volumes": True, "volumes": ["/kept"]}, "touch /kept/x; ls /kept", {}),
+        ("workspace", ["--workspace", f"{project}:/src", "--workspace-name", "pol"],
+         {"workspace": f"{project}:/src", "workspace_name": "pol"},
+         "pwd; cat f; stat -c '%U' f; ls /home/sandbox >/dev/null", {}),
         ("secrets", ["--secret", f"api=@{secret},env=API_KEY", "--secret", "gh=env:SRC"],
          {"secrets": [f"api=@{secret},env=API_KEY", "gh=env:SRC"]},
          "printenv API_KEY; cat /run/secrets/gh; echo; stat -c '%a %U' /run/secrets/*",
@@ -222,7 +229,8 @@ def test_show_round_trips_through_check_and_run(ctx):
     # canonical: every field, in the documented order
     doc = json.loads(shown.out)
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
-                         "volumes", "keep_volumes", "secrets", "network", "limits",
+                         "volumes", "keep_volumes", "workspace", "workspace_name",
+                         "workspace_copy", "apply_on_success", "secrets", "network", "limits",
                          "allow_degraded",
                          "tty", "report", "audit", "quiet", "require"], f"order: {list(doc)}")
     expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
@@ -445,7 +453,8 @@ def test_policy_check(ctx):
         f"{bad}:2:9: uid: expected an integer, got a string",
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
-        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, allow_degraded, "
+        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, workspace, workspace_name, workspace_copy, "
+        "apply_on_success, secrets, allow_degraded, "
         "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')
