@@ -1,0 +1,233 @@
+"""`stockade run --workspace DIR`: the project seen copy-on-write (docs/workspaces.md). Checked
+from inside (the sandbox sees and changes the project at /work) and from the host (the project
+is byte-for-byte what it was; the changes are in the workspace volume's upper layer)."""
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+from harness import Home, Skip, expect, one_line_125
+from test_failclosed import denied, expect_fail_closed, _marker
+
+
+def tree_state(top):
+    """Everything a change could touch, per entry below top (and top itself): type, mode,
+    owner, size, mtime, ctime, link target or content hash. atime is left out (reads)."""
+    state = {}
+    for d, dirs, files in os.walk(top):
+        for name in (["."] if d == top else []) + dirs + files:
+            path = os.path.join(d, name)
+            st = os.lstat(path)
+            rel = os.path.relpath(os.path.normpath(path), top)
+            entry = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns,
+                     st.st_ctime_ns, st.st_nlink, st.st_ino)
+            if os.path.islink(path):
+                entry += (os.readlink(path),)
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    entry += (hashlib.sha256(f.read()).hexdigest(),)
+            state[rel] = entry
+    return state
+
+
+def make_project(ctx, name="proj"):
+    """A caller-owned project directory: files, a subdirectory, a link, an executable."""
+    top = os.path.join(ctx.tmpdir(), name)
+    os.makedirs(os.path.join(top, "src", "deep"))
+    files = {"README": "readme\n", "src/main.c": "int main(void) { return 0; }\n",
+             "src/deep/data": "x" * 5000, "run.sh": "#!/bin/sh\necho run\n",
+             "gone": "to delete\n", "moved": "to rename\n"}
+    for rel, text in files.items():
+        with open(os.path.join(top, rel), "w") as f:
+            f.write(text)
+    os.chmod(os.path.join(top, "run.sh"), 0o755)
+    os.symlink("src/main.c", os.path.join(top, "link"))
+    for d, dirs, fs in os.walk(top):
+        for n in dirs + fs + ["."]:
+            os.lchown(os.path.join(d, n), ctx.caller_uid, ctx.caller_gid)
+    return top
+
+
+def upper(home, name):
+    return os.path.join(home.home, "volumes", "named", f"ws-{name}", "upper")
+
+
+# Every kind of change a command can make, each checked inside afterwards.
+CHANGES = """
+set -e
+echo changed >> README
+rm gone
+mv moved src/moved
+chmod 600 src/main.c
+ln src/deep/data hard
+ln -sf /etc/passwd link
+mkfifo fifo
+mkdir -p new/dir && echo new > new/dir/file
+truncate -s 10 src/deep/data
+rm -rf src/deep && mkdir src/deep && echo again > src/deep/again
+touch -d '2001-01-01' run.sh
+cat README; ls; ls -l src/main.c | cut -c1-10; readlink link; cat src/deep/again
+echo DONE
+"""
+
+
+def test_workspace_host_tree_unchanged_by_any_change(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    before = tree_state(project)
+    time.sleep(0.01)
+    r = h.cli("run", "--workspace", project, "--", "sh", "-c", CHANGES)
+    expect(r.returncode == 0 and "DONE" in r.out, f"the changes failed inside: {r}")
+    expect("readme\nchanged\n" in r.out and "-rw-------" in r.out and "/etc/passwd" in r.out
+           and "again" in r.out, f"the sandbox did not see its own changes: {r.out}")
+    after = tree_state(project)
+    diff = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    expect(not diff, f"the host project changed: {sorted(diff)}")
+    up = upper(h, "proj")
+    expect(open(os.path.join(up, "README")).read() == "readme\nchanged\n",
+           f"the change is not in the workspace's upper layer: {os.listdir(up)}")
+    st = os.lstat(os.path.join(up, "gone"))
+    expect(os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0 and
+           (st.st_mode & 0o170000) == 0o020000, "a deletion is a 0:0 whiteout in upper")
+    # A second run sees the first one's changes: the workspace outlives the run.
+    r = h.cli("run", "--workspace", project, "--", "sh", "-c", "cat README; test ! -e gone")
+    expect(r.returncode == 0 and r.out == "readme\nchanged\n", f"second run: {r}")
+
+
+def test_workspace_view_owner_workdir_and_guest(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    probe = ("pwd; stat -c '%u %a' README run.sh; id -u; "
+             "grep ' /work ' /proc/self/mountinfo")
+    r = h.cli("run", "--workspace", project, "--", "sh", "-c", probe)
+    lines = r.out.splitlines()
+    expect(r.returncode == 0 and lines[0] == "/work", f"cwd is the workspace: {r}")
+    expect(lines[1:3] == ["10001 644", "10001 755"] and lines[3] == "10001",
+           f"the project's files are the sandbox user's: {r.out}")
+    # mount point, options, file system type (after the " - " separator)
+    mounts = [" ".join(m.split()[4:6] + [m.split(" - ")[1].split()[0]]) for m in lines[4:]]
+    expect(len(mounts) == 2 and mounts[0].startswith("/work ro,nosuid,nodev") and
+           mounts[1].startswith("/work rw,nosuid,nodev") and mounts[1].endswith(" overlay"),
+           f"a read-only lower under an overlay at /work: {mounts}")
+    expect(("idmapped" in mounts[0]) == ctx.is_root, f"idmapped as root only: {mounts}")
+    r = h.cli("run", "--workspace", f"{project}:/src", "--workspace-name", "other", "--",
+              "sh", "-c", "pwd; cat README")
+    expect(r.returncode == 0 and r.out == "/src\nreadme\n", f"guest path /src: {r}")
+    r = h.cli("run", "-w", "/tmp", "--workspace", project, "--", "sh", "-c",
+              "pwd; cat /work/README")
+    expect(r.returncode == 0 and r.out == "/tmp\nreadme\n", f"-w wins: {r}")
+    # Writable only there: Landlock grants the workspace, the root stays read-only.
+    r = h.cli("run", "--workspace", project, "--", "sh", "-c",
+              "touch /work/ok && echo W; touch /usr/x 2>/dev/null || echo RO")
+    expect(r.returncode == 0 and r.out == "W\nRO\n", f"{r}")
+
+
+def test_workspace_is_named_after_its_directory_and_kept_to_it(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    r = h.cli("run", "--workspace", project, "--", "true")
+    expect(r.returncode == 0 and "workspace proj:" in r.err and
+           "stockade workspace diff proj" in r.err, f"{r}")
+    expect(os.path.isdir(upper(h, "proj")), "ws-proj made")
+    # Another directory of the same name may not take this workspace.
+    other = make_project(ctx)
+    r = h.cli("run", "--workspace", other, "--", "true")
+    one_line_125(r, "workspace 'proj' belongs to", project, "--workspace-name")
+    r = h.cli("run", "--workspace", other, "--workspace-name", "proj-2", "--", "true")
+    expect(r.returncode == 0 and os.path.isdir(upper(h, "proj-2")), f"{r}")
+    # The same directory by another path (a symlink to a parent) is the same workspace.
+    alias = os.path.join(ctx.tmpdir(), "alias")
+    os.symlink(os.path.dirname(project), alias)
+    r = h.cli("run", "--workspace", os.path.join(alias, "proj"), "--", "true")
+    expect(r.returncode == 0, f"the same directory through a parent link: {r}")
+
+
+def test_workspace_refuses_bad_directories_and_leaves_nothing(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    link = os.path.join(ctx.tmpdir(), "link")
+    os.symlink(project, link)
+    someone = ctx.tmpdir()
+    os.chown(someone, 12345, 12345)
+    fake_home = make_project(ctx, "myhome")
+    inside_store = os.path.join(h.home, "proj")
+    os.makedirs(inside_store)
+    os.chown(inside_store, ctx.caller_uid, ctx.caller_gid)
+    cases = [
+        (link, "symbolic link"), ("/", "too wide"), ("/etc", "system tree"),
+        ("/usr/lib", "system tree"), ("/tmp", "too wide"), ("/opt", "too wide"),
+        (os.path.join(project, "README"), "Not a directory"),
+        (os.path.join(project, "nothing"), "No such file"),
+        (someone, "owned by someone else"), (inside_store, "stockade's home"),
+        (fake_home, "your whole home directory"),
+        (project, "stockade's home"),
+    ]
+    for path, words in cases:
+        env = {"HOME": fake_home}
+        if path == project:  # a store inside the project: the sandbox would read it
+            env["STOCKADE_HOME"] = os.path.join(project, ".stockade")
+        r = h.cli("run", "--workspace", path, "--", "echo", "RAN", env=env)
+        one_line_125(r, words)
+        expect("RAN" not in r.out, f"{path}: ran")
+    named = os.path.join(h.home, "volumes", "named")
+    left = os.listdir(named) if os.path.isdir(named) else []
+    expect(not left, f"refused runs left workspaces behind: {left}")
+    # The spec's own checks, before anything is opened.
+    for args, words in [
+            (["--workspace-name", "x"], "--workspace-name needs --workspace"),
+            (["--apply-on-success"], "needs --workspace"),
+            (["--workspace", f"{project}:/usr/x"], "guest path"),
+            (["--workspace", project, "-v", "/work/v"], "overlap"),
+            (["--workspace", project, "--workspace-name", "-bad"], "--workspace-name")]:
+        r = h.cli("run", *args, "--", "echo", "RAN")
+        one_line_125(r, words)
+
+
+def test_workspace_one_sandbox_at_a_time(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    first = ctx.popen([ctx.stockade_path, "run", "--workspace", project, "--", "sh", "-c",
+                       "echo up; sleep 20"], env=h.env, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    try:
+        expect(first.stdout.readline() == b"up\n", "the first sandbox started")
+        r = h.cli("run", "--workspace", project, "--", "echo", "RAN")
+        one_line_125(r, "workspace 'proj' is in use")
+    finally:
+        first.kill()
+        first.communicate()
+
+
+def test_workspace_without_overlay_fails_closed(ctx):
+    h = Home(ctx)
+    project = make_project(ctx)
+    m = _marker()
+    r = denied(ctx, ["fsopen"], errnum=errno.ENODEV, marker=m,
+               opts=["--workspace", project])
+    expect_fail_closed(r, "mount", errno.ENODEV, words=["overlay", "--workspace-copy"],
+                       marker=m)
+    named = os.path.join(ctx.state, "volumes", "named")
+    left = [n for n in os.listdir(named) if n == "ws-proj"] if os.path.isdir(named) else []
+    expect(not left, f"the refused run left its workspace: {left}")
+    del h
+
+
+def test_workspace_git_works_inside(ctx):
+    git = shutil.which("git")
+    if not git:
+        raise Skip("git is not installed on this host")
+    h = Home(ctx)
+    project = make_project(ctx)
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": project}
+    for args in (["init", "-q"], ["add", "-A"],
+                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]):
+        ctx.run([git, "-C", project] + args, env=env)
+    before = tree_state(project)
+    script = ("git -c safe.directory='*' status --short; echo more >> README; "
+              "git -c safe.directory='*' -c user.name=a -c user.email=a@a commit -qam agent "
+              "&& git -c safe.directory='*' log --oneline | wc -l")
+    r = h.cli("run", "--workspace", project, "--", "sh", "-c", script)
+    expect(r.returncode == 0 and r.out.strip().endswith("2"), f"git inside: {r}")
+    expect(tree_state(project) == before, "the host repository is unchanged")
