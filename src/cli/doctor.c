@@ -55,8 +55,8 @@ static void describe_environment(struct environment *env)
  * instead of repeating (and misnaming) it. */
 static bool needs_failed_userns(const struct probe_result *results, int i)
 {
-	return i > PROBE_USERNS && i <= PROBE_CGROUPNS && results[i].status != PROBE_OK &&
-	       results[PROBE_USERNS].status != PROBE_OK;
+	return ((i > PROBE_USERNS && i <= PROBE_CGROUPNS) || i == PROBE_OVERLAY) &&
+	       results[i].status != PROBE_OK && results[PROBE_USERNS].status != PROBE_OK;
 }
 
 static bool all_required_ok(const struct probe_result *results)
@@ -106,7 +106,9 @@ static void print_table(const struct probe_result *results, const struct environ
 	for (int i = 0; i < PROBE_COUNT; i++) {
 		const struct probe_result *r = &results[i];
 		printf("%-10s %-12s %-9s ", r->name, probe_status_name(r->status),
-		       r->is_required ? "yes" : "limits");
+		       r->is_required		   ? "yes"
+		       : r->layer == PROBE_OVERLAY ? "workspace"
+						   : "limits");
 		if (r->status == PROBE_OK) {
 			printf("%s\n", r->detail);
 			continue;

@@ -33,12 +33,14 @@ static unsigned degradable_bit(enum probe_layer layer)
 	}
 }
 
-/* Every required layer, and the cgroup when the run asks for limits. */
+/* Every required layer, the cgroup when the run asks for limits, overlay for a workspace. */
 static bool is_needed(const struct sandbox_spec *spec, const struct probe_result *r)
 {
 	bool has_limits = spec->memory_bytes || spec->pids_limit || spec->cpus_milli;
+	bool has_overlay = spec->workspace.is_set && !spec->workspace.is_copy;
 
-	return r->is_required || (r->layer == PROBE_CGROUP && has_limits);
+	return r->is_required || (r->layer == PROBE_CGROUP && has_limits) ||
+	       (r->layer == PROBE_OVERLAY && has_overlay);
 }
 
 /* The key: boot, version, binary (inode, size, mtime) and uid. */

@@ -110,6 +110,10 @@ int mount_child_fds(const struct mount_plan *plan, int *fds, size_t capacity);
  * pivots into it, the whole host tree is detached, and it changes to the work directory. */
 int mount_finish(const struct mount_plan *plan, struct sk_err *err);
 
+/* Child: an overlay of the directories lower, upper and work (fds) attached on target (an fd),
+ * as the workspace's is made; the overlay probe makes one the same way. */
+int mount_overlay(int lower, int upper, int work, int target, struct sk_err *err);
+
 /* Shared with devfs.c and proc.c (child side, async-signal-safe). */
 #define MOUNT_RESTRICT_RDONLY 0x1 /* the MOUNT_ATTR_* values of mount_setattr(2) */
 #define MOUNT_RESTRICT_NOSUID 0x2

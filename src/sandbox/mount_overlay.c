@@ -187,7 +187,7 @@ static void overlay_log(int fs_fd, char *buf, size_t size)
 /* fsopen/fsconfig/fsmount: layers given as fd paths, `userxattr` because the mount is made
  * in the sandbox's user namespace (its marks are then user.overlay.*; trusted.* would need
  * the host's CAP_SYS_ADMIN), nosuid and nodev on the mount itself. */
-static int make_overlay(int lower, int upper, int work, int target, struct sk_err *err)
+int mount_overlay(int lower, int upper, int work, int target, struct sk_err *err)
 {
 	char lower_path[32], upper_path[32], work_path[32], log[160];
 	const char *what = "fsopen(overlay)";
@@ -252,7 +252,7 @@ int mount_apply_workspace(int root_fd, const struct mount_workspace *w, struct s
 		stage = mount_open_mountpoint(root_fd, w->upper.dst, 1, false, err);
 	if (stage >= 0 && (upper = open_layer(stage, WORKSPACE_UPPER, err)) >= 0 &&
 	    (work = open_layer(stage, WORKSPACE_WORK, err)) >= 0)
-		rc = make_overlay(lower, upper, work, lower, err);
+		rc = mount_overlay(lower, upper, work, lower, err);
 	if (work >= 0)
 		close(work);
 	if (upper >= 0)

@@ -416,6 +416,49 @@ static int mountns_body(const void *arg, struct probe_result *r)
 	return 0;
 }
 
+/* overlay: what a workspace needs, made by the engine's own mount_overlay in a new user and
+ * mount namespace on a tmpfs of its own: a file written through it lands in the upper layer,
+ * a file deleted through it stays in the lower one. */
+static int overlay_body(const void *arg, struct probe_result *r)
+{
+	static const char *const dirs[] = {"/sys/l", "/sys/u", "/sys/w", "/sys/m"};
+	struct sk_err err;
+	int fds[4] = {-1, -1, -1, -1}, rc = -1, fd;
+
+	(void)arg;
+	memset(&err, 0, sizeof(err));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/sys", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
+		return advise(mount_advice, errno, "mount a tmpfs on /sys", r);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mkdir(dirs[i], 0755) < 0 ||
+		    (fds[i] = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return broken(r, errno, "mkdir on the probe's tmpfs",
+				      "a tmpfs is not usable");
+	fd = open("/sys/l/f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return broken(r, errno, "create /sys/l/f", "a tmpfs is not usable");
+	close(fd);
+	if (mount_overlay(fds[0], fds[1], fds[2], fds[3], &err) < 0) {
+		rc = advise(overlay_advice, err.errnum, err.op, r);
+	} else if ((fd = open("/sys/m/g", O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+		   unlink("/sys/m/f") < 0) {
+		rc = broken(r, errno, "write through the overlay", "the overlay is not writable");
+	} else if (access("/sys/l/f", F_OK) < 0 || access("/sys/l/g", F_OK) == 0 ||
+		   access("/sys/u/g", F_OK) < 0) {
+		rc = broken(r, errno, "check the layers",
+			    "a change made through the overlay reached its lower layer");
+	} else {
+		rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rc;
+}
+
 /* PID 1 of a new PID namespace mounts a fresh procfs, as the engine does while the host's /proc
  * is still visible; the kernel refuses it when that /proc is partly masked. */
 static int pidns_body(const void *arg, struct probe_result *r)
@@ -716,6 +759,14 @@ static const struct probe_spec probe_table[PROBE_COUNT] = {
 		      .from_parent = cgroup_from_parent,
 		      .body = cgroup_body,
 		      .cleanup = cgroup_cleanup},
+    /* Only runs with a workspace need it. */
+    [PROBE_OVERLAY] = {.name = "overlay",
+		       .is_required = false,
+		       .flags = CLONE_NEWUSER | CLONE_NEWNS,
+		       .clone_op = "clone3(CLONE_NEWUSER|CLONE_NEWNS)",
+		       .ns = &ns_mount,
+		       .detail = "in a user namespace (userxattr)",
+		       .body = overlay_body},
 };
 
 /* In a container, a failure its engine's defaults cause gets that engine's fix as its remedy

@@ -20,6 +20,7 @@ enum probe_layer {
 	PROBE_SECCOMP,	/* a filter loads and is enforced (a denied call fails with our errno) */
 	PROBE_LANDLOCK, /* a ruleset restricts and a denied access is denied */
 	PROBE_CGROUP,	/* a cgroup for the limits can be made, written and removed */
+	PROBE_OVERLAY,	/* an overlay in a user namespace hides its lower layer's changes */
 	PROBE_COUNT,
 };
 
@@ -32,7 +33,8 @@ enum probe_status {
 struct probe_result {
 	enum probe_layer layer;
 	const char *name; /* "userns", "mountns", ..., stable: used in JSON and the cache */
-	bool is_required; /* needed by every run (cgroup: only with --memory/--pids/--cpus) */
+	bool is_required; /* needed by every run (cgroup: only with --memory/--pids/--cpus;
+			   * overlay: only with --workspace) */
 	enum probe_status status;
 	char op[128];		/* the failing operation, e.g. "unshare(CLONE_NEWUSER)" */
 	int errnum;		/* its errno, 0 if none */

@@ -81,6 +81,22 @@ const struct advice mount_advice[] = {
 		remedy_report, FIX_NONE},
 };
 
+/* The workspace's overlay (mount_overlay), made in a user namespace as a run makes it. */
+const struct advice overlay_advice[] = {
+	{ENODEV, PROBE_UNAVAILABLE, "the kernel has no overlay file system",
+		"load it (modprobe overlay; CONFIG_OVERLAY_FS), or give workspaces as copies: "
+		"--workspace-copy", FIX_NONE},
+	{EPERM, PROBE_UNAVAILABLE, "overlay was refused in a user namespace: the kernel is older "
+		"than 5.11, or a seccomp profile or an LSM refuses fsopen/fsconfig",
+		remedy_mount, FIX_MOUNT},
+	{ENOSYS, PROBE_UNAVAILABLE, "fsopen answered ENOSYS: a seccomp profile refuses it, or "
+		"the kernel is older than 5.2", remedy_mount, FIX_MOUNT},
+	{EINVAL, PROBE_UNAVAILABLE, "the kernel's overlay refuses the options a workspace needs "
+		"(userxattr: Linux 5.11)", "use --workspace-copy, or a newer kernel", FIX_NONE},
+	{0, PROBE_BROKEN, "an overlay in a new user and mount namespace failed unexpectedly",
+		remedy_report, FIX_NONE},
+};
+
 /* mount(2) itself worked (/ was made private): EPERM is the kernel's mount_too_revealing(). */
 const struct advice procfs_advice[] = {
 	{EPERM, PROBE_UNAVAILABLE, "/proc is masked: a container runtime overmounted parts of "

@@ -42,6 +42,7 @@ extern const char remedy_seccomp[];
 extern const struct advice userns_refused[];
 extern const struct advice ns_advice[];
 extern const struct advice mount_advice[];
+extern const struct advice overlay_advice[];
 extern const struct advice procfs_advice[];
 extern const struct advice net_advice[];
 extern const struct advice seccomp_advice[];

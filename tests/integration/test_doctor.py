@@ -15,7 +15,7 @@ from harness import expect
 from test_failclosed import _marker, _max_userns_zero_root, _workload, read_report
 
 LAYERS = ["userns", "mountns", "pidns", "netns", "ipcns", "utsns", "cgroupns", "seccomp",
-          "landlock", "cgroup"]
+          "landlock", "cgroup", "overlay"]
 
 
 def doctor_json(ctx, wrap=(), env=None):

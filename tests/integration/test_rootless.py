@@ -64,18 +64,18 @@ def test_namespace_root_that_is_host_root_is_refused(ctx):
 def test_doctor_names_the_userns_cause_once(ctx):
     """With no user namespace to be had (the limit 0 in a namespace of our own), every
     namespace probe fails for that one reason: doctor says it on the userns row and marks the
-    six others as depending on it, instead of repeating it under other names."""
+    seven others (overlay's included) as depending on it, instead of repeating it under other names."""
     script = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\""
     base = UNSHARE + ["sh", "-c", script, "sh", ctx.stockade_path, "doctor"]
     table = ctx.run(base)
     expect(table.returncode == 1, f"{table}")
     expect(table.out.count("max_user_namespaces") == 2,  # the cause and the fix, once each
            f"the cause is repeated or missing:\n{table.out}")
-    expect(table.out.count("needs the user namespace (userns above)") == 6, table.out)
+    expect(table.out.count("needs the user namespace (userns above)") == 7, table.out)
     doc = json.loads(ctx.run(base + ["--json"]).out)
     layers = {l["name"]: l for l in doc["layers"]}
     expect(layers["userns"]["status"] != "ok" and "depends_on" not in layers["userns"], layers)
-    for name in ("mountns", "pidns", "netns", "ipcns", "utsns", "cgroupns"):
+    for name in ("mountns", "pidns", "netns", "ipcns", "utsns", "cgroupns", "overlay"):
         expect(layers[name].get("depends_on") == "userns", f"{name}: {layers[name]}")
     expect(layers["seccomp"]["status"] == "ok" and "depends_on" not in layers["seccomp"], layers)
     expect("sandbox user onto" in doc["identity"] or "no uid" in doc["identity"], doc)

@@ -3,6 +3,7 @@ from inside (the sandbox sees and changes the project at /work) and from the hos
 is byte-for-byte what it was; the changes are in the workspace volume's upper layer)."""
 import errno
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -231,3 +232,21 @@ def test_workspace_git_works_inside(ctx):
     r = h.cli("run", "--workspace", project, "--", "sh", "-c", script)
     expect(r.returncode == 0 and r.out.strip().endswith("2"), f"git inside: {r}")
     expect(tree_state(project) == before, "the host repository is unchanged")
+
+
+def test_workspace_gate_refuses_without_overlay_only_for_workspaces(ctx):
+    """With an empty probe cache the gate probes overlay for a workspace run only: the run
+    is refused with doctor's diagnosis, a run without a workspace is not affected, and
+    doctor shows the layer unavailable but still exits 0 (no run needs it by default)."""
+    h = Home(ctx)
+    project = make_project(ctx)
+    deny = [ctx.helper("deny-syscall"), "-e", str(errno.ENOSYS), "fsopen", "--"]
+    r = ctx.run(deny + [ctx.stockade_path, "run", "--", "echo", "RAN"], env=h.env)
+    expect(r.returncode == 0 and r.out == "RAN\n", f"a run without a workspace: {r}")
+    r = ctx.run(deny + [ctx.stockade_path, "run", "--workspace", project, "--", "echo", "RAN"],
+                env=h.env)
+    one_line_125(r, "overlay", "fsopen")
+    r = ctx.run(deny + [ctx.stockade_path, "doctor", "--json"], env=h.env)
+    layers = {l["name"]: l for l in json.loads(r.out)["layers"]}
+    expect(r.returncode == 0 and layers["overlay"]["status"] == "unavailable" and
+           layers["overlay"]["errno_name"] == "ENOSYS", f"doctor: {r.returncode} {layers}")
