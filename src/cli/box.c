@@ -184,7 +184,14 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 		/* The tie is the supervisor's alone: nothing it starts inherits it. */
 		if (service.tie_fd >= 0)
 			(void)fcntl(service.tie_fd, F_SETFD, FD_CLOEXEC);
-		supervise_box(spec, &box, host, report_fd, created);
+		/* A workspace without a name of its own takes the sandbox's: `stockade workspace
+		 * diff NAME` once the sandbox NAME has stopped. (A copy of the spec: the caller's
+		 * is const, and the copy lives as long as the supervisor.) */
+		static struct sandbox_spec named;
+		named = *spec;
+		if (named.workspace.is_set && !named.workspace.name)
+			named.workspace.name = box.name;
+		supervise_box(&named, &box, host, report_fd, created);
 	}
 	close(ready[1]);
 	ready[1] = -1;

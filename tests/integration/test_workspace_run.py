@@ -250,3 +250,26 @@ def test_workspace_gate_refuses_without_overlay_only_for_workspaces(ctx):
     layers = {l["name"]: l for l in json.loads(r.out)["layers"]}
     expect(r.returncode == 0 and layers["overlay"]["status"] == "unavailable" and
            layers["overlay"]["errno_name"] == "ENOSYS", f"doctor: {r.returncode} {layers}")
+
+
+def test_workspace_of_a_long_lived_sandbox_takes_its_name(ctx):
+    """run -d --workspace DIR --name N: every exec sees and changes the same overlay; the
+    workspace is N's, in use while N runs, and keeps the changes once N has stopped."""
+    h = Home(ctx)
+    project = make_project(ctx)
+    before = tree_state(project)
+    r = h.cli("run", "-d", "--name", "agent", "--workspace", project)
+    expect(r.returncode == 0 and r.out == "agent\n", f"run -d: {r}")
+    r = h.cli("exec", "agent", "sh", "-c", "pwd; echo one >> README")
+    expect(r.returncode == 0 and r.out == "/work\n", f"exec 1: {r}")
+    r = h.cli("exec", "agent", "sh", "-c", "echo two >> README; cat README")
+    expect(r.returncode == 0 and r.out == "readme\none\ntwo\n", f"exec 2: {r}")
+    r = h.cli("run", "--workspace", project, "--workspace-name", "agent", "--", "true")
+    one_line_125(r, "workspace 'agent' is in use")
+    r = h.cli("stop", "agent")
+    expect(r.returncode == 0, f"stop: {r}")
+    expect(tree_state(project) == before, "the host project is unchanged")
+    with open(os.path.join(upper(h, "agent"), "README")) as f:
+        expect(f.read() == "readme\none\ntwo\n", "the changes stay in ws-agent")
+    r = h.cli("run", "--workspace", project, "--workspace-name", "agent", "--", "cat", "README")
+    expect(r.returncode == 0 and r.out == "readme\none\ntwo\n", f"after stop: {r}")
