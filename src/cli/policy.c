@@ -515,7 +515,12 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "stockade", json_integer(SPEC_VERSION));
 	json_object_set_new(root, "command", command);
 	json_object_set_new(root, "env", strings_json(spec->env_add, spec->env_add_count));
-	json_object_set_new(root, "workdir", json_string(spec->workdir));
+	/* The effective one: read back, a workdir is explicit, so a workspace's default is
+	 * written as what it is. */
+	json_object_set_new(root, "workdir",
+			    json_string(spec->workspace.is_set && !spec->has_workdir
+					    ? spec->workspace.guest
+					    : spec->workdir));
 	json_object_set_new(root, "uid", json_integer(spec->uid));
 	json_object_set_new(root, "hostname", json_string(spec->hostname));
 	json_object_set_new(root, "rootfs", string_or_null(spec->rootfs));

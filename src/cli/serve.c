@@ -62,7 +62,7 @@ int serve_usage_error(struct sk_err *err, const char *why)
 	    "[--allow-gid GID]... [--policy FILE] [--profile NAME] "
 	    "[--max-sandboxes N] [--max-execs N] [--max-body SIZE] "
 	    "[--drain-timeout SECONDS] [--copy-timeout SECONDS] [--pool N [--pool-floor M]] "
-	    "[--listen 127.0.0.1:PORT --token-file FILE]",
+	    "[--listen 127.0.0.1:PORT --token-file FILE] [--workspace-root DIR]...",
 	    "%s", why);
 }
 
@@ -82,6 +82,7 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 						{"listen", required_argument, NULL, 'L'},
 						{"token-file", required_argument, NULL, 'T'},
 						{"pool-floor", required_argument, NULL, 'F'},
+						{"workspace-root", required_argument, NULL, 'W'},
 						{"help", no_argument, NULL, 'h'},
 						{NULL, 0, NULL, 0}};
 	uint64_t id;
@@ -156,6 +157,15 @@ static int parse_args(struct serve *s, int argc, char **argv, struct sk_err *err
 				return serve_usage_error(err,
 							 "--max-body takes a size from 1k to 1g");
 			s->max_body = (size_t)id;
+			break;
+		case 'W':
+			if (s->workspace_root_count >= SERVE_MAX_WORKSPACE_ROOTS)
+				return serve_usage_error(err, "at most 8 --workspace-root");
+			/* Resolved once, now: a request's directory is compared with this. */
+			if (!realpath(optarg, s->workspace_roots[s->workspace_root_count]))
+				return sk_fail(err, "cli", errno, "it takes an existing directory",
+					       "--workspace-root %.200s", optarg);
+			s->workspace_root_count++;
 			break;
 		case 'h':
 			return serve_usage_error(err, "help");

@@ -74,12 +74,49 @@ static bool query_flag(struct MHD_Connection *conn, const char *key)
 
 /* ---- making a sandbox ---- */
 
+/* A workspace the request names (not the operator's own): a host directory, so only at or
+ * beneath a --workspace-root. Granted in *granted (the operator's spec the request is then
+ * held to), with the request's directory replaced by its resolved path, which the run opens
+ * and checks again (store/workspace.h) as for any caller. */
+static int grant_workspace(const struct serve *s, struct sandbox_spec *spec,
+			   struct sandbox_spec *granted, struct serve_failure *f)
+{
+	char real[PATH_MAX];
+
+	if (!spec->workspace.is_set ||
+	    (s->base.workspace.is_set && strcmp(spec->workspace.dir, s->base.workspace.dir) == 0))
+		return 0;
+	sk_strlcpy(f->path, "workspace", sizeof(f->path));
+	if (s->workspace_root_count == 0)
+		return serve_fail(f, 403, "forbidden_by_policy",
+				  "workspace: this daemon takes no workspace (it has no "
+				  "--workspace-root)");
+	if (spec->workspace.dir[0] != '/' || !realpath(spec->workspace.dir, real))
+		return serve_fail(f, 400, "bad_spec",
+				  "workspace: an existing absolute directory beneath a workspace "
+				  "root, got '%.200s'",
+				  spec->workspace.dir);
+	for (size_t i = 0; i < s->workspace_root_count; i++) {
+		const char *root = s->workspace_roots[i];
+		size_t n = strlen(root);
+		if (strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1)) {
+			sk_strlcpy(spec->workspace.dir, real, sizeof(spec->workspace.dir));
+			granted->workspace = spec->workspace;
+			f->path[0] = '\0';
+			return 0;
+		}
+	}
+	return serve_fail(f, 403, "forbidden_by_policy",
+			  "workspace: '%.200s' is beneath none of the daemon's workspace roots",
+			  real);
+}
+
 /* The request's spec over the operator's, checked, and only narrower; its canonical document
  * (what `policy show` prints, which `run --policy` reads back) into *text. */
 static int request_spec(struct serve *s, const char *body, size_t len, char **text,
 			struct serve_failure *f)
 {
-	struct sandbox_spec spec = s->base;
+	struct sandbox_spec spec = s->base, granted = s->base;
 	struct cli_sources sources = {0};
 	struct sk_err err = {0};
 	char why[300], line[600];
@@ -91,13 +128,15 @@ static int request_spec(struct serve *s, const char *body, size_t len, char **te
 		sk_format(&err, line, sizeof(line));
 		return serve_fail(f, 400, "bad_spec", "%s", line);
 	}
+	if (grant_workspace(s, &spec, &granted, f) < 0)
+		goto out;
 	/* A long-lived sandbox may have no command (its PID 1 then waits for execs). */
 	if ((spec.argv ? spec_check(&spec, &err) : spec_check_values(&spec, &err)) < 0) {
 		sk_format(&err, line, sizeof(line));
 		(void)serve_fail(f, 400, "bad_spec", "%s", line);
 		goto out;
 	}
-	if (spec_narrow_check(&s->base, &spec, f->path, sizeof(f->path), why, sizeof(why)) < 0) {
+	if (spec_narrow_check(&granted, &spec, f->path, sizeof(f->path), why, sizeof(why)) < 0) {
 		(void)serve_fail(f, 403, "forbidden_by_policy", "%s: %s", f->path, why);
 		goto out;
 	}

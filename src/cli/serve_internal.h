@@ -25,6 +25,8 @@ struct serve_exec;
 struct serve_slots;
 struct serve_pool;
 
+#define SERVE_MAX_WORKSPACE_ROOTS 8
+
 struct serve {
 	char socket_path[PATH_MAX];
 	char stockade[PATH_MAX]; /* the stockade binary beside us: doctor, run -d */
@@ -43,6 +45,10 @@ struct serve {
 	/* The operator's policy (serve --policy/--profile over the built-in defaults): every
 	 * request's spec is applied over it and may only narrow it (sandbox/spec_narrow.h). */
 	const char *policy_path, *profile;
+	/* --workspace-root DIR: a request's workspace only at or beneath one of these (resolved
+	 * when the daemon starts); none: a request may not name a workspace. */
+	char workspace_roots[SERVE_MAX_WORKSPACE_ROOTS][PATH_MAX];
+	size_t workspace_root_count;
 	struct sandbox_spec base;
 	struct cli_sources base_sources;
 	/* Limits. */

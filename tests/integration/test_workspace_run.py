@@ -273,3 +273,40 @@ def test_workspace_of_a_long_lived_sandbox_takes_its_name(ctx):
         expect(f.read() == "readme\none\ntwo\n", "the changes stay in ws-agent")
     r = h.cli("run", "--workspace", project, "--workspace-name", "agent", "--", "cat", "README")
     expect(r.returncode == 0 and r.out == "readme\none\ntwo\n", f"after stop: {r}")
+
+
+def test_serve_takes_workspaces_only_beneath_its_roots(ctx):
+    """A client of the API never names an arbitrary host path: without --workspace-root a
+    workspace is refused (403, path "workspace"); with one, a directory beneath it works
+    (its overlay as for the CLI, host unchanged) and one outside it, or reached through a
+    link out of it, is refused."""
+    from test_serve_api import start, error_of
+    root = ctx.tmpdir()
+    project = make_project(ctx)
+    inside = os.path.join(root, "proj")
+    shutil.move(project, inside)
+    outside = make_project(ctx, "elsewhere")
+    os.symlink(outside, os.path.join(root, "link-out"))
+    before = tree_state(inside)
+    d = start(ctx)
+    try:
+        e = error_of(lambda: d.client.create({"stockade": 1, "workspace": inside}))
+        expect(e.status == 403 and e.path == "workspace" and "no --workspace-root" in str(e),
+               f"no roots: {e}")
+    finally:
+        d.stop()
+    d = start(ctx, "--workspace-root", root)
+    c = d.client
+    try:
+        for bad in (outside, os.path.join(root, "link-out"), "relative/dir"):
+            e = error_of(lambda: c.create({"stockade": 1, "workspace": bad}))
+            expect(e.status in (400, 403) and e.path == "workspace", f"{bad}: {e}")
+        expect(c.list() == [], f"a refused request made a sandbox: {c.list()}")
+        box = c.create({"stockade": 1, "workspace": inside}, name="ws")
+        expect(box["spec"]["workspace"] == f"{inside}:/work", f"{box['spec']}")
+        r = c.exec("ws", ["sh", "-c", "pwd; echo api >> README; cat README"])
+        expect(r.exit_code == 0 and r.stdout == b"/work\nreadme\napi\n", f"{r}")
+        c.delete("ws")
+    finally:
+        d.stop()
+    expect(tree_state(inside) == before, "the host project is unchanged")
