@@ -426,7 +426,9 @@ size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, s
 		if (!plan->volumes[i].is_readonly)
 			paths[count++] = plan->volumes[i].dst + sizeof(MOUNT_NEWROOT) - 1;
 	if (plan->workspace.is_set && count < capacity)
-		paths[count++] = plan->workspace.lower.dst + sizeof(MOUNT_NEWROOT) - 1;
+		paths[count++] = (plan->workspace.is_copy ? plan->workspace.upper.dst
+							  : plan->workspace.lower.dst) +
+				 sizeof(MOUNT_NEWROOT) - 1;
 	return count;
 }
 

@@ -66,6 +66,7 @@ struct mount_volume {
 #define MOUNT_WS_STAGE MOUNT_NEWROOT "/.stockade-ws"
 struct mount_workspace {
 	bool is_set;
+	bool is_copy; /* --workspace-copy: upper is the copy, a volume at the guest path */
 	struct mount_volume lower; /* the project directory; name: its absolute path (user) */
 	struct mount_volume upper; /* the workspace volume */
 };

@@ -72,6 +72,10 @@ int mount_plan_workspace(struct mount_plan *plan, const struct sandbox_spec *spe
 		return sk_fail(err, "mount", EBADF, NULL, "the workspace for %s was not opened",
 			       spec->workspace.guest);
 	w->is_set = true;
+	/* --workspace-copy: upper/ holds a copy of the project and is mounted as a volume. */
+	w->is_copy = spec->workspace.is_copy;
+	if (w->is_copy)
+		return mount_plan_volume(&w->upper, &ws->volume, spec->workspace.guest, false, err);
 	if (mount_plan_volume(&w->upper, &ws->volume, MOUNT_WS_STAGE + sizeof(MOUNT_NEWROOT) - 1,
 			      false, err) < 0)
 		return -1;
@@ -243,6 +247,8 @@ int mount_apply_workspace(int root_fd, const struct mount_workspace *w, struct s
 {
 	int lower = -1, stage = -1, upper = -1, work = -1, rc = -1;
 
+	if (w->is_copy)
+		return mount_apply_volume(root_fd, &w->upper, err);
 	if (attach_lower(root_fd, &w->lower, err) < 0 ||
 	    mount_apply_volume(root_fd, &w->upper, err) < 0)
 		return -1;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/safepath.h"
 #include "store/volume.h"
 #include "util/macros.h"
 
@@ -309,6 +310,27 @@ static int make_layers(struct volume_store *store, int vol_fd, mode_t mode, stru
 	return 0;
 }
 
+/* --workspace-copy, first use: the project into upper/, as `volume import` copies (links kept:
+ * they resolve inside the sandbox; owned by the sandbox's host uid as root). */
+static int copy_project(struct volume_store *store, struct workspace_run *run, struct sk_err *err)
+{
+	struct safepath_copy_opts opts = {
+	    .chown_uid = geteuid() == 0 ? store->owner_uid : (uid_t)-1,
+	    .chown_gid = geteuid() == 0 ? store->owner_gid : (gid_t)-1,
+	    .links = SAFEPATH_LINKS_KEEP,
+	};
+	struct safepath_copy_stats stats;
+	int upper = openat(run->handle->dir_fd, WORKSPACE_UPPER,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (upper < 0)
+		return sk_fail(err, "workspace", errno, NULL, "open %s", WORKSPACE_UPPER);
+	rc = safepath_copy_tree(run->open.lower_fd, upper, &opts, &stats, err);
+	close(upper);
+	return rc;
+}
+
 static int take_record(struct volume_store *store, const struct sandbox_spec *spec,
 		       struct workspace_run *run, const struct stat *st, struct sk_err *err)
 {
@@ -334,6 +356,9 @@ static int take_record(struct volume_store *store, const struct sandbox_spec *sp
 		return 0;
 	}
 	memset(&run->meta, 0, sizeof(run->meta));
+	if (make_layers(store, vol_fd, st->st_mode, err) < 0 ||
+	    (spec->workspace.is_copy && copy_project(store, run, err) < 0))
+		return -1;
 	sk_strlcpy(run->meta.dir, run->lower_path, sizeof(run->meta.dir));
 	sk_strlcpy(run->meta.guest, spec->workspace.guest, sizeof(run->meta.guest));
 	run->meta.dev = st->st_dev;
@@ -343,9 +368,26 @@ static int take_record(struct volume_store *store, const struct sandbox_spec *sp
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	run->meta.started_sec = now.tv_sec;
 	run->meta.started_nsec = now.tv_nsec;
-	if (make_layers(store, vol_fd, st->st_mode, err) < 0)
-		return -1;
 	return workspace_meta_write(vol_fd, &run->meta, err);
+}
+
+/* A copy is mounted as a volume whose directory is upper/: the engine re-opens it as a user
+ * beneath its parent, the workspace volume. */
+static int open_copy(struct volume_store *store, struct workspace_run *run, const char *volume,
+		     struct sk_err *err)
+{
+	run->copy_fd = safepath_open_dir(run->handle->dir_fd, WORKSPACE_UPPER, store->owner_uid,
+					 O_RDONLY, err);
+	if (run->copy_fd < 0) {
+		workspace_run_release(store, run, false);
+		return -1;
+	}
+	snprintf(run->copy_root, sizeof(run->copy_root), "%.3900s/%s",
+		 store->root_path[VOLUME_NAMED], volume);
+	sk_strlcpy(run->open.volume.name, WORKSPACE_UPPER, sizeof(run->open.volume.name));
+	run->open.volume.dir_fd = run->copy_fd;
+	run->open.volume.host_root = run->copy_root;
+	return 0;
 }
 
 int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
@@ -356,7 +398,7 @@ int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec 
 	int lower;
 
 	memset(run, 0, sizeof(*run));
-	run->lock_fd = run->open.lower_fd = run->open.volume.dir_fd = -1;
+	run->lock_fd = run->copy_fd = run->open.lower_fd = run->open.volume.dir_fd = -1;
 	lower = workspace_open_dir(spec->workspace.dir, store->home, run->lower_path,
 				   sizeof(run->lower_path), &st, err);
 	if (lower < 0)
@@ -395,6 +437,8 @@ int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec 
 		return -1;
 	}
 	run->open.lower_path = run->lower_path;
+	if (spec->workspace.is_copy)
+		return open_copy(store, run, volume, err);
 	sk_strlcpy(run->open.volume.name, volume, sizeof(run->open.volume.name));
 	run->open.volume.dir_fd = run->handle->dir_fd;
 	run->open.volume.host_root = store->root_path[VOLUME_NAMED];
@@ -409,6 +453,9 @@ void workspace_run_release(struct volume_store *store, struct workspace_run *run
 	if (run->lock_fd >= 0)
 		close(run->lock_fd);
 	run->lock_fd = -1;
+	if (run->copy_fd >= 0)
+		close(run->copy_fd);
+	run->copy_fd = -1;
 	if (run->handle) {
 		volume_release(store, run->handle, run->handle->is_new && !has_started);
 		free(run->handle);

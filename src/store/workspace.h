@@ -80,6 +80,8 @@ struct workspace_run {
 	struct workspace_meta meta;
 	struct volume_handle *handle; /* the volume ws-NAME, held (shared) for the run */
 	int lock_fd;		      /* flock(LOCK_EX) on it: one sandbox per workspace */
+	int copy_fd;		      /* --workspace-copy: upper/, mounted as a volume */
+	char copy_root[PATH_MAX];     /* and the volume's directory, upper/'s parent */
 	struct sandbox_open_workspace open;
 };
 
@@ -87,7 +89,9 @@ struct workspace_run {
  * workspace named spec->workspace.name or else after the directory's last component, created
  * with its record on first use (started = now) or else checked to be this directory's, and
  * locked so that no other sandbox uses it at the same time. run->open is what the engine
- * mounts. On failure nothing this call created is left. */
+ * mounts. With spec->workspace.is_copy, a new workspace's upper/ gets a copy of the directory
+ * (safepath_copy_tree: nothing below it followed) and run->open.volume is upper/ itself. On failure
+ * nothing this call created is left. */
 int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
 			  struct workspace_run *run, struct sk_err *err);
 /* After the run; a workspace created for a run that never started is removed. */

@@ -310,3 +310,24 @@ def test_serve_takes_workspaces_only_beneath_its_roots(ctx):
     finally:
         d.stop()
     expect(tree_state(inside) == before, "the host project is unchanged")
+
+
+def test_workspace_copy_needs_no_overlay(ctx):
+    """--workspace-copy: the project imported into the workspace once (nothing below it
+    followed), mounted as a volume; works where overlay is refused, host unchanged, and a
+    workspace made as a copy is not then used as an overlay (or the reverse)."""
+    h = Home(ctx)
+    project = make_project(ctx)
+    os.symlink("/etc/shadow", os.path.join(project, "planted"))
+    before = tree_state(project)
+    deny = [ctx.helper("deny-syscall"), "-e", str(errno.ENODEV), "fsopen", "--"]
+    r = ctx.run(deny + [ctx.stockade_path, "run", "--workspace", project, "--workspace-copy",
+                        "--", "sh", "-c", CHANGES], env=h.env)
+    expect(r.returncode == 0 and "DONE" in r.out, f"copy under a filter denying fsopen: {r}")
+    expect(tree_state(project) == before, "the host project is unchanged")
+    up = upper(h, "proj")
+    expect(os.readlink(os.path.join(up, "planted")) == "/etc/shadow" and
+           open(os.path.join(up, "README")).read() == "readme\nchanged\n",
+           "the copy holds the project (links as links) and the changes")
+    r = h.cli("run", "--workspace", project, "--", "true")
+    one_line_125(r, "workspace 'proj' was made as a copy")
