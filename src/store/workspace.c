@@ -71,7 +71,7 @@ static const char *const system_trees[] = {"/usr",   "/etc",   "/proc",	  "/sys"
 					   "/boot",  "/var",   "/bin",	  "/sbin", "/lib",
 					   "/lib32", "/lib64", "/libx32", "/run"};
 /* Directories a workspace may not be (it may lie below them): too wide to be one project. */
-static const char *const too_wide[] = {"/",    "/home",	 "/tmp", "/root",
+static const char *const too_wide[] = {"/",    "/home",	 "/tmp", "/var/tmp", "/root",
 				       "/mnt", "/media", "/srv", "/opt"};
 
 static int refuse(struct sk_err *err, const char *path, const char *why, const char *hint)
@@ -161,8 +161,9 @@ int workspace_open_dir(const char *path, const char *store_home, char *canonical
 		if (strcmp(real, too_wide[i]) == 0)
 			why = "is too wide to be one project",
 			hint = "name the project's directory";
+	/* /var/tmp is scratch space like /tmp, not the system's: a project may live there. */
 	for (size_t i = 0; !why && i < ARRAY_SIZE(system_trees); i++)
-		if (is_under(real, system_trees[i]))
+		if (is_under(real, system_trees[i]) && !is_under(real, "/var/tmp"))
 			why = "is in the system tree";
 	if (!why && is_home(real))
 		why = "is your whole home directory", hint = "name the project's directory";

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 from harness import Home, Skip, expect, one_line_125
@@ -159,6 +160,7 @@ def test_workspace_refuses_bad_directories_and_leaves_nothing(ctx):
     cases = [
         (link, "symbolic link"), ("/", "too wide"), ("/etc", "system tree"),
         ("/usr/lib", "system tree"), ("/tmp", "too wide"), ("/opt", "too wide"),
+        ("/var/tmp", "too wide"), ("/var/lib", "system tree"), ("/var/log", "system tree"),
         (os.path.join(project, "README"), "Not a directory"),
         (os.path.join(project, "nothing"), "No such file"),
         (someone, "owned by someone else"), (inside_store, "stockade's home"),
@@ -175,6 +177,14 @@ def test_workspace_refuses_bad_directories_and_leaves_nothing(ctx):
     named = os.path.join(h.home, "volumes", "named")
     left = os.listdir(named) if os.path.isdir(named) else []
     expect(not left, f"refused runs left workspaces behind: {left}")
+    # /var/tmp is scratch space, not the system's: a project below it is one.
+    scratch = tempfile.mkdtemp(prefix="stockade-t-", dir="/var/tmp")
+    try:
+        os.chown(scratch, ctx.caller_uid, ctx.caller_gid)
+        r = h.cli("run", "--workspace", scratch, "--", "pwd")
+        expect(r.returncode == 0 and r.out == "/work\n", f"/var/tmp/...: {r}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     # The spec's own checks, before anything is opened.
     for args, words in [
             (["--workspace-name", "x"], "--workspace-name needs --workspace"),
