@@ -25,7 +25,7 @@
 
 static const char *const expected_names[PROBE_COUNT] = {
     "userns", "mountns", "pidns", "netns", "ipcns", "utsns", "cgroupns", "seccomp", "landlock",
-    "cgroup",
+    "cgroup", "overlay",
 };
 
 static void print_result(const struct probe_result *r)
@@ -85,7 +85,7 @@ static void test_results_complete(void **state)
 		assert_int_equal(r->layer, i);
 		assert_non_null(r->name);
 		assert_string_equal(r->name, expected_names[i]);
-		assert_true(r->is_required == (i != PROBE_CGROUP));
+		assert_true(r->is_required == (i != PROBE_CGROUP && i != PROBE_OVERLAY));
 		assert_true(r->duration_ms >= 0);
 		if (r->status == PROBE_OK)
 			continue;
