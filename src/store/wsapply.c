@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "store/safepath.h"
@@ -78,27 +77,12 @@ static const char *host_conflict(struct wsdiff_workspace *ws, const char *path, 
 	return NULL;
 }
 
-/* An added file that overlay copied up from the lower layer (it records its origin) was a
- * host file when the sandbox started: the host has removed it since. */
-static bool was_copied_up(struct wsdiff_workspace *ws, const char *path)
-{
-	int fd = wsdiff_open_beneath(ws->upper_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	bool has_origin = fd >= 0 && (fgetxattr(fd, "user.overlay.origin", NULL, 0) >= 0);
-
-	if (fd >= 0)
-		close(fd);
-	return has_origin;
-}
-
 static void check_conflict(struct wsdiff_workspace *ws, struct wsdiff_change *c)
 {
 	c->conflict =
 	    host_conflict(ws, c->path, c->kind != WSDIFF_ADDED && c->kind != WSDIFF_RENAMED);
 	if (!c->conflict && c->from)
 		c->conflict = host_conflict(ws, c->from, true);
-	if (!c->conflict && c->kind == WSDIFF_ADDED && S_ISREG(c->new_mode) && !ws->meta.is_copy &&
-	    was_copied_up(ws, c->path))
-		c->conflict = "removed on the host since the sandbox started";
 }
 
 static bool is_below(const char *path, const char *dir)
@@ -325,6 +309,9 @@ static int apply_one(struct apply *ap, const struct wsdiff_change *c)
 	const char *name;
 	int parent = open_parent(ap->ws->host_fd, c->path, O_RDONLY, &name), rc = 0;
 
+	/* Below a directory deleted just before: gone with it. */
+	if (parent < 0 && errno == ENOENT && c->kind == WSDIFF_DELETED)
+		return 0;
 	if (parent < 0)
 		return apply_fail(ap, errno, "open the directory of", c->path);
 	if (c->kind == WSDIFF_DELETED)

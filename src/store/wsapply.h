@@ -9,9 +9,9 @@
  *
  * Refused, one line each and nothing applied (unless should_skip_refused): the entries
  * wsdiff refuses (links leading out, devices, fifos, sockets, set-id bits, overlay redirects
- * and metacopy files) and conflicts, a host entry changed since the sandbox started (its
- * ctime at or after the workspace's start, or a file the sandbox changed that the host has
- * since removed). */
+ * and metacopy files) and conflicts: a host entry at a changed path whose ctime is at or
+ * after the workspace's start (changed or created on the host since). A file the host removed
+ * after the start leaves no entry to tell: if the sandbox changed it, apply brings it back. */
 #ifndef STOCKADE_WSAPPLY_H
 #define STOCKADE_WSAPPLY_H
 
