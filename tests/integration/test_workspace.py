@@ -351,36 +351,45 @@ def test_planted_symlink_before_apply(ctx):
 
 def test_planted_symlink_race_during_apply(ctx):
     """DIR/sub flips between the real directory and a link out while apply writes 300 files
-    into it: whatever the apply manages, nothing lands outside."""
+    into sub/deep (from its first file on, after the conflict check): whatever the apply
+    manages, nothing lands outside. The link is a parent of where apply writes, not the last
+    component, so it is RESOLVE_NO_SYMLINKS (not O_NOFOLLOW) that must stop it."""
     home = Home(ctx)
-    project = make_project(ctx)
+    project = make_project(ctx, dict(BASE_FILES, **{"sub/deep/keep": "k\n"}))
     make_workspace(home, project, "race",
-                   "for i in $(seq 300); do echo $i > sub/f$i; done; echo more >> sub/c.txt")
+                   "for i in $(seq 300); do echo $i > sub/deep/f$i; done")
     outside = outside_dir(ctx)
+    os.mkdir(os.path.join(outside, "deep"))
+    os.chmod(os.path.join(outside, "deep"), 0o777)
     snapshot = manifest(ctx, outside)
     sub, real, done = (os.path.join(project, "sub"), os.path.join(project, "sub.real"),
                        threading.Event())
     flips = [0]
 
     def flip():
+        first = os.path.join(sub, "deep", "f1")
+        while not done.is_set() and not os.path.exists(first):
+            pass
         while not done.is_set():
             try:
                 os.rename(sub, real)
                 os.symlink(outside, sub)
+                time.sleep(0.002)  # the link stays long enough for writes to meet it
                 os.unlink(sub)
                 os.rename(real, sub)
                 flips[0] += 1
+                time.sleep(0.001)
             except OSError:
                 return  # apply made a "sub" of its own in the gap: the race is over
 
     t = threading.Thread(target=flip)
     t.start()
     try:
-        r = home.cli("workspace", "apply", "race", "--skip-refused")
+        r = home.cli("workspace", "apply", "race")
     finally:
         done.set()
         t.join()
-    expect(flips[0] > 0, "the link never flipped")
+    expect(flips[0] > 0, f"the link never flipped: {r}")
     expect(r.returncode in (0, 125), f"apply: {r}")
     expect(manifest(ctx, outside) == snapshot, f"a write went outside: {r}")
 
