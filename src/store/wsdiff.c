@@ -98,6 +98,8 @@ static int compare_names(const void *a, const void *b)
 
 static void free_names(char **names, size_t count)
 {
+	if (!names)
+		return;
 	for (size_t i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
@@ -138,6 +140,7 @@ static char **read_names(int dir_fd, size_t *count)
 fail:
 	closedir(d);
 	free_names(names, *count);
+	*count = 0;
 	errno = ENOMEM;
 	return NULL;
 }
