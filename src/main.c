@@ -48,6 +48,8 @@ static void usage(FILE *out)
 		"       stockade policy check|show|profiles|import-srt ...   spec files "
 		"(docs/spec.md)\n"
 		"       stockade volume create|ls|inspect|rm|prune|import|export ...\n"
+		"       stockade workspace ls|diff|apply|discard ...   a workspace's changes "
+		"(docs/workspaces.md)\n"
 		"       stockade reserve status|release\n"
 		"       stockade version\n"
 		"       stockade help\n"
@@ -115,6 +117,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "volume") == 0) {
 		keep_reserve();
 		rc = cli_volume(argc - 1, argv + 1, &err);
+	} else if (strcmp(argv[1], "workspace") == 0) {
+		keep_reserve();
+		rc = cli_workspace(argc - 1, argv + 1, &err);
 	} else if (strcmp(argv[1], "reserve") == 0) {
 		/* Not before these: release must work on a full disk, status must not change it. */
 		rc = cli_reserve(argc - 1, argv + 1, &err);

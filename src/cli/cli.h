@@ -100,6 +100,8 @@ int cli_health(int argc, char **argv, struct sk_err *err);
 /* `stockade volume ...` and `stockade reserve status|release`: 0, or -1 with err. */
 int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
+/* `stockade workspace ls|diff|apply|discard`: 0, or -1 with err (125). */
+int cli_workspace(int argc, char **argv, struct sk_err *err);
 
 /* Prints value as indented JSON (jansson's JSON_* flags added) and takes its reference; -1 with
  * err (layer `layer`) when it cannot be encoded (value NULL: a json_pack that failed). */

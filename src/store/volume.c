@@ -376,7 +376,7 @@ static bool meta_is_ephemeral(int fd)
 }
 
 static int acquire(struct volume_store *store, enum volume_kind kind, const char *name,
-		   bool may_create, bool is_ephemeral, struct volume_handle *handle,
+		   bool may_create, bool is_ephemeral, int lock_op, struct volume_handle *handle,
 		   struct sk_err *err)
 {
 	struct stat st;
@@ -387,7 +387,7 @@ static int acquire(struct volume_store *store, enum volume_kind kind, const char
 	sk_strlcpy(handle->name, name, sizeof(handle->name));
 	if (volume_check_name(name) < 0)
 		return sk_fail(err, "volume", EINVAL, NULL, "bad volume name '%.64s'", name);
-	handle->lock_fd = meta_lock(store, kind, name, LOCK_SH, may_create, &st, err);
+	handle->lock_fd = meta_lock(store, kind, name, lock_op, may_create, &st, err);
 	if (handle->lock_fd < 0)
 		return -1;
 	/* Written before the directory is made, so no volume of a killed run lacks the mark. */
@@ -406,7 +406,13 @@ static int acquire(struct volume_store *store, enum volume_kind kind, const char
 int volume_acquire(struct volume_store *store, enum volume_kind kind, const char *name,
 		   bool may_create, struct volume_handle *handle, struct sk_err *err)
 {
-	return acquire(store, kind, name, may_create, false, handle, err);
+	return acquire(store, kind, name, may_create, false, LOCK_SH, handle, err);
+}
+
+int volume_acquire_exclusive(struct volume_store *store, enum volume_kind kind, const char *name,
+			     struct volume_handle *handle, struct sk_err *err)
+{
+	return acquire(store, kind, name, false, false, LOCK_EX | LOCK_NB, handle, err);
 }
 
 /* With the exclusive lock held: the directory (safely), then the meta file. */
@@ -688,7 +694,8 @@ int volume_run_acquire(struct volume_store *store, const struct sandbox_spec *sp
 		sk_strlcpy(open->name, vol->name, sizeof(open->name));
 		if ((vol->is_anonymous &&
 		     anonymous_name(open->name, sizeof(open->name), err) < 0) ||
-		    acquire(store, kind, open->name, true, is_ephemeral, &handles[i], err) < 0) {
+		    acquire(store, kind, open->name, true, is_ephemeral, LOCK_SH, &handles[i],
+			    err) < 0) {
 			release_first(store, spec, i, handles, false);
 			return -1;
 		}

@@ -74,6 +74,11 @@ void volume_store_close(struct volume_store *store);
  * verified (safepath_open_dir), last-used time updated. */
 int volume_acquire(struct volume_store *store, enum volume_kind kind, const char *name,
 		   bool may_create, struct volume_handle *handle, struct sk_err *err);
+/* Takes an existing volume for a change no sandbox may see meanwhile (workspace apply): the
+ * lock exclusively and without waiting, so EBUSY ("in use") while a sandbox holds it, and no
+ * run can take it until it is released. */
+int volume_acquire_exclusive(struct volume_store *store, enum volume_kind kind, const char *name,
+			     struct volume_handle *handle, struct sk_err *err);
 /* Drops it; with should_remove, removes it too unless another user holds it. */
 void volume_release(struct volume_store *store, struct volume_handle *handle, bool should_remove);
 
