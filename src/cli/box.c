@@ -159,6 +159,12 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 	ssize_t n;
 	pid_t pid;
 
+	/* Its stderr is /dev/null and it may end on a stop: a sandbox of its own is applied
+	 * from the command line once stopped. */
+	if (spec->workspace.should_apply_on_success)
+		return sk_fail(err, "cli", 0,
+			       "stop it, then `stockade workspace apply NAME` (the sandbox's name)",
+			       "--apply-on-success is for runs that end with their command, not -d");
 	if (box_root_open(&root, err) < 0)
 		return -1;
 	if (box_create(&root, name, &box, err) < 0) {

@@ -102,6 +102,9 @@ int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
 /* `stockade workspace ls|diff|apply|discard`: 0, or -1 with err (125). */
 int cli_workspace(int argc, char **argv, struct sk_err *err);
+/* `run --apply-on-success`: workspace NAME applied as `workspace apply NAME` does, its
+ * summary and refusals on stderr (stdout is the command's). */
+int cli_workspace_apply_after_run(const char *name, struct sk_err *err);
 
 /* Prints value as indented JSON (jansson's JSON_* flags added) and takes its reference; -1 with
  * err (layer `layer`) when it cannot be encoded (value NULL: a json_pack that failed). */

@@ -233,29 +233,47 @@ static void print_refused(void *arg, const struct wsdiff_change *c)
 		c->refusal ? "refused:" : "conflict:", c->refusal ? c->refusal : c->conflict);
 }
 
+/* arg: the FILE the summary goes to (stdout for `workspace apply`, stderr for `run
+ * --apply-on-success`, whose stdout is the command's). */
 static void print_changes(void *arg, const struct wsdiff_list *list)
 {
-	(void)arg;
-	workspace_print_stat(stdout, list);
-	fflush(stdout);
+	workspace_print_stat(arg, list);
+	fflush(arg);
 }
 
-static int do_apply(const char *name, const struct workspace_apply_opts *opts, struct sk_err *err)
+static int apply_to(FILE *out, const char *name, struct workspace_apply_opts *opts,
+		    struct sk_err *err)
 {
 	struct workspace_apply_stats stats;
 
+	opts->on_refused = print_refused;
+	opts->on_changes = print_changes;
+	opts->arg = out;
 	if (workspace_apply(name, opts, &stats, err) < 0)
 		return -1;
 	if (opts->is_dry_run)
-		printf("dry run: %zu change(s) would be applied, %zu refused, %zu conflict(s)\n",
-		       stats.changes - stats.refused - stats.conflicts, stats.refused,
-		       stats.conflicts);
+		fprintf(out,
+			"dry run: %zu change(s) would be applied, %zu refused, %zu conflict(s)\n",
+			stats.changes - stats.refused - stats.conflicts, stats.refused,
+			stats.conflicts);
 	else
-		printf("applied %zu change(s)%s%s\n", stats.applied,
-		       stats.refused + stats.conflicts ? "; skipped the refused (workspace kept)"
-						       : "",
-		       stats.was_removed ? "; workspace removed" : "");
+		fprintf(out, "applied %zu change(s)%s%s\n", stats.applied,
+			stats.refused + stats.conflicts ? "; skipped the refused (workspace kept)"
+							: "",
+			stats.was_removed ? "; workspace removed" : "");
 	return 0;
+}
+
+static int do_apply(const char *name, struct workspace_apply_opts *opts, struct sk_err *err)
+{
+	return apply_to(stdout, name, opts, err);
+}
+
+int cli_workspace_apply_after_run(const char *name, struct sk_err *err)
+{
+	struct workspace_apply_opts opts = {0};
+
+	return apply_to(stderr, name, &opts, err);
 }
 
 static int do_discard(const char *name, struct sk_err *err)

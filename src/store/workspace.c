@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/safepath.h"
@@ -332,11 +331,26 @@ static int copy_project(struct volume_store *store, struct workspace_run *run, s
 	return rc;
 }
 
+static int stamp_now(int vol_fd, struct stat *st, struct sk_err *err)
+{
+	int fd = openat(vol_fd, WORKSPACE_UPPER, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd >= 0 && fstat(fd, st) == 0 && fchmod(fd, st->st_mode & 07777) == 0 &&
+	    fstat(fd, st) == 0)
+		rc = 0;
+	else
+		sk_fail(err, "workspace", errno, NULL, "stamp %s", WORKSPACE_UPPER);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int take_record(struct volume_store *store, const struct sandbox_spec *spec,
 		       struct workspace_run *run, const struct stat *st, struct sk_err *err)
 {
 	int vol_fd = run->handle->dir_fd;
-	struct timespec now;
+	struct stat ust;
 
 	if (!run->handle->is_new) {
 		if (workspace_meta_read(vol_fd, &run->meta, err) < 0)
@@ -357,18 +371,24 @@ static int take_record(struct volume_store *store, const struct sandbox_spec *sp
 		return 0;
 	}
 	memset(&run->meta, 0, sizeof(run->meta));
-	if (make_layers(store, vol_fd, st->st_mode, err) < 0 ||
-	    (spec->workspace.is_copy && copy_project(store, run, err) < 0))
+	if (make_layers(store, vol_fd, st->st_mode, err) < 0)
+		return -1;
+	/* Before anything reads the project (a copy) or a sandbox sees it: a ctime the kernel
+	 * gives upper/ now, not a clock (workspace.h says why). Looked at, then changed again:
+	 * with multigrain timestamps a ctime that was looked at gets a fine stamp at its next
+	 * change, later than every stamp before it, so an entry the caller made a moment ago is
+	 * not taken for a change made since. */
+	if (stamp_now(vol_fd, &ust, err) < 0)
+		return -1;
+	run->meta.started_sec = ust.st_ctim.tv_sec;
+	run->meta.started_nsec = ust.st_ctim.tv_nsec;
+	if (spec->workspace.is_copy && copy_project(store, run, err) < 0)
 		return -1;
 	sk_strlcpy(run->meta.dir, run->lower_path, sizeof(run->meta.dir));
 	sk_strlcpy(run->meta.guest, spec->workspace.guest, sizeof(run->meta.guest));
 	run->meta.dev = st->st_dev;
 	run->meta.ino = st->st_ino;
 	run->meta.is_copy = spec->workspace.is_copy;
-	/* Before any sandbox can see the lower layer (workspace.h says why coarse). */
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	run->meta.started_sec = now.tv_sec;
-	run->meta.started_nsec = now.tv_nsec;
 	return workspace_meta_write(vol_fd, &run->meta, err);
 }
 

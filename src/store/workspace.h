@@ -39,10 +39,13 @@ struct workspace_meta {
 	dev_t dev;	    /* the directory's device and inode when the workspace was made: */
 	ino_t ino;	    /* every later use checks it is still that directory */
 	char guest[SANDBOX_GUEST_PATH_MAX + 1];
-	/* CLOCK_REALTIME_COARSE read before any sandbox saw the lower layer. A host entry whose
-	 * ctime is at or after it may have changed since: apply calls that a conflict. Coarse,
-	 * because the kernel stamps ctime from the coarse clock: a change made after this
-	 * reading never carries an earlier time. */
+	/* When the workspace was made, before any sandbox saw the lower layer: the ctime the
+	 * kernel stamped on upper/ as it was made. A host entry whose ctime is at or after it
+	 * may have changed since: apply calls that a conflict. A kernel stamp, not a clock
+	 * reading: ctimes are ordered across files (coarse ticks; with multigrain timestamps,
+	 * Linux 6.13, a fine stamp raises the floor every later coarse one starts from), while a
+	 * clock read now may lag a fine stamp given a moment ago (a false conflict) or, read
+	 * finely, lead a coarse one given a moment later (a missed one). */
 	long long started_sec;
 	long started_nsec;
 	bool is_copy; /* --workspace-copy: upper/ is a full copy of DIR, not an overlay layer */

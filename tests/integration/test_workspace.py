@@ -1,7 +1,6 @@
 """Workspaces, the host side (issue 16, items 2 and 3): `stockade workspace ls|diff|apply|
-discard` over real overlay upper layers. Until `run --workspace` lands, make_workspace builds
-the layer the way the sandbox will (an overlay mounted with userxattr in a user namespace over
-the project, the upper and work directories in the volume ws-NAME) and writes ws.json itself.
+discard` over the upper layers real sandboxes leave: make_workspace runs the changes in
+`stockade run --workspace`.
 
 Each kind of change has its exact diff (table-driven); apply reproduces the overlay's view in
 the project (both trees hashed), refuses every hostile entry with nothing applied, or skips it
@@ -21,7 +20,6 @@ import time
 import harness
 from harness import Home, expect, one_line_125, root_only
 
-CLOCK_REALTIME_COARSE = 5  # what the sandbox's side reads (store/workspace.h)
 SANDBOX_HOST_UID = 10001
 
 # A program printing a JSON manifest of a tree: per path, its type, permission bits and
@@ -88,47 +86,14 @@ def volume_dir(home, name):
 
 
 def make_workspace(home, project, name, shell_changes):
-    """The workspace NAME over project, with shell_changes run in the overlay's view (as the
-    sandbox would run them). To be replaced by `stockade run --workspace project ...`.
-    Returns (the changes' output, the manifest of the overlay's view after them)."""
-    ctx = home.ctx
-    r = home.cli("volume", "create", "ws-" + name)
-    expect(r.returncode == 0, f"volume create: {r}")
-    vol = volume_dir(home, name)
-    if ctx.is_root:
-        # The volume is the sandbox uid's; this overlay's user namespace maps root to root,
-        # which could not enter it: the layer is made as root and handed over after.
-        os.chown(vol, 0, 0)
-    # The project's entries were made just before. On kernels with multigrain timestamps
-    # (6.13+) a ctime can be a few ms ahead of the coarse clock read after it, which would
-    # make them look changed since the start: wait until the clock has passed them.
-    time.sleep(0.03)
-    st = os.stat(project)
-    started = time.clock_gettime_ns(CLOCK_REALTIME_COARSE)
-    meta = {"version": 1, "dir": os.path.realpath(project), "dev": st.st_dev,
-            "ino": st.st_ino, "guest": "/work", "started_sec": started // 10**9,
-            "started_nsec": started % 10**9, "copy": False}
-    with open(os.path.join(vol, "ws.json"), "w") as f:
-        json.dump(meta, f)
-    os.chown(os.path.join(vol, "ws.json"), ctx.caller_uid, ctx.caller_gid)
-    mnt = ctx.tmpdir()
-    script = (f'set -e; mkdir "$V/upper" "$V/work"; '
-              f'mount -t overlay overlay -o "lowerdir=$P,upperdir=$V/upper,workdir=$V/work,'
-              f'userxattr" "$M"; cd "$M"; ( {shell_changes} ); python3 -c "$MANIFEST" "$M"')
-    r = ctx.run(["unshare", "-Urm", "sh", "-c", script],
-                env={"V": vol, "P": project, "M": mnt, "MANIFEST": MANIFEST})
-    expect(r.returncode == 0, f"overlay fixture: {r}")
-    if ctx.is_root:
-        for root, dirs, files in os.walk(vol):
-            for n in dirs + files:
-                p = os.path.join(root, n)
-                if n == "ws.json" and root == vol:
-                    continue
-                mode = os.lstat(p).st_mode
-                os.lchown(p, SANDBOX_HOST_UID, SANDBOX_HOST_UID)
-                if not stat.S_ISLNK(mode):
-                    os.chmod(p, stat.S_IMODE(mode))  # chown cleared set-id bits
-        os.chown(vol, SANDBOX_HOST_UID, SANDBOX_HOST_UID)
+    """The workspace NAME over project, with shell_changes run by a real sandbox
+    (`stockade run --workspace project --workspace-name NAME`), as the sandbox user in its
+    overlay. Returns (the changes' output, the manifest of the overlay's view after them,
+    taken inside the same sandbox)."""
+    script = '( eval "$1" ); python3 -c "$2" "$PWD"'
+    r = home.cli("run", "--quiet", "--workspace", project, "--workspace-name", name, "--",
+                 "sh", "-c", script, "sh", shell_changes, MANIFEST)
+    expect(r.returncode == 0, f"sandbox with the workspace: {r}")
     out, _, view = r.out.partition("===MANIFEST===\n")
     return out, json.loads(view)
 

@@ -341,3 +341,38 @@ def test_workspace_copy_needs_no_overlay(ctx):
            "the copy holds the project (links as links) and the changes")
     r = h.cli("run", "--workspace", project, "--", "true")
     one_line_125(r, "workspace 'proj' was made as a copy")
+
+
+def test_apply_on_success_applies_only_a_clean_success(ctx):
+    """--apply-on-success: a command that exits 0 has its changes applied (the summary on
+    stderr, stdout the command's alone) and the workspace goes; one that fails keeps them for
+    review, the host untouched; a hostile change stops the apply (125, one line per entry,
+    nothing applied, workspace kept); -d is refused."""
+    h = Home(ctx)
+    project = make_project(ctx)
+    r = h.cli("run", "--workspace", project, "--apply-on-success", "--", "sh", "-c",
+              "echo more >> README; rm gone; echo new > added; echo OUT")
+    expect(r.returncode == 0 and r.out == "OUT\n", f"{r}")
+    expect("M README" in r.err and "D gone" in r.err and "A added" in r.err and
+           "applied 3 change(s); workspace removed" in r.err, f"summary: {r.err}")
+    expect(open(os.path.join(project, "README")).read() == "readme\nmore\n" and
+           not os.path.exists(os.path.join(project, "gone")) and
+           open(os.path.join(project, "added")).read() == "new\n", "applied to the project")
+    expect(not os.path.exists(upper(h, "proj")), "the workspace went")
+    before = tree_state(project)
+    r = h.cli("run", "--workspace", project, "--apply-on-success", "--", "sh", "-c",
+              "echo again >> README; exit 3")
+    expect(r.returncode == 3 and "not applied (the command failed)" in r.err, f"{r}")
+    expect(tree_state(project) == before and os.path.isdir(upper(h, "proj")),
+           "a failed command's changes stay in the workspace")
+    r = h.cli("workspace", "discard", "proj")
+    expect(r.returncode == 0, f"discard: {r}")
+    r = h.cli("run", "--workspace", project, "--apply-on-success", "--", "sh", "-c",
+              "echo fine >> README; ln -s /etc/shadow leak")
+    lines = r.err.splitlines()
+    expect(r.returncode == 125 and len(lines) == 2 and "A leak: refused" in lines[0] and
+           "nothing applied" in lines[1], f"one line per refused entry, then why: {r}")
+    expect(tree_state(project) == before and os.path.isdir(upper(h, "proj")),
+           "nothing applied, the workspace kept")
+    r = h.cli("run", "-d", "--workspace", project, "--apply-on-success")
+    one_line_125(r, "--apply-on-success", "not -d")
