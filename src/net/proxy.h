@@ -20,6 +20,32 @@
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
 
+/* A credential as the proxy applies it (sandbox/credentials.h): for requests to one of its
+ * hosts, a value of `header` equal to prefix + placeholder + suffix becomes prefix + the real
+ * value + suffix; the placeholder anywhere else the proxy can see refuses the request. */
+#define PROXY_MAX_CREDENTIALS 8
+#define PROXY_CREDENTIAL_MAX_HOSTS 8
+#define PROXY_PLACEHOLDER_PREFIX "stockade-placeholder-"
+#define PROXY_PLACEHOLDER_RANDOM 20 /* bytes of getrandom, in hex */
+#define PROXY_PLACEHOLDER_MAX 64
+
+struct proxy_credential {
+	char name[72];
+	char header[72];
+	char prefix[136], suffix[136];
+	struct {
+		char name[HOSTMATCH_NAME_MAX + 1];
+		uint16_t port;
+	} hosts[PROXY_CREDENTIAL_MAX_HOSTS];
+	size_t host_count;
+	char placeholder[PROXY_PLACEHOLDER_MAX];
+	/* The value's sealed memfd: read by the proxy process after it forked (the parent never
+	 * reads it), then closed. */
+	int value_fd;
+};
+
+struct tlsca;
+
 struct proxy_config {
 	struct netpolicy policy;
 	const char *dns_server; /* "IP[:PORT]", NULL: /etc/resolv.conf */
@@ -29,6 +55,11 @@ struct proxy_config {
 	unsigned connect_timeout_ms, idle_timeout_ms, peek_timeout_ms;
 	/* The proxy's own confinement (proxy_harden.h), when the run's layers work: */
 	int landlock_abi; /* 0: the run's Landlock layer is off (allowed degraded) */
+	/* Credentials: TLS to their hosts is terminated with certificates of the run's CA. */
+	struct proxy_credential credentials[PROXY_MAX_CREDENTIALS];
+	size_t credential_count;
+	struct tlsca *ca;    /* net/tlsca.h, made by the parent before clone */
+	const char *ca_file; /* trust for the upstreams; NULL: the host's store */
 };
 
 struct proxy_handle {
