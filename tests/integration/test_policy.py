@@ -222,10 +222,12 @@ def test_show_round_trips_through_check_and_run(ctx):
     # canonical: every field, in the documented order
     doc = json.loads(shown.out)
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
-                         "volumes", "keep_volumes", "secrets", "network", "limits",
+                         "volumes", "keep_volumes", "secrets", "credentials", "network",
+                         "limits",
                          "allow_degraded",
                          "tty", "report", "audit", "quiet", "require"], f"order: {list(doc)}")
-    expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
+    expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file",
+                                    "ca_file"] and
            list(doc["limits"]) == ["memory", "pids", "cpus", "timeout", "output", "tmpfs"],
            f"{doc}")
     expect(doc["limits"]["timeout"] == "90s" and doc["command"] == ["echo", "hi"], f"{doc}")
@@ -445,7 +447,8 @@ def test_policy_check(ctx):
         f"{bad}:2:9: uid: expected an integer, got a string",
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
-        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, allow_degraded, "
+        "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, secrets, credentials, "
+        "allow_degraded, "
         "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')
