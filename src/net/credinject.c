@@ -5,11 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
-const struct proxy_credential *credinject_for_host(const struct proxy_config *config,
-						   const char *host, uint16_t port)
+const struct proxy_credential *credinject_for_host(const struct proxy_credential *credentials,
+						   size_t count, const char *host, uint16_t port)
 {
-	for (size_t i = 0; i < config->credential_count; i++) {
-		const struct proxy_credential *c = &config->credentials[i];
+	for (size_t i = 0; i < count; i++) {
+		const struct proxy_credential *c = &credentials[i];
 		for (size_t h = 0; h < c->host_count; h++)
 			if (c->hosts[h].port == port && strcmp(c->hosts[h].name, host) == 0)
 				return c;
@@ -27,12 +27,13 @@ static bool contains_nocase(const char *buf, size_t len, const char *needle)
 	return false;
 }
 
-const struct proxy_credential *credinject_find_placeholder(const struct proxy_config *config,
-							   const char *buf, size_t len)
+const struct proxy_credential *
+credinject_find_placeholder(const struct proxy_credential *credentials, size_t count,
+			    const char *buf, size_t len)
 {
-	for (size_t i = 0; i < config->credential_count; i++)
-		if (contains_nocase(buf, len, config->credentials[i].placeholder))
-			return &config->credentials[i];
+	for (size_t i = 0; i < count; i++)
+		if (contains_nocase(buf, len, credentials[i].placeholder))
+			return &credentials[i];
 	return NULL;
 }
 

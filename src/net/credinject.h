@@ -1,4 +1,4 @@
-/* Credentials in requests, as the egress proxy applies them (proxy.h, struct proxy_credential):
+/* Credentials in requests, as the egress proxy applies them (struct proxy_credential, below):
  * which credential a host has, where a placeholder shows up, and the request head rewritten
  * with the real value in the named header and nowhere else. Pure functions over buffers, so
  * that they can be tested and fuzzed alone. */
@@ -9,17 +9,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/hostmatch.h"
 #include "net/httpreq.h"
-#include "net/proxy.h"
+
+/* A credential as the proxy applies it (sandbox/credentials.h): for requests to one of its
+ * hosts, a value of `header` equal to prefix + placeholder + suffix becomes prefix + the real
+ * value + suffix; the placeholder anywhere else the proxy can see refuses the request. */
+#define PROXY_MAX_CREDENTIALS 8
+#define PROXY_CREDENTIAL_MAX_HOSTS 8
+#define PROXY_PLACEHOLDER_PREFIX "stockade-placeholder-"
+#define PROXY_PLACEHOLDER_RANDOM 20 /* bytes of getrandom, in hex */
+#define PROXY_PLACEHOLDER_MAX 64
+
+struct proxy_credential {
+	char name[72];
+	char header[72];
+	char prefix[136], suffix[136];
+	struct {
+		char name[HOSTMATCH_NAME_MAX + 1];
+		uint16_t port;
+	} hosts[PROXY_CREDENTIAL_MAX_HOSTS];
+	size_t host_count;
+	char placeholder[PROXY_PLACEHOLDER_MAX];
+	/* The value's sealed memfd: read by the proxy process after it forked (the parent never
+	 * reads it), then closed. */
+	int value_fd;
+};
 
 /* The credential whose hosts include the canonical name host on port, or NULL. */
-const struct proxy_credential *credinject_for_host(const struct proxy_config *config,
-						   const char *host, uint16_t port);
+const struct proxy_credential *credinject_for_host(const struct proxy_credential *credentials,
+						   size_t count, const char *host, uint16_t port);
 
 /* The first credential whose placeholder occurs in buf[0, len) (case-insensitively: a client
  * may fold the case of a header it forwards), or NULL. */
-const struct proxy_credential *credinject_find_placeholder(const struct proxy_config *config,
-							   const char *buf, size_t len);
+const struct proxy_credential *
+credinject_find_placeholder(const struct proxy_credential *credentials, size_t count,
+			    const char *buf, size_t len);
 
 enum credinject_status {
 	CREDINJECT_NONE,      /* no header of that name carries the placeholder: copied as is */

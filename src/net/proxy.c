@@ -252,8 +252,8 @@ void conn_deny(struct conn *c, const char *reason)
 
 int conn_refuse_placeholder(struct conn *c, const char *buf, size_t len)
 {
-	const struct proxy_credential *found =
-	    credinject_find_placeholder(c->proxy->config, buf, len);
+	const struct proxy_credential *found = credinject_find_placeholder(
+	    c->proxy->config->credentials, c->proxy->config->credential_count, buf, len);
 
 	if (!found)
 		return 0;
@@ -412,8 +412,10 @@ void conn_request(struct conn *c)
 	/* A name is what a wildcard rule lets the workload choose: no placeholder in it. */
 	if (conn_refuse_placeholder(c, c->host.text, strlen(c->host.text)))
 		return;
-	c->credential =
-	    c->host.is_ip ? NULL : credinject_for_host(c->proxy->config, c->host.text, c->port);
+	c->credential = c->host.is_ip ? NULL
+				      : credinject_for_host(c->proxy->config->credentials,
+							    c->proxy->config->credential_count,
+							    c->host.text, c->port);
 	if (verdict != NETVERDICT_ALLOW) {
 		conn_deny(c, verdict == NETVERDICT_DENY_RULE ? "denied by rule"
 							     : "no allow rule matches");

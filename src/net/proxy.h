@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "net/credinject.h"
 #include "net/hostmatch.h"
 #include "util/err.h"
 
@@ -19,30 +20,6 @@
 #define PROXY_ADDRESS "127.0.0.1"
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
-
-/* A credential as the proxy applies it (sandbox/credentials.h): for requests to one of its
- * hosts, a value of `header` equal to prefix + placeholder + suffix becomes prefix + the real
- * value + suffix; the placeholder anywhere else the proxy can see refuses the request. */
-#define PROXY_MAX_CREDENTIALS 8
-#define PROXY_CREDENTIAL_MAX_HOSTS 8
-#define PROXY_PLACEHOLDER_PREFIX "stockade-placeholder-"
-#define PROXY_PLACEHOLDER_RANDOM 20 /* bytes of getrandom, in hex */
-#define PROXY_PLACEHOLDER_MAX 64
-
-struct proxy_credential {
-	char name[72];
-	char header[72];
-	char prefix[136], suffix[136];
-	struct {
-		char name[HOSTMATCH_NAME_MAX + 1];
-		uint16_t port;
-	} hosts[PROXY_CREDENTIAL_MAX_HOSTS];
-	size_t host_count;
-	char placeholder[PROXY_PLACEHOLDER_MAX];
-	/* The value's sealed memfd: read by the proxy process after it forked (the parent never
-	 * reads it), then closed. */
-	int value_fd;
-};
 
 struct tlsca;
 

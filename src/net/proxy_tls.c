@@ -431,7 +431,9 @@ static int take_request(struct conn *c, const struct httpreq *req)
 		return refuse(c, 411, "Length Required",
 			      "chunked request bodies are not supported: send Content-Length");
 	/* Another credential's placeholder is on its way to a host it does not belong to. */
-	other = credinject_find_placeholder(c->proxy->config, c->head, c->head_len);
+	other =
+	    credinject_find_placeholder(c->proxy->config->credentials,
+					c->proxy->config->credential_count, c->head, c->head_len);
 	if (other && other != c->credential) {
 		c->placeholder_seen = other;
 		return refuse(c, 403, "Forbidden",

@@ -83,20 +83,22 @@ fail:
 
 /* "permitted;DNS:a,permitted;DNS:b": a certificate this CA signs for any other name fails
  * verification, so the CA is worth nothing beyond the credentials' hosts even if it leaked. */
-static int name_constraints(const struct proxy_config *config, char *out, size_t size)
+static int name_constraints(const struct proxy_credential *credentials, size_t count, char *out,
+			    size_t size)
 {
 	size_t n = 0;
 
 	out[0] = '\0';
 	n += (size_t)snprintf(out, size, "critical");
-	for (size_t i = 0; i < config->credential_count; i++)
-		for (size_t h = 0; h < config->credentials[i].host_count && n < size; h++)
+	for (size_t i = 0; i < count; i++)
+		for (size_t h = 0; h < credentials[i].host_count && n < size; h++)
 			n += (size_t)snprintf(out + n, size - n, ",permitted;DNS:%s",
-					      config->credentials[i].hosts[h].name);
+					      credentials[i].hosts[h].name);
 	return n < size ? 0 : -1;
 }
 
-int tlsca_create(struct tlsca **out, const struct proxy_config *config, struct sk_err *err)
+int tlsca_create(struct tlsca **out, const struct proxy_credential *credentials, size_t count,
+		 struct sk_err *err)
 {
 	struct tlsca *ca = calloc(1, sizeof(*ca));
 	char constraints[PROXY_MAX_CREDENTIALS * PROXY_CREDENTIAL_MAX_HOSTS *
@@ -121,7 +123,7 @@ int tlsca_create(struct tlsca **out, const struct proxy_config *config, struct s
 		 tag[1], tag[2], tag[3]);
 	ca->cert = new_cert(common_name, ca->key);
 	if (!ca->cert || X509_set_issuer_name(ca->cert, X509_get_subject_name(ca->cert)) != 1 ||
-	    name_constraints(config, constraints, sizeof(constraints)) < 0 ||
+	    name_constraints(credentials, count, constraints, sizeof(constraints)) < 0 ||
 	    add_ext(ca->cert, ca->cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
 	    add_ext(ca->cert, ca->cert, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
 	    add_ext(ca->cert, ca->cert, NID_subject_key_identifier, "hash") < 0 ||

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "net/proxy.h"
+#include "net/credinject.h"
 #include "util/err.h"
 
 /* How long the certificates are valid: an hour back (clocks differ a little), this far on. A
@@ -19,9 +19,10 @@ struct tlsca;
 struct x509_st;
 struct evp_pkey_st;
 
-/* Makes the CA for config's credentials (their hosts are its name constraints). Returns 0, or
- * -1 with err (layer "credentials"). */
-int tlsca_create(struct tlsca **out, const struct proxy_config *config, struct sk_err *err);
+/* Makes the CA for count credentials (their hosts are its name constraints). Returns 0, or -1
+ * with err (layer "credentials"). */
+int tlsca_create(struct tlsca **out, const struct proxy_credential *credentials, size_t count,
+		 struct sk_err *err);
 /* The CA's certificate as PEM (allocated, *len bytes). */
 int tlsca_cert_pem(const struct tlsca *ca, char **pem, size_t *len, struct sk_err *err);
 /* A leaf certificate for the exact name host, signed by the CA, for tlsca_leaf_key(). */

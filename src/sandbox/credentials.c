@@ -467,7 +467,8 @@ int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec
 		plan->count++;
 	}
 	config->ca_file = spec->ca_file;
-	if (tlsca_create(&plan->ca, config, err) < 0 || add_bundle(plan, spec, mount, env, err) < 0)
+	if (tlsca_create(&plan->ca, config->credentials, config->credential_count, err) < 0 ||
+	    add_bundle(plan, spec, mount, env, err) < 0)
 		return -1;
 	config->ca = plan->ca;
 	snprintf(plan->detail, sizeof(plan->detail),

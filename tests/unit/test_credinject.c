@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "net/credinject.h"
+#include "net/proxy.h"
 
 #define PH "stockade-placeholder-0123456789abcdef0123456789abcdef01234567"
 #define VALUE "sk-real-value"
@@ -52,10 +53,15 @@ static enum credinject_status inject(const char *head, char *out, size_t size, s
 static void test_for_host(void **state)
 {
 	(void)state;
-	assert_ptr_equal(credinject_for_host(&config, "api.test", 443), &config.credentials[0]);
-	assert_null(credinject_for_host(&config, "api.test", 8443));
-	assert_null(credinject_for_host(&config, "other.test", 443));
-	assert_null(credinject_for_host(&config, "api.test.evil", 443));
+	assert_ptr_equal(
+	    credinject_for_host(config.credentials, config.credential_count, "api.test", 443),
+	    &config.credentials[0]);
+	assert_null(
+	    credinject_for_host(config.credentials, config.credential_count, "api.test", 8443));
+	assert_null(
+	    credinject_for_host(config.credentials, config.credential_count, "other.test", 443));
+	assert_null(
+	    credinject_for_host(config.credentials, config.credential_count, "api.test.evil", 443));
 }
 
 static void test_find_placeholder(void **state)
@@ -64,11 +70,15 @@ static void test_find_placeholder(void **state)
 	    "GET /?k=STOCKADE-PLACEHOLDER-0123456789ABCDEF0123456789ABCDEF01234567";
 
 	(void)state;
-	assert_non_null(credinject_find_placeholder(&config, "x " PH " y", strlen(PH) + 4));
-	assert_non_null(credinject_find_placeholder(&config, upper, strlen(upper)));
+	assert_non_null(credinject_find_placeholder(config.credentials, config.credential_count,
+						    "x " PH " y", strlen(PH) + 4));
+	assert_non_null(credinject_find_placeholder(config.credentials, config.credential_count,
+						    upper, strlen(upper)));
 	/* one byte short of it: not found, and no read past len */
-	assert_null(credinject_find_placeholder(&config, PH, strlen(PH) - 1));
-	assert_null(credinject_find_placeholder(&config, "", 0));
+	assert_null(credinject_find_placeholder(config.credentials, config.credential_count, PH,
+						strlen(PH) - 1));
+	assert_null(
+	    credinject_find_placeholder(config.credentials, config.credential_count, "", 0));
 }
 
 static void test_injects_only_the_named_header(void **state)
@@ -95,7 +105,8 @@ static void test_every_header_of_the_name(void **state)
 
 	(void)state;
 	assert_int_equal(inject(head, out, sizeof(out), &len), CREDINJECT_DONE);
-	assert_null(credinject_find_placeholder(&config, out, len));
+	assert_null(
+	    credinject_find_placeholder(config.credentials, config.credential_count, out, len));
 }
 
 static void test_other_shapes_and_none(void **state)
