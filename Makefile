@@ -1,6 +1,6 @@
 # Convenience front end to meson. `make demo` and `make check` are the README's two commands.
 BUILD ?= build
-DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev libc-ares-dev \
+DEPS = meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libjansson-dev libcmocka-dev libc-ares-dev libssl-dev \
        python3-jsonschema libmicrohttpd-dev python3-prometheus-client \
        python3 util-linux e2fsprogs busybox-static curl procps nodejs \
        $(shell dpkg-query -W -f='$${Provides}' nodejs 2>/dev/null | grep -qw npm || echo npm) \

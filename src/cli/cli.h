@@ -84,10 +84,11 @@ void cli_sources_free(struct cli_sources *sources);
 /* --clear LIST (and a list field set to null): env, volume, allow-net, deny-net,
  * allow-degraded emptied. Returns 0, or -1 with err. */
 int cli_policy_clear(struct sandbox_spec *spec, const char *list, struct sk_err *err);
-/* --secret (cli/secrets.c): each secret's value from its file or variable into a sealed memfd,
- * fds[i] for spec->secrets[i] (SANDBOX_MAX_SECRETS slots, -1 for none); a variable is wiped
- * from this process's environment block and unset. Returns 0, or -1 with err (every fd
- * closed). */
+/* --secret and --credential (cli/secrets.c): each value from its file or variable into a sealed
+ * memfd, fds[i] for spec->secrets[i] and fds[SANDBOX_MAX_SECRETS + i] for
+ * spec->credentials[i] (CLI_VALUE_FDS slots, -1 for none); a variable is wiped from this
+ * process's environment block and unset. Returns 0, or -1 with err (every fd closed). */
+#define CLI_VALUE_FDS (SANDBOX_MAX_SECRETS + SANDBOX_MAX_CREDENTIALS)
 int cli_secrets_open(const struct sandbox_spec *spec, int *fds, struct sk_err *err);
 void cli_secrets_close(int *fds, size_t count);
 /* `stockade policy check|show|profiles`: the exit status, or -1 with err. */

@@ -3,6 +3,7 @@
  * cli_run_apply_option, the parser of the `stockade run` flag it matches (docs/spec.md). */
 #define _GNU_SOURCE
 #include "cli/cli.h"
+#include "sandbox/credentials.h"
 #include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 
@@ -35,9 +36,12 @@ int cli_policy_clear(struct sandbox_spec *spec, const char *list, struct sk_err 
 		spec->allow_degraded = 0;
 	else if (strcmp(list, "secret") == 0)
 		spec->secret_count = 0;
+	else if (strcmp(list, "credential") == 0)
+		spec->credential_count = 0;
 	else
 		return sk_fail(err, "cli", 0,
-			       "one of env, volume, allow-net, deny-net, allow-degraded, secret",
+			       "one of env, volume, allow-net, deny-net, allow-degraded, secret, "
+			       "credential",
 			       "invalid --clear '%.64s'", list);
 	return 0;
 }
@@ -75,6 +79,8 @@ static int reset_field(struct sandbox_spec *spec, const char *flag, struct sk_er
 		spec->dns_server = d.dns_server;
 	else if (strcmp(flag, "hosts-file") == 0)
 		spec->hosts_file = d.hosts_file;
+	else if (strcmp(flag, "ca-file") == 0)
+		spec->ca_file = d.ca_file;
 	else if (strcmp(flag, "memory") == 0)
 		spec->memory_bytes = d.memory_bytes;
 	else if (strcmp(flag, "pids-limit") == 0)
@@ -473,6 +479,19 @@ static json_t *secrets_json(const struct sandbox_spec *spec)
 	return array;
 }
 
+/* Each credential as --credential takes it: its source and hosts, never a value. */
+static json_t *credentials_json(const struct sandbox_spec *spec)
+{
+	json_t *array = json_array();
+	char text[SANDBOX_SECRET_NAME_MAX + PATH_MAX + 4096];
+
+	for (size_t i = 0; i < spec->credential_count; i++) {
+		credential_format(&spec->credentials[i], text, sizeof(text));
+		json_array_append_new(array, json_string(text));
+	}
+	return array;
+}
+
 static json_t *degraded_json(unsigned bits)
 {
 	static const struct {
@@ -535,11 +554,13 @@ json_t *cli_spec_json(const struct sandbox_spec *spec)
 	json_object_set_new(root, "apply_on_success",
 			    json_boolean(spec->workspace.should_apply_on_success));
 	json_object_set_new(root, "secrets", secrets_json(spec));
+	json_object_set_new(root, "credentials", credentials_json(spec));
 	json_object_set_new(network, "mode", json_string(network_modes[spec->network_mode]));
 	json_object_set_new(network, "allow", strings_json(spec->allow_net, spec->allow_net_count));
 	json_object_set_new(network, "deny", strings_json(spec->deny_net, spec->deny_net_count));
 	json_object_set_new(network, "dns_server", string_or_null(spec->dns_server));
 	json_object_set_new(network, "hosts_file", string_or_null(spec->hosts_file));
+	json_object_set_new(network, "ca_file", string_or_null(spec->ca_file));
 	json_object_set_new(root, "network", network);
 	json_object_set_new(limits, "memory", limit_json(spec->memory_bytes, size_json));
 	json_object_set_new(limits, "pids", limit_json(spec->pids_limit, count_json));

@@ -13,6 +13,7 @@
 
 #include "sandbox/gate.h"
 #include "sandbox/launch.h"
+#include "sandbox/credentials.h"
 #include "sandbox/secrets.h"
 #include "sandbox/spec_check.h"
 #include "store/volume.h"
@@ -47,6 +48,8 @@ enum {
 	OPT_PROFILE,
 	OPT_CLEAR,
 	OPT_SECRET,
+	OPT_CREDENTIAL,
+	OPT_CA_FILE,
 	OPT_NAME,
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_LIFETIME,
@@ -92,6 +95,8 @@ static const struct option run_options[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"clear", required_argument, NULL, OPT_CLEAR},
     {"secret", required_argument, NULL, OPT_SECRET},
+    {"credential", required_argument, NULL, OPT_CREDENTIAL},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"detach", no_argument, NULL, 'd'},
     {"name", required_argument, NULL, OPT_NAME},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -121,7 +126,7 @@ void cli_run_usage(void)
 	    "                             profiles); replaces the policy file's \"profile\"\n"
 	    "      --clear LIST           empty a list the profile, file or earlier flags filled:\n"
 	    "                             env, volume, allow-net, deny-net, allow-degraded,\n"
-	    "                             secret\n"
+	    "                             secret, credential\n"
 	    "  -v, --volume SPEC          managed volume: /guest (anonymous) or NAME:/guest, then\n"
 	    "                             :ro or :rw; host data: `stockade volume import`\n"
 	    "      --keep-volumes         keep anonymous volumes after the run\n"
@@ -137,6 +142,15 @@ void cli_run_usage(void)
 	    "                             a value the sandbox reads in /run/secrets/NAME (and in\n"
 	    "                             $KEY with env=), never in stockade's argv, environment,\n"
 	    "                             report or messages; at most an allowlisted network\n"
+	    "      --credential NAME=@FILE|env:VAR,host=HOST[:PORT][,host=...][,header=H]\n"
+	    "                   [,format=F]   a value the sandbox never holds: $NAME is a random\n"
+	    "                             placeholder; the proxy terminates TLS to HOST (port "
+	    "443)\n"
+	    "                             and puts the value where header H (Authorization) is\n"
+	    "                             F with {} the placeholder (Bearer {}); an allowlist "
+	    "only\n"
+	    "      --ca-file FILE         the CAs the proxy trusts for credentials' hosts\n"
+	    "                             (default: the host's store)\n"
 	    "  -w, --workdir DIR          working directory inside (default %s)\n"
 	    "      --network MODE         none: loopback only (the default); allowlist: egress\n"
 	    "                             through stockade's proxy, only where rules allow;\n"
@@ -293,6 +307,15 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 		struct sandbox_secret secret;
 		return secret_parse(arg, &secret, err) < 0 ? -1 : secret_add(spec, &secret, err);
 	}
+	case OPT_CREDENTIAL: {
+		struct sandbox_credential credential;
+		return credential_parse(arg, &credential, err) < 0
+			   ? -1
+			   : credential_add(spec, &credential, err);
+	}
+	case OPT_CA_FILE:
+		spec->ca_file = arg;
+		return 0;
 	case OPT_NETWORK:
 		return parse_network(arg, &spec->network_mode, err);
 	case OPT_ALLOW_NET:
@@ -686,7 +709,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	struct sandbox_result result;
 	struct run_report report;
 	struct run_output report_out, audit_out;
-	int secret_fds[SANDBOX_MAX_SECRETS];
+	int secret_fds[CLI_VALUE_FDS];
 	int wants_help, rc;
 
 	if (cli_run_parse(argc, argv, &spec, sources, &wants_help, err) < 0)
@@ -704,17 +727,19 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		return -1;
 
 	if (outputs_open(&spec, &report_out, &audit_out, err) < 0) {
-		cli_secrets_close(secret_fds, spec.secret_count);
+		cli_secrets_close(secret_fds, CLI_VALUE_FDS);
 		return -1;
 	}
 	memset(&report, 0, sizeof(report));
-	host = (struct sandbox_host){
-	    .caller_env = caller_env, .audit_fd = audit_out.fd, .secret_fds = secret_fds};
+	host = (struct sandbox_host){.caller_env = caller_env,
+				     .audit_fd = audit_out.fd,
+				     .secret_fds = secret_fds,
+				     .credential_fds = secret_fds + SANDBOX_MAX_SECRETS};
 	if (sources->is_detached) {
 		/* The supervisor has its own copies of everything; a refusal removed what the
 		 * run created, as below. */
 		rc = cli_box_start(&spec, sources, &host, report_out.fd, err);
-		cli_secrets_close(secret_fds, spec.secret_count);
+		cli_secrets_close(secret_fds, CLI_VALUE_FDS);
 		if (rc < 0) {
 			output_discard(&audit_out);
 			output_discard(&report_out);
@@ -726,7 +751,7 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 		return rc;
 	}
 	rc = cli_run_with_volumes(&spec, &host, &result, &report, err);
-	cli_secrets_close(secret_fds, spec.secret_count);
+	cli_secrets_close(secret_fds, CLI_VALUE_FDS);
 	/* After the command, off its start-up path: anonymous volumes of runs that were killed
 	 * with SIGKILL (their cgroups went while this sandbox started, in launch.c). */
 	(void)cli_sweep_volumes();

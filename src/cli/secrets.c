@@ -1,6 +1,6 @@
-/* The caller's side of --secret: each value read from its file or variable straight into a
- * sealed memfd (sandbox/secrets.h), which is all the engine gets. A file's bytes move by
- * sendfile or splice, so they never sit in stockade's memory; a variable's value is in our
+/* The caller's side of --secret and --credential: each value read from its file or variable
+ * straight into a sealed memfd (sandbox/secrets.h), which is all the engine gets. A file's bytes
+ * move by sendfile or splice, so they never sit in stockade's memory; a variable's value is in our
  * environment block from exec on, so it is copied once and wiped there at once, before this
  * process forks anything, and the variable is unset. */
 #define _GNU_SOURCE
@@ -113,32 +113,45 @@ void cli_secrets_close(int *fds, size_t count)
 		}
 }
 
+/* One value into a new sealed memfd: *fd, or -1 when an earlier one failed (rc < 0), in which
+ * case a variable is still wiped. Returns rc, or -1. */
+static int open_value(const struct sandbox_secret *s, int rc, int *fd, struct sk_err *err)
+{
+	struct sk_err failed = {0};
+
+	*fd = rc == 0 ? secrets_memfd_create(s->name, err) : -1;
+	if (rc == 0 && *fd < 0)
+		rc = -1;
+	if (s->source == SECRET_FROM_ENV) {
+		if (copy_variable(s, *fd, rc == 0 ? err : &failed) < 0)
+			rc = -1;
+	} else if (rc == 0 && copy_file(s, *fd, err) < 0) {
+		rc = -1;
+	}
+	if (rc == 0 && secrets_memfd_seal(*fd, s->name, err) < 0)
+		rc = -1;
+	return rc;
+}
+
 int cli_secrets_open(const struct sandbox_spec *spec, int *fds, struct sk_err *err)
 {
 	int rc = 0;
 
-	for (size_t i = 0; i < SANDBOX_MAX_SECRETS; i++)
+	for (size_t i = 0; i < CLI_VALUE_FDS; i++)
 		fds[i] = -1;
 	/* Every variable is wiped even when an earlier secret failed: a refused run leaves no
 	 * value behind in a process that may go on to print a message or dump core. */
-	for (size_t i = 0; i < spec->secret_count; i++) {
-		const struct sandbox_secret *s = &spec->secrets[i];
-		struct sk_err failed = {0};
-		int fd = rc == 0 ? secrets_memfd_create(s->name, err) : -1;
-
-		if (rc == 0 && fd < 0)
-			rc = -1;
-		if (s->source == SECRET_FROM_ENV) {
-			if (copy_variable(s, fd, rc == 0 ? err : &failed) < 0)
-				rc = -1;
-		} else if (rc == 0 && copy_file(s, fd, err) < 0) {
-			rc = -1;
-		}
-		if (rc == 0 && secrets_memfd_seal(fd, s->name, err) < 0)
-			rc = -1;
-		fds[i] = fd;
+	for (size_t i = 0; i < spec->secret_count; i++)
+		rc = open_value(&spec->secrets[i], rc, &fds[i], err);
+	/* A credential's value is read the same way; only the proxy reads the memfd. */
+	for (size_t i = 0; i < spec->credential_count; i++) {
+		const struct sandbox_credential *c = &spec->credentials[i];
+		struct sandbox_secret as_secret = {
+		    .source = c->source, .from = c->from, .from_len = c->from_len};
+		memcpy(as_secret.name, c->name, sizeof(as_secret.name));
+		rc = open_value(&as_secret, rc, &fds[SANDBOX_MAX_SECRETS + i], err);
 	}
 	if (rc < 0)
-		cli_secrets_close(fds, spec->secret_count);
+		cli_secrets_close(fds, CLI_VALUE_FDS);
 	return rc;
 }

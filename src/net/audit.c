@@ -103,6 +103,13 @@ void audit_write(struct audit *audit, const struct audit_event *event)
 	if (audit->fd < 0)
 		return;
 	json_t *obj = event_json(event);
+	if (obj && event->method) {
+		json_object_set_new(obj, "method", json_string(event->method));
+		json_object_set_new(obj, "path", json_string(event->path ? event->path : ""));
+		json_object_set_new(obj, "status", json_integer(event->status));
+	}
+	if (obj && event->credential)
+		json_object_set_new(obj, "credential", json_string(event->credential));
 	char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
 	if (!line)

@@ -28,6 +28,14 @@ struct audit_event {
 	const char *carries;
 	uint64_t bytes_up, bytes_down;
 	uint64_t duration_ms;
+	/* A request the proxy read inside TLS it terminated (a credential's host): its method,
+	 * path and the response's status (0: none); the credential put in it, if any. Recorded
+	 * only when method is set. */
+	const char *method, *path;
+	int status;
+	/* The credential (its name, never a value) a request carried in, or whose placeholder a
+	 * refused request carried; NULL: none. */
+	const char *credential;
 };
 
 struct audit {

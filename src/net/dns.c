@@ -70,7 +70,8 @@ static char *read_text(const char *path, struct sk_err *err)
 		sk_fail(err, "proxy", errno, "--hosts-file names a readable file", "open %s", path);
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size > HOSTS_MAX || !(text = malloc((size_t)st.st_size + 1))) {
+	if (fstat(fd, &st) < 0 || st.st_size > HOSTS_MAX ||
+	    !(text = malloc((size_t)st.st_size + 1))) {
 		close(fd);
 		sk_fail(err, "proxy", EFBIG, NULL, "hosts file %s", path);
 		return NULL;
@@ -204,8 +205,8 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	(void)timeouts;
 	memset(&answer, 0, sizeof(answer));
 	if (status == ARES_SUCCESS && result) {
-		for (struct ares_addrinfo_node *n = result->nodes; n && answer.count < DNS_MAX_ADDRS;
-		     n = n->ai_next) {
+		for (struct ares_addrinfo_node *n = result->nodes;
+		     n && answer.count < DNS_MAX_ADDRS; n = n->ai_next) {
 			if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
 				continue;
 			memcpy(&answer.addrs[answer.count++], n->ai_addr, n->ai_addrlen);

@@ -53,7 +53,6 @@ int dns_timeout_ms(struct dns *dns);
 
 /* Parses hosts-file text into lookups (exposed for tests): returns the addresses of `name`
  * found in `text`, 0 if none. */
-int dns_hosts_lookup(const char *text, const char *name, struct sockaddr_storage *addrs,
-		     int max);
+int dns_hosts_lookup(const char *text, const char *name, struct sockaddr_storage *addrs, int max);
 
 #endif

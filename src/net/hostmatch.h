@@ -83,8 +83,9 @@ bool netrule_port_matches(const struct netrule *rule, uint16_t port);
 bool netrule_matches_host(const struct netrule *rule, const struct nethost *host, uint16_t port);
 bool netrule_matches_addr(const struct netrule *rule, const struct netaddr *addr, uint16_t port);
 
-/* 64 allow and 64 deny rules from the spec, and --network public's ":80" and ":443". */
-#define NETPOLICY_MAX_RULES 130
+/* 64 allow and 64 deny rules from the spec, --network public's ":80" and ":443", and the
+ * credentials' hosts (8 of 8 each). */
+#define NETPOLICY_MAX_RULES 194
 #define NETPOLICY_MAX_HOST_ADDRS 64
 
 struct netpolicy {

@@ -263,7 +263,7 @@ static enum httpreq_status check_host_header(const char *buf, struct httpreq *re
 					     struct httpreq_span value)
 {
 	struct nethost host;
-	uint16_t port = req->kind == HTTPREQ_CONNECT ? req->port : 80;
+	uint16_t port = req->kind == HTTPREQ_CONNECT ? req->port : req->is_https ? 443 : 80;
 	bool has_port;
 
 	if (req->has_host_header)
@@ -446,6 +446,17 @@ enum httpreq_status httpreq_parse_tunneled(const char *buf, size_t len, const st
 	return parse_head(buf, len, req);
 }
 
+enum httpreq_status httpreq_parse_https(const char *buf, size_t len, const struct nethost *host,
+					uint16_t port, struct httpreq *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->kind = HTTPREQ_ORIGIN;
+	req->is_https = true;
+	req->host = *host;
+	req->port = port;
+	return parse_head(buf, len, req);
+}
+
 /* Upstream output with a bound. */
 struct out {
 	char *buf;
@@ -519,7 +530,7 @@ static void put_host_header(struct out *o, const struct httpreq *req)
 	puts_(o, is_v6 ? "Host: [" : "Host: ");
 	puts_(o, req->host.text);
 	puts_(o, is_v6 ? "]" : "");
-	if (req->port != 80) {
+	if (req->port != (req->is_https ? 443 : 80)) {
 		puts_(o, ":");
 		puts_(o, sk_utoa(req->port, port, sizeof(port)));
 	}

@@ -46,6 +46,7 @@ struct httpreq {
 	bool path_needs_slash;	    /* FORWARD: target was "http://h?q": send "/?q" */
 	struct nethost host;	    /* the target host, canonical */
 	uint16_t port;		    /* the target port (FORWARD without one: 80) */
+	bool is_https;		    /* httpreq_parse_https: a Host without a port means 443 */
 	bool has_host_header;
 	bool is_chunked;
 	bool has_content_length;
@@ -73,8 +74,13 @@ enum httpreq_status httpreq_parse(const char *buf, size_t len, struct httpreq *r
 enum httpreq_status httpreq_parse_tunneled(const char *buf, size_t len, const struct nethost *host,
 					   uint16_t port, struct httpreq *req);
 
-/* The head to send upstream for a FORWARD (or ORIGIN) request: origin-form target, the client's headers
- * without hop-by-hop ones (Connection and the headers it lists, Proxy-Connection,
+/* The same for a request inside TLS that the proxy terminated (net/proxy_tls.c): a Host without
+ * a port names port 443. */
+enum httpreq_status httpreq_parse_https(const char *buf, size_t len, const struct nethost *host,
+					uint16_t port, struct httpreq *req);
+
+/* The head to send upstream for a FORWARD (or ORIGIN) request: origin-form target, the client's
+ * headers without hop-by-hop ones (Connection and the headers it lists, Proxy-Connection,
  * Keep-Alive, Proxy-Authorization, Proxy-Authenticate, TE, Upgrade), Host added when the
  * client sent none (HTTP/1.0), and "Connection: close" (one request per upstream connection:
  * the proxy checks every request). Returns -1 when out is too small (HTTPREQ_HEAD_MAX + 512
@@ -90,6 +96,7 @@ int httpreq_build_upstream(const char *buf, const struct httpreq *req, char *out
  * is the response's status, resp->head_len the bytes of buf that were its head, *out_len what
  * was written to out (at most head_len + 19 bytes). BAD: resp->reason (status_code 502). */
 enum httpreq_status httpreq_rewrite_response(const char *buf, size_t len, char *out,
-					     size_t out_size, size_t *out_len, struct httpreq *resp);
+					     size_t out_size, size_t *out_len,
+					     struct httpreq *resp);
 
 #endif

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/addrpolicy.h"
+#include "net/credinject.h"
 #include "net/proxy_harden.h"
 #include "net/proxy_internal.h"
 #include "util/clock.h"
@@ -130,7 +131,7 @@ static void on_dns_watch(void *loop, int fd, int want_read, int want_write)
 
 /* ---- connections ---- */
 
-static void conn_update_events(struct conn *c)
+void conn_update_events(struct conn *c)
 {
 	struct proxy *p = c->proxy;
 	unsigned client = 0, upstream = 0;
@@ -148,6 +149,9 @@ static void conn_update_events(struct conn *c)
 			 (relay_wants_write(&c->down) ? EPOLLOUT : 0);
 		upstream = (relay_wants_read(&c->down) ? EPOLLIN : 0) |
 			   (relay_wants_write(&c->up) ? EPOLLOUT : 0);
+		break;
+	case CONN_TLS:
+		tlsconn_events(c, &client, &upstream);
 		break;
 	default:
 		break;
@@ -169,6 +173,7 @@ static void conn_free(struct proxy *p, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	p->conn_count--;
+	tlsconn_free(c);
 	free(c->head);
 	free(c->upstream_head);
 	free(c->resp);
@@ -191,8 +196,10 @@ static void conn_audit(struct conn *c, bool is_allowed, const char *reason)
 	    .bytes_up = c->has_relay ? c->up.bytes : 0,
 	    .bytes_down = c->has_relay ? c->down.bytes : 0,
 	    .duration_ms = proxy_now_ms() - c->start_ms,
+	    .credential = c->placeholder_seen ? c->placeholder_seen->name : NULL,
 	};
 
+	tlsconn_audit(c, &e);
 	audit_write(&c->proxy->audit, &e);
 }
 
@@ -201,6 +208,8 @@ void conn_close(struct conn *c)
 	if (c->is_closed)
 		return;
 	c->is_closed = true;
+	if (tlsconn_was_sent(c))
+		conn_audit(c, true, c->allow_reason ? c->allow_reason : "");
 	if (c->has_relay) {
 		conn_audit(c, true, c->allow_reason ? c->allow_reason : "");
 		relay_close(&c->up);
@@ -239,6 +248,22 @@ static void conn_refuse(struct conn *c, int status, const char *reason)
 void conn_deny(struct conn *c, const char *reason)
 {
 	conn_refuse(c, 403, reason);
+}
+
+int conn_refuse_placeholder(struct conn *c, const char *buf, size_t len)
+{
+	const struct proxy_credential *found = credinject_find_placeholder(
+	    c->proxy->config->credentials, c->proxy->config->credential_count, buf, len);
+
+	if (!found)
+		return 0;
+	/* The placeholder is useless anywhere but where the proxy puts the value in, so a
+	 * request carrying it elsewhere is the workload sending a credential where it does not
+	 * go: refused, and recorded with the credential's name. */
+	c->placeholder_seen = found;
+	conn_deny(c, "the request carries a credential's placeholder, which goes only to that "
+		     "credential's hosts over TLS");
+	return 1;
 }
 
 int conn_send(struct conn *c, const void *data, size_t len)
@@ -384,6 +409,13 @@ void conn_request(struct conn *c)
 
 	c->rule_text = rule ? rule->text : "";
 	c->is_raw = rule && rule->is_raw;
+	/* A name is what a wildcard rule lets the workload choose: no placeholder in it. */
+	if (conn_refuse_placeholder(c, c->host.text, strlen(c->host.text)))
+		return;
+	c->credential = c->host.is_ip ? NULL
+				      : credinject_for_host(c->proxy->config->credentials,
+							    c->proxy->config->credential_count,
+							    c->host.text, c->port);
 	if (verdict != NETVERDICT_ALLOW) {
 		conn_deny(c, verdict == NETVERDICT_DENY_RULE ? "denied by rule"
 							     : "no allow rule matches");
@@ -514,6 +546,9 @@ static void conn_on_event(struct conn *c, enum watch_kind kind, unsigned events)
 	case CONN_RELAY:
 		conn_on_relay(c);
 		break;
+	case CONN_TLS:
+		tlsconn_on_event(c);
+		break;
 	default:
 		break;
 	}
@@ -591,7 +626,8 @@ static int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd
 	struct epoll_event events[MAX_EVENTS];
 
 	if (watch_set(p, &listen_http, EPOLLIN, &e1) < 0 ||
-	    watch_set(p, &listen_socks, EPOLLIN, &e2) < 0 || watch_set(p, &control, EPOLLIN, &e3) < 0)
+	    watch_set(p, &listen_socks, EPOLLIN, &e2) < 0 ||
+	    watch_set(p, &control, EPOLLIN, &e3) < 0)
 		return -1;
 	for (;;) {
 		int dns_ms = dns_timeout_ms(p->dns);
@@ -706,7 +742,8 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	p.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (p.epoll_fd < 0 ||
 	    dns_init(&p.dns, config->dns_server, config->hosts_file, on_dns_watch, &p, &err) < 0 ||
-	    proxy_drop_privileges() < 0 || proxy_confine(config, p.dns, &err) < 0) {
+	    proxy_tls_init(&p.tls, config, &err) < 0 || proxy_drop_privileges() < 0 ||
+	    proxy_confine(config, p.dns, &err) < 0) {
 		if (!err.layer[0])
 			sk_fail(&err, "proxy", errno, NULL, "starting the egress proxy");
 		(void)!write(ready_fd, &err, sizeof(err));
@@ -720,6 +757,7 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 		 (unsigned long long)p.audit.allowed, (unsigned long long)p.audit.denied);
 	(void)!write(stats_fd, line, strlen(line));
 	dns_free(p.dns);
+	proxy_tls_free(p.tls);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -747,17 +785,23 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		ends[i][0] = ends[i][1] = -1;
 	for (size_t i = 0; i < count; i++)
 		if (pipe2(ends[i], O_CLOEXEC) < 0)
-			return close_pipes(ends, count, sk_fail(err, "proxy", errno, NULL, "pipe2"));
+			return close_pipes(ends, count,
+					   sk_fail(err, "proxy", errno, NULL, "pipe2"));
 	handle->pid = fork();
 	if (handle->pid < 0)
 		return close_pipes(ends, count,
 				   sk_fail(err, "proxy", errno, NULL, "fork the egress proxy"));
 	if (handle->pid == 0) {
-		int keep[] = {http_fd, socks_fd, control[0], ready[1], stats[1], config->audit_fd};
+		int keep[6 + PROXY_MAX_CREDENTIALS] = {http_fd,	 socks_fd, control[0],
+						       ready[1], stats[1], config->audit_fd};
+		size_t keep_count = 6;
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		/* The credentials' memfds: read by proxy_tls_init, here and nowhere else. */
+		for (size_t i = 0; i < config->credential_count; i++)
+			keep[keep_count++] = config->credentials[i].value_fd;
 		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes.
 		 */
-		fds_close_except(keep, sizeof(keep) / sizeof(keep[0]));
+		fds_close_except(keep, keep_count);
 		_exit(proxy_process(config, http_fd, socks_fd, control[0], ready[1], stats[1]));
 	}
 	close(control[0]);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "net/credinject.h"
 #include "net/hostmatch.h"
 #include "util/err.h"
 
@@ -19,6 +20,8 @@
 #define PROXY_ADDRESS "127.0.0.1"
 #define PROXY_HTTP_PORT 3128
 #define PROXY_SOCKS_PORT 1080
+
+struct tlsca;
 
 struct proxy_config {
 	struct netpolicy policy;
@@ -29,6 +32,11 @@ struct proxy_config {
 	unsigned connect_timeout_ms, idle_timeout_ms, peek_timeout_ms;
 	/* The proxy's own confinement (proxy_harden.h), when the run's layers work: */
 	int landlock_abi; /* 0: the run's Landlock layer is off (allowed degraded) */
+	/* Credentials: TLS to their hosts is terminated with certificates of the run's CA. */
+	struct proxy_credential credentials[PROXY_MAX_CREDENTIALS];
+	size_t credential_count;
+	struct tlsca *ca;    /* net/tlsca.h, made by the parent before clone */
+	const char *ca_file; /* trust for the upstreams; NULL: the host's store */
 };
 
 struct proxy_handle {

@@ -36,12 +36,12 @@ void proto_deny(struct conn *c, int status)
 	const char *reason = c->reason ? c->reason : "not allowed";
 	uint8_t reply[SOCKS5_REPLY_MAX];
 
-	if (c->state == CONN_PEEK || c->state == CONN_RELAY)
-		return; /* the tunnel was answered already: closing is the only answer */
+	if (c->state == CONN_PEEK || c->state == CONN_RELAY || c->state == CONN_TLS)
+		return; /* the tunnel was answered already: closing is the only answer (inside
+			 * TLS the proxy answered itself, proxy_tls.c) */
 	if (c->is_socks) {
-		size_t n = socks5_build_reply(status == 403 ? SOCKS5_NOT_ALLOWED
-							    : SOCKS5_HOST_UNREACHABLE,
-					      NULL, 0, reply);
+		size_t n = socks5_build_reply(
+		    status == 403 ? SOCKS5_NOT_ALLOWED : SOCKS5_HOST_UNREACHABLE, NULL, 0, reply);
 		(void)conn_send(c, reply, n);
 		return;
 	}
@@ -91,6 +91,10 @@ static int http_head(struct conn *c)
 	}
 	c->host = req.host;
 	c->port = req.port;
+	/* The head and whatever came with it: a plain request or a CONNECT carrying a
+	 * placeholder is going where no credential is put in. */
+	if (conn_refuse_placeholder(c, c->head, c->head_len))
+		return -1;
 	if (req.kind == HTTPREQ_FORWARD) {
 		c->proto = "http";
 		c->carries = "http";
@@ -110,7 +114,8 @@ static int socks_head(struct conn *c)
 		uint8_t reply[SOCKS5_REPLY_MAX];
 		size_t consumed = 0, reply_len = 0;
 
-		switch (socks5_feed(&c->socks, c->head, c->head_len, &consumed, reply, &reply_len)) {
+		switch (
+		    socks5_feed(&c->socks, c->head, c->head_len, &consumed, reply, &reply_len)) {
 		case SOCKS5_NEED_MORE:
 			return 0;
 		case SOCKS5_REPLY:
@@ -174,6 +179,8 @@ int proto_connected(struct conn *c)
 		conn_close(c);
 		return -1;
 	}
+	if (c->credential)
+		return tlsconn_start(c) < 0 ? -1 : 0; /* terminated: proxy_tls.c */
 	if (c->host.is_ip || c->is_raw) {
 		/* An address was checked by itself: it is where the tunnel goes, whatever it
 		 * carries. A /raw rule is the caller's explicit opt-in for a name. */
@@ -215,6 +222,8 @@ static const char *status_text(int status)
  * connection. Returns 0 (relaying) or -1 (refused). */
 static int tunneled_http(struct conn *c, struct tunnelpeek *peek)
 {
+	if (conn_refuse_placeholder(c, c->head, c->head_len))
+		return -1;
 	head_consume(c, peek->skip); /* the empty lines before it: the request is rebuilt */
 	if (forward_setup(c, &peek->req) < 0)
 		return -1;
@@ -283,8 +292,8 @@ int proto_response(struct conn *c)
 		struct httpreq resp;
 		size_t written = 0;
 		enum httpreq_status status = httpreq_rewrite_response(
-			c->resp + c->resp_off, c->resp_len - c->resp_off, c->resp_out + c->resp_out_len,
-			PROXY_HEAD_MAX + 64 - c->resp_out_len, &written, &resp);
+		    c->resp + c->resp_off, c->resp_len - c->resp_off, c->resp_out + c->resp_out_len,
+		    PROXY_HEAD_MAX + 64 - c->resp_out_len, &written, &resp);
 		if (status == HTTPREQ_NEED_MORE && c->resp_len < PROXY_HEAD_MAX)
 			break;
 		if (status != HTTPREQ_COMPLETE) {

@@ -18,11 +18,11 @@
 #define RELAY_SEGMENTS 2
 
 struct relay_dir {
-	int from, to;		/* sockets (not owned) */
-	int pipe[2];		/* owned: what `to` could not take yet */
-	size_t in_pipe;		/* bytes waiting in the pipe */
-	size_t chunk;		/* bytes per read: at most what the pipe holds */
-	bool has_grown;		/* the pipe was grown for a bulk transfer (or refused) */
+	int from, to;	/* sockets (not owned) */
+	int pipe[2];	/* owned: what `to` could not take yet */
+	size_t in_pipe; /* bytes waiting in the pipe */
+	size_t chunk;	/* bytes per read: at most what the pipe holds */
+	bool has_grown; /* the pipe was grown for a bulk transfer (or refused) */
 	/* Bytes the proxy read before the relay began, sent first. Not copied: the caller's
 	 * memory must stay valid until relay_pending_done(). */
 	struct {
@@ -31,11 +31,11 @@ struct relay_dir {
 	} segments[RELAY_SEGMENTS];
 	int segment_count, segment_next;
 	size_t segment_off;
-	bool has_read_limit;	/* relay_read_at_most() was called */
-	uint64_t read_left;	/* then: bytes still to read from `from` */
-	bool is_from_eof;	/* `from` said EOF (or the read limit was reached) */
-	bool is_done;		/* EOF delivered: `to` was shut down for writing */
-	uint64_t bytes;		/* delivered to `to` */
+	bool has_read_limit; /* relay_read_at_most() was called */
+	uint64_t read_left;  /* then: bytes still to read from `from` */
+	bool is_from_eof;    /* `from` said EOF (or the read limit was reached) */
+	bool is_done;	     /* EOF delivered: `to` was shut down for writing */
+	uint64_t bytes;	     /* delivered to `to` */
 };
 
 /* Sets up a direction (makes its pipe). Returns 0 or -errno. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "net/addrpolicy.h"
+#include "sandbox/credentials.h"
 #include "sandbox/sync.h"
 #include "util/macros.h"
 
@@ -86,6 +87,15 @@ int egress_rules_add(struct netpolicy *policy, const struct sandbox_spec *spec, 
 	if (add_rules(policy, spec->allow_net, spec->allow_net_count, false, err) < 0 ||
 	    add_rules(policy, spec->deny_net, spec->deny_net_count, true, err) < 0)
 		return -1;
+	/* Each credential's host is an allow rule of its own (HOST:PORT); a deny rule over it
+	 * still wins, as for any other. */
+	for (size_t i = 0; i < spec->credential_count; i++)
+		for (size_t h = 0; h < spec->credentials[i].host_count; h++) {
+			char rule[HOSTMATCH_NAME_MAX + 8];
+			credential_host_rule(&spec->credentials[i], h, rule, sizeof(rule));
+			if (netpolicy_add(policy, rule, strlen(rule), false, err) < 0)
+				return -1;
+		}
 	if (spec_network_is_public(spec))
 		return add_rules(policy, public_ports, ARRAY_SIZE(public_ports), false, err);
 	return 0;

@@ -20,8 +20,8 @@ struct egress_plan {
 	char detail[160];
 };
 
-/* The spec's rules as the proxy applies them: --allow-net, --deny-net, then --network
- * public's ports (SANDBOX_PUBLIC_PORTS). The one place that composes them, so that what
+/* The spec's rules as the proxy applies them: --allow-net, --deny-net, the credentials' hosts,
+ * then --network public's ports (SANDBOX_PUBLIC_PORTS). The one place that composes them, so that what
  * spec_narrow_check (sandbox/spec_narrow.h) calls granted is what the proxy lets through. */
 int egress_rules_add(struct netpolicy *policy, const struct sandbox_spec *spec, struct sk_err *err);
 /* Parent, before clone: the policy from --allow-net/--deny-net (checked with the spec), the

@@ -35,6 +35,7 @@
 #include "sandbox/proc.h"
 #include "sandbox/rlimit.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/credentials.h"
 #include "sandbox/secrets.h"
 #include "sandbox/service.h"
 #include "sandbox/spec_check.h"
@@ -57,6 +58,7 @@ struct launch_plan {
 	struct rlimit_plan rlimit;
 	struct env_plan env;
 	struct secrets_plan secrets;
+	struct credentials_plan credentials;
 	struct landlock_plan landlock;
 	struct seccomp_plan seccomp;
 	struct cgroup_plan cgroup;
@@ -337,6 +339,11 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 			   plan->has_landlock ? plan->landlock.abi : 0, &plan->env, err) < 0 ||
 	    tty_prepare(&plan->tty, spec, err) < 0 || prepare_output_pipes(plan, err) < 0)
 		return -1;
+	/* After egress (the proxy's table) and before the secrets' variables: a secret's may
+	 * replace neither a placeholder nor the bundle variables. */
+	if (credentials_prepare(&plan->credentials, spec, host->credential_fds, plan->egress.config,
+				&plan->mount, &plan->env, err) < 0)
+		return -1;
 	/* After every other variable is set: a secret's may not replace one of stockade's. */
 	if (secrets_env_add(&plan->secrets, &plan->env, err) < 0)
 		return -1;
@@ -349,6 +356,8 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 	report_layer(report, "caps", true, false, "all sets empty, bounding cleared, no_new_privs");
 	if (plan->secrets.count)
 		report_layer(report, "secrets", true, false, plan->secrets.detail);
+	if (plan->credentials.count)
+		report_layer(report, "credentials", true, false, plan->credentials.detail);
 	if (plan->cgroup.version || plan->cgroup.is_degraded)
 		report_layer(report, "cgroup", plan->cgroup.version != 0, plan->cgroup.is_degraded,
 			     plan->cgroup.detail);
@@ -358,6 +367,7 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 static void launch_cleanup(struct launch_plan *plan)
 {
 	egress_plan_free(&plan->egress);
+	credentials_plan_free(&plan->credentials);
 	cgroup_destroy(&plan->cgroup);
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2; j++)

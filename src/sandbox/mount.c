@@ -415,6 +415,33 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 	return rc;
 }
 
+int mount_add_file(struct mount_plan *plan, const char *dst, char *content, size_t len,
+		   struct sk_err *err)
+{
+	struct mount_entry *e = plan_add(plan, MOUNT_FILE, NULL, dst, err);
+
+	if (!e) {
+		free(content);
+		return -1;
+	}
+	e->content = content;
+	e->content_len = len;
+	return 0;
+}
+
+int mount_add_overlay(struct mount_plan *plan, const char *src, const char *dst, struct sk_err *err)
+{
+	struct stat st;
+	char host[PATH_MAX];
+
+	/* Only over a regular file of the host's (never through a link: the bind target is
+	 * opened beneath the new root, where the same rule holds). */
+	snprintf(host, sizeof(host), MOUNT_HOST "%s", dst);
+	if (fstatat(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return plan_add(plan, MOUNT_OVERLAY_FILE, src, dst, err) ? 0 : -1;
+}
+
 size_t mount_writable_paths(const struct mount_plan *plan, const char **paths, size_t capacity)
 {
 	size_t count = 0;
@@ -699,6 +726,34 @@ out:
 	return rc;
 }
 
+/* The new root's own file (written by an earlier entry, before the workload exists) bound
+ * read-only over a file of a bound host directory: both ends opened beneath the new root. */
+static int overlay_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
+{
+	int target, source, tree = -1, rc = -1;
+
+	source = sys_openat2(root_fd, e->src + 1, O_PATH | O_CLOEXEC, NEWROOT_RESOLVE);
+	if (source < 0)
+		return sk_fail_safe(err, "mount", errno, "open", e->src, NULL);
+	target = mount_open_mountpoint(root_fd, e->dst, 0, false, err);
+	if (target < 0) {
+		close(source);
+		return -1;
+	}
+	tree = sys_open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0 || sys_move_mount_fd(tree, target) < 0)
+		sk_fail_safe(err, "mount", errno, "bind over", mount_inside(e->dst), NULL);
+	else
+		rc = restrict_mount(
+		    tree, NULL, mount_inside(e->dst), 0,
+		    MOUNT_RESTRICT_RDONLY | MOUNT_RESTRICT_NOSUID | MOUNT_RESTRICT_NODEV, err);
+	if (tree >= 0)
+		close(tree);
+	close(source);
+	close(target);
+	return rc;
+}
+
 static int tmpfs_entry(int root_fd, const struct mount_entry *e, struct sk_err *err)
 {
 	char target_path[32];
@@ -762,6 +817,8 @@ static int apply_entry(const struct newroot *nr, const struct mount_entry *e, st
 	case MOUNT_TMPFS:
 	case MOUNT_SECRETS:
 		return tmpfs_entry(nr->root_fd, e, err);
+	case MOUNT_OVERLAY_FILE:
+		return overlay_entry(nr->root_fd, e, err);
 	}
 	return sk_fail_safe(err, "mount", EINVAL, "unknown plan entry", NULL, NULL);
 }

@@ -20,13 +20,15 @@
 #define MOUNT_HOST ""
 
 enum mount_kind {
-	MOUNT_DIR,	 /* mkdir dst */
-	MOUNT_BIND_DIR,	 /* read-only, recursive bind of the directory src on dst */
-	MOUNT_BIND_FILE, /* read-only bind of the file src on dst */
-	MOUNT_SYMLINK,	 /* symlink src (the link's text) at dst */
-	MOUNT_FILE,	 /* a file at dst holding `content` */
-	MOUNT_TMPFS,	 /* a writable tmpfs at dst, mount data in src */
-	MOUNT_SECRETS,	 /* the secrets' tmpfs: filled, then made read-only, by secrets.c */
+	MOUNT_DIR,	    /* mkdir dst */
+	MOUNT_BIND_DIR,	    /* read-only, recursive bind of the directory src on dst */
+	MOUNT_BIND_FILE,    /* read-only bind of the file src on dst */
+	MOUNT_SYMLINK,	    /* symlink src (the link's text) at dst */
+	MOUNT_FILE,	    /* a file at dst holding `content` */
+	MOUNT_TMPFS,	    /* a writable tmpfs at dst, mount data in src */
+	MOUNT_SECRETS,	    /* the secrets' tmpfs: filled, then made read-only, by secrets.c */
+	MOUNT_OVERLAY_FILE, /* read-only bind of the new root's own file src (made by an earlier
+			     * entry) over the file dst of a bound directory */
 };
 
 struct mount_entry {
@@ -93,6 +95,17 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 		  const struct sandbox_open_volume *volumes,
 		  const struct sandbox_open_workspace *workspace, struct sk_err *err);
 void mount_plan_free(struct mount_plan *plan);
+
+/* Parent, after mount_prepare: a file at dst (a path inside; its directory must be one of the
+ * plan's own, such as /etc) holding content, which the plan takes (freed with it, also on
+ * failure). */
+int mount_add_file(struct mount_plan *plan, const char *dst, char *content, size_t len,
+		   struct sk_err *err);
+/* Parent, after mount_prepare: the plan's file src shown at dst too, a read-only bind over the
+ * file a bound directory has there (nothing when the plan binds no such file: dst must be a
+ * regular file of the host's, under one of the curated /etc directories). */
+int mount_add_overlay(struct mount_plan *plan, const char *src, const char *dst,
+		      struct sk_err *err);
 
 /* Parent: the paths inside the sandbox where the plan lets it write, its tmpfs mounts ($HOME,
  * /tmp) and writable volumes, into paths (up to capacity); returns how many. They point into

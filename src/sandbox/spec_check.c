@@ -9,6 +9,7 @@
 
 #include "net/hostmatch.h"
 #include "sandbox/env.h"
+#include "sandbox/credentials.h"
 #include "sandbox/secrets.h"
 #include "store/volume.h"
 #include "store/workspace.h"
@@ -187,8 +188,9 @@ static int check_network(const struct sandbox_spec *spec, struct sk_err *err)
 	if (spec->network_mode > SANDBOX_NETWORK_PUBLIC)
 		return bad_number(err, "--network", spec->network_mode,
 				  "one of none, allowlist, public");
-	if (!spec_has_network(spec) && (spec->allow_net_count || spec->deny_net_count ||
-					spec->dns_server || spec->hosts_file || spec->audit_path))
+	if (!spec_has_network(spec) &&
+	    (spec->allow_net_count || spec->deny_net_count || spec->dns_server ||
+	     spec->hosts_file || spec->audit_path || spec->credential_count || spec->ca_file))
 		return sk_fail(err, "cli", 0, "add --network allowlist or an --allow-net rule",
 			       "network options given without network");
 	if (check_rules(spec->allow_net, spec->allow_net_count, false, err) < 0 ||
@@ -218,6 +220,8 @@ int spec_check_option(const struct sandbox_spec *spec, const char *flag, struct 
 		return check_env(spec, err);
 	if (strcmp(flag, "secret") == 0)
 		return secrets_check(spec, err);
+	if (strcmp(flag, "credential") == 0)
+		return credentials_check(spec, err);
 	if (strcmp(flag, "allow-net") == 0 || strcmp(flag, "deny-net") == 0)
 		return check_rules(
 		    strcmp(flag, "allow-net") == 0 ? spec->allow_net : spec->deny_net,
@@ -261,7 +265,7 @@ int spec_check_values(const struct sandbox_spec *spec, struct sk_err *err)
 	if (check_hostname(spec->hostname, err) < 0 || check_workdir(spec->workdir, err) < 0 ||
 	    check_identity_and_limits(spec, err) < 0 || check_env(spec, err) < 0 ||
 	    secrets_check(spec, err) < 0 || check_network(spec, err) < 0 ||
-	    check_secrets_network(spec, err) < 0)
+	    check_secrets_network(spec, err) < 0 || credentials_check(spec, err) < 0)
 		return -1;
 	if (check_require(spec, err) < 0)
 		return -1;

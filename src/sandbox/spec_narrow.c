@@ -206,6 +206,41 @@ static int narrow_secrets(const struct sandbox_spec *base, const struct sandbox_
 	return 0;
 }
 
+static bool same_credential(const struct sandbox_credential *a, const struct sandbox_credential *b)
+{
+	if (strcmp(a->name, b->name) != 0 || a->source != b->source ||
+	    !same_bytes(a->from, a->from_len, b->from, b->from_len) ||
+	    !same_bytes(a->header, a->header_len, b->header, b->header_len) ||
+	    !same_bytes(a->format, a->format_len, b->format, b->format_len) ||
+	    a->host_count != b->host_count)
+		return false;
+	for (size_t i = 0; i < a->host_count; i++)
+		if (!same_bytes(a->hosts[i].text, a->hosts[i].len, b->hosts[i].text,
+				b->hosts[i].len))
+			return false;
+	return true;
+}
+
+/* A credential is read from the daemon's file or variable and sent to its hosts: a request
+ * naming another source, host, header or shape would have the daemon send a value where the
+ * operator did not. Treated like a secret: only exactly as the operator gives it. */
+static int narrow_credentials(const struct sandbox_spec *base, const struct sandbox_spec *req,
+			      struct narrow_out *out)
+{
+	for (size_t i = 0; i < req->credential_count; i++) {
+		bool is_granted = false;
+		for (size_t j = 0; j < base->credential_count && !is_granted; j++)
+			is_granted = same_credential(&req->credentials[i], &base->credentials[j]);
+		if (!is_granted)
+			return widens(out, "credentials", (long)i,
+				      "credential '%s' is not one the operator gives (same name, "
+				      "source, hosts, header and format): leave it out or name it "
+				      "as the operator does",
+				      req->credentials[i].name);
+	}
+	return 0;
+}
+
 /* ---- network ---- */
 
 /* Whether base's rules (as the proxy gets them: `granted`) allow what the exact name rule
@@ -357,6 +392,16 @@ static int narrow_hosts_file(const struct sandbox_spec *base, const struct sandb
 	return equal_path("network.hosts_file", base->hosts_file, req->hosts_file, out);
 }
 
+/* The trust for the credentials' hosts: another file would let a request's own CA vouch for
+ * the host the daemon sends a credential to. */
+static int narrow_ca_file(const struct sandbox_spec *base, const struct sandbox_spec *req,
+			  struct narrow_out *out)
+{
+	if (req->credential_count == 0 && !req->ca_file)
+		return 0;
+	return equal_path("network.ca_file", base->ca_file, req->ca_file, out);
+}
+
 static int narrow_mode(const struct sandbox_spec *base, const struct sandbox_spec *req,
 		       struct narrow_out *out)
 {
@@ -487,10 +532,12 @@ static const struct {
     {"workspace_copy", NULL},	/* a copy instead of an overlay: less, not more */
     {"apply_on_success", NULL}, /* into the workspace's own directory, already granted */
     {"secrets", narrow_secrets},
+    {"credentials", narrow_credentials},
     {"network.allow", narrow_allow},
     {"network.deny", narrow_deny},
     {"network.dns_server", narrow_dns_server},
     {"network.hosts_file", narrow_hosts_file},
+    {"network.ca_file", narrow_ca_file},
     {"network.mode", narrow_mode},
     {"limits.memory", narrow_memory},
     {"limits.pids", narrow_pids},
@@ -512,7 +559,7 @@ static const struct {
  * test_spec_narrow.c's check that every document field has a row catches a field the document
  * has.) */
 #if defined(__LP64__)
-_Static_assert(sizeof(struct sandbox_spec) == 15216,
+_Static_assert(sizeof(struct sandbox_spec) == 17280,
 	       "struct sandbox_spec changed: give the new field a rule in spec_narrow.c's table "
 	       "(and docs/spec.md, Narrowing), then update this size");
 #endif

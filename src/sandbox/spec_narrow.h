@@ -30,6 +30,8 @@
  *   where base has an anonymous one at that path); read-write -> read-only allowed, never the
  *   reverse. keep_volumes: true only if base's is.
  * - secrets: each of req's equal to one of base's (name, source, from, env). Fewer is fine.
+ * - credentials: each of req's equal to one of base's (name, source, hosts, header, format).
+ * - network.ca_file: equal to base's when req has credentials or names one.
  * - network, only when req has one (without, nothing below is reachable):
  *   allow: each rule of req is one of base's (same canonical text, /raw included) or, for an
  *   exact name with or without :PORT, one that base's rules allow on each of its ports through

@@ -92,6 +92,36 @@ struct sandbox_secret {
 	size_t env_len;
 };
 
+#define SANDBOX_MAX_CREDENTIALS 8
+#define SANDBOX_CREDENTIAL_MAX_HOSTS 8
+#define SANDBOX_CREDENTIAL_MAX_BYTES 8192 /* a header value, not a file */
+#define SANDBOX_CREDENTIAL_HEADER_MAX 64
+#define SANDBOX_CREDENTIAL_FORMAT_MAX 128
+#define SANDBOX_CREDENTIAL_DEFAULT_HEADER "Authorization"
+#define SANDBOX_CREDENTIAL_DEFAULT_FORMAT "Bearer {}"
+
+/* --credential NAME=@FILE|env:VAR,host=HOST[:PORT][,host=...][,header=H][,format=F]: a value
+ * that never enters the sandbox. The sandbox gets a random placeholder as the variable NAME;
+ * the egress proxy terminates TLS to each HOST:PORT (443 when none) and, in requests to them
+ * only, puts the real value where the header H (Authorization) carries the placeholder in the
+ * shape F ("Bearer {}", {} the value). The source is read like a secret's (never the value in
+ * a flag or a file); the strings point into the flag's text, lengths given. */
+struct sandbox_credential {
+	char name[SANDBOX_SECRET_NAME_MAX + 1]; /* a variable name */
+	enum sandbox_secret_source source;
+	const char *from; /* the file's path or the variable's name, from_len bytes */
+	size_t from_len;
+	struct {
+		const char *text; /* "HOST" or "HOST:PORT", len bytes */
+		size_t len;
+	} hosts[SANDBOX_CREDENTIAL_MAX_HOSTS];
+	size_t host_count;
+	const char *header; /* NULL: SANDBOX_CREDENTIAL_DEFAULT_HEADER */
+	size_t header_len;
+	const char *format; /* NULL: SANDBOX_CREDENTIAL_DEFAULT_FORMAT */
+	size_t format_len;
+};
+
 /* --tty: whether the sandbox gets a pty of its own (sandbox/tty.h). */
 enum sandbox_tty_mode {
 	SANDBOX_TTY_AUTO = 0, /* a pty when stdin or stdout is a terminal (the default) */
@@ -162,6 +192,10 @@ struct sandbox_spec {
 	struct sandbox_secret secrets[SANDBOX_MAX_SECRETS]; /* --secret, a later one of the same
 							     * name replacing an earlier one */
 	size_t secret_count;
+	struct sandbox_credential credentials[SANDBOX_MAX_CREDENTIALS]; /* --credential */
+	size_t credential_count;
+	const char *ca_file; /* --ca-file FILE: the proxy's trust for terminated upstreams; NULL:
+			      * the host's store */
 	enum sandbox_tty_mode tty_mode;
 	/* --require: what the host must offer, or the run is refused before anything is made
 	 * (gate_require). 0: nothing required. */
@@ -223,6 +257,8 @@ struct sandbox_host {
 	/* spec->secret_count memfds holding the values, sealed against any change
 	 * (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL); the engine refuses others. */
 	const int *secret_fds;
+	/* spec->credential_count memfds, sealed the same way: read only by the egress proxy. */
+	const int *credential_fds;
 	struct sandbox_service *service; /* NULL for a run that ends with its command */
 };
 

@@ -230,10 +230,12 @@ def test_show_round_trips_through_check_and_run(ctx):
     doc = json.loads(shown.out)
     expect(list(doc) == ["stockade", "command", "env", "workdir", "uid", "hostname", "rootfs",
                          "volumes", "keep_volumes", "workspace", "workspace_name",
-                         "workspace_copy", "apply_on_success", "secrets", "network", "limits",
+                         "workspace_copy", "apply_on_success", "secrets", "credentials",
+                         "network", "limits",
                          "allow_degraded",
                          "tty", "report", "audit", "quiet", "require"], f"order: {list(doc)}")
-    expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file"] and
+    expect(list(doc["network"]) == ["mode", "allow", "deny", "dns_server", "hosts_file",
+                                    "ca_file"] and
            list(doc["limits"]) == ["memory", "pids", "cpus", "timeout", "output", "tmpfs"],
            f"{doc}")
     expect(doc["limits"]["timeout"] == "90s" and doc["command"] == ["echo", "hi"], f"{doc}")
@@ -454,7 +456,7 @@ def test_policy_check(ctx):
         f"{bad}:3:9: tty: invalid --tty 'maybe' (one of auto, always, never)",
         f"{bad}:4:2: x: unknown key (known here: stockade, profile, command, network, limits, "
         "require, env, workdir, uid, hostname, rootfs, volumes, keep_volumes, workspace, workspace_name, workspace_copy, "
-        "apply_on_success, secrets, allow_degraded, "
+        "apply_on_success, secrets, credentials, allow_degraded, "
         "tty, report, audit, quiet)",
         f"open {h.dir}/missing.json: No such file or directory"], f"{r.out}")
     r = h.cli("policy", "check", "-", input=b'{"stockade": 1, "limits": {"pids": 0}}')

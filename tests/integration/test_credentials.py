@@ -1,0 +1,419 @@
+"""Credentials (issue 19; SECURITY.md "Credentials"; docs/spec.md): `--credential
+NAME=@FILE|env:VAR,host=HOST[:PORT]` gives the sandbox only a random placeholder in $NAME; the
+egress proxy terminates TLS to HOST with a certificate of a CA made for the run and puts the
+real value in the Authorization header of requests to that host only. The upstream is an
+HTTPS server on the host's loopback (python's ssl, with a CA made here by the `openssl` CLI),
+named through --hosts-file; it answers 200 only to the real token. Every real value starts with
+"stk-cred-", so the sandbox can look for that prefix without ever being given a value."""
+import json
+import os
+import secrets as pyrandom
+import shutil
+import socket
+import ssl
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+import atexit
+import http.server
+
+import harness
+from harness import expect, one_line_125
+from test_egress import hosts_file, run_net
+from test_secrets import _descendants, _host_side, _where, _files_holding, write_file
+
+PREFIX = "stk-cred-"
+UNDICI_VERSION = "6.21.0"
+
+
+def unique_token():
+    return PREFIX + pyrandom.token_hex(16)
+
+
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+class TlsServer:
+    """An HTTPS server on 127.0.0.1 with a certificate for `names`, signed by a CA made here.
+    It records (path, Authorization, Host) of each request; GET answers 200 with "ok" when
+    Authorization is "Bearer <token>" (the test sets token), else 401."""
+
+    def __init__(self, names):
+        self.dir = tempfile.mkdtemp(prefix="stockade-cred-ca-")
+        atexit.register(shutil.rmtree, self.dir, True)
+        d = self.dir
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt", "-days", "2", "-subj", "/CN=test CA")
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", f"{d}/srv.key", "-out", f"{d}/srv.csr", "-subj", f"/CN={names[0]}")
+        with open(f"{d}/ext", "w") as f:
+            f.write("subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n")
+        _openssl("x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.crt", "-CAkey",
+                 f"{d}/ca.key", "-CAcreateserial", "-out", f"{d}/srv.crt", "-days", "2",
+                 "-extfile", f"{d}/ext")
+        os.chmod(d, 0o755)
+        os.chmod(f"{d}/ca.crt", 0o644)
+        self.ca_file = f"{d}/ca.crt"
+        self.token = None
+        self.log = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization")
+                server.log.append((self.path, auth, self.headers.get("Host")))
+                if self.path.startswith("/big/"):
+                    size = int(self.path.split("/")[2])
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(size))
+                    self.end_headers()
+                    block = b"x" * 65536
+                    for at in range(0, size, len(block)):
+                        self.wfile.write(block[: min(len(block), size - at)])
+                    return
+                ok = server.token is not None and auth == f"Bearer {server.token}"
+                body = b"ok\n" if ok else b"no\n"
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.request_queue_size = 128
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(f"{d}/srv.crt", f"{d}/srv.key")
+        self.http.socket = context.wrap_socket(self.http.socket, server_side=True)
+        self.port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+class PlainServer:
+    """A plain HTTP server on 127.0.0.1: records (path, Authorization) and answers 200."""
+
+    def __init__(self):
+        server = self
+        self.log = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                server.log.append((self.path, self.headers.get("Authorization")))
+                self.send_response(200)
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+                self.wfile.write(b"hi\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+_servers = {}
+
+
+def tls_server():
+    """The module's HTTPS server (one for both modes), its log emptied for the test."""
+    if "tls" not in _servers:
+        _servers["tls"] = TlsServer(["api.test", "api2.test"])
+    _servers["tls"].log.clear()
+    return _servers["tls"]
+
+
+def plain_server():
+    if "plain" not in _servers:
+        _servers["plain"] = PlainServer()
+    _servers["plain"].log.clear()
+    return _servers["plain"]
+
+
+def credential_opts(ctx, token_path, s, extra_hosts=None, ca=True):
+    hosts = hosts_file(ctx, dict({"api.test": "127.0.0.1", "api2.test": "127.0.0.1",
+                                  "other.test": "127.0.0.1"}, **(extra_hosts or {})))
+    opts = ["--credential", f"TOKEN=@{token_path},host=api.test:{s.port}",
+            "--allow-net", f"127.0.0.1:{s.port}", "--hosts-file", hosts]
+    return opts + (["--ca-file", s.ca_file] if ca else [])
+
+
+CURL = "curl -sS --max-time 10 -o /dev/null -w '%{http_code}\\n'"
+
+
+def test_credential_reaches_its_host_and_only_its_host(ctx):
+    s, plain = tls_server(), plain_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token + "\n")  # a file written with echo: its newline is dropped
+    opts = credential_opts(ctx, path, s) + ["--allow-net", f"other.test:{plain.port}",
+                                            "--allow-net", f"127.0.0.1:{plain.port}"]
+    script = (
+        'echo "$TOKEN"; '
+        f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/v1/me; '
+        # a second allowed host gets no credential, and the placeholder never goes there
+        f'{CURL} http://other.test:{plain.port}/plain; '
+        f'{CURL} -H "Authorization: Bearer $TOKEN" http://other.test:{plain.port}/leak; '
+        f'{CURL} "http://other.test:{plain.port}/q?k=$TOKEN"; '
+        # the value is nowhere inside: environment, command lines, files
+        # (the pattern is spelled so that no command line holding it matches it)
+        f'grep -rlsa "{PREFIX[:-2]}[{PREFIX[-2]}]-" /proc/[0-9]*/environ /proc/[0-9]*/cmdline /etc /run /tmp /home '
+        '| wc -l')
+    r, events, rep = run_net(ctx, script, opts)
+    lines = r.out.split()
+    placeholder = lines[0] if lines else ""
+    expect(r.returncode == 0 and placeholder.startswith("stockade-placeholder-") and
+           PREFIX not in r.out, f"the sandbox's $TOKEN: {r}")
+    expect(lines[1:] == ["200", "200", "403", "403", "0"], f"answers inside: {r}")
+    expect((("/v1/me", f"Bearer {token}", f"api.test:{s.port}") in s.log),
+           f"the host did not see the real token: {s.log}")
+    expect(plain.log == [("/plain", None)], f"the other host saw: {plain.log}")
+    terminated = [e for e in events if e.get("carries") == "terminated"]
+    expect(len(terminated) == 1 and terminated[0]["method"] == "GET" and
+           terminated[0]["path"] == "/v1/me" and terminated[0]["status"] == 200 and
+           terminated[0]["credential"] == "TOKEN", f"the audit of the request: {events}")
+    refused = [e for e in events if e["decision"] == "deny"]
+    expect(len(refused) == 2 and all(e.get("credential") == "TOKEN" and "placeholder" in
+                                     e["reason"] for e in refused), f"the refusals: {events}")
+    layers = {layer["name"]: layer for layer in rep.get("layers", [])} if isinstance(
+        rep.get("layers"), list) else rep.get("layers", {})
+    expect("credentials" in json.dumps(layers), f"the report's layers: {rep}")
+    for where, text in (("stdout", r.out), ("stderr", r.err), ("audit", json.dumps(events)),
+                        ("report", json.dumps(rep))):
+        expect(token not in text, f"the real value in {where}")
+
+
+def test_real_value_is_only_in_the_proxy_process(ctx):
+    """While the sandbox runs: the value (from a file and from a variable) is in the proxy
+    process's memory and nowhere else of stockade's on the host; afterwards not in the output,
+    report, audit, policy show or STOCKADE_HOME."""
+    s = tls_server()
+    from_file, from_env = unique_token(), unique_token()
+    path = write_file(ctx, from_file)
+    home = ctx.fresh_state()
+    d = ctx.tmpdir(mode=0o777)
+    report, audit = os.path.join(d, "report.json"), os.path.join(d, "audit.jsonl")
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1", "api2.test": "127.0.0.1"})
+    opts = ["--credential", f"A=@{path},host=api.test:{s.port}",
+            "--credential", f"B=env:SRC,host=api2.test:{s.port}",
+            "--allow-net", f"127.0.0.1:{s.port}", "--hosts-file", hosts, "--ca-file", s.ca_file,
+            "--audit", audit, "--report", report]
+    s.token = from_file
+    script = (f'{CURL} -H "Authorization: Bearer $A" https://api.test:{s.port}/a; '
+              "echo ready; exec sleep 20")
+    env = {"SRC": from_env, "STOCKADE_HOME": home}
+    p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c", script], env=env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out = b""
+        deadline = time.time() + 30
+        while b"ready" not in out and time.time() < deadline:
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+        expect(b"ready" in out and out.split()[0] == b"200", f"the sandbox: {out!r}")
+        host = _host_side(_descendants(p.pid))
+        proxy = [pid for pid in host if pid != p.pid]
+        expect(len(proxy) == 1, f"stockade and its proxy: {host}")
+        for value in (from_file, from_env):
+            expect("memory" in _where(proxy[0], value.encode()),
+                   "the scan does not find the value in the proxy, which holds it")
+            expect(not _where(p.pid, value.encode()),
+                   f"the value in the supervisor: {_where(p.pid, value.encode())}")
+    finally:
+        p.kill()
+        rest, err = p.communicate(timeout=30)
+    shown = ctx.stockade("policy", "show", *opts, env=env)
+    expect(shown.returncode == 0 and json.loads(shown.out)["credentials"] == [
+        f"A=@{path},host=api.test:{s.port}", f"B=env:SRC,host=api2.test:{s.port}"],
+        f"policy show: {shown}")
+    for value in (from_file, from_env):
+        for name, text in (("stdout", out + rest), ("stderr", err), ("policy", shown.raw_out)):
+            expect(value.encode() not in text, f"the value in {name}")
+        expect(not _files_holding(d, value.encode()), "the value in the report or audit")
+        expect(not _files_holding(home, value.encode()), "the value in STOCKADE_HOME")
+    expect(os.path.getsize(audit) > 0, "no audit line")
+
+
+def test_bad_upstream_certificate_is_refused(ctx):
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    before = len(s.log)
+    # The host's store does not trust the test CA; then a host name the certificate lacks.
+    cases = [(credential_opts(ctx, path, s, ca=False), "api.test",
+              "upstream certificate refused: unable to get local issuer certificate"),
+             (["--credential", f"TOKEN=@{path},host=wrong.test:{s.port}", "--ca-file", s.ca_file,
+               "--allow-net", f"127.0.0.1:{s.port}",
+               "--hosts-file", hosts_file(ctx, {"wrong.test": "127.0.0.1"})], "wrong.test",
+              "upstream certificate refused: hostname mismatch")]
+    for opts, name, reason in cases:
+        r, events, _ = run_net(ctx, f'curl -sS --max-time 10 -D - -H "Authorization: Bearer '
+                               f'$TOKEN" https://{name}:{s.port}/x', opts + ["--quiet"])
+        expect("HTTP/1.1 502" in r.out and reason in r.out, f"the client's answer: {r}")
+        denied = [e for e in events if e["decision"] == "deny"]
+        expect(len(denied) == 1 and denied[0]["reason"] == reason, f"the audit: {events}")
+    expect(len(s.log) == before, f"a request reached the server: {s.log[before:]}")
+
+
+def test_trust_store_inside(ctx):
+    s = tls_server()
+    path = write_file(ctx, unique_token())
+    with open("/etc/ssl/certs/ca-certificates.crt") as f:
+        host_count = f.read().count("BEGIN CERTIFICATE")
+    script = ("for v in SSL_CERT_FILE NODE_EXTRA_CA_CERTS REQUESTS_CA_BUNDLE CURL_CA_BUNDLE; do "
+              'printenv $v; done; grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt '
+              "/etc/stockade-ca-bundle.crt | cut -d: -f2; "
+              "cat /etc/ssl/certs/ca-certificates.crt /etc/stockade-ca-bundle.crt | "
+              "grep -c PRIVATE; "
+              "awk '/BEGIN/{c=\"\"} {c=c $0 \"\\n\"} END{printf \"%s\", c}' "
+              "/etc/stockade-ca-bundle.crt | openssl x509 -noout -text | "
+              "grep -A2 'Name Constraints' | tr -d ' ' | tail -n +2; "
+              # no variable: curl reads the curated /etc/ssl, which holds the run's CA too
+              f'env -u CURL_CA_BUNDLE -u SSL_CERT_FILE {CURL} https://api.test:{s.port}/t')
+    r, _, _ = run_net(ctx, script, credential_opts(ctx, path, s))
+    lines = r.out.split("\n")
+    expect(r.returncode == 0 and lines[:4] == ["/etc/stockade-ca-bundle.crt"] * 4,
+           f"the variables: {r}")
+    expect(lines[4:6] == [str(host_count + 1)] * 2, f"the bundles hold the run's CA: {r}")
+    expect(lines[6] == "0", f"a private key inside: {r}")
+    expect(lines[7] == f"Permitted:" and lines[8] == "DNS:api.test", f"name constraints: {r}")
+    expect(lines[9] == "401", f"a client reading only /etc/ssl: {r}")
+
+
+def _undici_dir():
+    """undici (node's fetch with a proxy agent), npm-installed once per run: node 20's own
+    fetch ignores HTTPS_PROXY. Skipped visibly without node, npm or a registry."""
+    if "undici" in _servers:
+        return _servers["undici"]
+    missing = [t for t in ("node", "npm") if not shutil.which(t, path=harness.BASE_ENV["PATH"])]
+    if missing:
+        raise harness.Skip(f"{' and '.join(missing)} not installed (`make deps` installs them)")
+    top = tempfile.mkdtemp(prefix="stockade-undici-")
+    atexit.register(harness.remove_tree, top)
+    r = subprocess.run(["npm", "install", "--prefix", top, "--no-audit", "--no-fund",
+                        "--loglevel=error", f"undici@{UNDICI_VERSION}"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, npm_config_update_notifier="false"))
+    if r.returncode != 0:
+        raise harness.Skip("cannot npm-install undici (no registry?): " +
+                           " ".join(r.stderr.split())[-300:])
+    tar = os.path.join(top, "undici.tar")
+    with tarfile.open(tar, "w") as t:
+        t.add(os.path.join(top, "node_modules"), arcname="node_modules")
+    _servers["undici"] = tar
+    return tar
+
+
+NODE_HTTPS = r'''
+const http = require("http"), tls = require("tls");
+// What npm's proxy agents do: CONNECT, then TLS over the tunnel (NODE_EXTRA_CA_CERTS).
+const u = new URL(process.env.HTTPS_PROXY);
+const req = http.request({host: u.hostname, port: u.port, method: "CONNECT",
+                          path: `api.test:${process.argv[1]}`,
+                          headers: {Host: `api.test:${process.argv[1]}`}});
+req.on("connect", (res, socket) => {
+  const s = tls.connect({socket, servername: "api.test"}, () => {
+    s.write(`GET /node-https HTTP/1.1\r\nHost: api.test:${process.argv[1]}\r\n` +
+            `Authorization: Bearer ${process.env.TOKEN}\r\nConnection: close\r\n\r\n`);
+  });
+  let out = ""; s.on("data", d => out += d);
+  s.on("end", () => console.log(out.split(" ")[1]));
+  s.on("error", e => console.log("ERR " + e.message));
+});
+req.on("error", e => console.log("ERR " + e.message));
+req.end();
+'''
+
+NODE_FETCH = r'''
+const {fetch, ProxyAgent} = require("/tmp/node_modules/undici");
+fetch(`https://api.test:${process.argv[1]}/node-fetch`,
+      {headers: {Authorization: `Bearer ${process.env.TOKEN}`},
+       dispatcher: new ProxyAgent(process.env.HTTPS_PROXY)})
+  .then(r => console.log(r.status)).catch(e => console.log("ERR " + (e.cause || e)));
+'''
+
+
+def test_clients_python_and_node(ctx):
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    opts = credential_opts(ctx, path, s)
+    py = ("import os, urllib.request\n"
+          f"r = urllib.request.Request('https://api.test:{s.port}/py', headers={{"
+          "'Authorization': 'Bearer ' + os.environ['TOKEN']})\n"
+          "print(urllib.request.urlopen(r, timeout=10).status)\n")
+    r, events, _ = run_net(ctx, ["python3", "-c", py], opts)
+    expect(r.returncode == 0 and r.out.strip() == "200", f"python urllib: {r}")
+    if not shutil.which("node", path=harness.BASE_ENV["PATH"]):
+        raise harness.Skip("node is not installed (`make deps` installs it)")
+    r, events, _ = run_net(ctx, ["node", "-e", NODE_HTTPS, str(s.port)], opts)
+    expect(r.returncode == 0 and r.out.strip() == "200", f"node https over CONNECT: {r}")
+    tar = _undici_dir()
+    with open(tar, "rb") as f:
+        data = f.read()
+    r = ctx.sandbox(["sh", "-c", 'tar -C /tmp -xf - && exec node -e "$0" "$1"', NODE_FETCH,
+                     str(s.port)], opts=opts, input=data)
+    expect(r.returncode == 0 and r.out.strip() == "200", f"node fetch (undici): {r}")
+    seen = [p for p, auth, _ in s.log if auth == f"Bearer {token}"]
+    expect({"/py", "/node-https", "/node-fetch"} <= set(seen), f"the host saw: {s.log}")
+
+
+def test_refusals(ctx):
+    token = unique_token()
+    path = write_file(ctx, token)
+    home = ctx.fresh_state()
+    d = ctx.tmpdir()
+    pol = os.path.join(d, "p.json")
+    with open(pol, "w") as f:
+        json.dump({"stockade": 1, "credentials": [f"K=@{path},host=api.example.com"]}, f)
+    os.chmod(pol, 0o644)
+    cases = [
+        (["--credential", f"K={token},host=api.example.com"], "must be @FILE or env:VAR"),
+        (["--credential", f"K=@{path}"], "host= names where the value may go"),
+        (["--credential", f"K=@{path},host=*.example.com"], "invalid host=*.example.com"),
+        (["--credential", f"K=@{path},host=10.0.0.1"], "invalid host=10.0.0.1"),
+        (["--credential", f"K=@{path},host=a.example.com,header=Host"], "frames or routes"),
+        (["--credential", f"K=@{path},host=a.example.com,format=Bearer"], "must hold {} once"),
+        (["--credential", f"K=@{path},host=a.example.com", "-e", "K=1"], "and so does -e"),
+        (["--credential", f"PATH=@{path},host=a.example.com"], "stockade sets PATH itself"),
+        (["--credential", f"K=@{path},host=a.example.com", "--credential",
+          f"L=@{path},host=a.example.com:443"], "a.example.com:443 is named twice"),
+        (["--ca-file", path, "--allow-net", "a.example.com"], "there is none"),
+        (["--network", "public", "--credential", f"K=@{path},host=a.example.com"],
+         "a run that holds credentials (K) cannot have the public network"),
+        (["--policy", pol, "--network", "public"],
+         "a run that holds credentials (K) cannot have the public network"),
+    ]
+    for opts, needle in cases:
+        r = ctx.stockade("run", "-v", "proof:/proof", *opts, "--", "touch", "/proof/ran",
+                         env={"STOCKADE_HOME": home})
+        one_line_125(r, needle)
+        expect(token not in r.err, f"the value in a message: {r}")
+    # nothing was created: no volume, so no run got as far as the store
+    r = ctx.stockade("volume", "ls", env={"STOCKADE_HOME": home})
+    expect("proof" not in r.out, f"a refused run created its volume: {r}")
+    with open(pol, "w") as f:
+        json.dump({"stockade": 1, "credentials": [f"K=@{path},host=api.example.com"],
+                   "network": {"mode": "public"}}, f)
+    r = ctx.stockade("policy", "check", pol)
+    expect(r.returncode == 1 and "cannot have the public network" in r.out, f"policy check: {r}")
+    # a value that would split the header is refused when the proxy reads it, not echoed
+    bad = write_file(ctx, "stk-cred-a\r\nX-Evil: 1", "bad")
+    r = ctx.stockade("run", "--credential", f"K=@{bad},host=a.example.com", "--", "true",
+                     env={"STOCKADE_HOME": home})
+    one_line_125(r, "credential K: its value cannot go in a header")
+    expect("X-Evil" not in r.err, f"{r}")
