@@ -209,6 +209,29 @@ MUTATIONS = {
                    "if (s->sandboxes[k].state != MCP_BOX_FREE)\n\t\t\t(void)mcp_child_start",
                    "if (0)\n\t\t\t(void)mcp_child_start")],
                  ["mcp:sandboxes_go_when_stdin_closes_or_on_sigterm"], reason="left behind"),
+    # Workspaces: no overlay, and the project bound writable at the guest path.
+    "workspace-overlay": M([("src/sandbox/mount_overlay.c",
+                             "#define LOWER_ATTR (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | "
+                             "MOUNT_ATTR_NODEV)",
+                             "#define LOWER_ATTR (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)"),
+                            ("src/sandbox/mount_overlay.c",
+                             "rc = mount_overlay(lower, upper, work, lower, err);",
+                             "rc = 0, (void)mount_overlay;")],
+                           ["workspace_run:workspace_host_tree_unchanged_by_any_change"],
+                           reason="the host project changed"),
+    # workspace apply: host paths resolved like any path (a planted link is followed).
+    "workspace-apply-resolve": M([("src/store/wsdiff.c",
+                                   "RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | "
+                                   "RESOLVE_NO_MAGICLINKS |\n\t\t\t       RESOLVE_NO_XDEV);",
+                                   "0);")],
+                                 ["workspace:planted_symlink_race_during_apply"]),
+    # Credentials: the placeholder may go to any host.
+    "credential-elsewhere": M([("src/net/credinject.c",
+                                "if (contains_nocase(buf, len, credentials[i].placeholder))",
+                                "if (0 && contains_nocase(buf, len, "
+                                "credentials[i].placeholder))")],
+                              ["credentials:credential_reaches_its_host_and_only_its_host"],
+                              reason="answers inside"),
 }
 
 
