@@ -76,7 +76,7 @@ int mount_plan_workspace(struct mount_plan *plan, const struct sandbox_spec *spe
 	w->is_copy = spec->workspace.is_copy;
 	if (w->is_copy)
 		return mount_plan_volume(&w->upper, &ws->volume, spec->workspace.guest, false, err);
-	if (mount_plan_volume(&w->upper, &ws->volume, MOUNT_WS_STAGE + sizeof(MOUNT_NEWROOT) - 1,
+	if (mount_plan_volume(&w->upper, &ws->volume, &MOUNT_WS_STAGE[sizeof(MOUNT_NEWROOT) - 1],
 			      false, err) < 0)
 		return -1;
 	lower->fd = -1;
@@ -271,7 +271,7 @@ int mount_apply_workspace(int root_fd, const struct mount_workspace *w, struct s
 	 * its mount point with it, before the new root becomes read-only. */
 	if (rc == 0 && umount2(MOUNT_WS_STAGE, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
 		rc = sk_fail_safe(err, "mount", errno, "detach", MOUNT_WS_STAGE, NULL);
-	if (rc == 0 && unlinkat(root_fd, MOUNT_WS_STAGE + sizeof(MOUNT_NEWROOT), AT_REMOVEDIR) < 0)
+	if (rc == 0 && unlinkat(root_fd, &MOUNT_WS_STAGE[sizeof(MOUNT_NEWROOT)], AT_REMOVEDIR) < 0)
 		rc = sk_fail_safe(err, "mount", errno, "rmdir", MOUNT_WS_STAGE, NULL);
 	return rc;
 }
