@@ -1,4 +1,5 @@
-/* What mount.c shares with mount_overlay.c (the workspace's overlay): one layer, two files. */
+/* What mount.c (the child side), mount_plan.c (the parent side) and mount_overlay.c (the
+ * workspace's overlay) share: one layer, three files. */
 #ifndef STOCKADE_MOUNT_INTERNAL_H
 #define STOCKADE_MOUNT_INTERNAL_H
 
@@ -9,6 +10,8 @@
 int mount_plan_volume(struct mount_volume *v, const struct sandbox_open_volume *ov,
 		      const char *guest, bool is_readonly, struct sk_err *err);
 void mount_volume_free(struct mount_volume *v);
+/* The attributes every volume gets: nosuid, nodev, and read-only for :ro. */
+uint64_t mount_volume_attr(bool is_readonly);
 /* MOUNT_NEWROOT "/x" -> "/x", for messages. */
 const char *mount_inside(const char *dst);
 /* Child: dst's directory (or file) beneath the new root, through no symlink, made like mkdir
