@@ -71,11 +71,14 @@ test: check
 check-deploy: deps build
 	$(SUDO) python3 tests/deploy/run.py --build $(BUILD)
 
-# The unit and integration tests (escape runner included) on an ASan+UBSan build.
+# The unit and integration tests (escape runner included) on an ASan+UBSan build; both modes
+# unless ASAN_MODE says one (CI: root; `make check` runs both modes on the normal build).
+ASAN_MODE ?=
 check-asan: deps
 	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined
 	ninja -C $(ASAN_BUILD)
-	$(SUDO) env $(SANITIZER_ENV) python3 tests/run.py --build $(ASAN_BUILD)
+	$(SUDO) env $(SANITIZER_ENV) python3 tests/run.py --build $(ASAN_BUILD) \
+		$(if $(ASAN_MODE),--mode $(ASAN_MODE))
 
 build-clang: deps
 	[ -f $(CLANG_BUILD)/build.ninja ] || CC=clang meson setup $(CLANG_BUILD)
