@@ -85,35 +85,52 @@ static void check_conflict(struct wsdiff_workspace *ws, struct wsdiff_change *c)
 		c->conflict = host_conflict(ws, c->from, true);
 }
 
-static bool is_below(const char *path, const char *dir)
+/* The index of the change at the first len bytes of path (a directory holding it), or -1.
+ * The list is sorted by path. */
+static long find_ancestor(const struct wsdiff_list *list, const char *path, size_t len)
 {
-	size_t len = strlen(dir);
-	return strncmp(path, dir, len) == 0 && path[len] == '/';
+	char key[PATH_MAX];
+	long lo = 0, hi = (long)list->count - 1;
+
+	snprintf(key, sizeof(key), "%.*s", (int)len, path);
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(key, list->items[mid].path);
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 /* Marks what is not applied: refused and conflicting changes, and everything below a
- * directory that is not made. Counts them. */
+ * directory that is not made, removed or replaced. Ancestors are looked up by path,
+ * not by position: "sub.txt" sorts between "sub" and "sub/x". Counts them. */
 static void mark_skipped(struct wsdiff_list *list, bool *is_skipped,
 			 struct workspace_apply_stats *stats)
 {
-	const char *skipped_dir = NULL;
-
 	for (size_t i = 0; i < list->count; i++) {
 		struct wsdiff_change *c = &list->items[i];
-		if (skipped_dir && is_below(c->path, skipped_dir)) {
+		if (c->refusal || c->conflict) {
 			is_skipped[i] = true;
-			stats->refused++;
+			stats->refused += c->refusal != NULL;
+			stats->conflicts += c->refusal == NULL;
 			continue;
 		}
-		skipped_dir = NULL;
-		if (!c->refusal && !c->conflict)
-			continue;
-		is_skipped[i] = true;
-		stats->refused += c->refusal != NULL;
-		stats->conflicts += c->refusal == NULL;
-		/* A directory not made, removed or replaced: nothing below it is touched. */
-		if (S_ISDIR(c->new_mode) || S_ISDIR(c->old_mode))
-			skipped_dir = c->path;
+		/* Ancestors come first in the list: their marks are final here. */
+		for (const char *slash = strchr(c->path, '/'); slash && !is_skipped[i];
+		     slash = strchr(slash + 1, '/')) {
+			long at = find_ancestor(list, c->path, (size_t)(slash - c->path));
+			const struct wsdiff_change *dir = at >= 0 ? &list->items[at] : NULL;
+			if (dir && is_skipped[at] &&
+			    (S_ISDIR(dir->new_mode) || S_ISDIR(dir->old_mode))) {
+				is_skipped[i] = true;
+				stats->refused++;
+			}
+		}
 	}
 }
 

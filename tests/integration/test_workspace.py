@@ -439,3 +439,18 @@ def test_device_node_in_the_upper_layer_is_refused(ctx):
     before = manifest(ctx, project)
     r = home.cli("workspace", "apply", "dev")
     expect(r.returncode == 125 and manifest(ctx, project) == before, f"apply: {r}")
+
+
+def test_skip_refused_skips_below_a_refused_directory_past_a_sibling(ctx):
+    """A refused directory's content is skipped even when a sibling sorts between them
+    ("bad", "bad.txt", "bad/f"): apply does not stop midway on a parent it never made."""
+    home = Home(ctx)
+    project = make_project(ctx)
+    make_workspace(home, project, "sib", "mkdir bad && chmod 2755 bad && echo in > bad/f && "
+                   "echo t > bad.txt && echo top > top.txt")
+    r = home.cli("workspace", "apply", "sib", "--skip-refused")
+    expect(r.returncode == 0 and r.err.count("refused:") == 1, f"--skip-refused: {r}")
+    for name, text in (("bad.txt", "t\n"), ("top.txt", "top\n")):
+        with open(os.path.join(project, name)) as f:
+            expect(f.read() == text, f"{name} was not applied: {r}")
+    expect(not os.path.exists(os.path.join(project, "bad")), "the refused directory was made")
