@@ -106,12 +106,31 @@ static long find_ancestor(const struct wsdiff_list *list, const char *path, size
 	return -1;
 }
 
-/* Marks what is not applied: refused and conflicting changes, and everything below a
- * directory that is not made, removed or replaced. Ancestors are looked up by path,
+/* Does c remove a directory the host has (a deletion, or a directory made a file or link)? */
+static bool removes_host_dir(const struct wsdiff_change *c)
+{
+	return S_ISDIR(c->old_mode) && !S_ISDIR(c->new_mode);
+}
+
+/* Marks what is not applied: refused and conflicting changes; the removal of a directory
+ * that holds a conflict (removing it would take the host's change with it); and everything
+ * below a directory that is not made, removed or replaced. Ancestors are looked up by path,
  * not by position: "sub.txt" sorts between "sub" and "sub/x". Counts them. */
 static void mark_skipped(struct wsdiff_list *list, bool *is_skipped,
 			 struct workspace_apply_stats *stats)
 {
+	for (size_t i = 0; i < list->count; i++) {
+		const char *path = list->items[i].path;
+		if (!list->items[i].conflict)
+			continue;
+		for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+			long at = find_ancestor(list, path, (size_t)(slash - path));
+			struct wsdiff_change *dir = at >= 0 ? &list->items[at] : NULL;
+			if (dir && removes_host_dir(dir) && !dir->refusal && !dir->conflict)
+				dir->conflict = "holds a host entry that changed since the sandbox "
+						"started";
+		}
+	}
 	for (size_t i = 0; i < list->count; i++) {
 		struct wsdiff_change *c = &list->items[i];
 		if (c->refusal || c->conflict) {

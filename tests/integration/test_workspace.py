@@ -441,6 +441,28 @@ def test_device_node_in_the_upper_layer_is_refused(ctx):
     expect(r.returncode == 125 and manifest(ctx, project) == before, f"apply: {r}")
 
 
+def test_skip_refused_keeps_a_conflict_below_a_removed_directory(ctx):
+    """The sandbox removes sub/ (or makes it a file); the host then changes sub/c.txt. That
+    entry is a conflict, left by --skip-refused: so is the removal of the directory holding
+    it, which would take the host's change with it."""
+    home = Home(ctx)
+    for name, shell in (("rmdir", "rm -r sub; echo top > top.txt"),
+                        ("todir", "rm -r sub; echo file > sub; echo top > top.txt")):
+        project = make_project(ctx)
+        make_workspace(home, project, name, shell)
+        r = ctx.run(["sh", "-c", 'cd "$1" && echo host >> sub/c.txt', "sh", project])
+        expect(r.returncode == 0, f"host change: {r}")
+        r = home.cli("workspace", "apply", name, "--skip-refused")
+        expect(r.returncode == 0 and "conflict:" in r.err, f"{name}: apply: {r}")
+        with open(os.path.join(project, "top.txt")) as f:
+            expect(f.read() == "top\n", f"{name}: the rest was not applied")
+        path = os.path.join(project, "sub", "c.txt")
+        expect(os.path.isfile(path), f"{name}: the host's changed sub/c.txt was removed: {r}")
+        with open(path) as f:
+            expect(f.read() == "see\nhost\n", f"{name}: the host's change was lost")
+        expect(name in workspaces(home), f"{name}: a workspace with a conflict went")
+
+
 def test_skip_refused_skips_below_a_refused_directory_past_a_sibling(ctx):
     """A refused directory's content is skipped even when a sibling sorts between them
     ("bad", "bad.txt", "bad/f"): apply does not stop midway on a parent it never made."""
