@@ -181,34 +181,61 @@ static void owner_for(int parent, const char *name, uid_t *uid, gid_t *gid)
 	*gid = st.st_gid;
 }
 
-static int copy_bytes(int in, int out, uint64_t size)
+/* Bytes [from, to) of in into out at the same offsets. */
+static int copy_range(int in, int out, off_t from, off_t to)
 {
 	char buf[65536];
-	uint64_t done = 0;
+	loff_t in_pos = from, out_pos = from;
 
-	while (done < size) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
-		if (n > 0) {
-			done += (uint64_t)n;
-			continue;
-		}
+	while (in_pos < to) {
+		ssize_t n = copy_file_range(in, &in_pos, out, &out_pos, (size_t)(to - in_pos), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0)
 			return 0; /* cannot happen: the sandbox is stopped */
-		break;
-	}
-	while (done < size) {
-		ssize_t n = read(in, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		/* No copy_file_range between these file systems: read and write. */
+		n = pread(in, buf,
+			  (size_t)(to - in_pos) < sizeof(buf) ? (size_t)(to - in_pos) : sizeof(buf),
+			  in_pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -1 : 0;
-		if (fds_write_all(out, buf, (size_t)n) < 0)
+		if (lseek(out, out_pos, SEEK_SET) < 0 || fds_write_all(out, buf, (size_t)n) < 0)
 			return -1;
-		done += (uint64_t)n;
+		in_pos += n;
+		out_pos += n;
 	}
 	return 0;
+}
+
+/* The data of in into out, its holes left holes: `truncate -s 1T` costs the sandbox no disk,
+ * and writing it out as zeros would fill the host's. out gets its size last. */
+static int copy_bytes(int in, int out, uint64_t size)
+{
+	off_t pos = 0, end = (off_t)size;
+
+	while (pos < end) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole from here to the end */
+		if (data < 0) {
+			data = pos; /* a file system that cannot tell: all of it is data */
+			hole = end;
+		} else {
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0 || hole > end)
+				hole = end;
+		}
+		if (data >= end)
+			break;
+		if (copy_range(in, out, data, hole) < 0)
+			return -1;
+		pos = hole;
+	}
+	return ftruncate(out, end);
 }
 
 /* A temporary name in parent for a new entry: made by make(), O_EXCL, never an existing

@@ -476,3 +476,22 @@ def test_skip_refused_skips_below_a_refused_directory_past_a_sibling(ctx):
         with open(os.path.join(project, name)) as f:
             expect(f.read() == text, f"{name} was not applied: {r}")
     expect(not os.path.exists(os.path.join(project, "bad")), "the refused directory was made")
+
+
+def test_apply_keeps_a_sparse_file_sparse(ctx):
+    """`truncate -s` costs the sandbox no disk: apply must not write the holes out as zeros
+    (a sandbox's 1 TiB sparse file would fill the host's disk). 64 MiB apparent, one byte of
+    data in the middle: the host copy has the same bytes and about as few blocks."""
+    home = Home(ctx)
+    project = make_project(ctx)
+    _, view = make_workspace(home, project, "sparse",
+                             "truncate -s 64M big.bin && printf x | "
+                             "dd of=big.bin bs=1 seek=1048576 conv=notrunc 2>/dev/null && "
+                             "du -k big.bin")
+    r = home.cli("workspace", "apply", "sparse")
+    expect(r.returncode == 0, f"apply: {r}")
+    after = manifest(ctx, project)
+    expect(after == view, f"the project is not the overlay's view: {differences(after, view)}")
+    st = os.stat(os.path.join(project, "big.bin"))
+    expect(st.st_size == 64 << 20 and st.st_blocks * 512 <= 1 << 20,
+           f"the holes were written: {st.st_blocks * 512} bytes on disk for {st.st_size}")
