@@ -495,3 +495,26 @@ def test_apply_keeps_a_sparse_file_sparse(ctx):
     st = os.stat(os.path.join(project, "big.bin"))
     expect(st.st_size == 64 << 20 and st.st_blocks * 512 <= 1 << 20,
            f"the holes were written: {st.st_blocks * 512} bytes on disk for {st.st_size}")
+
+
+def test_patch_on_a_terminal_shows_control_characters(ctx):
+    """The sandbox writes the contents --patch prints: on a reviewer's terminal, an escape
+    sequence or a bare carriage return in a line would redraw what is read (here the added
+    line 'rm -rf ~' hides behind 'harmless'). On a terminal they are shown as cat -v shows
+    them; into a pipe the patch stays byte-exact (git apply takes it)."""
+    from test_hostile import run_on_terminal
+    home = Home(ctx)
+    project = make_project(ctx)
+    make_workspace(home, project, "tty", "printf 'rm -rf ~\\033[2K\\rharmless\\n"
+                   "back\\rover\\n\\302\\233c1\\n' >> a.txt")
+    r = home.cli("workspace", "diff", "tty", "--patch")
+    expect(r.returncode == 0 and "+rm -rf ~\x1b[2K\rharmless\n" in r.out and
+           "+\u009bc1\n" in r.out, f"a pipe gets the bytes: {r.out!r}")
+    status, shown, _ = run_on_terminal(ctx, ["env", f"STOCKADE_HOME={home.home}",
+                                             ctx.stockade_path, "workspace", "diff", "tty",
+                                             "--patch"])
+    shown = shown.replace("\r\n", "\n")  # the terminal's own newline translation
+    expect(status == 0 and "+rm -rf ~^[[2K^Mharmless\n" in shown and "+back^Mover\n" in shown
+           and "+M-^[c1\n" in shown, f"escapes not shown: {shown!r}")
+    expect("\x1b" not in shown and "\r" not in shown and "\u009b" not in shown,
+           f"a control character reached the terminal: {shown!r}")
