@@ -48,11 +48,21 @@ static int open_parent(int top_fd, const char *path, int flags, const char **bas
 
 /* ---- conflicts ---- */
 
+/* Could the host's ctime be a change at or after the start? A file system coarser than the
+ * store's rounds its stamps down (ext4 with 128-byte inodes to the second, FAT to two): a
+ * change made just after the start then carries a stamp before it. A stamp stands for any
+ * moment within its apparent unit, the largest power of ten dividing its nanoseconds (two
+ * seconds for none); a fine stamp's unit is a nanosecond or so, which is the plain rule. */
 static bool is_after_start(const struct stat *st, const struct workspace_meta *meta)
 {
-	return st->st_ctim.tv_sec > meta->started_sec ||
-	       (st->st_ctim.tv_sec == meta->started_sec &&
-		st->st_ctim.tv_nsec >= meta->started_nsec);
+	long long unit = 2000000000LL, nsec = st->st_ctim.tv_nsec;
+	long long stamp = (long long)st->st_ctim.tv_sec * 1000000000LL + nsec;
+	long long start = meta->started_sec * 1000000000LL + meta->started_nsec;
+
+	if (nsec != 0)
+		for (unit = 1; nsec % (unit * 10) == 0;)
+			unit *= 10;
+	return stamp + unit > start;
 }
 
 /* Why the host's entry at path says it changed since the start, or NULL. */

@@ -518,3 +518,57 @@ def test_patch_on_a_terminal_shows_control_characters(ctx):
            and "+M-^[c1\n" in shown, f"escapes not shown: {shown!r}")
     expect("\x1b" not in shown and "\r" not in shown and "\u009b" not in shown,
            f"a control character reached the terminal: {shown!r}")
+
+
+def mount_whole_second_fs(ctx):
+    """An ext4 image with 128-byte inodes, whose timestamps are whole seconds, loop-mounted
+    (the harness runs as root in both modes); a directory on it owned by the caller."""
+    mkfs = shutil.which("mkfs.ext4", path=harness.BASE_ENV["PATH"])
+    if not mkfs:
+        raise harness.Skip("mkfs.ext4 is not installed (`make deps` installs e2fsprogs)")
+    d = ctx.tmpdir()
+    image, point = os.path.join(d, "sec.img"), os.path.join(d, "mnt")
+    with open(image, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run([mkfs, "-q", "-F", "-I", "128", image], check=True, capture_output=True)
+    os.mkdir(point, 0o755)
+    r = subprocess.run(["mount", "-o", "loop", image, point], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise harness.Skip(f"cannot loop-mount an ext4 image: {r.stderr.strip()}")
+    ctx._cleanup.append(lambda: subprocess.run(["umount", "-l", point]))
+    os.chown(point, ctx.caller_uid, ctx.caller_gid)
+    return point
+
+
+def test_conflict_on_a_file_system_with_whole_second_stamps(ctx):
+    """The project on a file system whose ctimes are whole seconds (rounded down): a host
+    change in the same second as the workspace's start carries a ctime before the start
+    stamp (which has nanoseconds), yet it is a change since: apply must call it a conflict."""
+    home = Home(ctx)
+    point = mount_whole_second_fs(ctx)
+    for attempt in range(5):
+        project = os.path.join(point, f"p{attempt}")
+        os.mkdir(project)
+        with open(os.path.join(project, "a.txt"), "w") as f:
+            f.write("one\n")
+        for p in (project, os.path.join(project, "a.txt")):
+            os.chown(p, ctx.caller_uid, ctx.caller_gid)
+        time.sleep(1.05 - time.time() % 1)  # the start early in a second, the change soon
+        name = f"sec{attempt}"
+        make_workspace(home, project, name, "echo sandbox >> a.txt")
+        r = ctx.run(["sh", "-c", 'echo host >> "$1"', "sh", os.path.join(project, "a.txt")])
+        expect(r.returncode == 0, f"host change: {r}")
+        with open(os.path.join(volume_dir(home, name), "ws.json")) as f:
+            started = json.load(f)
+        ctime = os.stat(os.path.join(project, "a.txt")).st_ctime_ns
+        expect(ctime % 10**9 == 0, f"not a whole-second file system: ctime {ctime}")
+        if ctime // 10**9 == started["started_sec"]:
+            break
+    else:
+        raise AssertionError("the host change never fell in the start's second")
+    expect(ctime < started["started_sec"] * 10**9 + started["started_nsec"],
+           "the host's stamp is not before the start: nothing to test")
+    r = home.cli("workspace", "apply", name)
+    expect(r.returncode == 125 and "M a.txt: conflict:" in r.err, f"no conflict: {r}")
+    with open(os.path.join(project, "a.txt")) as f:
+        expect(f.read() == "one\nhost\n", "the host's change was overwritten")
