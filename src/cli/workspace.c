@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/wsapply.h"
 #include "store/wsdiff.h"
@@ -94,6 +95,68 @@ static int print_diff_json(const struct wsdiff_workspace *ws, const struct wsdif
 
 enum diff_format { DIFF_STAT, DIFF_PATCH };
 
+/* --patch on a terminal. The sandbox wrote the contents a patch prints: a line holding
+ * "\033[2K\r" or a bare "\r" would redraw what the reviewer reads (hide an added line behind
+ * another). There, every control character but tab and newline is shown as cat -v shows it
+ * (^[, ^M, ^?, and M-^[ for a C1 control in UTF-8, C2 80..9F); into a pipe or a file the
+ * patch stays byte-exact, for git apply. */
+struct shown {
+	FILE *out;
+	bool has_c2; /* a 0xC2 byte held back: it may start a C1 control */
+};
+
+static ssize_t shown_write(void *cookie, const char *buf, size_t size)
+{
+	struct shown *s = cookie;
+
+	for (size_t i = 0; i < size; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (s->has_c2) {
+			s->has_c2 = false;
+			if (c >= 0x80 && c <= 0x9f) {
+				fprintf(s->out, "M-^%c", c - 0x80 + '@');
+				continue;
+			}
+			fputc(0xc2, s->out);
+		}
+		if (c == 0xc2)
+			s->has_c2 = true;
+		else if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+			fprintf(s->out, "^%c", c == 0x7f ? '?' : c + '@');
+		else
+			fputc(c, s->out);
+	}
+	return ferror(s->out) ? -1 : (ssize_t)size;
+}
+
+static int shown_close(void *cookie)
+{
+	struct shown *s = cookie;
+
+	if (s->has_c2)
+		fputc(0xc2, s->out);
+	return fflush(s->out) == 0 ? 0 : -1;
+}
+
+static int print_patch(struct wsdiff_workspace *ws, const struct wsdiff_list *list,
+		       struct sk_err *err)
+{
+	static const cookie_io_functions_t io = {.write = shown_write, .close = shown_close};
+	struct shown shown = {.out = stdout};
+	FILE *out;
+	int rc;
+
+	if (!isatty(STDOUT_FILENO))
+		return wsdiff_print_patch(stdout, list, ws->upper_fd, ws->host_fd, err);
+	out = fopencookie(&shown, "w", io);
+	if (!out)
+		return sk_fail(err, "workspace", errno, NULL, "diff --patch");
+	rc = wsdiff_print_patch(out, list, ws->upper_fd, ws->host_fd, err);
+	if (fclose(out) != 0 && rc == 0)
+		rc = sk_fail(err, "workspace", errno, NULL, "diff --patch: write");
+	return rc;
+}
+
 static int do_diff(const char *name, enum diff_format format, bool is_json, struct sk_err *err)
 {
 	struct wsdiff_workspace ws;
@@ -111,7 +174,7 @@ static int do_diff(const char *name, enum diff_format format, bool is_json, stru
 		if (is_json)
 			rc = print_diff_json(&ws, &list, err);
 		else if (format == DIFF_PATCH)
-			rc = wsdiff_print_patch(stdout, &list, ws.upper_fd, ws.host_fd, err);
+			rc = print_patch(&ws, &list, err);
 		else
 			wsdiff_print_stat(stdout, &list);
 		wsdiff_free(&list);

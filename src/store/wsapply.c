@@ -48,11 +48,21 @@ static int open_parent(int top_fd, const char *path, int flags, const char **bas
 
 /* ---- conflicts ---- */
 
+/* Could the host's ctime be a change at or after the start? A file system coarser than the
+ * store's rounds its stamps down (ext4 with 128-byte inodes to the second, FAT to two): a
+ * change made just after the start then carries a stamp before it. A stamp stands for any
+ * moment within its apparent unit, the largest power of ten dividing its nanoseconds (two
+ * seconds for none); a fine stamp's unit is a nanosecond or so, which is the plain rule. */
 static bool is_after_start(const struct stat *st, const struct workspace_meta *meta)
 {
-	return st->st_ctim.tv_sec > meta->started_sec ||
-	       (st->st_ctim.tv_sec == meta->started_sec &&
-		st->st_ctim.tv_nsec >= meta->started_nsec);
+	long long unit = 2000000000LL, nsec = st->st_ctim.tv_nsec;
+	long long stamp = (long long)st->st_ctim.tv_sec * 1000000000LL + nsec;
+	long long start = meta->started_sec * 1000000000LL + meta->started_nsec;
+
+	if (nsec != 0)
+		for (unit = 1; nsec % (unit * 10) == 0;)
+			unit *= 10;
+	return stamp + unit > start;
 }
 
 /* Why the host's entry at path says it changed since the start, or NULL. */
@@ -85,35 +95,71 @@ static void check_conflict(struct wsdiff_workspace *ws, struct wsdiff_change *c)
 		c->conflict = host_conflict(ws, c->from, true);
 }
 
-static bool is_below(const char *path, const char *dir)
+/* The index of the change at the first len bytes of path (a directory holding it), or -1.
+ * The list is sorted by path. */
+static long find_ancestor(const struct wsdiff_list *list, const char *path, size_t len)
 {
-	size_t len = strlen(dir);
-	return strncmp(path, dir, len) == 0 && path[len] == '/';
+	char key[PATH_MAX];
+	long lo = 0, hi = (long)list->count - 1;
+
+	snprintf(key, sizeof(key), "%.*s", (int)len, path);
+	while (lo <= hi) {
+		long mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(key, list->items[mid].path);
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
-/* Marks what is not applied: refused and conflicting changes, and everything below a
- * directory that is not made. Counts them. */
+/* Does c remove a directory the host has (a deletion, or a directory made a file or link)? */
+static bool removes_host_dir(const struct wsdiff_change *c)
+{
+	return S_ISDIR(c->old_mode) && !S_ISDIR(c->new_mode);
+}
+
+/* Marks what is not applied: refused and conflicting changes; the removal of a directory
+ * that holds a conflict (removing it would take the host's change with it); and everything
+ * below a directory that is not made, removed or replaced. Ancestors are looked up by path,
+ * not by position: "sub.txt" sorts between "sub" and "sub/x". Counts them. */
 static void mark_skipped(struct wsdiff_list *list, bool *is_skipped,
 			 struct workspace_apply_stats *stats)
 {
-	const char *skipped_dir = NULL;
-
+	for (size_t i = 0; i < list->count; i++) {
+		const char *path = list->items[i].path;
+		if (!list->items[i].conflict)
+			continue;
+		for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+			long at = find_ancestor(list, path, (size_t)(slash - path));
+			struct wsdiff_change *dir = at >= 0 ? &list->items[at] : NULL;
+			if (dir && removes_host_dir(dir) && !dir->refusal && !dir->conflict)
+				dir->conflict = "holds a host entry that changed since the sandbox "
+						"started";
+		}
+	}
 	for (size_t i = 0; i < list->count; i++) {
 		struct wsdiff_change *c = &list->items[i];
-		if (skipped_dir && is_below(c->path, skipped_dir)) {
+		if (c->refusal || c->conflict) {
 			is_skipped[i] = true;
-			stats->refused++;
+			stats->refused += c->refusal != NULL;
+			stats->conflicts += c->refusal == NULL;
 			continue;
 		}
-		skipped_dir = NULL;
-		if (!c->refusal && !c->conflict)
-			continue;
-		is_skipped[i] = true;
-		stats->refused += c->refusal != NULL;
-		stats->conflicts += c->refusal == NULL;
-		/* A directory not made, removed or replaced: nothing below it is touched. */
-		if (S_ISDIR(c->new_mode) || S_ISDIR(c->old_mode))
-			skipped_dir = c->path;
+		/* Ancestors come first in the list: their marks are final here. */
+		for (const char *slash = strchr(c->path, '/'); slash && !is_skipped[i];
+		     slash = strchr(slash + 1, '/')) {
+			long at = find_ancestor(list, c->path, (size_t)(slash - c->path));
+			const struct wsdiff_change *dir = at >= 0 ? &list->items[at] : NULL;
+			if (dir && is_skipped[at] &&
+			    (S_ISDIR(dir->new_mode) || S_ISDIR(dir->old_mode))) {
+				is_skipped[i] = true;
+				stats->refused++;
+			}
+		}
 	}
 }
 
@@ -145,34 +191,61 @@ static void owner_for(int parent, const char *name, uid_t *uid, gid_t *gid)
 	*gid = st.st_gid;
 }
 
-static int copy_bytes(int in, int out, uint64_t size)
+/* Bytes [from, to) of in into out at the same offsets. */
+static int copy_range(int in, int out, off_t from, off_t to)
 {
 	char buf[65536];
-	uint64_t done = 0;
+	loff_t in_pos = from, out_pos = from;
 
-	while (done < size) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
-		if (n > 0) {
-			done += (uint64_t)n;
-			continue;
-		}
+	while (in_pos < to) {
+		ssize_t n = copy_file_range(in, &in_pos, out, &out_pos, (size_t)(to - in_pos), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0)
 			return 0; /* cannot happen: the sandbox is stopped */
-		break;
-	}
-	while (done < size) {
-		ssize_t n = read(in, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		/* No copy_file_range between these file systems: read and write. */
+		n = pread(in, buf,
+			  (size_t)(to - in_pos) < sizeof(buf) ? (size_t)(to - in_pos) : sizeof(buf),
+			  in_pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -1 : 0;
-		if (fds_write_all(out, buf, (size_t)n) < 0)
+		if (lseek(out, out_pos, SEEK_SET) < 0 || fds_write_all(out, buf, (size_t)n) < 0)
 			return -1;
-		done += (uint64_t)n;
+		in_pos += n;
+		out_pos += n;
 	}
 	return 0;
+}
+
+/* The data of in into out, its holes left holes: `truncate -s 1T` costs the sandbox no disk,
+ * and writing it out as zeros would fill the host's. out gets its size last. */
+static int copy_bytes(int in, int out, uint64_t size)
+{
+	off_t pos = 0, end = (off_t)size;
+
+	while (pos < end) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole from here to the end */
+		if (data < 0) {
+			data = pos; /* a file system that cannot tell: all of it is data */
+			hole = end;
+		} else {
+			hole = lseek(in, data, SEEK_HOLE);
+			if (hole < 0 || hole > end)
+				hole = end;
+		}
+		if (data >= end)
+			break;
+		if (copy_range(in, out, data, hole) < 0)
+			return -1;
+		pos = hole;
+	}
+	return ftruncate(out, end);
 }
 
 /* A temporary name in parent for a new entry: made by make(), O_EXCL, never an existing

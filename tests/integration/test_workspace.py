@@ -439,3 +439,136 @@ def test_device_node_in_the_upper_layer_is_refused(ctx):
     before = manifest(ctx, project)
     r = home.cli("workspace", "apply", "dev")
     expect(r.returncode == 125 and manifest(ctx, project) == before, f"apply: {r}")
+
+
+def test_skip_refused_keeps_a_conflict_below_a_removed_directory(ctx):
+    """The sandbox removes sub/ (or makes it a file); the host then changes sub/c.txt. That
+    entry is a conflict, left by --skip-refused: so is the removal of the directory holding
+    it, which would take the host's change with it."""
+    home = Home(ctx)
+    for name, shell in (("rmdir", "rm -r sub; echo top > top.txt"),
+                        ("todir", "rm -r sub; echo file > sub; echo top > top.txt")):
+        project = make_project(ctx)
+        make_workspace(home, project, name, shell)
+        r = ctx.run(["sh", "-c", 'cd "$1" && echo host >> sub/c.txt', "sh", project])
+        expect(r.returncode == 0, f"host change: {r}")
+        r = home.cli("workspace", "apply", name, "--skip-refused")
+        expect(r.returncode == 0 and "conflict:" in r.err, f"{name}: apply: {r}")
+        with open(os.path.join(project, "top.txt")) as f:
+            expect(f.read() == "top\n", f"{name}: the rest was not applied")
+        path = os.path.join(project, "sub", "c.txt")
+        expect(os.path.isfile(path), f"{name}: the host's changed sub/c.txt was removed: {r}")
+        with open(path) as f:
+            expect(f.read() == "see\nhost\n", f"{name}: the host's change was lost")
+        expect(name in workspaces(home), f"{name}: a workspace with a conflict went")
+
+
+def test_skip_refused_skips_below_a_refused_directory_past_a_sibling(ctx):
+    """A refused directory's content is skipped even when a sibling sorts between them
+    ("bad", "bad.txt", "bad/f"): apply does not stop midway on a parent it never made."""
+    home = Home(ctx)
+    project = make_project(ctx)
+    make_workspace(home, project, "sib", "mkdir bad && chmod 2755 bad && echo in > bad/f && "
+                   "echo t > bad.txt && echo top > top.txt")
+    r = home.cli("workspace", "apply", "sib", "--skip-refused")
+    expect(r.returncode == 0 and r.err.count("refused:") == 1, f"--skip-refused: {r}")
+    for name, text in (("bad.txt", "t\n"), ("top.txt", "top\n")):
+        with open(os.path.join(project, name)) as f:
+            expect(f.read() == text, f"{name} was not applied: {r}")
+    expect(not os.path.exists(os.path.join(project, "bad")), "the refused directory was made")
+
+
+def test_apply_keeps_a_sparse_file_sparse(ctx):
+    """`truncate -s` costs the sandbox no disk: apply must not write the holes out as zeros
+    (a sandbox's 1 TiB sparse file would fill the host's disk). 64 MiB apparent, one byte of
+    data in the middle: the host copy has the same bytes and about as few blocks."""
+    home = Home(ctx)
+    project = make_project(ctx)
+    _, view = make_workspace(home, project, "sparse",
+                             "truncate -s 64M big.bin && printf x | "
+                             "dd of=big.bin bs=1 seek=1048576 conv=notrunc 2>/dev/null && "
+                             "du -k big.bin")
+    r = home.cli("workspace", "apply", "sparse")
+    expect(r.returncode == 0, f"apply: {r}")
+    after = manifest(ctx, project)
+    expect(after == view, f"the project is not the overlay's view: {differences(after, view)}")
+    st = os.stat(os.path.join(project, "big.bin"))
+    expect(st.st_size == 64 << 20 and st.st_blocks * 512 <= 1 << 20,
+           f"the holes were written: {st.st_blocks * 512} bytes on disk for {st.st_size}")
+
+
+def test_patch_on_a_terminal_shows_control_characters(ctx):
+    """The sandbox writes the contents --patch prints: on a reviewer's terminal, an escape
+    sequence or a bare carriage return in a line would redraw what is read (here the added
+    line 'rm -rf ~' hides behind 'harmless'). On a terminal they are shown as cat -v shows
+    them; into a pipe the patch stays byte-exact (git apply takes it)."""
+    from test_hostile import run_on_terminal
+    home = Home(ctx)
+    project = make_project(ctx)
+    make_workspace(home, project, "tty", "printf 'rm -rf ~\\033[2K\\rharmless\\n"
+                   "back\\rover\\n\\302\\233c1\\n' >> a.txt")
+    r = home.cli("workspace", "diff", "tty", "--patch")
+    expect(r.returncode == 0 and "+rm -rf ~\x1b[2K\rharmless\n" in r.out and
+           "+\u009bc1\n" in r.out, f"a pipe gets the bytes: {r.out!r}")
+    status, shown, _ = run_on_terminal(ctx, ["env", f"STOCKADE_HOME={home.home}",
+                                             ctx.stockade_path, "workspace", "diff", "tty",
+                                             "--patch"])
+    shown = shown.replace("\r\n", "\n")  # the terminal's own newline translation
+    expect(status == 0 and "+rm -rf ~^[[2K^Mharmless\n" in shown and "+back^Mover\n" in shown
+           and "+M-^[c1\n" in shown, f"escapes not shown: {shown!r}")
+    expect("\x1b" not in shown and "\r" not in shown and "\u009b" not in shown,
+           f"a control character reached the terminal: {shown!r}")
+
+
+def mount_whole_second_fs(ctx):
+    """An ext4 image with 128-byte inodes, whose timestamps are whole seconds, loop-mounted
+    (the harness runs as root in both modes); a directory on it owned by the caller."""
+    mkfs = shutil.which("mkfs.ext4", path=harness.BASE_ENV["PATH"])
+    if not mkfs:
+        raise harness.Skip("mkfs.ext4 is not installed (`make deps` installs e2fsprogs)")
+    d = ctx.tmpdir()
+    image, point = os.path.join(d, "sec.img"), os.path.join(d, "mnt")
+    with open(image, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run([mkfs, "-q", "-F", "-I", "128", image], check=True, capture_output=True)
+    os.mkdir(point, 0o755)
+    r = subprocess.run(["mount", "-o", "loop", image, point], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise harness.Skip(f"cannot loop-mount an ext4 image: {r.stderr.strip()}")
+    ctx._cleanup.append(lambda: subprocess.run(["umount", "-l", point]))
+    os.chown(point, ctx.caller_uid, ctx.caller_gid)
+    return point
+
+
+def test_conflict_on_a_file_system_with_whole_second_stamps(ctx):
+    """The project on a file system whose ctimes are whole seconds (rounded down): a host
+    change in the same second as the workspace's start carries a ctime before the start
+    stamp (which has nanoseconds), yet it is a change since: apply must call it a conflict."""
+    home = Home(ctx)
+    point = mount_whole_second_fs(ctx)
+    for attempt in range(5):
+        project = os.path.join(point, f"p{attempt}")
+        os.mkdir(project)
+        with open(os.path.join(project, "a.txt"), "w") as f:
+            f.write("one\n")
+        for p in (project, os.path.join(project, "a.txt")):
+            os.chown(p, ctx.caller_uid, ctx.caller_gid)
+        time.sleep(1.05 - time.time() % 1)  # the start early in a second, the change soon
+        name = f"sec{attempt}"
+        make_workspace(home, project, name, "echo sandbox >> a.txt")
+        r = ctx.run(["sh", "-c", 'echo host >> "$1"', "sh", os.path.join(project, "a.txt")])
+        expect(r.returncode == 0, f"host change: {r}")
+        with open(os.path.join(volume_dir(home, name), "ws.json")) as f:
+            started = json.load(f)
+        ctime = os.stat(os.path.join(project, "a.txt")).st_ctime_ns
+        expect(ctime % 10**9 == 0, f"not a whole-second file system: ctime {ctime}")
+        if ctime // 10**9 == started["started_sec"]:
+            break
+    else:
+        raise AssertionError("the host change never fell in the start's second")
+    expect(ctime < started["started_sec"] * 10**9 + started["started_nsec"],
+           "the host's stamp is not before the start: nothing to test")
+    r = home.cli("workspace", "apply", name)
+    expect(r.returncode == 125 and "M a.txt: conflict:" in r.err, f"no conflict: {r}")
+    with open(os.path.join(project, "a.txt")) as f:
+        expect(f.read() == "one\nhost\n", "the host's change was overwritten")
