@@ -33,6 +33,14 @@ static const char *const system_dirs[] = {SANDBOX_SYSTEM_DIRS};
 static const char *const forbidden_trees[] = {"/etc", "/proc", "/dev", "/sys", "/run/stockade"};
 static const char *const forbidden_exact[] = {"/", "/home", "/run"};
 
+/* ws-NAME holds workspace NAME's record and layers (store/workspace.h): mounted whole, a
+ * sandbox could rewrite the record apply trusts (its start, its directory) or forge overlay
+ * marks. Only the overlay's view of it reaches a sandbox. */
+static bool is_workspace_volume(const char *name)
+{
+	return strncmp(name, "ws-", 3) == 0;
+}
+
 static int refuse(struct sk_err *err, const char *text, const char *reason, const char *hint)
 {
 	return sk_fail(err, "cli", 0, hint, "invalid -v '%.120s': %s", text, reason);
@@ -165,6 +173,9 @@ int volume_parse_spec(const char *text, struct sandbox_volume *vol, struct sk_er
 	if (problem)
 		return refuse(err, text, problem,
 			      "-v /guest or -v NAME:/guest, e.g. -v work:/work");
+	if (!is_anonymous && is_workspace_volume(vol->name))
+		return refuse(err, text, "a workspace's volume (its record and layers)",
+			      "give the workspace with --workspace DIR --workspace-name NAME");
 	vol->is_anonymous = is_anonymous;
 	sk_strlcpy(vol->guest, guest, sizeof(vol->guest));
 	return 0;
@@ -217,6 +228,9 @@ int volume_check_list(const struct sandbox_volume *volumes, size_t count, struct
 			return refuse(err, text, problem, NULL);
 		if (vol->is_anonymous ? vol->name[0] != '\0' : volume_check_name(vol->name) < 0)
 			return refuse(err, text, "bad volume name", NULL);
+		if (!vol->is_anonymous && is_workspace_volume(vol->name))
+			return refuse(err, text, "a workspace's volume (its record and layers)",
+				      NULL);
 		if (check_beside(volumes, i, vol, text, err) < 0)
 			return -1;
 	}

@@ -387,9 +387,11 @@ def test_in_use_discard_and_refusals(ctx):
     home = Home(ctx)
     project = make_project(ctx)
     make_workspace(home, project, "u", "echo x >> a.txt")
-    # A real sandbox holds the workspace's volume.
-    p = ctx.popen([ctx.stockade_path, "run", "-v", "ws-u:/data", "--", "sh", "-c",
-                   "echo up; read x"], env=home.env, stdin=subprocess.PIPE,
+    # The volume is the workspace's: no sandbox mounts it whole (it would reach the record).
+    one_line_125(home.cli("run", "-v", "ws-u:/data", "--", "true"), "a workspace's volume")
+    # A real sandbox holds the workspace.
+    p = ctx.popen([ctx.stockade_path, "run", "--workspace", project, "--workspace-name", "u",
+                   "--", "sh", "-c", "echo up; read x"], env=home.env, stdin=subprocess.PIPE,
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         expect(p.stdout.readline() == b"up\n", "the sandbox did not start")
