@@ -19,6 +19,8 @@ struct cli_sources {
 	uint64_t idle_timeout_ms, max_lifetime_ms; /* out: -d's --idle-timeout, --max-lifetime */
 	int tie_fd;				   /* out: -d's --tie-fd (when has_tie_fd) */
 	bool has_tie_fd;
+	int workspace_fd; /* out: --workspace-fd (when has_workspace_fd) */
+	bool has_workspace_fd;
 };
 
 /* Fills spec from the arguments after "run": built-in defaults < profile < policy file < flags

@@ -59,6 +59,7 @@ enum {
 	OPT_WORKSPACE_NAME,
 	OPT_WORKSPACE_COPY,
 	OPT_APPLY_ON_SUCCESS,
+	OPT_WORKSPACE_FD,
 };
 
 #define RUN_SHORT_OPTIONS "+v:e:w:hd"
@@ -86,6 +87,7 @@ static const struct option run_options[] = {
     {"workspace-name", required_argument, NULL, OPT_WORKSPACE_NAME},
     {"workspace-copy", no_argument, NULL, OPT_WORKSPACE_COPY},
     {"apply-on-success", no_argument, NULL, OPT_APPLY_ON_SUCCESS},
+    {"workspace-fd", required_argument, NULL, OPT_WORKSPACE_FD},
     {"dns-server", required_argument, NULL, OPT_DNS_SERVER},
     {"hosts-file", required_argument, NULL, OPT_HOSTS_FILE},
     {"audit", required_argument, NULL, OPT_AUDIT},
@@ -402,6 +404,7 @@ static int parse_option(int opt, const char *arg, struct sandbox_spec *spec, str
 	case OPT_IDLE_TIMEOUT:
 	case OPT_MAX_LIFETIME:
 	case OPT_TIE_FD:
+	case OPT_WORKSPACE_FD:
 		return 0; /* front-end options (cli_run_parse), not the spec's */
 	}
 	return sk_fail(err, "cli", 0, "see `stockade run --help`", "unknown option");
@@ -414,7 +417,8 @@ int cli_run_apply_option(const char *name, const char *arg, struct sandbox_spec 
 		if (strcmp(o->name, name) != 0 || o->val == 'h' || o->val == OPT_POLICY ||
 		    o->val == OPT_PROFILE || o->val == OPT_CLEAR || o->val == 'd' ||
 		    o->val == OPT_NAME || o->val == OPT_IDLE_TIMEOUT ||
-		    o->val == OPT_MAX_LIFETIME || o->val == OPT_TIE_FD)
+		    o->val == OPT_MAX_LIFETIME || o->val == OPT_TIE_FD ||
+		    o->val == OPT_WORKSPACE_FD)
 			continue;
 		if (o->has_arg == required_argument && !arg)
 			return sk_fail(err, "cli", 0, NULL, "--%s needs a value", name);
@@ -473,6 +477,21 @@ static int parse_tie_fd(const char *arg, struct cli_sources *sources, struct sk_
 	return 0;
 }
 
+/* --workspace-fd N: an open directory the workspace's directory must be (stockade serve opens
+ * it beneath a --workspace-root, so that a path changed since cannot lead elsewhere). */
+static int parse_workspace_fd(const char *arg, struct cli_sources *sources, struct sk_err *err)
+{
+	uint64_t fd;
+	struct stat st;
+
+	if (parse_uint(arg, 3, INT32_MAX, &fd) < 0 || fstat((int)fd, &st) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		return bad_value(err, "--workspace-fd", arg, "an open directory, fd 3 or above");
+	sources->workspace_fd = (int)fd;
+	sources->has_workspace_fd = true;
+	return 0;
+}
+
 int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_sources *sources,
 		  int *wants_help, struct sk_err *err)
 {
@@ -499,6 +518,8 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 			sources->name = optarg;
 		else if (opt == OPT_TIE_FD && parse_tie_fd(optarg, sources, err) < 0)
 			return -1;
+		else if (opt == OPT_WORKSPACE_FD && parse_workspace_fd(optarg, sources, err) < 0)
+			return -1;
 		else if ((opt == OPT_IDLE_TIMEOUT || opt == OPT_MAX_LIFETIME) &&
 			 (parse_duration_ms(optarg, opt == OPT_IDLE_TIMEOUT
 							? &sources->idle_timeout_ms
@@ -522,6 +543,9 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 			       : sources->idle_timeout_ms ? "--idle-timeout"
 			       : sources->has_tie_fd	  ? "--tie-fd"
 							  : "--max-lifetime");
+	if (sources->has_workspace_fd && !spec->workspace.is_set)
+		return sk_fail(err, "cli", 0, "add --workspace DIR",
+			       "--workspace-fd needs --workspace");
 	/* policy show needs no command, nor does a long-lived sandbox (PID 1 then waits). */
 	if (!spec->argv && (sources->is_command_optional || sources->is_detached))
 		return spec_check_values(spec, err);
@@ -588,7 +612,8 @@ int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *h
 		volume_store_close(&store);
 		return -1;
 	}
-	if (spec->workspace.is_set && workspace_run_acquire(&store, spec, &ws, err) < 0) {
+	if (spec->workspace.is_set &&
+	    workspace_run_acquire(&store, spec, host->workspace_fd, &ws, err) < 0) {
 		volume_run_release(&store, spec, handles, false);
 		volume_store_close(&store);
 		return -1;
@@ -734,7 +759,9 @@ static int run_command(int argc, char **argv, char *const *caller_env, struct cl
 	host = (struct sandbox_host){.caller_env = caller_env,
 				     .audit_fd = audit_out.fd,
 				     .secret_fds = secret_fds,
-				     .credential_fds = secret_fds + SANDBOX_MAX_SECRETS};
+				     .credential_fds = secret_fds + SANDBOX_MAX_SECRETS,
+				     .workspace_fd =
+					 sources->has_workspace_fd ? sources->workspace_fd : -1};
 	if (sources->is_detached) {
 		/* The supervisor has its own copies of everything; a refusal removed what the
 		 * run created, as below. */

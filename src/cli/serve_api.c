@@ -46,6 +46,7 @@
 #include "util/fds.h"
 #include "util/macros.h"
 #include "util/parse.h"
+#include "util/syscalls.h"
 
 #define CREATE_TIMEOUT_MS 60000
 #define CREATE_OUTPUT_MAX 4096
@@ -74,12 +75,35 @@ static bool query_flag(struct MHD_Connection *conn, const char *key)
 
 /* ---- making a sandbox ---- */
 
+/* root/rest (rest "" or "/..."), opened beneath root through no symlink: an O_PATH fd. */
+static int open_beneath(const char *root, const char *rest)
+{
+	int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, saved;
+
+	if (root_fd < 0)
+		return -1;
+	while (*rest == '/')
+		rest++;
+	fd = sys_openat2(root_fd, *rest ? rest : ".", O_PATH | O_DIRECTORY | O_CLOEXEC,
+			 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	saved = errno;
+	close(root_fd);
+	if (fd >= 0) { /* high, out of the way of the child's 3 and 4 (spawn_run_detached) */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+		saved = errno;
+		close(fd);
+		fd = high;
+	}
+	errno = saved;
+	return fd;
+}
+
 /* A workspace the request names (not the operator's own): a host directory, so only at or
  * beneath a --workspace-root. Granted in *granted (the operator's spec the request is then
  * held to), with the request's directory replaced by its resolved path, which the run opens
  * and checks again (store/workspace.h) as for any caller. */
 static int grant_workspace(const struct serve *s, struct sandbox_spec *spec,
-			   struct sandbox_spec *granted, struct serve_failure *f)
+			   struct sandbox_spec *granted, int *ws_fd, struct serve_failure *f)
 {
 	char real[PATH_MAX];
 
@@ -100,6 +124,16 @@ static int grant_workspace(const struct serve *s, struct sandbox_spec *spec,
 		const char *root = s->workspace_roots[i];
 		size_t n = strlen(root);
 		if (strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1)) {
+			/* Opened now, beneath the root and through no symlink: the run must
+			 * find this very directory at the path (run --workspace-fd), so a
+			 * component swapped for a link meanwhile cannot lead out of the root. */
+			*ws_fd = open_beneath(root, real + n);
+			if (*ws_fd < 0)
+				return serve_fail(
+				    f, 403, "forbidden_by_policy",
+				    "workspace: '%.200s' cannot be opened beneath its "
+				    "root without a symlink: %s",
+				    real, strerror(errno));
 			sk_strlcpy(spec->workspace.dir, real, sizeof(spec->workspace.dir));
 			granted->workspace = spec->workspace;
 			f->path[0] = '\0';
@@ -113,7 +147,7 @@ static int grant_workspace(const struct serve *s, struct sandbox_spec *spec,
 
 /* The request's spec over the operator's, checked, and only narrower; its canonical document
  * (what `policy show` prints, which `run --policy` reads back) into *text. */
-static int request_spec(struct serve *s, const char *body, size_t len, char **text,
+static int request_spec(struct serve *s, const char *body, size_t len, char **text, int *ws_fd,
 			struct serve_failure *f)
 {
 	struct sandbox_spec spec = s->base, granted = s->base;
@@ -128,7 +162,7 @@ static int request_spec(struct serve *s, const char *body, size_t len, char **te
 		sk_format(&err, line, sizeof(line));
 		return serve_fail(f, 400, "bad_spec", "%s", line);
 	}
-	if (grant_workspace(s, &spec, &granted, f) < 0)
+	if (grant_workspace(s, &spec, &granted, ws_fd, f) < 0)
 		goto out;
 	/* A long-lived sandbox may have no command (its PID 1 then waits for execs). */
 	if ((spec.argv ? spec_check(&spec, &err) : spec_check_values(&spec, &err)) < 0) {
@@ -146,6 +180,10 @@ static int request_spec(struct serve *s, const char *body, size_t len, char **te
 	rc = *text ? 0 : serve_fail(f, 500, "internal", "out of memory");
 out:
 	cli_sources_free(&sources);
+	if (rc < 0 && *ws_fd >= 0) {
+		close(*ws_fd);
+		*ws_fd = -1;
+	}
 	return rc;
 }
 
@@ -173,7 +211,7 @@ static size_t read_until(int fd, char *buf, size_t size, double deadline)
 /* `stockade run -d --policy /proc/self/fd/3 ...` with the document on fd 3: 0 and the name it
  * printed, or -1 with its error line. */
 static int spawn_run_detached(struct serve *s, const char *doc, const char *name, const char *idle,
-			      const char *lifetime, char *out_name, size_t size,
+			      const char *lifetime, int ws_fd, char *out_name, size_t size,
 			      struct serve_failure *f)
 {
 	char *argv[16];
@@ -208,6 +246,10 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 		argv[argc++] = "--max-lifetime";
 		argv[argc++] = (char *)lifetime;
 	}
+	if (ws_fd >= 0) { /* the directory grant_workspace opened beneath its root */
+		argv[argc++] = "--workspace-fd";
+		argv[argc++] = "5";
+	}
 	argv[argc] = NULL;
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -216,6 +258,8 @@ static int spawn_run_detached(struct serve *s, const char *doc, const char *name
 	posix_spawn_file_actions_adddup2(&actions, memfd, 3); /* dup2 clears its O_CLOEXEC */
 	/* In this order: the memfd may be fd 4 here, the tie is at 100 or above. */
 	posix_spawn_file_actions_adddup2(&actions, s->tie[0], 4);
+	if (ws_fd >= 0) /* at 100 or above, like the tie */
+		posix_spawn_file_actions_adddup2(&actions, ws_fd, 5);
 	int spawned = serve_spawn(s, argv, &actions, &pid);
 	posix_spawn_file_actions_destroy(&actions);
 	close(out[1]);
@@ -327,7 +371,7 @@ static bool box_exists(const char *name)
 }
 
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    const char *lifetime, bool is_pooled, int ws_fd, char *out_name, size_t size,
 		    struct serve_failure *f);
 
 /* A new sandbox from a spec document (body, len; may be empty: the operator's policy as it
@@ -357,15 +401,18 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 	if (name && box_exists(name))
 		return serve_fail(f, 409, "name_in_use", "sandbox %s exists", name);
 	static const char empty[] = "{\"stockade\": 1}";
-	if (request_spec(s, len ? body : empty, len ? len : sizeof(empty) - 1, &doc, f) < 0)
+	int ws_fd = -1;
+	if (request_spec(s, len ? body : empty, len ? len : sizeof(empty) - 1, &doc, &ws_fd, f) < 0)
 		return -1;
 	/* The operator's spec as it is, no name, no timers: a warm one, when the pool has one. */
-	if (!name && !idle && !lifetime && serve_pool_take(s, doc, out_name, size)) {
+	if (ws_fd < 0 && !name && !idle && !lifetime && serve_pool_take(s, doc, out_name, size)) {
 		free(doc);
 		return 0;
 	}
-	rc = make_box(s, doc, name, idle, lifetime, false, out_name, size, f);
+	rc = make_box(s, doc, name, idle, lifetime, false, ws_fd, out_name, size, f);
 	free(doc);
+	if (ws_fd >= 0)
+		close(ws_fd);
 	return rc;
 }
 
@@ -373,7 +420,7 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 		   size_t message_size)
 {
 	struct serve_failure f = {0};
-	int rc = make_box(s, doc, NULL, NULL, NULL, true, out_name, size, &f);
+	int rc = make_box(s, doc, NULL, NULL, NULL, true, -1, out_name, size, &f);
 
 	if (rc < 0)
 		snprintf(message, message_size, "%u %s: %s", f.status, f.code, f.message);
@@ -383,7 +430,7 @@ int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size
 /* `run -d` of a checked document, within --max-sandboxes; the sandbox made is the client's
  * (s->owned) or, is_pooled, the warm pool's. */
 static int make_box(struct serve *s, const char *doc, const char *name, const char *idle,
-		    const char *lifetime, bool is_pooled, char *out_name, size_t size,
+		    const char *lifetime, bool is_pooled, int ws_fd, char *out_name, size_t size,
 		    struct serve_failure *f)
 {
 	int rc;
@@ -403,7 +450,7 @@ static int make_box(struct serve *s, const char *doc, const char *name, const ch
 		    "%u sandboxes are kept now, running or ended (serve --max-sandboxes): "
 		    "DELETE the ones done with",
 		    s->max_sandboxes);
-	rc = spawn_run_detached(s, doc, name, idle, lifetime, out_name, size, f);
+	rc = spawn_run_detached(s, doc, name, idle, lifetime, ws_fd, out_name, size, f);
 	pthread_mutex_lock(&s->lock);
 	s->creating--;
 	/* Recorded under the lock that counted it: a create in between sees it either way. */

@@ -253,6 +253,10 @@ struct sandbox_host {
 	char *const *caller_env;			/* for -e KEY, TERM and LANG */
 	const struct sandbox_open_volume *volumes;	/* spec->volume_count of them (or none) */
 	const struct sandbox_open_workspace *workspace; /* with spec->workspace.is_set */
+	/* The front end's: the directory the workspace must turn out to be (run --workspace-fd,
+	 * 3 or above: stockade serve opened it beneath one of its --workspace-root); below 3
+	 * (-1, or 0 in a zeroed host): none. */
+	int workspace_fd;
 	int audit_fd; /* --audit FILE, a regular file opened for appending; -1 without */
 	/* spec->secret_count memfds holding the values, sealed against any change
 	 * (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL); the engine refuses others. */

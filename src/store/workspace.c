@@ -412,7 +412,7 @@ static int open_copy(struct volume_store *store, struct workspace_run *run, cons
 }
 
 int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
-			  struct workspace_run *run, struct sk_err *err)
+			  int expected_fd, struct workspace_run *run, struct sk_err *err)
 {
 	char volume[SANDBOX_VOLUME_NAME_MAX + 1];
 	struct stat st;
@@ -424,6 +424,15 @@ int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec 
 				   sizeof(run->lower_path), &st, err);
 	if (lower < 0)
 		return -1;
+	struct stat expected;
+	if (expected_fd >= 3 && (fstat(expected_fd, &expected) < 0 ||
+				 expected.st_dev != st.st_dev || expected.st_ino != st.st_ino)) {
+		close(lower);
+		return sk_fail(err, "workspace", 0,
+			       "a directory on its path was replaced: make the request again",
+			       "workspace '%.200s' is not the directory that was checked",
+			       run->lower_path);
+	}
 	if (spec->workspace.name)
 		sk_strlcpy(run->name, spec->workspace.name, sizeof(run->name));
 	else

@@ -93,10 +93,12 @@ struct workspace_run {
  * with its record on first use (started = now) or else checked to be this directory's, and
  * locked so that no other sandbox uses it at the same time. run->open is what the engine
  * mounts. With spec->workspace.is_copy, a new workspace's upper/ gets a copy of the directory
- * (safepath_copy_tree: nothing below it followed) and run->open.volume is upper/ itself. On failure
+ * (safepath_copy_tree: nothing below it followed) and run->open.volume is upper/ itself.
+ * expected_fd (3 or above; less: none) is a directory the one opened must be (same device and
+ * inode).  On failure
  * nothing this call created is left. */
 int workspace_run_acquire(struct volume_store *store, const struct sandbox_spec *spec,
-			  struct workspace_run *run, struct sk_err *err);
+			  int expected_fd, struct workspace_run *run, struct sk_err *err);
 /* After the run; a workspace created for a run that never started is removed. */
 void workspace_run_release(struct volume_store *store, struct workspace_run *run, bool has_started);
 

@@ -314,6 +314,11 @@ def test_serve_takes_workspaces_only_beneath_its_roots(ctx):
         expect(c.list() == [], f"a refused request made a sandbox: {c.list()}")
         box = c.create({"stockade": 1, "workspace": inside}, name="ws")
         expect(box["spec"]["workspace"] == f"{inside}:/work", f"{box['spec']}")
+        # The run was handed the directory the daemon opened beneath the root, and held to
+        # it: a path component swapped for a link in between would lead nowhere else.
+        with open(f"/proc/{box['supervisor_pid']}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        expect(b"--workspace-fd" in argv, f"the run's arguments: {argv}")
         r = c.exec("ws", ["sh", "-c", "pwd; echo api >> README; cat README"])
         expect(r.exit_code == 0 and r.stdout == b"/work\nreadme\napi\n", f"{r}")
         c.delete("ws")
@@ -376,3 +381,25 @@ def test_apply_on_success_applies_only_a_clean_success(ctx):
            "nothing applied, the workspace kept")
     r = h.cli("run", "-d", "--workspace", project, "--apply-on-success")
     one_line_125(r, "--apply-on-success", "not -d")
+
+
+def test_workspace_fd_holds_the_run_to_the_checked_directory(ctx):
+    """run --workspace-fd N (what stockade serve passes): the workspace's directory, opened
+    by path, must be the directory open on fd N, else the run is refused and nothing made."""
+    h = Home(ctx)
+    project = make_project(ctx)
+    other = make_project(ctx, "other")
+    fd = os.open(other, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        r = ctx.run([ctx.stockade_path, "run", "--workspace-fd", str(fd), "--workspace",
+                     project, "--", "echo", "RAN"], env=h.env, pass_fds=(fd,))
+        one_line_125(r, "is not the directory that was checked")
+        expect(not os.path.exists(upper(h, "proj")), "the refused run left its workspace")
+        r = ctx.run([ctx.stockade_path, "run", "--workspace-fd", str(fd), "--workspace",
+                     other, "--", "echo", "RAN"], env=h.env, pass_fds=(fd,))
+        expect(r.returncode == 0 and r.out == "RAN\n", f"the same directory: {r}")
+        r = ctx.run([ctx.stockade_path, "run", "--workspace-fd", str(fd), "--", "true"],
+                    env=h.env, pass_fds=(fd,))
+        one_line_125(r, "--workspace-fd needs --workspace")
+    finally:
+        os.close(fd)
