@@ -427,6 +427,13 @@ static int take_request(struct conn *c, const struct httpreq *req)
 	size_t early;
 
 	note_request(t, c->head, req);
+	/* TRACE asks the server to send the request back, headers and all (Apache's default
+	 * answers it; TRACK is IIS's): with the value put in, the workload reads it in the body.
+	 * RFC 9110 9.3.8: a client must not send credentials in one. Any case: a lenient server
+	 * may take "trace" for TRACE. */
+	if (strcasecmp(t->method, "TRACE") == 0 || strcasecmp(t->method, "TRACK") == 0)
+		return refuse(c, 405, "Method Not Allowed",
+			      "TRACE would send the credential back: not sent to its host");
 	if (req->is_chunked)
 		return refuse(c, 411, "Length Required",
 			      "chunked request bodies are not supported: send Content-Length");

@@ -83,6 +83,17 @@ class TlsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_TRACE(self):
+                # What Apache does with its default `TraceEnable on`: the request back,
+                # headers and all, as the body (RFC 9110 9.3.8).
+                server.log.append((self.path, self.headers.get("Authorization"), "TRACE"))
+                body = (self.requestline + "\r\n" + str(self.headers)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "message/http")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args):
                 pass
 
@@ -417,3 +428,26 @@ def test_refusals(ctx):
                      env={"STOCKADE_HOME": home})
     one_line_125(r, "credential K: its value cannot go in a header")
     expect("X-Evil" not in r.err, f"{r}")
+
+
+def test_trace_never_carries_the_value(ctx):
+    """TRACE asks the server to send the request back, headers and all (Apache answers it by
+    default): with the value put in, the workload would read it in the body. RFC 9110 9.3.8:
+    a client must not send credentials in a TRACE. The proxy refuses TRACE (and IIS's TRACK)
+    to a credential's host, in any case of the method, before anything goes upstream."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    script = "; ".join(
+        f'curl -sS --max-time 10 -X {method} -H "Authorization: Bearer $TOKEN" '
+        f"https://api.test:{s.port}/{method}; echo"
+        for method in ("TRACE", "trace", "TRACK"))
+    r, events, _ = run_net(ctx, script, credential_opts(ctx, path, s) + ["--quiet"])
+    expect(token not in r.out and PREFIX not in r.out, f"the value came back: {r}")
+    expect(r.out.count("stockade: ") == 3 and "TRACE" in r.out, f"the answers: {r}")
+    expect(not [e for e in s.log if e[0].lower().startswith("/tr")],
+           f"a TRACE reached the host: {s.log}")
+    denied = [e for e in events if e["decision"] == "deny"]
+    expect(len(denied) == 3 and all("TRACE" in e["reason"] for e in denied),
+           f"the audit: {events}")
