@@ -437,11 +437,14 @@ static int take_request(struct conn *c, const struct httpreq *req)
 	if (req->is_chunked)
 		return refuse(c, 411, "Length Required",
 			      "chunked request bodies are not supported: send Content-Length");
-	/* Another credential's placeholder is on its way to a host it does not belong to. */
-	other =
-	    credinject_find_placeholder(c->proxy->config->credentials,
-					c->proxy->config->credential_count, c->head, c->head_len);
-	if (other && other != c->credential) {
+	/* Another credential's placeholder is on its way to a host it does not belong to. Each
+	 * other credential is looked for on its own: this host's placeholder found first must
+	 * not hide another's later in the head. */
+	for (size_t i = 0; i < c->proxy->config->credential_count; i++) {
+		other = &c->proxy->config->credentials[i];
+		if (other == c->credential ||
+		    !credinject_find_placeholder(other, 1, c->head, c->head_len))
+			continue;
 		c->placeholder_seen = other;
 		return refuse(c, 403, "Forbidden",
 			      "the request carries the placeholder of a credential of other hosts");

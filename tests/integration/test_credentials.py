@@ -451,3 +451,29 @@ def test_trace_never_carries_the_value(ctx):
     denied = [e for e in events if e["decision"] == "deny"]
     expect(len(denied) == 3 and all("TRACE" in e["reason"] for e in denied),
            f"the audit: {events}")
+
+
+def test_other_credentials_placeholder_is_refused_with_its_own(ctx):
+    """Two credentials, two hosts: a request to A's host that carries A's placeholder (put in)
+    and B's too (elsewhere in the head) is refused — B's placeholder never goes to A's host,
+    whichever credential is listed first."""
+    s = tls_server()
+    token_a, token_b = unique_token(), unique_token()
+    s.token = token_a
+    path_a, path_b = write_file(ctx, token_a, "a"), write_file(ctx, token_b, "b")
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1", "api2.test": "127.0.0.1"})
+    common = ["--allow-net", f"127.0.0.1:{s.port}", "--hosts-file", hosts,
+              "--ca-file", s.ca_file, "--quiet"]
+    a = ["--credential", f"A=@{path_a},host=api.test:{s.port}"]
+    b = ["--credential", f"B=@{path_b},host=api2.test:{s.port}"]
+    script = (f'{CURL} -H "Authorization: Bearer $A" -H "X-Other: $B" '
+              f'https://api.test:{s.port}/both; '
+              f'{CURL} -H "Authorization: Bearer $A" https://api.test:{s.port}/own')
+    for order in (a + b, b + a):
+        s.log.clear()
+        r, events, _ = run_net(ctx, script, order + common)
+        expect(r.out.split() == ["403", "200"], f"the answers ({order[1][:1]} first): {r}")
+        expect([p for p, _, _ in s.log] == ["/own"], f"the host saw: {s.log}")
+        denied = [e for e in events if e["decision"] == "deny"]
+        expect(len(denied) == 1 and denied[0].get("credential") == "B",
+               f"the audit: {events}")
