@@ -291,7 +291,7 @@ def test_trust_store_inside(ctx):
               "grep -c PRIVATE; "
               "awk '/BEGIN/{c=\"\"} {c=c $0 \"\\n\"} END{printf \"%s\", c}' "
               "/etc/stockade-ca-bundle.crt | openssl x509 -noout -text | "
-              "grep -A2 'Name Constraints' | tr -d ' ' | tail -n +2; "
+              "grep -A5 'Name Constraints' | tr -d ' ' | tail -n +2; "
               # no variable: curl reads the curated /etc/ssl, which holds the run's CA too
               f'env -u CURL_CA_BUNDLE -u SSL_CERT_FILE {CURL} https://api.test:{s.port}/t')
     r, _, _ = run_net(ctx, script, credential_opts(ctx, path, s))
@@ -300,8 +300,10 @@ def test_trust_store_inside(ctx):
            f"the variables: {r}")
     expect(lines[4:6] == [str(host_count + 1)] * 2, f"the bundles hold the run's CA: {r}")
     expect(lines[6] == "0", f"a private key inside: {r}")
-    expect(lines[7] == f"Permitted:" and lines[8] == "DNS:api.test", f"name constraints: {r}")
-    expect(lines[9] == "401", f"a client reading only /etc/ssl: {r}")
+    # the names permitted, and every address excluded (else the CA could vouch for any IP)
+    expect(lines[7:12] == ["Permitted:", "DNS:api.test", "Excluded:", "IP:0.0.0.0/0.0.0.0",
+                           "IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0"], f"name constraints: {r}")
+    expect(lines[12] == "401", f"a client reading only /etc/ssl: {r}")
 
 
 def _undici_dir():
