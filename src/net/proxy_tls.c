@@ -328,6 +328,13 @@ static int refuse(struct conn *c, int status, const char *text, const char *reas
 	if (reason != t->reason)
 		snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	answer_in_tls(c, status, text, t->reason);
+	if (t->phase == TLS_RELAY) {
+		/* The request went, the value in it: conn_close writes the allowed record, saying
+		 * why it ended. A denial beside it would claim the credential never left. */
+		c->allow_reason = t->reason;
+		conn_close(c);
+		return -1;
+	}
 	if (status == 502)
 		c->reason = t->reason; /* conn_deny answers nothing more in CONN_TLS */
 	conn_deny(c, t->reason);

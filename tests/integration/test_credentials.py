@@ -67,6 +67,9 @@ class TlsServer:
             def do_GET(self):
                 auth = self.headers.get("Authorization")
                 server.log.append((self.path, auth, self.headers.get("Host")))
+                if self.path == "/hangup":  # the request read, no answer: the connection ends
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/big/"):
                     size = int(self.path.split("/")[2])
                     self.send_response(200)
@@ -479,3 +482,24 @@ def test_other_credentials_placeholder_is_refused_with_its_own(ctx):
         denied = [e for e in events if e["decision"] == "deny"]
         expect(len(denied) == 1 and denied[0].get("credential") == "B",
                f"the audit: {events}")
+
+
+def test_upstream_failure_after_the_request_is_one_allowed_record(ctx):
+    """A host that takes the request (and the value) and hangs up without an answer: the client
+    gets a 502, and the audit has one record for the connection — allowed, since the request
+    and the credential went, with why it ended — not a denial beside it, which would say the
+    credential never left and count one connection twice."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    r, events, rep = run_net(
+        ctx, f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/hangup',
+        credential_opts(ctx, path, s) + ["--quiet"])
+    expect(r.out.strip() == "502", f"the client's answer: {r}")
+    expect([p for p, auth, _ in s.log] == ["/hangup"] and s.log[0][1] == f"Bearer {token}",
+           f"the host saw: {s.log}")
+    expect(len(events) == 1 and events[0]["decision"] == "allow" and
+           events[0].get("credential") == "TOKEN" and events[0]["path"] == "/hangup" and
+           "before a response" in events[0]["reason"], f"the audit: {events}")
+    expect(rep.get("egress") == {"allowed": 1, "denied": 0}, f"the report's counts: {rep}")
