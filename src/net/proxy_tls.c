@@ -328,6 +328,13 @@ static int refuse(struct conn *c, int status, const char *text, const char *reas
 	if (reason != t->reason)
 		snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	answer_in_tls(c, status, text, t->reason);
+	if (t->phase == TLS_RELAY) {
+		/* The request went, the value in it: conn_close writes the allowed record, saying
+		 * why it ended. A denial beside it would claim the credential never left. */
+		c->allow_reason = t->reason;
+		conn_close(c);
+		return -1;
+	}
 	if (status == 502)
 		c->reason = t->reason; /* conn_deny answers nothing more in CONN_TLS */
 	conn_deny(c, t->reason);
@@ -427,14 +434,24 @@ static int take_request(struct conn *c, const struct httpreq *req)
 	size_t early;
 
 	note_request(t, c->head, req);
+	/* TRACE asks the server to send the request back, headers and all (Apache's default
+	 * answers it; TRACK is IIS's): with the value put in, the workload reads it in the body.
+	 * RFC 9110 9.3.8: a client must not send credentials in one. Any case: a lenient server
+	 * may take "trace" for TRACE. */
+	if (strcasecmp(t->method, "TRACE") == 0 || strcasecmp(t->method, "TRACK") == 0)
+		return refuse(c, 405, "Method Not Allowed",
+			      "TRACE would send the credential back: not sent to its host");
 	if (req->is_chunked)
 		return refuse(c, 411, "Length Required",
 			      "chunked request bodies are not supported: send Content-Length");
-	/* Another credential's placeholder is on its way to a host it does not belong to. */
-	other =
-	    credinject_find_placeholder(c->proxy->config->credentials,
-					c->proxy->config->credential_count, c->head, c->head_len);
-	if (other && other != c->credential) {
+	/* Another credential's placeholder is on its way to a host it does not belong to. Each
+	 * other credential is looked for on its own: this host's placeholder found first must
+	 * not hide another's later in the head. */
+	for (size_t i = 0; i < c->proxy->config->credential_count; i++) {
+		other = &c->proxy->config->credentials[i];
+		if (other == c->credential ||
+		    !credinject_find_placeholder(other, 1, c->head, c->head_len))
+			continue;
 		c->placeholder_seen = other;
 		return refuse(c, 403, "Forbidden",
 			      "the request carries the placeholder of a credential of other hosts");

@@ -81,15 +81,19 @@ fail:
 	return NULL;
 }
 
-/* "permitted;DNS:a,permitted;DNS:b": a certificate this CA signs for any other name fails
- * verification, so the CA is worth nothing beyond the credentials' hosts even if it leaked. */
+/* "permitted;DNS:a,permitted;DNS:b" and every IPv4 and IPv6 address excluded: a certificate
+ * this CA signs for any other name fails verification, so the CA is worth nothing beyond the
+ * credentials' hosts even if it leaked. The exclusions are needed: constraints of one name type
+ * leave the others free, and a leaf for https://1.2.3.4 (an iPAddress SAN) would verify. */
 static int name_constraints(const struct proxy_credential *credentials, size_t count, char *out,
 			    size_t size)
 {
 	size_t n = 0;
 
 	out[0] = '\0';
-	n += (size_t)snprintf(out, size, "critical");
+	n += (size_t)snprintf(out, size,
+			      "critical,excluded;IP:0.0.0.0/0.0.0.0,"
+			      "excluded;IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0");
 	for (size_t i = 0; i < count; i++)
 		for (size_t h = 0; h < credentials[i].host_count && n < size; h++)
 			n += (size_t)snprintf(out + n, size - n, ",permitted;DNS:%s",
@@ -101,8 +105,8 @@ int tlsca_create(struct tlsca **out, const struct proxy_credential *credentials,
 		 struct sk_err *err)
 {
 	struct tlsca *ca = calloc(1, sizeof(*ca));
-	char constraints[PROXY_MAX_CREDENTIALS * PROXY_CREDENTIAL_MAX_HOSTS *
-			 (HOSTMATCH_NAME_MAX + 16)];
+	char constraints[128 + PROXY_MAX_CREDENTIALS * PROXY_CREDENTIAL_MAX_HOSTS *
+				   (HOSTMATCH_NAME_MAX + 16)];
 	char common_name[64];
 	unsigned char tag[4];
 

@@ -67,6 +67,9 @@ class TlsServer:
             def do_GET(self):
                 auth = self.headers.get("Authorization")
                 server.log.append((self.path, auth, self.headers.get("Host")))
+                if self.path == "/hangup":  # the request read, no answer: the connection ends
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/big/"):
                     size = int(self.path.split("/")[2])
                     self.send_response(200)
@@ -79,6 +82,17 @@ class TlsServer:
                 ok = server.token is not None and auth == f"Bearer {server.token}"
                 body = b"ok\n" if ok else b"no\n"
                 self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_TRACE(self):
+                # What Apache does with its default `TraceEnable on`: the request back,
+                # headers and all, as the body (RFC 9110 9.3.8).
+                server.log.append((self.path, self.headers.get("Authorization"), "TRACE"))
+                body = (self.requestline + "\r\n" + str(self.headers)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "message/http")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -280,7 +294,7 @@ def test_trust_store_inside(ctx):
               "grep -c PRIVATE; "
               "awk '/BEGIN/{c=\"\"} {c=c $0 \"\\n\"} END{printf \"%s\", c}' "
               "/etc/stockade-ca-bundle.crt | openssl x509 -noout -text | "
-              "grep -A2 'Name Constraints' | tr -d ' ' | tail -n +2; "
+              "grep -A5 'Name Constraints' | tr -d ' ' | tail -n +2; "
               # no variable: curl reads the curated /etc/ssl, which holds the run's CA too
               f'env -u CURL_CA_BUNDLE -u SSL_CERT_FILE {CURL} https://api.test:{s.port}/t')
     r, _, _ = run_net(ctx, script, credential_opts(ctx, path, s))
@@ -289,8 +303,10 @@ def test_trust_store_inside(ctx):
            f"the variables: {r}")
     expect(lines[4:6] == [str(host_count + 1)] * 2, f"the bundles hold the run's CA: {r}")
     expect(lines[6] == "0", f"a private key inside: {r}")
-    expect(lines[7] == f"Permitted:" and lines[8] == "DNS:api.test", f"name constraints: {r}")
-    expect(lines[9] == "401", f"a client reading only /etc/ssl: {r}")
+    # the names permitted, and every address excluded (else the CA could vouch for any IP)
+    expect(lines[7:12] == ["Permitted:", "DNS:api.test", "Excluded:", "IP:0.0.0.0/0.0.0.0",
+                           "IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0"], f"name constraints: {r}")
+    expect(lines[12] == "401", f"a client reading only /etc/ssl: {r}")
 
 
 def _undici_dir():
@@ -417,3 +433,73 @@ def test_refusals(ctx):
                      env={"STOCKADE_HOME": home})
     one_line_125(r, "credential K: its value cannot go in a header")
     expect("X-Evil" not in r.err, f"{r}")
+
+
+def test_trace_never_carries_the_value(ctx):
+    """TRACE asks the server to send the request back, headers and all (Apache answers it by
+    default): with the value put in, the workload would read it in the body. RFC 9110 9.3.8:
+    a client must not send credentials in a TRACE. The proxy refuses TRACE (and IIS's TRACK)
+    to a credential's host, in any case of the method, before anything goes upstream."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    script = "; ".join(
+        f'curl -sS --max-time 10 -X {method} -H "Authorization: Bearer $TOKEN" '
+        f"https://api.test:{s.port}/{method}; echo"
+        for method in ("TRACE", "trace", "TRACK"))
+    r, events, _ = run_net(ctx, script, credential_opts(ctx, path, s) + ["--quiet"])
+    expect(token not in r.out and PREFIX not in r.out, f"the value came back: {r}")
+    expect(r.out.count("stockade: ") == 3 and "TRACE" in r.out, f"the answers: {r}")
+    expect(not [e for e in s.log if e[0].lower().startswith("/tr")],
+           f"a TRACE reached the host: {s.log}")
+    denied = [e for e in events if e["decision"] == "deny"]
+    expect(len(denied) == 3 and all("TRACE" in e["reason"] for e in denied),
+           f"the audit: {events}")
+
+
+def test_other_credentials_placeholder_is_refused_with_its_own(ctx):
+    """Two credentials, two hosts: a request to A's host that carries A's placeholder (put in)
+    and B's too (elsewhere in the head) is refused — B's placeholder never goes to A's host,
+    whichever credential is listed first."""
+    s = tls_server()
+    token_a, token_b = unique_token(), unique_token()
+    s.token = token_a
+    path_a, path_b = write_file(ctx, token_a, "a"), write_file(ctx, token_b, "b")
+    hosts = hosts_file(ctx, {"api.test": "127.0.0.1", "api2.test": "127.0.0.1"})
+    common = ["--allow-net", f"127.0.0.1:{s.port}", "--hosts-file", hosts,
+              "--ca-file", s.ca_file, "--quiet"]
+    a = ["--credential", f"A=@{path_a},host=api.test:{s.port}"]
+    b = ["--credential", f"B=@{path_b},host=api2.test:{s.port}"]
+    script = (f'{CURL} -H "Authorization: Bearer $A" -H "X-Other: $B" '
+              f'https://api.test:{s.port}/both; '
+              f'{CURL} -H "Authorization: Bearer $A" https://api.test:{s.port}/own')
+    for order in (a + b, b + a):
+        s.log.clear()
+        r, events, _ = run_net(ctx, script, order + common)
+        expect(r.out.split() == ["403", "200"], f"the answers ({order[1][:1]} first): {r}")
+        expect([p for p, _, _ in s.log] == ["/own"], f"the host saw: {s.log}")
+        denied = [e for e in events if e["decision"] == "deny"]
+        expect(len(denied) == 1 and denied[0].get("credential") == "B",
+               f"the audit: {events}")
+
+
+def test_upstream_failure_after_the_request_is_one_allowed_record(ctx):
+    """A host that takes the request (and the value) and hangs up without an answer: the client
+    gets a 502, and the audit has one record for the connection — allowed, since the request
+    and the credential went, with why it ended — not a denial beside it, which would say the
+    credential never left and count one connection twice."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    r, events, rep = run_net(
+        ctx, f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/hangup',
+        credential_opts(ctx, path, s) + ["--quiet"])
+    expect(r.out.strip() == "502", f"the client's answer: {r}")
+    expect([p for p, auth, _ in s.log] == ["/hangup"] and s.log[0][1] == f"Bearer {token}",
+           f"the host saw: {s.log}")
+    expect(len(events) == 1 and events[0]["decision"] == "allow" and
+           events[0].get("credential") == "TOKEN" and events[0]["path"] == "/hangup" and
+           "before a response" in events[0]["reason"], f"the audit: {events}")
+    expect(rep.get("egress") == {"allowed": 1, "denied": 0}, f"the report's counts: {rep}")
