@@ -241,7 +241,7 @@ def test_real_value_is_only_in_the_proxy_process(ctx):
         proxy = [pid for pid in host if pid != p.pid]
         expect(len(proxy) == 1, f"stockade and its proxy: {host}")
         for value in (from_file, from_env):
-            expect("memory" in _where(proxy[0], value.encode()),
+            expect("memory" in _where(proxy[0], value.encode(), whole=True),
                    "the scan does not find the value in the proxy, which holds it")
             expect(not _where(p.pid, value.encode()),
                    f"the value in the supervisor: {_where(p.pid, value.encode())}")

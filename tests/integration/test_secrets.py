@@ -121,7 +121,7 @@ def _descendants(root_pid):
     return out
 
 
-def _memory_holds(pid, needle):
+def _memory_holds(pid, needle, whole=False):
     """Whether any readable mapping of pid holds needle (root reads /proc/PID/mem of a
     non-dumpable process too: CAP_SYS_PTRACE). Read in chunks that overlap by the needle's
     length; a sanitizer's shadow reservations (terabytes, never touched: 1 GiB and up) are
@@ -130,7 +130,8 @@ def _memory_holds(pid, needle):
     # An ASan build's runtime reads /proc/self/environ into anonymous memory of its own before
     # main (sanitizer_common's GetEnv): a copy stockade cannot wipe, made only by that build.
     # Its anonymous mappings are therefore left out there; the release build is read whole.
-    skip_anonymous = "ASAN_OPTIONS" in os.environ
+    # (whole: read them all the same, to show that a process does hold a value.)
+    skip_anonymous = "ASAN_OPTIONS" in os.environ and not whole
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
         for line in maps:
             fields = line.split()
@@ -152,14 +153,15 @@ def _memory_holds(pid, needle):
     return False
 
 
-def _where(pid, needle):
-    """The places of one process that hold needle: cmdline, environ, memory."""
+def _where(pid, needle, whole=False):
+    """The places of one process that hold needle: cmdline, environ, memory (whole: every
+    mapping, even where a sanitizer build's own copies live)."""
     places = []
     for part in ("cmdline", "environ"):
         with open(f"/proc/{pid}/{part}", "rb") as f:
             if needle in f.read():
                 places.append(part)
-    if _memory_holds(pid, needle):
+    if _memory_holds(pid, needle, whole):
         places.append("memory")
     return places
 
