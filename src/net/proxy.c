@@ -738,6 +738,14 @@ static int proxy_process(const struct proxy_config *config, int http_fd, int soc
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Before the credentials' values are read (proxy_tls_init): no moment in which a host
+	 * process of the same uid could read them from /proc/PID/mem. Set again after the uid
+	 * change (proxy_drop_privileges), which resets it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		sk_fail(&err, "proxy", errno, NULL, "prctl(PR_SET_DUMPABLE)");
+		(void)!write(ready_fd, &err, sizeof(err));
+		return 1;
+	}
 	raise_fd_limit();
 	p.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (p.epoll_fd < 0 ||
