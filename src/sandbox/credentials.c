@@ -21,7 +21,7 @@
 
 #define CREDENTIAL_HINT                                                                            \
 	"NAME=@FILE or NAME=env:VAR, then ,host=HOST[:PORT] (again for more hosts), "              \
-	"[,header=NAME] [,format=TEXT with {}]"
+	"[,header=NAME] [,format=TEXT with {}] [,file]"
 
 /* ---- the grammar ---- */
 
@@ -117,6 +117,10 @@ static int parse_option(struct sandbox_credential *out, const char *p, size_t le
 		return parse_header(out, p + 7, len - 7, err);
 	if (len >= 7 && strncmp(p, "format=", 7) == 0)
 		return parse_format(out, p + 7, len - 7, err);
+	if (len == 4 && strncmp(p, "file", 4) == 0) {
+		out->is_file = true;
+		return 0;
+	}
 	return sk_fail(err, "cli", 0, CREDENTIAL_HINT, "--credential %s: unknown option %.*s",
 		       out->name, (int)(len > 40 ? 40 : len), p);
 }
@@ -204,7 +208,10 @@ void credential_format(const struct sandbox_credential *c, char *buf, size_t siz
 		n += snprintf(buf + n, size - (size_t)n, ",header=%.*s", (int)c->header_len,
 			      c->header);
 	if (c->format && n > 0 && (size_t)n < size)
-		snprintf(buf + n, size - (size_t)n, ",format=%.*s", (int)c->format_len, c->format);
+		n += snprintf(buf + n, size - (size_t)n, ",format=%.*s", (int)c->format_len,
+			      c->format);
+	if (c->is_file && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ",file");
 }
 
 void credential_host_rule(const struct sandbox_credential *c, size_t i, char *buf, size_t size)
@@ -442,7 +449,7 @@ static int add_bundle(struct credentials_plan *plan, const struct sandbox_spec *
 
 int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec *spec,
 			const int *fds, struct proxy_config *config, struct mount_plan *mount,
-			struct env_plan *env, struct sk_err *err)
+			struct env_plan *env, struct secrets_plan *secrets, struct sk_err *err)
 {
 	memset(plan, 0, sizeof(*plan));
 	if (spec->credential_count == 0)
@@ -462,6 +469,10 @@ int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec
 		if (check_value_fd(c, fds[i], err) < 0 ||
 		    fill_proxy_credential(c, fds[i], &config->credentials[i], err) < 0 ||
 		    env_set(env, c->name, config->credentials[i].placeholder, err) < 0)
+			return -1;
+		/* ,file: the placeholder (never the value) as SANDBOX_SECRETS_DIR/NAME too. */
+		if (c->is_file &&
+		    secrets_add_text(secrets, c->name, config->credentials[i].placeholder, err) < 0)
 			return -1;
 		config->credential_count++;
 		plan->count++;

@@ -13,6 +13,7 @@
 #include "net/proxy.h"
 #include "sandbox/env.h"
 #include "sandbox/mount.h"
+#include "sandbox/secrets.h"
 #include "spec/spec.h"
 #include "util/err.h"
 
@@ -52,7 +53,7 @@ struct credentials_plan {
  * env, and adds the bundle to the mount plan (and over the curated /etc/ssl's). */
 int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec *spec,
 			const int *fds, struct proxy_config *config, struct mount_plan *mount,
-			struct env_plan *env, struct sk_err *err);
+			struct env_plan *env, struct secrets_plan *secrets, struct sk_err *err);
 void credentials_plan_free(struct credentials_plan *plan);
 
 #endif

@@ -174,7 +174,7 @@ static int child_setup(const struct launch_plan *plan, int sync_fd, int *net_hel
 
 static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err *err)
 {
-	int keep[1 + MOUNT_MAX_CHILD_FDS + SANDBOX_MAX_SECRETS];
+	int keep[1 + MOUNT_MAX_CHILD_FDS + SECRETS_MAX_FILES];
 	int count;
 
 	for (int i = 0; i < 2; i++)
@@ -185,7 +185,7 @@ static int child_fds(const struct launch_plan *plan, int sync_fd, struct sk_err 
 	 * until secrets_apply() has copied and closed them. */
 	keep[0] = sync_fd;
 	count = 1 + mount_child_fds(&plan->mount, keep + 1, MOUNT_MAX_CHILD_FDS);
-	count += secrets_child_fds(&plan->secrets, keep + count, SANDBOX_MAX_SECRETS);
+	count += secrets_child_fds(&plan->secrets, keep + count, SECRETS_MAX_FILES);
 	if (fds_close_except(keep, count) < 0)
 		return sk_fail_safe(err, "launch", errno, "close_range", NULL, NULL);
 	return 0;
@@ -342,7 +342,7 @@ static int launch_prepare(struct launch_plan *plan, struct run_report *report, s
 	/* After egress (the proxy's table) and before the secrets' variables: a secret's may
 	 * replace neither a placeholder nor the bundle variables. */
 	if (credentials_prepare(&plan->credentials, spec, host->credential_fds, plan->egress.config,
-				&plan->mount, &plan->env, err) < 0)
+				&plan->mount, &plan->env, &plan->secrets, err) < 0)
 		return -1;
 	/* After every other variable is set: a secret's may not replace one of stockade's. */
 	if (secrets_env_add(&plan->secrets, &plan->env, err) < 0)

@@ -286,7 +286,7 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 	if (!plan_add(plan, MOUNT_DIR, NULL, "/proc", err) ||
 	    !plan_add(plan, MOUNT_DIR, NULL, "/dev", err))
 		return -1;
-	if (spec->secret_count == 0)
+	if (spec_secret_files(spec) == 0)
 		return 0;
 	/* With secrets /run is the sandbox's own (a --rootfs's is not bound): read-only, holding
 	 * only the secrets' tmpfs. */
@@ -296,8 +296,8 @@ static int plan_writable(struct mount_plan *plan, const struct sandbox_spec *spe
 	 * bounds what it holds. noexec: a secret is data. */
 	snprintf(data, sizeof(data), "mode=0500,uid=%u,gid=%u,size=%llu,nr_inodes=%zu",
 		 (unsigned)spec->uid, (unsigned)spec->gid,
-		 (unsigned long long)spec->secret_count * (SANDBOX_SECRET_MAX_BYTES + 4096),
-		 spec->secret_count + 8);
+		 (unsigned long long)spec_secret_files(spec) * (SANDBOX_SECRET_MAX_BYTES + 4096),
+		 spec_secret_files(spec) + 8);
 	e = plan_add(plan, MOUNT_SECRETS, data, SANDBOX_SECRETS_DIR, err);
 	if (!e)
 		return -1;
@@ -393,7 +393,7 @@ int mount_prepare(struct mount_plan *plan, const struct sandbox_spec *spec,
 		if (!realpath(spec->rootfs, rootfs))
 			return sk_fail(err, "mount", errno, "--rootfs takes an existing directory",
 				       "--rootfs %s", spec->rootfs);
-		rc = plan_rootfs(plan, rootfs, spec->secret_count > 0, err);
+		rc = plan_rootfs(plan, rootfs, spec_secret_files(spec) > 0, err);
 		snprintf(plan->detail, sizeof(plan->detail), "rootfs %.100s read-only", rootfs);
 	} else {
 		rc = plan_system_tree(plan, err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sandbox/mount.h"
+#include "util/fds.h"
 #include "util/macros.h"
 #include "util/syscalls.h"
 
@@ -195,7 +196,7 @@ int secrets_prepare(struct secrets_plan *plan, const struct sandbox_spec *spec, 
 		    struct sk_err *err)
 {
 	memset(plan, 0, sizeof(*plan));
-	for (size_t i = 0; i < SANDBOX_MAX_SECRETS; i++)
+	for (size_t i = 0; i < SECRETS_MAX_FILES; i++)
 		plan->items[i].fd = -1;
 	if (spec->secret_count == 0)
 		return 0;
@@ -262,8 +263,43 @@ int secrets_env_add(struct secrets_plan *plan, struct env_plan *env, struct sk_e
 
 void secrets_plan_free(struct secrets_plan *plan)
 {
-	/* The env entries belong to the env plan; the fds to the front end. */
+	/* The env entries belong to the env plan; the fds to the front end, but our own. */
+	for (size_t i = 0; i < plan->count; i++)
+		if (plan->items[i].is_owned && plan->items[i].fd >= 0)
+			close(plan->items[i].fd);
 	memset(plan, 0, sizeof(*plan));
+}
+
+int secrets_add_text(struct secrets_plan *plan, const char *name, const char *text,
+		     struct sk_err *err)
+{
+	struct secret_item *item;
+	size_t len = strlen(text);
+	int fd;
+
+	for (size_t i = 0; i < plan->count; i++)
+		if (strcmp(plan->items[i].name, name) == 0)
+			return sk_fail(err, "secrets", 0, "give the credential another NAME",
+				       "%s/%s is a secret's", SANDBOX_SECRETS_DIR, name);
+	if (plan->count >= SECRETS_MAX_FILES)
+		return sk_fail(err, "secrets", ENOSPC, NULL, "too many files in %s",
+			       SANDBOX_SECRETS_DIR);
+	fd = secrets_memfd_create(name, err);
+	if (fd < 0)
+		return -1;
+	if (fds_write_all(fd, text, len) < 0 || secrets_memfd_seal(fd, name, err) < 0) {
+		if (!err->layer[0])
+			sk_fail(err, "secrets", errno, NULL, "write %s", name);
+		close(fd);
+		return -1;
+	}
+	item = &plan->items[plan->count++];
+	memset(item, 0, sizeof(*item));
+	item->name = name;
+	item->fd = fd;
+	item->is_owned = true;
+	item->size = len;
+	return 0;
 }
 
 int secrets_child_fds(const struct secrets_plan *plan, int *fds, size_t capacity)

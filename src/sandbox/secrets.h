@@ -32,9 +32,13 @@ int secrets_memfd_create(const char *name, struct sk_err *err);
 /* Seals it (SECRETS_SEALS) once the value is in; -1 with err. */
 int secrets_memfd_seal(int fd, const char *name, struct sk_err *err);
 
+/* Secrets and the credentials' placeholder files. */
+#define SECRETS_MAX_FILES (SANDBOX_MAX_SECRETS + SANDBOX_MAX_CREDENTIALS)
+
 struct secret_item {
 	const char *name;
-	int fd;		     /* the sealed memfd (the front end's) */
+	int fd;		     /* the sealed memfd (the front end's, unless is_owned) */
+	bool is_owned;	     /* made by secrets_add_text: the plan closes it */
 	size_t size;	     /* of the value */
 	const char *env_key; /* the variable to set inside, env_key_len bytes; NULL for none */
 	size_t env_key_len;
@@ -42,7 +46,7 @@ struct secret_item {
 };
 
 struct secrets_plan {
-	struct secret_item items[SANDBOX_MAX_SECRETS];
+	struct secret_item items[SECRETS_MAX_FILES];
 	size_t count;
 	char detail[128];
 };
@@ -56,6 +60,10 @@ int secrets_prepare(struct secrets_plan *plan, const struct sandbox_spec *spec, 
  * is refused. */
 int secrets_env_add(struct secrets_plan *plan, struct env_plan *env, struct sk_err *err);
 void secrets_plan_free(struct secrets_plan *plan);
+/* Parent: one more file, name holding text (no variable): a sealed memfd of the plan's own.
+ * For a credential's placeholder (credentials.h); a name a secret has is refused. */
+int secrets_add_text(struct secrets_plan *plan, const char *name, const char *text,
+		     struct sk_err *err);
 /* The fds PID 1 keeps until secrets_apply(); fills up to capacity, returns how many. */
 int secrets_child_fds(const struct secrets_plan *plan, int *fds, size_t capacity);
 /* Child, after mount_apply() and before mount_finish(): writes each value into its file in

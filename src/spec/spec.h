@@ -120,6 +120,7 @@ struct sandbox_credential {
 	size_t header_len;
 	const char *format; /* NULL: SANDBOX_CREDENTIAL_DEFAULT_FORMAT */
 	size_t format_len;
+	bool is_file; /* ,file: the placeholder in SANDBOX_SECRETS_DIR/NAME too */
 };
 
 /* --tty: whether the sandbox gets a pty of its own (sandbox/tty.h). */
@@ -201,6 +202,17 @@ struct sandbox_spec {
 	 * (gate_require). 0: nothing required. */
 	unsigned require_landlock_abi; /* Landlock ABI at least this */
 };
+
+/* The files of SANDBOX_SECRETS_DIR: the secrets and the credentials' placeholders asked for
+ * as files. Any makes the secrets' tmpfs (mount plan, secrets.c). */
+static inline size_t spec_secret_files(const struct sandbox_spec *spec)
+{
+	size_t n = spec->secret_count;
+
+	for (size_t i = 0; i < spec->credential_count; i++)
+		n += spec->credentials[i].is_file;
+	return n;
+}
 
 /* Whether the sandbox has a way out at all (the proxy). */
 static inline bool spec_has_network(const struct sandbox_spec *spec)

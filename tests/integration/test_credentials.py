@@ -503,3 +503,35 @@ def test_upstream_failure_after_the_request_is_one_allowed_record(ctx):
            events[0].get("credential") == "TOKEN" and events[0]["path"] == "/hangup" and
            "before a response" in events[0]["reason"], f"the audit: {events}")
     expect(rep.get("egress") == {"allowed": 1, "denied": 0}, f"the report's counts: {rep}")
+
+
+def test_placeholder_as_a_file_when_asked(ctx):
+    """--credential NAME=...,file: the placeholder (never the value) is also
+    /run/secrets/NAME, 0400 and the sandbox user's, on the read-only secrets' tmpfs, and the
+    request with the file's content works; beside a secret; a secret of the same name is
+    refused; policy show keeps ",file"."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    secret = write_file(ctx, "a secret value")
+    opts = credential_opts(ctx, path, s)
+    opts[1] += ",file"
+    script = ('test "$(cat /run/secrets/TOKEN)" = "$TOKEN" && echo same; '
+              "stat -c '%a %u' /run/secrets/TOKEN; cat /run/secrets/other; echo; "
+              "touch /run/secrets/x 2>/dev/null || echo read-only; "
+              f'{CURL} -H "Authorization: Bearer $(cat /run/secrets/TOKEN)" '
+              f"https://api.test:{s.port}/f")
+    r, _, _ = run_net(ctx, script, opts + ["--secret", f"other=@{secret}"])
+    expect(r.returncode == 0 and r.out.split("\n")[:5] ==
+           ["same", "400 10001", "a secret value", "read-only", "200"], f"inside: {r}")
+    expect(token not in r.out, f"the value inside: {r}")
+    # No secret at all: the placeholder alone makes the secrets' tmpfs, read-only as ever.
+    r, _, _ = run_net(ctx, 'test "$(cat /run/secrets/TOKEN)" = "$TOKEN" && echo same; '
+                      "touch /run/secrets/x 2>/dev/null || echo read-only", opts)
+    expect(r.returncode == 0 and r.out == "same\nread-only\n", f"without secrets: {r}")
+    r = ctx.sandbox("true", opts=opts + ["--secret", f"TOKEN=@{secret}"])
+    expect(r.returncode == 125 and "/run/secrets/TOKEN is a secret's" in r.err, f"{r}")
+    shown = ctx.stockade("policy", "show", *opts)
+    expect(shown.returncode == 0 and json.loads(shown.out)["credentials"][0].endswith(",file"),
+           f"policy show: {shown}")
