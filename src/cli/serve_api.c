@@ -50,25 +50,22 @@
 
 #define CREATE_TIMEOUT_MS 60000
 #define CREATE_OUTPUT_MAX 4096
-#define LIST_MAX_ENTRIES 10000
-/* A file request's copier runs in the sandbox, whose workload can stop it: past this long
- * without progress the request fails (copy_failed) instead of holding its thread for ever. */
 
-static enum MHD_Result respond_failure(struct serve *s, struct MHD_Connection *conn,
-				       const struct serve_failure *f)
+enum MHD_Result serve_respond_failure(struct serve *s, struct MHD_Connection *conn,
+				      const struct serve_failure *f)
 {
 	return serve_respond_path_error(s, conn, f->status, f->code, f->message,
 					f->path[0] ? f->path : NULL);
 }
 
-static const char *query(struct MHD_Connection *conn, const char *key)
+const char *serve_query(struct MHD_Connection *conn, const char *key)
 {
 	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static bool query_flag(struct MHD_Connection *conn, const char *key)
+bool serve_query_flag(struct MHD_Connection *conn, const char *key)
 {
-	const char *v = query(conn, key);
+	const char *v = serve_query(conn, key);
 
 	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
@@ -353,7 +350,7 @@ static void owned_drop(struct serve *s, const char *name)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static bool box_exists(const char *name)
+bool serve_box_exists(const char *name)
 {
 	struct box_root root;
 	struct box box;
@@ -398,7 +395,7 @@ static int create_box(struct serve *s, const char *body, size_t len, const char 
 		return serve_fail(
 		    f, 400, "bad_request",
 		    "idle_timeout, max_lifetime: durations of more than 0 (30s, 5m, 1h)");
-	if (name && box_exists(name))
+	if (name && serve_box_exists(name))
 		return serve_fail(f, 409, "name_in_use", "sandbox %s exists", name);
 	static const char empty[] = "{\"stockade\": 1}";
 	int ws_fd = -1;
@@ -488,10 +485,11 @@ static enum MHD_Result sandboxes_create(struct serve *s, struct MHD_Connection *
 	struct serve_failure f = {0};
 	char name[BOX_NAME_MAX + 1];
 
-	if (create_box(s, req->body, req->len, query(conn, "name"), query(conn, "idle_timeout"),
-		       query(conn, "max_lifetime"), name, sizeof(name), &f) < 0) {
+	if (create_box(s, req->body, req->len, serve_query(conn, "name"),
+		       serve_query(conn, "idle_timeout"), serve_query(conn, "max_lifetime"), name,
+		       sizeof(name), &f) < 0) {
 		count_created(s, f.status);
-		return respond_failure(s, conn, &f);
+		return serve_respond_failure(s, conn, &f);
 	}
 	count_created(s, 201);
 	return serve_respond_json(s, conn, 201, view(name, true));
@@ -524,7 +522,7 @@ static enum MHD_Result sandboxes_delete(struct serve *s, struct MHD_Connection *
 {
 	struct sk_err err = {0};
 
-	if (!box_exists(name)) {
+	if (!serve_box_exists(name)) {
 		owned_drop(s, name); /* removed by hand: not one this daemon keeps any more */
 		return serve_respond_error(s, conn, 404, "not_found", "no such sandbox");
 	}
@@ -559,185 +557,10 @@ int serve_remove_box(struct serve *s, const char *name, struct sk_err *err)
 		box_root_close(&root);
 	}
 	serve_exec_forget(s, name);
-	if (cli_box_remove(name, false, err) < 0 && box_exists(name))
+	if (cli_box_remove(name, false, err) < 0 && serve_box_exists(name))
 		return -1;
 	owned_drop(s, name);
 	return 0;
-}
-
-/* ---- files ---- */
-
-static int connect_box(const char *name, struct box_root *root, struct box *box,
-		       struct serve_failure *f)
-{
-	struct sk_err err = {0};
-	int ctl;
-
-	if (!box_exists(name))
-		return serve_fail(f, 404, "not_found", "no such sandbox");
-	ctl = cli_box_connect(name, root, box, &err);
-	if (ctl < 0) {
-		char line[600];
-		sk_format(&err, line, sizeof(line));
-		return serve_fail(f, 409, "not_running", "%s", line);
-	}
-	return ctl;
-}
-
-static int check_path(const char *path, struct serve_failure *f)
-{
-	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX)
-		return serve_fail(f, 400, "bad_request", "path: an absolute path in the sandbox");
-	return 0;
-}
-
-static void copy_failure(const struct sk_err *err, struct serve_failure *f)
-{
-	char line[600];
-
-	sk_format(err, line, sizeof(line));
-	(void)serve_fail(f, 400, "copy_failed", "%s", line);
-}
-
-static enum MHD_Result files_put(struct serve *s, struct MHD_Connection *conn, const char *name,
-				 const struct serve_request *req)
-{
-	const char *path = query(conn, "path"), *mode_text = query(conn, "mode");
-	struct serve_failure f = {0};
-	struct box_root root;
-	struct box box;
-	struct sk_err err = {0};
-	unsigned long mode = 0644;
-	char *end;
-	int ctl;
-
-	if (check_path(path, &f) < 0)
-		return respond_failure(s, conn, &f);
-	if (mode_text) {
-		errno = 0;
-		mode = strtoul(mode_text, &end, 8);
-		if (errno || *end || !*mode_text || mode > 0777)
-			return serve_respond_error(s, conn, 400, "bad_request",
-						   "mode: octal permission bits (0644)");
-	}
-	ctl = connect_box(name, &root, &box, &f);
-	if (ctl < 0)
-		return respond_failure(s, conn, &f);
-	int rc = cli_box_copy_in_bytes(ctl, path, req->body ? req->body : "", req->len,
-				       (uint32_t)mode, s->copy_timeout_ms, &err);
-	cli_box_disconnect(ctl, &root, &box);
-	if (rc < 0) {
-		copy_failure(&err, &f);
-		return respond_failure(s, conn, &f);
-	}
-	return serve_respond_json(
-	    s, conn, 201, json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)req->len));
-}
-
-static const char *type_name(mode_t mode)
-{
-	if (S_ISREG(mode))
-		return "file";
-	if (S_ISDIR(mode))
-		return "directory";
-	if (S_ISLNK(mode))
-		return "symlink";
-	return "other";
-}
-
-/* The entries of a directory opened inside the sandbox: names read with getdents on that fd,
- * each stat'ed beside it without following a link. */
-static json_t *list_dir(int fd)
-{
-	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir = copy >= 0 ? fdopendir(copy) : NULL;
-	json_t *entries = json_array();
-	bool is_truncated = false;
-	struct dirent *d;
-
-	if (!dir) {
-		if (copy >= 0)
-			close(copy);
-		json_decref(entries);
-		return NULL;
-	}
-	while ((d = readdir(dir))) {
-		struct stat st;
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (json_array_size(entries) >= LIST_MAX_ENTRIES) {
-			is_truncated = true;
-			break;
-		}
-		json_t *one = json_pack("{s:s}", "name", d->d_name);
-		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			char mode[8];
-			snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
-			json_object_set_new(one, "type", json_string(type_name(st.st_mode)));
-			json_object_set_new(one, "size", json_integer((json_int_t)st.st_size));
-			json_object_set_new(one, "mode", json_string(mode));
-			json_object_set_new(one, "mtime", json_integer((json_int_t)st.st_mtime));
-		}
-		json_array_append_new(entries, one);
-	}
-	closedir(dir);
-	return json_pack("{s:o, s:b}", "entries", entries, "truncated", is_truncated);
-}
-
-static enum MHD_Result files_get(struct serve *s, struct MHD_Connection *conn, const char *name)
-{
-	const char *path = query(conn, "path");
-	struct serve_failure f = {0};
-	struct box_root root;
-	struct box box;
-	struct sk_err err = {0};
-	struct stat st;
-	int ctl, fd = -1;
-
-	if (check_path(path, &f) < 0)
-		return respond_failure(s, conn, &f);
-	ctl = connect_box(name, &root, &box, &f);
-	if (ctl < 0)
-		return respond_failure(s, conn, &f);
-	int rc = cli_box_copy_out_open(ctl, path, &fd, s->copy_timeout_ms, &err);
-	cli_box_disconnect(ctl, &root, &box);
-	if (rc < 0) {
-		copy_failure(&err, &f);
-		return respond_failure(s, conn, &f);
-	}
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return serve_respond_error(s, conn, 500, "internal", "fstat");
-	}
-	if (S_ISDIR(st.st_mode)) {
-		json_t *listing = query_flag(conn, "list") ? list_dir(fd) : NULL;
-		bool wanted = query_flag(conn, "list");
-		close(fd);
-		if (!wanted)
-			return serve_respond_error(s, conn, 400, "is_a_directory",
-						   "a directory: list=1 lists it");
-		if (!listing)
-			return serve_respond_error(s, conn, 500, "internal", "read the directory");
-		json_object_set_new(listing, "path", json_string(path));
-		return serve_respond_json(s, conn, 200, listing);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return serve_respond_error(s, conn, 400, "not_a_file",
-					   "neither a regular file nor a directory");
-	}
-	/* The file as opened inside: sent from that fd (libmicrohttpd closes it). */
-	struct MHD_Response *response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
-	if (!response) {
-		close(fd);
-		return MHD_NO;
-	}
-	MHD_add_response_header(response, "Content-Type", "application/octet-stream");
-	MHD_add_response_header(response, "Cache-Control", "no-store");
-	enum MHD_Result queued = MHD_queue_response(conn, 200, response);
-	MHD_destroy_response(response);
-	serve_count_response(s, 200);
-	return queued;
 }
 
 /* ---- one-shot runs ---- */
@@ -815,7 +638,7 @@ static enum MHD_Result run_once(struct serve *s, struct MHD_Connection *conn, js
 			sk_strlcpy(inner, f.path, sizeof(inner));
 			snprintf(f.path, sizeof(f.path), "spec.%.120s", inner);
 		}
-		return respond_failure(s, conn, &f);
+		return serve_respond_failure(s, conn, &f);
 	}
 	out = serve_exec_wait(s, name, exec, &status, &code, message, sizeof(message));
 	json_decref(exec);
@@ -859,7 +682,7 @@ static json_t *post_body(struct serve *s, struct MHD_Connection *conn, const cha
 	if (value && json_is_object(value))
 		return value;
 	json_decref(value);
-	*answered = respond_failure(s, conn, &f);
+	*answered = serve_respond_failure(s, conn, &f);
 	return NULL;
 }
 static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
@@ -870,11 +693,11 @@ static enum MHD_Result exec_route(struct serve *s, struct MHD_Connection *conn,
 	if (strcmp(method, "GET") != 0)
 		return method_not_allowed(s, conn, "GET, DELETE");
 	uint64_t from = 0;
-	const char *from_text = query(conn, "from_seq");
+	const char *from_text = serve_query(conn, "from_seq");
 	if (from_text && parse_uint(from_text, 0, UINT32_MAX, &from) < 0)
 		return serve_respond_error(s, conn, 400, "bad_request",
 					   "from_seq: a sequence number");
-	return serve_exec_follow(s, conn, r->name, r->id, query_flag(conn, "follow"), from);
+	return serve_exec_follow(s, conn, r->name, r->id, serve_query_flag(conn, "follow"), from);
 }
 
 enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const char *url,
@@ -906,7 +729,7 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 		return method_not_allowed(s, conn, "GET, POST");
 	case ROUTE_BOX:
 		if (strcmp(method, "GET") == 0) {
-			if (!box_exists(r.name))
+			if (!serve_box_exists(r.name))
 				return serve_respond_error(s, conn, 404, "not_found",
 							   "no such sandbox");
 			return serve_respond_json(s, conn, 200, view(r.name, true));
@@ -917,16 +740,16 @@ enum MHD_Result serve_api(struct serve *s, struct MHD_Connection *conn, const ch
 	case ROUTE_EXECS:
 		if (!(body = post_body(s, conn, method, req, &rc)))
 			return rc;
-		rc = serve_exec_start(s, conn, r.name, body, query_flag(conn, "wait"));
+		rc = serve_exec_start(s, conn, r.name, body, serve_query_flag(conn, "wait"));
 		json_decref(body);
 		return rc;
 	case ROUTE_EXEC:
 		return exec_route(s, conn, &r, method);
 	case ROUTE_FILES:
 		if (strcmp(method, "PUT") == 0)
-			return files_put(s, conn, r.name, req);
+			return serve_files_put(s, conn, r.name, req);
 		if (strcmp(method, "GET") == 0)
-			return files_get(s, conn, r.name);
+			return serve_files_get(s, conn, r.name);
 		return method_not_allowed(s, conn, "GET, PUT");
 	}
 	return serve_respond_error(s, conn, 404, "not_found", "no such route");

@@ -165,6 +165,18 @@ void serve_own_locked(struct serve *s, const char *name);
 int serve_remove_box(struct serve *s, const char *name, struct sk_err *err);
 /* `run -d` of a checked spec document (the pool's refill): 0 with its name, or -1 with one
  * line in message (serve_api.c). */
+/* serve_api.c: a failure as its error answer; a query argument, and one that is 1 or true. */
+enum MHD_Result serve_respond_failure(struct serve *s, struct MHD_Connection *conn,
+				      const struct serve_failure *f);
+const char *serve_query(struct MHD_Connection *conn, const char *key);
+bool serve_query_flag(struct MHD_Connection *conn, const char *key);
+/* serve_files.c: PUT and GET /v1/sandboxes/{name}/files (req holds a PUT's body). */
+enum MHD_Result serve_files_put(struct serve *s, struct MHD_Connection *conn, const char *name,
+				const struct serve_request *req);
+/* Whether the sandbox NAME exists in this home (any state). */
+bool serve_box_exists(const char *name);
+enum MHD_Result serve_files_get(struct serve *s, struct MHD_Connection *conn, const char *name);
+
 int serve_make_box(struct serve *s, const char *doc, char *out_name, size_t size, char *message,
 		   size_t message_size);
 

@@ -134,7 +134,8 @@ def test_translated_rules(ctx):
         "allow": [f"{n}:{p}" for n in ("github.com", "*.github.com", "lfs.github.com",
                                        "api.github.com", "npmjs.org", "*.npmjs.org")
                   for p in (443, 80)],
-        "deny": ["malicious.com"], "dns_server": None, "hosts_file": None}, f"{spec['network']}")
+        "deny": ["malicious.com"], "dns_server": None, "hosts_file": None, "ca_file": None},
+        f"{spec['network']}")
     # nothing else of the defaults changed: no volume, no command, no writes
     defaults = json.loads(h.cli("policy", "show").out)
     spec.pop("network"), defaults.pop("network")
