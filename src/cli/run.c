@@ -517,9 +517,8 @@ int cli_run_parse(int argc, char **argv, struct sandbox_spec *spec, struct cli_s
 			sources->is_detached = true;
 		else if (opt == OPT_NAME)
 			sources->name = optarg;
-		else if (opt == OPT_TIE_FD && parse_tie_fd(optarg, sources, err) < 0)
-			return -1;
-		else if (opt == OPT_WORKSPACE_FD && parse_workspace_fd(optarg, sources, err) < 0)
+		else if ((opt == OPT_TIE_FD && parse_tie_fd(optarg, sources, err) < 0) ||
+			 (opt == OPT_WORKSPACE_FD && parse_workspace_fd(optarg, sources, err) < 0))
 			return -1;
 		else if ((opt == OPT_IDLE_TIMEOUT || opt == OPT_MAX_LIFETIME) &&
 			 (parse_duration_ms(optarg, opt == OPT_IDLE_TIMEOUT

@@ -845,11 +845,14 @@ def test_api_sigterm_removes_a_sandbox_made_while_it_drains(ctx):
     paused = None
     try:
         for _ in range(5):
+            # (an earlier attempt's sandbox, which ran on, is recorded already)
+            recorded = set(glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")))
             creating = threading.Thread(target=create)
             creating.start()
             paused = _pause_run_d(d.p.pid, 20)
             expect(paused, "no run -d was spawned")
-            if not glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")):
+            now = set(glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")))
+            if not now - recorded:
                 break  # paused before its sandbox was recorded: what this test needs
             os.kill(paused, signal.SIGCONT)  # too late: it ran on; one more
             creating.join(60)
@@ -868,7 +871,8 @@ def test_api_sigterm_removes_a_sandbox_made_while_it_drains(ctx):
         made = False  # the paused create goes on and makes its sandbox: seen from the host
         deadline = time.time() + 20
         while not made and d.p.poll() is None and time.time() < deadline:
-            made = bool(glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")))
+            made = bool(set(glob.glob(os.path.join(d.home, "sandboxes", "*", "state.json")))
+                        - recorded)
             time.sleep(0.005)
         r = harness.finish(d.p, timeout=60)
         creating.join(60)
