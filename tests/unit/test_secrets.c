@@ -191,7 +191,7 @@ static void test_open_wipes_the_variable(void **state)
 {
 	struct sandbox_spec spec = {0};
 	struct sk_err err = {0};
-	int fds[SANDBOX_MAX_SECRETS];
+	int fds[CLI_VALUE_FDS];
 	char *entry = NULL, got[64] = "";
 
 	(void)state;
