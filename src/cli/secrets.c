@@ -21,7 +21,8 @@
 extern char **environ;
 
 /* A regular file by sendfile, a pipe (`@<(pass show x)`) by splice: kernel to kernel. */
-static int copy_file(const struct sandbox_secret *s, int memfd, struct sk_err *err)
+static int copy_file(const struct sandbox_secret *s, const char *flag, int memfd,
+		     struct sk_err *err)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -32,12 +33,12 @@ static int copy_file(const struct sandbox_secret *s, int memfd, struct sk_err *e
 	path[s->from_len] = '\0';
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return sk_fail(err, "secrets", errno, NULL, "--secret %s: open %.200s", s->name,
+		return sk_fail(err, "secrets", errno, NULL, "%s %s: open %.200s", flag, s->name,
 			       path);
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
 		close(fd);
 		return sk_fail(err, "secrets", 0, "@FILE takes a regular file or a pipe",
-			       "--secret %s: %.200s is not a file", s->name, path);
+			       "%s %s: %.200s is not a file", flag, s->name, path);
 	}
 	for (;;) {
 		/* One byte more than allowed tells a file that is too large. */
@@ -48,14 +49,14 @@ static int copy_file(const struct sandbox_secret *s, int memfd, struct sk_err *e
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = sk_fail(err, "secrets", errno, NULL, "--secret %s: read %.200s",
+			rc = sk_fail(err, "secrets", errno, NULL, "%s %s: read %.200s", flag,
 				     s->name, path);
 			break;
 		}
 		total += (uint64_t)n;
 		if (total > SANDBOX_SECRET_MAX_BYTES) {
 			rc = sk_fail(err, "secrets", EFBIG, "a secret is at most 1 MiB",
-				     "--secret %s: %.200s is too large", s->name, path);
+				     "%s %s: %.200s is too large", flag, s->name, path);
 			break;
 		}
 		if (n == 0)
@@ -64,12 +65,13 @@ static int copy_file(const struct sandbox_secret *s, int memfd, struct sk_err *e
 	close(fd);
 	if (rc == 0 && total == 0)
 		rc = sk_fail(err, "secrets", 0, "an empty secret is most likely a mistake",
-			     "--secret %s: %.200s is empty", s->name, path);
+			     "%s %s: %.200s is empty", flag, s->name, path);
 	return rc;
 }
 
 /* The variable's value into memfd, then wiped where it was and unset. */
-static int copy_variable(const struct sandbox_secret *s, int memfd, struct sk_err *err)
+static int copy_variable(const struct sandbox_secret *s, const char *flag, int memfd,
+			 struct sk_err *err)
 {
 	char key[ENV_KEY_MAX];
 	bool is_found = false;
@@ -87,10 +89,10 @@ static int copy_variable(const struct sandbox_secret *s, int memfd, struct sk_er
 			if (len == 0)
 				rc = sk_fail(err, "secrets", 0,
 					     "an empty secret is most likely a mistake",
-					     "--secret %s: $%s is empty", s->name, key);
+					     "%s %s: $%s is empty", flag, s->name, key);
 			else if (fds_write_all(memfd, value, len) < 0)
-				rc = sk_fail(err, "secrets", errno, NULL,
-					     "--secret %s: write the memfd", s->name);
+				rc = sk_fail(err, "secrets", errno, NULL, "%s %s: write the memfd",
+					     flag, s->name);
 		}
 		is_found = true;
 		/* /proc/PID/environ reads this very memory: wiped, it shows no value. */
@@ -98,7 +100,7 @@ static int copy_variable(const struct sandbox_secret *s, int memfd, struct sk_er
 	}
 	if (!is_found)
 		return sk_fail(err, "secrets", 0, "export it, or give @FILE",
-			       "--secret %s: $%s is not set", s->name, key);
+			       "%s %s: $%s is not set", flag, s->name, key);
 	/* Nothing after us (-e KEY, children) finds even the empty name. */
 	unsetenv(key);
 	return rc;
@@ -113,9 +115,10 @@ void cli_secrets_close(int *fds, size_t count)
 		}
 }
 
-/* One value into a new sealed memfd: *fd, or -1 when an earlier one failed (rc < 0), in which
- * case a variable is still wiped. Returns rc, or -1. */
-static int open_value(const struct sandbox_secret *s, int rc, int *fd, struct sk_err *err)
+/* One value (of `flag`, for messages) into a new sealed memfd: *fd, or -1 when an earlier one
+ * failed (rc < 0), in which case a variable is still wiped. Returns rc, or -1. */
+static int open_value(const struct sandbox_secret *s, const char *flag, int rc, int *fd,
+		      struct sk_err *err)
 {
 	struct sk_err failed = {0};
 
@@ -123,9 +126,9 @@ static int open_value(const struct sandbox_secret *s, int rc, int *fd, struct sk
 	if (rc == 0 && *fd < 0)
 		rc = -1;
 	if (s->source == SECRET_FROM_ENV) {
-		if (copy_variable(s, *fd, rc == 0 ? err : &failed) < 0)
+		if (copy_variable(s, flag, *fd, rc == 0 ? err : &failed) < 0)
 			rc = -1;
-	} else if (rc == 0 && copy_file(s, *fd, err) < 0) {
+	} else if (rc == 0 && copy_file(s, flag, *fd, err) < 0) {
 		rc = -1;
 	}
 	if (rc == 0 && secrets_memfd_seal(*fd, s->name, err) < 0)
@@ -142,14 +145,14 @@ int cli_secrets_open(const struct sandbox_spec *spec, int *fds, struct sk_err *e
 	/* Every variable is wiped even when an earlier secret failed: a refused run leaves no
 	 * value behind in a process that may go on to print a message or dump core. */
 	for (size_t i = 0; i < spec->secret_count; i++)
-		rc = open_value(&spec->secrets[i], rc, &fds[i], err);
+		rc = open_value(&spec->secrets[i], "--secret", rc, &fds[i], err);
 	/* A credential's value is read the same way; only the proxy reads the memfd. */
 	for (size_t i = 0; i < spec->credential_count; i++) {
 		const struct sandbox_credential *c = &spec->credentials[i];
 		struct sandbox_secret as_secret = {
 		    .source = c->source, .from = c->from, .from_len = c->from_len};
 		memcpy(as_secret.name, c->name, sizeof(as_secret.name));
-		rc = open_value(&as_secret, rc, &fds[SANDBOX_MAX_SECRETS + i], err);
+		rc = open_value(&as_secret, "--credential", rc, &fds[SANDBOX_MAX_SECRETS + i], err);
 	}
 	if (rc < 0)
 		cli_secrets_close(fds, CLI_VALUE_FDS);

@@ -413,6 +413,10 @@ def test_refusals(ctx):
          "a run that holds credentials (K) cannot have the public network"),
         (["--policy", pol, "--network", "public"],
          "a run that holds credentials (K) cannot have the public network"),
+        # its source read as a secret's is, in its own words
+        (["--credential", "K=env:NOT_SET_ANYWHERE,host=a.example.com"],
+         "--credential K: $NOT_SET_ANYWHERE is not set"),
+        (["--credential", f"K=@{path}.missing,host=a.example.com"], "--credential K: open"),
     ]
     for opts, needle in cases:
         r = ctx.stockade("run", "-v", "proof:/proof", *opts, "--", "touch", "/proof/ran",
