@@ -105,9 +105,13 @@ int cli_volume(int argc, char **argv, struct sk_err *err);
 int cli_reserve(int argc, char **argv, struct sk_err *err);
 /* `stockade workspace ls|diff|apply|discard`: 0, or -1 with err (125). */
 int cli_workspace(int argc, char **argv, struct sk_err *err);
-/* `run --apply-on-success`: workspace NAME applied as `workspace apply NAME` does, its
- * summary and refusals on stderr (stdout is the command's). */
-int cli_workspace_apply_after_run(const char *name, struct sk_err *err);
+/* After a run with a workspace (ws: store/workspace.h, its locks dropped):
+ * --apply-on-success applies as `workspace apply` does when the command exited 0, its summary
+ * and refusals on stderr (stdout is the command's; a refusal is 125, the workspace kept);
+ * otherwise a line says where the changes are. */
+struct workspace_run;
+int cli_workspace_after_run(const struct sandbox_spec *spec, const struct workspace_run *ws,
+			    const struct sandbox_result *result, struct sk_err *err);
 
 /* Prints value as indented JSON (jansson's JSON_* flags added) and takes its reference; -1 with
  * err (layer `layer`) when it cannot be encoded (value NULL: a json_pack that failed). */

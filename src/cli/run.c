@@ -566,30 +566,6 @@ static int exit_status(const struct sandbox_result *result)
 	return 125;
 }
 
-/* After a run with a workspace (its locks dropped): --apply-on-success applies when the command
- * exited 0 (a refusal is stockade's, 125, the workspace kept for review); else a line says
- * where the changes are. */
-static int after_workspace_run(const struct sandbox_spec *spec, const struct workspace_run *ws,
-			       const struct sandbox_result *result, struct sk_err *err)
-{
-	bool has_succeeded = result->exited && result->exit_code == 0 && !result->timed_out &&
-			     !result->output_limit_hit;
-
-	if (spec->workspace.should_apply_on_success && has_succeeded)
-		return cli_workspace_apply_after_run(ws->name, err);
-	if (spec->workspace.should_apply_on_success)
-		fprintf(stderr,
-			"stockade: workspace %s: not applied (the command failed); "
-			"`stockade workspace diff %s` shows the changes\n",
-			ws->name, ws->name);
-	else if (!spec->is_quiet)
-		fprintf(stderr,
-			"stockade: workspace %s: `stockade workspace diff %s` shows the changes, "
-			"`stockade workspace apply %s` applies them to %s\n",
-			ws->name, ws->name, ws->name, ws->lower_path);
-	return 0;
-}
-
 /* Phase 2 of -v and --workspace: every spec was parsed and checked before this; now the volumes
  * are taken from the store (created on first use) and opened, the workspace's directory checked
  * and its volume taken, the sandbox runs, and anonymous volumes go after. */
@@ -632,7 +608,7 @@ int cli_run_with_volumes(const struct sandbox_spec *spec, struct sandbox_host *h
 	volume_run_release(&store, spec, handles, result->started);
 	volume_store_close(&store);
 	if (spec->workspace.is_set && rc == 0 && result->started)
-		rc = after_workspace_run(spec, &ws, result, err);
+		rc = cli_workspace_after_run(spec, &ws, result, err);
 	return rc;
 }
 

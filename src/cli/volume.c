@@ -17,6 +17,7 @@
 
 #include "store/safepath.h"
 #include "store/volume.h"
+#include "util/clock.h"
 #include "util/parse.h"
 
 static const char *const volume_usage =
@@ -34,17 +35,6 @@ static int usage_error(struct sk_err *err, const char *what)
 static const char *kind_name(enum volume_kind kind)
 {
 	return kind == VOLUME_NAMED ? "named" : "anonymous";
-}
-
-static void format_time(long long when, char *buf, size_t size)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-
-	if (when <= 0 || !gmtime_r(&t, &tm))
-		snprintf(buf, size, "-");
-	else
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void format_size(uint64_t bytes, char *buf, size_t size)
@@ -67,8 +57,8 @@ static json_t *info_json(const struct volume_info *info)
 {
 	char created[32], used[32];
 
-	format_time(info->created, created, sizeof(created));
-	format_time(info->last_used, used, sizeof(used));
+	clock_format_utc(info->created, created, sizeof(created));
+	clock_format_utc(info->last_used, used, sizeof(used));
 	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:s, s:s, s:b}", "name", info->name, "kind",
 			 kind_name(info->kind), "path", info->path, "size_bytes",
 			 (json_int_t)info->size_bytes, "limit_bytes",
@@ -91,8 +81,8 @@ static void print_row(const struct volume_info *info)
 		format_size(info->limit_bytes, limit, sizeof(limit));
 	else
 		snprintf(limit, sizeof(limit), "-");
-	format_time(info->created, created, sizeof(created));
-	format_time(info->last_used, used, sizeof(used));
+	clock_format_utc(info->created, created, sizeof(created));
+	clock_format_utc(info->last_used, used, sizeof(used));
 	printf("%-24s %-9s %8s %8s %-20s %-20s %s\n", info->name, kind_name(info->kind), size,
 	       limit, created, used, info->is_in_use ? "yes" : "no");
 }
@@ -131,8 +121,8 @@ static int do_inspect(struct volume_store *store, const char *name, bool is_json
 	if (is_json)
 		return print_json(info_json(&info), err);
 	format_size(info.size_bytes, size, sizeof(size));
-	format_time(info.created, created, sizeof(created));
-	format_time(info.last_used, used, sizeof(used));
+	clock_format_utc(info.created, created, sizeof(created));
+	clock_format_utc(info.last_used, used, sizeof(used));
 	printf("name: %s\nkind: %s\npath: %s\nsize: %s (%llu bytes)\nlimit: %llu bytes\n"
 	       "created: %s\nlast used: %s\nin use: %s\n",
 	       info.name, kind_name(info.kind), info.path, size,

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/workspace.h"
 #include "store/wsapply.h"
 #include "store/wsdiff.h"
+#include "util/clock.h"
 #include "util/textenc.h"
 
 static const char *const workspace_usage =
@@ -194,17 +196,6 @@ struct ls_row {
 	char problem[256];
 };
 
-static void format_time(long long when, char *buf, size_t size)
-{
-	time_t t = (time_t)when;
-	struct tm tm;
-
-	if (when <= 0 || !gmtime_r(&t, &tm))
-		snprintf(buf, size, "-");
-	else
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void fill_row(const struct volume_info *info, struct ls_row *row)
 {
 	struct wsdiff_workspace ws;
@@ -214,7 +205,7 @@ static void fill_row(const struct volume_info *info, struct ls_row *row)
 	memset(row, 0, sizeof(*row));
 	memset(&err, 0, sizeof(err));
 	sk_strlcpy(row->name, info->name + strlen(WORKSPACE_VOLUME_PREFIX), sizeof(row->name));
-	format_time(info->created, row->created, sizeof(row->created));
+	clock_format_utc(info->created, row->created, sizeof(row->created));
 	row->is_in_use = info->is_in_use;
 	row->changes = -1;
 	if (wsdiff_open(row->name, false, &ws, &err) < 0) {
@@ -332,11 +323,35 @@ static int do_apply(const char *name, struct workspace_apply_opts *opts, struct 
 	return apply_to(stdout, name, opts, err);
 }
 
-int cli_workspace_apply_after_run(const char *name, struct sk_err *err)
+static int apply_after_run(const char *name, struct sk_err *err)
 {
 	struct workspace_apply_opts opts = {0};
 
 	return apply_to(stderr, name, &opts, err);
+}
+
+/* After a run with a workspace (its locks dropped): --apply-on-success applies when the command
+ * exited 0 (a refusal is stockade's, 125, the workspace kept for review); else a line says
+ * where the changes are. */
+int cli_workspace_after_run(const struct sandbox_spec *spec, const struct workspace_run *ws,
+			    const struct sandbox_result *result, struct sk_err *err)
+{
+	bool has_succeeded = result->exited && result->exit_code == 0 && !result->timed_out &&
+			     !result->output_limit_hit;
+
+	if (spec->workspace.should_apply_on_success && has_succeeded)
+		return apply_after_run(ws->name, err);
+	if (spec->workspace.should_apply_on_success)
+		fprintf(stderr,
+			"stockade: workspace %s: not applied (the command failed); "
+			"`stockade workspace diff %s` shows the changes\n",
+			ws->name, ws->name);
+	else if (!spec->is_quiet)
+		fprintf(stderr,
+			"stockade: workspace %s: `stockade workspace diff %s` shows the changes, "
+			"`stockade workspace apply %s` applies them to %s\n",
+			ws->name, ws->name, ws->name, ws->lower_path);
+	return 0;
 }
 
 static int do_discard(const char *name, struct sk_err *err)

@@ -141,19 +141,9 @@ int credential_parse(const char *text, struct sandbox_credential *out, struct sk
 	/* The options begin at the first ",host=" (one is required); a path may hold commas
 	 * before it. */
 	opts = strstr(src, ",host=");
-	if (src[0] == '@') {
-		out->source = SECRET_FROM_FILE;
-		out->from = src + 1;
-	} else if (strncmp(src, "env:", 4) == 0) {
-		out->source = SECRET_FROM_ENV;
-		out->from = src + 4;
-	} else {
-		/* Whatever follows may be the value itself: never echoed. */
-		return sk_fail(err, "cli", 0,
-			       "a value is never written in a flag or a spec file, where ps, shell "
-			       "history and reviews see it; " CREDENTIAL_HINT,
-			       "--credential %s: its source must be @FILE or env:VAR", out->name);
-	}
+	if (secret_parse_source(src, "--credential", out->name, CREDENTIAL_HINT, &out->source,
+				&out->from, err) < 0)
+		return -1;
 	if (!opts)
 		return sk_fail(err, "cli", 0, CREDENTIAL_HINT,
 			       "--credential %s: host= names where the value may go; none given",

@@ -42,6 +42,30 @@ static bool is_valid_name(const char *name, size_t len)
 	return true;
 }
 
+int secret_parse_source(const char *src, const char *flag, const char *name, const char *hint,
+			enum sandbox_secret_source *source, const char **from, struct sk_err *err)
+{
+	char why[320];
+
+	if (src[0] == '@') {
+		*source = SECRET_FROM_FILE;
+		*from = src + 1;
+		return 0;
+	}
+	if (strncmp(src, "env:", 4) == 0) {
+		*source = SECRET_FROM_ENV;
+		*from = src + 4;
+		return 0;
+	}
+	/* Whatever follows may be the value itself: never echoed. */
+	snprintf(why, sizeof(why),
+		 "a value is never written in a flag or a spec file, where ps, shell history and "
+		 "reviews see it; %s",
+		 hint);
+	return sk_fail(err, "cli", 0, why, "%s %s: its source must be @FILE or env:VAR", flag,
+		       name);
+}
+
 int secret_parse(const char *text, struct sandbox_secret *out, struct sk_err *err)
 {
 	const char *eq = strchr(text, '='), *src, *opt;
@@ -66,19 +90,9 @@ int secret_parse(const char *text, struct sandbox_secret *out, struct sk_err *er
 			return sk_fail(err, "cli", 0, "names are letters, digits and _",
 				       "--secret %s: invalid env= variable name", out->name);
 	}
-	if (src[0] == '@') {
-		out->source = SECRET_FROM_FILE;
-		out->from = src + 1;
-	} else if (strncmp(src, "env:", 4) == 0) {
-		out->source = SECRET_FROM_ENV;
-		out->from = src + 4;
-	} else {
-		/* Whatever follows may be the value itself: never echoed. */
-		return sk_fail(err, "cli", 0,
-			       "a value is never written in a flag or a spec file, where "
-			       "ps, shell history and reviews see it; " SECRET_HINT,
-			       "--secret %s: its source must be @FILE or env:VAR", out->name);
-	}
+	if (secret_parse_source(src, "--secret", out->name, SECRET_HINT, &out->source, &out->from,
+				err) < 0)
+		return -1;
 	out->from_len = (size_t)((opt ? opt : src + strlen(src)) - out->from);
 	if (out->from_len == 0 || out->from_len >= PATH_MAX)
 		return sk_fail(err, "cli", 0, SECRET_HINT, "--secret %s: empty or too long %s",

@@ -20,6 +20,11 @@
  * pointing into text. Messages name the secret, never quote the text: a value typed there by
  * mistake must not end up on stderr. Returns 0, or -1 with err. */
 int secret_parse(const char *text, struct sandbox_secret *out, struct sk_err *err);
+/* A value's source as secrets and credentials write it: "@FILE" or "env:VAR" at src (*from
+ * points past the prefix, into src). Anything else is refused without being echoed (it may be
+ * the value itself), in flag's words for name, with hint. */
+int secret_parse_source(const char *src, const char *flag, const char *name, const char *hint,
+			enum sandbox_secret_source *source, const char **from, struct sk_err *err);
 /* Adds a secret to spec; one of the same name is replaced (a later layer wins). */
 int secret_add(struct sandbox_spec *spec, const struct sandbox_secret *secret, struct sk_err *err);
 /* The spec's secrets as a whole: names, variables, and no clash with -e. */

@@ -22,7 +22,8 @@ import http.server
 import harness
 from harness import expect, one_line_125
 from test_egress import hosts_file, run_net
-from test_secrets import _descendants, _host_side, _where, _files_holding, write_file
+from test_secrets import (_descendants, _host_side, _where, _files_holding, start_until_ready,
+                          write_file)
 
 PREFIX = "stk-cred-"
 UNDICI_VERSION = "6.21.0"
@@ -226,16 +227,8 @@ def test_real_value_is_only_in_the_proxy_process(ctx):
     script = (f'{CURL} -H "Authorization: Bearer $A" https://api.test:{s.port}/a; '
               "echo ready; exec sleep 20")
     env = {"SRC": from_env, "STOCKADE_HOME": home}
-    p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c", script], env=env,
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p, out = start_until_ready(ctx, opts, script, env)
     try:
-        out = b""
-        deadline = time.time() + 30
-        while b"ready" not in out and time.time() < deadline:
-            chunk = os.read(p.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            out += chunk
         expect(b"ready" in out and out.split()[0] == b"200", f"the sandbox: {out!r}")
         host = _host_side(_descendants(p.pid))
         proxy = [pid for pid in host if pid != p.pid]

@@ -153,6 +153,21 @@ def _memory_holds(pid, needle, whole=False):
     return False
 
 
+def start_until_ready(ctx, opts, script, env):
+    """stockade run OPTS -- sh -c SCRIPT, read until it prints "ready" (or 30 s, or its end):
+    the process, and what it printed by then."""
+    p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c", script], env=env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = b""
+    deadline = time.time() + 30
+    while b"ready" not in out and time.time() < deadline:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        out += chunk
+    return p, out
+
+
 def _where(pid, needle, whole=False):
     """The places of one process that hold needle: cmdline, environ, memory (whole: every
     mapping, even where a sanitizer build's own copies live)."""
@@ -212,16 +227,8 @@ def test_secret_value_is_found_nowhere_it_must_not_be(ctx):
               f"curl -sS -o /dev/null -w '%{{http_code}}\\n' http://api.test:{s.http_port}/; "
               "echo kept > /data/note; echo ready; exec sleep 20")
     env = {"SRC": from_env, "STOCKADE_HOME": home}
-    p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c", script], env=env,
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p, out = start_until_ready(ctx, opts, script, env)
     try:
-        out = b""
-        deadline = time.time() + 30
-        while b"ready" not in out and time.time() < deadline:
-            chunk = os.read(p.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            out += chunk
         expect(b"ready" in out, f"the sandbox did not start: {out!r}")
         tree = _descendants(p.pid)
         host = _host_side(tree)
