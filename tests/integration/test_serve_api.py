@@ -578,7 +578,14 @@ def test_api_readyz_waits_for_the_pool(ctx):
     room for one) keeps /readyz at 503, with the counts."""
     d = start(ctx, "--pool", "2", "--pool-floor", "2", "--max-sandboxes", "1")
     try:
-        time.sleep(1.5)
+        deadline = time.time() + 20  # until the one warm sandbox there is room for is made
+        while True:
+            status, body = raw(d, "GET", "/readyz")
+            doc = json.loads(body)
+            if doc.get("pool") == 1 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # and no second one comes
         status, body = raw(d, "GET", "/readyz")
         doc = json.loads(body)
         expect(status == 503 and doc["pool"] == 1 and doc["floor"] == 2, f"{status} {doc}")
