@@ -49,7 +49,8 @@ def stage(build):
     top = tempfile.mkdtemp(prefix="stockade-tests-")
     os.chmod(top, 0o755)
     names = {"stockade": os.path.join(build, "stockade"),
-             "stockade-serve": os.path.join(build, "stockade-serve")}
+             "stockade-serve": os.path.join(build, "stockade-serve"),
+             "stockade-tls": os.path.join(build, "stockade-tls")}
     for tests_dir in (os.path.join(build, "tests"), os.path.join(build, "tests", "escape")):
         for name in os.listdir(tests_dir):
             path = os.path.join(tests_dir, name)

@@ -26,6 +26,7 @@
 #include "net/credinject.h"
 #include "net/proxy_harden.h"
 #include "net/proxy_internal.h"
+#include "net/proxy_wire.h"
 #include "util/clock.h"
 #include "util/fds.h"
 #include "util/macros.h"
@@ -727,8 +728,8 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int proxy_process(const struct proxy_config *config, int http_fd, int socks_fd,
-			 int control_fd, int ready_fd, int stats_fd)
+int proxy_process(const struct proxy_config *config, int http_fd, int socks_fd, int control_fd,
+		  int ready_fd, int stats_fd)
 {
 	struct proxy p = {
 	    .config = config,
@@ -779,12 +780,37 @@ static int close_pipes(int *const ends[], size_t count, int rc)
 	return rc;
 }
 
+/* With credentials the proxy is stockade-tls (net/proxy_wire.h): its configuration and the
+ * numbers of the descriptors it serves go in the wire, a memfd. Returns it, or -1 with err;
+ * with none, -2 (the forked child serves itself). */
+static int make_wire(const struct proxy_config *config, int http_fd, int socks_fd,
+		     const int control[2], const int ready[2], const int stats[2],
+		     struct sk_err *err)
+{
+	struct proxy_wire *wire;
+	int fd;
+
+	if (config->credential_count == 0)
+		return -2;
+	wire = calloc(1, sizeof(*wire));
+	if (!wire)
+		return sk_fail(err, "proxy", ENOMEM, NULL, "the proxy's configuration");
+	wire->http_fd = http_fd;
+	wire->socks_fd = socks_fd;
+	wire->control_fd = control[0];
+	wire->ready_fd = ready[1];
+	wire->stats_fd = stats[1];
+	wire->ca_key_fd = config->ca_fd;
+	wire->ca_cert_fd = -1;
+	fd = proxy_wire_create(wire, config, true, err);
+	free(wire);
+	return fd;
+}
+
 int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		struct proxy_handle *handle, struct sk_err *err)
 {
-	int control[2], ready[2], stats[2];
-	char answer[sizeof(struct sk_err)];
-	ssize_t n;
+	int control[2], ready[2], stats[2], wire_fd;
 
 	int *const ends[] = {control, ready, stats};
 	const size_t count = sizeof(ends) / sizeof(ends[0]);
@@ -795,23 +821,41 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		if (pipe2(ends[i], O_CLOEXEC) < 0)
 			return close_pipes(ends, count,
 					   sk_fail(err, "proxy", errno, NULL, "pipe2"));
+	wire_fd = make_wire(config, http_fd, socks_fd, control, ready, stats, err);
+	if (wire_fd == -1)
+		return close_pipes(ends, count, -1);
 	handle->pid = fork();
-	if (handle->pid < 0)
+	if (handle->pid < 0) {
+		if (wire_fd >= 0)
+			close(wire_fd);
 		return close_pipes(ends, count,
 				   sk_fail(err, "proxy", errno, NULL, "fork the egress proxy"));
+	}
 	if (handle->pid == 0) {
-		int keep[6 + PROXY_MAX_CREDENTIALS] = {http_fd,	 socks_fd, control[0],
+		int keep[9 + PROXY_MAX_CREDENTIALS] = {http_fd,	 socks_fd, control[0],
 						       ready[1], stats[1], config->audit_fd};
-		size_t keep_count = 6;
+		int keep_count = 6;
+		struct sk_err child_err = {0};
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* The credentials' memfds: read by proxy_tls_init, here and nowhere else. */
 		for (size_t i = 0; i < config->credential_count; i++)
 			keep[keep_count++] = config->credentials[i].value_fd;
+		if (wire_fd >= 0) {
+			keep[keep_count++] = wire_fd;
+			keep[keep_count++] = config->ca_fd;
+			keep[keep_count++] = config->helper_fd;
+			proxy_wire_exec(config->helper_fd, "proxy", wire_fd, keep, keep_count,
+					&child_err);
+			(void)!write(ready[1], &child_err, sizeof(child_err));
+			_exit(1);
+		}
 		/* Nothing of the supervisor's: not the sandbox's socket, pidfd, signalfd or pipes.
 		 */
 		fds_close_except(keep, keep_count);
 		_exit(proxy_process(config, http_fd, socks_fd, control[0], ready[1], stats[1]));
 	}
+	if (wire_fd >= 0)
+		close(wire_fd);
 	close(control[0]);
 	close(ready[1]);
 	close(stats[1]);
@@ -820,17 +864,16 @@ int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 	close(socks_fd);
 	handle->control_fd = control[1];
 	handle->stats_fd = stats[0];
-	do
-		n = read(ready[0], answer, sizeof(answer));
-	while (n < 0 && errno == EINTR);
+	int rc = proxy_wire_answer(ready[0], &handle->pid, "the egress proxy", err);
 	close(ready[0]);
-	if (n == 1)
+	if (rc == 0)
 		return 0;
-	if (n == (ssize_t)sizeof(struct sk_err))
-		memcpy(err, answer, sizeof(*err));
-	else
-		sk_fail(err, "proxy", 0, NULL, "the egress proxy died while starting");
-	proxy_stop(handle, NULL);
+	if (handle->pid > 0) {
+		proxy_stop(handle, NULL);
+	} else { /* reaped by proxy_wire_answer */
+		close(handle->control_fd);
+		close(handle->stats_fd);
+	}
 	return -1;
 }
 

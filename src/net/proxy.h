@@ -35,7 +35,9 @@ struct proxy_config {
 	/* Credentials: TLS to their hosts is terminated with certificates of the run's CA. */
 	struct proxy_credential credentials[PROXY_MAX_CREDENTIALS];
 	size_t credential_count;
-	struct tlsca *ca;    /* net/tlsca.h, made by the parent before clone */
+	int ca_fd;	     /* the CA's key and certificate (PEM), made by `stockade-tls ca` */
+	int helper_fd;	     /* O_PATH of stockade-tls (net/proxy_wire.h), which the proxy is */
+	struct tlsca *ca;    /* net/tlsca.h: read from ca_fd, in stockade-tls only */
 	const char *ca_file; /* trust for the upstreams; NULL: the host's store */
 };
 
@@ -56,6 +58,10 @@ struct proxy_stats {
  * the run must not go on). */
 int proxy_spawn(const struct proxy_config *config, int http_fd, int socks_fd,
 		struct proxy_handle *handle, struct sk_err *err);
+/* The proxy process itself (proxy_spawn's child, or stockade-tls proxy): serves until
+ * control_fd closes; writes "" or a struct sk_err to ready_fd first. Returns its exit status. */
+int proxy_process(const struct proxy_config *config, int http_fd, int socks_fd, int control_fd,
+		  int ready_fd, int stats_fd);
 /* Parent: stops the proxy and collects its counts. */
 void proxy_stop(struct proxy_handle *handle, struct proxy_stats *stats);
 

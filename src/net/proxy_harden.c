@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,7 +110,8 @@ static const struct sock_filter proxy_filter[] = {
     ALLOW(mremap),
     ALLOW(madvise),
     ALLOW(getrandom),
-    /* OpenSSL's random generator compares the pid to notice a fork (credentials' TLS). */
+    /* OpenSSL's random generator compares the pid to notice a fork (credentials' TLS, in
+     * stockade-tls). */
     ALLOW(getpid),
     ALLOW(rt_sigreturn),
     ALLOW(rt_sigprocmask),
@@ -117,6 +119,16 @@ static const struct sock_filter proxy_filter[] = {
     ALLOW(sigaltstack), /* the sanitizer runtime's exit path (CI's ASan build) */
     ALLOW(exit),
     ALLOW(exit_group),
+    /* FUTEX_WAKE alone (with or without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME): glibc's
+     * pthread_once wakes any waiter after a first initialisation, and OpenSSL does some of
+     * its own lazily, at a first handshake, after this filter is on. A process of one thread
+     * never waits, so no other futex operation is allowed. */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 0, 5),
+    LOAD_ARG(1),
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, FUTEX_CMD_MASK),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FUTEX_WAKE, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    KILL,
     /* No executable memory: a parser bug gets no place to put code. */
     ALLOW_WITHOUT_BITS(mmap, 2, PROT_EXEC),
     ALLOW_WITHOUT_BITS(mprotect, 2, PROT_EXEC),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "util/fds.h"
 
 struct tlsca {
 	EVP_PKEY *key;	    /* the CA's */
@@ -188,6 +191,68 @@ int tlsca_leaf(const struct tlsca *ca, const char *host, X509 **cert, struct sk_
 EVP_PKEY *tlsca_leaf_key(const struct tlsca *ca)
 {
 	return ca->leaf_key;
+}
+
+/* All of a memory BIO into fd. */
+static int bio_to_fd(BIO *bio, int fd)
+{
+	char *data;
+	long n = BIO_get_mem_data(bio, &data);
+
+	return n > 0 && fds_write_all(fd, data, (size_t)n) == 0 ? 0 : -1;
+}
+
+int tlsca_write(const struct tlsca *ca, int key_fd, int cert_fd, struct sk_err *err)
+{
+	BIO *secret = BIO_new(BIO_s_mem()), *public = BIO_new(BIO_s_mem());
+	int rc = -1;
+
+	if (secret && public &&
+	    PEM_write_bio_PrivateKey(secret, ca->key, NULL, NULL, 0, NULL, NULL) == 1 &&
+	    PEM_write_bio_X509(secret, ca->cert) == 1 && PEM_write_bio_X509(public, ca->cert) == 1)
+		rc = bio_to_fd(secret, key_fd) == 0 && bio_to_fd(public, cert_fd) == 0
+			 ? 0
+			 : sk_fail(err, "credentials", errno, NULL, "writing the run's CA");
+	else
+		ssl_fail(err, "PEM of the run's CA");
+	BIO_free_all(secret); /* a memory BIO's free clears nothing: the key stays in freed
+			       * memory of a process that exits next (stockade-tls ca) */
+	BIO_free_all(public);
+	return rc;
+}
+
+int tlsca_read(struct tlsca **out, int key_fd, struct sk_err *err)
+{
+	struct tlsca *ca = calloc(1, sizeof(*ca));
+	BIO *bio = NULL;
+	char buf[16384];
+	ssize_t n = pread(key_fd, buf, sizeof(buf), 0);
+
+	*out = NULL;
+	if (!ca)
+		return sk_fail(err, "credentials", ENOMEM, NULL, "the run's CA");
+	if (n <= 0 || (size_t)n == sizeof(buf) || ssl_init(err) < 0) {
+		if (!err->layer[0])
+			sk_fail(err, "credentials", errno, NULL, "reading the run's CA");
+		goto fail;
+	}
+	bio = BIO_new_mem_buf(buf, (int)n);
+	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) ||
+	    !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ||
+	    X509_check_private_key(ca->cert, ca->key) != 1 ||
+	    !(ca->leaf_key = EVP_EC_gen("P-256"))) {
+		ssl_fail(err, "the run's CA");
+		goto fail;
+	}
+	BIO_free(bio);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	*out = ca;
+	return 0;
+fail:
+	BIO_free(bio);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	tlsca_free(ca);
+	return -1;
 }
 
 void tlsca_free(struct tlsca *ca)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "net/hostmatch.h"
-#include "net/tlsca.h"
+#include "net/proxy_wire.h"
 #include "sandbox/secrets.h"
 #include "util/macros.h"
 
@@ -382,21 +382,16 @@ static int fill_proxy_credential(const struct sandbox_credential *c, int fd,
 static int make_bundle(const struct credentials_plan *plan, char **out, size_t *out_len,
 		       struct sk_err *err)
 {
-	char *pem = NULL, *bundle;
-	size_t pem_len = 0, system_len = 0;
+	const char *pem = plan->ca_pem;
+	size_t pem_len = plan->ca_pem_len, system_len = 0;
+	char *bundle;
 	int fd = open(CREDENTIALS_SYSTEM_BUNDLE, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 
-	if (tlsca_cert_pem(plan->ca, &pem, &pem_len, err) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (8 << 20))
 		system_len = (size_t)st.st_size;
 	bundle = malloc(system_len + pem_len + 2);
 	if (!bundle) {
-		free(pem);
 		if (fd >= 0)
 			close(fd);
 		return sk_fail(err, "credentials", ENOMEM, NULL, "the CA bundle");
@@ -408,7 +403,6 @@ static int make_bundle(const struct credentials_plan *plan, char **out, size_t *
 	if (system_len && bundle[system_len - 1] != '\n')
 		bundle[system_len++] = '\n';
 	memcpy(bundle + system_len, pem, pem_len);
-	free(pem);
 	*out = bundle;
 	*out_len = system_len + pem_len;
 	return 0;
@@ -442,6 +436,7 @@ int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec
 			struct env_plan *env, struct secrets_plan *secrets, struct sk_err *err)
 {
 	memset(plan, 0, sizeof(*plan));
+	plan->helper_fd = plan->ca_fd = -1;
 	if (spec->credential_count == 0)
 		return 0;
 	if (!fds || !config)
@@ -468,10 +463,16 @@ int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec
 		plan->count++;
 	}
 	config->ca_file = spec->ca_file;
-	if (tlsca_create(&plan->ca, config->credentials, config->credential_count, err) < 0 ||
+	/* stockade-tls is found now, before anything is made, and the same file (by its fd)
+	 * makes the CA here and serves as the proxy later. */
+	plan->helper_fd = proxy_wire_helper_open(err);
+	if (plan->helper_fd < 0 ||
+	    proxy_wire_ca(plan->helper_fd, config, &plan->ca_fd, &plan->ca_pem, &plan->ca_pem_len,
+			  err) < 0 ||
 	    add_bundle(plan, spec, mount, env, err) < 0)
 		return -1;
-	config->ca = plan->ca;
+	config->helper_fd = plan->helper_fd;
+	config->ca_fd = plan->ca_fd;
 	snprintf(plan->detail, sizeof(plan->detail),
 		 "%zu as placeholders; the proxy terminates TLS to their hosts with a CA of the "
 		 "run's own",
@@ -481,6 +482,13 @@ int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec
 
 void credentials_plan_free(struct credentials_plan *plan)
 {
-	tlsca_free(plan->ca);
-	plan->ca = NULL;
+	if (plan->count == 0) /* never prepared, or nothing to free */
+		return;
+	if (plan->helper_fd >= 0)
+		close(plan->helper_fd);
+	if (plan->ca_fd >= 0)
+		close(plan->ca_fd);
+	free(plan->ca_pem);
+	plan->helper_fd = plan->ca_fd = -1;
+	plan->ca_pem = NULL;
 }

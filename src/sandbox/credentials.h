@@ -43,12 +43,16 @@ void credential_host_rule(const struct sandbox_credential *credential, size_t i,
 
 struct credentials_plan {
 	size_t count;
-	struct tlsca *ca; /* the run's CA (net/tlsca.h); the proxy inherits it */
+	int helper_fd; /* stockade-tls (net/proxy_wire.h): makes the CA, is the proxy */
+	int ca_fd;     /* the run's CA, key and certificate (PEM): never read here, the proxy's */
+	char *ca_pem;  /* its certificate alone, for the sandbox's bundle */
+	size_t ca_pem_len;
 	char detail[160];
 };
 
 /* Parent, before clone, after egress_prepare and env_prepare: checks the memfds (sealed, at
- * most SANDBOX_CREDENTIAL_MAX_BYTES), makes the run's CA and a placeholder per credential,
+ * most SANDBOX_CREDENTIAL_MAX_BYTES), has `stockade-tls ca` make the run's CA, makes a
+ * placeholder per credential,
  * fills the proxy's configuration (config), sets NAME=placeholder and the bundle variables in
  * env, and adds the bundle to the mount plan (and over the curated /etc/ssl's). */
 int credentials_prepare(struct credentials_plan *plan, const struct sandbox_spec *spec,

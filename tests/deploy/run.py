@@ -517,7 +517,7 @@ def check_image_config_matches_dockerfile(env, ctx):
     expect(" ".join(by_kw["ENV"]["args"]) in config["Env"], f"{config['Env']}")
     expect(set(config["Volumes"]) == set(exec_form(by_kw["VOLUME"])), f"{config['Volumes']}")
     rootfs = os.path.join(env.bundle, "rootfs")
-    for name in ("stockade", "stockade-serve"):
+    for name in ("stockade", "stockade-serve", "stockade-tls"):
         st = os.stat(os.path.join(rootfs, "usr", "local", "bin", name))
         expect(st.st_uid == 0 and st.st_mode & 0o7777 == 0o755, f"{name}: {oct(st.st_mode)}")
     with open(os.path.join(rootfs, "etc", "passwd")) as f:

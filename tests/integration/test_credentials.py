@@ -6,6 +6,7 @@ HTTPS server on the host's loopback (python's ssl, with a CA made here by the `o
 named through --hosts-file; it answers 200 only to the real token. Every real value starts with
 "stk-cred-", so the sandbox can look for that prefix without ever being given a value."""
 import json
+import re
 import os
 import secrets as pyrandom
 import shutil
@@ -532,3 +533,68 @@ def test_placeholder_as_a_file_when_asked(ctx):
     shown = ctx.stockade("policy", "show", *opts)
     expect(shown.returncode == 0 and json.loads(shown.out)["credentials"][0].endswith(",file"),
            f"policy show: {shown}")
+
+
+def _stamps(path):
+    """The 20-hex-digit strings of a binary: the wire's stamp among them (net/proxy_wire.h)."""
+    with open(path, "rb") as f:
+        return set(re.findall(rb"\x00([0-9a-f]{20})\x00", f.read()))
+
+
+def test_stockade_tls_beside_and_of_this_build(ctx):
+    """A run with credentials execs stockade-tls from beside its own binary (net/proxy_wire.h):
+    missing, of another build (its stamp changed), or a program that says nothing, the run
+    stops before anything is made, with one line; nothing of it is left running."""
+    s = tls_server()
+    path = write_file(ctx, unique_token())
+    home = ctx.fresh_state()
+    d = ctx.tmpdir()
+    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    helper = os.path.join(d, "stockade-tls")
+    with open(ctx.helper("stockade-tls"), "rb") as f:
+        real = f.read()
+    common = _stamps(ctx.stockade_path) & _stamps(ctx.helper("stockade-tls"))
+    expect(len(common) == 1, f"one stamp in both binaries: {common}")
+    stamp = common.pop()
+    other = bytes(reversed(stamp)) if bytes(reversed(stamp)) != stamp else b"0" * 20
+
+    def write_helper(data):
+        if os.path.exists(helper):
+            os.unlink(helper)
+        with open(helper, "wb") as f:
+            f.write(data)
+        os.chmod(helper, 0o755)
+
+    def run():
+        return ctx.run([os.path.join(d, "stockade"), "run", "-v", "proof:/proof",
+                        *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
+                       env={"STOCKADE_HOME": home})
+
+    one_line_125(run(), "stockade-tls: No such file or directory", "beside stockade")
+    write_helper(real.replace(b"\x00" + stamp + b"\x00", b"\x00" + other + b"\x00"))
+    one_line_125(run(), "stockade-tls is not from the build of this stockade")
+    with open("/bin/true", "rb") as f:  # runs, ignores the wire, exits 0
+        write_helper(f.read())
+    one_line_125(run(), "stockade-tls ca died while starting (exit status 0)")
+    write_helper(real)  # the real one, beside a copy: works
+    r = run()
+    expect(r.returncode == 0, f"with the real stockade-tls: {r}")
+    r = ctx.stockade("volume", "ls", env={"STOCKADE_HOME": home})
+    expect(r.out.count("proof") == 1, f"only the last run made its volume: {r}")
+    left = []
+    for p in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if os.readlink(f"/proc/{p}/exe").startswith(d):
+                left.append(p)
+        except OSError:  # gone, or not ours to read
+            pass
+    expect(not left, f"processes of the runs left: {left}")
+
+
+def test_stockade_holds_no_openssl(ctx):
+    """libcrypto's relocations cost every start of a static-pie binary ~0.8 ms, so OpenSSL is
+    in stockade-tls only (net/proxy_wire.h); `stockade` (and so every run, exec, ps) has none."""
+    with open(ctx.stockade_path, "rb") as f:
+        expect(b"OpenSSL" not in f.read(), "the stockade binary holds OpenSSL")
+    with open(ctx.helper("stockade-tls"), "rb") as f:
+        expect(b"OpenSSL" in f.read(), "stockade-tls holds no OpenSSL: the check finds nothing")
