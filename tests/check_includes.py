@@ -10,7 +10,7 @@ Reads every `#include "..."` line under src/ and fails (exit 1, one line per fin
   - an include of a file that is not there.
 
 The layers, lowest first (docs/ARCHITECTURE.md, "Layers"):
-    util < spec < store, net < sandbox < cli < main.c, serve_main.c
+    util < spec < store, net < sandbox < cli < main.c, serve_main.c, tls_main.c
 A layer may include its own headers and those of every layer below it.
 
     usage: python3 tests/check_includes.py [SRC_DIR]
@@ -21,7 +21,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANK = {"util": 0, "spec": 1, "store": 2, "net": 2, "sandbox": 3, "cli": 4, "main.c": 5,
-        "serve_main.c": 5}
+        "serve_main.c": 5, "tls_main.c": 5}
+# Headers the build makes (meson.build): not in src/, and of no layer.
+GENERATED = {"proxy_wire_stamp.h"}  # tools/wire_stamp.py
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -57,6 +59,8 @@ def read_includes(src):
 def arrow_findings(src, includes):
     for rel, n, target in includes:
         here, there = layer_of(rel), layer_of(target)
+        if target in GENERATED:
+            continue
         if not os.path.isfile(os.path.join(src, target)):
             yield f"src/{rel}:{n}: includes {target}, which is not in src/"
         elif here not in RANK or there not in RANK:

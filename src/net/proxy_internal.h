@@ -132,6 +132,11 @@ int conn_send(struct conn *c, const void *data, size_t len);
  * sent): 1 when refused (answered, audited, closed), 0 when it carries none. */
 int conn_refuse_placeholder(struct conn *c, const char *buf, size_t len);
 
+/* proxy.c: the loop, until control_fd closes (0) or epoll fails (-1); c-ares' socket
+ * callback (dns_init's watch). */
+int proxy_loop(struct proxy *p, int http_fd, int socks_fd, int control_fd);
+void proxy_on_dns_watch(void *loop, int fd, int want_read, int want_write);
+
 /* proxy_tls.c: credentials. Before the proxy confines itself: reads the values (closing their
  * memfds), loads the upstreams' trust store, makes a certificate and context per host; -1
  * with err. *out stays NULL without credentials. */
