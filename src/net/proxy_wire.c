@@ -26,6 +26,31 @@ _Static_assert(sizeof(PROXY_WIRE_STAMP) <= sizeof(((struct proxy_wire *)0)->stam
  * folded into instructions: test_credentials changes it there to make "another build". */
 static const char *const volatile wire_stamp = PROXY_WIRE_STAMP;
 
+/* Whoever may replace or rewrite stockade-tls runs code as every caller of this stockade,
+ * root too, with the credentials' values and the run's CA. stockade may run from a directory
+ * others may write (a sticky one, as /tmp is): they cannot replace stockade there, but can put
+ * a stockade-tls beside it. So it must be root's, the caller's, or the owner's of stockade
+ * (whom running stockade trusts already), and writable by no one else: no write bit for
+ * others, and one for its group only if that group may write stockade too. */
+static int check_helper_owner(const struct stat *helper, const char *path, struct sk_err *err)
+{
+	struct stat self;
+
+	if (stat("/proc/self/exe", &self) < 0)
+		return sk_fail(err, "credentials", errno, NULL, "stat /proc/self/exe");
+	if (helper->st_uid != 0 && helper->st_uid != geteuid() && helper->st_uid != self.st_uid)
+		return sk_fail(err, "credentials", EPERM,
+			       "it must be root's, the caller's or stockade's owner's",
+			       "%s: another user's (uid %u)", path, (unsigned)helper->st_uid);
+	if ((helper->st_mode & S_IWOTH) ||
+	    ((helper->st_mode & S_IWGRP) &&
+	     (!(self.st_mode & S_IWGRP) || self.st_gid != helper->st_gid)))
+		return sk_fail(err, "credentials", EPERM, "chmod go-w it",
+			       "%s: writable by others (mode %04o)", path,
+			       (unsigned)(helper->st_mode & 07777));
+	return 0;
+}
+
 int proxy_wire_helper_open(struct sk_err *err)
 {
 	char self[PATH_MAX], path[PATH_MAX + 32];
@@ -49,6 +74,10 @@ int proxy_wire_helper_open(struct sk_err *err)
 		close(fd);
 		return sk_fail(err, "credentials", EACCES, "install it from the same build", "%s",
 			       path);
+	}
+	if (check_helper_owner(&st, path, err) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

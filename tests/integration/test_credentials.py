@@ -591,6 +591,52 @@ def test_stockade_tls_beside_and_of_this_build(ctx):
     expect(not left, f"processes of the runs left: {left}")
 
 
+def _running_from(d):
+    """The processes whose executable is in directory d."""
+    found = []
+    for p in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if os.readlink(f"/proc/{p}/exe").startswith(d + "/"):
+                found.append(p)
+        except OSError:  # gone, or not ours to read
+            pass
+    return found
+
+
+def test_stockade_tls_someone_else_may_write_is_refused(ctx):
+    """stockade run from a directory others may write (a sticky, world-writable one, as /tmp
+    is): another user cannot replace stockade there, but can put a stockade-tls beside it,
+    which would then run as the caller (root too) with the credentials' values and the run's
+    CA. A stockade-tls of another user's, or one others may rewrite, is refused before
+    anything is made; root's (or the caller's) with no write bit for others works."""
+    s = tls_server()
+    path = write_file(ctx, unique_token())
+    home = ctx.fresh_state()
+    d = ctx.tmpdir(mode=0o1777)
+    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    helper = os.path.join(d, "stockade-tls")
+    shutil.copy2(ctx.helper("stockade-tls"), helper)
+
+    def run():
+        return ctx.run([os.path.join(d, "stockade"), "run", "-v", "proof:/proof",
+                        *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
+                       env={"STOCKADE_HOME": home})
+
+    # nobody: neither root, nor the caller, nor the owner of stockade (root)
+    os.chown(helper, 65534, 65534)
+    one_line_125(run(), f"{helper}: another user's", "stockade-tls")
+    os.chown(helper, 0, 0)
+    for mode in (0o757, 0o775):  # others, or a group stockade is not writable by, may write
+        os.chmod(helper, mode)
+        one_line_125(run(), f"{helper}: writable by others")
+    os.chmod(helper, 0o755)
+    r = run()
+    expect(r.returncode == 0, f"root's stockade-tls, writable by root only: {r}")
+    r = ctx.stockade("volume", "ls", env={"STOCKADE_HOME": home})
+    expect(r.out.count("proof") == 1, f"only the last run made its volume: {r}")
+    expect(not _running_from(d), f"processes of the runs left: {_running_from(d)}")
+
+
 def test_stockade_holds_no_openssl(ctx):
     """libcrypto's relocations cost every start of a static-pie binary ~0.8 ms, so OpenSSL is
     in stockade-tls only (net/proxy_wire.h); `stockade` (and so every run, exec, ps) has none."""
