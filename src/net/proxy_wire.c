@@ -56,6 +56,7 @@ int proxy_wire_helper_open(struct sk_err *err)
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct stat st;
+	bool is_stat;
 	int fd;
 
 	if (n < 0)
@@ -63,14 +64,23 @@ int proxy_wire_helper_open(struct sk_err *err)
 	self[n] = '\0';
 	snprintf(path, sizeof(path), "%s/" PROXY_WIRE_HELPER, dirname(self));
 	/* O_PATH: executed later with execveat, so the file checked now is the one that runs
-	 * (a rename over the path afterwards changes nothing). */
-	fd = open(path, O_PATH | O_CLOEXEC);
+	 * (a rename over the path afterwards changes nothing). O_NOFOLLOW: the owner checked is
+	 * the file's, never a link's target; another user's link in a sticky directory to a
+	 * root's program (/bin/sh) would pass that check and run what that user chose. */
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return sk_fail(err, "credentials", errno,
 			       "credentials need " PROXY_WIRE_HELPER
 			       " installed beside stockade (meson install)",
 			       "%s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
+	is_stat = fstat(fd, &st) == 0;
+	if (is_stat && S_ISLNK(st.st_mode)) {
+		close(fd);
+		return sk_fail(err, "credentials", ELOOP,
+			       "install the file itself beside stockade, not a link to it",
+			       "%s: a symbolic link", path);
+	}
+	if (!is_stat || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) {
 		close(fd);
 		return sk_fail(err, "credentials", EACCES, "install it from the same build", "%s",
 			       path);

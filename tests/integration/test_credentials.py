@@ -637,6 +637,33 @@ def test_stockade_tls_someone_else_may_write_is_refused(ctx):
     expect(not _running_from(d), f"processes of the runs left: {_running_from(d)}")
 
 
+def test_stockade_tls_as_a_symlink_is_refused(ctx):
+    """The same directory, with another user's symlink as stockade-tls: its target is root's
+    (/bin/sh), so an owner check of the target passes, and `sh ca FD` runs the script "ca"
+    of the working directory — the other user's — as the caller. stockade-tls must be the
+    file itself: a symlink is refused, before anything is made, and nothing runs."""
+    s = tls_server()
+    path = write_file(ctx, unique_token())
+    home = ctx.fresh_state()
+    d = ctx.tmpdir(mode=0o1777)
+    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    helper = os.path.join(d, "stockade-tls")
+    os.symlink("/bin/sh", helper)
+    os.lchown(helper, 65534, 65534)
+    proof = os.path.join(d, "ran-as-the-caller")
+    with open(os.path.join(d, "ca"), "w") as f:
+        f.write(f"touch {proof}\n")
+    os.chown(os.path.join(d, "ca"), 65534, 65534)
+    r = ctx.run(["sh", "-c", 'cd "$0" && exec ./stockade "$@"', d, "run", "-v", "proof:/proof",
+                 *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
+                env={"STOCKADE_HOME": home})
+    expect(not os.path.exists(proof), f"the other user's script ran as the caller: {r}")
+    one_line_125(r, f"{helper}: a symbolic link")
+    r = ctx.stockade("volume", "ls", env={"STOCKADE_HOME": home})
+    expect("proof" not in r.out, f"the refused run made its volume: {r}")
+    expect(not _running_from(d), f"processes of the run left: {_running_from(d)}")
+
+
 def test_stockade_holds_no_openssl(ctx):
     """libcrypto's relocations cost every start of a static-pie binary ~0.8 ms, so OpenSSL is
     in stockade-tls only (net/proxy_wire.h); `stockade` (and so every run, exec, ps) has none."""
