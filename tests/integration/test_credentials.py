@@ -23,8 +23,8 @@ import http.server
 import harness
 from harness import expect, one_line_125
 from test_egress import hosts_file, run_net
-from test_secrets import (_descendants, _host_side, _where, _files_holding, start_until_ready,
-                          write_file)
+from test_secrets import (_descendants, _host_side, _memory_holds, _where, _files_holding,
+                          start_until_ready, write_file)
 
 PREFIX = "stk-cred-"
 UNDICI_VERSION = "6.21.0"
@@ -671,3 +671,165 @@ def test_stockade_holds_no_openssl(ctx):
         expect(b"OpenSSL" not in f.read(), "the stockade binary holds OpenSSL")
     with open(ctx.helper("stockade-tls"), "rb") as f:
         expect(b"OpenSSL" in f.read(), "stockade-tls holds no OpenSSL: the check finds nothing")
+
+
+def _fd_targets(pid):
+    """{fd: what it refers to} of process pid (root reads a non-dumpable process's too)."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            pass
+    return out
+
+
+def _stockade_tls_children(pid):
+    """The children of pid that run stockade-tls (its proxy)."""
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    found = []
+    for kid in (int(k) for k in kids.stdout.split()):
+        try:
+            if os.path.basename(os.readlink(f"/proc/{kid}/exe")) == "stockade-tls":
+                found.append(kid)
+        except OSError:
+            pass
+    return found
+
+
+def _check_stockade_tls_proxy(ctx, supervisor, caller_file, where):
+    """The proxy of supervisor is stockade-tls, holds nothing of the supervisor's or the
+    caller's but fds 0-2 and its two pipes (control, counts): no memfd (the values and the
+    CA's key are read, then closed), no pidfd, signalfd or unix socket of the supervisor,
+    not the O_PATH of itself; and it dropped privileges and confined itself as a forked
+    proxy does (test_egress.test_proxy_confines_itself)."""
+    proxies = _stockade_tls_children(supervisor)
+    expect(len(proxies) == 1, f"{where}: one stockade-tls proxy under {supervisor}: {proxies}")
+    proxy = proxies[0]
+    mine, theirs = _fd_targets(proxy), _fd_targets(supervisor)
+    high = {fd: t for fd, t in mine.items() if fd > 2}
+    odd = {fd: t for fd, t in high.items() if not (t.startswith("socket:[") or
+                                                   t.startswith("pipe:[") or
+                                                   t == "anon_inode:[eventpoll]")}
+    expect(not odd, f"{where}: the proxy holds {odd} (all: {mine})")
+    expect(caller_file not in mine.values(), f"{where}: the caller's fd reached the proxy")
+    shared = {t for t in high.values() if t in theirs.values()}
+    expect(len(shared) == 2 and all(t.startswith("pipe:[") for t in shared),
+           f"{where}: shared with the supervisor: {shared} (proxy {mine}, supervisor {theirs})")
+    with open(f"/proc/{proxy}/status") as f:
+        status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    uid = "65534" if ctx.is_root else str(ctx.user.pw_uid)
+    expect(status.get("Uid", "").split() == [uid] * 4, f"{where}: proxy uids {status}")
+    expect(status.get("NoNewPrivs") == "1" and status.get("Seccomp") == "2" and
+           status.get("CapEff") == status.get("CapPrm") == "0000000000000000",
+           f"{where}: the proxy is not confined: {status}")
+    # /proc/PID of a non-dumpable process is root's; of a dumpable one, its uid's.
+    expect(os.stat(f"/proc/{proxy}/fd").st_uid == 0, f"{where}: the proxy is dumpable")
+
+
+def test_stockade_tls_proxy_holds_only_its_own(ctx):
+    """Seen from the host, in a one-shot run and in a long-lived one after an exec (whose
+    caller's fds must not reach it either): stockade-tls proxy's descriptors and confinement
+    (_check_stockade_tls_proxy). stockade is given an extra fd of the caller's."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    opts = credential_opts(ctx, path, s)
+    caller_file = "/etc/hostname"
+    with open(caller_file) as extra:
+        p = ctx.popen([ctx.stockade_path, "run", *opts, "--", "sh", "-c",
+                       f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/1; '
+                       "echo ready; exec sleep 20"], stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE, pass_fds=(extra.fileno(),))
+    try:
+        line = p.stdout.readline()
+        expect(line == b"200\n" and p.stdout.readline() == b"ready\n", f"one-shot: {line!r}")
+        _check_stockade_tls_proxy(ctx, p.pid, caller_file, "one-shot")
+    finally:
+        p.kill()
+        p.communicate(timeout=30)
+    home = harness.Home(ctx)
+    with open(caller_file) as extra:
+        r = ctx.run([ctx.stockade_path, "run", "-d", "--name", "tls", *opts], env=home.env,
+                    pass_fds=(extra.fileno(),))
+    expect(r.returncode == 0, f"run -d: {r}")
+    with open(os.path.join(home.home, "sandboxes", "tls", "state.json")) as f:
+        supervisor = json.load(f)["supervisor_pid"]
+    with open(caller_file) as extra:
+        r = ctx.run([ctx.stockade_path, "exec", "tls", "--", "sh", "-c",
+                     f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/2'],
+                    env=home.env, pass_fds=(extra.fileno(),))
+    expect(r.out == "200\n", f"exec in the long-lived sandbox: {r}")
+    _check_stockade_tls_proxy(ctx, supervisor, caller_file, "run -d")
+    expect([p for p, auth, _ in s.log] == ["/1", "/2"] and
+           all(auth == f"Bearer {token}" for _, auth, _ in s.log), f"the host saw: {s.log}")
+
+
+def _ca_key_needles(pem):
+    """What of the run's CA key (PEM, from its memfd) a process could hold: a line of the PEM,
+    its DER, and the private scalar in both byte orders (OpenSSL's BIGNUM keeps it as
+    little-endian words: the reversed bytes on x86_64)."""
+    der = subprocess.run(["openssl", "pkey", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    text = subprocess.run(["openssl", "pkey", "-noout", "-text"], input=pem,
+                          capture_output=True, check=True).stdout.decode()
+    hexed = re.search(r"priv:\n((?:\s+[0-9a-f:]+\n)+)", text).group(1)
+    scalar = bytes.fromhex(re.sub(r"[\s:]", "", hexed))[-32:].rjust(32, b"\0")
+    # a line of the PEM as written (the first one's start is the ASN.1 header of every key)
+    line = pem.split(b"\n")[2]
+    return {"pem": line, "der": der, "scalar": scalar, "reversed": scalar[::-1]}
+
+
+def test_ca_key_is_only_in_stockade_tls(ctx):
+    """While the sandbox runs: the run's CA key is in the memory of stockade-tls proxy and
+    nowhere else of stockade's (the supervisor holds its memfd unread: no process but it
+    holds that memfd), nor in any process of the sandbox; afterwards not in the output,
+    report, audit or STOCKADE_HOME."""
+    s = tls_server()
+    token = unique_token()
+    s.token = token
+    path = write_file(ctx, token)
+    home = ctx.fresh_state()
+    d = ctx.tmpdir(mode=0o777)
+    report, audit = os.path.join(d, "report.json"), os.path.join(d, "audit.jsonl")
+    opts = credential_opts(ctx, path, s) + ["--audit", audit, "--report", report]
+    script = (f'{CURL} -H "Authorization: Bearer $TOKEN" https://api.test:{s.port}/k; '
+              "echo ready; exec sleep 20")
+    p, out = start_until_ready(ctx, opts, script, {"STOCKADE_HOME": home})
+    try:
+        expect(b"ready" in out and out.split()[0] == b"200", f"the sandbox: {out!r}")
+        holders = {}
+        for pid in (n for n in os.listdir("/proc") if n.isdigit()):
+            try:
+                for fd, target in _fd_targets(pid).items():
+                    if target.startswith("/memfd:stockade-ca-key"):
+                        holders[int(pid)] = fd
+            except OSError:
+                pass
+        expect(list(holders) == [p.pid], f"the CA key's memfd is held by {holders}")
+        with open(f"/proc/{p.pid}/fd/{holders[p.pid]}", "rb") as f:
+            pem = f.read()
+        expect(pem.startswith(b"-----BEGIN PRIVATE KEY-----"), f"the memfd: {pem[:40]!r}")
+        needles = _ca_key_needles(pem)
+        everyone = _descendants(p.pid)
+        host = _host_side(everyone)
+        proxy = _stockade_tls_children(p.pid)
+        expect(len(proxy) == 1, f"one stockade-tls under stockade: {proxy}")
+        expect(_memory_holds(proxy[0], needles["reversed"], whole=True) or
+               _memory_holds(proxy[0], needles["scalar"], whole=True),
+               "the scan does not find the key in stockade-tls, which holds it")
+        for pid in everyone:
+            if pid == proxy[0]:
+                continue
+            side = "the host" if pid in host else "the sandbox"
+            for name, needle in needles.items():
+                expect(not _memory_holds(pid, needle),
+                       f"the CA key ({name}) in the memory of {pid}, on {side}")
+    finally:
+        p.kill()
+        rest, err = p.communicate(timeout=30)
+    for name, needle in needles.items():
+        expect(needle not in out + rest + err, f"the CA key ({name}) in the output")
+        expect(not _files_holding(d, needle), f"the CA key ({name}) in the report or audit")
+        expect(not _files_holding(home, needle), f"the CA key ({name}) in STOCKADE_HOME")
