@@ -10,6 +10,7 @@ import re
 import os
 import secrets as pyrandom
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -764,6 +765,23 @@ def test_stockade_tls_proxy_holds_only_its_own(ctx):
     _check_stockade_tls_proxy(ctx, supervisor, caller_file, "run -d")
     expect([p for p, auth, _ in s.log] == ["/1", "/2"] and
            all(auth == f"Bearer {token}" for _, auth, _ in s.log), f"the host saw: {s.log}")
+    # The supervisor killed: the proxy goes too (as root its uid change cleared the
+    # parent-death signal: the end of its control pipe stops it).
+    proxy = _stockade_tls_children(supervisor)[0]
+    os.kill(supervisor, signal.SIGKILL)
+    deadline = time.time() + 10
+    while _is_alive(proxy) and time.time() < deadline:
+        time.sleep(0.05)
+    expect(not _is_alive(proxy), f"stockade-tls {proxy} outlived its supervisor")
+
+
+def _is_alive(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _ca_key_needles(pem):
