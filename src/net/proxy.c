@@ -558,9 +558,9 @@ static void conn_on_event(struct conn *c, enum watch_kind kind, unsigned events)
 /* The sandbox's side of a connection is loopback in the sandbox's own network namespace: no
  * link is shared and nothing is lost there, so congestion control has nothing to do. The
  * namespace starts with the host's default, and BBR (a common default, this VM's among them)
- * paces every send with a timer: through the proxy's download direction that cost the proxy
- * ~10% more CPU per GiB and the transfer ~10% of its throughput (bench/README.md, "What each
- * change moved"). Reno paces nothing, is built into every kernel, and any user may choose it.
+ * paces every send with a timer: on the proxy's download direction that cost the proxy 10-20%
+ * more CPU per GiB, and the transfer up to a tenth of its throughput (bench/README.md, "what
+ * each change moved"). Reno paces nothing, is built into every kernel, any user may choose it.
  * The upstream socket keeps the host's choice: it crosses real networks. */
 static void sandbox_side_unpaced(int fd)
 {
