@@ -555,8 +555,8 @@ static void conn_on_event(struct conn *c, enum watch_kind kind, unsigned events)
 	}
 }
 
-/* The sandbox's side of a connection is loopback in the sandbox's own network namespace: no
- * link is shared and nothing is lost there, so congestion control has nothing to do. The
+/* The sandbox's side of a connection is loopback in the sandbox's own network namespace, a
+ * link shared with no one: congestion control has nothing to share out there. The
  * namespace starts with the host's default, and BBR (a common default, this VM's among them)
  * paces every send with a timer: on the proxy's download direction that cost the proxy 10-20%
  * more CPU per GiB, and the transfer up to a tenth of its throughput (bench/README.md, "what
