@@ -38,9 +38,11 @@ NPM_REGISTRY = {
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     log = []
+    peer_ports = {}  # path -> the client's port (through the proxy: its upstream socket's)
 
     def do_GET(self):
         Handler.log.append((self.path, self.headers.get("Host")))
+        Handler.peer_ports[self.path] = self.client_address[1]
         if self.path.startswith("/big/"):
             size = int(self.path.split("/")[2])
             self.send_response(200)
@@ -502,6 +504,85 @@ def test_large_transfer_and_many_connections(ctx):
     big = [e for e in events if e["bytes_down"] >= size]
     expect(big, "the audit log lost the large transfer's byte count")
     expect(rep["egress"]["allowed"] == 201, f"{rep['egress']}")
+
+
+# Inside a sandbox: a CONNECT tunnel to 127.0.0.1:PORT, one GET of PATH through it (every
+# byte of the body read), its length printed, then the tunnel is held until stdin closes.
+HELD_TUNNEL = """
+import socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", 3128))
+s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n\\r\\n".encode())
+def head():
+    data = b""
+    while not data.endswith(b"\\r\\n\\r\\n"):
+        byte = s.recv(1)
+        if not byte:
+            sys.exit("closed during a head: %r" % data)
+        data += byte
+    return data
+answer = head()
+if not answer.startswith(b"HTTP/1.1 200"):
+    sys.exit("CONNECT: %r" % answer)
+s.sendall(f"GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n\\r\\n".encode())
+length = int([l for l in head().split(b"\\r\\n") if l.lower().startswith(b"content-length:")][0]
+             .split(b":")[1])
+got = 0
+while got < length:
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    got += len(chunk)
+print(got, flush=True)
+sys.stdin.read()
+"""
+
+
+def tcp_congestion_control(ss_args, netns_pid=None):
+    """The congestion control of each established TCP socket `ss` selects, read from the
+    host (in the network namespace of netns_pid if given): a list, one name per socket."""
+    cmd = ["ss", "-tinH", "state", "established"] + ss_args
+    if netns_pid is not None:
+        cmd = ["nsenter", f"--net=/proc/{netns_pid}/ns/net"] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 0, f"{cmd}: {r.stderr}")
+    flags = {"ts", "sack", "ecn", "ecnseen", "fastopen"}
+    # ss prints a line per socket, then its details indented on the next.
+    details = [line.split() for line in r.stdout.splitlines() if line[:1].isspace()]
+    return [next((t for t in d if ":" not in t and t not in flags), "?") for d in details]
+
+
+def test_proxy_sandbox_side_sockets_are_not_paced(ctx):
+    """The proxy's sockets on the sandbox's side (its own loopback) use reno, which paces
+    nothing, whatever the host's default (BBR here paces every send with a timer, which cost
+    the relay CPU and throughput: bench/README.md); its upstream socket keeps the host's
+    default. Read with ss from the host while a tunnel that carried a body is held open."""
+    if not shutil.which("ss", path=harness.BASE_ENV["PATH"]) or \
+            not shutil.which("nsenter", path=harness.BASE_ENV["PATH"]):
+        raise harness.Skip("iproute2's `ss` or util-linux's `nsenter` is not installed")
+    s = servers()
+    p = s.http_port
+    path = f"/big/{4 << 20}/cc-{os.getpid()}-{time.monotonic_ns()}"
+    proc = ctx.popen([ctx.stockade_path, "run", "--allow-net", f"127.0.0.1:{p}", "--quiet", "--",
+                      "python3", "-c", HELD_TUNNEL, str(p), path], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()
+        expect(first == f"{4 << 20}\n".encode(), f"the tunnel's body: {first!r}")
+        kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        inside = [int(k) for k in kids.stdout.split() if os.readlink(f"/proc/{k}/ns/net") !=
+                  os.readlink(f"/proc/{proc.pid}/ns/net")]
+        expect(len(inside) == 1, f"the sandbox's PID 1 among {kids.stdout.split()}")
+        sandbox_side = tcp_congestion_control(["( sport = :3128 )"], netns_pid=inside[0])
+        upstream = tcp_congestion_control([f"( sport = :{Handler.peer_ports[path]} )"])
+    finally:
+        out, err = proc.communicate(b"", timeout=30)
+    with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+        default = f.read().strip()
+    expect(sandbox_side == ["reno"], f"the proxy's sandbox-side socket: {sandbox_side}")
+    expect(upstream == [default], f"the proxy's upstream socket: {upstream} (host: {default})")
+    expect(proc.returncode == 0 and b"egress proxy died" not in err,
+           f"exit {proc.returncode}: {err[-300:]!r}")
 
 
 def test_fails_closed_when_the_proxy_cannot_start(ctx):
