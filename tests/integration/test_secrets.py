@@ -181,6 +181,14 @@ def _where(pid, needle, whole=False):
     return places
 
 
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:  # gone
+        return ""
+
+
 def _host_side(pids):
     """The processes among pids in our own PID namespace: stockade's, not the sandbox's."""
     ours = os.readlink("/proc/self/ns/pid")
@@ -230,10 +238,15 @@ def test_secret_value_is_found_nowhere_it_must_not_be(ctx):
     p, out = start_until_ready(ctx, opts, script, env)
     try:
         expect(b"ready" in out, f"the sandbox did not start: {out!r}")
-        tree = _descendants(p.pid)
-        host = _host_side(tree)
-        workload = [pid for pid in tree if pid not in host and
-                    open(f"/proc/{pid}/comm").read().strip() == "sleep"]
+        # "ready" comes a moment before the shell execs sleep: wait for it to have.
+        deadline = time.time() + 10
+        while True:
+            tree = _descendants(p.pid)
+            host = _host_side(tree)
+            workload = [pid for pid in tree if pid not in host and _comm(pid) == "sleep"]
+            if workload or time.time() > deadline:
+                break
+            time.sleep(0.02)
         expect(p.pid in host and len(host) >= 2, f"stockade and its proxy: {host} of {tree}")
         expect(len(workload) == 1, f"the workload: {tree}")
         # The scan works: the workload, which was given both values, holds them.
