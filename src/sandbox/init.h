@@ -33,6 +33,7 @@ struct init_exec {
 	const char *workdir; /* NULL: PID 1's */
 	int stdio[3];	     /* its fds 0-2; -1: PID 1's own */
 	bool has_tty;	     /* fd 1 is a pty of the sandbox: the controlling terminal */
+	bool is_group_only;  /* a process group of its own in PID 1's session, not a session */
 };
 
 /* The child of PID 1's vfork: (the first command: claims the launch, sync.h) fds, directory,

@@ -282,7 +282,8 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 			       .path = config->path,
 			       .workdir = body.workdir,
 			       .stdio = {fds[0], fds[1], fds[2]},
-			       .has_tty = body.has_tty};
+			       .has_tty = body.has_tty,
+			       .is_group_only = !body.has_tty};
 	if (body.kind == SERVICE_COPY_IN || body.kind == SERVICE_COPY_OUT ||
 	    body.kind == SERVICE_COPY_FILE) {
 		pid = start_copier(&body, fds, sync_fd);

@@ -26,6 +26,16 @@ class Boxes(harness.Home):
         with open(os.path.join(self.home, "sandboxes", name, "state.json")) as f:
             return json.load(f)["supervisor_pid"]
 
+    def pid1(self, name):
+        """PID 1's host pid: the supervisor's child in a PID namespace of its own."""
+        supervisor = self.supervisor(name)
+        own = os.stat(f"/proc/{supervisor}/ns/pid").st_ino
+        with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+            inside = [int(c) for c in f.read().split()
+                      if os.stat(f"/proc/{c}/ns/pid").st_ino != own]
+        expect(len(inside) == 1, f"PID 1 among the supervisor's children: {inside}")
+        return inside[0]
+
 
 def _pidns_members(pid):
     """Host pids of every process in pid's PID namespace."""
@@ -150,6 +160,57 @@ def test_signals_timeout_and_a_gone_client(ctx):
     expect(not os.path.exists(f"/proc/{supervisor}") or
            open(f"/proc/{supervisor}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
            "the supervisor outlived rm -f")
+
+
+def _stat(pid):
+    """(state, ppid, pgrp, session, tty_nr) of /proc/PID/stat, as the reader's namespace
+    numbers them."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
+
+
+def test_an_exec_is_a_process_group_in_pid1s_session(ctx):
+    """An exec without -t is a process group of its own in PID 1's session, not a session of
+    its own (a session per command is a scheduler autogroup per command: bench/README.md,
+    "Where an exec's time goes"); -t keeps its own session, the sandbox's pty as its
+    controlling terminal. Inside and from the host; a signal to the client still reaches the
+    exec's whole group."""
+    b = Boxes(ctx)
+    b.start("--name", "grp")
+    pid1 = b.pid1("grp")
+    stat = "cut -d' ' -f5,6,7 /proc/$$/stat; echo $$"
+    r = b.cli("exec", "grp", "--", "sh", "-c", stat)
+    expect(r.returncode == 0, f"{r}")
+    pgrp, session, tty, pid = (int(x) for x in r.out.split())
+    expect(pgrp == pid and session == 1 and tty == 0,
+           f"inside: pgrp {pgrp}, session {session}, tty {tty} of pid {pid}")
+    r = b.cli("exec", "-t", "grp", "--", "sh", "-c", stat)
+    expect(r.returncode == 0, f"{r}")
+    pgrp, session, tty, pid = (int(x) for x in r.out.split())
+    expect(pgrp == pid and session == pid and tty != 0,
+           f"-t inside: pgrp {pgrp}, session {session}, tty {tty} of pid {pid}")
+    # From the host: the command (here `sleep`, its shell exec'd into it) leads its group, in
+    # the session PID 1 leads.
+    p = ctx.popen([ctx.stockade_path, "exec", "grp", "--", "sh", "-c",
+                   "sleep 300 & sleep 301 & echo ready; wait"], env=b.env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    members = {m: _stat(m) for m in _pidns_members(pid1) if m != pid1}
+    leaders = [m for m, st in members.items() if st[2] == m]
+    expect(len(leaders) == 1 and len(members) == 3, f"the exec's processes: {members}")
+    expect(all(st[2] == leaders[0] and st[3] == pid1 for st in members.values()),
+           f"from the host: one group in PID 1's session ({pid1}): {members}")
+    # SIGTERM to the client: the shell and both of its children end (only the shell, and
+    # the two sleeps would stay behind as PID 1's).
+    p.send_signal(signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()["grp"]["processes"] > 1:
+        time.sleep(0.05)
+    expect(b.ps()["grp"]["processes"] == 1, f"the signal missed part of the group: {b.ps()}")
+    expect(b.cli("rm", "-f", "grp").returncode == 0, "rm -f")
 
 
 def test_supervisor_killed_takes_the_sandbox_with_it(ctx):
