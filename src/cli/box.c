@@ -284,7 +284,8 @@ int cli_box_send_request(int ctl, const struct service_body *body, const int fds
 {
 	/* On the heap: the daemon's connection threads call this too. */
 	char *buf = malloc(SERVICE_BODY_MAX);
-	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ,
+			       .value = body->is_done_only ? SYNC_EXEC_DONE_ONLY : 0};
 	long len = buf ? service_body_build(buf, SERVICE_BODY_MAX, body) : -1;
 	int rc = 0;
 
@@ -684,6 +685,8 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 		return exec_usage(err, "no command given");
 	body.workdir = o.workdir;
 	body.has_tty = o.is_tty;
+	/* We wait for the end only (-t's master comes with a SYNC_EXEC_BEGUN all the same). */
+	body.is_done_only = true;
 	for (int i = first + 1 + (strcmp(argv[first + 1], "--") == 0); i < argc; i++)
 		if (body.argc < SERVICE_MAX_ARGS)
 			body.argv[body.argc++] = argv[i];

@@ -261,10 +261,11 @@ static pid_t start_copier(const struct service_body *body, const int *fds, int s
 	copier(body);
 }
 
-static void start_exec(const struct init_config *config, int sync_fd, uint32_t exec_id,
+static void start_exec(const struct init_config *config, int sync_fd, const struct sync_msg *req,
 		       const int *fds, int fd_count)
 {
 	struct service_body body;
+	uint32_t exec_id = req->exec_id;
 	struct init_exec x;
 	ssize_t n;
 	int slot, rc, master = -1, slave = -1;
@@ -313,8 +314,11 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 		return init_report_exec_failed(sync_fd, rc, body.argv[0], exec_id);
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
-	if (master < 0)
-		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
+	if (master < 0) {
+		if (req->value != SYNC_EXEC_DONE_ONLY)
+			reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
+		return;
+	}
 	struct sync_msg msg = {.kind = SYNC_EXEC_BEGUN, .exec_id = exec_id, .pid = pid};
 	(void)sync_send_fds(sync_fd, &msg, &master, 1);
 	close(master); /* the caller holds the only master: nothing inside reads its input */
@@ -392,7 +396,7 @@ static void request(const struct init_config *config, int sync_fd, pid_t first, 
 		if (*is_stopping)
 			refuse(sync_fd, msg.exec_id, ESHUTDOWN, "the sandbox is stopping");
 		else
-			start_exec(config, sync_fd, msg.exec_id, fds, fd_count);
+			start_exec(config, sync_fd, &msg, fds, fd_count);
 		break;
 	case SYNC_SIGNAL:
 		if (msg.value > 0 && msg.value < _NSIG)

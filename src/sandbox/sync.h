@@ -32,6 +32,12 @@ enum sync_kind {
 			    * processes, max_rss_kb = memory in KiB (0: unknown) */
 };
 
+/* SYNC_EXEC_REQ's value: the caller waits for the end only, so PID 1 sends no SYNC_EXEC_BEGUN
+ * unless it carries an exec -t's pty master. One message less through the supervisor, which
+ * woke it and the caller while the command ran. A supervisor that does not know it sends
+ * SYNC_EXEC_BEGUN all the same, which such a caller ignores. */
+#define SYNC_EXEC_DONE_ONLY 1
+
 struct sync_msg {
 	uint32_t kind;
 	int32_t wait_status;

@@ -296,6 +296,54 @@ def test_control_socket_refuses_another_uid(ctx):
     expect(r.returncode == 0, f"rm -f: {r}")
 
 
+# A client of the control socket speaking the protocol itself (src/sandbox/sync.h): one
+# SYNC_EXEC_REQ (kind 9; struct sync_msg, 1216 bytes: kind, wait_status, max_rss_kb, exec_id,
+# pid, value, then struct sk_err) with fds 0-2, then the body (service.h). Prints the kinds of
+# the messages that come back, up to SYNC_EXEC_DONE (11), and that one's wait status.
+RAW_EXEC = """
+import os, socket, struct, sys
+sock, value, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sock)
+null = os.open("/dev/null", os.O_RDWR)
+req = struct.pack("<IiqIiq", 9, 0, 0, 0, 0, value) + bytes(1216 - 32)
+socket.send_fds(s, [req], [null, null, null])
+s.send(b"-\\0\\0" + b"\\0".join(x.encode() for x in [str(len(argv))] + argv + ["0"]) + b"\\0")
+kinds = []
+while True:
+    msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
+    for fd in fds:
+        os.close(fd)
+    if not msg:
+        sys.exit("the connection ended before SYNC_EXEC_DONE: " + " ".join(map(str, kinds)))
+    kind, status = struct.unpack_from("<Ii", msg)
+    kinds.append(kind)
+    if kind == 11:
+        break
+print(" ".join(map(str, kinds)), status)
+"""
+
+
+def test_exec_answers_only_at_the_end_when_asked(ctx):
+    """SYNC_EXEC_DONE_ONLY (the request's value 1, what `stockade exec` sends): PID 1 answers
+    with SYNC_EXEC_DONE alone, the wait status in it, no SYNC_EXEC_BEGUN first (one message
+    less each way through the supervisor); without it (stockade serve, cp) SYNC_EXEC_BEGUN
+    still comes first. A command that could not start is one SYNC_EXEC_DONE either way (its
+    error in err, status 0)."""
+    b = Boxes(ctx)
+    b.start("--name", "raw")
+    sock = os.path.join(b.home, "sandboxes", "raw", "control.sock")
+    for value, argv, want in ((1, ["sh", "-c", "exit 3"], "11 768"),
+                              (0, ["sh", "-c", "exit 3"], "10 11 768"),
+                              (1, ["sh", "-c", "kill -9 $$"], "11 9"),
+                              (1, ["/nonexistent"], "11 0"), (0, ["/nonexistent"], "11 0")):
+        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value)] + argv),
+                           capture_output=True, text=True, timeout=20)
+        expect(r.returncode == 0 and r.stdout.strip() == want,
+               f"value {value}, {argv}: want {want!r}, got {r.stdout!r} {r.stderr!r}")
+    expect(b.cli("rm", "-f", "raw").returncode == 0, "rm -f")
+
+
 def test_exec_tty_and_output_limit(ctx):
     import pty
     import select
