@@ -37,17 +37,17 @@ struct init_exec {
 };
 
 /* The child of PID 1's vfork: (the first command: claims the launch, sync.h) fds, directory,
- * session, then execve. A failure's errno goes to exec (the first command) or else to exec_fd
- * (closed by a successful execve), and the child exits 126, or 127 for ENOENT. */
-void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec_fd)
+ * session, then execve. A failure's errno goes to exec (the first command) or else to *failed
+ * (in the vfork parent's memory), and the child exits 126, or 127 for ENOENT. */
+void init_exec_child(const struct init_exec *x, struct sync_exec *exec, volatile int *failed)
     __attribute__((noreturn));
 /* The first command: vfork + init_exec_child with config->exec; a failure reported to the
  * parent (SYNC_EXEC_FAILED). Returns its pid (reap it). */
 pid_t init_start_command(const struct init_config *config, int sync_fd);
 
-/* An exec into a live sandbox: vfork + init_exec_child with an exec pipe (closing
- * close_in_child there, if >= 0). Returns 0 once the command runs (*pid), the errno of a
- * failed start (the child exits: reap it), or -1 (no child). */
+/* An exec into a live sandbox: vfork + init_exec_child (closing close_in_child there, if
+ * >= 0). Returns 0 once the command runs (*pid), the errno of a failed start (the child exits:
+ * reap it), or -1 (no child). */
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid);
 /* An exec that failed to start with errnum: SYNC_EXEC_DONE for exec_id, err.exit_code 126 or
  * 127. */

@@ -82,6 +82,8 @@ def test_lifecycle_and_the_layers_of_an_exec(ctx):
     expect(r.returncode == 0 and r.out == "hello 1 /tmp\n", f"{r}")
     r = b.cli("exec", "life", "--", "no-such-command")
     expect(r.returncode == 127 and "not found" in r.err, f"{r}")
+    r = b.cli("exec", "life", "--", "/etc/passwd")
+    expect(r.returncode == 126 and "Permission denied" in r.err, f"{r}")
     r = b.cli("exec", "life", "--", "sh", "-c", "kill -TERM $$")
     expect(r.returncode == 128 + 15, f"{r}")
     # the name is taken while it lives
