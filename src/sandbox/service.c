@@ -262,7 +262,7 @@ static pid_t start_copier(const struct service_body *body, const int *fds, int s
 }
 
 static void start_exec(const struct init_config *config, int sync_fd, const struct sync_msg *req,
-		       const int *fds, int fd_count)
+		       const int *fds, int fd_count, bool is_stopping)
 {
 	struct service_body body;
 	uint32_t exec_id = req->exec_id;
@@ -271,10 +271,14 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 	int slot, rc, master = -1, slave = -1;
 	pid_t pid;
 
-	/* The body is the supervisor's next datagram: it sends both at once. */
+	/* The body is the supervisor's next datagram: it sends both at once. Read before any
+	 * refusal, so that it is never taken for the next message (a short one: the
+	 * supervisor's end). */
 	n = RETRY_EINTR(recv(sync_fd, body_buf, sizeof(body_buf), 0));
 	if (n <= 0 || fd_count != 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
 		return refuse(sync_fd, exec_id, EINVAL, "malformed exec request");
+	if (is_stopping)
+		return refuse(sync_fd, exec_id, ESHUTDOWN, "the sandbox is stopping");
 	slot = free_slot();
 	if (slot < 0)
 		return refuse(sync_fd, exec_id, EAGAIN, "too many execs at once in this sandbox");
@@ -393,10 +397,7 @@ static void request(const struct init_config *config, int sync_fd, pid_t first, 
 		init_finish(sync_fd, W_EXITCODE(0, SIGKILL));
 	switch (msg.kind) {
 	case SYNC_EXEC_REQ:
-		if (*is_stopping)
-			refuse(sync_fd, msg.exec_id, ESHUTDOWN, "the sandbox is stopping");
-		else
-			start_exec(config, sync_fd, &msg, fds, fd_count);
+		start_exec(config, sync_fd, &msg, fds, fd_count, *is_stopping);
 		break;
 	case SYNC_SIGNAL:
 		if (msg.value > 0 && msg.value < _NSIG)

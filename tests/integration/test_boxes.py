@@ -346,6 +346,33 @@ def test_exec_answers_only_at_the_end_when_asked(ctx):
     expect(b.cli("rm", "-f", "raw").returncode == 0, "rm -f")
 
 
+def test_an_exec_while_the_sandbox_stops(ctx):
+    """An exec that arrives while the sandbox stops (its first command still in its grace) is
+    refused (125, one line) and nothing else happens: PID 1 used to read the refused request's
+    body as the next message from the supervisor, take it for the supervisor's end, and kill
+    the sandbox there and then, its first command's own end lost. An exec running when the
+    stop comes gets the SIGTERM and its status back."""
+    b = Boxes(ctx)
+    b.start("--name", "ending", "--", "sh", "-c",
+            "trap 'sleep 2; exit 0' TERM; sleep 300 & wait")
+    running = ctx.popen([ctx.stockade_path, "exec", "ending", "--", "sh", "-c",
+                         "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+    expect(running.stdout.readline() == b"ready\n", "the exec did not start")
+    stop = ctx.popen([ctx.stockade_path, "stop", "-t", "10", "ending"], env=b.env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = harness.finish(running, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"the running exec: {r}")
+    r = b.cli("exec", "ending", "--", "true", timeout=20)
+    harness.one_line_125(r, "the sandbox is stopping")
+    r = harness.finish(stop, timeout=30)
+    expect(r.returncode == 0, f"stop: {r}")
+    listed = b.ps()["ending"]
+    expect(listed["status"] == "exited" and listed["exit"]["code"] == 0 and
+           listed["exit"]["signal"] is None, f"the first command's own end: {listed}")
+    expect(b.cli("rm", "ending").returncode == 0, "rm")
+
+
 def test_exec_tty_and_output_limit(ctx):
     import pty
     import select
