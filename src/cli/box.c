@@ -162,9 +162,10 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 	/* Its stderr is /dev/null and it may end on a stop: a sandbox of its own is applied
 	 * from the command line once stopped. */
 	if (spec->workspace.should_apply_on_success)
-		return sk_fail(err, "cli", 0,
-			       "stop it, then `stockade workspace apply NAME` (the sandbox's name)",
-			       "--apply-on-success is for runs that end with their command, not -d");
+		return sk_fail(
+		    err, "cli", 0,
+		    "stop it, then `stockade workspace apply NAME` (the sandbox's name)",
+		    "--apply-on-success is for runs that end with their command, not -d");
 	if (box_root_open(&root, err) < 0)
 		return -1;
 	if (box_create(&root, name, &box, err) < 0) {
@@ -279,8 +280,10 @@ void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
 	box_root_close(root);
 }
 
-int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
-			 struct sk_err *err)
+/* The request with fds 0-2, and answer_fd (>= 0) attached to its body: the write end of a pipe
+ * PID 1 writes the exec's SYNC_EXEC_DONE into (sync.h). */
+static int send_request(int ctl, const struct service_body *body, const int fds[3], int answer_fd,
+			struct sk_err *err)
 {
 	/* On the heap: the daemon's connection threads call this too. */
 	char *buf = malloc(SERVICE_BODY_MAX);
@@ -295,10 +298,16 @@ int cli_box_send_request(int ctl, const struct service_body *body, const int fds
 		rc = sk_fail(err, "cli", E2BIG, NULL,
 			     "the command and its environment are too long");
 	else if (sync_send_fds(ctl, &req, fds, 3) < 0 ||
-		 send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len)
+		 sync_send_data(ctl, buf, (size_t)len, answer_fd) < 0)
 		rc = sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
 	free(buf);
 	return rc;
+}
+
+int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
+			 struct sk_err *err)
+{
+	return send_request(ctl, body, fds, -1, err);
 }
 
 /* A relay of one of the exec's streams through a pipe: the sandbox never gets the caller's
@@ -320,6 +329,7 @@ struct exec_opts {
 /* What one exec's client holds while it waits. */
 struct exec_client {
 	int ctl, sig_fd, timer_fd;
+	int answer; /* the answer pipe's read end, -1 when none (or done with) */
 	struct relay relays[3];
 	struct tty_plan tty_plan;
 	struct tty_relay tty;
@@ -574,6 +584,20 @@ static void exec_signal(struct exec_client *x)
 	(void)sync_send(x->ctl, &msg);
 }
 
+/* The answer pipe: 1 when it holds the exec's end (*done). At its end without one (a
+ * supervisor that does not pass the pipe on closes it at once; PID 1 gone), the answer is
+ * left to the supervisor's connection, which says it all the same. */
+static int exec_answer(struct exec_client *x, struct sync_msg *done)
+{
+	ssize_t n = read(x->answer, done, sizeof(*done));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	close(x->answer);
+	x->answer = -1;
+	return n == (ssize_t)sizeof(*done) && done->kind == SYNC_EXEC_DONE;
+}
+
 /* A message from the supervisor: 1 when the exec is done (*done), 0 to go on, -1. */
 static int exec_message(struct exec_client *x, struct sync_msg *done, struct sk_err *err)
 {
@@ -599,13 +623,14 @@ static int exec_wait(struct exec_client *x, struct sk_err *err)
 	char buf[65536];
 
 	for (;;) {
-		struct pollfd fds[8] = {{.fd = x->ctl, .events = POLLIN},
+		struct pollfd fds[9] = {{.fd = x->ctl, .events = POLLIN},
 					{.fd = x->sig_fd, .events = POLLIN},
 					{.fd = x->timer_fd, .events = POLLIN}};
-		int n;
+		int n, rc;
 		for (int i = 0; i < 3; i++)
 			fds[3 + i] = (struct pollfd){.fd = x->relays[i].from, .events = POLLIN};
-		n = tty_poll_add(&x->tty, fds, 6);
+		fds[6] = (struct pollfd){.fd = x->answer, .events = POLLIN};
+		n = tty_poll_add(&x->tty, fds, 7);
 		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
 			return sk_fail(err, "cli", errno, NULL, "poll");
 		for (int i = 0; i < 3; i++)
@@ -623,9 +648,12 @@ static int exec_wait(struct exec_client *x, struct sk_err *err)
 			close(x->timer_fd);
 			x->timer_fd = -1;
 		}
-		if (!fds[0].revents)
+		if (fds[6].revents)
+			rc = exec_answer(x, &done);
+		else if (fds[0].revents)
+			rc = exec_message(x, &done, err);
+		else
 			continue;
-		int rc = exec_message(x, &done, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
@@ -648,6 +676,8 @@ static void exec_client_close(struct exec_client *x)
 		close(x->sig_fd);
 	if (x->timer_fd >= 0)
 		close(x->timer_fd);
+	if (x->answer >= 0)
+		close(x->answer);
 }
 
 /* exec -t: the pty is the sandbox's; our side relays it like run's (sandbox/tty.h). */
@@ -670,8 +700,8 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	struct service_body body = {0};
 	static char buf[SERVICE_BODY_MAX];
 	char *env_storage[SANDBOX_MAX_ENV] = {0};
-	struct exec_client x = {.sig_fd = -1, .timer_fd = -1};
-	int give[3] = {-1, -1, -1};
+	struct exec_client x = {.sig_fd = -1, .timer_fd = -1, .answer = -1};
+	int give[3] = {-1, -1, -1}, answer[2] = {-1, -1};
 	struct box_root root;
 	struct box box;
 	int first, rc = -1;
@@ -706,7 +736,14 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	for (int i = 0; i < 3; i++)
 		if (exec_stdio(i, &o, &give[i], &x.relays[i], err) < 0)
 			goto out;
-	if (cli_box_send_request(x.ctl, &body, give, err) < 0)
+	/* The answer pipe: PID 1 writes the exec's end there, and we have it without the
+	 * supervisor's hop (sync.h). Not with -t, whose end comes after its pty's master. */
+	if (!o.is_tty && pipe2(answer, O_CLOEXEC) < 0) {
+		(void)sk_fail(err, "cli", errno, NULL, "pipe2");
+		goto out;
+	}
+	x.answer = answer[0];
+	if (send_request(x.ctl, &body, give, answer[1], err) < 0)
 		goto out;
 	/* The sandbox has its copies: ours would keep its pipes open. */
 	for (int i = 0; i < 3; i++) {
@@ -714,6 +751,9 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 			close(give[i]);
 		give[i] = -1;
 	}
+	if (answer[1] >= 0)
+		close(answer[1]);
+	answer[1] = -1;
 	x.sig_fd = exec_signals(o.is_tty, err);
 	if (x.sig_fd < 0 || (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0))
 		goto out;
@@ -722,6 +762,8 @@ out:
 	for (int i = 0; i < 3; i++)
 		if (give[i] > 2)
 			close(give[i]);
+	if (answer[1] >= 0)
+		close(answer[1]);
 	exec_client_close(&x);
 	cli_box_disconnect(x.ctl, &root, &box);
 out_env:

@@ -228,17 +228,6 @@ int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 	return child_errno;
 }
 
-void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id)
-{
-	struct sync_msg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.kind = SYNC_EXEC_DONE;
-	msg.exec_id = exec_id;
-	init_exec_error(&msg.err, errnum, name);
-	sync_send(sync_fd, &msg);
-}
-
 void init_run(const struct init_config *config, int sync_fd)
 {
 	sigset_t set;

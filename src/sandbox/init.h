@@ -49,9 +49,6 @@ pid_t init_start_command(const struct init_config *config, int sync_fd);
  * >= 0). Returns 0 once the command runs (*pid), the errno of a failed start (the child exits:
  * reap it), or -1 (no child). */
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid);
-/* An exec that failed to start with errnum: SYNC_EXEC_DONE for exec_id, err.exit_code 126 or
- * 127. */
-void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id);
 /* Kills every other process of the namespace, reaps them, sends SYNC_EXIT with status, and
  * exits. */
 void init_finish(int sync_fd, int status) __attribute__((noreturn));

@@ -144,6 +144,7 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 static struct {
 	uint32_t id;
 	pid_t pid;
+	int answer_fd; /* its caller's answer pipe (sync.h), or -1 */
 } execs[SERVICE_MAX_EXECS];
 
 static char body_buf[SERVICE_BODY_MAX];
@@ -161,7 +162,22 @@ static void reply(int sync_fd, enum sync_kind kind, uint32_t exec_id, pid_t pid,
 	sync_send(sync_fd, &msg);
 }
 
-static void refuse(int sync_fd, uint32_t exec_id, int errnum, const char *what)
+/* An exec's SYNC_EXEC_DONE: first into its caller's answer pipe, if it gave one (the caller
+ * waits on it, so it has the answer without a hop through the supervisor), then to the
+ * supervisor, which keeps its count of running execs and passes it on too. The pipe is
+ * non-blocking (the supervisor made it so) and written once, 1216 bytes: less than PIPE_BUF,
+ * so whole or not at all. */
+static void answer(int sync_fd, int *answer_fd, const struct sync_msg *msg)
+{
+	if (*answer_fd >= 0) {
+		(void)!write(*answer_fd, msg, sizeof(*msg));
+		close(*answer_fd);
+		*answer_fd = -1;
+	}
+	sync_send(sync_fd, msg);
+}
+
+static void refuse(int sync_fd, uint32_t exec_id, int *answer_fd, int errnum, const char *what)
 {
 	struct sync_msg msg;
 
@@ -170,7 +186,7 @@ static void refuse(int sync_fd, uint32_t exec_id, int errnum, const char *what)
 	msg.exec_id = exec_id;
 	sk_fail_safe(&msg.err, "exec", errnum, what, NULL, NULL);
 	msg.err.exit_code = 125;
-	sync_send(sync_fd, &msg);
+	answer(sync_fd, answer_fd, &msg);
 }
 
 /* The sandbox's environment with the request's additions (a KEY replaces the sandbox's). */
@@ -261,8 +277,9 @@ static pid_t start_copier(const struct service_body *body, const int *fds, int s
 	copier(body);
 }
 
+/* An exec request: fds 0-2, and fds[3], its caller's answer pipe, or -1 (taken: then -1). */
 static void start_exec(const struct init_config *config, int sync_fd, const struct sync_msg *req,
-		       const int *fds, int fd_count, bool is_stopping)
+		       int fds[4], int fd_count, bool is_stopping)
 {
 	struct service_body body;
 	uint32_t exec_id = req->exec_id;
@@ -272,16 +289,16 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 	pid_t pid;
 
 	/* The body is the supervisor's next datagram: it sends both at once. Read before any
-	 * refusal, so that it is never taken for the next message (a short one: the
-	 * supervisor's end). */
+	 * refusal, so that it is never taken for the next message. */
 	n = RETRY_EINTR(recv(sync_fd, body_buf, sizeof(body_buf), 0));
-	if (n <= 0 || fd_count != 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
-		return refuse(sync_fd, exec_id, EINVAL, "malformed exec request");
+	if (n <= 0 || fd_count < 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
+		return refuse(sync_fd, exec_id, &fds[3], EINVAL, "malformed exec request");
 	if (is_stopping)
-		return refuse(sync_fd, exec_id, ESHUTDOWN, "the sandbox is stopping");
+		return refuse(sync_fd, exec_id, &fds[3], ESHUTDOWN, "the sandbox is stopping");
 	slot = free_slot();
 	if (slot < 0)
-		return refuse(sync_fd, exec_id, EAGAIN, "too many execs at once in this sandbox");
+		return refuse(sync_fd, exec_id, &fds[3], EAGAIN,
+			      "too many execs at once in this sandbox");
 	x = (struct init_exec){.argv = body.argv,
 			       .envp = exec_env(config, &body),
 			       .path = config->path,
@@ -293,18 +310,24 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 	    body.kind == SERVICE_COPY_FILE) {
 		pid = start_copier(&body, fds, sync_fd);
 		if (pid < 0)
-			return refuse(sync_fd, exec_id, errno, "fork");
+			return refuse(sync_fd, exec_id, &fds[3], errno, "fork");
 		execs[slot].id = exec_id;
 		execs[slot].pid = pid;
+		execs[slot].answer_fd = fds[3];
+		fds[3] = -1;
 		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
 	}
 	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
 	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
-	 * terminal never enters the sandbox. */
+	 * terminal never enters the sandbox. Its end goes through the supervisor only, so that
+	 * it can never overtake the master on its way. */
 	if (body.has_tty) {
 		struct sk_err err;
+		if (fds[3] >= 0)
+			close(fds[3]);
+		fds[3] = -1;
 		if (tty_open_pty(NULL, &master, &slave, &err) < 0)
-			return refuse(sync_fd, exec_id, err.errnum, "open a pty");
+			return refuse(sync_fd, exec_id, &fds[3], err.errnum, "open a pty");
 		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
 	}
 	rc = init_spawn(&x, sync_fd, &pid);
@@ -313,11 +336,16 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 	if (rc != 0 && master >= 0)
 		close(master);
 	if (rc < 0)
-		return refuse(sync_fd, exec_id, errno, "fork");
-	if (rc > 0) /* it exits 126/127; reaped below like any stray child */
-		return init_report_exec_failed(sync_fd, rc, body.argv[0], exec_id);
+		return refuse(sync_fd, exec_id, &fds[3], errno, "fork");
+	if (rc > 0) { /* it exits 126/127; reaped below like any stray child */
+		struct sync_msg failed = {.kind = SYNC_EXEC_DONE, .exec_id = exec_id};
+		init_exec_error(&failed.err, rc, body.argv[0]);
+		return answer(sync_fd, &fds[3], &failed);
+	}
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
+	execs[slot].answer_fd = fds[3];
+	fds[3] = -1;
 	if (master < 0) {
 		if (req->value != SYNC_EXEC_DONE_ONLY)
 			reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
@@ -390,8 +418,8 @@ static void count_processes(struct sync_msg *msg)
 static void request(const struct init_config *config, int sync_fd, pid_t first, bool *is_stopping)
 {
 	struct sync_msg msg;
-	int fds[3], fd_count;
-	int rc = sync_recv_fds(sync_fd, &msg, fds, 3, &fd_count);
+	int fds[4], fd_count;
+	int rc = sync_recv_fds(sync_fd, &msg, fds, 4, &fd_count);
 
 	if (rc <= 0) /* the supervisor is gone: so is the sandbox */
 		init_finish(sync_fd, W_EXITCODE(0, SIGKILL));
@@ -413,7 +441,8 @@ static void request(const struct init_config *config, int sync_fd, pid_t first, 
 		break;
 	}
 	for (int i = 0; i < fd_count; i++)
-		close(fds[i]); /* the exec has its copies */
+		if (fds[i] >= 0)
+			close(fds[i]); /* the exec has its copies */
 }
 
 /* SIGCHLD: reap; the first command's end ends the sandbox, an exec's goes to the supervisor. */
@@ -427,7 +456,11 @@ static void reap(int sync_fd, pid_t first, bool is_stopping)
 			init_finish(sync_fd, status);
 		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
 			if (execs[i].pid == pid) {
-				reply(sync_fd, SYNC_EXEC_DONE, execs[i].id, pid, status);
+				struct sync_msg done = {.kind = SYNC_EXEC_DONE,
+							.exec_id = execs[i].id,
+							.pid = pid,
+							.wait_status = status};
+				answer(sync_fd, &execs[i].answer_fd, &done);
 				execs[i].pid = 0;
 			}
 	}
@@ -452,6 +485,8 @@ void service_run(const struct init_config *config, int sync_fd)
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sig_fd < 0)
 		_exit(125);
+	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+		execs[i].answer_fd = -1;
 	if (config->argv) {
 		int errnum;
 		first = init_start_command(config, sync_fd);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -21,7 +22,8 @@ enum sync_kind {
 	 * control socket, and between the supervisor and PID 1, the same messages: */
 	SYNC_READY,	   /* PID 1 -> parent: the first command runs (or there is none) */
 	SYNC_EXEC_REQ,	   /* an exec: fds 0-2 attached, its body (service.h) in the next
-			    * datagram; exec_id numbers it (the supervisor's own numbers) */
+			    * datagram, with the caller's answer pipe attached or not (below);
+			    * exec_id numbers it (the supervisor's own numbers) */
 	SYNC_EXEC_BEGUN,   /* exec_id runs as pid (in the sandbox's PID namespace) */
 	SYNC_EXEC_DONE,	   /* exec_id ended with wait_status; or could not start: err set,
 			    * err.exit_code 126/127 (exec) or 125 */
@@ -37,6 +39,15 @@ enum sync_kind {
  * woke it and the caller while the command ran. A supervisor that does not know it sends
  * SYNC_EXEC_BEGUN all the same, which such a caller ignores. */
 #define SYNC_EXEC_DONE_ONLY 1
+
+/* The answer pipe: a caller may attach the write end of a pipe to an exec's body datagram. The
+ * supervisor checks it is one (and makes it non-blocking), and passes it to PID 1 as the
+ * request's fourth fd; PID 1 writes the exec's SYNC_EXEC_DONE there before it sends it to the
+ * supervisor, so the caller, who polls the read end, has its answer one hop (the supervisor's
+ * wake-up, read and send) sooner. The supervisor still passes the same SYNC_EXEC_DONE on, so a
+ * caller takes whichever comes first (and an older supervisor, which drops the pipe, still
+ * answers). Not for -t: PID 1 closes it, so that the end never overtakes the pty's master.
+ * PID 1 gains a pipe's write end only: no socket to a host process (docs/ARCHITECTURE.md). */
 
 struct sync_msg {
 	uint32_t kind;
@@ -102,5 +113,10 @@ int sync_recv(int fd, struct sync_msg *msg);
  * close-on-exec; *received says how many came (the rest of fds is set to -1). */
 int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count);
 int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received);
+/* One datagram of len bytes (an exec's body) with at most one fd attached (attach < 0: none).
+ * recv returns the length (0 on EOF), or -1; *attached is the fd that came, close-on-exec, or
+ * -1 (any more are closed). */
+int sync_send_data(int fd, const void *buf, size_t len, int attach);
+ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached);
 
 #endif

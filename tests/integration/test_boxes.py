@@ -304,13 +304,21 @@ def test_control_socket_refuses_another_uid(ctx):
 # the messages that come back, up to SYNC_EXEC_DONE (11), and that one's wait status.
 RAW_EXEC = """
 import os, socket, struct, sys
-sock, value, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+sock, value, kind, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sock)
 null = os.open("/dev/null", os.O_RDWR)
 req = struct.pack("<IiqIiq", 9, 0, 0, 0, 0, value) + bytes(1216 - 32)
 socket.send_fds(s, [req], [null, null, null])
-s.send(b"-\\0\\0" + b"\\0".join(x.encode() for x in [str(len(argv))] + argv + ["0"]) + b"\\0")
+body = (kind[0] + "\\0\\0").encode() + b"\\0".join(
+    x.encode() for x in [str(len(argv))] + argv + ["0"]) + b"\\0"
+if kind.endswith("+pipe"):   # the answer pipe's write end attached to the body
+    answer, w = os.pipe()
+    socket.send_fds(s, [body], [w])
+    os.close(w)
+else:
+    answer = None
+    s.send(body)
 kinds = []
 while True:
     msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
@@ -322,6 +330,10 @@ while True:
     kinds.append(kind)
     if kind == 11:
         break
+if answer is not None:   # what the pipe holds: SYNC_EXEC_DONE's kind and status, or EOF
+    piped = os.read(answer, 4096)
+    kinds.append("pipe:" + (" ".join(map(str, struct.unpack_from("<Ii", piped)))
+                            if len(piped) == 1216 else f"{len(piped)} bytes"))
 print(" ".join(map(str, kinds)), status)
 """
 
@@ -339,11 +351,70 @@ def test_exec_answers_only_at_the_end_when_asked(ctx):
                               (0, ["sh", "-c", "exit 3"], "10 11 768"),
                               (1, ["sh", "-c", "kill -9 $$"], "11 9"),
                               (1, ["/nonexistent"], "11 0"), (0, ["/nonexistent"], "11 0")):
-        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value)] + argv),
+        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), "-"] + argv),
                            capture_output=True, text=True, timeout=20)
         expect(r.returncode == 0 and r.stdout.strip() == want,
                f"value {value}, {argv}: want {want!r}, got {r.stdout!r} {r.stderr!r}")
     expect(b.cli("rm", "-f", "raw").returncode == 0, "rm -f")
+
+
+def _fd_links(pid):
+    """{fd: readlink} of a process (as root: PID 1 is not dumpable)."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def test_exec_answer_comes_through_the_callers_pipe(ctx):
+    """The answer pipe (src/sandbox/sync.h): a caller that attaches a pipe's write end to its
+    request gets SYNC_EXEC_DONE in it from PID 1 (and from the supervisor too); not for -t
+    (kind 't'), whose end follows its pty's master through the supervisor. While an exec of
+    `stockade exec` runs, PID 1 holds the write end of a pipe whose read end the client holds,
+    and no socket but the one to its supervisor: no connection to a host process. The exec'd
+    command holds neither (fds 0-2 only)."""
+    b = Boxes(ctx)
+    b.start("--name", "pipe")
+    sock = os.path.join(b.home, "sandboxes", "pipe", "control.sock")
+    for value, kind, argv, want in (
+            (1, "-+pipe", ["sh", "-c", "exit 5"], ["11 pipe:11 1280 1280"]),
+            (0, "-+pipe", ["sh", "-c", "kill -9 $$"], ["10 11 pipe:11 9 9"]),
+            (1, "-+pipe", ["/nonexistent"], ["11 pipe:11 0 0"]),
+            # -t: the end after BEGUN, through the supervisor only, the pipe closed unused.
+            # (BEGUN's pty master is closed here at once: the command may die of its SIGHUP.)
+            (1, "t+pipe", ["sh", "-c", "exit 5"], ["10 11 pipe:0 bytes 1280",
+                                                   "10 11 pipe:0 bytes 1"]),
+            (1, "t+pipe", ["/nonexistent"], ["11 pipe:0 bytes 0"])):
+        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), kind] + argv),
+                           capture_output=True, text=True, timeout=20)
+        expect(r.returncode == 0 and r.stdout.strip() in want,
+               f"{kind} {argv}: want {want}, got {r.stdout!r} {r.stderr!r}")
+    r = b.cli("exec", "pipe", "--", "sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '")
+    expect(r.returncode == 0 and r.out == "0 1 2 ", f"the exec's fds: {r}")
+    pid1 = b.pid1("pipe")
+    before = _fd_links(pid1)
+    p = ctx.popen([ctx.stockade_path, "exec", "pipe", "--", "sh", "-c",
+                   "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    during = _fd_links(pid1)
+    client = {link for fd, link in _fd_links(p.pid).items() if fd > 2}
+    shared = [link for link in during.values() if link in client and link.startswith("pipe:")]
+    expect(len(shared) == 1 and shared[0].startswith("pipe:"),
+           f"PID 1 and the client share {shared}: PID 1 {during}, the client {client}")
+    sockets = [link for link in during.values() if link.startswith("socket:")]
+    expect(len(sockets) == 1 and sockets == [link for link in before.values()
+                                             if link.startswith("socket:")],
+           f"PID 1's sockets while an exec runs: {sockets} (before: {before})")
+    p.send_signal(signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
+    expect(not [link for link in _fd_links(pid1).values() if link.startswith("pipe:") and
+                link not in before.values()], "PID 1 kept the answer pipe after the exec")
+    expect(b.cli("rm", "-f", "pipe").returncode == 0, "rm -f")
 
 
 def test_an_exec_while_the_sandbox_stops(ctx):
