@@ -743,7 +743,11 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 		goto out;
 	}
 	x.answer = answer[0];
-	if (send_request(x.ctl, &body, give, answer[1], err) < 0)
+	/* Before the request goes: from the moment the command can run, a SIGTERM or ^C to us is
+	 * the command's (queued until the loop forwards it), never our end with the command left
+	 * running until the supervisor notices. */
+	x.sig_fd = exec_signals(o.is_tty, err);
+	if (x.sig_fd < 0 || send_request(x.ctl, &body, give, answer[1], err) < 0)
 		goto out;
 	/* The sandbox has its copies: ours would keep its pipes open. */
 	for (int i = 0; i < 3; i++) {
@@ -754,8 +758,7 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	if (answer[1] >= 0)
 		close(answer[1]);
 	answer[1] = -1;
-	x.sig_fd = exec_signals(o.is_tty, err);
-	if (x.sig_fd < 0 || (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0))
+	if (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0)
 		goto out;
 	rc = exec_wait(&x, err);
 out:
