@@ -242,11 +242,13 @@ refused:
 
 /* ---- the client side ---- */
 
-/* The sandbox NAME, alive, and a connection to its supervisor. */
+/* The sandbox NAME, alive, and a connection to its supervisor. Connected first: a supervisor
+ * that answers is alive (only it holds the listening socket, which goes with it), so the lock
+ * is read only to say why a connection failed. */
 int cli_box_connect(const char *name, struct box_root *root, struct box *box, struct sk_err *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	int fd, saved;
 
 	if (box_root_open(root, err) < 0)
 		return -1;
@@ -254,23 +256,20 @@ int cli_box_connect(const char *name, struct box_root *root, struct box *box, st
 		box_root_close(root);
 		return -1;
 	}
-	if (!box_is_alive(box)) {
-		box_close(box);
-		box_root_close(root);
-		return sk_fail(err, "cli", 0, "stockade ps shows its state; rm removes it",
-			       "sandbox %s is not running", name);
-	}
 	box_path(box, BOX_CONTROL, addr.sun_path, sizeof(addr.sun_path));
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		box_close(box);
-		box_root_close(root);
-		return sk_fail(err, "sandbox", saved, NULL, "connect to sandbox %s", name);
-	}
-	return fd;
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		return fd;
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	bool is_alive = box_is_alive(box);
+	box_close(box);
+	box_root_close(root);
+	if (!is_alive)
+		return sk_fail(err, "cli", 0, "stockade ps shows its state; rm removes it",
+			       "sandbox %s is not running", name);
+	return sk_fail(err, "sandbox", saved, NULL, "connect to sandbox %s", name);
 }
 
 void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
@@ -280,34 +279,36 @@ void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
 	box_root_close(root);
 }
 
-/* The request with fds 0-2, and answer_fd (>= 0) attached to its body: the write end of a pipe
- * PID 1 writes the exec's SYNC_EXEC_DONE into (sync.h). */
-static int send_request(int ctl, const struct service_body *body, const int fds[3], int answer_fd,
-			struct sk_err *err)
+/* The request: its header with fds 0-2, then the body built (len bytes) with answer_fd (>= 0)
+ * attached, the write end of a pipe PID 1 writes the exec's SYNC_EXEC_DONE into (sync.h). */
+static int send_built(int ctl, const struct service_body *body, const char *built, size_t len,
+		      const int fds[3], int answer_fd, struct sk_err *err)
+{
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ,
+			       .value = body->is_done_only ? SYNC_EXEC_DONE_ONLY : 0};
+
+	if (sync_send_fds(ctl, &req, fds, 3) < 0 || sync_send_data(ctl, built, len, answer_fd) < 0)
+		return sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
+	return 0;
+}
+
+int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
+			 struct sk_err *err)
 {
 	/* On the heap: the daemon's connection threads call this too. */
 	char *buf = malloc(SERVICE_BODY_MAX);
-	struct sync_msg req = {.kind = SYNC_EXEC_REQ,
-			       .value = body->is_done_only ? SYNC_EXEC_DONE_ONLY : 0};
 	long len = buf ? service_body_build(buf, SERVICE_BODY_MAX, body) : -1;
-	int rc = 0;
+	int rc;
 
 	if (!buf)
 		return sk_fail(err, "cli", ENOMEM, NULL, "exec request");
 	if (len < 0)
 		rc = sk_fail(err, "cli", E2BIG, NULL,
 			     "the command and its environment are too long");
-	else if (sync_send_fds(ctl, &req, fds, 3) < 0 ||
-		 sync_send_data(ctl, buf, (size_t)len, answer_fd) < 0)
-		rc = sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
+	else
+		rc = send_built(ctl, body, buf, (size_t)len, fds, -1, err);
 	free(buf);
 	return rc;
-}
-
-int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
-			 struct sk_err *err)
-{
-	return send_request(ctl, body, fds, -1, err);
 }
 
 /* A relay of one of the exec's streams through a pipe: the sandbox never gets the caller's
@@ -358,10 +359,15 @@ static void emit(struct exec_client *x, int to, const char *buf, size_t n)
 	(void)fds_write_all(to, buf, n);
 }
 
+/* The relays' and the pty's one buffer: `stockade exec` is one thread. Static, not on the
+ * stack: its pages are touched only when something is relayed (a page fault each, here
+ * several µs, was a visible part of an exec that relays nothing). */
+static char relay_buf[65536];
+
 static void relay_pump(struct exec_client *x, struct relay *r)
 {
-	char buf[65536];
-	ssize_t n = read(r->from, buf, sizeof(buf));
+	char *buf = relay_buf;
+	ssize_t n = read(r->from, buf, sizeof(relay_buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -397,7 +403,12 @@ static int parse_exec(int argc, char **argv, struct exec_opts *o, int *first, st
 	int opt;
 	uint64_t ms;
 
-	memset(o, 0, sizeof(*o));
+	/* Not env[]: only its first env_count entries are read. */
+	o->is_interactive = o->is_tty = false;
+	o->timeout_s = 0;
+	o->output_limit = 0;
+	o->workdir = NULL;
+	o->env_count = 0;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+ite:w:h", exec_options, NULL)) != -1) {
@@ -543,7 +554,7 @@ static int exec_timer(double seconds, struct sk_err *err)
 /* What the command wrote before it ended is in the pipes and the pty: passed on. */
 static void exec_drain(struct exec_client *x)
 {
-	char buf[65536];
+	char *buf = relay_buf;
 
 	for (int i = 1; i < 3; i++) {
 		int flags = x->relays[i].from >= 0 ? fcntl(x->relays[i].from, F_GETFL) : -1;
@@ -562,7 +573,7 @@ static void exec_drain(struct exec_client *x)
 		x->tty.idx_in = -1;
 		if (poll(&one, 1, 0) <= 0)
 			break;
-		size_t n = tty_relay_output(&x->tty, &one, buf, sizeof(buf));
+		size_t n = tty_relay_output(&x->tty, &one, buf, sizeof(relay_buf));
 		if (n == 0)
 			break;
 		emit(x, 1, buf, n);
@@ -620,7 +631,7 @@ static int exec_message(struct exec_client *x, struct sync_msg *done, struct sk_
 static int exec_wait(struct exec_client *x, struct sk_err *err)
 {
 	struct sync_msg done;
-	char buf[65536];
+	char *buf = relay_buf;
 
 	for (;;) {
 		struct pollfd fds[9] = {{.fd = x->ctl, .events = POLLIN},
@@ -637,7 +648,7 @@ static int exec_wait(struct exec_client *x, struct sk_err *err)
 			if (fds[3 + i].revents)
 				relay_pump(x, &x->relays[i]);
 		tty_relay_input(&x->tty, fds);
-		size_t out = tty_relay_output(&x->tty, fds, buf, sizeof(buf));
+		size_t out = tty_relay_output(&x->tty, fds, buf, sizeof(relay_buf));
 		if (out > 0)
 			emit(x, 1, buf, out);
 		if (fds[1].revents)
@@ -696,16 +707,22 @@ static void exec_tty_plan(const struct exec_opts *o, struct tty_plan *plan)
 
 static int box_exec(int argc, char **argv, struct sk_err *err)
 {
-	struct exec_opts o;
-	struct service_body body = {0};
+	/* Static, so zero without a memset (the body's argv alone is 8 KiB, the pty relay's
+	 * buffer 4): their pages are touched only as far as they are used, which saves an exec a
+	 * page fault each. */
+	static struct exec_opts o;
+	static struct service_body body;
 	static char buf[SERVICE_BODY_MAX];
-	char *env_storage[SANDBOX_MAX_ENV] = {0};
-	struct exec_client x = {.sig_fd = -1, .timer_fd = -1, .answer = -1};
+	static char *env_storage[SANDBOX_MAX_ENV];
+	static struct exec_client x;
 	int give[3] = {-1, -1, -1}, answer[2] = {-1, -1};
 	struct box_root root;
 	struct box box;
+	size_t env_given;
+	long len;
 	int first, rc = -1;
 
+	x.ctl = x.sig_fd = x.timer_fd = x.answer = -1;
 	for (int i = 0; i < 3; i++)
 		x.relays[i] = (struct relay){-1, -1};
 	tty_relay_init(&x.tty);
@@ -720,11 +737,13 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	for (int i = first + 1 + (strcmp(argv[first + 1], "--") == 0); i < argc; i++)
 		if (body.argc < SERVICE_MAX_ARGS)
 			body.argv[body.argc++] = argv[i];
+	env_given = o.env_count;
 	if (resolve_env(&o, env_storage, err) < 0)
 		goto out_env;
-	memcpy(body.env, o.env, sizeof(o.env));
+	memcpy(body.env, o.env, sizeof(o.env[0]) * o.env_count);
 	body.env_count = o.env_count;
-	if (service_body_build(buf, sizeof(buf), &body) < 0) {
+	len = service_body_build(buf, sizeof(buf), &body);
+	if (len < 0) {
 		rc = exec_usage(err, "the command and its environment are too long");
 		goto out_env;
 	}
@@ -747,7 +766,7 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	 * the command's (queued until the loop forwards it), never our end with the command left
 	 * running until the supervisor notices. */
 	x.sig_fd = exec_signals(o.is_tty, err);
-	if (x.sig_fd < 0 || send_request(x.ctl, &body, give, answer[1], err) < 0)
+	if (x.sig_fd < 0 || send_built(x.ctl, &body, buf, (size_t)len, give, answer[1], err) < 0)
 		goto out;
 	/* The sandbox has its copies: ours would keep its pipes open. */
 	for (int i = 0; i < 3; i++) {
@@ -770,7 +789,7 @@ out:
 	exec_client_close(&x);
 	cli_box_disconnect(x.ctl, &root, &box);
 out_env:
-	for (size_t i = 0; i < SANDBOX_MAX_ENV; i++)
+	for (size_t i = 0; i < env_given; i++)
 		free(env_storage[i]);
 	return rc;
 }
