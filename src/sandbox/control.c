@@ -113,8 +113,9 @@ static void send_to(int fd, const struct sync_msg *msg)
 
 static void drop_client(struct control *c, struct control_client *cl, int sync_fd)
 {
-	/* Its caller is gone (or done): an exec still running goes with it. */
-	if (cl->exec_id && !cl->is_done && sync_fd >= 0) {
+	/* Its caller is gone (or done): an exec still running goes with it (one answered
+	 * through the caller's pipe: PID 1 sees its reader gone and ends it itself). */
+	if (cl->exec_id && !cl->is_done && !cl->has_answer_pipe && sync_fd >= 0) {
 		struct sync_msg kill_it = {
 		    .kind = SYNC_SIGNAL, .exec_id = cl->exec_id, .value = SIGKILL};
 		(void)sync_send(sync_fd, &kill_it);
@@ -156,8 +157,8 @@ static void accept_client(struct control *c)
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			struct control_client *cl = &c->clients[i];
 			struct pollfd one = {.fd = cl->fd, .events = POLLIN | POLLRDHUP};
-			if ((cl->is_done || !cl->exec_id) && poll(&one, 1, 0) == 1 &&
-			    (one.revents & (POLLHUP | POLLRDHUP)))
+			if ((cl->is_done || cl->has_answer_pipe || !cl->exec_id) &&
+			    poll(&one, 1, 0) == 1 && (one.revents & (POLLHUP | POLLRDHUP)))
 				drop_client(c, cl, -1);
 		}
 	}
@@ -213,9 +214,17 @@ static void exec_request(struct control *c, struct control_client *cl, struct sy
 			close(answer_fd);
 		return;
 	}
+	/* Only for a plain command whose caller waits for the end alone: -t's end follows its
+	 * pty's master, and a copier's or a BEGUN reader's follows BEGUN, all through us (an
+	 * answer through the pipe could overtake them). Closed unused: the caller sees its end
+	 * and reads our connection. */
+	if (answer_fd >= 0 && (parsed.kind != SERVICE_EXEC || msg->value != SYNC_EXEC_DONE_ONLY)) {
+		close(answer_fd);
+		answer_fd = -1;
+	}
 	/* Parsing only pointed into body: PID 1 gets the bytes as they came, and the answer
-	 * pipe as a fourth fd: the exec's end goes there first, then to us (and on to the
-	 * client here too), one hop less for the client to wait for. */
+	 * pipe as a fourth fd: the exec's end goes there, not through us, one hop less for the
+	 * client to wait for. */
 	cl->exec_id = c->next_id++;
 	msg->exec_id = cl->exec_id;
 	memcpy(pass, fds, sizeof(int) * 3);
@@ -224,6 +233,8 @@ static void exec_request(struct control *c, struct control_client *cl, struct sy
 	    send(sync_fd, body, (size_t)n, MSG_NOSIGNAL) != n) {
 		(void)sk_fail(&answer.err, "exec", errno, NULL, "pass the exec to PID 1");
 		send_to(cl->fd, &answer);
+	} else {
+		cl->has_answer_pipe = answer_fd >= 0;
 	}
 	if (answer_fd >= 0)
 		close(answer_fd); /* PID 1 has its copy */

@@ -144,7 +144,8 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 static struct {
 	uint32_t id;
 	pid_t pid;
-	int answer_fd; /* its caller's answer pipe (sync.h), or -1 */
+	int answer_fd;	  /* its caller's answer pipe (sync.h), or -1 */
+	bool is_answered; /* through that pipe, not the supervisor (even once it is closed) */
 } execs[SERVICE_MAX_EXECS];
 
 static char body_buf[SERVICE_BODY_MAX];
@@ -162,19 +163,19 @@ static void reply(int sync_fd, enum sync_kind kind, uint32_t exec_id, pid_t pid,
 	sync_send(sync_fd, &msg);
 }
 
-/* An exec's SYNC_EXEC_DONE: first into its caller's answer pipe, if it gave one (the caller
- * waits on it, so it has the answer without a hop through the supervisor), then to the
- * supervisor, which keeps its count of running execs and passes it on too. The pipe is
- * non-blocking (the supervisor made it so) and written once, 1216 bytes: less than PIPE_BUF,
- * so whole or not at all. */
-static void answer(int sync_fd, int *answer_fd, const struct sync_msg *msg)
+/* An exec's SYNC_EXEC_DONE: into its caller's answer pipe when it gave one (sync.h), so that
+ * the caller has it without a hop through the supervisor, which expects none then; else to the
+ * supervisor, which passes it on. The pipe is non-blocking (the supervisor made it so) and
+ * written once, 1216 bytes: less than PIPE_BUF, so whole or not at all. */
+static void answer(int sync_fd, int *answer_fd, bool is_answered, const struct sync_msg *msg)
 {
 	if (*answer_fd >= 0) {
 		(void)!write(*answer_fd, msg, sizeof(*msg));
 		close(*answer_fd);
 		*answer_fd = -1;
 	}
-	sync_send(sync_fd, msg);
+	if (!is_answered)
+		sync_send(sync_fd, msg);
 }
 
 static void refuse(int sync_fd, uint32_t exec_id, int *answer_fd, int errnum, const char *what)
@@ -186,7 +187,7 @@ static void refuse(int sync_fd, uint32_t exec_id, int *answer_fd, int errnum, co
 	msg.exec_id = exec_id;
 	sk_fail_safe(&msg.err, "exec", errnum, what, NULL, NULL);
 	msg.err.exit_code = 125;
-	answer(sync_fd, answer_fd, &msg);
+	answer(sync_fd, answer_fd, *answer_fd >= 0, &msg);
 }
 
 /* The sandbox's environment with the request's additions (a KEY replaces the sandbox's). */
@@ -313,19 +314,17 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 			return refuse(sync_fd, exec_id, &fds[3], errno, "fork");
 		execs[slot].id = exec_id;
 		execs[slot].pid = pid;
+		execs[slot].is_answered = fds[3] >= 0;
 		execs[slot].answer_fd = fds[3];
 		fds[3] = -1;
 		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
 	}
 	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
 	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
-	 * terminal never enters the sandbox. Its end goes through the supervisor only, so that
-	 * it can never overtake the master on its way. */
+	 * terminal never enters the sandbox. (No answer pipe: the supervisor keeps none for -t,
+	 * whose end must follow the master.) */
 	if (body.has_tty) {
 		struct sk_err err;
-		if (fds[3] >= 0)
-			close(fds[3]);
-		fds[3] = -1;
 		if (tty_open_pty(NULL, &master, &slave, &err) < 0)
 			return refuse(sync_fd, exec_id, &fds[3], err.errnum, "open a pty");
 		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
@@ -340,10 +339,11 @@ static void start_exec(const struct init_config *config, int sync_fd, const stru
 	if (rc > 0) { /* it exits 126/127; reaped below like any stray child */
 		struct sync_msg failed = {.kind = SYNC_EXEC_DONE, .exec_id = exec_id};
 		init_exec_error(&failed.err, rc, body.argv[0]);
-		return answer(sync_fd, &fds[3], &failed);
+		return answer(sync_fd, &fds[3], fds[3] >= 0, &failed);
 	}
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
+	execs[slot].is_answered = fds[3] >= 0;
 	execs[slot].answer_fd = fds[3];
 	fds[3] = -1;
 	if (master < 0) {
@@ -361,6 +361,16 @@ static void signal_exec(uint32_t exec_id, int sig)
 	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
 		if (execs[i].pid > 0 && execs[i].id == exec_id && kill(-execs[i].pid, sig) < 0)
 			kill(execs[i].pid, sig);
+}
+
+/* The reader of slot's answer pipe is gone: its caller went away, and as the supervisor does
+ * for a caller whose connection ends, its exec goes with it. (The supervisor leaves these to
+ * us: it sees the connection end, not whether the exec did.) */
+static void caller_gone(int slot)
+{
+	close(execs[slot].answer_fd);
+	execs[slot].answer_fd = -1;
+	signal_exec(execs[slot].id, SIGKILL);
 }
 
 /* Every process but PID 1 asked to end; PID 1 ends once they have (or the supervisor's
@@ -460,7 +470,7 @@ static void reap(int sync_fd, pid_t first, bool is_stopping)
 							.exec_id = execs[i].id,
 							.pid = pid,
 							.wait_status = status};
-				answer(sync_fd, &execs[i].answer_fd, &done);
+				answer(sync_fd, &execs[i].answer_fd, execs[i].is_answered, &done);
 				execs[i].pid = 0;
 			}
 	}
@@ -498,10 +508,17 @@ void service_run(const struct init_config *config, int sync_fd)
 	}
 	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = sig_fd, .events = POLLIN},
-					{.fd = sync_fd, .events = POLLIN}};
-		if (poll(fds, 2, -1) < 0)
+		struct pollfd fds[2 + SERVICE_MAX_EXECS] = {{.fd = sig_fd, .events = POLLIN},
+							    {.fd = sync_fd, .events = POLLIN}};
+		/* The answer pipes: POLLERR once the reader is gone (events 0: nothing else). */
+		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+			fds[2 + i] =
+			    (struct pollfd){.fd = execs[i].pid > 0 ? execs[i].answer_fd : -1};
+		if (poll(fds, 2 + SERVICE_MAX_EXECS, -1) < 0)
 			continue;
+		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+			if (fds[2 + i].revents)
+				caller_gone(i);
 		if (fds[1].revents)
 			request(config, sync_fd, first, &is_stopping);
 		if (fds[0].revents && read(sig_fd, &info, sizeof(info)) == sizeof(info)) {

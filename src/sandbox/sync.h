@@ -40,14 +40,15 @@ enum sync_kind {
  * SYNC_EXEC_BEGUN all the same, which such a caller ignores. */
 #define SYNC_EXEC_DONE_ONLY 1
 
-/* The answer pipe: a caller may attach the write end of a pipe to an exec's body datagram. The
- * supervisor checks it is one (and makes it non-blocking), and passes it to PID 1 as the
- * request's fourth fd; PID 1 writes the exec's SYNC_EXEC_DONE there before it sends it to the
- * supervisor, so the caller, who polls the read end, has its answer one hop (the supervisor's
- * wake-up, read and send) sooner. The supervisor still passes the same SYNC_EXEC_DONE on, so a
- * caller takes whichever comes first (and an older supervisor, which drops the pipe, still
- * answers). Not for -t: PID 1 closes it, so that the end never overtakes the pty's master.
- * PID 1 gains a pipe's write end only: no socket to a host process (docs/ARCHITECTURE.md). */
+/* The answer pipe: a caller of a plain command (kind '-') that asks for SYNC_EXEC_DONE_ONLY may
+ * attach the write end of a pipe to the body datagram. The supervisor checks it is one, makes
+ * it non-blocking and passes it to PID 1 as the request's fourth fd (anything else: closed
+ * unused); PID 1 writes the exec's SYNC_EXEC_DONE there and not to the supervisor, so the
+ * caller, who polls the read end, has it one hop (the supervisor's wake-up, read and send)
+ * sooner. The pipe's reader gone (POLLERR) is the caller gone: PID 1 ends the exec, as the
+ * supervisor does for a connection that ends. A caller reads its connection too: errors of the
+ * supervisor's own come there, and an older supervisor drops the pipe (EOF) and answers as
+ * before. PID 1 gains a pipe's write end, no socket to a host process (docs/ARCHITECTURE.md). */
 
 struct sync_msg {
 	uint32_t kind;

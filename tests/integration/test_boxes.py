@@ -330,7 +330,7 @@ def test_control_socket_refuses_another_uid(ctx):
 # pid, value, then struct sk_err) with fds 0-2, then the body (service.h). Prints the kinds of
 # the messages that come back, up to SYNC_EXEC_DONE (11), and that one's wait status.
 RAW_EXEC = """
-import os, socket, struct, sys
+import os, select, socket, struct, sys
 sock, value, kind, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sock)
@@ -346,22 +346,29 @@ if kind.endswith("+pipe"):   # the answer pipe's write end attached to the body
 else:
     answer = None
     s.send(body)
-kinds = []
-while True:
+kinds, piped, status = [], None, None
+while status is None:
+    ready = select.select([s] + ([answer] if answer is not None and piped is None else []),
+                          [], [], 20)[0]
+    if not ready:
+        sys.exit("no answer in 20 s: " + " ".join(map(str, kinds)))
+    if answer in ready:
+        got = os.read(answer, 4096)
+        piped = str(struct.unpack_from("<I", got)[0]) if len(got) == 1216 else "EOF"
+        if piped == "11":
+            status = struct.unpack_from("<Ii", got)[1]
+        continue
     msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
     for fd in fds:
         os.close(fd)
     if not msg:
         sys.exit("the connection ended before SYNC_EXEC_DONE: " + " ".join(map(str, kinds)))
-    kind, status = struct.unpack_from("<Ii", msg)
-    kinds.append(kind)
-    if kind == 11:
-        break
-if answer is not None:   # what the pipe holds: SYNC_EXEC_DONE's kind and status, or EOF
-    piped = os.read(answer, 4096)
-    kinds.append("pipe:" + (" ".join(map(str, struct.unpack_from("<Ii", piped)))
-                            if len(piped) == 1216 else f"{len(piped)} bytes"))
-print(" ".join(map(str, kinds)), status)
+    kinds.append(struct.unpack_from("<I", msg)[0])
+    if kinds[-1] == 11:
+        status = struct.unpack_from("<Ii", msg)[1]
+if answer is not None and piped is None and select.select([answer], [], [], 2)[0]:
+    piped = "EOF" if not os.read(answer, 4096) else "more"
+print(" ".join(map(str, kinds)), "| pipe", piped, "|", status)
 """
 
 
@@ -374,10 +381,11 @@ def test_exec_answers_only_at_the_end_when_asked(ctx):
     b = Boxes(ctx)
     b.start("--name", "raw")
     sock = os.path.join(b.home, "sandboxes", "raw", "control.sock")
-    for value, argv, want in ((1, ["sh", "-c", "exit 3"], "11 768"),
-                              (0, ["sh", "-c", "exit 3"], "10 11 768"),
-                              (1, ["sh", "-c", "kill -9 $$"], "11 9"),
-                              (1, ["/nonexistent"], "11 0"), (0, ["/nonexistent"], "11 0")):
+    for value, argv, want in ((1, ["sh", "-c", "exit 3"], "11 | pipe None | 768"),
+                              (0, ["sh", "-c", "exit 3"], "10 11 | pipe None | 768"),
+                              (1, ["sh", "-c", "kill -9 $$"], "11 | pipe None | 9"),
+                              (1, ["/nonexistent"], "11 | pipe None | 0"),
+                              (0, ["/nonexistent"], "11 | pipe None | 0")):
         r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), "-"] + argv),
                            capture_output=True, text=True, timeout=20)
         expect(r.returncode == 0 and r.stdout.strip() == want,
@@ -397,28 +405,31 @@ def _fd_links(pid):
 
 
 def test_exec_answer_comes_through_the_callers_pipe(ctx):
-    """The answer pipe (src/sandbox/sync.h): a caller that attaches a pipe's write end to its
-    request gets SYNC_EXEC_DONE in it from PID 1 (and from the supervisor too); not for -t
-    (kind 't'), whose end follows its pty's master through the supervisor. While an exec of
-    `stockade exec` runs, PID 1 holds the write end of a pipe whose read end the client holds,
-    and no socket but the one to its supervisor: no connection to a host process. The exec'd
-    command holds neither (fds 0-2 only)."""
+    """The answer pipe (src/sandbox/sync.h): a caller that asks for the end only
+    (SYNC_EXEC_DONE_ONLY) of a plain command and attaches a pipe's write end to its request gets
+    SYNC_EXEC_DONE in the pipe, from PID 1, and not through the supervisor. The supervisor
+    closes the pipe unused for anything else (-t, whose end follows its pty's master; a caller
+    that reads BEGUN), which then answers as before. While an exec of `stockade exec` runs,
+    PID 1 holds the write end of a pipe whose read end the client holds, and no socket but the
+    one to its supervisor: no connection to a host process. The exec'd command holds neither
+    (fds 0-2 only)."""
     b = Boxes(ctx)
     b.start("--name", "pipe")
     sock = os.path.join(b.home, "sandboxes", "pipe", "control.sock")
     for value, kind, argv, want in (
-            (1, "-+pipe", ["sh", "-c", "exit 5"], ["11 pipe:11 1280 1280"]),
-            (0, "-+pipe", ["sh", "-c", "kill -9 $$"], ["10 11 pipe:11 9 9"]),
-            (1, "-+pipe", ["/nonexistent"], ["11 pipe:11 0 0"]),
-            # -t: the end after BEGUN, through the supervisor only, the pipe closed unused.
-            # (BEGUN's pty master is closed here at once: the command may die of its SIGHUP.)
-            (1, "t+pipe", ["sh", "-c", "exit 5"], ["10 11 pipe:0 bytes 1280",
-                                                   "10 11 pipe:0 bytes 1"]),
-            (1, "t+pipe", ["/nonexistent"], ["11 pipe:0 bytes 0"])):
+            (1, "-+pipe", ["sh", "-c", "exit 5"], ["| pipe 11 | 1280"]),
+            (1, "-+pipe", ["sh", "-c", "kill -9 $$"], ["| pipe 11 | 9"]),
+            (1, "-+pipe", ["/nonexistent"], ["| pipe 11 | 0"]),
+            (0, "-+pipe", ["sh", "-c", "exit 5"], ["10 11 | pipe EOF | 1280"]),
+            # -t: BEGUN (its pty's master, closed here at once: the command may die of the
+            # SIGHUP) then DONE, both through the supervisor
+            (1, "t+pipe", ["sh", "-c", "exit 5"], ["10 11 | pipe EOF | 1280",
+                                                   "10 11 | pipe EOF | 1"]),
+            (1, "t+pipe", ["/nonexistent"], ["11 | pipe EOF | 0"])):
         r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), kind] + argv),
-                           capture_output=True, text=True, timeout=20)
+                           capture_output=True, text=True, timeout=30)
         expect(r.returncode == 0 and r.stdout.strip() in want,
-               f"{kind} {argv}: want {want}, got {r.stdout!r} {r.stderr!r}")
+               f"{value} {kind} {argv}: want {want}, got {r.stdout!r} {r.stderr!r}")
     # (no pipeline: the shell would hold its pipe meanwhile)
     r = b.cli("exec", "pipe", "--", "sh", "-c", "ls /proc/$$/fd")
     expect(r.returncode == 0 and r.out.split() == ["0", "1", "2"], f"the exec's fds: {r}")
