@@ -219,9 +219,10 @@ int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 	if (child < 0)
 		return -1;
 	if (child == 0) {
-		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
+		/* Async-signal-safe calls only, until execve or _exit (see above). */
 		if (close_in_child >= 0)
-			close(close_in_child);
+			close(close_in_child); /* NOLINT(clang-analyzer-unix.Vfork) */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork) */
 		init_exec_child(x, NULL, &child_errno);
 	}
 	*pid = child;
