@@ -368,7 +368,29 @@ while status is None:
         status = struct.unpack_from("<Ii", msg)[1]
 if answer is not None and piped is None and select.select([answer], [], [], 2)[0]:
     piped = "EOF" if not os.read(answer, 4096) else "more"
+if piped == "11" and select.select([s], [], [], 0.5)[0]:   # the supervisor must not answer too
+    kinds.append("then " + str(struct.unpack_from("<I", s.recv(4096) or bytes(4))[0]))
 print(" ".join(map(str, kinds)), "| pipe", piped, "|", status)
+"""
+
+
+# A caller that gives up its answer pipe's read end while its connection stays open: the pipe's
+# reader gone is the caller gone, for PID 1 (src/sandbox/sync.h).
+DROP_PIPE = """
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+null = os.open("/dev/null", os.O_RDWR)
+socket.send_fds(s, [struct.pack("<IiqIiq", 9, 0, 0, 0, 0, 1) + bytes(1216 - 32)],
+                [null, null, null])
+answer, w = os.pipe()
+socket.send_fds(s, [b"-\\0\\0" + b"2\\0sleep\\0" + b"300\\0" + b"0\\0"], [w])
+os.close(w)
+print("sent", flush=True)
+sys.stdin.readline()
+os.close(answer)
+print("dropped", flush=True)
+sys.stdin.readline()
 """
 
 
@@ -407,9 +429,11 @@ def _fd_links(pid):
 def test_exec_answer_comes_through_the_callers_pipe(ctx):
     """The answer pipe (src/sandbox/sync.h): a caller that asks for the end only
     (SYNC_EXEC_DONE_ONLY) of a plain command and attaches a pipe's write end to its request gets
-    SYNC_EXEC_DONE in the pipe, from PID 1, and not through the supervisor. The supervisor
-    closes the pipe unused for anything else (-t, whose end follows its pty's master; a caller
-    that reads BEGUN), which then answers as before. While an exec of `stockade exec` runs,
+    SYNC_EXEC_DONE in the pipe, from PID 1, and nothing through the supervisor (which is not
+    woken for it); a caller whose pipe's reader goes loses its exec, its connection still open.
+    The supervisor closes the pipe unused for anything else (-t, whose end follows its pty's
+    master; a caller that reads BEGUN), which then answers as before. While an exec of
+    `stockade exec` runs,
     PID 1 holds the write end of a pipe whose read end the client holds, and no socket but the
     one to its supervisor: no connection to a host process. The exec'd command holds neither
     (fds 0-2 only)."""
@@ -430,10 +454,40 @@ def test_exec_answer_comes_through_the_callers_pipe(ctx):
                            capture_output=True, text=True, timeout=30)
         expect(r.returncode == 0 and r.stdout.strip() in want,
                f"{value} {kind} {argv}: want {want}, got {r.stdout!r} {r.stderr!r}")
+    # A caller whose pipe's reader goes (its connection still open) loses its exec: PID 1
+    # ends it, the supervisor, which saw no hangup, does not need to.
+    pid1 = b.pid1("pipe")
+
+    def sleeps():
+        out = []
+        for pid in _pidns_members(pid1):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    p = ctx.popen(["python3", "-c", DROP_PIPE, sock], stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"sent\n", "the raw client did not send")
+    deadline = time.time() + 10
+    while time.time() < deadline and not sleeps():
+        time.sleep(0.02)
+    expect(len(sleeps()) == 1, f"the exec did not start: {sleeps()}")
+    p.stdin.write(b"\n")
+    p.stdin.flush()
+    expect(p.stdout.readline() == b"dropped\n", "the raw client did not drop its pipe")
+    deadline = time.time() + 5
+    while time.time() < deadline and sleeps():
+        time.sleep(0.02)
+    left = sleeps()
+    harness.finish(p, input=b"\n", timeout=10)
+    expect(not left, f"the exec outlived its caller's answer pipe: {left}")
     # (no pipeline: the shell would hold its pipe meanwhile)
     r = b.cli("exec", "pipe", "--", "sh", "-c", "ls /proc/$$/fd")
     expect(r.returncode == 0 and r.out.split() == ["0", "1", "2"], f"the exec's fds: {r}")
-    pid1 = b.pid1("pipe")
     before = _fd_links(pid1)
     p = ctx.popen([ctx.stockade_path, "exec", "pipe", "--", "sh", "-c",
                    "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
