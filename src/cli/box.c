@@ -162,9 +162,10 @@ int cli_box_start(const struct sandbox_spec *spec, const struct cli_sources *sou
 	/* Its stderr is /dev/null and it may end on a stop: a sandbox of its own is applied
 	 * from the command line once stopped. */
 	if (spec->workspace.should_apply_on_success)
-		return sk_fail(err, "cli", 0,
-			       "stop it, then `stockade workspace apply NAME` (the sandbox's name)",
-			       "--apply-on-success is for runs that end with their command, not -d");
+		return sk_fail(
+		    err, "cli", 0,
+		    "stop it, then `stockade workspace apply NAME` (the sandbox's name)",
+		    "--apply-on-success is for runs that end with their command, not -d");
 	if (box_root_open(&root, err) < 0)
 		return -1;
 	if (box_create(&root, name, &box, err) < 0) {
@@ -241,11 +242,13 @@ refused:
 
 /* ---- the client side ---- */
 
-/* The sandbox NAME, alive, and a connection to its supervisor. */
+/* The sandbox NAME, alive, and a connection to its supervisor. Connected first: a supervisor
+ * that answers is alive (only it holds the listening socket, which goes with it), so the lock
+ * is read only to say why a connection failed. */
 int cli_box_connect(const char *name, struct box_root *root, struct box *box, struct sk_err *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd;
+	int fd, saved;
 
 	if (box_root_open(root, err) < 0)
 		return -1;
@@ -253,23 +256,20 @@ int cli_box_connect(const char *name, struct box_root *root, struct box *box, st
 		box_root_close(root);
 		return -1;
 	}
-	if (!box_is_alive(box)) {
-		box_close(box);
-		box_root_close(root);
-		return sk_fail(err, "cli", 0, "stockade ps shows its state; rm removes it",
-			       "sandbox %s is not running", name);
-	}
 	box_path(box, BOX_CONTROL, addr.sun_path, sizeof(addr.sun_path));
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int saved = errno;
-		if (fd >= 0)
-			close(fd);
-		box_close(box);
-		box_root_close(root);
-		return sk_fail(err, "sandbox", saved, NULL, "connect to sandbox %s", name);
-	}
-	return fd;
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		return fd;
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	bool is_alive = box_is_alive(box);
+	box_close(box);
+	box_root_close(root);
+	if (!is_alive)
+		return sk_fail(err, "cli", 0, "stockade ps shows its state; rm removes it",
+			       "sandbox %s is not running", name);
+	return sk_fail(err, "sandbox", saved, NULL, "connect to sandbox %s", name);
 }
 
 void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
@@ -279,23 +279,34 @@ void cli_box_disconnect(int fd, struct box_root *root, struct box *box)
 	box_root_close(root);
 }
 
+/* The request: its header with fds 0-2, then the body built (len bytes) with answer_fd (>= 0)
+ * attached, the write end of a pipe PID 1 writes the exec's SYNC_EXEC_DONE into (sync.h). */
+static int send_built(int ctl, const struct service_body *body, const char *built, size_t len,
+		      const int fds[3], int answer_fd, struct sk_err *err)
+{
+	struct sync_msg req = {.kind = SYNC_EXEC_REQ,
+			       .value = body->is_done_only ? SYNC_EXEC_DONE_ONLY : 0};
+
+	if (sync_send_fds(ctl, &req, fds, 3) < 0 || sync_send_data(ctl, built, len, answer_fd) < 0)
+		return sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
+	return 0;
+}
+
 int cli_box_send_request(int ctl, const struct service_body *body, const int fds[3],
 			 struct sk_err *err)
 {
 	/* On the heap: the daemon's connection threads call this too. */
 	char *buf = malloc(SERVICE_BODY_MAX);
-	struct sync_msg req = {.kind = SYNC_EXEC_REQ};
 	long len = buf ? service_body_build(buf, SERVICE_BODY_MAX, body) : -1;
-	int rc = 0;
+	int rc;
 
 	if (!buf)
 		return sk_fail(err, "cli", ENOMEM, NULL, "exec request");
 	if (len < 0)
 		rc = sk_fail(err, "cli", E2BIG, NULL,
 			     "the command and its environment are too long");
-	else if (sync_send_fds(ctl, &req, fds, 3) < 0 ||
-		 send(ctl, buf, (size_t)len, MSG_NOSIGNAL) != len)
-		rc = sk_fail(err, "sandbox", errno, NULL, "send the request to the sandbox");
+	else
+		rc = send_built(ctl, body, buf, (size_t)len, fds, -1, err);
 	free(buf);
 	return rc;
 }
@@ -319,6 +330,7 @@ struct exec_opts {
 /* What one exec's client holds while it waits. */
 struct exec_client {
 	int ctl, sig_fd, timer_fd;
+	int answer; /* the answer pipe's read end, -1 when none (or done with) */
 	struct relay relays[3];
 	struct tty_plan tty_plan;
 	struct tty_relay tty;
@@ -347,10 +359,15 @@ static void emit(struct exec_client *x, int to, const char *buf, size_t n)
 	(void)fds_write_all(to, buf, n);
 }
 
+/* The relays' and the pty's one buffer: `stockade exec` is one thread. Static, not on the
+ * stack: its pages are touched only when something is relayed (a page fault each, here
+ * several µs, was a visible part of an exec that relays nothing). */
+static char relay_buf[65536];
+
 static void relay_pump(struct exec_client *x, struct relay *r)
 {
-	char buf[65536];
-	ssize_t n = read(r->from, buf, sizeof(buf));
+	char *buf = relay_buf;
+	ssize_t n = read(r->from, buf, sizeof(relay_buf));
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -386,7 +403,12 @@ static int parse_exec(int argc, char **argv, struct exec_opts *o, int *first, st
 	int opt;
 	uint64_t ms;
 
-	memset(o, 0, sizeof(*o));
+	/* Not env[]: only its first env_count entries are read. */
+	o->is_interactive = o->is_tty = false;
+	o->timeout_s = 0;
+	o->output_limit = 0;
+	o->workdir = NULL;
+	o->env_count = 0;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+ite:w:h", exec_options, NULL)) != -1) {
@@ -532,7 +554,7 @@ static int exec_timer(double seconds, struct sk_err *err)
 /* What the command wrote before it ended is in the pipes and the pty: passed on. */
 static void exec_drain(struct exec_client *x)
 {
-	char buf[65536];
+	char *buf = relay_buf;
 
 	for (int i = 1; i < 3; i++) {
 		int flags = x->relays[i].from >= 0 ? fcntl(x->relays[i].from, F_GETFL) : -1;
@@ -551,7 +573,7 @@ static void exec_drain(struct exec_client *x)
 		x->tty.idx_in = -1;
 		if (poll(&one, 1, 0) <= 0)
 			break;
-		size_t n = tty_relay_output(&x->tty, &one, buf, sizeof(buf));
+		size_t n = tty_relay_output(&x->tty, &one, buf, sizeof(relay_buf));
 		if (n == 0)
 			break;
 		emit(x, 1, buf, n);
@@ -571,6 +593,20 @@ static void exec_signal(struct exec_client *x)
 	}
 	msg = (struct sync_msg){.kind = SYNC_SIGNAL, .value = info.ssi_signo};
 	(void)sync_send(x->ctl, &msg);
+}
+
+/* The answer pipe: 1 when it holds the exec's end (*done). At its end without one (a
+ * supervisor that does not pass the pipe on closes it at once; PID 1 gone), the answer is
+ * left to the supervisor's connection, which says it all the same. */
+static int exec_answer(struct exec_client *x, struct sync_msg *done)
+{
+	ssize_t n = read(x->answer, done, sizeof(*done));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	close(x->answer);
+	x->answer = -1;
+	return n == (ssize_t)sizeof(*done) && done->kind == SYNC_EXEC_DONE;
 }
 
 /* A message from the supervisor: 1 when the exec is done (*done), 0 to go on, -1. */
@@ -595,23 +631,24 @@ static int exec_message(struct exec_client *x, struct sync_msg *done, struct sk_
 static int exec_wait(struct exec_client *x, struct sk_err *err)
 {
 	struct sync_msg done;
-	char buf[65536];
+	char *buf = relay_buf;
 
 	for (;;) {
-		struct pollfd fds[8] = {{.fd = x->ctl, .events = POLLIN},
+		struct pollfd fds[9] = {{.fd = x->ctl, .events = POLLIN},
 					{.fd = x->sig_fd, .events = POLLIN},
 					{.fd = x->timer_fd, .events = POLLIN}};
-		int n;
+		int n, rc;
 		for (int i = 0; i < 3; i++)
 			fds[3 + i] = (struct pollfd){.fd = x->relays[i].from, .events = POLLIN};
-		n = tty_poll_add(&x->tty, fds, 6);
+		fds[6] = (struct pollfd){.fd = x->answer, .events = POLLIN};
+		n = tty_poll_add(&x->tty, fds, 7);
 		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR)
 			return sk_fail(err, "cli", errno, NULL, "poll");
 		for (int i = 0; i < 3; i++)
 			if (fds[3 + i].revents)
 				relay_pump(x, &x->relays[i]);
 		tty_relay_input(&x->tty, fds);
-		size_t out = tty_relay_output(&x->tty, fds, buf, sizeof(buf));
+		size_t out = tty_relay_output(&x->tty, fds, buf, sizeof(relay_buf));
 		if (out > 0)
 			emit(x, 1, buf, out);
 		if (fds[1].revents)
@@ -622,9 +659,12 @@ static int exec_wait(struct exec_client *x, struct sk_err *err)
 			close(x->timer_fd);
 			x->timer_fd = -1;
 		}
-		if (!fds[0].revents)
+		if (fds[6].revents)
+			rc = exec_answer(x, &done);
+		else if (fds[0].revents)
+			rc = exec_message(x, &done, err);
+		else
 			continue;
-		int rc = exec_message(x, &done, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
@@ -647,6 +687,8 @@ static void exec_client_close(struct exec_client *x)
 		close(x->sig_fd);
 	if (x->timer_fd >= 0)
 		close(x->timer_fd);
+	if (x->answer >= 0)
+		close(x->answer);
 }
 
 /* exec -t: the pty is the sandbox's; our side relays it like run's (sandbox/tty.h). */
@@ -665,16 +707,22 @@ static void exec_tty_plan(const struct exec_opts *o, struct tty_plan *plan)
 
 static int box_exec(int argc, char **argv, struct sk_err *err)
 {
-	struct exec_opts o;
-	struct service_body body = {0};
+	/* Static, so zero without a memset (the body's argv alone is 8 KiB, the pty relay's
+	 * buffer 4): their pages are touched only as far as they are used, which saves an exec a
+	 * page fault each. */
+	static struct exec_opts o;
+	static struct service_body body;
 	static char buf[SERVICE_BODY_MAX];
-	char *env_storage[SANDBOX_MAX_ENV] = {0};
-	struct exec_client x = {.sig_fd = -1, .timer_fd = -1};
-	int give[3] = {-1, -1, -1};
+	static char *env_storage[SANDBOX_MAX_ENV];
+	static struct exec_client x;
+	int give[3] = {-1, -1, -1}, answer[2] = {-1, -1};
 	struct box_root root;
 	struct box box;
+	size_t env_given;
+	long len;
 	int first, rc = -1;
 
+	x.ctl = x.sig_fd = x.timer_fd = x.answer = -1;
 	for (int i = 0; i < 3; i++)
 		x.relays[i] = (struct relay){-1, -1};
 	tty_relay_init(&x.tty);
@@ -684,14 +732,18 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 		return exec_usage(err, "no command given");
 	body.workdir = o.workdir;
 	body.has_tty = o.is_tty;
+	/* We wait for the end only (-t's master comes with a SYNC_EXEC_BEGUN all the same). */
+	body.is_done_only = true;
 	for (int i = first + 1 + (strcmp(argv[first + 1], "--") == 0); i < argc; i++)
 		if (body.argc < SERVICE_MAX_ARGS)
 			body.argv[body.argc++] = argv[i];
+	env_given = o.env_count;
 	if (resolve_env(&o, env_storage, err) < 0)
 		goto out_env;
-	memcpy(body.env, o.env, sizeof(o.env));
+	memcpy(body.env, o.env, sizeof(o.env[0]) * o.env_count);
 	body.env_count = o.env_count;
-	if (service_body_build(buf, sizeof(buf), &body) < 0) {
+	len = service_body_build(buf, sizeof(buf), &body);
+	if (len < 0) {
 		rc = exec_usage(err, "the command and its environment are too long");
 		goto out_env;
 	}
@@ -703,7 +755,18 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 	for (int i = 0; i < 3; i++)
 		if (exec_stdio(i, &o, &give[i], &x.relays[i], err) < 0)
 			goto out;
-	if (cli_box_send_request(x.ctl, &body, give, err) < 0)
+	/* The answer pipe: PID 1 writes the exec's end there, and we have it without the
+	 * supervisor's hop (sync.h). Not with -t, whose end comes after its pty's master. */
+	if (!o.is_tty && pipe2(answer, O_CLOEXEC) < 0) {
+		(void)sk_fail(err, "cli", errno, NULL, "pipe2");
+		goto out;
+	}
+	x.answer = answer[0];
+	/* Before the request goes: from the moment the command can run, a SIGTERM or ^C to us is
+	 * the command's (queued until the loop forwards it), never our end with the command left
+	 * running until the supervisor notices. */
+	x.sig_fd = exec_signals(o.is_tty, err);
+	if (x.sig_fd < 0 || send_built(x.ctl, &body, buf, (size_t)len, give, answer[1], err) < 0)
 		goto out;
 	/* The sandbox has its copies: ours would keep its pipes open. */
 	for (int i = 0; i < 3; i++) {
@@ -711,18 +774,22 @@ static int box_exec(int argc, char **argv, struct sk_err *err)
 			close(give[i]);
 		give[i] = -1;
 	}
-	x.sig_fd = exec_signals(o.is_tty, err);
-	if (x.sig_fd < 0 || (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0))
+	if (answer[1] >= 0)
+		close(answer[1]);
+	answer[1] = -1;
+	if (o.timeout_s > 0 && (x.timer_fd = exec_timer(o.timeout_s, err)) < 0)
 		goto out;
 	rc = exec_wait(&x, err);
 out:
 	for (int i = 0; i < 3; i++)
 		if (give[i] > 2)
 			close(give[i]);
+	if (answer[1] >= 0)
+		close(answer[1]);
 	exec_client_close(&x);
 	cli_box_disconnect(x.ctl, &root, &box);
 out_env:
-	for (size_t i = 0; i < SANDBOX_MAX_ENV; i++)
+	for (size_t i = 0; i < env_given; i++)
 		free(env_storage[i]);
 	return rc;
 }

@@ -113,8 +113,9 @@ static void send_to(int fd, const struct sync_msg *msg)
 
 static void drop_client(struct control *c, struct control_client *cl, int sync_fd)
 {
-	/* Its caller is gone (or done): an exec still running goes with it. */
-	if (cl->exec_id && !cl->is_done && sync_fd >= 0) {
+	/* Its caller is gone (or done): an exec still running goes with it (one answered
+	 * through the caller's pipe: PID 1 sees its reader gone and ends it itself). */
+	if (cl->exec_id && !cl->is_done && !cl->has_answer_pipe && sync_fd >= 0) {
 		struct sync_msg kill_it = {
 		    .kind = SYNC_SIGNAL, .exec_id = cl->exec_id, .value = SIGKILL};
 		(void)sync_send(sync_fd, &kill_it);
@@ -156,8 +157,8 @@ static void accept_client(struct control *c)
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			struct control_client *cl = &c->clients[i];
 			struct pollfd one = {.fd = cl->fd, .events = POLLIN | POLLRDHUP};
-			if ((cl->is_done || !cl->exec_id) && poll(&one, 1, 0) == 1 &&
-			    (one.revents & (POLLHUP | POLLRDHUP)))
+			if ((cl->is_done || cl->has_answer_pipe || !cl->exec_id) &&
+			    poll(&one, 1, 0) == 1 && (one.revents & (POLLHUP | POLLRDHUP)))
 				drop_client(c, cl, -1);
 		}
 	}
@@ -182,30 +183,61 @@ static void stop(struct control *c, int sync_fd, int64_t grace_seconds, int pidf
 		sys_pidfd_send_signal(pidfd, SIGKILL); /* no timer: no grace */
 }
 
+/* The write end of a pipe, made non-blocking: PID 1 writes an exec's answer there and must
+ * never wait on it, whatever the caller did to the pipe. False for anything else. */
+static bool is_answer_pipe(int fd)
+{
+	struct stat st;
+	int flags = fcntl(fd, F_GETFL);
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && flags >= 0 &&
+	       (flags & O_ACCMODE) == O_WRONLY && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
 static void exec_request(struct control *c, struct control_client *cl, struct sync_msg *msg,
 			 const int *fds, int fd_count, int sync_fd)
 {
 	static char body[SERVICE_BODY_MAX];
 	struct service_body parsed;
 	struct sync_msg answer = {.kind = SYNC_EXEC_DONE};
-	ssize_t n = recv(cl->fd, body, sizeof(body), 0);
+	int pass[4], answer_fd;
+	ssize_t n = sync_recv_data(cl->fd, body, sizeof(body), &answer_fd);
 
 	/* Checked here too, so that PID 1 only ever sees well-formed requests. */
 	if (cl->exec_id || fd_count != 3 || n <= 0 ||
-	    service_body_parse(body, (size_t)n, &parsed) < 0 || sync_fd < 0) {
+	    service_body_parse(body, (size_t)n, &parsed) < 0 || sync_fd < 0 ||
+	    (answer_fd >= 0 && !is_answer_pipe(answer_fd))) {
 		(void)sk_fail(&answer.err, "exec", 0, NULL,
 			      sync_fd < 0 ? "the sandbox has ended" : "malformed exec request");
 		send_to(cl->fd, &answer);
+		if (answer_fd >= 0)
+			close(answer_fd);
 		return;
 	}
-	/* Parsing only pointed into body: PID 1 gets the bytes as they came. */
+	/* Only for a plain command whose caller waits for the end alone: -t's end follows its
+	 * pty's master, and a copier's or a BEGUN reader's follows BEGUN, all through us (an
+	 * answer through the pipe could overtake them). Closed unused: the caller sees its end
+	 * and reads our connection. */
+	if (answer_fd >= 0 && (parsed.kind != SERVICE_EXEC || msg->value != SYNC_EXEC_DONE_ONLY)) {
+		close(answer_fd);
+		answer_fd = -1;
+	}
+	/* Parsing only pointed into body: PID 1 gets the bytes as they came, and the answer
+	 * pipe as a fourth fd: the exec's end goes there, not through us, one hop less for the
+	 * client to wait for. */
 	cl->exec_id = c->next_id++;
 	msg->exec_id = cl->exec_id;
-	if (sync_send_fds(sync_fd, msg, fds, 3) < 0 ||
+	memcpy(pass, fds, sizeof(int) * 3);
+	pass[3] = answer_fd;
+	if (sync_send_fds(sync_fd, msg, pass, answer_fd >= 0 ? 4 : 3) < 0 ||
 	    send(sync_fd, body, (size_t)n, MSG_NOSIGNAL) != n) {
 		(void)sk_fail(&answer.err, "exec", errno, NULL, "pass the exec to PID 1");
 		send_to(cl->fd, &answer);
+	} else {
+		cl->has_answer_pipe = answer_fd >= 0;
 	}
+	if (answer_fd >= 0)
+		close(answer_fd); /* PID 1 has its copy */
 }
 
 static void client_request(struct control *c, struct control_client *cl, int sync_fd, int pidfd)

@@ -27,9 +27,12 @@
 
 struct control_client {
 	int fd;
-	uint32_t exec_id; /* its exec, 0 for none */
-	bool is_done;	  /* its exec ended (SYNC_EXEC_DONE passed on) */
-	uint32_t info_id; /* its SYNC_INFO waiting for PID 1's answer, 0 for none */
+	uint32_t exec_id;     /* its exec, 0 for none */
+	bool is_done;	      /* its exec ended (SYNC_EXEC_DONE passed on) */
+	bool has_answer_pipe; /* PID 1 answers it through its pipe (sync.h): no SYNC_EXEC_DONE
+			       * comes here, and PID 1 ends the exec when the pipe's reader
+			       * goes; here it counts as running until the client hangs up */
+	uint32_t info_id;     /* its SYNC_INFO waiting for PID 1's answer, 0 for none */
 };
 
 struct control {

@@ -89,17 +89,19 @@ void init_exec_error(struct sk_err *err, int errnum, const char *name)
 }
 
 /* The vfork child's failure before the command runs: recorded for PID 1 (and the parent:
- * sync.h) or written to the exec pipe, then the exit status a shell would give. */
-static void __attribute__((noreturn)) workload_fail(struct sync_exec *exec, int exec_fd, int errnum)
+ * sync.h), or in *failed, PID 1's own memory (a vfork child shares it until it execs or exits,
+ * and PID 1 reads it only then); then the exit status a shell would give. */
+static void __attribute__((noreturn))
+workload_fail(struct sync_exec *exec, volatile int *failed, int errnum)
 {
 	if (exec)
 		sync_exec_fail(exec, errnum);
 	else
-		(void)!write(exec_fd, &errnum, sizeof(errnum));
+		*failed = errnum ? errnum : EIO;
 	_exit(errnum == ENOENT ? 127 : 126);
 }
 
-void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec_fd)
+void init_exec_child(const struct init_exec *x, struct sync_exec *exec, volatile int *failed)
 {
 	sigset_t none;
 
@@ -114,21 +116,27 @@ void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec
 	 * own directory. dup2 clears close-on-exec on the copies. */
 	for (int i = 0; i < 3; i++)
 		if (x->stdio[i] >= 0 && x->stdio[i] != i && dup2(x->stdio[i], i) < 0)
-			workload_fail(exec, exec_fd, errno);
+			workload_fail(exec, failed, errno);
 	if (x->workdir && chdir(x->workdir) < 0)
-		workload_fail(exec, exec_fd, errno);
+		workload_fail(exec, failed, errno);
 	/* Its own session. Without a pty it has no controlling terminal, so TIOCSTI has none to
 	 * push into (CVE-2017-5226); seccomp denies TIOCSTI besides. With the sandbox's own pty
 	 * (always fd 1, tty.h), that pty becomes its controlling terminal: job control, ^C and
-	 * /dev/tty work as on any terminal, all of it inside the sandbox. */
-	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	 * /dev/tty work as on any terminal, all of it inside the sandbox.
+	 * An exec without a pty takes a process group of its own in PID 1's session instead:
+	 * signals still reach its whole group, and without a terminal a session gives it
+	 * nothing (PID 1's has no controlling terminal, and only a session leader could acquire
+	 * one), while each new session is a new scheduler autogroup
+	 * (kernel.sched_autogroup_enabled), which costs an exec time on a busy CPU. */
+	if ((x->is_group_only ? setpgid(0, 0) : setsid()) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
 	    (x->has_tty && ioctl(1, TIOCSCTTY, 0) < 0))
-		workload_fail(exec, exec_fd, errno);
-	/* Every fd but 0-2 closes at execve (an exec pipe included), whatever the caller of
-	 * stockade leaked to us (runc CVE-2024-21626). */
+		workload_fail(exec, failed, errno);
+	/* Every fd but 0-2 closes at execve, whatever the caller of stockade leaked to us (runc
+	 * CVE-2024-21626). */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		workload_fail(exec, exec_fd, errno);
-	workload_fail(exec, exec_fd, exec_command(x));
+		workload_fail(exec, failed, errno);
+	workload_fail(exec, failed, exec_command(x));
 }
 
 static void send_exit(int sync_fd, int status)
@@ -191,7 +199,7 @@ pid_t init_start_command(const struct init_config *config, int sync_fd)
 	if (command == 0) {
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
 		close(sync_fd);
-		init_exec_child(&x, config->exec, -1);
+		init_exec_child(&x, config->exec, NULL);
 	}
 	report_exec(sync_fd, config->exec, config->argv[0]);
 	return command;
@@ -199,45 +207,26 @@ pid_t init_start_command(const struct init_config *config, int sync_fd)
 
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid)
 {
-	int exec_pipe[2], child_errno;
-	ssize_t n;
+	/* The child's failure, written by the child itself: vfork suspends us until it has
+	 * exec'd or exited, and until then it shares our memory. Still 0 once it has exec'd.
+	 * (An exec pipe said the same with a pipe2, a read and three closes more per exec.) */
+	volatile int child_errno = 0;
 	pid_t child;
 
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		return -1;
-	/* vfork, as for the first command; the outcome comes through a pipe that execve
-	 * closes: an exec has no parent racing to kill it before it starts. */
+	/* vfork, as for the first command; an exec has no parent racing to kill it before it
+	 * starts, so what vfork's return finds is final. */
 	child = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): see above */
-	if (child < 0) {
-		close(exec_pipe[0]);
-		close(exec_pipe[1]);
+	if (child < 0)
 		return -1;
-	}
 	if (child == 0) {
-		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork): async-signal-safe, see above */
-		close(exec_pipe[0]);
+		/* Async-signal-safe calls only, until execve or _exit (see above). */
 		if (close_in_child >= 0)
-			close(close_in_child);
-		init_exec_child(x, NULL, exec_pipe[1]);
+			close(close_in_child); /* NOLINT(clang-analyzer-unix.Vfork) */
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Vfork) */
+		init_exec_child(x, NULL, &child_errno);
 	}
 	*pid = child;
-	close(exec_pipe[1]);
-	n = RETRY_EINTR(read(exec_pipe[0], &child_errno, sizeof(child_errno)));
-	close(exec_pipe[0]);
-	if (n == 0) /* closed by execve: the command runs */
-		return 0;
-	return n == sizeof(child_errno) ? child_errno : EIO;
-}
-
-void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id)
-{
-	struct sync_msg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.kind = SYNC_EXEC_DONE;
-	msg.exec_id = exec_id;
-	init_exec_error(&msg.err, errnum, name);
-	sync_send(sync_fd, &msg);
+	return child_errno;
 }
 
 void init_run(const struct init_config *config, int sync_fd)

@@ -33,24 +33,22 @@ struct init_exec {
 	const char *workdir; /* NULL: PID 1's */
 	int stdio[3];	     /* its fds 0-2; -1: PID 1's own */
 	bool has_tty;	     /* fd 1 is a pty of the sandbox: the controlling terminal */
+	bool is_group_only;  /* a process group of its own in PID 1's session, not a session */
 };
 
 /* The child of PID 1's vfork: (the first command: claims the launch, sync.h) fds, directory,
- * session, then execve. A failure's errno goes to exec (the first command) or else to exec_fd
- * (closed by a successful execve), and the child exits 126, or 127 for ENOENT. */
-void init_exec_child(const struct init_exec *x, struct sync_exec *exec, int exec_fd)
+ * session, then execve. A failure's errno goes to exec (the first command) or else to *failed
+ * (in the vfork parent's memory), and the child exits 126, or 127 for ENOENT. */
+void init_exec_child(const struct init_exec *x, struct sync_exec *exec, volatile int *failed)
     __attribute__((noreturn));
 /* The first command: vfork + init_exec_child with config->exec; a failure reported to the
  * parent (SYNC_EXEC_FAILED). Returns its pid (reap it). */
 pid_t init_start_command(const struct init_config *config, int sync_fd);
 
-/* An exec into a live sandbox: vfork + init_exec_child with an exec pipe (closing
- * close_in_child there, if >= 0). Returns 0 once the command runs (*pid), the errno of a
- * failed start (the child exits: reap it), or -1 (no child). */
+/* An exec into a live sandbox: vfork + init_exec_child (closing close_in_child there, if
+ * >= 0). Returns 0 once the command runs (*pid), the errno of a failed start (the child exits:
+ * reap it), or -1 (no child). */
 int init_spawn(const struct init_exec *x, int close_in_child, pid_t *pid);
-/* An exec that failed to start with errnum: SYNC_EXEC_DONE for exec_id, err.exit_code 126 or
- * 127. */
-void init_report_exec_failed(int sync_fd, int errnum, const char *name, uint32_t exec_id);
 /* Kills every other process of the namespace, reaps them, sends SYNC_EXIT with status, and
  * exits. */
 void init_finish(int sync_fd, int status) __attribute__((noreturn));

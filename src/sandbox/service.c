@@ -144,6 +144,8 @@ int service_body_parse(char *buf, size_t len, struct service_body *body)
 static struct {
 	uint32_t id;
 	pid_t pid;
+	int answer_fd;	  /* its caller's answer pipe (sync.h), or -1 */
+	bool is_answered; /* through that pipe, not the supervisor (even once it is closed) */
 } execs[SERVICE_MAX_EXECS];
 
 static char body_buf[SERVICE_BODY_MAX];
@@ -161,7 +163,22 @@ static void reply(int sync_fd, enum sync_kind kind, uint32_t exec_id, pid_t pid,
 	sync_send(sync_fd, &msg);
 }
 
-static void refuse(int sync_fd, uint32_t exec_id, int errnum, const char *what)
+/* An exec's SYNC_EXEC_DONE: into its caller's answer pipe when it gave one (sync.h), so that
+ * the caller has it without a hop through the supervisor, which expects none then; else to the
+ * supervisor, which passes it on. The pipe is non-blocking (the supervisor made it so) and
+ * written once, 1216 bytes: less than PIPE_BUF, so whole or not at all. */
+static void answer(int sync_fd, int *answer_fd, bool is_answered, const struct sync_msg *msg)
+{
+	if (*answer_fd >= 0) {
+		(void)!write(*answer_fd, msg, sizeof(*msg));
+		close(*answer_fd);
+		*answer_fd = -1;
+	}
+	if (!is_answered)
+		sync_send(sync_fd, msg);
+}
+
+static void refuse(int sync_fd, uint32_t exec_id, int *answer_fd, int errnum, const char *what)
 {
 	struct sync_msg msg;
 
@@ -170,7 +187,7 @@ static void refuse(int sync_fd, uint32_t exec_id, int errnum, const char *what)
 	msg.exec_id = exec_id;
 	sk_fail_safe(&msg.err, "exec", errnum, what, NULL, NULL);
 	msg.err.exit_code = 125;
-	sync_send(sync_fd, &msg);
+	answer(sync_fd, answer_fd, *answer_fd >= 0, &msg);
 }
 
 /* The sandbox's environment with the request's additions (a KEY replaces the sandbox's). */
@@ -261,44 +278,55 @@ static pid_t start_copier(const struct service_body *body, const int *fds, int s
 	copier(body);
 }
 
-static void start_exec(const struct init_config *config, int sync_fd, uint32_t exec_id,
-		       const int *fds, int fd_count)
+/* An exec request: fds 0-2, and fds[3], its caller's answer pipe, or -1 (taken: then -1). */
+static void start_exec(const struct init_config *config, int sync_fd, const struct sync_msg *req,
+		       int fds[4], int fd_count, bool is_stopping)
 {
 	struct service_body body;
+	uint32_t exec_id = req->exec_id;
 	struct init_exec x;
 	ssize_t n;
 	int slot, rc, master = -1, slave = -1;
 	pid_t pid;
 
-	/* The body is the supervisor's next datagram: it sends both at once. */
+	/* The body is the supervisor's next datagram: it sends both at once. Read before any
+	 * refusal, so that it is never taken for the next message. */
 	n = RETRY_EINTR(recv(sync_fd, body_buf, sizeof(body_buf), 0));
-	if (n <= 0 || fd_count != 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
-		return refuse(sync_fd, exec_id, EINVAL, "malformed exec request");
+	if (n <= 0 || fd_count < 3 || service_body_parse(body_buf, (size_t)n, &body) < 0)
+		return refuse(sync_fd, exec_id, &fds[3], EINVAL, "malformed exec request");
+	if (is_stopping)
+		return refuse(sync_fd, exec_id, &fds[3], ESHUTDOWN, "the sandbox is stopping");
 	slot = free_slot();
 	if (slot < 0)
-		return refuse(sync_fd, exec_id, EAGAIN, "too many execs at once in this sandbox");
+		return refuse(sync_fd, exec_id, &fds[3], EAGAIN,
+			      "too many execs at once in this sandbox");
 	x = (struct init_exec){.argv = body.argv,
 			       .envp = exec_env(config, &body),
 			       .path = config->path,
 			       .workdir = body.workdir,
 			       .stdio = {fds[0], fds[1], fds[2]},
-			       .has_tty = body.has_tty};
+			       .has_tty = body.has_tty,
+			       .is_group_only = !body.has_tty};
 	if (body.kind == SERVICE_COPY_IN || body.kind == SERVICE_COPY_OUT ||
 	    body.kind == SERVICE_COPY_FILE) {
 		pid = start_copier(&body, fds, sync_fd);
 		if (pid < 0)
-			return refuse(sync_fd, exec_id, errno, "fork");
+			return refuse(sync_fd, exec_id, &fds[3], errno, "fork");
 		execs[slot].id = exec_id;
 		execs[slot].pid = pid;
+		execs[slot].is_answered = fds[3] >= 0;
+		execs[slot].answer_fd = fds[3];
+		fds[3] = -1;
 		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
 	}
 	/* exec -t: a pty of the sandbox's own devpts is the command's stdio and controlling
 	 * terminal; its master goes back to the exec's caller, who relays it. The caller's own
-	 * terminal never enters the sandbox. */
+	 * terminal never enters the sandbox. (No answer pipe: the supervisor keeps none for -t,
+	 * whose end must follow the master.) */
 	if (body.has_tty) {
 		struct sk_err err;
 		if (tty_open_pty(NULL, &master, &slave, &err) < 0)
-			return refuse(sync_fd, exec_id, err.errnum, "open a pty");
+			return refuse(sync_fd, exec_id, &fds[3], err.errnum, "open a pty");
 		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
 	}
 	rc = init_spawn(&x, sync_fd, &pid);
@@ -307,13 +335,22 @@ static void start_exec(const struct init_config *config, int sync_fd, uint32_t e
 	if (rc != 0 && master >= 0)
 		close(master);
 	if (rc < 0)
-		return refuse(sync_fd, exec_id, errno, "fork");
-	if (rc > 0) /* it exits 126/127; reaped below like any stray child */
-		return init_report_exec_failed(sync_fd, rc, body.argv[0], exec_id);
+		return refuse(sync_fd, exec_id, &fds[3], errno, "fork");
+	if (rc > 0) { /* it exits 126/127; reaped below like any stray child */
+		struct sync_msg failed = {.kind = SYNC_EXEC_DONE, .exec_id = exec_id};
+		init_exec_error(&failed.err, rc, body.argv[0]);
+		return answer(sync_fd, &fds[3], fds[3] >= 0, &failed);
+	}
 	execs[slot].id = exec_id;
 	execs[slot].pid = pid;
-	if (master < 0)
-		return reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
+	execs[slot].is_answered = fds[3] >= 0;
+	execs[slot].answer_fd = fds[3];
+	fds[3] = -1;
+	if (master < 0) {
+		if (req->value != SYNC_EXEC_DONE_ONLY)
+			reply(sync_fd, SYNC_EXEC_BEGUN, exec_id, pid, 0);
+		return;
+	}
 	struct sync_msg msg = {.kind = SYNC_EXEC_BEGUN, .exec_id = exec_id, .pid = pid};
 	(void)sync_send_fds(sync_fd, &msg, &master, 1);
 	close(master); /* the caller holds the only master: nothing inside reads its input */
@@ -324,6 +361,16 @@ static void signal_exec(uint32_t exec_id, int sig)
 	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
 		if (execs[i].pid > 0 && execs[i].id == exec_id && kill(-execs[i].pid, sig) < 0)
 			kill(execs[i].pid, sig);
+}
+
+/* The reader of slot's answer pipe is gone: its caller went away, and as the supervisor does
+ * for a caller whose connection ends, its exec goes with it. (The supervisor leaves these to
+ * us: it sees the connection end, not whether the exec did.) */
+static void caller_gone(int slot)
+{
+	close(execs[slot].answer_fd);
+	execs[slot].answer_fd = -1;
+	signal_exec(execs[slot].id, SIGKILL);
 }
 
 /* Every process but PID 1 asked to end; PID 1 ends once they have (or the supervisor's
@@ -381,17 +428,14 @@ static void count_processes(struct sync_msg *msg)
 static void request(const struct init_config *config, int sync_fd, pid_t first, bool *is_stopping)
 {
 	struct sync_msg msg;
-	int fds[3], fd_count;
-	int rc = sync_recv_fds(sync_fd, &msg, fds, 3, &fd_count);
+	int fds[4], fd_count;
+	int rc = sync_recv_fds(sync_fd, &msg, fds, 4, &fd_count);
 
 	if (rc <= 0) /* the supervisor is gone: so is the sandbox */
 		init_finish(sync_fd, W_EXITCODE(0, SIGKILL));
 	switch (msg.kind) {
 	case SYNC_EXEC_REQ:
-		if (*is_stopping)
-			refuse(sync_fd, msg.exec_id, ESHUTDOWN, "the sandbox is stopping");
-		else
-			start_exec(config, sync_fd, msg.exec_id, fds, fd_count);
+		start_exec(config, sync_fd, &msg, fds, fd_count, *is_stopping);
 		break;
 	case SYNC_SIGNAL:
 		if (msg.value > 0 && msg.value < _NSIG)
@@ -407,7 +451,8 @@ static void request(const struct init_config *config, int sync_fd, pid_t first, 
 		break;
 	}
 	for (int i = 0; i < fd_count; i++)
-		close(fds[i]); /* the exec has its copies */
+		if (fds[i] >= 0)
+			close(fds[i]); /* the exec has its copies */
 }
 
 /* SIGCHLD: reap; the first command's end ends the sandbox, an exec's goes to the supervisor. */
@@ -421,7 +466,11 @@ static void reap(int sync_fd, pid_t first, bool is_stopping)
 			init_finish(sync_fd, status);
 		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
 			if (execs[i].pid == pid) {
-				reply(sync_fd, SYNC_EXEC_DONE, execs[i].id, pid, status);
+				struct sync_msg done = {.kind = SYNC_EXEC_DONE,
+							.exec_id = execs[i].id,
+							.pid = pid,
+							.wait_status = status};
+				answer(sync_fd, &execs[i].answer_fd, execs[i].is_answered, &done);
 				execs[i].pid = 0;
 			}
 	}
@@ -446,6 +495,8 @@ void service_run(const struct init_config *config, int sync_fd)
 	sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sig_fd < 0)
 		_exit(125);
+	for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+		execs[i].answer_fd = -1;
 	if (config->argv) {
 		int errnum;
 		first = init_start_command(config, sync_fd);
@@ -457,10 +508,17 @@ void service_run(const struct init_config *config, int sync_fd)
 	}
 	net_helper_reap(config->net_helper_pidfd);
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = sig_fd, .events = POLLIN},
-					{.fd = sync_fd, .events = POLLIN}};
-		if (poll(fds, 2, -1) < 0)
+		struct pollfd fds[2 + SERVICE_MAX_EXECS] = {{.fd = sig_fd, .events = POLLIN},
+							    {.fd = sync_fd, .events = POLLIN}};
+		/* The answer pipes: POLLERR once the reader is gone (events 0: nothing else). */
+		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+			fds[2 + i] =
+			    (struct pollfd){.fd = execs[i].pid > 0 ? execs[i].answer_fd : -1};
+		if (poll(fds, 2 + SERVICE_MAX_EXECS, -1) < 0)
 			continue;
+		for (int i = 0; i < SERVICE_MAX_EXECS; i++)
+			if (fds[2 + i].revents)
+				caller_gone(i);
 		if (fds[1].revents)
 			request(config, sync_fd, first, &is_stopping);
 		if (fds[0].revents && read(sig_fd, &info, sizeof(info)) == sizeof(info)) {

@@ -39,6 +39,7 @@ struct service_body {
 	size_t argc;
 	const char *env[SANDBOX_MAX_ENV];
 	size_t env_count;
+	bool is_done_only; /* not in the text: SYNC_EXEC_DONE_ONLY in the SYNC_EXEC_REQ */
 };
 
 /* Front end: body into buf; the length, or -1 when it does not fit (or argv is empty). */

@@ -89,6 +89,60 @@ int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *receiv
 	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
 }
 
+int sync_send_data(int fd, const void *buf, size_t len, int attach)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	if (attach >= 0) {
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &attach, sizeof(int));
+	}
+	n = RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL));
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	ssize_t n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+
+	*attached = -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < got; i++) {
+			int one;
+			memcpy(&one, CMSG_DATA(cm) + sizeof(int) * (size_t)i, sizeof(int));
+			if (*attached < 0)
+				*attached = one;
+			else
+				close(one); /* more than one: not ours to keep */
+		}
+	}
+	return n;
+}
+
 /* struct sync_exec's states. Each moves forward once: FREE to TAKEN (the vfork child) or to
  * CANCELLED (the parent), by compare-and-swap, then TAKEN to FAILED (the vfork child). */
 enum {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -21,7 +22,8 @@ enum sync_kind {
 	 * control socket, and between the supervisor and PID 1, the same messages: */
 	SYNC_READY,	   /* PID 1 -> parent: the first command runs (or there is none) */
 	SYNC_EXEC_REQ,	   /* an exec: fds 0-2 attached, its body (service.h) in the next
-			    * datagram; exec_id numbers it (the supervisor's own numbers) */
+			    * datagram, with the caller's answer pipe attached or not (below);
+			    * exec_id numbers it (the supervisor's own numbers) */
 	SYNC_EXEC_BEGUN,   /* exec_id runs as pid (in the sandbox's PID namespace) */
 	SYNC_EXEC_DONE,	   /* exec_id ended with wait_status; or could not start: err set,
 			    * err.exit_code 126/127 (exec) or 125 */
@@ -31,6 +33,22 @@ enum sync_kind {
 	SYNC_INFO,	   /* ask the supervisor; it answers with pid = PID 1's host pid, value =
 			    * processes, max_rss_kb = memory in KiB (0: unknown) */
 };
+
+/* SYNC_EXEC_REQ's value: the caller waits for the end only, so PID 1 sends no SYNC_EXEC_BEGUN
+ * unless it carries an exec -t's pty master. One message less through the supervisor, which
+ * woke it and the caller while the command ran. A supervisor that does not know it sends
+ * SYNC_EXEC_BEGUN all the same, which such a caller ignores. */
+#define SYNC_EXEC_DONE_ONLY 1
+
+/* The answer pipe: a caller of a plain command (kind '-') that asks for SYNC_EXEC_DONE_ONLY may
+ * attach the write end of a pipe to the body datagram. The supervisor checks it is one, makes
+ * it non-blocking and passes it to PID 1 as the request's fourth fd (anything else: closed
+ * unused); PID 1 writes the exec's SYNC_EXEC_DONE there and not to the supervisor, so the
+ * caller, who polls the read end, has it one hop (the supervisor's wake-up, read and send)
+ * sooner. The pipe's reader gone (POLLERR) is the caller gone: PID 1 ends the exec, as the
+ * supervisor does for a connection that ends. A caller reads its connection too: errors of the
+ * supervisor's own come there, and an older supervisor drops the pipe (EOF) and answers as
+ * before. PID 1 gains a pipe's write end, no socket to a host process (docs/ARCHITECTURE.md). */
 
 struct sync_msg {
 	uint32_t kind;
@@ -96,5 +114,10 @@ int sync_recv(int fd, struct sync_msg *msg);
  * close-on-exec; *received says how many came (the rest of fds is set to -1). */
 int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count);
 int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received);
+/* One datagram of len bytes (an exec's body) with at most one fd attached (attach < 0: none).
+ * recv returns the length (0 on EOF), or -1; *attached is the fd that came, close-on-exec, or
+ * -1 (any more are closed). */
+int sync_send_data(int fd, const void *buf, size_t len, int attach);
+ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached);
 
 #endif

@@ -72,11 +72,21 @@ void box_close(struct box *box)
 
 bool box_is_alive(const struct box *box)
 {
+	/* Opened here unless box_create holds it: a client that reaches the control socket
+	 * needs no lock at all (cli/box.c). No O_CREAT: without the file, nobody holds it. */
+	int fd = box->lock_fd >= 0
+		     ? box->lock_fd
+		     : openat(box->dir_fd, BOX_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	bool is_alive = false;
+
 	/* The supervisor holds LOCK_EX: a shared lock we cannot get means it is there. */
-	if (flock(box->lock_fd, LOCK_SH | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK;
-	(void)flock(box->lock_fd, LOCK_UN);
-	return false;
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0)
+		is_alive = errno == EWOULDBLOCK;
+	else if (fd >= 0)
+		(void)flock(fd, LOCK_UN);
+	if (fd >= 0 && fd != box->lock_fd)
+		close(fd);
+	return is_alive;
 }
 
 static int bad_name(const char *name, struct sk_err *err)
@@ -174,10 +184,6 @@ int box_open(struct box_root *root, const char *name, struct box *box, struct sk
 	if (fstat(box->dir_fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		box_close(box);
 		return sk_fail(err, "sandbox", EPERM, NULL, "refusing sandbox directory %s", name);
-	}
-	if (open_lock(box, err) < 0) {
-		box_close(box);
-		return -1;
 	}
 	return 0;
 }

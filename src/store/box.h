@@ -27,7 +27,7 @@ struct box_root {
 struct box {
 	char name[BOX_NAME_MAX + 1];
 	int dir_fd;  /* sandboxes/NAME */
-	int lock_fd; /* sandboxes/NAME/lock; flock(LOCK_EX) held by the supervisor */
+	int lock_fd; /* sandboxes/NAME/lock, box_create's (the supervisor's LOCK_EX), else -1 */
 };
 
 /* Opens (creating 0700) $STOCKADE_HOME/sandboxes. */
@@ -39,7 +39,7 @@ int box_check_name(const char *name);
 /* Makes sandboxes/NAME and takes its lock (name NULL or "": a new readable name is made up).
  * A name in use is refused: alive ("is running") or not ("stockade rm NAME" first). */
 int box_create(struct box_root *root, const char *name, struct box *box, struct sk_err *err);
-/* Opens an existing sandbox's directory and lock file (not locked). */
+/* Opens an existing sandbox's directory (lock_fd -1: box_is_alive opens the lock itself). */
 int box_open(struct box_root *root, const char *name, struct box *box, struct sk_err *err);
 void box_close(struct box *box);
 /* Whether its supervisor still holds the lock. */

@@ -581,12 +581,17 @@ uint64_t safepath_disk_usage(int dir_fd)
 int safepath_private_dir(int parent_fd, const char *name, const char *layer, struct sk_err *err)
 {
 	struct stat st;
-	bool is_new = mkdirat(parent_fd, name, 0700) == 0;
-	int fd;
+	bool is_new = false;
+	/* Opened first: it is there on every start but the first (mkdir, EEXIST, was a system call
+	 * more on each). */
+	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (!is_new && errno != EEXIST)
-		return sk_fail(err, layer, errno, NULL, "create %.80s", name);
-	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		is_new = mkdirat(parent_fd, name, 0700) == 0;
+		if (!is_new && errno != EEXIST)
+			return sk_fail(err, layer, errno, NULL, "create %.80s", name);
+		fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return sk_fail(err, layer, errno, NULL, "open %.80s", name);
 	if (is_new)

@@ -6,6 +6,7 @@ supervisor killed with SIGKILL takes the sandbox with it. Each test has its own
 STOCKADE_HOME."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +26,16 @@ class Boxes(harness.Home):
     def supervisor(self, name):
         with open(os.path.join(self.home, "sandboxes", name, "state.json")) as f:
             return json.load(f)["supervisor_pid"]
+
+    def pid1(self, name):
+        """PID 1's host pid: the supervisor's child in a PID namespace of its own."""
+        supervisor = self.supervisor(name)
+        own = os.stat(f"/proc/{supervisor}/ns/pid").st_ino
+        with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+            inside = [int(c) for c in f.read().split()
+                      if os.stat(f"/proc/{c}/ns/pid").st_ino != own]
+        expect(len(inside) == 1, f"PID 1 among the supervisor's children: {inside}")
+        return inside[0]
 
 
 def _pidns_members(pid):
@@ -72,6 +83,8 @@ def test_lifecycle_and_the_layers_of_an_exec(ctx):
     expect(r.returncode == 0 and r.out == "hello 1 /tmp\n", f"{r}")
     r = b.cli("exec", "life", "--", "no-such-command")
     expect(r.returncode == 127 and "not found" in r.err, f"{r}")
+    r = b.cli("exec", "life", "--", "/etc/passwd")
+    expect(r.returncode == 126 and "Permission denied" in r.err, f"{r}")
     r = b.cli("exec", "life", "--", "sh", "-c", "kill -TERM $$")
     expect(r.returncode == 128 + 15, f"{r}")
     # the name is taken while it lives
@@ -150,6 +163,83 @@ def test_signals_timeout_and_a_gone_client(ctx):
     expect(not os.path.exists(f"/proc/{supervisor}") or
            open(f"/proc/{supervisor}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
            "the supervisor outlived rm -f")
+
+
+def _stat(pid):
+    """(state, ppid, pgrp, session, tty_nr) of /proc/PID/stat, as the reader's namespace
+    numbers them."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
+
+
+def test_an_exec_is_a_process_group_in_pid1s_session(ctx):
+    """An exec without -t is a process group of its own in PID 1's session, not a session of
+    its own (a session per command is a scheduler autogroup per command: bench/README.md,
+    "Where an exec's time goes"); -t keeps its own session, the sandbox's pty as its
+    controlling terminal. Inside and from the host; a signal to the client still reaches the
+    exec's whole group."""
+    b = Boxes(ctx)
+    b.start("--name", "grp")
+    pid1 = b.pid1("grp")
+    stat = "cut -d' ' -f5,6,7 /proc/$$/stat; echo $$"
+    r = b.cli("exec", "grp", "--", "sh", "-c", stat)
+    expect(r.returncode == 0, f"{r}")
+    pgrp, session, tty, pid = (int(x) for x in r.out.split())
+    expect(pgrp == pid and session == 1 and tty == 0,
+           f"inside: pgrp {pgrp}, session {session}, tty {tty} of pid {pid}")
+    r = b.cli("exec", "-t", "grp", "--", "sh", "-c", stat)
+    expect(r.returncode == 0, f"{r}")
+    pgrp, session, tty, pid = (int(x) for x in r.out.split())
+    expect(pgrp == pid and session == pid and tty != 0,
+           f"-t inside: pgrp {pgrp}, session {session}, tty {tty} of pid {pid}")
+    # From the host: the command (here `sleep`, its shell exec'd into it) leads its group, in
+    # the session PID 1 leads.
+    p = ctx.popen([ctx.stockade_path, "exec", "grp", "--", "sh", "-c",
+                   "sleep 300 & sleep 301 & echo ready; wait"], env=b.env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    members = {m: _stat(m) for m in _pidns_members(pid1) if m != pid1}
+    leaders = [m for m, st in members.items() if st[2] == m]
+    expect(len(leaders) == 1 and len(members) == 3, f"the exec's processes: {members}")
+    expect(all(st[2] == leaders[0] and st[3] == pid1 for st in members.values()),
+           f"from the host: one group in PID 1's session ({pid1}): {members}")
+    # SIGTERM to the client: the shell and both of its children end (only the shell, and
+    # the two sleeps would stay behind as PID 1's).
+    p.send_signal(signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()["grp"]["processes"] > 1:
+        time.sleep(0.05)
+    expect(b.ps()["grp"]["processes"] == 1, f"the signal missed part of the group: {b.ps()}")
+    expect(b.cli("rm", "-f", "grp").returncode == 0, "rm -f")
+
+
+def test_a_signal_as_the_request_goes_is_the_commands(ctx):
+    """A SIGTERM to `stockade exec` once its request is on its way reaches the command: the
+    client blocks its signals before it sends, not after, so there is no moment where the
+    command runs and the signal ends the client instead (its status lost, the command
+    killed by the supervisor later). strace holds the client in the request's second send
+    (the body) for 300 ms; the command says it runs meanwhile, then the client gets SIGTERM."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise harness.Skip("strace is not installed (it holds the client in a send)")
+    b = Boxes(ctx)
+    b.start("--name", "early")
+    p = ctx.popen([strace, "-o", "/dev/null", "-e", "trace=sendmsg", "-e",
+                   "inject=sendmsg:delay_exit=300000:when=2", ctx.stockade_path, "exec",
+                   "early", "--", "sh", "-c", "echo ready; exec sleep 30"], env=b.env,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+        client = [int(c) for c in f.read().split()]
+    expect(len(client) == 1, f"strace's child: {client}")
+    os.kill(client[0], signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM,
+           f"the client, not the command, took the SIGTERM: {r}")
+    expect(b.cli("rm", "-f", "early").returncode == 0, "rm -f")
 
 
 def test_supervisor_killed_takes_the_sandbox_with_it(ctx):
@@ -233,6 +323,224 @@ def test_control_socket_refuses_another_uid(ctx):
         os.chmod(path, 0o700)
     r = b.cli("rm", "-f", "mine")
     expect(r.returncode == 0, f"rm -f: {r}")
+
+
+# A client of the control socket speaking the protocol itself (src/sandbox/sync.h): one
+# SYNC_EXEC_REQ (kind 9; struct sync_msg, 1216 bytes: kind, wait_status, max_rss_kb, exec_id,
+# pid, value, then struct sk_err) with fds 0-2, then the body (service.h). Prints the kinds of
+# the messages that come back, up to SYNC_EXEC_DONE (11), and that one's wait status.
+RAW_EXEC = """
+import os, select, socket, struct, sys
+sock, value, kind, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sock)
+null = os.open("/dev/null", os.O_RDWR)
+req = struct.pack("<IiqIiq", 9, 0, 0, 0, 0, value) + bytes(1216 - 32)
+socket.send_fds(s, [req], [null, null, null])
+body = (kind[0] + "\\0\\0").encode() + b"\\0".join(
+    x.encode() for x in [str(len(argv))] + argv + ["0"]) + b"\\0"
+if kind.endswith("+pipe"):   # the answer pipe's write end attached to the body
+    answer, w = os.pipe()
+    socket.send_fds(s, [body], [w])
+    os.close(w)
+else:
+    answer = None
+    s.send(body)
+kinds, piped, status = [], None, None
+while status is None:
+    ready = select.select([s] + ([answer] if answer is not None and piped is None else []),
+                          [], [], 20)[0]
+    if not ready:
+        sys.exit("no answer in 20 s: " + " ".join(map(str, kinds)))
+    if answer in ready:
+        got = os.read(answer, 4096)
+        piped = str(struct.unpack_from("<I", got)[0]) if len(got) == 1216 else "EOF"
+        if piped == "11":
+            status = struct.unpack_from("<Ii", got)[1]
+        continue
+    msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
+    for fd in fds:
+        os.close(fd)
+    if not msg:
+        sys.exit("the connection ended before SYNC_EXEC_DONE: " + " ".join(map(str, kinds)))
+    kinds.append(struct.unpack_from("<I", msg)[0])
+    if kinds[-1] == 11:
+        status = struct.unpack_from("<Ii", msg)[1]
+if answer is not None and piped is None and select.select([answer], [], [], 2)[0]:
+    piped = "EOF" if not os.read(answer, 4096) else "more"
+if piped == "11" and select.select([s], [], [], 0.5)[0]:   # the supervisor must not answer too
+    kinds.append("then " + str(struct.unpack_from("<I", s.recv(4096) or bytes(4))[0]))
+print(" ".join(map(str, kinds)), "| pipe", piped, "|", status)
+"""
+
+
+# A caller that gives up its answer pipe's read end while its connection stays open: the pipe's
+# reader gone is the caller gone, for PID 1 (src/sandbox/sync.h).
+DROP_PIPE = """
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+null = os.open("/dev/null", os.O_RDWR)
+socket.send_fds(s, [struct.pack("<IiqIiq", 9, 0, 0, 0, 0, 1) + bytes(1216 - 32)],
+                [null, null, null])
+answer, w = os.pipe()
+socket.send_fds(s, [b"-\\0\\0" + b"2\\0sleep\\0" + b"300\\0" + b"0\\0"], [w])
+os.close(w)
+print("sent", flush=True)
+sys.stdin.readline()
+os.close(answer)
+print("dropped", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_exec_answers_only_at_the_end_when_asked(ctx):
+    """SYNC_EXEC_DONE_ONLY (the request's value 1, what `stockade exec` sends): PID 1 answers
+    with SYNC_EXEC_DONE alone, the wait status in it, no SYNC_EXEC_BEGUN first (one message
+    less each way through the supervisor); without it (stockade serve, cp) SYNC_EXEC_BEGUN
+    still comes first. A command that could not start is one SYNC_EXEC_DONE either way (its
+    error in err, status 0)."""
+    b = Boxes(ctx)
+    b.start("--name", "raw")
+    sock = os.path.join(b.home, "sandboxes", "raw", "control.sock")
+    for value, argv, want in ((1, ["sh", "-c", "exit 3"], "11 | pipe None | 768"),
+                              (0, ["sh", "-c", "exit 3"], "10 11 | pipe None | 768"),
+                              (1, ["sh", "-c", "kill -9 $$"], "11 | pipe None | 9"),
+                              (1, ["/nonexistent"], "11 | pipe None | 0"),
+                              (0, ["/nonexistent"], "11 | pipe None | 0")):
+        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), "-"] + argv),
+                           capture_output=True, text=True, timeout=20)
+        expect(r.returncode == 0 and r.stdout.strip() == want,
+               f"value {value}, {argv}: want {want!r}, got {r.stdout!r} {r.stderr!r}")
+    expect(b.cli("rm", "-f", "raw").returncode == 0, "rm -f")
+
+
+def _fd_links(pid):
+    """{fd: readlink} of a process (as root: PID 1 is not dumpable)."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def test_exec_answer_comes_through_the_callers_pipe(ctx):
+    """The answer pipe (src/sandbox/sync.h): a caller that asks for the end only
+    (SYNC_EXEC_DONE_ONLY) of a plain command and attaches a pipe's write end to its request gets
+    SYNC_EXEC_DONE in the pipe, from PID 1, and nothing through the supervisor (which is not
+    woken for it); a caller whose pipe's reader goes loses its exec, its connection still open.
+    The supervisor closes the pipe unused for anything else (-t, whose end follows its pty's
+    master; a caller that reads BEGUN), which then answers as before. While an exec of
+    `stockade exec` runs,
+    PID 1 holds the write end of a pipe whose read end the client holds, and no socket but the
+    one to its supervisor: no connection to a host process. The exec'd command holds neither
+    (fds 0-2 only)."""
+    b = Boxes(ctx)
+    b.start("--name", "pipe")
+    sock = os.path.join(b.home, "sandboxes", "pipe", "control.sock")
+    for value, kind, argv, want in (
+            (1, "-+pipe", ["sh", "-c", "exit 5"], ["| pipe 11 | 1280"]),
+            (1, "-+pipe", ["sh", "-c", "kill -9 $$"], ["| pipe 11 | 9"]),
+            (1, "-+pipe", ["/nonexistent"], ["| pipe 11 | 0"]),
+            (0, "-+pipe", ["sh", "-c", "exit 5"], ["10 11 | pipe EOF | 1280"]),
+            # -t: BEGUN (its pty's master, closed here at once: the command may die of the
+            # SIGHUP) then DONE, both through the supervisor
+            (1, "t+pipe", ["sh", "-c", "exit 5"], ["10 11 | pipe EOF | 1280",
+                                                   "10 11 | pipe EOF | 1"]),
+            (1, "t+pipe", ["/nonexistent"], ["11 | pipe EOF | 0"])):
+        r = subprocess.run(ctx.wrap(["python3", "-c", RAW_EXEC, sock, str(value), kind] + argv),
+                           capture_output=True, text=True, timeout=30)
+        expect(r.returncode == 0 and r.stdout.strip() in want,
+               f"{value} {kind} {argv}: want {want}, got {r.stdout!r} {r.stderr!r}")
+    # A caller whose pipe's reader goes (its connection still open) loses its exec: PID 1
+    # ends it, the supervisor, which saw no hangup, does not need to.
+    pid1 = b.pid1("pipe")
+
+    def sleeps():
+        out = []
+        for pid in _pidns_members(pid1):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "sleep":
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    p = ctx.popen(["python3", "-c", DROP_PIPE, sock], stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"sent\n", "the raw client did not send")
+    deadline = time.time() + 10
+    while time.time() < deadline and not sleeps():
+        time.sleep(0.02)
+    expect(len(sleeps()) == 1, f"the exec did not start: {sleeps()}")
+    p.stdin.write(b"\n")
+    p.stdin.flush()
+    expect(p.stdout.readline() == b"dropped\n", "the raw client did not drop its pipe")
+    deadline = time.time() + 5
+    while time.time() < deadline and sleeps():
+        time.sleep(0.02)
+    left = sleeps()
+    harness.finish(p, input=b"\n", timeout=10)
+    expect(not left, f"the exec outlived its caller's answer pipe: {left}")
+    # (no pipeline: the shell would hold its pipe meanwhile)
+    r = b.cli("exec", "pipe", "--", "sh", "-c", "ls /proc/$$/fd")
+    expect(r.returncode == 0 and r.out.split() == ["0", "1", "2"], f"the exec's fds: {r}")
+    before = _fd_links(pid1)
+    p = ctx.popen([ctx.stockade_path, "exec", "pipe", "--", "sh", "-c",
+                   "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+    expect(p.stdout.readline() == b"ready\n", "the exec did not start")
+    during = _fd_links(pid1)
+    client = {link for fd, link in _fd_links(p.pid).items() if fd > 2}
+    shared = [link for link in during.values() if link in client and link.startswith("pipe:")]
+    expect(len(shared) == 1 and shared[0].startswith("pipe:"),
+           f"PID 1 and the client share {shared}: PID 1 {during}, the client {client}")
+    sockets = [link for link in during.values() if link.startswith("socket:")]
+    expect(len(sockets) == 1 and sockets == [link for link in before.values()
+                                             if link.startswith("socket:")],
+           f"PID 1's sockets while an exec runs: {sockets} (before: {before})")
+    p.send_signal(signal.SIGTERM)
+    r = harness.finish(p, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
+    # (PID 1 closes it right after writing; the client may have read it first.)
+    def kept():
+        return [link for link in _fd_links(pid1).values() if link.startswith("pipe:") and
+                link not in before.values()]
+    deadline = time.time() + 5
+    while time.time() < deadline and kept():
+        time.sleep(0.02)
+    expect(not kept(), f"PID 1 kept the answer pipe after the exec: {kept()}")
+    expect(b.cli("rm", "-f", "pipe").returncode == 0, "rm -f")
+
+
+def test_an_exec_while_the_sandbox_stops(ctx):
+    """An exec that arrives while the sandbox stops (its first command still in its grace) is
+    refused (125, one line) and nothing else happens: PID 1 used to read the refused request's
+    body as the next message from the supervisor, take it for the supervisor's end, and kill
+    the sandbox there and then, its first command's own end lost. An exec running when the
+    stop comes gets the SIGTERM and its status back."""
+    b = Boxes(ctx)
+    b.start("--name", "ending", "--", "sh", "-c",
+            "trap 'sleep 2; exit 0' TERM; sleep 300 & wait")
+    running = ctx.popen([ctx.stockade_path, "exec", "ending", "--", "sh", "-c",
+                         "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+    expect(running.stdout.readline() == b"ready\n", "the exec did not start")
+    stop = ctx.popen([ctx.stockade_path, "stop", "-t", "10", "ending"], env=b.env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = harness.finish(running, timeout=20)
+    expect(r.returncode == 128 + signal.SIGTERM, f"the running exec: {r}")
+    r = b.cli("exec", "ending", "--", "true", timeout=20)
+    harness.one_line_125(r, "the sandbox is stopping")
+    r = harness.finish(stop, timeout=30)
+    expect(r.returncode == 0, f"stop: {r}")
+    listed = b.ps()["ending"]
+    expect(listed["status"] == "exited" and listed["exit"]["code"] == 0 and
+           listed["exit"]["signal"] is None, f"the first command's own end: {listed}")
+    expect(b.cli("rm", "ending").returncode == 0, "rm")
 
 
 def test_exec_tty_and_output_limit(ctx):

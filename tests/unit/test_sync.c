@@ -2,7 +2,8 @@
  * exclude each other, the kernel's zero of the vfork child's word comes at the exec (while the
  * command still runs), a failure is never read as a start, and a kill waits for an exec under
  * way. Each case is real: this process plays the parent, a forked child plays PID 1, and
- * PID 1's vfork child claims and execs, as in init.c. */
+ * PID 1's vfork child claims and execs, as in init.c. And the data datagram with at most one
+ * fd (an exec's body and its answer pipe). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,6 +191,68 @@ static void test_settle_waits_for_an_exec_under_way(void **state)
 	munmap(ex, sizeof(*ex));
 }
 
+/* A body with the answer pipe attached: the bytes whole, the fd a working copy of it,
+ * close-on-exec; none attached: -1; two attached: the first kept, the other closed. */
+static void test_data_datagram_carries_at_most_one_fd(void **state)
+{
+	int sv[2], pipe_fds[2], extra[2], got;
+	char buf[64];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe2(pipe_fds, O_CLOEXEC), 0);
+	assert_int_equal(sync_send_data(sv[0], "body\0", 5, pipe_fds[1]), 0);
+	n = sync_recv_data(sv[1], buf, sizeof(buf), &got);
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "body\0", 5);
+	assert_true(got >= 0 && got != pipe_fds[1]);
+	assert_true(fcntl(got, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(write(got, "x", 1), 1);
+	assert_int_equal(read(pipe_fds[0], buf, 1), 1);
+	assert_int_equal(buf[0], 'x');
+	close(got);
+
+	assert_int_equal(sync_send_data(sv[0], "plain", 5, -1), 0);
+	assert_int_equal(sync_recv_data(sv[1], buf, sizeof(buf), &got), 5);
+	assert_int_equal(got, -1);
+
+	/* Two fds on one datagram (sendmsg by hand): one kept, the second closed, so the pipe's
+	 * last writer is the one we kept: closing it gives the reader EOF. */
+	assert_int_equal(pipe2(extra, O_CLOEXEC | O_NONBLOCK), 0);
+	{
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 2)];
+			struct cmsghdr align;
+		} control = {0};
+		int two[2] = {pipe_fds[1], extra[1]};
+		struct iovec iov = {.iov_base = "two", .iov_len = 3};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(two));
+		memcpy(CMSG_DATA(cm), two, sizeof(two));
+		assert_int_equal(sendmsg(sv[0], &mh, 0), 3);
+	}
+	close(extra[1]);
+	assert_int_equal(sync_recv_data(sv[1], buf, sizeof(buf), &got), 3);
+	assert_true(got >= 0);
+	assert_int_equal(read(extra[0], buf, 1), 0); /* its only writer, the second fd, is closed */
+	close(got);
+	close(pipe_fds[1]);
+	assert_int_equal(read(pipe_fds[0], buf, 1), 0);
+
+	close(extra[0]);
+	close(pipe_fds[0]);
+	close(sv[0]);
+	assert_int_equal(sync_recv_data(sv[1], buf, sizeof(buf), &got), 0); /* EOF */
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +260,7 @@ int main(void)
 	    cmocka_unit_test(test_started_at_exec_not_at_exit),
 	    cmocka_unit_test(test_failed_exec_is_a_failure_with_its_errno),
 	    cmocka_unit_test(test_settle_waits_for_an_exec_under_way),
+	    cmocka_unit_test(test_data_datagram_carries_at_most_one_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
