@@ -5,11 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,15 +185,21 @@ static void stop(struct control *c, int sync_fd, int64_t grace_seconds, int pidf
 		sys_pidfd_send_signal(pidfd, SIGKILL); /* no timer: no grace */
 }
 
-/* The write end of a pipe, made non-blocking: PID 1 writes an exec's answer there and must
- * never wait on it, whatever the caller did to the pipe. False for anything else. */
+/* The write end of an anonymous pipe, made non-blocking: PID 1 writes an exec's answer there
+ * and must never wait on it, whatever the caller did to the pipe. False for anything else.
+ * Why pipefs and not S_ISFIFO alone: a named FIFO is S_ISFIFO too, and would give PID 1 (the
+ * workload's, if it took PID 1 over) an fd of a file on the host's file system: its
+ * /proc/self/fd link names a host path, and a reopen through it (read end included) is
+ * checked only against the FIFO's own mode. A pipe2() pipe lives on pipefs: no path. */
 static bool is_answer_pipe(int fd)
 {
 	struct stat st;
+	struct statfs fs;
 	int flags = fcntl(fd, F_GETFL);
 
-	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && flags >= 0 &&
-	       (flags & O_ACCMODE) == O_WRONLY && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fstatfs(fd, &fs) == 0 &&
+	       fs.f_type == PIPEFS_MAGIC && flags >= 0 && (flags & O_ACCMODE) == O_WRONLY &&
+	       fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
 static void exec_request(struct control *c, struct control_client *cl, struct sync_msg *msg,

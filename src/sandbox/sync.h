@@ -41,9 +41,10 @@ enum sync_kind {
 #define SYNC_EXEC_DONE_ONLY 1
 
 /* The answer pipe: a caller of a plain command (kind '-') that asks for SYNC_EXEC_DONE_ONLY may
- * attach the write end of a pipe to the body datagram. The supervisor checks it is one, makes
- * it non-blocking and passes it to PID 1 as the request's fourth fd (anything else: closed
- * unused); PID 1 writes the exec's SYNC_EXEC_DONE there and not to the supervisor, so the
+ * attach the write end of a pipe to the body datagram. The supervisor checks it is one (an
+ * anonymous pipe's write end: anything else, a named FIFO included, refuses the exec), makes
+ * it non-blocking and passes it to PID 1 as the request's fourth fd (for any other request:
+ * closed unused); PID 1 writes the exec's SYNC_EXEC_DONE there and not to the supervisor, so the
  * caller, who polls the read end, has it one hop (the supervisor's wake-up, read and send)
  * sooner. The pipe's reader gone (POLLERR) is the caller gone: PID 1 ends the exec, as the
  * supervisor does for a connection that ends. A caller reads its connection too: errors of the

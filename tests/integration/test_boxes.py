@@ -516,6 +516,71 @@ def test_exec_answer_comes_through_the_callers_pipe(ctx):
     expect(b.cli("rm", "-f", "pipe").returncode == 0, "rm -f")
 
 
+# A caller that attaches something other than an anonymous pipe's write end as its answer
+# pipe: a named FIFO of the host (opened write-only, its reader held open), a socket, a
+# pipe's read end, an O_PATH fd of a FIFO. Prints, for each, where the SYNC_EXEC_DONE came
+# from ("conn" or "fifo": the attached fd itself) and whether it was the supervisor's refusal.
+ODD_ANSWER = """
+import os, select, socket, struct, sys, tempfile
+sock = sys.argv[1]
+d = tempfile.mkdtemp()
+fifo = os.path.join(d, "answer")
+os.mkfifo(fifo, 0o600)
+reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+r, w = os.pipe()
+odd = {"fifo": (os.open(fifo, os.O_WRONLY), reader), "socket": (a.fileno(), b.fileno()),
+       "readend": (r, w), "opath": (os.open(fifo, os.O_PATH), reader)}
+null = os.open("/dev/null", os.O_RDWR)
+for name, (give, watch) in odd.items():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sock)
+    socket.send_fds(s, [struct.pack("<IiqIiq", 9, 0, 0, 0, 0, 1) + bytes(1216 - 32)],
+                    [null, null, null])
+    socket.send_fds(s, [b"-\\0\\0" + b"3\\0sh\\0-c\\0exit 7\\0" + b"0\\0"], [give])
+    got = None
+    while got is None:
+        ready = select.select([s, watch], [], [], 20)[0]
+        if not ready:
+            sys.exit(name + ": no answer in 20 s")
+        if s in ready:
+            msg = s.recv(4096)
+            if not msg or struct.unpack_from("<I", msg)[0] == 11:
+                got = ("conn", msg)
+        elif watch in ready:
+            try:
+                msg = os.read(watch, 4096)
+            except BlockingIOError:
+                continue
+            if len(msg) == 1216 and struct.unpack_from("<I", msg)[0] == 11:
+                got = ("fifo", msg)
+    print(name, got[0], "refused" if b"malformed exec request" in got[1] else
+          "status %d" % struct.unpack_from("<Ii", got[1])[1])
+    s.close()
+os.unlink(fifo)
+os.rmdir(d)
+"""
+
+
+def test_an_answer_pipe_is_an_anonymous_pipe_only(ctx):
+    """The answer pipe goes to PID 1, which a hostile workload may have taken over: it must be
+    an anonymous pipe's write end, nothing else. A named FIFO of the host passed the old check
+    (S_ISFIFO), and PID 1 then held an fd of the host's file system (its /proc magic link
+    names a host path, and reopens that FIFO wherever the FIFO's mode lets the sandbox's uid).
+    Each odd fd is refused (125's "malformed exec request", through the connection), the
+    command is not run, and nothing comes through the fd itself."""
+    b = Boxes(ctx)
+    b.start("--name", "odd")
+    sock = os.path.join(b.home, "sandboxes", "odd", "control.sock")
+    r = subprocess.run(ctx.wrap(["python3", "-c", ODD_ANSWER, sock]), capture_output=True,
+                       text=True, timeout=60)
+    want = ["fifo conn refused", "socket conn refused", "readend conn refused",
+            "opath conn refused"]
+    expect(r.returncode == 0 and r.stdout.split("\n")[:-1] == want,
+           f"odd answer fds: want {want}, got {r.stdout!r} {r.stderr!r}")
+    expect(b.cli("rm", "-f", "odd").returncode == 0, "rm -f")
+
+
 def test_an_exec_while_the_sandbox_stops(ctx):
     """An exec that arrives while the sandbox stops (its first command still in its grace) is
     refused (125, one line) and nothing else happens: PID 1 used to read the refused request's
