@@ -536,6 +536,9 @@ static int exec_signals(bool wants_winch, struct sk_err *err)
 	return fd;
 }
 
+/* After --timeout's SIGKILL, how long we wait for the exec's end before we stop waiting. */
+#define EXEC_KILL_GRACE_S 5
+
 static int exec_timer(double seconds, struct sk_err *err)
 {
 	struct itimerspec its = {
@@ -654,10 +657,24 @@ static int exec_wait(struct exec_client *x, struct sk_err *err)
 		if (fds[1].revents)
 			exec_signal(x);
 		if (fds[2].revents) {
+			/* The grace after the timeout's SIGKILL is over too: --timeout is a bound
+			 * even for a PID 1 that never answers (the workload's, if it took PID 1
+			 * over). Our end closes the answer pipe and the connection: an honest
+			 * but late PID 1 still ends the exec. */
+			if (x->is_timed_out) {
+				fprintf(stderr,
+					"stockade: exec: no end from the sandbox %d s after the "
+					"timeout's SIGKILL; not waiting longer\n",
+					EXEC_KILL_GRACE_S);
+				return 124;
+			}
 			x->is_timed_out = true;
 			kill_exec(x);
-			close(x->timer_fd);
-			x->timer_fd = -1;
+			struct itimerspec grace = {.it_value = {.tv_sec = EXEC_KILL_GRACE_S}};
+			if (timerfd_settime(x->timer_fd, 0, &grace, NULL) < 0) {
+				close(x->timer_fd);
+				x->timer_fd = -1;
+			}
 		}
 		if (fds[6].revents)
 			rc = exec_answer(x, &done);

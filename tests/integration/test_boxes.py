@@ -165,6 +165,45 @@ def test_signals_timeout_and_a_gone_client(ctx):
            "the supervisor outlived rm -f")
 
 
+def test_exec_timeout_holds_when_pid1_never_answers(ctx):
+    """`exec --timeout` is a bound even when PID 1 (the workload's, if it took PID 1 over)
+    never answers: the client sends its SIGKILL, waits a short grace for the end, then exits
+    124 with one line on stderr instead of waiting forever (mcp and CI callers rely on the
+    bound). PID 1 is stopped from the host here, so it neither starts the exec nor answers.
+    Resumed, it still ends the exec it then starts: its caller and answer pipe are gone."""
+    b = Boxes(ctx)
+    b.start("--name", "mute")
+    pid1 = b.pid1("mute")
+    os.kill(pid1, signal.SIGSTOP)
+    # Its stdio: files, not pipes (the request holds copies of the client's fds 0-2 in PID 1's
+    # socket queue, so a pipe would not end with the client).
+    err = os.path.join(b.home, "mute.err")
+    try:
+        started = time.time()
+        with open(err, "wb") as f:
+            p = ctx.popen([ctx.stockade_path, "exec", "--timeout", "1", "mute", "--", "sleep",
+                           "300"], env=b.env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=f)
+        try:
+            code = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            code = f"still waiting after 30 s (killed: {p.wait()})"
+        took = time.time() - started
+    finally:
+        os.kill(pid1, signal.SIGCONT)
+    with open(err) as f:
+        said = f.read()
+    expect(code == 124 and said.count("\n") == 1 and said.startswith("stockade: "),
+           f"exec --timeout with a mute PID 1: {code} {said!r}")
+    expect(took < 15, f"the bound took {took:.1f} s")
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()["mute"]["processes"] > 1:
+        time.sleep(0.05)
+    expect(b.ps()["mute"]["processes"] == 1, f"the exec outlived its caller: {b.ps()}")
+    expect(b.cli("rm", "-f", "mute").returncode == 0, "rm -f")
+
+
 def _stat(pid):
     """(state, ppid, pgrp, session, tty_nr) of /proc/PID/stat, as the reader's namespace
     numbers them."""
