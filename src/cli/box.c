@@ -501,6 +501,18 @@ static int exec_stdio(int i, const struct exec_opts *o, int *give, struct relay 
 	return 0;
 }
 
+/* A field of an error that came from the sandbox: ended within its array, each control
+ * character a '?'. Why: PID 1 writes it (through the answer pipe, or the supervisor passes it
+ * on as is), and PID 1 may be the workload's: raw, its text could drive the caller's terminal
+ * (escape sequences) or, without a NUL, be printed past its field. */
+static void tame_field(char *s, size_t size)
+{
+	s[size - 1] = '\0';
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static int status_of(const struct exec_client *x, const struct sync_msg *done, struct sk_err *err)
 {
 	if (x->is_timed_out)
@@ -512,6 +524,12 @@ static int status_of(const struct exec_client *x, const struct sync_msg *done, s
 	}
 	if (done->err.layer[0]) {
 		*err = done->err;
+		tame_field(err->layer, sizeof(err->layer));
+		tame_field(err->op, sizeof(err->op));
+		tame_field(err->hint, sizeof(err->hint));
+		/* 0 would be a success, anything past 255 wraps to one */
+		if (err->exit_code < 1 || err->exit_code > 255)
+			err->exit_code = 125;
 		return -1;
 	}
 	if (WIFEXITED(done->wait_status))

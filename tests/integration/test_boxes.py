@@ -204,6 +204,62 @@ def test_exec_timeout_holds_when_pid1_never_answers(ctx):
     expect(b.cli("rm", "-f", "mute").returncode == 0, "rm -f")
 
 
+def test_a_forged_exec_end_cannot_write_to_the_callers_terminal(ctx):
+    """The exec's end comes from PID 1 (through the answer pipe; or the supervisor, passed on
+    as is), which the workload may have taken over: its error text must not reach the
+    caller's terminal raw. A stand-in for the sandbox's side (the dead sandbox's control.sock,
+    rebound here) writes a SYNC_EXEC_DONE into the client's answer pipe whose err fields carry
+    escape sequences and no terminating NUL: the client prints one line of printable
+    characters, within its fields, and exits 125."""
+    import socket
+    import struct
+    import threading
+    b = Boxes(ctx)
+    b.start("--name", "forged")
+    os.kill(b.supervisor("forged"), signal.SIGKILL)
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()["forged"]["status"] != "dead":
+        time.sleep(0.05)
+    sock = os.path.join(b.home, "sandboxes", "forged", "control.sock")
+    os.unlink(sock)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(sock)
+    os.chmod(sock, 0o666)
+    server.listen(1)
+    evil = (b"\x1b]0;owned\x07" + b"L" * 24)[:24]
+    evil_op = (b"\x1b[2J\x1b[31m" + b"O" * 384)[:384]
+    evil_hint = (b"\x07\x1b[8m" + b"H" * 768)[:768]
+    done = (struct.pack("<IiqIiq", 11, 0, 0, 0, 0, 0) + evil + evil_op +
+            struct.pack("<i", 0) + evil_hint + struct.pack("<i", 0))
+    expect(len(done) == 1216, "struct sync_msg is 1216 bytes")
+    seen = {}
+
+    def serve():
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        for _ in range(2):
+            msg, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+            seen.setdefault("fds", []).append(len(fds))
+            if len(fds) == 1:
+                os.write(fds[0], done)
+            for fd in fds:
+                os.close(fd)
+        conn.recv(16)  # until the client hangs up
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r = b.cli("exec", "forged", "--", "true", timeout=20)
+    t.join(10)
+    server.close()
+    expect(seen.get("fds") == [3, 1], f"the stand-in got the request and the pipe: {seen}")
+    raw = r.err.encode("utf-8", "surrogateescape")
+    bad = sorted({c for c in raw[:-1] if c < 0x20 or c == 0x7f})
+    expect(r.returncode == 125 and raw.endswith(b"\n") and not bad and
+           raw.count(b"\n") == 1 and len(raw) < 1300,
+           f"a forged end reached the terminal raw (control bytes {bad}): {r.returncode} {raw!r}")
+
+
 def _stat(pid):
     """(state, ppid, pgrp, session, tty_nr) of /proc/PID/stat, as the reader's namespace
     numbers them."""
