@@ -21,7 +21,7 @@
 struct tlsca {
 	EVP_PKEY *key;	    /* the CA's */
 	X509 *cert;	    /* self-signed */
-	EVP_PKEY *leaf_key; /* one key for every leaf of the run */
+	EVP_PKEY *leaf_key; /* one key for every leaf of the run, made with the first */
 };
 
 static int ssl_fail(struct sk_err *err, const char *what)
@@ -119,8 +119,7 @@ int tlsca_create(struct tlsca **out, const struct proxy_credential *credentials,
 	if (ssl_init(err) < 0)
 		goto fail_quiet;
 	ca->key = EVP_EC_gen("P-256");
-	ca->leaf_key = EVP_EC_gen("P-256");
-	if (!ca->key || !ca->leaf_key) {
+	if (!ca->key) {
 		ssl_fail(err, "EC key generation");
 		goto fail_quiet;
 	}
@@ -168,10 +167,15 @@ int tlsca_cert_pem(const struct tlsca *ca, char **pem, size_t *len, struct sk_er
 	return 0;
 }
 
-int tlsca_leaf(const struct tlsca *ca, const char *host, X509 **cert, struct sk_err *err)
+int tlsca_leaf(struct tlsca *ca, const char *host, X509 **cert, struct sk_err *err)
 {
 	char san[HOSTMATCH_NAME_MAX + 8];
-	X509 *leaf = new_cert(host, ca->leaf_key);
+	X509 *leaf;
+
+	/* Made with the first leaf: `stockade-tls ca`, which makes none, never needs it. */
+	if (!ca->leaf_key && !(ca->leaf_key = EVP_EC_gen("P-256")))
+		return ssl_fail(err, "EC key generation");
+	leaf = new_cert(host, ca->leaf_key);
 
 	snprintf(san, sizeof(san), "DNS:%s", host);
 	if (!leaf || X509_set_issuer_name(leaf, X509_get_subject_name(ca->cert)) != 1 ||
@@ -239,8 +243,7 @@ int tlsca_read(struct tlsca **out, int key_fd, struct sk_err *err)
 	bio = BIO_new_mem_buf(buf, (int)n);
 	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) ||
 	    !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ||
-	    X509_check_private_key(ca->cert, ca->key) != 1 ||
-	    !(ca->leaf_key = EVP_EC_gen("P-256"))) {
+	    X509_check_private_key(ca->cert, ca->key) != 1) {
 		ssl_fail(err, "the run's CA");
 		goto fail;
 	}

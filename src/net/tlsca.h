@@ -27,13 +27,14 @@ int tlsca_create(struct tlsca **out, const struct proxy_credential *credentials,
 /* stockade-tls ca: the CA's key and certificate (PEM) into key_fd, the certificate alone into
  * cert_fd. 0, or -1 with err. */
 int tlsca_write(const struct tlsca *ca, int key_fd, int cert_fd, struct sk_err *err);
-/* stockade-tls proxy: the CA from what tlsca_write put in key_fd (read from its start), with a
- * new key for the leaves. 0, or -1 with err. */
+/* stockade-tls proxy: the CA from what tlsca_write put in key_fd (read from its start). 0, or
+ * -1 with err. */
 int tlsca_read(struct tlsca **out, int key_fd, struct sk_err *err);
 /* The CA's certificate as PEM (allocated, *len bytes). */
 int tlsca_cert_pem(const struct tlsca *ca, char **pem, size_t *len, struct sk_err *err);
-/* A leaf certificate for the exact name host, signed by the CA, for tlsca_leaf_key(). */
-int tlsca_leaf(const struct tlsca *ca, const char *host, struct x509_st **cert, struct sk_err *err);
+/* A leaf certificate for the exact name host, signed by the CA, for tlsca_leaf_key() (made with
+ * the first leaf). */
+int tlsca_leaf(struct tlsca *ca, const char *host, struct x509_st **cert, struct sk_err *err);
 struct evp_pkey_st *tlsca_leaf_key(const struct tlsca *ca);
 void tlsca_free(struct tlsca *ca);
 

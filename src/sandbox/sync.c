@@ -29,91 +29,35 @@ int sync_recv(int fd, struct sync_msg *msg)
 	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
 }
 
-int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count)
+/* One message of len bytes with count (0-4) fds attached. Returns what sendmsg sent, or -1. */
+static ssize_t send_with_fds(int fd, const void *buf, size_t len, const int *fds, int count)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = (void *)msg, .iov_len = sizeof(*msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	if (count < 1 || count > 4)
-		return -1;
-	memset(&control, 0, sizeof(control));
-	mh.msg_control = control.buf;
-	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)count);
-	n = RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL));
-	return n == (ssize_t)sizeof(*msg) ? 0 : -1;
-}
-
-int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(*msg)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = control.buf,
-			    .msg_controllen = sizeof(control.buf)};
-	ssize_t n;
-
-	*received = 0;
-	for (int i = 0; i < count; i++)
-		fds[i] = -1;
-	n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < got; i++) {
-			int one;
-			memcpy(&one, CMSG_DATA(cm) + sizeof(int) * (size_t)i, sizeof(int));
-			if (*received < count)
-				fds[(*received)++] = one;
-			else
-				close(one); /* more than asked for: not ours to keep */
-		}
-	}
-	if (n == 0)
-		return 0;
-	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
-}
-
-int sync_send_data(int fd, const void *buf, size_t len, int attach)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n;
 
-	if (attach >= 0) {
+	if (count < 0 || count > 4)
+		return -1;
+	if (count > 0) {
 		memset(&control, 0, sizeof(control));
 		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &attach, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)count);
 	}
-	n = RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL));
-	return n == (ssize_t)len ? 0 : -1;
+	return RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL));
 }
 
-ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached)
+/* One message into buf (size bytes); of the fds that came with it, the first max go into fds
+ * (*got of them, the rest -1) and any more are closed: not ours to keep. Returns what recvmsg
+ * returned. */
+static ssize_t recv_with_fds(int fd, void *buf, size_t size, int *fds, int max, int *got)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -124,23 +68,54 @@ ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached)
 			    .msg_iovlen = 1,
 			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
-	ssize_t n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+	ssize_t n;
 
-	*attached = -1;
+	*got = 0;
+	for (int i = 0; i < max; i++)
+		fds[i] = -1;
+	n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < got; i++) {
+		int count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < count; i++) {
 			int one;
 			memcpy(&one, CMSG_DATA(cm) + sizeof(int) * (size_t)i, sizeof(int));
-			if (*attached < 0)
-				*attached = one;
+			if (*got < max)
+				fds[(*got)++] = one;
 			else
-				close(one); /* more than one: not ours to keep */
+				close(one);
 		}
 	}
 	return n;
+}
+
+int sync_send_fds(int fd, const struct sync_msg *msg, const int *fds, int count)
+{
+	if (count < 1)
+		return -1;
+	return send_with_fds(fd, msg, sizeof(*msg), fds, count) == (ssize_t)sizeof(*msg) ? 0 : -1;
+}
+
+int sync_recv_fds(int fd, struct sync_msg *msg, int *fds, int count, int *received)
+{
+	ssize_t n = recv_with_fds(fd, msg, sizeof(*msg), fds, count, received);
+
+	if (n == 0)
+		return 0;
+	return n == (ssize_t)sizeof(*msg) ? 1 : -1;
+}
+
+int sync_send_data(int fd, const void *buf, size_t len, int attach)
+{
+	return send_with_fds(fd, buf, len, &attach, attach >= 0 ? 1 : 0) == (ssize_t)len ? 0 : -1;
+}
+
+ssize_t sync_recv_data(int fd, void *buf, size_t size, int *attached)
+{
+	int got;
+
+	return recv_with_fds(fd, buf, size, attached, 1, &got);
 }
 
 /* struct sync_exec's states. Each moves forward once: FREE to TAKEN (the vfork child) or to

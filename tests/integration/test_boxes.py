@@ -58,6 +58,14 @@ LAYERS = ("{ id -u; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Sec
           "touch /etc/x 2>&1 | sed 's/.*: //'; echo done; }")
 
 
+def expect_only_pid1_left(b, name, message):
+    """Within 5 s, sandbox name holds its PID 1 alone (its execs' processes gone)."""
+    deadline = time.time() + 5
+    while time.time() < deadline and b.ps()[name]["processes"] > 1:
+        time.sleep(0.05)
+    expect(b.ps()[name]["processes"] == 1, f"{message}: {b.ps()}")
+
+
 def test_lifecycle_and_the_layers_of_an_exec(ctx):
     b = Boxes(ctx)
     # the first command records its layers, then waits
@@ -146,10 +154,7 @@ def test_signals_timeout_and_a_gone_client(ctx):
     expect(p.stdout.readline() == b"ready\n", "the exec did not start")
     p.kill()
     p.wait()
-    deadline = time.time() + 5
-    while time.time() < deadline and b.ps()["sig"]["processes"] > 1:
-        time.sleep(0.1)
-    expect(b.ps()["sig"]["processes"] == 1, f"the exec outlived its client: {b.ps()}")
+    expect_only_pid1_left(b, "sig", "the exec outlived its client")
     # rm -f of a busy sandbox: the running exec ends with it, nothing of it is left
     p = ctx.popen([ctx.stockade_path, "exec", "sig", "--", "sh", "-c",
                    "echo ready; exec sleep 300"], env=b.env, stdout=subprocess.PIPE,
@@ -197,10 +202,7 @@ def test_exec_timeout_holds_when_pid1_never_answers(ctx):
     expect(code == 124 and said.count("\n") == 1 and said.startswith("stockade: "),
            f"exec --timeout with a mute PID 1: {code} {said!r}")
     expect(took < 15, f"the bound took {took:.1f} s")
-    deadline = time.time() + 5
-    while time.time() < deadline and b.ps()["mute"]["processes"] > 1:
-        time.sleep(0.05)
-    expect(b.ps()["mute"]["processes"] == 1, f"the exec outlived its caller: {b.ps()}")
+    expect_only_pid1_left(b, "mute", "the exec outlived its caller")
     expect(b.cli("rm", "-f", "mute").returncode == 0, "rm -f")
 
 
@@ -304,10 +306,7 @@ def test_an_exec_is_a_process_group_in_pid1s_session(ctx):
     p.send_signal(signal.SIGTERM)
     r = harness.finish(p, timeout=20)
     expect(r.returncode == 128 + signal.SIGTERM, f"{r}")
-    deadline = time.time() + 5
-    while time.time() < deadline and b.ps()["grp"]["processes"] > 1:
-        time.sleep(0.05)
-    expect(b.ps()["grp"]["processes"] == 1, f"the signal missed part of the group: {b.ps()}")
+    expect_only_pid1_left(b, "grp", "the signal missed part of the group")
     expect(b.cli("rm", "-f", "grp").returncode == 0, "rm -f")
 
 

@@ -542,15 +542,28 @@ def _stamps(path):
         return set(re.findall(rb"\x00([0-9a-f]{20})\x00", f.read()))
 
 
+def _stockade_alone(ctx, mode=0o755):
+    """A copy of stockade alone in a directory of its own (mode), for the tests of how it finds
+    stockade-tls there: (the HTTPS server, the credential's file, a fresh STOCKADE_HOME, the
+    directory, run), run() a credential run of that copy touching /proof/ran in volume proof."""
+    s = tls_server()
+    path = write_file(ctx, unique_token())
+    home = ctx.fresh_state()
+    d = ctx.tmpdir(mode=mode)
+    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+
+    def run():
+        return ctx.run([os.path.join(d, "stockade"), "run", "-v", "proof:/proof",
+                        *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
+                       env={"STOCKADE_HOME": home})
+    return s, path, home, d, run
+
+
 def test_stockade_tls_beside_and_of_this_build(ctx):
     """A run with credentials execs stockade-tls from beside its own binary (net/proxy_wire.h):
     missing, of another build (its stamp changed), or a program that says nothing, the run
     stops before anything is made, with one line; nothing of it is left running."""
-    s = tls_server()
-    path = write_file(ctx, unique_token())
-    home = ctx.fresh_state()
-    d = ctx.tmpdir()
-    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    s, path, home, d, run = _stockade_alone(ctx)
     helper = os.path.join(d, "stockade-tls")
     with open(ctx.helper("stockade-tls"), "rb") as f:
         real = f.read()
@@ -566,11 +579,6 @@ def test_stockade_tls_beside_and_of_this_build(ctx):
             f.write(data)
         os.chmod(helper, 0o755)
 
-    def run():
-        return ctx.run([os.path.join(d, "stockade"), "run", "-v", "proof:/proof",
-                        *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
-                       env={"STOCKADE_HOME": home})
-
     one_line_125(run(), "stockade-tls: No such file or directory", "beside stockade")
     write_helper(real.replace(b"\x00" + stamp + b"\x00", b"\x00" + other + b"\x00"))
     one_line_125(run(), "stockade-tls is not from the build of this stockade")
@@ -582,14 +590,7 @@ def test_stockade_tls_beside_and_of_this_build(ctx):
     expect(r.returncode == 0, f"with the real stockade-tls: {r}")
     r = ctx.stockade("volume", "ls", env={"STOCKADE_HOME": home})
     expect(r.out.count("proof") == 1, f"only the last run made its volume: {r}")
-    left = []
-    for p in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            if os.readlink(f"/proc/{p}/exe").startswith(d):
-                left.append(p)
-        except OSError:  # gone, or not ours to read
-            pass
-    expect(not left, f"processes of the runs left: {left}")
+    expect(not _running_from(d), f"processes of the runs left: {_running_from(d)}")
 
 
 def _running_from(d):
@@ -610,18 +611,9 @@ def test_stockade_tls_someone_else_may_write_is_refused(ctx):
     which would then run as the caller (root too) with the credentials' values and the run's
     CA. A stockade-tls of another user's, or one others may rewrite, is refused before
     anything is made; root's (or the caller's) with no write bit for others works."""
-    s = tls_server()
-    path = write_file(ctx, unique_token())
-    home = ctx.fresh_state()
-    d = ctx.tmpdir(mode=0o1777)
-    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    s, path, home, d, run = _stockade_alone(ctx, mode=0o1777)
     helper = os.path.join(d, "stockade-tls")
     shutil.copy2(ctx.helper("stockade-tls"), helper)
-
-    def run():
-        return ctx.run([os.path.join(d, "stockade"), "run", "-v", "proof:/proof",
-                        *credential_opts(ctx, path, s), "--", "touch", "/proof/ran"],
-                       env={"STOCKADE_HOME": home})
 
     # nobody: neither root, nor the caller, nor the owner of stockade (root)
     os.chown(helper, 65534, 65534)
@@ -643,11 +635,7 @@ def test_stockade_tls_as_a_symlink_is_refused(ctx):
     (/bin/sh), so an owner check of the target passes, and `sh ca FD` runs the script "ca"
     of the working directory — the other user's — as the caller. stockade-tls must be the
     file itself: a symlink is refused, before anything is made, and nothing runs."""
-    s = tls_server()
-    path = write_file(ctx, unique_token())
-    home = ctx.fresh_state()
-    d = ctx.tmpdir(mode=0o1777)
-    shutil.copy2(ctx.stockade_path, os.path.join(d, "stockade"))
+    s, path, home, d, _ = _stockade_alone(ctx, mode=0o1777)
     helper = os.path.join(d, "stockade-tls")
     os.symlink("/bin/sh", helper)
     os.lchown(helper, 65534, 65534)
