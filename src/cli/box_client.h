@@ -37,6 +37,13 @@ int cli_box_copy_in_bytes(int ctl, const char *path, const void *data, size_t le
 			  unsigned idle_timeout_ms, struct sk_err *err);
 /* stockade ps [--json], inspect NAME, logs [-f] NAME (cli/boxview.c) */
 int cli_box_ps(int argc, char **argv, struct sk_err *err);
+/* stockade exec (cli/box_exec.c). */
+int cli_box_exec(int argc, char **argv, struct sk_err *err);
+/* The request: its header with fds 0-2, then the body built (len bytes) with answer_fd (>= 0)
+ * attached, the write end of a pipe PID 1 writes the exec's SYNC_EXEC_DONE into (sync.h). 0, or
+ * -1 with err. */
+int cli_box_send_built(int ctl, const struct service_body *body, const char *built, size_t len,
+		       const int fds[3], int answer_fd, struct sk_err *err);
 int cli_box_inspect(int argc, char **argv, struct sk_err *err);
 int cli_box_logs(int argc, char **argv, struct sk_err *err);
 /* stockade cp NAME:/path HOSTPATH | HOSTPATH NAME:/path */
